@@ -1,0 +1,41 @@
+# Finds the Debian 12 packages the build needs and fails with the package to
+# install when one is missing.
+find_package(PkgConfig QUIET)
+
+macro(evolve_require found what package option)
+  if(NOT ${found})
+    if("${option}" STREQUAL "")
+      message(FATAL_ERROR "libevolve needs ${what}. On Debian 12: apt-get install ${package}")
+    else()
+      message(FATAL_ERROR "${option}=ON needs ${what}. On Debian 12: apt-get install ${package} "
+                          "(or configure with -D${option}=OFF)")
+    endif()
+  endif()
+endmacro()
+
+find_package(Threads REQUIRED)
+
+find_package(OpenSSL QUIET COMPONENTS Crypto)
+evolve_require(OpenSSL_FOUND "OpenSSL (libcrypto)" libssl-dev "")
+
+find_path(EVOLVE_RAPIDJSON_INCLUDE_DIR rapidjson/document.h)
+evolve_require(EVOLVE_RAPIDJSON_INCLUDE_DIR "RapidJSON" rapidjson-dev "")
+
+if(EVOLVE_WITH_POSTGRES)
+  if(PkgConfig_FOUND)
+    pkg_check_modules(EVOLVE_PQXX QUIET IMPORTED_TARGET libpqxx)
+  endif()
+  evolve_require(EVOLVE_PQXX_FOUND "libpqxx" libpqxx-dev EVOLVE_WITH_POSTGRES)
+endif()
+
+if(EVOLVE_WITH_HTTP)
+  if(PkgConfig_FOUND)
+    pkg_check_modules(EVOLVE_HTTPLIB QUIET IMPORTED_TARGET cpp-httplib)
+  endif()
+  evolve_require(EVOLVE_HTTPLIB_FOUND "cpp-httplib" libcpp-httplib-dev EVOLVE_WITH_HTTP)
+endif()
+
+if(EVOLVE_BUILD_TESTS)
+  find_package(doctest QUIET)
+  evolve_require(doctest_FOUND "doctest" doctest-dev EVOLVE_BUILD_TESTS)
+endif()

@@ -1,0 +1,55 @@
+// The "Holy Grail" criteria: when a simulation result is good enough to
+// promote its model.
+//
+// SQN, profit factor and trade count must lie in [min, max] (inclusive);
+// weekly consistency must be strictly below its maximum. An undefined metric
+// (no SQN, no profit factor because there was no losing trade) fails its check.
+//
+// Thread-safety: pure functions.
+#ifndef EVOLVE_CRITERIA_H_
+#define EVOLVE_CRITERIA_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "evolve/types.h"
+
+namespace evolve {
+
+struct Criteria {
+  double sqn_min = 3.0;
+  double sqn_max = 5.0;
+  double profit_factor_min = 2.0;
+  double profit_factor_max = 4.0;
+  int64_t trade_count_min = 200;
+  int64_t trade_count_max = 10000;
+  double weekly_consistency_max = 0.5;
+};
+
+Criteria CriteriaFrom(const EvolutionConfig& config);
+
+// The outcome of one metric's check.
+struct CriterionCheck {
+  std::string metric;           // "sqn", "profit_factor", "trade_count", "weekly_consistency"
+  std::optional<double> value;  // none when the metric is undefined
+  bool passed = false;
+  // Empty when passed, else e.g. "sqn 2.41 < min 3 (short by 0.59)" or
+  // "profit_factor undefined (no losing trade)".
+  std::string failure;
+};
+
+struct Verdict {
+  bool passed = false;
+  std::vector<CriterionCheck> checks;  // one per metric, in the order above
+
+  // "PASS" or "FAIL: sqn 2.41 < min 3 (short by 0.59); trade_count 150 < min 200 (short by 50)".
+  std::string Summary() const;
+};
+
+Verdict Evaluate(const Criteria& criteria, const SimulationResult& result);
+
+}  // namespace evolve
+
+#endif  // EVOLVE_CRITERIA_H_

@@ -1,0 +1,89 @@
+// Strict JSON for every type in evolve/types.h.
+//
+// ToJson writes compact JSON with a stable key order; optional metrics that
+// are unset are written as null, never NaN or Infinity. *FromJson parses
+// strictly: every problem is reported with the JSON path of the field
+// ("thresholds[2]", "regime_configs[0].regime_gmm"), unknown fields are
+// errors, and nothing half-valid is ever returned. Parsing collects every
+// problem it finds, so a form can show each next to its field.
+//
+// Round trip: XFromJson(ToJson(x)) == x for every valid x (timestamps at
+// microsecond precision).
+//
+// Thread-safety: all functions are pure.
+#ifndef EVOLVE_JSON_H_
+#define EVOLVE_JSON_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "evolve/status.h"
+#include "evolve/types.h"
+
+namespace evolve {
+
+// One problem found while parsing: the JSON path of the field and what is
+// wrong with it. `field` is empty for a problem with the document itself.
+struct FieldError {
+  std::string field;
+  std::string message;
+
+  friend bool operator==(const FieldError& a, const FieldError& b) {
+    return a.field == b.field && a.message == b.message;
+  }
+};
+
+std::string ToJson(const ModelSpec& v);
+std::string ToJson(const RegimeFilter& v);
+std::string ToJson(const SimulationParams& v);
+std::string ToJson(const SimulationResult& v);
+std::string ToJson(const PruningConfig& v);
+std::string ToJson(const EvolutionConfig& v);
+std::string ToJson(const Run& v);
+std::string ToJson(const Generation& v);
+std::string ToJson(const LineageEdge& v);
+std::string ToJson(const Job& v);
+std::string ToJson(const Promotion& v);
+std::string ToJson(const FingerprintRecord& v);
+std::string ToJson(const WorkerInfo& v);
+
+// Each returns kInvalidArgument naming every bad field, e.g.
+// "sqn_min: must be <= sqn_max (6 > 5); thresholds: must not be empty".
+// When `errors` is given, the individual problems are appended to it.
+Result<ModelSpec> ModelSpecFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
+Result<RegimeFilter> RegimeFilterFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
+Result<SimulationParams> SimulationParamsFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
+Result<SimulationResult> SimulationResultFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
+Result<PruningConfig> PruningConfigFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
+// The POST /evolve body. Missing fields take the defaults of EvolutionConfig
+// (max_generations defaults to `default_max_generations`, i.e.
+// DEFAULT_MAX_GENERATIONS in the services); `symbol` is required.
+Result<EvolutionConfig> EvolutionConfigFromJson(std::string_view json,
+                                                std::vector<FieldError>* errors = nullptr,
+                                                int default_max_generations = 4);
+Result<Run> RunFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
+Result<Generation> GenerationFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
+Result<LineageEdge> LineageEdgeFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
+Result<Job> JobFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
+Result<Promotion> PromotionFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
+Result<FingerprintRecord> FingerprintRecordFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
+Result<WorkerInfo> WorkerInfoFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
+
+// Checks the cross-field rules of a config built in code (min <= max, a
+// non-empty grid, finite numbers, known names). EvolutionConfigFromJson
+// applies the same rules.
+Status ValidateEvolutionConfig(const EvolutionConfig& config, std::vector<FieldError>* errors = nullptr);
+
+// Parses `json`, which must be a JSON object, and writes it back with keys
+// sorted, nulls dropped and numbers normalised to 10 significant digits
+// (integral values without a fraction), recursively. This is the form used in
+// fingerprints and stored configs. kInvalidArgument if not an object.
+Result<std::string> CanonicalJsonObject(std::string_view json);
+
+// `s` as a JSON string literal, quotes included.
+std::string JsonQuote(std::string_view s);
+
+}  // namespace evolve
+
+#endif  // EVOLVE_JSON_H_

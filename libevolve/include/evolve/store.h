@@ -1,0 +1,261 @@
+// Store: everything libevolve keeps. Split into focused interfaces so a
+// component asks only for what it uses (a worker needs a JobQueue and a
+// WorkerRegistry; the engine needs a Store), and combined in Store, which
+// one backend (SQLite, PostgreSQL, the in-memory fake) implements whole.
+//
+// Every mutating call is atomic: it happens entirely or not at all. Calls
+// that the evolution engine may repeat after a crash are idempotent (noted
+// per method), which is what makes "kill the orchestrator, start it again"
+// safe.
+//
+// Common errors of every method: kUnavailable when the backend cannot be
+// reached (retry), kInternal on a broken invariant or corrupt data.
+//
+// Thread-safety: implementations must be safe for concurrent use by many
+// threads; several processes may share one backing database.
+#ifndef EVOLVE_STORE_H_
+#define EVOLVE_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "evolve/clock.h"
+#include "evolve/status.h"
+#include "evolve/types.h"
+
+namespace evolve {
+
+struct RunFilter {
+  std::optional<RunStatus> status;
+  int limit = 50;
+  int offset = 0;
+};
+
+// Runs and their generations.
+class RunStore {
+ public:
+  RunStore() = default;
+  RunStore(const RunStore&) = delete;
+  RunStore& operator=(const RunStore&) = delete;
+  virtual ~RunStore() = default;
+
+  // Inserts a new run; sets created_at/updated_at.
+  // Errors: kAlreadyExists if the id is taken.
+  virtual Status CreateRun(const Run& run) = 0;
+
+  // Errors: kNotFound.
+  virtual Result<Run> GetRun(const std::string& run_id) = 0;
+
+  // Newest first.
+  virtual Result<std::vector<Run>> ListRuns(const RunFilter& filter) = 0;
+
+  // Replaces the stored run with `run` (updated_at is set by the store) only
+  // if its stored status is still `expected`: a compare-and-set that keeps a
+  // user's stop/cancel from being overwritten by the engine.
+  // Errors: kNotFound; kAborted if the stored status is not `expected`.
+  virtual Status UpdateRun(const Run& run, RunStatus expected) = 0;
+
+  // Sets the status of a run whose status is one of `from`; when `to` is
+  // CANCELLED, the run's PENDING jobs become CANCELLED in the same
+  // transaction. `stop_reason` and `error` are written as given.
+  // Errors: kNotFound; kFailedPrecondition when the status is not in `from`
+  // (the message names the current status).
+  virtual Status TransitionRun(const std::string& run_id, const std::vector<RunStatus>& from,
+                               RunStatus to, const std::string& stop_reason,
+                               const std::string& error) = 0;
+
+  // Inserts or replaces the generation (run_id, generation). Idempotent.
+  // Errors: kNotFound if the run does not exist.
+  virtual Status SaveGeneration(const Generation& generation) = 0;
+
+  // Errors: kNotFound when the run has no such generation.
+  virtual Result<Generation> GetGeneration(const std::string& run_id, int generation) = 0;
+
+  // All generations of a run, in generation order (empty for an unknown run).
+  virtual Result<std::vector<Generation>> ListGenerations(const std::string& run_id) = 0;
+};
+
+// Fingerprints (de-duplication) and the lineage DAG.
+class ModelRegistry {
+ public:
+  ModelRegistry() = default;
+  ModelRegistry(const ModelRegistry&) = delete;
+  ModelRegistry& operator=(const ModelRegistry&) = delete;
+  virtual ~ModelRegistry() = default;
+
+  // Errors: kNotFound when the fingerprint is unknown.
+  virtual Result<FingerprintRecord> LookupFingerprint(const std::string& fingerprint) = 0;
+
+  // Records fingerprint -> model if the fingerprint is new and returns the
+  // record now stored: if another writer got there first, its record (with
+  // its model id) is returned, so every caller agrees on one model.
+  virtual Result<FingerprintRecord> RecordFingerprint(const FingerprintRecord& record) = 0;
+
+  // Inserts the edge; a second insert of the same id is a no-op. Idempotent.
+  virtual Status AddLineageEdge(const LineageEdge& edge) = 0;
+
+  // The edges of a run, in generation order.
+  virtual Result<std::vector<LineageEdge>> ListLineage(const std::string& run_id) = 0;
+
+  // The ancestry of `model_id` back to its seed: the edge whose child is the
+  // model, then the edge whose child is that edge's parent, and so on, until
+  // an edge with no parent. When a model was reached by several runs, the
+  // oldest edge wins. Empty for a model with no edge.
+  virtual Result<std::vector<LineageEdge>> Ancestry(const std::string& model_id) = 0;
+};
+
+struct JobFilter {
+  std::string run_id;    // empty: any
+  std::string batch_id;  // empty: any
+  std::optional<JobStatus> status;
+  int limit = 0;  // 0: no limit
+  int offset = 0;
+};
+
+// Job counts of one batch (or one run), by status.
+struct JobCounts {
+  int pending = 0;
+  int running = 0;
+  int completed = 0;
+  int failed = 0;
+  int cancelled = 0;
+
+  int total() const { return pending + running + completed + failed + cancelled; }
+  // True when no job can still change (there may be none at all).
+  bool finished() const { return pending == 0 && running == 0; }
+};
+
+// What a JobQueue subscriber is told.
+struct QueueEvent {
+  enum class Kind { kJobsAvailable, kJobFinished };
+  Kind kind;
+  std::string run_id;
+  std::string batch_id;
+};
+
+// The priority queue of simulation jobs, with leases.
+//
+// Order of claims: priority DESC, created_at ASC, id ASC. A claim moves a job
+// to RUNNING with worker_id, attempts + 1 and lease_until = now + lease. Only
+// the worker holding the lease may heartbeat, complete, fail or release it.
+class JobQueue {
+ public:
+  JobQueue() = default;
+  JobQueue(const JobQueue&) = delete;
+  JobQueue& operator=(const JobQueue&) = delete;
+  virtual ~JobQueue() = default;
+
+  // Inserts every job of `jobs` (all with batch_id == `batch_id`) as PENDING,
+  // in one transaction. If the batch already has jobs, inserts nothing and
+  // returns 0: idempotent, so a resumed engine may enqueue again. Returns
+  // the number inserted. Notifies kJobsAvailable.
+  // Errors: kInvalidArgument if a job's batch_id differs or an id repeats.
+  virtual Result<int> EnqueueBatch(const std::string& batch_id, const std::vector<Job>& jobs) = 0;
+
+  // Claims up to `max_jobs` PENDING jobs in priority order for `worker_id`,
+  // each leased for `lease`. Never returns a job to two workers. Empty when
+  // there is nothing to do.
+  virtual Result<std::vector<Job>> ClaimJobs(const std::string& worker_id, int max_jobs,
+                                             Duration lease) = 0;
+
+  // Extends the lease of a job this worker holds to now + `lease`.
+  // Errors: kNotFound; kAborted when the worker no longer holds the job
+  // (lease expired and reaped, re-claimed, cancelled).
+  virtual Status HeartbeatJob(const std::string& job_id, const std::string& worker_id,
+                              Duration lease) = 0;
+
+  // Stores the result and marks the job COMPLETED, only if `worker_id` holds
+  // it and it is RUNNING. Notifies kJobFinished.
+  // Errors: kNotFound; kAborted when the worker does not hold the job (a
+  // second or late completion: nothing is written).
+  virtual Status CompleteJob(const std::string& job_id, const std::string& worker_id,
+                             const SimulationResult& result) = 0;
+
+  // Records `error` on a job this worker holds. When `retryable` and the job
+  // has attempts left it goes back to PENDING; otherwise it is FAILED.
+  // Errors: as CompleteJob.
+  virtual Status FailJob(const std::string& job_id, const std::string& worker_id,
+                         const std::string& error, bool retryable) = 0;
+
+  // Gives back a job this worker holds but will not run (shutdown): PENDING
+  // again, and the claim's attempt is not counted. Errors: as CompleteJob.
+  virtual Status ReleaseJob(const std::string& job_id, const std::string& worker_id) = 0;
+
+  // Returns every RUNNING job whose lease ended before now to PENDING, or
+  // marks it FAILED ("lease expired after N attempts") when it has used all
+  // its attempts. Returns how many jobs it changed.
+  virtual Result<int> ReapExpiredJobs() = 0;
+
+  // Errors: kNotFound.
+  virtual Result<Job> GetJob(const std::string& job_id) = 0;
+
+  // Jobs matching `filter`, in claim order (priority DESC, created_at, id).
+  virtual Result<std::vector<Job>> ListJobs(const JobFilter& filter) = 0;
+
+  // Counts by status of the jobs matching run_id/batch_id of `filter`
+  // (status, limit and offset are ignored).
+  virtual Result<JobCounts> CountJobs(const JobFilter& filter) = 0;
+
+  // Calls `listener` (from any thread, possibly with store locks released)
+  // after events of this process's queue object. Other processes sharing the
+  // database may be seen late or not at all: listeners are a wake-up hint,
+  // never the only way to learn of work. Returns a handle for Unsubscribe.
+  virtual int64_t Subscribe(std::function<void(const QueueEvent&)> listener) = 0;
+  virtual void Unsubscribe(int64_t handle) = 0;
+};
+
+// Holy Grail wins.
+class PromotionStore {
+ public:
+  PromotionStore() = default;
+  PromotionStore(const PromotionStore&) = delete;
+  PromotionStore& operator=(const PromotionStore&) = delete;
+  virtual ~PromotionStore() = default;
+
+  // Inserts the promotion; a second insert of the same id is a no-op.
+  virtual Status SavePromotion(const Promotion& promotion) = 0;
+  // Errors: kNotFound.
+  virtual Result<Promotion> GetPromotion(const std::string& promotion_id) = 0;
+  // Sorted by SQN, highest first.
+  virtual Result<std::vector<Promotion>> ListPromotions(int limit, int offset) = 0;
+};
+
+// The workers that drain the queue, and their heartbeats.
+class WorkerRegistry {
+ public:
+  WorkerRegistry() = default;
+  WorkerRegistry(const WorkerRegistry&) = delete;
+  WorkerRegistry& operator=(const WorkerRegistry&) = delete;
+  virtual ~WorkerRegistry() = default;
+
+  // Inserts or refreshes the worker (status ACTIVE, started_at and
+  // last_heartbeat = now; counters kept when it existed).
+  virtual Status RegisterWorker(const WorkerInfo& worker) = 0;
+  // Sets last_heartbeat = now and the jobs it is running.
+  // Errors: kNotFound for an unregistered worker.
+  virtual Status WorkerHeartbeat(const std::string& worker_id,
+                                 const std::vector<std::string>& current_jobs) = 0;
+  // Marks the worker STOPPED with no current jobs. Errors: kNotFound.
+  virtual Status DeregisterWorker(const std::string& worker_id) = 0;
+  // Every known worker, most recent heartbeat first. jobs_completed and
+  // jobs_failed count the jobs it completed / failed for good.
+  virtual Result<std::vector<WorkerInfo>> ListWorkers() = 0;
+};
+
+// Everything, from one backend.
+class Store : public RunStore,
+              public ModelRegistry,
+              public JobQueue,
+              public PromotionStore,
+              public WorkerRegistry {
+ public:
+  // The time the store writes into timestamps and leases.
+  virtual Clock& clock() = 0;
+};
+
+}  // namespace evolve
+
+#endif  // EVOLVE_STORE_H_

@@ -1,0 +1,82 @@
+#include "evolve/criteria.h"
+
+#include <cstdio>
+
+namespace evolve {
+namespace {
+
+std::string Num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g", v);
+  return buf;
+}
+
+// Checks lo <= value <= hi; the failure says which bound and by how much.
+CriterionCheck Range(const char* metric, std::optional<double> value, double lo, double hi,
+                     const char* undefined_why) {
+  CriterionCheck check;
+  check.metric = metric;
+  check.value = value;
+  if (!value) {
+    check.failure = std::string(metric) + " undefined (" + undefined_why + ")";
+  } else if (*value < lo) {
+    check.failure = std::string(metric) + " " + Num(*value) + " < min " + Num(lo) + " (short by " +
+                    Num(lo - *value) + ")";
+  } else if (*value > hi) {
+    check.failure = std::string(metric) + " " + Num(*value) + " > max " + Num(hi) + " (over by " +
+                    Num(*value - hi) + ")";
+  } else {
+    check.passed = true;
+  }
+  return check;
+}
+
+}  // namespace
+
+Criteria CriteriaFrom(const EvolutionConfig& c) {
+  return Criteria{c.sqn_min,         c.sqn_max,         c.profit_factor_min,     c.profit_factor_max,
+                  c.trade_count_min, c.trade_count_max, c.weekly_consistency_max};
+}
+
+Verdict Evaluate(const Criteria& c, const SimulationResult& r) {
+  Verdict v;
+  v.checks.push_back(Range("sqn", r.sqn, c.sqn_min, c.sqn_max, "fewer than two trades or no variance"));
+  v.checks.push_back(
+      Range("profit_factor", r.profit_factor, c.profit_factor_min, c.profit_factor_max, "no losing trade"));
+  v.checks.push_back(Range("trade_count", static_cast<double>(r.trade_count),
+                           static_cast<double>(c.trade_count_min),
+                           static_cast<double>(c.trade_count_max), ""));
+
+  CriterionCheck weekly;
+  weekly.metric = "weekly_consistency";
+  weekly.value = r.weekly_consistency;
+  if (!r.weekly_consistency) {
+    weekly.failure = "weekly_consistency undefined (no trades)";
+  } else if (*r.weekly_consistency >= c.weekly_consistency_max) {
+    weekly.failure = "weekly_consistency " + Num(*r.weekly_consistency) + " >= max " +
+                     Num(c.weekly_consistency_max) + " (over by " +
+                     Num(*r.weekly_consistency - c.weekly_consistency_max) + ")";
+  } else {
+    weekly.passed = true;
+  }
+  v.checks.push_back(weekly);
+
+  v.passed = true;
+  for (const auto& check : v.checks) v.passed = v.passed && check.passed;
+  return v;
+}
+
+std::string Verdict::Summary() const {
+  if (passed) return "PASS";
+  std::string out = "FAIL: ";
+  bool first = true;
+  for (const auto& check : checks) {
+    if (check.passed) continue;
+    if (!first) out += "; ";
+    out += check.failure;
+    first = false;
+  }
+  return out;
+}
+
+}  // namespace evolve

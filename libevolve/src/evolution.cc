@@ -1,0 +1,577 @@
+#include "evolve/evolution.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <random>
+#include <set>
+
+#include "evolve/criteria.h"
+#include "evolve/fingerprint.h"
+#include "evolve/json.h"
+#include "evolve/log.h"
+
+namespace evolve {
+namespace {
+
+std::string Num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g", v);
+  return buf;
+}
+
+std::string GenTag(int g) { return "generation " + std::to_string(g); }
+
+std::string BatchId(const std::string& run_id, int g) { return run_id + "-g" + std::to_string(g); }
+
+std::string JobId(const std::string& batch_id, size_t index) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "-%04zu", index);
+  return batch_id + buf;
+}
+
+// The model a generation uses: trained now, or reused through its fingerprint.
+struct ModelChoice {
+  std::string model_id;
+  std::string fingerprint;
+  bool reused = false;
+};
+
+}  // namespace
+
+const char* StepOutcomeName(StepOutcome outcome) {
+  switch (outcome) {
+    case StepOutcome::kProgressed: return "progressed";
+    case StepOutcome::kWaiting: return "waiting";
+    case StepOutcome::kFinished: return "finished";
+    case StepOutcome::kHalted: return "halted";
+  }
+  return "unknown";
+}
+
+ModelSpec SpecFor(const EvolutionConfig& config, const std::vector<std::string>& features) {
+  ModelSpec spec;
+  spec.symbol = config.symbol;
+  spec.algorithm = config.algorithm;
+  spec.target_col = config.target_col;
+  spec.target_transform = config.target_transform;
+  spec.timeframe = config.timeframe;
+  spec.features = features;
+  spec.hyperparameters = config.hyperparameters;
+  spec.data_options = config.data_options;
+  spec.reference_symbols = config.reference_symbols;
+  return spec;
+}
+
+std::string NewId(const std::string& prefix) {
+  // Seeded once per thread from the OS; ids need to be unique, not secret.
+  thread_local std::mt19937_64 rng = [] {
+    std::random_device rd;
+    std::seed_seq seq{rd(), rd(), rd(), rd()};
+    return std::mt19937_64(seq);
+  }();
+  static const char kHex[] = "0123456789abcdef";
+  std::string id = prefix;
+  uint64_t a = rng(), b = rng();
+  for (int i = 0; i < 16; ++i) id += kHex[(a >> (i * 4)) & 0xf];
+  for (int i = 0; i < 8; ++i) id += kHex[(b >> (i * 4)) & 0xf];
+  return id;
+}
+
+class EvolutionEngine::Impl {
+ public:
+  Impl(EngineDeps deps, EngineOptions options) : deps_(deps), options_(options) {}
+
+  Result<Run> CreateRun(const EvolutionConfig& config) {
+    EVOLVE_RETURN_IF_ERROR(ValidateEvolutionConfig(config));
+    if (deps_.pruning == nullptr) {
+      auto strategy = NewPruningStrategy(config.pruning);
+      if (!strategy.ok()) return strategy.status();
+    }
+    Run run;
+    run.id = NewId("run_");
+    run.config = config;
+    run.status = RunStatus::kPending;
+    EVOLVE_RETURN_IF_ERROR(deps_.store.CreateRun(run));
+    Log(LogLevel::kInfo, "run created", {{"run_id", run.id}, {"symbol", config.symbol}});
+    return deps_.store.GetRun(run.id);
+  }
+
+  Result<StepOutcome> Step(const std::string& run_id) {
+    EVOLVE_ASSIGN_OR_RETURN(Run run, deps_.store.GetRun(run_id));
+    switch (run.status) {
+      case RunStatus::kPending:
+        return Commit(run, RunStatus::kPending, [&](Run& r) { r.status = RunStatus::kRunning; });
+      case RunStatus::kStopped:
+        return StepOutcome::kHalted;
+      case RunStatus::kRunning:
+        break;
+      default:
+        return StepOutcome::kFinished;
+    }
+    const int g = run.current_generation;
+    auto gen = deps_.store.GetGeneration(run.id, g);
+    if (!gen.ok()) {
+      if (gen.status().code() != StatusCode::kNotFound) return gen.status();
+      return PrepareGeneration(run, g);
+    }
+    switch (gen->state) {
+      case GenerationState::kModelReady:
+        return EnqueueGeneration(run, *gen);
+      case GenerationState::kSimulating: {
+        JobFilter filter;
+        filter.batch_id = gen->batch_id;
+        EVOLVE_ASSIGN_OR_RETURN(JobCounts counts, deps_.store.CountJobs(filter));
+        if (!counts.finished()) {
+          if (deps_.observer) deps_.observer->OnBatchProgress(run, *gen, counts);
+          return StepOutcome::kWaiting;
+        }
+        return EvaluateGeneration(run, *gen);
+      }
+      case GenerationState::kEvaluated:
+        // A crash between evaluating and moving the run on: evaluation is a
+        // pure function of the stored results, so doing it again is safe.
+        return EvaluateGeneration(run, *gen);
+    }
+    return InternalError("unknown generation state");
+  }
+
+  Result<Run> RunToEnd(const std::string& run_id, Event* stop) {
+    Event wake;
+    int64_t handle = deps_.store.Subscribe([&wake, run_id](const QueueEvent& e) {
+      if (e.run_id.empty() || e.run_id == run_id) wake.Notify();
+    });
+    struct Unsubscriber {
+      JobQueue& queue;
+      int64_t handle;
+      ~Unsubscriber() { queue.Unsubscribe(handle); }
+    } unsubscriber{deps_.store, handle};
+
+    while (stop == nullptr || !stop->IsNotified()) {
+      // Reset before the step, so an event that arrives while stepping cuts
+      // the following wait short instead of being lost.
+      wake.Reset();
+      EVOLVE_ASSIGN_OR_RETURN(StepOutcome outcome, Step(run_id));
+      if (outcome == StepOutcome::kFinished || outcome == StepOutcome::kHalted) break;
+      if (outcome == StepOutcome::kWaiting) {
+        // While waiting, give back the jobs of workers that died.
+        auto reaped = deps_.store.ReapExpiredJobs();
+        if (!reaped.ok()) {
+          Log(LogLevel::kWarning, "reaping expired jobs failed", {{"error", reaped.status().ToString()}});
+        } else if (*reaped > 0) {
+          Log(LogLevel::kWarning, "reaped jobs with expired leases", {{"count", std::to_string(*reaped)}});
+          continue;
+        }
+        wake.WaitFor(deps_.store.clock(), options_.poll_interval);
+      }
+    }
+    return deps_.store.GetRun(run_id);
+  }
+
+  Status Transition(const std::string& run_id, std::vector<RunStatus> from, RunStatus to,
+                    const char* reason) {
+    EVOLVE_RETURN_IF_ERROR(deps_.store.TransitionRun(run_id, from, to, reason, ""));
+    Log(LogLevel::kInfo, std::string("run ") + RunStatusName(to), {{"run_id", run_id}});
+    return Status::Ok();
+  }
+
+ private:
+  // Writes `mutate(run)` if the run is still `expected`. A lost compare-and-set
+  // means the user stopped or cancelled the run meanwhile: not an error, the
+  // next step sees the new status.
+  template <typename Mutate>
+  Result<StepOutcome> Commit(Run& run, RunStatus expected, Mutate mutate) {
+    mutate(run);
+    Status s = deps_.store.UpdateRun(run, expected);
+    if (s.code() == StatusCode::kAborted) return StepOutcome::kProgressed;
+    EVOLVE_RETURN_IF_ERROR(s);
+    if (IsFinal(run.status)) {
+      Log(LogLevel::kInfo, std::string("run ") + RunStatusName(run.status),
+          {{"run_id", run.id}, {"reason", run.stop_reason}, {"error", run.error}});
+      if (deps_.observer) deps_.observer->OnRunFinished(run);
+      return StepOutcome::kFinished;
+    }
+    return StepOutcome::kProgressed;
+  }
+
+  Result<StepOutcome> Finish(Run& run, RunStatus status, const std::string& reason,
+                             const std::string& error = "") {
+    return Commit(run, RunStatus::kRunning, [&](Run& r) {
+      r.status = status;
+      r.stop_reason = reason;
+      r.error = error;
+    });
+  }
+
+  // A dependency (trainer, feature source, pruning strategy) failed for good.
+  Result<StepOutcome> Fail(Run& run, const std::string& error) {
+    return Finish(run, RunStatus::kFailed, kStopFailed, error);
+  }
+
+  // Calls `f` until it succeeds, fails with a non-retryable status, or the
+  // retries are used up, backing off on the store's clock between tries.
+  template <typename F>
+  auto WithRetry(const std::string& what, F f) -> decltype(f()) {
+    Duration backoff = options_.retry_backoff;
+    for (int attempt = 0;; ++attempt) {
+      auto result = f();
+      if (result.ok() || !result.status().IsRetryable() || attempt >= options_.dependency_retries) {
+        return result;
+      }
+      Log(LogLevel::kWarning, what + " failed, retrying",
+          {{"error", result.status().ToString()}, {"attempt", std::to_string(attempt + 1)}});
+      deps_.store.clock().SleepFor(backoff);
+      backoff *= 2;
+    }
+  }
+
+  // Finds the model for `spec`: reused when its fingerprint is known, else
+  // trained and recorded. Sets *dependency_error when the trainer failed
+  // (the returned status then says why), so the caller can fail the run;
+  // other errors are the store's.
+  Result<ModelChoice> ObtainModel(const ModelSpec& spec, bool* dependency_error) {
+    *dependency_error = false;
+    auto fingerprint = Fingerprint(spec);
+    if (!fingerprint.ok()) return InternalError("fingerprint: " + fingerprint.status().message());
+    ModelChoice choice;
+    choice.fingerprint = *fingerprint;
+    auto known = deps_.store.LookupFingerprint(choice.fingerprint);
+    if (known.ok()) {
+      choice.model_id = known->model_id;
+      choice.reused = true;
+      return choice;
+    }
+    if (known.status().code() != StatusCode::kNotFound) return known.status();
+    auto trained = WithRetry("training", [&] { return deps_.trainer.Train(spec); });
+    if (!trained.ok()) {
+      *dependency_error = true;
+      return trained.status();
+    }
+    FingerprintRecord record;
+    record.fingerprint = choice.fingerprint;
+    record.model_id = trained->model_id;
+    record.spec = spec;
+    // If another engine recorded the same fingerprint first, its model wins
+    // so that every run agrees on one model per configuration.
+    EVOLVE_ASSIGN_OR_RETURN(FingerprintRecord stored, deps_.store.RecordFingerprint(record));
+    choice.model_id = stored.model_id;
+    choice.reused = stored.model_id != trained->model_id;
+    return choice;
+  }
+
+  Result<const PruningStrategy*> Strategy(const Run& run) {
+    if (deps_.pruning != nullptr) return deps_.pruning;
+    std::lock_guard<std::mutex> lock(strategies_mu_);
+    const std::string key = ToJson(run.config.pruning);
+    auto it = strategies_.find(key);
+    if (it == strategies_.end()) {
+      EVOLVE_ASSIGN_OR_RETURN(auto strategy, NewPruningStrategy(run.config.pruning));
+      it = strategies_.emplace(key, std::move(strategy)).first;
+    }
+    return it->second.get();
+  }
+
+  Result<StepOutcome> PrepareGeneration(Run& run, int g) {
+    const EvolutionConfig& config = run.config;
+    Generation gen;
+    gen.run_id = run.id;
+    gen.generation = g;
+    ModelSpec spec;
+    std::optional<ModelChoice> choice;
+
+    if (g == 0 && !config.seed_model_id.empty()) {
+      auto described = WithRetry("describing the seed model",
+                                 [&] { return deps_.trainer.DescribeModel(config.seed_model_id); });
+      if (!described.ok()) {
+        return Fail(run, GenTag(g) + ": seed model " + config.seed_model_id + ": " +
+                             described.status().ToString());
+      }
+      spec = *described;
+      if (!config.seed_features.empty() &&
+          std::set<std::string>(config.seed_features.begin(), config.seed_features.end()) !=
+              std::set<std::string>(spec.features.begin(), spec.features.end())) {
+        return Fail(run, GenTag(g) + ": seed_features differ from the features of seed model " +
+                             config.seed_model_id);
+      }
+      auto fingerprint = Fingerprint(spec);
+      if (!fingerprint.ok()) return Fail(run, GenTag(g) + ": seed model spec: " + fingerprint.status().message());
+      FingerprintRecord record{*fingerprint, config.seed_model_id, spec, {}};
+      EVOLVE_RETURN_IF_ERROR(deps_.store.RecordFingerprint(record).status());
+      choice = ModelChoice{config.seed_model_id, *fingerprint, true};
+      gen.features = spec.features;
+      gen.pruning_reason = "seed";
+    } else if (g == 0) {
+      std::vector<std::string> features = config.seed_features;
+      if (features.empty()) {
+        auto listed = WithRetry("listing features", [&] { return deps_.features.ListFeatures(config.symbol); });
+        if (!listed.ok()) {
+          return Fail(run, GenTag(g) + ": feature columns of " + config.symbol + ": " +
+                               listed.status().ToString());
+        }
+        features = *listed;
+        if (features.empty()) return Fail(run, GenTag(g) + ": " + config.symbol + " has no feature columns");
+      }
+      spec = SpecFor(config, features);
+      gen.features = features;
+      gen.pruning_reason = "seed";
+    } else {
+      auto prev_or = deps_.store.GetGeneration(run.id, g - 1);
+      if (!prev_or.ok()) {
+        if (prev_or.status().code() == StatusCode::kNotFound) {
+          return InternalError("run " + run.id + ": " + GenTag(g - 1) + " is missing");
+        }
+        return prev_or.status();
+      }
+      const Generation& prev = *prev_or;
+      gen.parent_model_id = prev.model_id;
+      gen.parent_sqn = prev.best_sqn;
+
+      auto report = WithRetry("feature importance", [&] { return deps_.trainer.Importance(prev.model_id); });
+      if (!report.ok()) {
+        return Fail(run, GenTag(g) + ": importance of model " + prev.model_id + ": " +
+                             report.status().ToString());
+      }
+      // Strategies get exactly one finite importance per feature.
+      std::map<std::string, double> by_feature;
+      for (const auto& fi : report->importances) by_feature.emplace(fi.feature, fi.importance);
+      std::vector<FeatureImportance> importances;
+      for (const auto& f : prev.features) {
+        auto it = by_feature.find(f);
+        if (it == by_feature.end() || !std::isfinite(it->second)) {
+          return Fail(run, GenTag(g) + ": model " + prev.model_id + " reports no finite importance for feature '" +
+                               f + "'");
+        }
+        importances.push_back({f, it->second});
+      }
+      auto strategy = Strategy(run);
+      if (!strategy.ok()) return Fail(run, GenTag(g) + ": " + strategy.status().message());
+      auto decision = (*strategy)->Prune(prev.features, importances);
+      if (!decision.ok()) {
+        return Fail(run, GenTag(g) + ": pruning (" + (*strategy)->Name() + "): " + decision.status().message());
+      }
+      std::multiset<std::string> split(decision->kept.begin(), decision->kept.end());
+      split.insert(decision->pruned.begin(), decision->pruned.end());
+      if (split != std::multiset<std::string>(prev.features.begin(), prev.features.end())) {
+        return Fail(run, GenTag(g) + ": pruning strategy '" + (*strategy)->Name() +
+                             "' did not split the features into kept and pruned");
+      }
+      if (decision->pruned.empty()) return Finish(run, RunStatus::kCompleted, kStopNoPruning);
+      if (decision->kept.empty()) return Finish(run, RunStatus::kCompleted, kStopAllPruned);
+      gen.features = decision->kept;
+      gen.pruned_features = decision->pruned;
+      gen.pruning_reason = decision->reason;
+      spec = SpecFor(config, gen.features);
+      spec.parent_model_id = prev.model_id;
+    }
+
+    if (!choice) {
+      bool dependency_error = false;
+      auto obtained = ObtainModel(spec, &dependency_error);
+      if (!obtained.ok()) {
+        if (dependency_error) return Fail(run, GenTag(g) + ": training: " + obtained.status().ToString());
+        return obtained.status();
+      }
+      choice = *obtained;
+    }
+    gen.model_id = choice->model_id;
+    gen.fingerprint = choice->fingerprint;
+    gen.reused_model = choice->reused;
+    gen.state = GenerationState::kModelReady;
+
+    LineageEdge edge;
+    edge.id = BatchId(run.id, g);
+    edge.run_id = run.id;
+    edge.parent_model_id = gen.parent_model_id;
+    edge.child_model_id = gen.model_id;
+    edge.generation = g;
+    edge.parent_sqn = gen.parent_sqn;
+    edge.pruned_features = gen.pruned_features;
+    edge.remaining_features = gen.features;
+    edge.pruning_reason = gen.pruning_reason;
+    EVOLVE_RETURN_IF_ERROR(deps_.store.AddLineageEdge(edge));
+    EVOLVE_RETURN_IF_ERROR(deps_.store.SaveGeneration(gen));
+    Log(LogLevel::kInfo, "generation ready",
+        {{"run_id", run.id}, {"generation", std::to_string(g)}, {"model_id", gen.model_id},
+         {"features", std::to_string(gen.features.size())},
+         {"pruned", std::to_string(gen.pruned_features.size())}, {"reused", gen.reused_model ? "true" : "false"}});
+    if (deps_.observer) deps_.observer->OnGenerationReady(run, gen);
+    if (g == 0 && run.seed_model_id != gen.model_id) {
+      return Commit(run, RunStatus::kRunning, [&](Run& r) { r.seed_model_id = gen.model_id; });
+    }
+    return StepOutcome::kProgressed;
+  }
+
+  Result<StepOutcome> EnqueueGeneration(Run& run, Generation& gen) {
+    const EvolutionConfig& config = run.config;
+    gen.batch_id = BatchId(run.id, gen.generation);
+    std::vector<Job> jobs;
+    for (double threshold : config.thresholds) {
+      for (const RegimeFilter& regime : config.regime_configs) {
+        Job job;
+        job.id = JobId(gen.batch_id, jobs.size());
+        job.batch_id = gen.batch_id;
+        job.run_id = run.id;
+        job.model_id = gen.model_id;
+        job.generation = gen.generation;
+        job.priority = gen.parent_sqn.value_or(0.0);
+        job.max_attempts = options_.job_max_attempts;
+        job.params.model_id = gen.model_id;
+        job.params.ticker = config.symbol;
+        job.params.threshold = threshold;
+        job.params.regime = regime;
+        job.params.initial_cash = config.initial_cash;
+        job.params.fee_bps = config.fee_bps;
+        job.params.slippage_bps = config.slippage_bps;
+        jobs.push_back(std::move(job));
+      }
+    }
+    // Idempotent: after a crash between these two writes, the batch is not
+    // queued twice.
+    EVOLVE_RETURN_IF_ERROR(deps_.store.EnqueueBatch(gen.batch_id, jobs).status());
+    gen.jobs_total = static_cast<int>(jobs.size());
+    gen.state = GenerationState::kSimulating;
+    EVOLVE_RETURN_IF_ERROR(deps_.store.SaveGeneration(gen));
+    Log(LogLevel::kInfo, "generation queued",
+        {{"run_id", run.id}, {"generation", std::to_string(gen.generation)},
+         {"jobs", std::to_string(jobs.size())}, {"priority", Num(gen.parent_sqn.value_or(0.0))}});
+    return StepOutcome::kProgressed;
+  }
+
+  Result<StepOutcome> EvaluateGeneration(Run& run, Generation& gen) {
+    const Criteria criteria = CriteriaFrom(run.config);
+    JobFilter filter;
+    filter.batch_id = gen.batch_id;
+    EVOLVE_ASSIGN_OR_RETURN(std::vector<Job> jobs, deps_.store.ListJobs(filter));
+
+    const Job* best = nullptr;          // highest SQN among completed results
+    const Job* best_passing = nullptr;  // highest SQN among results that pass
+    std::string first_error;
+    gen.jobs_total = static_cast<int>(jobs.size());
+    gen.jobs_completed = gen.jobs_failed = gen.jobs_passing = 0;
+    // Ties keep the earlier job in claim order (ListJobs order), so the
+    // choice is deterministic.
+    auto better = [](const Job* current, const Job& candidate) {
+      return current == nullptr || *candidate.result->sqn > *current->result->sqn;
+    };
+    for (const Job& job : jobs) {
+      if (job.status == JobStatus::kFailed) {
+        ++gen.jobs_failed;
+        if (first_error.empty()) first_error = job.id + ": " + job.error;
+      }
+      if (job.status != JobStatus::kCompleted || !job.result) continue;
+      ++gen.jobs_completed;
+      const bool passed = Evaluate(criteria, *job.result).passed;
+      if (passed) ++gen.jobs_passing;
+      if (!job.result->sqn) continue;  // an undefined SQN cannot pass and ranks below any
+      if (better(best, job)) best = &job;
+      if (passed && better(best_passing, job)) best_passing = &job;
+    }
+    if (best != nullptr) {
+      gen.best_sqn = best->result->sqn;
+      gen.best_profit_factor = best->result->profit_factor;
+      gen.best_trade_count = best->result->trade_count;
+      gen.best_job_id = best->id;
+      gen.verdict = Evaluate(criteria, *best->result).Summary();
+    } else {
+      gen.best_sqn.reset();
+      gen.best_profit_factor.reset();
+      gen.best_trade_count = 0;
+      gen.best_job_id.clear();
+      gen.verdict = gen.jobs_completed > 0 ? "FAIL: no result has an SQN" : "FAIL: no completed simulation";
+    }
+    gen.state = GenerationState::kEvaluated;
+    EVOLVE_RETURN_IF_ERROR(deps_.store.SaveGeneration(gen));
+    Log(LogLevel::kInfo, "generation evaluated",
+        {{"run_id", run.id}, {"generation", std::to_string(gen.generation)},
+         {"completed", std::to_string(gen.jobs_completed)}, {"failed", std::to_string(gen.jobs_failed)},
+         {"best_sqn", gen.best_sqn ? Num(*gen.best_sqn) : "none"}, {"verdict", gen.verdict}});
+    if (deps_.observer) deps_.observer->OnGenerationEvaluated(run, gen);
+
+    auto record_best = [&gen](Run& r) {
+      if (gen.best_sqn && (!r.best_sqn || *gen.best_sqn > *r.best_sqn)) {
+        r.best_sqn = gen.best_sqn;
+        r.best_model_id = gen.model_id;
+      }
+    };
+
+    if (best_passing != nullptr) {
+      Promotion p;
+      p.id = run.id + "-promotion";
+      p.model_id = gen.model_id;
+      p.run_id = run.id;
+      p.generation = gen.generation;
+      p.job_id = best_passing->id;
+      p.sqn = *best_passing->result->sqn;
+      p.profit_factor = best_passing->result->profit_factor;
+      p.trade_count = best_passing->result->trade_count;
+      p.weekly_consistency = best_passing->result->weekly_consistency;
+      p.ticker = best_passing->params.ticker;
+      p.regime = best_passing->params.regime;
+      p.threshold = best_passing->params.threshold;
+      p.spec = SpecFor(run.config, gen.features);
+      p.spec.parent_model_id = gen.parent_model_id;
+      p.result = *best_passing->result;
+      // Saved before the run says PROMOTED: a crash in between re-evaluates
+      // and saves the same promotion again (idempotent by id).
+      EVOLVE_RETURN_IF_ERROR(deps_.store.SavePromotion(p));
+      return Commit(run, RunStatus::kRunning, [&](Run& r) {
+        record_best(r);
+        r.promoted = true;
+        r.promotion_id = p.id;
+        r.status = RunStatus::kPromoted;
+        r.stop_reason = kStopPromoted;
+      });
+    }
+    if (gen.jobs_completed == 0) {
+      return Commit(run, RunStatus::kRunning, [&](Run& r) {
+        r.status = RunStatus::kFailed;
+        r.stop_reason = kStopFailed;
+        r.error = GenTag(gen.generation) + ": all " + std::to_string(gen.jobs_total) +
+                  " simulations failed; first error: " + first_error;
+      });
+    }
+    if (gen.generation + 1 >= run.config.max_generations) {
+      return Commit(run, RunStatus::kRunning, [&](Run& r) {
+        record_best(r);
+        r.status = RunStatus::kCompleted;
+        r.stop_reason = kStopMaxGenerations;
+      });
+    }
+    return Commit(run, RunStatus::kRunning, [&](Run& r) {
+      record_best(r);
+      r.current_generation = gen.generation + 1;
+    });
+  }
+
+  EngineDeps deps_;
+  EngineOptions options_;
+  std::mutex strategies_mu_;
+  std::map<std::string, std::unique_ptr<PruningStrategy>> strategies_;  // by config JSON
+};
+
+EvolutionEngine::EvolutionEngine(EngineDeps deps, EngineOptions options)
+    : impl_(std::make_shared<Impl>(deps, options)) {}
+
+Result<Run> EvolutionEngine::CreateRun(const EvolutionConfig& config) { return impl_->CreateRun(config); }
+
+Result<StepOutcome> EvolutionEngine::Step(const std::string& run_id) { return impl_->Step(run_id); }
+
+Result<Run> EvolutionEngine::RunToEnd(const std::string& run_id, Event* stop) {
+  return impl_->RunToEnd(run_id, stop);
+}
+
+Status EvolutionEngine::StopRun(const std::string& run_id) {
+  return impl_->Transition(run_id, {RunStatus::kPending, RunStatus::kRunning}, RunStatus::kStopped, kStopStopped);
+}
+
+Status EvolutionEngine::CancelRun(const std::string& run_id) {
+  return impl_->Transition(run_id, {RunStatus::kPending, RunStatus::kRunning, RunStatus::kStopped},
+                           RunStatus::kCancelled, kStopCancelled);
+}
+
+Status EvolutionEngine::ResumeRun(const std::string& run_id) {
+  return impl_->Transition(run_id, {RunStatus::kStopped, RunStatus::kFailed}, RunStatus::kRunning, "");
+}
+
+}  // namespace evolve

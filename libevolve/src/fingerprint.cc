@@ -1,0 +1,103 @@
+#include "evolve/fingerprint.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <set>
+
+#include "evolve/json.h"
+
+namespace evolve {
+namespace {
+
+std::string Upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// Sorted, unique; optionally upper-cased first.
+std::vector<std::string> SortedUnique(const std::vector<std::string>& in, bool upper) {
+  std::set<std::string> set;
+  for (const auto& s : in) set.insert(upper ? Upper(s) : s);
+  return {set.begin(), set.end()};
+}
+
+std::string JsonStringArray(const std::vector<std::string>& values) {
+  std::string out = "[";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ',';
+    out += JsonQuote(values[i]);
+  }
+  return out + "]";
+}
+
+}  // namespace
+
+std::string CanonicalAlgorithm(const std::string& name) {
+  // The seed's names (and common spellings) -> the training service's names.
+  static const std::map<std::string, std::string> kAliases = {
+      {"randomforest", "random_forest_regressor"},
+      {"random_forest", "random_forest_regressor"},
+      {"randomforestregressor", "random_forest_regressor"},
+      {"elasticnet", "elasticnet_regression"},
+      {"elastic_net", "elasticnet_regression"},
+      {"linearregression", "linear_regression"},
+      {"linear", "linear_regression"},
+  };
+  std::string lower = Lower(name);
+  auto it = kAliases.find(lower);
+  return it == kAliases.end() ? lower : it->second;
+}
+
+Result<std::string> CanonicalModelJson(const ModelSpec& spec) {
+  auto hyper = CanonicalJsonObject(spec.hyperparameters.empty() ? "{}" : spec.hyperparameters);
+  if (!hyper.ok()) return hyper.status().WithContext("hyperparameters");
+  auto options = CanonicalJsonObject(spec.data_options.empty() ? "{}" : spec.data_options);
+  if (!options.ok()) return options.status().WithContext("data_options");
+  // Keys in byte order, as CanonicalJsonObject orders nested objects.
+  std::string out = "{";
+  out += "\"algorithm\":" + JsonQuote(CanonicalAlgorithm(spec.algorithm));
+  out += ",\"data_options\":" + *options;
+  out += ",\"features\":" + JsonStringArray(SortedUnique(spec.features, false));
+  out += ",\"hyperparameters\":" + *hyper;
+  out += ",\"reference_symbols\":" + JsonStringArray(SortedUnique(spec.reference_symbols, true));
+  out += ",\"symbol\":" + JsonQuote(Upper(spec.symbol));
+  out += ",\"target_col\":" + JsonQuote(spec.target_col);
+  out += ",\"target_transform\":" + JsonQuote(Lower(spec.target_transform));
+  out += ",\"timeframe\":" + JsonQuote(spec.timeframe);
+  out += ",\"v\":" + std::to_string(kFingerprintVersion);
+  out += "}";
+  return out;
+}
+
+Result<std::string> Fingerprint(const ModelSpec& spec) {
+  EVOLVE_ASSIGN_OR_RETURN(std::string canonical, CanonicalModelJson(spec));
+  return Sha256Hex(canonical);
+}
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  // EVP_Digest is the one-shot form of the EVP API; it cannot fail for
+  // SHA-256 with valid arguments short of allocation failure.
+  if (EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
+    return std::string();
+  }
+  static const char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(length * 2);
+  for (unsigned int i = 0; i < length; ++i) {
+    hex += kHex[digest[i] >> 4];
+    hex += kHex[digest[i] & 0xf];
+  }
+  return hex;
+}
+
+}  // namespace evolve

@@ -1,0 +1,267 @@
+#include "evolve/worker.h"
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "evolve/log.h"
+
+namespace evolve {
+
+class Worker::Impl {
+ public:
+  Impl(JobQueue& queue, WorkerRegistry* registry, Simulator& simulator, Clock& clock,
+       WorkerOptions options)
+      : queue_(queue), registry_(registry), simulator_(simulator), clock_(clock), options_(std::move(options)) {}
+
+  Result<int> RunOnce(int max_jobs) {
+    auto claimed = queue_.ClaimJobs(options_.worker_id, max_jobs, options_.lease);
+    if (!claimed.ok()) return claimed.status();
+    std::vector<Job>& jobs = *claimed;
+    if (jobs.empty()) return 0;
+    Bump(&WorkerStats::claimed, static_cast<int64_t>(jobs.size()));
+    {
+      std::lock_guard<std::mutex> lock(held_mu_);
+      for (const Job& job : jobs) held_[job.id] = false;
+    }
+    Event done;
+    std::thread heartbeat([this, &done] { HeartbeatLoop(done); });
+    for (const Job& job : jobs) {
+      if (stop_.load()) {
+        Release(job);
+      } else if (IsLost(job.id)) {
+        // The lease went before we started: someone else may run it now.
+        Bump(&WorkerStats::lost, 1);
+        Log(LogLevel::kWarning, "lease lost before start; skipping job", {{"job_id", job.id}});
+      } else {
+        Process(job);
+      }
+      std::lock_guard<std::mutex> lock(held_mu_);
+      held_.erase(job.id);
+    }
+    done.Notify();
+    heartbeat.join();
+    return static_cast<int>(jobs.size());
+  }
+
+  Status Run() {
+    EVOLVE_RETURN_IF_ERROR(ValidateOptions(options_));
+    WorkerInfo info;
+    info.id = options_.worker_id;
+    info.host = options_.host;
+    info.pid = options_.pid;
+    if (registry_ != nullptr) {
+      // The registry is bookkeeping: a worker that cannot register yet still
+      // drains the queue, and retries registering with its heartbeats.
+      Status s = registry_->RegisterWorker(info);
+      registered_ = s.ok();
+      if (!s.ok()) Log(LogLevel::kWarning, "worker registration failed", {{"error", s.ToString()}});
+    }
+    int64_t handle = queue_.Subscribe([this](const QueueEvent& e) {
+      if (e.kind == QueueEvent::Kind::kJobsAvailable) wake_.Notify();
+    });
+    Log(LogLevel::kInfo, "worker started", {{"worker_id", options_.worker_id}});
+
+    Duration backoff = options_.error_backoff;
+    int64_t done_jobs = 0;
+    TimePoint last_beat = clock_.Now();
+    while (!stop_.load() && (options_.max_jobs == 0 || done_jobs < options_.max_jobs)) {
+      wake_.Reset();
+      int want = options_.max_jobs_per_claim;
+      if (options_.max_jobs > 0) want = static_cast<int>(std::min<int64_t>(want, options_.max_jobs - done_jobs));
+      auto got = RunOnce(want);
+      if (!got.ok()) {
+        Log(LogLevel::kWarning, "claiming jobs failed; backing off",
+            {{"error", got.status().ToString()}, {"backoff_ms", std::to_string(Millis(backoff))}});
+        wake_.WaitFor(clock_, backoff);
+        backoff = std::min<Duration>(backoff * 2, options_.poll_interval);
+        continue;
+      }
+      backoff = options_.error_backoff;
+      done_jobs += *got;
+      if (*got > 0) continue;
+      if (options_.exit_when_idle) break;
+      if (clock_.Now() - last_beat >= options_.heartbeat_interval) {
+        BeatRegistry(info, {});
+        last_beat = clock_.Now();
+      }
+      wake_.WaitFor(clock_, options_.poll_interval);
+    }
+    queue_.Unsubscribe(handle);
+    if (registry_ != nullptr && registered_) {
+      Status s = registry_->DeregisterWorker(options_.worker_id);
+      if (!s.ok()) Log(LogLevel::kWarning, "worker deregistration failed", {{"error", s.ToString()}});
+    }
+    WorkerStats st = stats();
+    Log(LogLevel::kInfo, "worker stopped",
+        {{"worker_id", options_.worker_id}, {"completed", std::to_string(st.completed)},
+         {"failed", std::to_string(st.failed)}, {"released", std::to_string(st.released)}});
+    return Status::Ok();
+  }
+
+  void RequestStop() {
+    stop_.store(true);
+    wake_.Notify();
+  }
+
+  bool stop_requested() const { return stop_.load(); }
+
+  WorkerStats stats() const {
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    return stats_;
+  }
+
+  const WorkerOptions& options() const { return options_; }
+
+ private:
+  static int64_t Millis(Duration d) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  }
+
+  void Bump(int64_t WorkerStats::*field, int64_t by) {
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    stats_.*field += by;
+  }
+
+  bool IsLost(const std::string& job_id) {
+    std::lock_guard<std::mutex> lock(held_mu_);
+    auto it = held_.find(job_id);
+    return it != held_.end() && it->second;
+  }
+
+  // Retries a queue write that failed with a retryable status a few times;
+  // past that the lease runs out and the reaper gives the job to another
+  // worker, so nothing is lost either way.
+  template <typename F>
+  Status WriteWithRetry(F f) {
+    Duration backoff = options_.error_backoff;
+    Status s;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      s = f();
+      if (s.ok() || !s.IsRetryable()) return s;
+      clock_.SleepFor(backoff);
+      backoff *= 2;
+    }
+    return s;
+  }
+
+  void Process(const Job& job) {
+    Result<SimulationResult> result = simulator_.Simulate(job.params);
+    Status written;
+    if (result.ok()) {
+      written = WriteWithRetry([&] { return queue_.CompleteJob(job.id, options_.worker_id, *result); });
+      if (written.ok()) Bump(&WorkerStats::completed, 1);
+    } else {
+      const bool retryable = result.status().IsRetryable();
+      const bool will_retry = retryable && job.attempts < job.max_attempts;
+      written = WriteWithRetry([&] {
+        return queue_.FailJob(job.id, options_.worker_id, result.status().ToString(), retryable);
+      });
+      if (written.ok()) {
+        Bump(will_retry ? &WorkerStats::retried : &WorkerStats::failed, 1);
+        Log(LogLevel::kWarning, will_retry ? "simulation failed; job will be retried" : "simulation failed",
+            {{"job_id", job.id}, {"error", result.status().ToString()}});
+      }
+    }
+    if (written.code() == StatusCode::kAborted) {
+      // Fenced: the lease was lost (reaped, cancelled); our result is not
+      // written, and whoever holds the job now will report it.
+      Bump(&WorkerStats::lost, 1);
+      Log(LogLevel::kWarning, "job no longer held; result discarded",
+          {{"job_id", job.id}, {"reason", written.message()}});
+    } else if (!written.ok()) {
+      Log(LogLevel::kError, "could not report job; its lease will expire and it will be retried",
+          {{"job_id", job.id}, {"error", written.ToString()}});
+    }
+  }
+
+  void Release(const Job& job) {
+    Status s = WriteWithRetry([&] { return queue_.ReleaseJob(job.id, options_.worker_id); });
+    if (s.ok()) {
+      Bump(&WorkerStats::released, 1);
+    } else {
+      Log(LogLevel::kWarning, "could not release job; its lease will expire",
+          {{"job_id", job.id}, {"error", s.ToString()}});
+    }
+  }
+
+  void HeartbeatLoop(Event& done) {
+    WorkerInfo info;
+    info.id = options_.worker_id;
+    while (!done.WaitFor(clock_, options_.heartbeat_interval)) {
+      std::vector<std::string> held;
+      {
+        std::lock_guard<std::mutex> lock(held_mu_);
+        for (const auto& [id, lost] : held_) {
+          if (!lost) held.push_back(id);
+        }
+      }
+      for (const auto& id : held) {
+        Status s = queue_.HeartbeatJob(id, options_.worker_id, options_.lease);
+        if (s.code() == StatusCode::kAborted || s.code() == StatusCode::kNotFound) {
+          std::lock_guard<std::mutex> lock(held_mu_);
+          held_[id] = true;
+          Log(LogLevel::kWarning, "lease lost", {{"job_id", id}, {"reason", s.message()}});
+        } else if (!s.ok()) {
+          Log(LogLevel::kWarning, "heartbeat failed", {{"job_id", id}, {"error", s.ToString()}});
+        }
+      }
+      BeatRegistry(info, held);
+    }
+  }
+
+  void BeatRegistry(const WorkerInfo& info, const std::vector<std::string>& jobs) {
+    if (registry_ == nullptr) return;
+    Status s = registered_ ? registry_->WorkerHeartbeat(options_.worker_id, jobs) : registry_->RegisterWorker(info);
+    if (!registered_ && s.ok()) registered_ = true;
+    if (!s.ok()) Log(LogLevel::kWarning, "worker heartbeat failed", {{"error", s.ToString()}});
+  }
+
+  JobQueue& queue_;
+  WorkerRegistry* registry_;
+  Simulator& simulator_;
+  Clock& clock_;
+  const WorkerOptions options_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> registered_{false};
+  Event wake_;  // stop requested or work may be available
+
+  std::mutex held_mu_;
+  std::map<std::string, bool> held_;  // claimed job id -> lease lost; guarded by held_mu_
+
+  mutable std::mutex stats_mu_;
+  WorkerStats stats_;  // guarded by stats_mu_
+};
+
+Worker::Worker(JobQueue& queue, WorkerRegistry* registry, Simulator& simulator, Clock& clock,
+               WorkerOptions options)
+    : impl_(std::make_unique<Impl>(queue, registry, simulator, clock, std::move(options))) {}
+
+Worker::~Worker() = default;
+
+Status Worker::ValidateOptions(const WorkerOptions& o) {
+  if (o.worker_id.empty()) return InvalidArgumentError("worker_id: must not be empty");
+  if (o.worker_id.size() > 64) return InvalidArgumentError("worker_id: at most 64 characters");
+  if (o.max_jobs_per_claim < 1) return InvalidArgumentError("max_jobs_per_claim: must be >= 1");
+  if (o.lease.count() <= 0) return InvalidArgumentError("lease: must be positive");
+  if (o.heartbeat_interval.count() <= 0 || o.heartbeat_interval >= o.lease) {
+    return InvalidArgumentError("heartbeat_interval: must be positive and shorter than the lease");
+  }
+  if (o.poll_interval.count() <= 0) return InvalidArgumentError("poll_interval: must be positive");
+  if (o.error_backoff.count() <= 0) return InvalidArgumentError("error_backoff: must be positive");
+  if (o.max_jobs < 0) return InvalidArgumentError("max_jobs: must be >= 0");
+  return Status::Ok();
+}
+
+Result<int> Worker::RunOnce() {
+  EVOLVE_RETURN_IF_ERROR(ValidateOptions(impl_->options()));
+  return impl_->RunOnce(impl_->options().max_jobs_per_claim);
+}
+
+Status Worker::Run() { return impl_->Run(); }
+void Worker::RequestStop() { impl_->RequestStop(); }
+bool Worker::stop_requested() const { return impl_->stop_requested(); }
+WorkerStats Worker::stats() const { return impl_->stats(); }
+
+}  // namespace evolve

@@ -1,0 +1,149 @@
+#include "evolve/testing/fake_engines.h"
+
+#include <algorithm>
+
+namespace evolve::testing {
+
+// ---- FakeFeatureSource ----
+
+void FakeFeatureSource::SetFeatures(const std::string& symbol, std::vector<std::string> features) {
+  std::lock_guard<std::mutex> lock(mu_);
+  features_[symbol] = std::move(features);
+}
+
+Result<std::vector<std::string>> FakeFeatureSource::ListSymbols() {
+  EVOLVE_RETURN_IF_ERROR(faults_.Enter("ListSymbols"));
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> symbols;
+  for (const auto& [symbol, features] : features_) symbols.push_back(symbol);
+  return symbols;
+}
+
+Result<std::vector<std::string>> FakeFeatureSource::ListFeatures(const std::string& symbol) {
+  EVOLVE_RETURN_IF_ERROR(faults_.Enter("ListFeatures"));
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = features_.find(symbol);
+  if (it == features_.end()) return NotFoundError("unknown symbol '" + symbol + "'");
+  return it->second;
+}
+
+// ---- FakeTrainer ----
+
+void FakeTrainer::SetImportanceScript(ImportanceScript script) {
+  std::lock_guard<std::mutex> lock(mu_);
+  script_ = std::move(script);
+}
+
+void FakeTrainer::SetImportances(std::map<std::string, double> importances, double otherwise) {
+  SetImportanceScript([importances = std::move(importances), otherwise](const ModelSpec&,
+                                                                        const std::string& f) {
+    auto it = importances.find(f);
+    return it == importances.end() ? otherwise : it->second;
+  });
+}
+
+void FakeTrainer::AddModel(const std::string& model_id, const ModelSpec& spec) {
+  std::lock_guard<std::mutex> lock(mu_);
+  models_[model_id] = spec;
+}
+
+std::vector<ModelSpec> FakeTrainer::train_calls() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return train_calls_;
+}
+
+int FakeTrainer::train_count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int>(train_calls_.size());
+}
+
+Result<TrainedModel> FakeTrainer::Train(const ModelSpec& spec) {
+  EVOLVE_RETURN_IF_ERROR(faults_.Enter("Train", true));
+  std::lock_guard<std::mutex> lock(mu_);
+  train_calls_.push_back(spec);
+  TrainedModel model;
+  model.model_id = "model-" + std::to_string(next_id_++);
+  model.metrics["features"] = static_cast<double>(spec.features.size());
+  models_[model.model_id] = spec;
+  return model;
+}
+
+Result<ImportanceReport> FakeTrainer::Importance(const std::string& model_id) {
+  EVOLVE_RETURN_IF_ERROR(faults_.Enter("Importance"));
+  ModelSpec spec;
+  ImportanceScript script;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = models_.find(model_id);
+    if (it == models_.end()) return NotFoundError("unknown model '" + model_id + "'");
+    spec = it->second;
+    script = script_;
+  }
+  ImportanceReport report;
+  report.model_id = model_id;
+  report.importance_type = "fake";
+  for (const auto& feature : spec.features) {
+    report.importances.push_back({feature, script ? script(spec, feature) : 1.0});
+  }
+  return report;
+}
+
+Result<ModelSpec> FakeTrainer::DescribeModel(const std::string& model_id) {
+  EVOLVE_RETURN_IF_ERROR(faults_.Enter("DescribeModel"));
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = models_.find(model_id);
+  if (it == models_.end()) return NotFoundError("unknown model '" + model_id + "'");
+  return it->second;
+}
+
+// ---- FakeSimulator ----
+
+void FakeSimulator::SetScript(Script script) {
+  std::lock_guard<std::mutex> lock(mu_);
+  script_ = std::move(script);
+}
+
+std::vector<SimulationParams> FakeSimulator::calls() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return calls_;
+}
+
+Result<SimulationResult> FakeSimulator::Simulate(const SimulationParams& params) {
+  Script script;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    calls_.push_back(params);
+    script = script_;
+  }
+  EVOLVE_RETURN_IF_ERROR(faults_.Enter("Simulate"));
+  if (script) return script(params);
+  return FailingResult();
+}
+
+SimulationResult FakeSimulator::PassingResult(double sqn) {
+  SimulationResult r;
+  r.sqn = sqn;
+  r.profit_factor = 2.5;
+  r.trade_count = 400;
+  r.total_trades = 800;
+  r.weekly_consistency = 0.3;
+  r.win_rate = 0.55;
+  r.expectancy = 0.002;
+  r.gross_profit = 1.5;
+  r.gross_loss = 0.6;
+  r.total_return_pct = 90.0;
+  r.trades_per_week = 4.0;
+  r.weeks_traded = 100;
+  return r;
+}
+
+SimulationResult FakeSimulator::FailingResult(double sqn) {
+  SimulationResult r = PassingResult(sqn);
+  r.profit_factor = 1.5;
+  r.trade_count = 100;
+  r.total_trades = 200;
+  r.weekly_consistency = 0.8;
+  return r;
+}
+
+}  // namespace evolve::testing
