@@ -84,8 +84,9 @@ bool Event::IsNotified() const {
   return notified_;
 }
 
-bool Event::WaitFor(Clock& clock, Duration timeout) {
-  const TimePoint deadline = clock.Now() + timeout;
+bool Event::WaitFor(Clock& clock, Duration timeout) { return WaitUntil(clock, clock.Now() + timeout); }
+
+bool Event::WaitUntil(Clock& clock, TimePoint deadline) {
   std::unique_lock<std::mutex> lock(mu_);
   while (!notified_) {
     if (clock.Now() >= deadline) return false;

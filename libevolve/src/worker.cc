@@ -26,7 +26,10 @@ class Worker::Impl {
       for (const Job& job : jobs) held_[job.id] = false;
     }
     Event done;
-    std::thread heartbeat([this, &done] { HeartbeatLoop(done); });
+    // The first beat is due one interval after the claim, whenever the
+    // thread gets to run.
+    const TimePoint first_beat = clock_.Now() + options_.heartbeat_interval;
+    std::thread heartbeat([this, &done, first_beat] { HeartbeatLoop(done, first_beat); });
     for (const Job& job : jobs) {
       if (stop_.load()) {
         Release(job);
@@ -47,14 +50,10 @@ class Worker::Impl {
 
   Status Run() {
     EVOLVE_RETURN_IF_ERROR(ValidateOptions(options_));
-    WorkerInfo info;
-    info.id = options_.worker_id;
-    info.host = options_.host;
-    info.pid = options_.pid;
     if (registry_ != nullptr) {
       // The registry is bookkeeping: a worker that cannot register yet still
       // drains the queue, and retries registering with its heartbeats.
-      Status s = registry_->RegisterWorker(info);
+      Status s = registry_->RegisterWorker(Info());
       registered_ = s.ok();
       if (!s.ok()) Log(LogLevel::kWarning, "worker registration failed", {{"error", s.ToString()}});
     }
@@ -83,7 +82,7 @@ class Worker::Impl {
       if (*got > 0) continue;
       if (options_.exit_when_idle) break;
       if (clock_.Now() - last_beat >= options_.heartbeat_interval) {
-        BeatRegistry(info, {});
+        BeatRegistry({});
         last_beat = clock_.Now();
       }
       wake_.WaitFor(clock_, options_.poll_interval);
@@ -186,10 +185,9 @@ class Worker::Impl {
     }
   }
 
-  void HeartbeatLoop(Event& done) {
-    WorkerInfo info;
-    info.id = options_.worker_id;
-    while (!done.WaitFor(clock_, options_.heartbeat_interval)) {
+  void HeartbeatLoop(Event& done, TimePoint next_beat) {
+    while (!done.WaitUntil(clock_, next_beat)) {
+      next_beat = clock_.Now() + options_.heartbeat_interval;
       std::vector<std::string> held;
       {
         std::lock_guard<std::mutex> lock(held_mu_);
@@ -207,13 +205,22 @@ class Worker::Impl {
           Log(LogLevel::kWarning, "heartbeat failed", {{"job_id", id}, {"error", s.ToString()}});
         }
       }
-      BeatRegistry(info, held);
+      BeatRegistry(held);
     }
   }
 
-  void BeatRegistry(const WorkerInfo& info, const std::vector<std::string>& jobs) {
+  WorkerInfo Info() const {
+    WorkerInfo info;
+    info.id = options_.worker_id;
+    info.host = options_.host;
+    info.pid = options_.pid;
+    return info;
+  }
+
+  // Refreshes the registry entry; registers first if that failed earlier.
+  void BeatRegistry(const std::vector<std::string>& jobs) {
     if (registry_ == nullptr) return;
-    Status s = registered_ ? registry_->WorkerHeartbeat(options_.worker_id, jobs) : registry_->RegisterWorker(info);
+    Status s = registered_ ? registry_->WorkerHeartbeat(options_.worker_id, jobs) : registry_->RegisterWorker(Info());
     if (!registered_ && s.ok()) registered_ = true;
     if (!s.ok()) Log(LogLevel::kWarning, "worker heartbeat failed", {{"error", s.ToString()}});
   }

@@ -13,11 +13,15 @@ Status FaultInjector::Enter(const std::string& method, bool mutating) {
     } else {
       Status status = next.status;
       if (--next.times <= 0) it->second.erase(it->second.begin());
+      failed_calls_.push_back(method);
       return status;
     }
   }
   if (mutating) {
-    if (crash_after_ >= 0 && mutations_ >= crash_after_) return crash_status_;
+    if (crash_after_ >= 0 && mutations_ >= crash_after_) {
+      failed_calls_.push_back(method);
+      return crash_status_;
+    }
     ++mutations_;
   }
   return Status::Ok();
@@ -43,6 +47,11 @@ void FaultInjector::ClearFailures() {
 std::vector<std::string> FaultInjector::calls() const {
   std::lock_guard<std::mutex> lock(mu_);
   return calls_;
+}
+
+std::vector<std::string> FaultInjector::failed_calls() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return failed_calls_;
 }
 
 int FaultInjector::CallCount(const std::string& method) const {

@@ -82,6 +82,8 @@ class Event {
   // Returns true as soon as the event is notified, false after `timeout` of
   // `clock` time passed without notification.
   bool WaitFor(Clock& clock, Duration timeout);
+  // As WaitFor, until an absolute `deadline` of `clock`.
+  bool WaitUntil(Clock& clock, TimePoint deadline);
 
  private:
   mutable std::mutex mu_;

@@ -120,12 +120,15 @@ class [[nodiscard]] Result {
     assert(ok());
     return *value_;
   }
-  T&& value() && {
+  // On a temporary Result the value is moved out, so that
+  // `for (const auto& x : *store.ListJobs(f))` does not dangle.
+  T value() && {
     assert(ok());
     return std::move(*value_);
   }
   const T& operator*() const& { return value(); }
   T& operator*() & { return value(); }
+  T operator*() && { return std::move(*this).value(); }
   const T* operator->() const { return &value(); }
   T* operator->() { return &value(); }
 

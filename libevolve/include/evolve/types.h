@@ -275,8 +275,19 @@ bool operator==(const Job& a, const Job& b);
 bool operator==(const Promotion& a, const Promotion& b);
 bool operator==(const FingerprintRecord& a, const FingerprintRecord& b);
 bool operator==(const WorkerInfo& a, const WorkerInfo& b);
-template <typename T>
-bool operator!=(const T& a, const T& b) { return !(a == b); }
+inline bool operator!=(const ModelSpec& a, const ModelSpec& b) { return !(a == b); }
+inline bool operator!=(const RegimeFilter& a, const RegimeFilter& b) { return !(a == b); }
+inline bool operator!=(const SimulationParams& a, const SimulationParams& b) { return !(a == b); }
+inline bool operator!=(const SimulationResult& a, const SimulationResult& b) { return !(a == b); }
+inline bool operator!=(const PruningConfig& a, const PruningConfig& b) { return !(a == b); }
+inline bool operator!=(const EvolutionConfig& a, const EvolutionConfig& b) { return !(a == b); }
+inline bool operator!=(const Run& a, const Run& b) { return !(a == b); }
+inline bool operator!=(const Generation& a, const Generation& b) { return !(a == b); }
+inline bool operator!=(const LineageEdge& a, const LineageEdge& b) { return !(a == b); }
+inline bool operator!=(const Job& a, const Job& b) { return !(a == b); }
+inline bool operator!=(const Promotion& a, const Promotion& b) { return !(a == b); }
+inline bool operator!=(const FingerprintRecord& a, const FingerprintRecord& b) { return !(a == b); }
+inline bool operator!=(const WorkerInfo& a, const WorkerInfo& b) { return !(a == b); }
 
 }  // namespace evolve
 

@@ -36,6 +36,7 @@ class FaultInjector {
   void ClearFailures();
 
   std::vector<std::string> calls() const;  // method names, in call order
+  std::vector<std::string> failed_calls() const;  // the calls that were failed, in order
   int CallCount(const std::string& method) const;
   int64_t mutation_count() const;  // successful mutating calls so far
 
@@ -47,6 +48,7 @@ class FaultInjector {
   };
   mutable std::mutex mu_;
   std::vector<std::string> calls_;
+  std::vector<std::string> failed_calls_;
   std::map<std::string, std::vector<Scripted>> scripted_;
   int64_t mutations_ = 0;
   int64_t crash_after_ = -1;  // -1: no crash scripted

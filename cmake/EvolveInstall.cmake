@@ -1,0 +1,28 @@
+# Install and export: evolve::evolve and evolve::testing from
+# find_package(evolve), plus evolve.pc for pkg-config users.
+include(CMakePackageConfigHelpers)
+
+set(EVOLVE_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/evolve)
+
+install(TARGETS evolve evolve_testing EXPORT evolveTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/libevolve/include/evolve DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/tests/fakes/evolve/testing DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/evolve)
+install(EXPORT evolveTargets NAMESPACE evolve:: DESTINATION ${EVOLVE_CMAKE_DIR})
+
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/evolveConfig.cmake.in
+                              ${PROJECT_BINARY_DIR}/evolveConfig.cmake
+                              INSTALL_DESTINATION ${EVOLVE_CMAKE_DIR})
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/evolveConfigVersion.cmake
+                                 COMPATIBILITY SameMinorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/evolveConfig.cmake ${PROJECT_BINARY_DIR}/evolveConfigVersion.cmake
+        DESTINATION ${EVOLVE_CMAKE_DIR})
+
+configure_file(${PROJECT_SOURCE_DIR}/cmake/evolve.pc.in ${PROJECT_BINARY_DIR}/evolve.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/evolve.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+# The same names from the build tree, without installing.
+export(EXPORT evolveTargets NAMESPACE evolve:: FILE ${PROJECT_BINARY_DIR}/evolveTargets.cmake)

@@ -1,0 +1,18 @@
+# Run by CTest: installs the build into a scratch prefix, then configures,
+# builds and runs tests/consumer against it with find_package(evolve).
+set(prefix ${EVOLVE_CONSUMER_WORK_DIR}/prefix)
+file(REMOVE_RECURSE ${EVOLVE_CONSUMER_WORK_DIR})
+
+function(run)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "failed (${rc}): ${ARGN}\n${out}\n${err}")
+  endif()
+  message(STATUS "${out}")
+endfunction()
+
+run(${CMAKE_COMMAND} --install ${EVOLVE_BINARY_DIR} --prefix ${prefix} --component Unspecified)
+run(${CMAKE_COMMAND} -S ${EVOLVE_CONSUMER_SOURCE_DIR} -B ${EVOLVE_CONSUMER_WORK_DIR}/build
+    -DCMAKE_PREFIX_PATH=${prefix})
+run(${CMAKE_COMMAND} --build ${EVOLVE_CONSUMER_WORK_DIR}/build)
+run(${EVOLVE_CONSUMER_WORK_DIR}/build/consumer)

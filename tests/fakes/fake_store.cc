@@ -1,0 +1,801 @@
+// FakeStore: the in-memory reference implementation of the Store contract.
+//
+// One mutex guards all data, so every method is trivially atomic. The job
+// queue keeps two ordered indexes beside the job map, so that claims and
+// reaping touch only the jobs they change: finished jobs never slow a claim,
+// which is the property the real backends get from partial indexes.
+//
+// Listeners are called after the data mutex is released, so a listener may
+// call back into the store (e.g. claim the jobs it was told about).
+#include "evolve/testing/fake_store.h"
+
+#include <algorithm>
+#include <cmath>
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <limits>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+namespace evolve::testing {
+namespace {
+
+// Position of a PENDING job in claim order: priority DESC, created_at ASC,
+// id ASC. Negating the priority lets std::set's ascending order be claim
+// order.
+struct ClaimKey {
+  double neg_priority;
+  TimePoint created_at;
+  std::string id;
+
+  bool operator<(const ClaimKey& other) const {
+    return std::tie(neg_priority, created_at, id) <
+           std::tie(other.neg_priority, other.created_at, other.id);
+  }
+};
+
+ClaimKey ClaimKeyOf(const Job& job) { return ClaimKey{-job.priority, job.created_at, job.id}; }
+
+bool InClaimOrder(const Job& a, const Job& b) { return ClaimKeyOf(a) < ClaimKeyOf(b); }
+
+std::string JoinRunStatuses(const std::vector<RunStatus>& statuses) {
+  std::string out;
+  for (RunStatus s : statuses) {
+    if (!out.empty()) out += ", ";
+    out += RunStatusName(s);
+  }
+  return out.empty() ? "(none)" : out;
+}
+
+// Applies offset/limit (limit 0: everything after offset) in place.
+template <typename T>
+void Page(std::vector<T>* items, int limit, int offset) {
+  const size_t start = std::min(items->size(), static_cast<size_t>(offset));
+  items->erase(items->begin(), items->begin() + static_cast<std::ptrdiff_t>(start));
+  if (limit > 0 && items->size() > static_cast<size_t>(limit)) {
+    items->resize(static_cast<size_t>(limit));
+  }
+}
+
+Status CheckPage(int limit, int offset) {
+  if (limit < 0) return InvalidArgumentError("limit: must be >= 0, got " + std::to_string(limit));
+  if (offset < 0) {
+    return InvalidArgumentError("offset: must be >= 0, got " + std::to_string(offset));
+  }
+  return Status::Ok();
+}
+
+// Adds an event unless an identical one is already queued: one wake-up per
+// batch is enough, however many of its jobs changed.
+void AddEvent(std::vector<QueueEvent>* events, QueueEvent::Kind kind, const Job& job) {
+  for (const QueueEvent& e : *events) {
+    if (e.kind == kind && e.batch_id == job.batch_id && e.run_id == job.run_id) return;
+  }
+  events->push_back(QueueEvent{kind, job.run_id, job.batch_id});
+}
+
+}  // namespace
+
+struct FakeStore::State {
+  explicit State(Clock& c) : clock(c) {}
+
+  Clock& clock;
+  FaultInjector faults;
+
+  std::mutex mu;
+  // Everything below up to the listeners is guarded by mu.
+  std::map<std::string, Run> runs;
+  std::map<std::pair<std::string, int>, Generation> generations;
+  std::map<std::string, FingerprintRecord> fingerprints;
+  std::map<std::string, LineageEdge> edges;  // by edge id
+  // child_model_id -> (created_at, edge id), so the oldest edge is first.
+  std::map<std::string, std::set<std::pair<TimePoint, std::string>>> edges_by_child;
+  std::map<std::string, Job> jobs;
+  std::map<std::string, std::vector<std::string>> jobs_by_batch;
+  std::map<std::string, std::vector<std::string>> jobs_by_run;
+  std::set<ClaimKey> pending;                                // PENDING jobs, claim order
+  std::set<std::pair<TimePoint, std::string>> running;       // RUNNING jobs by lease_until
+  std::map<std::string, Promotion> promotions;
+  std::map<std::string, WorkerInfo> workers;
+
+  // Listeners have their own mutex: they are called with mu released, and
+  // Unsubscribe must be able to wait for a call in flight without holding mu.
+  struct Listener {
+    std::function<void(const QueueEvent&)> fn;
+    bool removed = false;
+    std::multiset<std::thread::id> callers;  // threads inside fn right now
+  };
+  std::mutex listeners_mu;
+  std::condition_variable listeners_cv;
+  std::map<int64_t, std::shared_ptr<Listener>> listeners;  // guarded by listeners_mu
+  int64_t next_handle = 1;                                 // guarded by listeners_mu
+
+  // REQUIRES: mu held. Moves a job out of the RUNNING state's index.
+  void ForgetLease(const Job& job) {
+    if (job.status == JobStatus::kRunning && job.lease_until.has_value()) {
+      running.erase({*job.lease_until, job.id});
+    }
+  }
+
+  // REQUIRES: mu held. The common gate of heartbeat/complete/fail/release:
+  // the job exists, is RUNNING and is held by `worker_id`. An expired lease
+  // that nobody reaped still counts as held: the reaper alone decides when a
+  // lease is lost, so a worker and the reaper never both "win".
+  Status Fence(const std::string& job_id, const std::string& worker_id, Job** out) {
+    auto it = jobs.find(job_id);
+    if (it == jobs.end()) return NotFoundError("job " + job_id + " not found");
+    Job& job = it->second;
+    if (job.status != JobStatus::kRunning) {
+      return AbortedError("job " + job_id + " is " + JobStatusName(job.status) +
+                          ", not RUNNING for worker " + worker_id);
+    }
+    if (job.worker_id != worker_id) {
+      return AbortedError("job " + job_id + " is held by other worker " + job.worker_id +
+                          ", not " + worker_id);
+    }
+    *out = &job;
+    return Status::Ok();
+  }
+
+  // REQUIRES: mu held. RUNNING -> PENDING, back at its place in claim order.
+  void ReturnToPending(Job& job, TimePoint now) {
+    ForgetLease(job);
+    job.status = JobStatus::kPending;
+    job.worker_id.clear();
+    job.lease_until.reset();
+    job.updated_at = now;
+    pending.insert(ClaimKeyOf(job));
+  }
+
+  // REQUIRES: mu held. RUNNING -> a final status.
+  void Finish(Job& job, JobStatus status, TimePoint now) {
+    ForgetLease(job);
+    job.status = status;
+    job.lease_until.reset();
+    job.updated_at = now;
+  }
+
+  // REQUIRES: mu NOT held (listeners may call back into the store).
+  void Notify(const std::vector<QueueEvent>& events) {
+    if (events.empty()) return;
+    std::vector<std::shared_ptr<Listener>> snapshot;
+    {
+      std::lock_guard<std::mutex> lock(listeners_mu);
+      for (const auto& entry : listeners) snapshot.push_back(entry.second);
+    }
+    const std::thread::id self = std::this_thread::get_id();
+    for (const std::shared_ptr<Listener>& listener : snapshot) {
+      for (const QueueEvent& event : events) {
+        {
+          std::lock_guard<std::mutex> lock(listeners_mu);
+          // Unsubscribed since the snapshot: its owner may be gone.
+          if (listener->removed) break;
+          listener->callers.insert(self);
+        }
+        try {
+          listener->fn(event);
+        } catch (...) {
+          // A listener is a wake-up hint; its failure must not fail the
+          // store call that already committed.
+        }
+        {
+          std::lock_guard<std::mutex> lock(listeners_mu);
+          listener->callers.erase(listener->callers.find(self));
+        }
+        listeners_cv.notify_all();
+      }
+    }
+  }
+};
+
+FakeStore::FakeStore(Clock& clock) : state_(std::make_unique<State>(clock)) {}
+
+FakeStore::~FakeStore() = default;
+
+FaultInjector& FakeStore::faults() { return state_->faults; }
+
+Clock& FakeStore::clock() { return state_->clock; }
+
+// ---------------------------------------------------------------- RunStore
+
+Status FakeStore::CreateRun(const Run& run) {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("CreateRun", true));
+  if (run.id.empty()) return InvalidArgumentError("run id: must not be empty");
+  const TimePoint now = state_->clock.Now();
+  std::lock_guard<std::mutex> lock(state_->mu);
+  if (state_->runs.count(run.id) != 0) return AlreadyExistsError("run " + run.id + " exists");
+  Run stored = run;
+  stored.created_at = now;
+  stored.updated_at = now;
+  state_->runs.emplace(run.id, std::move(stored));
+  return Status::Ok();
+}
+
+Result<Run> FakeStore::GetRun(const std::string& run_id) {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("GetRun", false));
+  std::lock_guard<std::mutex> lock(state_->mu);
+  auto it = state_->runs.find(run_id);
+  if (it == state_->runs.end()) return NotFoundError("run " + run_id + " not found");
+  return it->second;
+}
+
+Result<std::vector<Run>> FakeStore::ListRuns(const RunFilter& filter) {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("ListRuns", false));
+  EVOLVE_RETURN_IF_ERROR(CheckPage(filter.limit, filter.offset));
+  std::vector<Run> out;
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    for (const auto& entry : state_->runs) {
+      if (filter.status.has_value() && entry.second.status != *filter.status) continue;
+      out.push_back(entry.second);
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const Run& a, const Run& b) {
+    return std::tie(b.created_at, b.id) < std::tie(a.created_at, a.id);
+  });
+  Page(&out, filter.limit, filter.offset);
+  return out;
+}
+
+Status FakeStore::UpdateRun(const Run& run, RunStatus expected) {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("UpdateRun", true));
+  const TimePoint now = state_->clock.Now();
+  std::lock_guard<std::mutex> lock(state_->mu);
+  auto it = state_->runs.find(run.id);
+  if (it == state_->runs.end()) return NotFoundError("run " + run.id + " not found");
+  if (it->second.status != expected) {
+    return AbortedError("run " + run.id + " is " + RunStatusName(it->second.status) +
+                        ", expected " + RunStatusName(expected));
+  }
+  const TimePoint created_at = it->second.created_at;
+  it->second = run;
+  it->second.created_at = created_at;
+  it->second.updated_at = now;
+  return Status::Ok();
+}
+
+Status FakeStore::TransitionRun(const std::string& run_id, const std::vector<RunStatus>& from,
+                                RunStatus to, const std::string& stop_reason,
+                                const std::string& error) {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("TransitionRun", true));
+  const TimePoint now = state_->clock.Now();
+  std::vector<QueueEvent> events;
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    auto it = state_->runs.find(run_id);
+    if (it == state_->runs.end()) return NotFoundError("run " + run_id + " not found");
+    Run& run = it->second;
+    if (std::find(from.begin(), from.end(), run.status) == from.end()) {
+      return FailedPreconditionError("run " + run_id + " is " + RunStatusName(run.status) +
+                                     "; cannot move to " + RunStatusName(to) + " (allowed from " +
+                                     JoinRunStatuses(from) + ")");
+    }
+    run.status = to;
+    run.stop_reason = stop_reason;
+    run.error = error;
+    run.updated_at = now;
+    if (to == RunStatus::kCancelled) {
+      auto ids = state_->jobs_by_run.find(run_id);
+      if (ids != state_->jobs_by_run.end()) {
+        for (const std::string& job_id : ids->second) {
+          Job& job = state_->jobs.at(job_id);
+          if (job.status != JobStatus::kPending) continue;
+          state_->pending.erase(ClaimKeyOf(job));
+          job.status = JobStatus::kCancelled;
+          job.updated_at = now;
+          // Whoever waits for the batch must learn that it can finish.
+          AddEvent(&events, QueueEvent::Kind::kJobFinished, job);
+        }
+      }
+    }
+  }
+  state_->Notify(events);
+  return Status::Ok();
+}
+
+Status FakeStore::SaveGeneration(const Generation& generation) {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("SaveGeneration", true));
+  const TimePoint now = state_->clock.Now();
+  std::lock_guard<std::mutex> lock(state_->mu);
+  if (state_->runs.count(generation.run_id) == 0) {
+    return NotFoundError("run " + generation.run_id + " not found");
+  }
+  Generation stored = generation;
+  stored.updated_at = now;
+  state_->generations[{generation.run_id, generation.generation}] = std::move(stored);
+  return Status::Ok();
+}
+
+Result<Generation> FakeStore::GetGeneration(const std::string& run_id, int generation) {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("GetGeneration", false));
+  std::lock_guard<std::mutex> lock(state_->mu);
+  auto it = state_->generations.find({run_id, generation});
+  if (it == state_->generations.end()) {
+    return NotFoundError("run " + run_id + " has no generation " + std::to_string(generation));
+  }
+  return it->second;
+}
+
+Result<std::vector<Generation>> FakeStore::ListGenerations(const std::string& run_id) {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("ListGenerations", false));
+  std::lock_guard<std::mutex> lock(state_->mu);
+  std::vector<Generation> out;
+  // Keys are (run_id, generation), so one run's generations are adjacent and
+  // already in generation order.
+  for (auto it = state_->generations.lower_bound({run_id, std::numeric_limits<int>::min()});
+       it != state_->generations.end() && it->first.first == run_id; ++it) {
+    out.push_back(it->second);
+  }
+  return out;
+}
+
+// ------------------------------------------------------------ ModelRegistry
+
+Result<FingerprintRecord> FakeStore::LookupFingerprint(const std::string& fingerprint) {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("LookupFingerprint", false));
+  std::lock_guard<std::mutex> lock(state_->mu);
+  auto it = state_->fingerprints.find(fingerprint);
+  if (it == state_->fingerprints.end()) {
+    return NotFoundError("fingerprint " + fingerprint + " not found");
+  }
+  return it->second;
+}
+
+Result<FingerprintRecord> FakeStore::RecordFingerprint(const FingerprintRecord& record) {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("RecordFingerprint", true));
+  if (record.fingerprint.empty()) return InvalidArgumentError("fingerprint: must not be empty");
+  const TimePoint now = state_->clock.Now();
+  std::lock_guard<std::mutex> lock(state_->mu);
+  auto it = state_->fingerprints.find(record.fingerprint);
+  if (it != state_->fingerprints.end()) return it->second;  // first writer wins
+  FingerprintRecord stored = record;
+  stored.created_at = now;
+  state_->fingerprints.emplace(record.fingerprint, stored);
+  return stored;
+}
+
+Status FakeStore::AddLineageEdge(const LineageEdge& edge) {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("AddLineageEdge", true));
+  if (edge.id.empty()) return InvalidArgumentError("lineage edge id: must not be empty");
+  const TimePoint now = state_->clock.Now();
+  std::lock_guard<std::mutex> lock(state_->mu);
+  if (state_->edges.count(edge.id) != 0) return Status::Ok();
+  LineageEdge stored = edge;
+  stored.created_at = now;
+  state_->edges_by_child[stored.child_model_id].insert({now, stored.id});
+  state_->edges.emplace(edge.id, std::move(stored));
+  return Status::Ok();
+}
+
+Result<std::vector<LineageEdge>> FakeStore::ListLineage(const std::string& run_id) {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("ListLineage", false));
+  std::vector<LineageEdge> out;
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    for (const auto& entry : state_->edges) {
+      if (entry.second.run_id == run_id) out.push_back(entry.second);
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const LineageEdge& a, const LineageEdge& b) {
+    return std::tie(a.generation, a.created_at, a.id) < std::tie(b.generation, b.created_at, b.id);
+  });
+  return out;
+}
+
+Result<std::vector<LineageEdge>> FakeStore::Ancestry(const std::string& model_id) {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("Ancestry", false));
+  std::lock_guard<std::mutex> lock(state_->mu);
+  std::vector<LineageEdge> out;
+  std::set<std::string> seen;
+  std::string model = model_id;
+  while (true) {
+    auto children = state_->edges_by_child.find(model);
+    if (children == state_->edges_by_child.end() || children->second.empty()) break;
+    if (!seen.insert(model).second) {
+      // Pruning only ever shrinks a feature set, so a cycle means corrupt
+      // data; following it would never end.
+      return InternalError("lineage of model " + model_id + " has a cycle through model " + model);
+    }
+    const LineageEdge& edge = state_->edges.at(children->second.begin()->second);  // oldest
+    out.push_back(edge);
+    if (edge.parent_model_id.empty()) break;  // the seed
+    model = edge.parent_model_id;
+  }
+  return out;
+}
+
+// ----------------------------------------------------------------- JobQueue
+
+Result<int> FakeStore::EnqueueBatch(const std::string& batch_id, const std::vector<Job>& jobs) {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("EnqueueBatch", true));
+  // Validate everything before touching anything: a bad batch is never
+  // half-inserted.
+  if (batch_id.empty()) return InvalidArgumentError("batch_id: must not be empty");
+  std::set<std::string> ids;
+  for (const Job& job : jobs) {
+    if (job.id.empty()) return InvalidArgumentError("job id: must not be empty");
+    if (job.batch_id != batch_id) {
+      return InvalidArgumentError("job " + job.id + ": batch_id is '" + job.batch_id +
+                                  "', expected '" + batch_id + "'");
+    }
+    if (!ids.insert(job.id).second) {
+      return InvalidArgumentError("job id " + job.id + " repeats in batch " + batch_id);
+    }
+    // NaN would break the claim order for every job, not just this one.
+    if (!std::isfinite(job.priority)) {
+      return InvalidArgumentError("job " + job.id + ": priority must be finite");
+    }
+    if (job.max_attempts < 1) {
+      return InvalidArgumentError("job " + job.id + ": max_attempts must be >= 1");
+    }
+  }
+  if (jobs.empty()) return 0;
+  const TimePoint now = state_->clock.Now();
+  std::vector<QueueEvent> events;
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    // Checked before id collisions: re-enqueueing the same batch collides
+    // with itself by design and must be a quiet no-op.
+    if (state_->jobs_by_batch.count(batch_id) != 0) return 0;
+    for (const Job& job : jobs) {
+      if (state_->jobs.count(job.id) != 0) {
+        return AlreadyExistsError("job " + job.id + " exists already (in batch " +
+                                  state_->jobs.at(job.id).batch_id + ")");
+      }
+    }
+    std::vector<std::string>& batch_ids = state_->jobs_by_batch[batch_id];
+    for (const Job& job : jobs) {
+      Job stored = job;
+      stored.status = JobStatus::kPending;
+      stored.result.reset();
+      stored.error.clear();
+      stored.worker_id.clear();
+      stored.attempts = 0;
+      stored.lease_until.reset();
+      stored.created_at = now;
+      stored.updated_at = now;
+      state_->pending.insert(ClaimKeyOf(stored));
+      batch_ids.push_back(stored.id);
+      state_->jobs_by_run[stored.run_id].push_back(stored.id);
+      AddEvent(&events, QueueEvent::Kind::kJobsAvailable, stored);
+      state_->jobs.emplace(stored.id, std::move(stored));
+    }
+  }
+  state_->Notify(events);
+  return static_cast<int>(jobs.size());
+}
+
+Result<std::vector<Job>> FakeStore::ClaimJobs(const std::string& worker_id, int max_jobs,
+                                              Duration lease) {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("ClaimJobs", true));
+  if (worker_id.empty()) return InvalidArgumentError("worker_id: must not be empty");
+  if (max_jobs < 1) {
+    return InvalidArgumentError("max_jobs: must be >= 1, got " + std::to_string(max_jobs));
+  }
+  if (lease <= Duration::zero()) return InvalidArgumentError("lease: must be positive");
+  const TimePoint now = state_->clock.Now();
+  std::vector<Job> claimed;
+  std::lock_guard<std::mutex> lock(state_->mu);
+  while (static_cast<int>(claimed.size()) < max_jobs && !state_->pending.empty()) {
+    auto first = state_->pending.begin();
+    Job& job = state_->jobs.at(first->id);
+    state_->pending.erase(first);
+    job.status = JobStatus::kRunning;
+    job.worker_id = worker_id;
+    job.attempts += 1;
+    job.lease_until = now + lease;
+    job.updated_at = now;
+    state_->running.insert({*job.lease_until, job.id});
+    claimed.push_back(job);
+  }
+  return claimed;
+}
+
+Status FakeStore::HeartbeatJob(const std::string& job_id, const std::string& worker_id,
+                               Duration lease) {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("HeartbeatJob", true));
+  if (lease <= Duration::zero()) return InvalidArgumentError("lease: must be positive");
+  const TimePoint now = state_->clock.Now();
+  std::lock_guard<std::mutex> lock(state_->mu);
+  Job* job = nullptr;
+  EVOLVE_RETURN_IF_ERROR(state_->Fence(job_id, worker_id, &job));
+  state_->ForgetLease(*job);
+  job->lease_until = now + lease;
+  job->updated_at = now;
+  state_->running.insert({*job->lease_until, job->id});
+  return Status::Ok();
+}
+
+Status FakeStore::CompleteJob(const std::string& job_id, const std::string& worker_id,
+                              const SimulationResult& result) {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("CompleteJob", true));
+  const TimePoint now = state_->clock.Now();
+  std::vector<QueueEvent> events;
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    Job* job = nullptr;
+    EVOLVE_RETURN_IF_ERROR(state_->Fence(job_id, worker_id, &job));
+    state_->Finish(*job, JobStatus::kCompleted, now);
+    job->result = result;
+    job->error.clear();
+    auto worker = state_->workers.find(worker_id);
+    if (worker != state_->workers.end()) ++worker->second.jobs_completed;
+    AddEvent(&events, QueueEvent::Kind::kJobFinished, *job);
+  }
+  state_->Notify(events);
+  return Status::Ok();
+}
+
+Status FakeStore::FailJob(const std::string& job_id, const std::string& worker_id,
+                          const std::string& error, bool retryable) {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("FailJob", true));
+  const TimePoint now = state_->clock.Now();
+  std::vector<QueueEvent> events;
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    Job* job = nullptr;
+    EVOLVE_RETURN_IF_ERROR(state_->Fence(job_id, worker_id, &job));
+    job->error = error;
+    if (retryable && job->attempts < job->max_attempts) {
+      state_->ReturnToPending(*job, now);
+      AddEvent(&events, QueueEvent::Kind::kJobsAvailable, *job);
+    } else {
+      state_->Finish(*job, JobStatus::kFailed, now);
+      auto worker = state_->workers.find(worker_id);
+      if (worker != state_->workers.end()) ++worker->second.jobs_failed;
+      AddEvent(&events, QueueEvent::Kind::kJobFinished, *job);
+    }
+  }
+  state_->Notify(events);
+  return Status::Ok();
+}
+
+Status FakeStore::ReleaseJob(const std::string& job_id, const std::string& worker_id) {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("ReleaseJob", true));
+  const TimePoint now = state_->clock.Now();
+  std::vector<QueueEvent> events;
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    Job* job = nullptr;
+    EVOLVE_RETURN_IF_ERROR(state_->Fence(job_id, worker_id, &job));
+    // The worker never ran it, so the claim must not eat into max_attempts.
+    job->attempts = std::max(0, job->attempts - 1);
+    state_->ReturnToPending(*job, now);
+    AddEvent(&events, QueueEvent::Kind::kJobsAvailable, *job);
+  }
+  state_->Notify(events);
+  return Status::Ok();
+}
+
+Result<int> FakeStore::ReapExpiredJobs() {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("ReapExpiredJobs", true));
+  const TimePoint now = state_->clock.Now();
+  std::vector<QueueEvent> events;
+  int changed = 0;
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    // `running` is ordered by lease_until, so only expired leases are visited.
+    while (!state_->running.empty() && state_->running.begin()->first < now) {
+      Job& job = state_->jobs.at(state_->running.begin()->second);
+      const std::string last_worker = job.worker_id;
+      if (job.attempts < job.max_attempts) {
+        job.error = "lease expired (worker " + last_worker + ")";
+        state_->ReturnToPending(job, now);
+        AddEvent(&events, QueueEvent::Kind::kJobsAvailable, job);
+      } else {
+        job.error = "lease expired after " + std::to_string(job.attempts) +
+                    " attempts (last worker " + last_worker + ")";
+        state_->Finish(job, JobStatus::kFailed, now);
+        AddEvent(&events, QueueEvent::Kind::kJobFinished, job);
+      }
+      ++changed;
+    }
+  }
+  state_->Notify(events);
+  return changed;
+}
+
+Result<Job> FakeStore::GetJob(const std::string& job_id) {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("GetJob", false));
+  std::lock_guard<std::mutex> lock(state_->mu);
+  auto it = state_->jobs.find(job_id);
+  if (it == state_->jobs.end()) return NotFoundError("job " + job_id + " not found");
+  return it->second;
+}
+
+Result<std::vector<Job>> FakeStore::ListJobs(const JobFilter& filter) {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("ListJobs", false));
+  EVOLVE_RETURN_IF_ERROR(CheckPage(filter.limit, filter.offset));
+  std::vector<Job> out;
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    auto matches = [&filter](const Job& job) {
+      return (filter.run_id.empty() || job.run_id == filter.run_id) &&
+             (filter.batch_id.empty() || job.batch_id == filter.batch_id) &&
+             (!filter.status.has_value() || job.status == *filter.status);
+    };
+    // Start from the narrowest index the filter allows.
+    const std::vector<std::string>* ids = nullptr;
+    if (!filter.batch_id.empty() || !filter.run_id.empty()) {
+      const auto& index = filter.batch_id.empty() ? state_->jobs_by_run : state_->jobs_by_batch;
+      auto it = index.find(filter.batch_id.empty() ? filter.run_id : filter.batch_id);
+      if (it == index.end()) return out;
+      ids = &it->second;
+    }
+    if (ids != nullptr) {
+      for (const std::string& id : *ids) {
+        const Job& job = state_->jobs.at(id);
+        if (matches(job)) out.push_back(job);
+      }
+    } else {
+      for (const auto& entry : state_->jobs) {
+        if (matches(entry.second)) out.push_back(entry.second);
+      }
+    }
+  }
+  std::sort(out.begin(), out.end(), InClaimOrder);
+  Page(&out, filter.limit, filter.offset);
+  return out;
+}
+
+Result<JobCounts> FakeStore::CountJobs(const JobFilter& filter) {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("CountJobs", false));
+  JobCounts counts;
+  std::lock_guard<std::mutex> lock(state_->mu);
+  auto count = [&counts, &filter](const Job& job) {
+    if (!filter.run_id.empty() && job.run_id != filter.run_id) return;
+    if (!filter.batch_id.empty() && job.batch_id != filter.batch_id) return;
+    switch (job.status) {
+      case JobStatus::kPending: ++counts.pending; break;
+      case JobStatus::kRunning: ++counts.running; break;
+      case JobStatus::kCompleted: ++counts.completed; break;
+      case JobStatus::kFailed: ++counts.failed; break;
+      case JobStatus::kCancelled: ++counts.cancelled; break;
+    }
+  };
+  if (!filter.batch_id.empty() || !filter.run_id.empty()) {
+    const auto& index = filter.batch_id.empty() ? state_->jobs_by_run : state_->jobs_by_batch;
+    auto it = index.find(filter.batch_id.empty() ? filter.run_id : filter.batch_id);
+    if (it != index.end()) {
+      for (const std::string& id : it->second) count(state_->jobs.at(id));
+    }
+  } else {
+    for (const auto& entry : state_->jobs) count(entry.second);
+  }
+  return counts;
+}
+
+int64_t FakeStore::Subscribe(std::function<void(const QueueEvent&)> listener) {
+  // Recorded like every call; it cannot fail, so a scripted failure is moot.
+  (void)state_->faults.Enter("Subscribe", false);
+  auto entry = std::make_shared<State::Listener>();
+  entry->fn = std::move(listener);
+  std::lock_guard<std::mutex> lock(state_->listeners_mu);
+  const int64_t handle = state_->next_handle++;
+  state_->listeners.emplace(handle, std::move(entry));
+  return handle;
+}
+
+void FakeStore::Unsubscribe(int64_t handle) {
+  (void)state_->faults.Enter("Unsubscribe", false);
+  std::unique_lock<std::mutex> lock(state_->listeners_mu);
+  auto it = state_->listeners.find(handle);
+  if (it == state_->listeners.end()) return;
+  std::shared_ptr<State::Listener> listener = it->second;
+  state_->listeners.erase(it);
+  listener->removed = true;
+  // Once Unsubscribe returns, the owner may destroy what the listener uses,
+  // so wait for calls in flight on other threads. A listener that
+  // unsubscribes itself is in flight on this thread: do not wait for it.
+  const std::thread::id self = std::this_thread::get_id();
+  state_->listeners_cv.wait(lock, [&listener, self] {
+    return listener->callers.size() == listener->callers.count(self);
+  });
+}
+
+// ----------------------------------------------------------- PromotionStore
+
+Status FakeStore::SavePromotion(const Promotion& promotion) {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("SavePromotion", true));
+  if (promotion.id.empty()) return InvalidArgumentError("promotion id: must not be empty");
+  const TimePoint now = state_->clock.Now();
+  std::lock_guard<std::mutex> lock(state_->mu);
+  if (state_->promotions.count(promotion.id) != 0) return Status::Ok();
+  Promotion stored = promotion;
+  stored.created_at = now;
+  state_->promotions.emplace(promotion.id, std::move(stored));
+  return Status::Ok();
+}
+
+Result<Promotion> FakeStore::GetPromotion(const std::string& promotion_id) {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("GetPromotion", false));
+  std::lock_guard<std::mutex> lock(state_->mu);
+  auto it = state_->promotions.find(promotion_id);
+  if (it == state_->promotions.end()) {
+    return NotFoundError("promotion " + promotion_id + " not found");
+  }
+  return it->second;
+}
+
+Result<std::vector<Promotion>> FakeStore::ListPromotions(int limit, int offset) {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("ListPromotions", false));
+  EVOLVE_RETURN_IF_ERROR(CheckPage(limit, offset));
+  std::vector<Promotion> out;
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    for (const auto& entry : state_->promotions) out.push_back(entry.second);
+  }
+  // Highest SQN first; among equal SQNs the earliest win comes first.
+  std::sort(out.begin(), out.end(), [](const Promotion& a, const Promotion& b) {
+    if (a.sqn != b.sqn) return a.sqn > b.sqn;
+    return std::tie(a.created_at, a.id) < std::tie(b.created_at, b.id);
+  });
+  Page(&out, limit, offset);
+  return out;
+}
+
+// ----------------------------------------------------------- WorkerRegistry
+
+Status FakeStore::RegisterWorker(const WorkerInfo& worker) {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("RegisterWorker", true));
+  if (worker.id.empty()) return InvalidArgumentError("worker id: must not be empty");
+  const TimePoint now = state_->clock.Now();
+  std::lock_guard<std::mutex> lock(state_->mu);
+  WorkerInfo stored = worker;
+  stored.status = "ACTIVE";
+  stored.started_at = now;
+  stored.last_heartbeat = now;
+  // The counters are the store's to keep: a restarted worker continues them,
+  // and a new one starts from zero whatever it claims.
+  auto it = state_->workers.find(worker.id);
+  stored.jobs_completed = it == state_->workers.end() ? 0 : it->second.jobs_completed;
+  stored.jobs_failed = it == state_->workers.end() ? 0 : it->second.jobs_failed;
+  state_->workers[worker.id] = std::move(stored);
+  return Status::Ok();
+}
+
+Status FakeStore::WorkerHeartbeat(const std::string& worker_id,
+                                  const std::vector<std::string>& current_jobs) {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("WorkerHeartbeat", true));
+  const TimePoint now = state_->clock.Now();
+  std::lock_guard<std::mutex> lock(state_->mu);
+  auto it = state_->workers.find(worker_id);
+  if (it == state_->workers.end()) return NotFoundError("worker " + worker_id + " not registered");
+  it->second.last_heartbeat = now;
+  it->second.current_jobs = current_jobs;
+  return Status::Ok();
+}
+
+Status FakeStore::DeregisterWorker(const std::string& worker_id) {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("DeregisterWorker", true));
+  std::lock_guard<std::mutex> lock(state_->mu);
+  auto it = state_->workers.find(worker_id);
+  if (it == state_->workers.end()) return NotFoundError("worker " + worker_id + " not registered");
+  it->second.status = "STOPPED";
+  it->second.current_jobs.clear();
+  return Status::Ok();
+}
+
+Result<std::vector<WorkerInfo>> FakeStore::ListWorkers() {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("ListWorkers", false));
+  std::vector<WorkerInfo> out;
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    for (const auto& entry : state_->workers) out.push_back(entry.second);
+  }
+  std::sort(out.begin(), out.end(), [](const WorkerInfo& a, const WorkerInfo& b) {
+    if (a.last_heartbeat != b.last_heartbeat) return a.last_heartbeat > b.last_heartbeat;
+    return a.id < b.id;
+  });
+  return out;
+}
+
+}  // namespace evolve::testing

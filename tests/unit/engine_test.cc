@@ -1,0 +1,576 @@
+// The evolution engine over the fakes: every stop condition, fingerprint
+// reuse, priority, promotion, failures, and resume after a crash at each step.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <set>
+#include <thread>
+
+#include "evolve/evolution.h"
+#include "evolve/log.h"
+#include "evolve/worker.h"
+#include "evolve/testing/fake_engines.h"
+#include "evolve/testing/fake_store.h"
+
+namespace evolve {
+namespace {
+
+using testing::FakeSimulator;
+
+const std::vector<std::string> kFeatures = {"a", "b", "c", "d", "e", "f"};
+
+// Importance that prunes exactly one feature per generation: the
+// lexicographically last one of the model.
+double PruneLastOne(const ModelSpec& spec, const std::string& feature) {
+  return feature == *std::max_element(spec.features.begin(), spec.features.end()) ? -0.5 : 0.5;
+}
+
+struct Harness {
+  ManualClock clock;
+  testing::FakeStore store{clock};
+  testing::FakeFeatureSource features;
+  testing::FakeTrainer trainer;
+  FakeSimulator simulator;
+  EngineOptions options;
+  std::unique_ptr<EvolutionEngine> engine;
+
+  Harness() {
+    features.SetFeatures("TTRC", kFeatures);
+    options.retry_backoff = std::chrono::milliseconds(10);
+    NewEngine();
+  }
+
+  // A fresh engine over the same store: what a restarted process gets.
+  void NewEngine(const PruningStrategy* pruning = nullptr) {
+    engine = std::make_unique<EvolutionEngine>(EngineDeps{features, trainer, store, pruning, nullptr}, options);
+  }
+
+  static EvolutionConfig Config() {
+    EvolutionConfig c;
+    c.symbol = "TTRC";
+    c.thresholds = {0.0001, 0.0003};
+    c.regime_configs = {RegimeFilter{}, RegimeFilter{"regime_gmm", {1}}};
+    return c;
+  }
+
+  // Runs every claimable job, one per claim, as worker "w1".
+  Result<int> Drain() {
+    WorkerOptions o;
+    o.worker_id = "w1";
+    Worker worker(store, &store, simulator, clock, o);
+    int total = 0;
+    for (;;) {
+      EVOLVE_ASSIGN_OR_RETURN(int n, worker.RunOnce());
+      if (n == 0) return total;
+      total += n;
+    }
+  }
+
+  // Steps the run to a final or stopped state, draining the queue whenever
+  // the engine waits; when nothing is claimable, time passes so that
+  // expired leases are reaped.
+  Result<Run> Drive(const std::string& run_id) {
+    for (int steps = 0; steps < 1000; ++steps) {
+      EVOLVE_ASSIGN_OR_RETURN(StepOutcome outcome, engine->Step(run_id));
+      if (outcome == StepOutcome::kFinished || outcome == StepOutcome::kHalted) return store.GetRun(run_id);
+      if (outcome == StepOutcome::kWaiting) {
+        EVOLVE_ASSIGN_OR_RETURN(int n, Drain());
+        if (n == 0) {
+          clock.Advance(std::chrono::minutes(2));
+          EVOLVE_RETURN_IF_ERROR(store.ReapExpiredJobs().status());
+        }
+      }
+    }
+    return InternalError("run did not finish in 1000 steps");
+  }
+
+  Run Start(const EvolutionConfig& config = Config()) {
+    auto run = engine->CreateRun(config);
+    REQUIRE(run.ok());
+    return *run;
+  }
+
+  std::vector<Generation> Generations(const std::string& run_id) { return *store.ListGenerations(run_id); }
+};
+
+// Answers by threshold: SQN 3.2 and 4.0 pass, 5.5 fails sqn_max = 5.
+Result<SimulationResult> ByThreshold(const SimulationParams& p) {
+  if (p.threshold < 0.0002) return FakeSimulator::PassingResult(3.2);
+  if (p.threshold < 0.0004) return FakeSimulator::PassingResult(4.0);
+  return FakeSimulator::PassingResult(5.5);
+}
+
+TEST_CASE("engine: promotes the best passing result, not the best SQN") {
+  Harness h;
+  h.simulator.SetScript(ByThreshold);
+  EvolutionConfig config = Harness::Config();
+  config.thresholds = {0.0001, 0.0005, 0.0003};
+  Run run = h.Start(config);
+  auto done = h.Drive(run.id);
+  REQUIRE(done.ok());
+  CHECK(done->status == RunStatus::kPromoted);
+  CHECK(done->stop_reason == kStopPromoted);
+  CHECK(done->promoted);
+  auto promotion = h.store.GetPromotion(done->promotion_id);
+  REQUIRE(promotion.ok());
+  CHECK(promotion->sqn == 4.0);
+  CHECK(promotion->threshold == 0.0003);
+  CHECK(promotion->generation == 0);
+  CHECK(promotion->model_id == "model-1");
+  CHECK(promotion->spec.features == kFeatures);
+  CHECK(promotion->ticker == "TTRC");
+  auto gens = h.Generations(run.id);
+  REQUIRE(gens.size() == 1);
+  CHECK(*gens[0].best_sqn == 5.5);  // the generation's best SQN is recorded either way
+  CHECK(gens[0].verdict == "FAIL: sqn 5.5 > max 5 (over by 0.5)");
+  CHECK(gens[0].jobs_passing == 4);
+  CHECK(gens[0].jobs_completed == 6);
+  CHECK(*done->best_sqn == 5.5);
+}
+
+TEST_CASE("engine: stop condition max_generations, with lineage and priorities") {
+  Harness h;
+  h.trainer.SetImportanceScript(PruneLastOne);
+  int calls = 0;
+  h.simulator.SetScript([&](const SimulationParams&) { return FakeSimulator::FailingResult(1.0 + 0.1 * ++calls); });
+  EvolutionConfig config = Harness::Config();
+  config.max_generations = 3;
+  Run run = h.Start(config);
+  auto done = h.Drive(run.id);
+  REQUIRE(done.ok());
+  CHECK(done->status == RunStatus::kCompleted);
+  CHECK(done->stop_reason == kStopMaxGenerations);
+  CHECK_FALSE(done->promoted);
+  CHECK(h.trainer.train_count() == 3);
+  auto gens = h.Generations(run.id);
+  REQUIRE(gens.size() == 3);
+  CHECK(gens[1].pruned_features == std::vector<std::string>{"f"});
+  CHECK(gens[2].pruned_features == std::vector<std::string>{"e"});
+  CHECK(gens[2].features == std::vector<std::string>{"a", "b", "c", "d"});
+  CHECK(gens[2].pruning_reason == "importance<=0");
+  CHECK(*gens[2].parent_sqn == *gens[1].best_sqn);
+  CHECK(*done->best_sqn == *gens[2].best_sqn);  // scripted SQN rises with every call
+  // Every job of generation k has priority = generation k-1's best SQN.
+  for (const Job& job : *h.store.ListJobs({})) {
+    double expected = job.generation == 0 ? 0.0 : *gens[job.generation - 1].best_sqn;
+    CHECK(job.priority == expected);
+  }
+  auto lineage = *h.store.ListLineage(run.id);
+  REQUIRE(lineage.size() == 3);
+  CHECK(lineage[0].parent_model_id.empty());
+  CHECK(lineage[0].pruning_reason == "seed");
+  CHECK(lineage[2].parent_model_id == gens[1].model_id);
+  CHECK(lineage[2].child_model_id == gens[2].model_id);
+  CHECK(lineage[2].remaining_features == gens[2].features);
+  auto ancestry = *h.store.Ancestry(gens[2].model_id);
+  REQUIRE(ancestry.size() == 3);
+  CHECK(ancestry.back().child_model_id == done->seed_model_id);
+}
+
+TEST_CASE("engine: stop condition no_pruning when every importance is positive") {
+  Harness h;
+  Run run = h.Start();
+  auto done = h.Drive(run.id);
+  REQUIRE(done.ok());
+  CHECK(done->status == RunStatus::kCompleted);
+  CHECK(done->stop_reason == kStopNoPruning);
+  CHECK(h.Generations(run.id).size() == 1);
+  CHECK(h.trainer.train_count() == 1);
+}
+
+TEST_CASE("engine: stop condition all_pruned when no feature is left") {
+  Harness h;
+  h.trainer.SetImportances({}, -1.0);
+  Run run = h.Start();
+  auto done = h.Drive(run.id);
+  REQUIRE(done.ok());
+  CHECK(done->status == RunStatus::kCompleted);
+  CHECK(done->stop_reason == kStopAllPruned);
+  CHECK(h.trainer.train_count() == 1);
+}
+
+TEST_CASE("engine: stop, then resume, finishes the run") {
+  Harness h;
+  h.trainer.SetImportanceScript(PruneLastOne);
+  h.simulator.SetScript(ByThreshold);
+  Run run = h.Start();
+  CHECK(*h.engine->Step(run.id) == StepOutcome::kProgressed);  // PENDING -> RUNNING
+  CHECK(*h.engine->Step(run.id) == StepOutcome::kProgressed);  // gen 0 model
+  CHECK(*h.engine->Step(run.id) == StepOutcome::kProgressed);  // gen 0 queued
+  REQUIRE(h.engine->StopRun(run.id).ok());
+  CHECK(*h.engine->Step(run.id) == StepOutcome::kHalted);
+  CHECK(h.store.GetRun(run.id)->status == RunStatus::kStopped);
+  JobFilter filter;
+  filter.run_id = run.id;
+  CHECK(h.store.CountJobs(filter)->pending == 4);  // queued work stays queued
+  CHECK(h.engine->StopRun(run.id).code() == StatusCode::kFailedPrecondition);
+  REQUIRE(h.engine->ResumeRun(run.id).ok());
+  auto done = h.Drive(run.id);
+  REQUIRE(done.ok());
+  CHECK(done->status == RunStatus::kPromoted);
+  CHECK(h.engine->ResumeRun(run.id).code() == StatusCode::kFailedPrecondition);
+}
+
+TEST_CASE("engine: cancel mid-run cancels pending jobs and ends the run") {
+  Harness h;
+  Run run = h.Start();
+  for (int i = 0; i < 3; ++i) REQUIRE(h.engine->Step(run.id).ok());
+  // One job is running when the user cancels; the rest are pending.
+  auto claimed = h.store.ClaimJobs("w9", 1, std::chrono::minutes(1));
+  REQUIRE(claimed->size() == 1);
+  REQUIRE(h.engine->CancelRun(run.id).ok());
+  JobFilter filter;
+  filter.run_id = run.id;
+  JobCounts counts = *h.store.CountJobs(filter);
+  CHECK(counts.cancelled == 3);
+  CHECK(counts.running == 1);
+  CHECK(*h.engine->Step(run.id) == StepOutcome::kFinished);
+  Run done = *h.store.GetRun(run.id);
+  CHECK(done.status == RunStatus::kCancelled);
+  CHECK(done.stop_reason == kStopCancelled);
+  CHECK(h.trainer.train_count() == 1);
+  CHECK(h.engine->CancelRun(run.id).code() == StatusCode::kFailedPrecondition);
+  CHECK(h.engine->ResumeRun(run.id).code() == StatusCode::kFailedPrecondition);
+}
+
+TEST_CASE("engine: a failing simulation fails its job and the run goes on") {
+  Harness h;
+  h.simulator.SetScript([](const SimulationParams& p) -> Result<SimulationResult> {
+    if (p.threshold < 0.0002 && p.regime.empty()) return InternalError("no bars for regime");
+    return ByThreshold(p);
+  });
+  Run run = h.Start();
+  auto done = h.Drive(run.id);
+  REQUIRE(done.ok());
+  CHECK(done->status == RunStatus::kPromoted);
+  auto gens = h.Generations(run.id);
+  CHECK(gens[0].jobs_failed == 1);
+  CHECK(gens[0].jobs_completed == 3);
+  JobFilter filter;
+  filter.status = JobStatus::kFailed;
+  auto failed = *h.store.ListJobs(filter);
+  REQUIRE(failed.size() == 1);
+  CHECK(failed[0].error == "INTERNAL: no bars for regime");
+  CHECK(failed[0].attempts == 1);  // not retried: the error is not transient
+}
+
+TEST_CASE("engine: a generation whose every simulation failed fails the run") {
+  Harness h;
+  h.simulator.SetScript([](const SimulationParams&) -> Result<SimulationResult> {
+    return InvalidArgumentError("unknown regime column");
+  });
+  Run run = h.Start();
+  auto done = h.Drive(run.id);
+  REQUIRE(done.ok());
+  CHECK(done->status == RunStatus::kFailed);
+  CHECK(done->stop_reason == kStopFailed);
+  CHECK(done->error.find("generation 0: all 4 simulations failed") == 0);
+  CHECK(done->error.find("unknown regime column") != std::string::npos);
+}
+
+TEST_CASE("engine: trainer failures are retried when transient, else fail the run") {
+  SUBCASE("transient, then success") {
+    Harness h;
+    h.trainer.faults().FailNext("Train", UnavailableError("trainer restarting"), 0, 2);
+    Run run = h.Start();
+    auto done = h.Drive(run.id);
+    REQUIRE(done.ok());
+    CHECK(done->status == RunStatus::kCompleted);
+    CHECK(h.trainer.faults().CallCount("Train") == 3);
+    CHECK(h.trainer.train_count() == 1);
+  }
+  SUBCASE("transient for longer than the retries") {
+    Harness h;
+    h.trainer.faults().FailNext("Train", UnavailableError("trainer down"), 0, 100);
+    Run run = h.Start();
+    auto done = h.Drive(run.id);
+    REQUIRE(done.ok());
+    CHECK(done->status == RunStatus::kFailed);
+    CHECK(done->error == "generation 0: training: UNAVAILABLE: trainer down");
+    CHECK(h.trainer.faults().CallCount("Train") == 1 + h.options.dependency_retries);
+    // FAILED can be resumed once the trainer is back.
+    h.trainer.faults().ClearFailures();
+    REQUIRE(h.engine->ResumeRun(run.id).ok());
+    auto resumed = h.Drive(run.id);
+    REQUIRE(resumed.ok());
+    CHECK(resumed->status == RunStatus::kCompleted);
+    CHECK(resumed->error.empty());
+  }
+  SUBCASE("permanent") {
+    Harness h;
+    h.trainer.faults().FailNext("Train", InvalidArgumentError("unknown feature 'zz'"));
+    Run run = h.Start();
+    auto done = h.Drive(run.id);
+    REQUIRE(done.ok());
+    CHECK(done->status == RunStatus::kFailed);
+    CHECK(h.trainer.faults().CallCount("Train") == 1);
+  }
+  SUBCASE("importance missing for a feature") {
+    Harness h;
+    h.trainer.SetImportanceScript([](const ModelSpec&, const std::string& f) {
+      return f == "c" ? std::numeric_limits<double>::quiet_NaN() : 1.0;
+    });
+    Run run = h.Start();
+    auto done = h.Drive(run.id);
+    REQUIRE(done.ok());
+    CHECK(done->status == RunStatus::kFailed);
+    CHECK(done->error == "generation 1: model model-1 reports no finite importance for feature 'c'");
+  }
+}
+
+TEST_CASE("engine: fingerprint reuse trains each configuration once") {
+  Harness h;
+  EvolutionConfig config = Harness::Config();
+  config.max_generations = 1;
+  Run first = h.Start(config);
+  Run second = h.Start(config);
+  REQUIRE(h.Drive(first.id).ok());
+  REQUIRE(h.Drive(second.id).ok());
+  CHECK(h.trainer.train_count() == 1);
+  auto g1 = h.Generations(first.id);
+  auto g2 = h.Generations(second.id);
+  CHECK_FALSE(g1[0].reused_model);
+  CHECK(g2[0].reused_model);
+  CHECK(g2[0].model_id == g1[0].model_id);
+  CHECK(g2[0].fingerprint == g1[0].fingerprint);
+
+  // A pruned child that leads back to a known configuration reuses it too:
+  // a run seeded with a-e meets the model that a-f pruned to.
+  Harness p;
+  p.trainer.SetImportanceScript(PruneLastOne);
+  EvolutionConfig two = Harness::Config();
+  two.max_generations = 2;
+  REQUIRE(p.Drive(p.Start(two).id).ok());
+  CHECK(p.trainer.train_count() == 2);
+  two.seed_features = {"e", "d", "c", "b", "a"};
+  Run seeded = p.Start(two);
+  REQUIRE(p.Drive(seeded.id).ok());
+  CHECK(p.trainer.train_count() == 3);  // only a-d was new
+  CHECK(p.Generations(seeded.id)[0].reused_model);
+}
+
+TEST_CASE("engine: a given seed model is used without training") {
+  Harness h;
+  ModelSpec seed = SpecFor(Harness::Config(), {"a", "b", "c"});
+  h.trainer.AddModel("seed-7", seed);
+  EvolutionConfig config = Harness::Config();
+  config.seed_model_id = "seed-7";
+  config.max_generations = 1;
+  Run run = h.Start(config);
+  auto done = h.Drive(run.id);
+  REQUIRE(done.ok());
+  CHECK(h.trainer.train_count() == 0);
+  CHECK(done->seed_model_id == "seed-7");
+  CHECK(h.Generations(run.id)[0].features == seed.features);
+  for (const auto& p : h.simulator.calls()) CHECK(p.model_id == "seed-7");
+
+  config.seed_model_id = "missing";
+  Run bad = h.Start(config);
+  auto failed = h.Drive(bad.id);
+  REQUIRE(failed.ok());
+  CHECK(failed->status == RunStatus::kFailed);
+  CHECK(failed->error.find("seed model missing: NOT_FOUND") != std::string::npos);
+}
+
+TEST_CASE("engine: jobs of a higher-SQN parent are claimed first, ties by age") {
+  Harness h;
+  h.trainer.SetImportanceScript(PruneLastOne);
+  // model-1 (run A) scores SQN 2, model-2 (run B) SQN 1; later models 0.5.
+  h.simulator.SetScript([](const SimulationParams& p) {
+    return FakeSimulator::FailingResult(p.model_id == "model-1" ? 2.0 : p.model_id == "model-2" ? 1.0 : 0.5);
+  });
+  EvolutionConfig config = Harness::Config();
+  config.thresholds = {0.0001};
+  config.regime_configs = {RegimeFilter{}};
+  Run a = h.Start(config);
+  config.seed_features = {"a", "b", "c"};
+  Run b = h.Start(config);
+  // Generation 0 of both, run to completion and evaluated.
+  for (const Run* r : {&a, &b}) {
+    for (int i = 0; i < 3; ++i) REQUIRE(h.engine->Step(r->id).ok());
+  }
+  REQUIRE(*h.Drain() == 2);
+  // Queue generation 1 of B first (older), then of A, then a third run's
+  // generation 0 (priority 0), and a fourth run's that ties with it but is younger.
+  for (int i = 0; i < 3; ++i) REQUIRE(h.engine->Step(b.id).ok());
+  h.clock.Advance(std::chrono::seconds(1));
+  for (int i = 0; i < 3; ++i) REQUIRE(h.engine->Step(a.id).ok());
+  h.clock.Advance(std::chrono::seconds(1));
+  config.seed_features = {"a", "b"};
+  Run c = h.Start(config);
+  for (int i = 0; i < 3; ++i) REQUIRE(h.engine->Step(c.id).ok());
+  h.clock.Advance(std::chrono::seconds(1));
+  config.seed_features = {"a", "c"};
+  Run d = h.Start(config);
+  for (int i = 0; i < 3; ++i) REQUIRE(h.engine->Step(d.id).ok());
+
+  std::vector<std::pair<std::string, double>> order;
+  for (;;) {
+    auto claimed = *h.store.ClaimJobs("w", 1, std::chrono::minutes(1));
+    if (claimed.empty()) break;
+    order.emplace_back(claimed[0].run_id, claimed[0].priority);
+  }
+  REQUIRE(order.size() == 4);
+  CHECK(order[0] == std::make_pair(a.id, 2.0));
+  CHECK(order[1] == std::make_pair(b.id, 1.0));
+  CHECK(order[2] == std::make_pair(c.id, 0.0));
+  CHECK(order[3] == std::make_pair(d.id, 0.0));
+}
+
+TEST_CASE("engine: invalid configs are refused and nothing is stored") {
+  Harness h;
+  EvolutionConfig config = Harness::Config();
+  config.thresholds.clear();
+  config.sqn_min = 6.0;
+  auto run = h.engine->CreateRun(config);
+  REQUIRE_FALSE(run.ok());
+  CHECK(run.status().code() == StatusCode::kInvalidArgument);
+  CHECK(run.status().message().find("thresholds") != std::string::npos);
+  CHECK(run.status().message().find("sqn_min") != std::string::npos);
+  CHECK(h.store.ListRuns({})->empty());
+  CHECK(h.engine->Step("run_nope").status().code() == StatusCode::kNotFound);
+}
+
+// What a finished run looked like, for comparing a crashed-and-resumed run
+// with an uninterrupted one.
+struct Outcome {
+  RunStatus status;
+  std::string stop_reason;
+  std::vector<std::vector<std::string>> features;  // per generation
+  std::vector<std::optional<double>> best_sqn;     // per generation
+  size_t lineage_edges;
+  double promoted_sqn;
+  int trained;
+  size_t simulated;
+};
+
+Outcome Capture(Harness& h, const Run& run) {
+  Outcome o{run.status, run.stop_reason, {}, {}, h.store.ListLineage(run.id)->size(), 0.0,
+            h.trainer.train_count(), h.simulator.calls().size()};
+  for (const auto& g : h.Generations(run.id)) {
+    o.features.push_back(g.features);
+    o.best_sqn.push_back(g.best_sqn);
+  }
+  if (run.promoted) o.promoted_sqn = h.store.GetPromotion(run.promotion_id)->sqn;
+  return o;
+}
+
+// Three generations; passes only once two features are pruned (gen 2).
+void ScriptThreeGenerations(Harness& h) {
+  h.trainer.SetImportanceScript(PruneLastOne);
+  h.simulator.SetScript([&h](const SimulationParams& p) -> Result<SimulationResult> {
+    EVOLVE_ASSIGN_OR_RETURN(ModelSpec spec, h.trainer.DescribeModel(p.model_id));
+    double sqn = 1.0 + 10000.0 * p.threshold + (p.regime.empty() ? 0.0 : 0.5);
+    return spec.features.size() <= 4 ? FakeSimulator::PassingResult(sqn + 1.5) : FakeSimulator::FailingResult(sqn);
+  });
+}
+
+TEST_CASE("engine: a crash at any step resumes without retraining or re-simulating") {
+  Harness baseline;
+  ScriptThreeGenerations(baseline);
+  Run base_run = baseline.Start();
+  const int64_t writes_before = baseline.store.faults().mutation_count();
+  auto base_done = baseline.Drive(base_run.id);
+  REQUIRE(base_done.ok());
+  REQUIRE(base_done->status == RunStatus::kPromoted);
+  const Outcome expected = Capture(baseline, *base_done);
+  REQUIRE(expected.features.size() == 3);
+  const int64_t total_writes = baseline.store.faults().mutation_count() - writes_before;
+  REQUIRE(total_writes > 20);
+
+  // The crashed worker logs errors; keep them out of the test output.
+  SetLogSink([](LogLevel, const std::string&) {});
+  std::set<std::string> crashed_in;
+  for (int64_t n = 0; n < total_writes; ++n) {
+    CAPTURE(n);
+    Harness h;
+    ScriptThreeGenerations(h);
+    Run run = h.Start();
+    h.store.faults().FailMutationsAfter(n, InternalError("simulated crash"));
+    auto crashed = h.Drive(run.id);
+    REQUIRE_FALSE(crashed.ok());  // every write is needed, so every crash point is hit
+    // The write that crashed: the first one the store failed.
+    const std::string failed_write = h.store.faults().failed_calls().front();
+    crashed_in.insert(failed_write);
+    CAPTURE(failed_write);
+
+    h.store.faults().ClearFailures();
+    h.NewEngine();  // a new process over the same store
+    auto resumed = h.Drive(run.id);
+    REQUIRE(resumed.ok());
+    Outcome got = Capture(h, *resumed);
+    CHECK(got.status == expected.status);
+    CHECK(got.stop_reason == expected.stop_reason);
+    CHECK(got.features == expected.features);
+    CHECK(got.best_sqn == expected.best_sqn);
+    CHECK(got.lineage_edges == expected.lineage_edges);
+    CHECK(got.promoted_sqn == expected.promoted_sqn);
+    // The only repeated work: a model trained just before the crash lost its
+    // fingerprint write, and a simulation whose result write was lost.
+    CHECK(got.trained == expected.trained + (failed_write == "RecordFingerprint" ? 1 : 0));
+    CHECK(got.simulated == expected.simulated + (failed_write == "CompleteJob" ? 1 : 0));
+  }
+  SetLogSink(nullptr);
+  // Every kind of write of the loop was a crash point.
+  for (const char* write : {"UpdateRun", "RecordFingerprint", "AddLineageEdge", "SaveGeneration", "EnqueueBatch",
+                            "ClaimJobs", "CompleteJob", "SavePromotion"}) {
+    CHECK(crashed_in.count(write) == 1);
+  }
+}
+
+TEST_CASE("engine: RunToEnd with workers on threads, woken by queue events") {
+  Clock& clock = *RealClock();
+  testing::FakeStore store(clock);
+  testing::FakeFeatureSource features;
+  features.SetFeatures("TTRC", kFeatures);
+  testing::FakeTrainer trainer;
+  trainer.SetImportanceScript(PruneLastOne);
+  FakeSimulator simulator;
+  simulator.SetScript([&trainer](const SimulationParams& p) -> Result<SimulationResult> {
+    EVOLVE_ASSIGN_OR_RETURN(ModelSpec spec, trainer.DescribeModel(p.model_id));
+    return spec.features.size() <= 5 ? FakeSimulator::PassingResult(3.5) : FakeSimulator::FailingResult();
+  });
+  EngineOptions options;
+  options.poll_interval = std::chrono::milliseconds(50);
+  EvolutionEngine engine({features, trainer, store, nullptr, nullptr}, options);
+  auto run = engine.CreateRun(Harness::Config());
+  REQUIRE(run.ok());
+
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 3; ++i) {
+    WorkerOptions o;
+    o.worker_id = "thread-worker-" + std::to_string(i);
+    o.poll_interval = std::chrono::milliseconds(50);
+    workers.push_back(std::make_unique<Worker>(store, &store, simulator, clock, o));
+    threads.emplace_back([w = workers.back().get()] { CHECK(w->Run().ok()); });
+  }
+  auto done = engine.RunToEnd(run->id);
+  for (auto& w : workers) w->RequestStop();
+  for (auto& t : threads) t.join();
+  REQUIRE(done.ok());
+  CHECK(done->status == RunStatus::kPromoted);
+  CHECK(store.GetPromotion(done->promotion_id)->generation == 1);
+  int64_t completed = 0;
+  for (const auto& w : *store.ListWorkers()) {
+    CHECK(w.status == "STOPPED");
+    completed += w.jobs_completed;
+  }
+  CHECK(completed == 8);  // two generations of 2 thresholds x 2 regimes
+}
+
+TEST_CASE("engine: RunToEnd returns early when asked to stop, leaving the run resumable") {
+  Harness h;
+  Run run = h.Start();
+  Event stop;
+  stop.Notify();
+  auto r = h.engine->RunToEnd(run.id, &stop);
+  REQUIRE(r.ok());
+  CHECK(r->status == RunStatus::kPending);
+  auto done = h.Drive(run.id);
+  REQUIRE(done.ok());
+  CHECK(done->status == RunStatus::kCompleted);
+}
+
+}  // namespace
+}  // namespace evolve
