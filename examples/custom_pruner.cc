@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "evolve/evolution.h"
+#include "evolve/log.h"
 #include "evolve/pruning.h"
 #include "evolve/testing/fake_engines.h"
 #include "evolve/testing/fake_store.h"
@@ -43,6 +44,7 @@ class RelativeToBestPruning final : public evolve::PruningStrategy {
 }  // namespace
 
 int main() {
+  evolve::SetLogLevel(evolve::LogLevel::kWarning);
   evolve::testing::FakeFeatureSource features;
   features.SetFeatures("TTRC", {"sma_20", "rsi_14", "macd_line", "atr_14", "ibs", "day_of_week"});
   evolve::testing::FakeTrainer trainer;

@@ -6,11 +6,13 @@
 // services; `evolve run` with the built-in engines and real bars is the main
 // job once those land.
 #include <cstdio>
+#include <cstdlib>
 #include <set>
 #include <thread>
 
 #include "evolve/evolution.h"
 #include "evolve/json.h"
+#include "evolve/log.h"
 #include "evolve/worker.h"
 #include "evolve/testing/fake_engines.h"
 #include "evolve/testing/fake_store.h"
@@ -33,6 +35,11 @@ class Printer final : public evolve::EngineObserver {
 }  // namespace
 
 int main() {
+  // Progress is printed below; log lines only for problems unless LOG_LEVEL says otherwise.
+  evolve::LogLevel level = evolve::LogLevel::kWarning;
+  if (const char* env = std::getenv("LOG_LEVEL")) evolve::ParseLogLevel(env, &level);
+  evolve::SetLogLevel(level);
+
   evolve::Clock& clock = *evolve::RealClock();
   evolve::testing::FakeStore store(clock);
   evolve::testing::FakeFeatureSource features;
@@ -94,9 +101,10 @@ int main() {
   }
   if (!done->promoted) return 1;
   auto promotion = store.GetPromotion(done->promotion_id);
-  std::printf("promoted: model %s, SQN %.2f at threshold %g, regime %s, %zu features\n",
+  std::printf("promoted: model %s, SQN %.2f at threshold %g, regime filter %s, %zu features\n",
               promotion->model_id.c_str(), promotion->sqn, promotion->threshold,
-              evolve::ToJson(promotion->regime).c_str(), promotion->spec.features.size());
+              promotion->regime.empty() ? "none" : evolve::ToJson(promotion->regime).c_str(),
+              promotion->spec.features.size());
   for (const auto& edge : *store.Ancestry(promotion->model_id)) {
     std::printf("  lineage: gen %d %s <- %s pruned [%zu] %s\n", edge.generation, edge.child_model_id.c_str(),
                 edge.parent_model_id.empty() ? "(seed)" : edge.parent_model_id.c_str(),
