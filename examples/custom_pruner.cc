@@ -48,8 +48,12 @@ int main() {
   evolve::testing::FakeFeatureSource features;
   features.SetFeatures("TTRC", {"sma_20", "rsi_14", "macd_line", "atr_14", "ibs", "day_of_week"});
   evolve::testing::FakeTrainer trainer;
-  trainer.SetImportances({{"sma_20", 0.9}, {"rsi_14", 0.5}, {"macd_line", 0.05},
-                          {"atr_14", 0.3}, {"ibs", 0.02}, {"day_of_week", 0.01}});
+  trainer.SetImportances({{"sma_20", 0.9},
+                          {"rsi_14", 0.5},
+                          {"macd_line", 0.05},
+                          {"atr_14", 0.3},
+                          {"ibs", 0.02},
+                          {"day_of_week", 0.01}});
   evolve::testing::FakeStore store(*evolve::RealClock());
   RelativeToBestPruning pruning(0.1);  // keep features with >= 10% of the best importance
 

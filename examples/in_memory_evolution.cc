@@ -13,9 +13,9 @@
 #include "evolve/evolution.h"
 #include "evolve/json.h"
 #include "evolve/log.h"
-#include "evolve/worker.h"
 #include "evolve/testing/fake_engines.h"
 #include "evolve/testing/fake_store.h"
+#include "evolve/worker.h"
 
 namespace {
 
@@ -25,10 +25,11 @@ const std::set<std::string> kNoise = {"day_of_week", "ibs", "vol_z_score_20", "p
 class Printer final : public evolve::EngineObserver {
  public:
   void OnGenerationEvaluated(const evolve::Run&, const evolve::Generation& g) override {
-    std::printf("  gen %d  model %-8s features %2zu  pruned %2zu  reused %-3s  jobs %d/%d  best SQN %5.2f  %s\n",
-                g.generation, g.model_id.c_str(), g.features.size(), g.pruned_features.size(),
-                g.reused_model ? "yes" : "no", g.jobs_completed, g.jobs_total, g.best_sqn.value_or(0.0),
-                g.verdict.c_str());
+    std::printf(
+        "  gen %d  model %-8s features %2zu  pruned %2zu  reused %-3s  jobs %d/%d  best SQN %5.2f  %s\n",
+        g.generation, g.model_id.c_str(), g.features.size(), g.pruned_features.size(),
+        g.reused_model ? "yes" : "no", g.jobs_completed, g.jobs_total, g.best_sqn.value_or(0.0),
+        g.verdict.c_str());
   }
 };
 
@@ -48,21 +49,21 @@ int main() {
 
   // Noise features have negative permutation importance; the rest positive.
   evolve::testing::FakeTrainer trainer;
-  trainer.SetImportanceScript([](const evolve::ModelSpec&, const std::string& f) {
-    return kNoise.count(f) ? -0.01 : 0.2;
-  });
+  trainer.SetImportanceScript(
+      [](const evolve::ModelSpec&, const std::string& f) { return kNoise.count(f) ? -0.01 : 0.2; });
 
   // The scripted market: SQN grows as noise leaves the model and with the
   // threshold; every metric passes the default criteria once the noise is gone.
   evolve::testing::FakeSimulator simulator;
-  simulator.SetScript([&trainer](const evolve::SimulationParams& p) -> evolve::Result<evolve::SimulationResult> {
-    EVOLVE_ASSIGN_OR_RETURN(evolve::ModelSpec spec, trainer.DescribeModel(p.model_id));
-    int noise = 0;
-    for (const auto& f : spec.features) noise += kNoise.count(f) ? 1 : 0;
-    double sqn = 3.6 - 0.6 * noise + 1000.0 * p.threshold;
-    return noise == 0 ? evolve::testing::FakeSimulator::PassingResult(sqn)
-                      : evolve::testing::FakeSimulator::FailingResult(sqn);
-  });
+  simulator.SetScript(
+      [&trainer](const evolve::SimulationParams& p) -> evolve::Result<evolve::SimulationResult> {
+        EVOLVE_ASSIGN_OR_RETURN(evolve::ModelSpec spec, trainer.DescribeModel(p.model_id));
+        int noise = 0;
+        for (const auto& f : spec.features) noise += kNoise.count(f) ? 1 : 0;
+        double sqn = 3.6 - 0.6 * noise + 1000.0 * p.threshold;
+        return noise == 0 ? evolve::testing::FakeSimulator::PassingResult(sqn)
+                          : evolve::testing::FakeSimulator::FailingResult(sqn);
+      });
 
   Printer printer;
   evolve::EvolutionEngine engine({features, trainer, store, nullptr, &printer});

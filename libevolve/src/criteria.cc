@@ -1,15 +1,10 @@
 #include "evolve/criteria.h"
+#include "format.h"
 
 #include <cstdio>
 
 namespace evolve {
 namespace {
-
-std::string Num(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4g", v);
-  return buf;
-}
 
 // Checks lo <= value <= hi; the failure says which bound and by how much.
 CriterionCheck Range(const char* metric, std::optional<double> value, double lo, double hi,
@@ -20,11 +15,11 @@ CriterionCheck Range(const char* metric, std::optional<double> value, double lo,
   if (!value) {
     check.failure = std::string(metric) + " undefined (" + undefined_why + ")";
   } else if (*value < lo) {
-    check.failure = std::string(metric) + " " + Num(*value) + " < min " + Num(lo) + " (short by " +
-                    Num(lo - *value) + ")";
+    check.failure = std::string(metric) + " " + internal::FormatNumber(*value) + " < min " +
+                    internal::FormatNumber(lo) + " (short by " + internal::FormatNumber(lo - *value) + ")";
   } else if (*value > hi) {
-    check.failure = std::string(metric) + " " + Num(*value) + " > max " + Num(hi) + " (over by " +
-                    Num(*value - hi) + ")";
+    check.failure = std::string(metric) + " " + internal::FormatNumber(*value) + " > max " +
+                    internal::FormatNumber(hi) + " (over by " + internal::FormatNumber(*value - hi) + ")";
   } else {
     check.passed = true;
   }
@@ -44,8 +39,8 @@ Verdict Evaluate(const Criteria& c, const SimulationResult& r) {
   v.checks.push_back(
       Range("profit_factor", r.profit_factor, c.profit_factor_min, c.profit_factor_max, "no losing trade"));
   v.checks.push_back(Range("trade_count", static_cast<double>(r.trade_count),
-                           static_cast<double>(c.trade_count_min),
-                           static_cast<double>(c.trade_count_max), ""));
+                           static_cast<double>(c.trade_count_min), static_cast<double>(c.trade_count_max),
+                           ""));
 
   CriterionCheck weekly;
   weekly.metric = "weekly_consistency";
@@ -53,9 +48,9 @@ Verdict Evaluate(const Criteria& c, const SimulationResult& r) {
   if (!r.weekly_consistency) {
     weekly.failure = "weekly_consistency undefined (no trades)";
   } else if (*r.weekly_consistency >= c.weekly_consistency_max) {
-    weekly.failure = "weekly_consistency " + Num(*r.weekly_consistency) + " >= max " +
-                     Num(c.weekly_consistency_max) + " (over by " +
-                     Num(*r.weekly_consistency - c.weekly_consistency_max) + ")";
+    weekly.failure = "weekly_consistency " + internal::FormatNumber(*r.weekly_consistency) + " >= max " +
+                     internal::FormatNumber(c.weekly_consistency_max) + " (over by " +
+                     internal::FormatNumber(*r.weekly_consistency - c.weekly_consistency_max) + ")";
   } else {
     weekly.passed = true;
   }

@@ -11,15 +11,10 @@
 #include "evolve/fingerprint.h"
 #include "evolve/json.h"
 #include "evolve/log.h"
+#include "format.h"
 
 namespace evolve {
 namespace {
-
-std::string Num(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4g", v);
-  return buf;
-}
 
 std::string GenTag(int g) { return "generation " + std::to_string(g); }
 
@@ -42,10 +37,14 @@ struct ModelChoice {
 
 const char* StepOutcomeName(StepOutcome outcome) {
   switch (outcome) {
-    case StepOutcome::kProgressed: return "progressed";
-    case StepOutcome::kWaiting: return "waiting";
-    case StepOutcome::kFinished: return "finished";
-    case StepOutcome::kHalted: return "halted";
+    case StepOutcome::kProgressed:
+      return "progressed";
+    case StepOutcome::kWaiting:
+      return "waiting";
+    case StepOutcome::kFinished:
+      return "finished";
+    case StepOutcome::kHalted:
+      return "halted";
   }
   return "unknown";
 }
@@ -284,8 +283,8 @@ class EvolutionEngine::Impl {
       auto described = WithRetry("describing the seed model",
                                  [&] { return deps_.trainer.DescribeModel(config.seed_model_id); });
       if (!described.ok()) {
-        return Fail(run, GenTag(g) + ": seed model " + config.seed_model_id + ": " +
-                             described.status().ToString());
+        return Fail(
+            run, GenTag(g) + ": seed model " + config.seed_model_id + ": " + described.status().ToString());
       }
       spec = *described;
       if (!config.seed_features.empty() &&
@@ -295,7 +294,8 @@ class EvolutionEngine::Impl {
                              config.seed_model_id);
       }
       auto fingerprint = Fingerprint(spec);
-      if (!fingerprint.ok()) return Fail(run, GenTag(g) + ": seed model spec: " + fingerprint.status().message());
+      if (!fingerprint.ok())
+        return Fail(run, GenTag(g) + ": seed model spec: " + fingerprint.status().message());
       FingerprintRecord record{*fingerprint, config.seed_model_id, spec, {}};
       EVOLVE_RETURN_IF_ERROR(deps_.store.RecordFingerprint(record).status());
       choice = ModelChoice{config.seed_model_id, *fingerprint, true};
@@ -304,10 +304,11 @@ class EvolutionEngine::Impl {
     } else if (g == 0) {
       std::vector<std::string> features = config.seed_features;
       if (features.empty()) {
-        auto listed = WithRetry("listing features", [&] { return deps_.features.ListFeatures(config.symbol); });
+        auto listed =
+            WithRetry("listing features", [&] { return deps_.features.ListFeatures(config.symbol); });
         if (!listed.ok()) {
-          return Fail(run, GenTag(g) + ": feature columns of " + config.symbol + ": " +
-                               listed.status().ToString());
+          return Fail(
+              run, GenTag(g) + ": feature columns of " + config.symbol + ": " + listed.status().ToString());
         }
         features = *listed;
         if (features.empty()) return Fail(run, GenTag(g) + ": " + config.symbol + " has no feature columns");
@@ -329,8 +330,8 @@ class EvolutionEngine::Impl {
 
       auto report = WithRetry("feature importance", [&] { return deps_.trainer.Importance(prev.model_id); });
       if (!report.ok()) {
-        return Fail(run, GenTag(g) + ": importance of model " + prev.model_id + ": " +
-                             report.status().ToString());
+        return Fail(run,
+                    GenTag(g) + ": importance of model " + prev.model_id + ": " + report.status().ToString());
       }
       // Strategies get exactly one finite importance per feature.
       std::map<std::string, double> by_feature;
@@ -339,8 +340,8 @@ class EvolutionEngine::Impl {
       for (const auto& f : prev.features) {
         auto it = by_feature.find(f);
         if (it == by_feature.end() || !std::isfinite(it->second)) {
-          return Fail(run, GenTag(g) + ": model " + prev.model_id + " reports no finite importance for feature '" +
-                               f + "'");
+          return Fail(run, GenTag(g) + ": model " + prev.model_id +
+                               " reports no finite importance for feature '" + f + "'");
         }
         importances.push_back({f, it->second});
       }
@@ -348,7 +349,8 @@ class EvolutionEngine::Impl {
       if (!strategy.ok()) return Fail(run, GenTag(g) + ": " + strategy.status().message());
       auto decision = (*strategy)->Prune(prev.features, importances);
       if (!decision.ok()) {
-        return Fail(run, GenTag(g) + ": pruning (" + (*strategy)->Name() + "): " + decision.status().message());
+        return Fail(run,
+                    GenTag(g) + ": pruning (" + (*strategy)->Name() + "): " + decision.status().message());
       }
       std::multiset<std::string> split(decision->kept.begin(), decision->kept.end());
       split.insert(decision->pruned.begin(), decision->pruned.end());
@@ -392,9 +394,12 @@ class EvolutionEngine::Impl {
     EVOLVE_RETURN_IF_ERROR(deps_.store.AddLineageEdge(edge));
     EVOLVE_RETURN_IF_ERROR(deps_.store.SaveGeneration(gen));
     Log(LogLevel::kInfo, "generation ready",
-        {{"run_id", run.id}, {"generation", std::to_string(g)}, {"model_id", gen.model_id},
+        {{"run_id", run.id},
+         {"generation", std::to_string(g)},
+         {"model_id", gen.model_id},
          {"features", std::to_string(gen.features.size())},
-         {"pruned", std::to_string(gen.pruned_features.size())}, {"reused", gen.reused_model ? "true" : "false"}});
+         {"pruned", std::to_string(gen.pruned_features.size())},
+         {"reused", gen.reused_model ? "true" : "false"}});
     if (deps_.observer) deps_.observer->OnGenerationReady(run, gen);
     if (g == 0 && run.seed_model_id != gen.model_id) {
       return Commit(run, RunStatus::kRunning, [&](Run& r) { r.seed_model_id = gen.model_id; });
@@ -433,8 +438,10 @@ class EvolutionEngine::Impl {
     gen.state = GenerationState::kSimulating;
     EVOLVE_RETURN_IF_ERROR(deps_.store.SaveGeneration(gen));
     Log(LogLevel::kInfo, "generation queued",
-        {{"run_id", run.id}, {"generation", std::to_string(gen.generation)},
-         {"jobs", std::to_string(jobs.size())}, {"priority", Num(gen.parent_sqn.value_or(0.0))}});
+        {{"run_id", run.id},
+         {"generation", std::to_string(gen.generation)},
+         {"jobs", std::to_string(jobs.size())},
+         {"priority", internal::FormatNumber(gen.parent_sqn.value_or(0.0))}});
     return StepOutcome::kProgressed;
   }
 
@@ -483,9 +490,12 @@ class EvolutionEngine::Impl {
     gen.state = GenerationState::kEvaluated;
     EVOLVE_RETURN_IF_ERROR(deps_.store.SaveGeneration(gen));
     Log(LogLevel::kInfo, "generation evaluated",
-        {{"run_id", run.id}, {"generation", std::to_string(gen.generation)},
-         {"completed", std::to_string(gen.jobs_completed)}, {"failed", std::to_string(gen.jobs_failed)},
-         {"best_sqn", gen.best_sqn ? Num(*gen.best_sqn) : "none"}, {"verdict", gen.verdict}});
+        {{"run_id", run.id},
+         {"generation", std::to_string(gen.generation)},
+         {"completed", std::to_string(gen.jobs_completed)},
+         {"failed", std::to_string(gen.jobs_failed)},
+         {"best_sqn", gen.best_sqn ? internal::FormatNumber(*gen.best_sqn) : "none"},
+         {"verdict", gen.verdict}});
     if (deps_.observer) deps_.observer->OnGenerationEvaluated(run, gen);
 
     auto record_best = [&gen](Run& r) {
@@ -562,7 +572,8 @@ Result<Run> EvolutionEngine::RunToEnd(const std::string& run_id, Event* stop) {
 }
 
 Status EvolutionEngine::StopRun(const std::string& run_id) {
-  return impl_->Transition(run_id, {RunStatus::kPending, RunStatus::kRunning}, RunStatus::kStopped, kStopStopped);
+  return impl_->Transition(run_id, {RunStatus::kPending, RunStatus::kRunning}, RunStatus::kStopped,
+                           kStopStopped);
 }
 
 Status EvolutionEngine::CancelRun(const std::string& run_id) {

@@ -40,11 +40,21 @@ void AppendValue(std::string& out, const std::string& v) {
   out += '"';
   for (char c : v) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -62,10 +72,14 @@ void AppendValue(std::string& out, const std::string& v) {
 
 const char* LogLevelName(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return "DEBUG";
-    case LogLevel::kInfo: return "INFO";
-    case LogLevel::kWarning: return "WARNING";
-    case LogLevel::kError: return "ERROR";
+    case LogLevel::kDebug:
+      return "DEBUG";
+    case LogLevel::kInfo:
+      return "INFO";
+    case LogLevel::kWarning:
+      return "WARNING";
+    case LogLevel::kError:
+      return "ERROR";
   }
   return "INFO";
 }
@@ -73,11 +87,16 @@ const char* LogLevelName(LogLevel level) {
 bool ParseLogLevel(const std::string& name, LogLevel* out) {
   std::string upper;
   for (char c : name) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (upper == "DEBUG") *out = LogLevel::kDebug;
-  else if (upper == "INFO") *out = LogLevel::kInfo;
-  else if (upper == "WARNING" || upper == "WARN") *out = LogLevel::kWarning;
-  else if (upper == "ERROR") *out = LogLevel::kError;
-  else return false;
+  if (upper == "DEBUG")
+    *out = LogLevel::kDebug;
+  else if (upper == "INFO")
+    *out = LogLevel::kInfo;
+  else if (upper == "WARNING" || upper == "WARN")
+    *out = LogLevel::kWarning;
+  else if (upper == "ERROR")
+    *out = LogLevel::kError;
+  else
+    return false;
   return true;
 }
 

@@ -1,4 +1,5 @@
 #include "evolve/pruning.h"
+#include "format.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,12 +8,6 @@
 
 namespace evolve {
 namespace {
-
-std::string Num(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", v);
-  return buf;
-}
 
 std::map<std::string, double> ByFeature(const std::vector<FeatureImportance>& importances) {
   std::map<std::string, double> out;
@@ -37,7 +32,7 @@ class AtMostPruning final : public PruningStrategy {
       if (it == by_feature.end()) return InvalidArgumentError("no importance for feature '" + f + "'");
       (it->second <= bound_ ? d.pruned : d.kept).push_back(f);
     }
-    d.reason = "importance<=" + Num(bound_);
+    d.reason = "importance<=" + internal::FormatNumber(bound_, 6);
     return d;
   }
 
@@ -63,15 +58,14 @@ class KeepTopFractionPruning final : public PruningStrategy {
       order[i] = i;
     }
     // Most important first; equal importances keep input order.
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-      return by_feature[features[a]] > by_feature[features[b]];
-    });
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return by_feature[features[a]] > by_feature[features[b]]; });
     size_t keep = static_cast<size_t>(std::ceil(fraction_ * static_cast<double>(features.size())));
     std::vector<bool> kept(features.size(), false);
     for (size_t i = 0; i < keep && i < order.size(); ++i) kept[order[i]] = true;
     PruneDecision d;
     for (size_t i = 0; i < features.size(); ++i) (kept[i] ? d.kept : d.pruned).push_back(features[i]);
-    d.reason = "keep_top_fraction=" + Num(fraction_);
+    d.reason = "keep_top_fraction=" + internal::FormatNumber(fraction_, 6);
     return d;
   }
 
@@ -97,7 +91,8 @@ Result<std::unique_ptr<PruningStrategy>> NewPruningStrategy(const PruningConfig&
   if (config.strategy == "non_positive") return NewNonPositivePruning();
   if (config.strategy == "keep_top_fraction") {
     if (!(config.fraction > 0.0 && config.fraction < 1.0)) {
-      return InvalidArgumentError("pruning.fraction: must be in (0, 1), got " + Num(config.fraction));
+      return InvalidArgumentError("pruning.fraction: must be in (0, 1), got " +
+                                  internal::FormatNumber(config.fraction, 6));
     }
     return NewKeepTopFractionPruning(config.fraction);
   }

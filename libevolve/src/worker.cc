@@ -11,9 +11,12 @@ namespace evolve {
 
 class Worker::Impl {
  public:
-  Impl(JobQueue& queue, WorkerRegistry* registry, Simulator& simulator, Clock& clock,
-       WorkerOptions options)
-      : queue_(queue), registry_(registry), simulator_(simulator), clock_(clock), options_(std::move(options)) {}
+  Impl(JobQueue& queue, WorkerRegistry* registry, Simulator& simulator, Clock& clock, WorkerOptions options)
+      : queue_(queue),
+        registry_(registry),
+        simulator_(simulator),
+        clock_(clock),
+        options_(std::move(options)) {}
 
   Result<int> RunOnce(int max_jobs) {
     auto claimed = queue_.ClaimJobs(options_.worker_id, max_jobs, options_.lease);
@@ -68,7 +71,8 @@ class Worker::Impl {
     while (!stop_.load() && (options_.max_jobs == 0 || done_jobs < options_.max_jobs)) {
       wake_.Reset();
       int want = options_.max_jobs_per_claim;
-      if (options_.max_jobs > 0) want = static_cast<int>(std::min<int64_t>(want, options_.max_jobs - done_jobs));
+      if (options_.max_jobs > 0)
+        want = static_cast<int>(std::min<int64_t>(want, options_.max_jobs - done_jobs));
       auto got = RunOnce(want);
       if (!got.ok()) {
         Log(LogLevel::kWarning, "claiming jobs failed; backing off",
@@ -94,8 +98,10 @@ class Worker::Impl {
     }
     WorkerStats st = stats();
     Log(LogLevel::kInfo, "worker stopped",
-        {{"worker_id", options_.worker_id}, {"completed", std::to_string(st.completed)},
-         {"failed", std::to_string(st.failed)}, {"released", std::to_string(st.released)}});
+        {{"worker_id", options_.worker_id},
+         {"completed", std::to_string(st.completed)},
+         {"failed", std::to_string(st.failed)},
+         {"released", std::to_string(st.released)}});
     return Status::Ok();
   }
 
@@ -154,9 +160,8 @@ class Worker::Impl {
     } else {
       const bool retryable = result.status().IsRetryable();
       const bool will_retry = retryable && job.attempts < job.max_attempts;
-      written = WriteWithRetry([&] {
-        return queue_.FailJob(job.id, options_.worker_id, result.status().ToString(), retryable);
-      });
+      written = WriteWithRetry(
+          [&] { return queue_.FailJob(job.id, options_.worker_id, result.status().ToString(), retryable); });
       if (written.ok()) {
         Bump(will_retry ? &WorkerStats::retried : &WorkerStats::failed, 1);
         Log(LogLevel::kWarning, will_retry ? "simulation failed; job will be retried" : "simulation failed",
@@ -220,7 +225,8 @@ class Worker::Impl {
   // Refreshes the registry entry; registers first if that failed earlier.
   void BeatRegistry(const std::vector<std::string>& jobs) {
     if (registry_ == nullptr) return;
-    Status s = registered_ ? registry_->WorkerHeartbeat(options_.worker_id, jobs) : registry_->RegisterWorker(Info());
+    Status s = registered_ ? registry_->WorkerHeartbeat(options_.worker_id, jobs)
+                           : registry_->RegisterWorker(Info());
     if (!registered_ && s.ok()) registered_ = true;
     if (!s.ok()) Log(LogLevel::kWarning, "worker heartbeat failed", {{"error", s.ToString()}});
   }

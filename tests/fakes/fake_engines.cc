@@ -35,11 +35,11 @@ void FakeTrainer::SetImportanceScript(ImportanceScript script) {
 }
 
 void FakeTrainer::SetImportances(std::map<std::string, double> importances, double otherwise) {
-  SetImportanceScript([importances = std::move(importances), otherwise](const ModelSpec&,
-                                                                        const std::string& f) {
-    auto it = importances.find(f);
-    return it == importances.end() ? otherwise : it->second;
-  });
+  SetImportanceScript(
+      [importances = std::move(importances), otherwise](const ModelSpec&, const std::string& f) {
+        auto it = importances.find(f);
+        return it == importances.end() ? otherwise : it->second;
+      });
 }
 
 void FakeTrainer::AddModel(const std::string& model_id, const ModelSpec& spec) {

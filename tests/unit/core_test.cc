@@ -181,8 +181,12 @@ TEST_CASE("fingerprint: what changes it") {
   CHECK(changed([](ModelSpec& s) { s.data_options = R"({"train_window": 31, "test_window": 5})"; }));
   CHECK(changed([](ModelSpec& s) { s.reference_symbols = {"SPY"}; }));
   CHECK(changed([](ModelSpec& s) { s.reference_symbols = {"SPY", "QQQ", "IWM"}; }));
-  CHECK(changed([](ModelSpec& s) { s.hyperparameters = R"({"n_estimators": 101, "max_depth": 6, "random_state": 7})"; }));
-  CHECK(changed([](ModelSpec& s) { s.hyperparameters = R"({"n_estimators": "100", "max_depth": 6, "random_state": 7})"; }));
+  CHECK(changed([](ModelSpec& s) {
+    s.hyperparameters = R"({"n_estimators": 101, "max_depth": 6, "random_state": 7})";
+  }));
+  CHECK(changed([](ModelSpec& s) {
+    s.hyperparameters = R"({"n_estimators": "100", "max_depth": 6, "random_state": 7})";
+  }));
 }
 
 TEST_CASE("fingerprint: hyperparameters that are not an object are an error") {
@@ -264,7 +268,8 @@ TEST_CASE("pruning: non_positive prunes importance <= 0, keeping input order") {
 
 TEST_CASE("pruning: keep_top_fraction keeps ceil(fraction * n), ties in input order") {
   auto p = NewKeepTopFractionPruning(0.5);
-  auto d = p->Prune({"a", "b", "c", "d", "e"}, Imp({{"a", 0.1}, {"b", 0.5}, {"c", 0.5}, {"d", 0.5}, {"e", 0.9}}));
+  auto d =
+      p->Prune({"a", "b", "c", "d", "e"}, Imp({{"a", 0.1}, {"b", 0.5}, {"c", 0.5}, {"d", 0.5}, {"e", 0.9}}));
   REQUIRE(d.ok());
   CHECK(d->kept == std::vector<std::string>{"b", "c", "e"});  // ceil(2.5) = 3: e, then b and c before d
   CHECK(d->pruned == std::vector<std::string>{"a", "d"});

@@ -8,9 +8,9 @@
 
 #include "evolve/evolution.h"
 #include "evolve/log.h"
-#include "evolve/worker.h"
 #include "evolve/testing/fake_engines.h"
 #include "evolve/testing/fake_store.h"
+#include "evolve/worker.h"
 
 namespace evolve {
 namespace {
@@ -42,7 +42,8 @@ struct Harness {
 
   // A fresh engine over the same store: what a restarted process gets.
   void NewEngine(const PruningStrategy* pruning = nullptr) {
-    engine = std::make_unique<EvolutionEngine>(EngineDeps{features, trainer, store, pruning, nullptr}, options);
+    engine =
+        std::make_unique<EvolutionEngine>(EngineDeps{features, trainer, store, pruning, nullptr}, options);
   }
 
   static EvolutionConfig Config() {
@@ -132,7 +133,8 @@ TEST_CASE("engine: stop condition max_generations, with lineage and priorities")
   Harness h;
   h.trainer.SetImportanceScript(PruneLastOne);
   int calls = 0;
-  h.simulator.SetScript([&](const SimulationParams&) { return FakeSimulator::FailingResult(1.0 + 0.1 * ++calls); });
+  h.simulator.SetScript(
+      [&](const SimulationParams&) { return FakeSimulator::FailingResult(1.0 + 0.1 * ++calls); });
   EvolutionConfig config = Harness::Config();
   config.max_generations = 3;
   Run run = h.Start(config);
@@ -445,8 +447,14 @@ struct Outcome {
 };
 
 Outcome Capture(Harness& h, const Run& run) {
-  Outcome o{run.status, run.stop_reason, {}, {}, h.store.ListLineage(run.id)->size(), 0.0,
-            h.trainer.train_count(), h.simulator.calls().size()};
+  Outcome o{run.status,
+            run.stop_reason,
+            {},
+            {},
+            h.store.ListLineage(run.id)->size(),
+            0.0,
+            h.trainer.train_count(),
+            h.simulator.calls().size()};
   for (const auto& g : h.Generations(run.id)) {
     o.features.push_back(g.features);
     o.best_sqn.push_back(g.best_sqn);
@@ -461,7 +469,8 @@ void ScriptThreeGenerations(Harness& h) {
   h.simulator.SetScript([&h](const SimulationParams& p) -> Result<SimulationResult> {
     EVOLVE_ASSIGN_OR_RETURN(ModelSpec spec, h.trainer.DescribeModel(p.model_id));
     double sqn = 1.0 + 10000.0 * p.threshold + (p.regime.empty() ? 0.0 : 0.5);
-    return spec.features.size() <= 4 ? FakeSimulator::PassingResult(sqn + 1.5) : FakeSimulator::FailingResult(sqn);
+    return spec.features.size() <= 4 ? FakeSimulator::PassingResult(sqn + 1.5)
+                                     : FakeSimulator::FailingResult(sqn);
   });
 }
 
@@ -512,8 +521,8 @@ TEST_CASE("engine: a crash at any step resumes without retraining or re-simulati
   }
   SetLogSink(nullptr);
   // Every kind of write of the loop was a crash point.
-  for (const char* write : {"UpdateRun", "RecordFingerprint", "AddLineageEdge", "SaveGeneration", "EnqueueBatch",
-                            "ClaimJobs", "CompleteJob", "SavePromotion"}) {
+  for (const char* write : {"UpdateRun", "RecordFingerprint", "AddLineageEdge", "SaveGeneration",
+                            "EnqueueBatch", "ClaimJobs", "CompleteJob", "SavePromotion"}) {
     CHECK(crashed_in.count(write) == 1);
   }
 }

@@ -9,9 +9,9 @@
 
 #include "evolve/log.h"
 #include "evolve/shutdown.h"
-#include "evolve/worker.h"
 #include "evolve/testing/fake_engines.h"
 #include "evolve/testing/fake_store.h"
+#include "evolve/worker.h"
 
 namespace evolve {
 namespace {

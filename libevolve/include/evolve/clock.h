@@ -36,8 +36,8 @@ class Clock {
   // Waits on `cv` (with `lock` held on entry and exit) until notified,
   // spuriously woken, or this clock reaches `deadline`. Callers loop on their
   // own predicate and on Now() < deadline.
-  virtual void WaitUntil(std::unique_lock<std::mutex>& lock,
-                         std::condition_variable& cv, TimePoint deadline) = 0;
+  virtual void WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
+                         TimePoint deadline) = 0;
 };
 
 // The process-wide real clock (system_clock). Never null; never deleted.

@@ -50,8 +50,7 @@ class EngineObserver {
  public:
   virtual ~EngineObserver() = default;
   virtual void OnGenerationReady(const Run& /*run*/, const Generation& /*gen*/) {}
-  virtual void OnBatchProgress(const Run& /*run*/, const Generation& /*gen*/,
-                               const JobCounts& /*counts*/) {}
+  virtual void OnBatchProgress(const Run& /*run*/, const Generation& /*gen*/, const JobCounts& /*counts*/) {}
   virtual void OnGenerationEvaluated(const Run& /*run*/, const Generation& /*gen*/) {}
   virtual void OnRunFinished(const Run& /*run*/) {}
 };

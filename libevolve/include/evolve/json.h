@@ -53,8 +53,10 @@ std::string ToJson(const WorkerInfo& v);
 // When `errors` is given, the individual problems are appended to it.
 Result<ModelSpec> ModelSpecFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
 Result<RegimeFilter> RegimeFilterFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
-Result<SimulationParams> SimulationParamsFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
-Result<SimulationResult> SimulationResultFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
+Result<SimulationParams> SimulationParamsFromJson(std::string_view json,
+                                                  std::vector<FieldError>* errors = nullptr);
+Result<SimulationResult> SimulationResultFromJson(std::string_view json,
+                                                  std::vector<FieldError>* errors = nullptr);
 Result<PruningConfig> PruningConfigFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
 // The POST /evolve body. Missing fields take the defaults of EvolutionConfig
 // (max_generations defaults to `default_max_generations`, i.e.
@@ -67,7 +69,8 @@ Result<Generation> GenerationFromJson(std::string_view json, std::vector<FieldEr
 Result<LineageEdge> LineageEdgeFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
 Result<Job> JobFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
 Result<Promotion> PromotionFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
-Result<FingerprintRecord> FingerprintRecordFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
+Result<FingerprintRecord> FingerprintRecordFromJson(std::string_view json,
+                                                    std::vector<FieldError>* errors = nullptr);
 Result<WorkerInfo> WorkerInfoFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
 
 // Checks the cross-field rules of a config built in code (min <= max, a

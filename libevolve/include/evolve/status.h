@@ -97,8 +97,8 @@ Status InternalError(std::string message);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(const T& value) : value_(value) {}  // NOLINT: implicit by design
-  Result(T&& value) : value_(std::move(value)) {}  // NOLINT
+  Result(const T& value) : value_(value) {}             // NOLINT: implicit by design
+  Result(T&& value) : value_(std::move(value)) {}       // NOLINT
   Result(Status status) : status_(std::move(status)) {  // NOLINT
     if (status_.ok()) {
       status_ = Status(StatusCode::kInternal, "Result built from an OK Status without a value");
@@ -146,10 +146,10 @@ class [[nodiscard]] Result {
 #define EVOLVE_STATUS_CONCAT_(a, b) EVOLVE_STATUS_CONCAT_INNER_(a, b)
 
 // Returns the Status of `expr` from the enclosing function when it is not OK.
-#define EVOLVE_RETURN_IF_ERROR(expr)                  \
-  do {                                                \
-    ::evolve::Status evolve_status_ = (expr);         \
-    if (!evolve_status_.ok()) return evolve_status_;  \
+#define EVOLVE_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::evolve::Status evolve_status_ = (expr);        \
+    if (!evolve_status_.ok()) return evolve_status_; \
   } while (0)
 
 // `lhs = value of rexpr` when it is OK, else returns its Status.

@@ -63,9 +63,8 @@ class RunStore {
   // transaction. `stop_reason` and `error` are written as given.
   // Errors: kNotFound; kFailedPrecondition when the status is not in `from`
   // (the message names the current status).
-  virtual Status TransitionRun(const std::string& run_id, const std::vector<RunStatus>& from,
-                               RunStatus to, const std::string& stop_reason,
-                               const std::string& error) = 0;
+  virtual Status TransitionRun(const std::string& run_id, const std::vector<RunStatus>& from, RunStatus to,
+                               const std::string& stop_reason, const std::string& error) = 0;
 
   // Inserts or replaces the generation (run_id, generation). Idempotent.
   // Errors: kNotFound if the run does not exist.
@@ -158,14 +157,12 @@ class JobQueue {
   // Claims up to `max_jobs` PENDING jobs in priority order for `worker_id`,
   // each leased for `lease`. Never returns a job to two workers. Empty when
   // there is nothing to do.
-  virtual Result<std::vector<Job>> ClaimJobs(const std::string& worker_id, int max_jobs,
-                                             Duration lease) = 0;
+  virtual Result<std::vector<Job>> ClaimJobs(const std::string& worker_id, int max_jobs, Duration lease) = 0;
 
   // Extends the lease of a job this worker holds to now + `lease`.
   // Errors: kNotFound; kAborted when the worker no longer holds the job
   // (lease expired and reaped, re-claimed, cancelled).
-  virtual Status HeartbeatJob(const std::string& job_id, const std::string& worker_id,
-                              Duration lease) = 0;
+  virtual Status HeartbeatJob(const std::string& job_id, const std::string& worker_id, Duration lease) = 0;
 
   // Stores the result and marks the job COMPLETED, only if `worker_id` holds
   // it and it is RUNNING. Notifies kJobFinished.
@@ -177,8 +174,8 @@ class JobQueue {
   // Records `error` on a job this worker holds. When `retryable` and the job
   // has attempts left it goes back to PENDING; otherwise it is FAILED.
   // Errors: as CompleteJob.
-  virtual Status FailJob(const std::string& job_id, const std::string& worker_id,
-                         const std::string& error, bool retryable) = 0;
+  virtual Status FailJob(const std::string& job_id, const std::string& worker_id, const std::string& error,
+                         bool retryable) = 0;
 
   // Gives back a job this worker holds but will not run (shutdown): PENDING
   // again, and the claim's attempt is not counted. Errors: as CompleteJob.

@@ -72,9 +72,9 @@ struct SimulationResult {
   double gross_loss = 0.0;                   // |sum of losing net trade returns|
   double total_return_pct = 0.0;
   std::optional<double> benchmark_return_pct;
-  double max_drawdown_pct = 0.0;             // positive number, 0..100
-  std::optional<double> sharpe;              // annualised, of per-bar returns
-  double exposure = 0.0;                     // fraction of bars in the market
+  double max_drawdown_pct = 0.0;  // positive number, 0..100
+  std::optional<double> sharpe;   // annualised, of per-bar returns
+  double exposure = 0.0;          // fraction of bars in the market
   double trades_per_week = 0.0;
   int64_t weeks_traded = 0;
   std::string start_date;
@@ -110,7 +110,7 @@ struct EvolutionConfig {
   std::string target_transform = "log_return";
   int max_generations = 4;
   std::string timeframe = "1m";
-  std::string data_options = "{}";  // JSON object (given as a string or an object)
+  std::string data_options = "{}";         // JSON object (given as a string or an object)
   std::vector<std::string> seed_features;  // empty: every feature column of the symbol
   std::string seed_model_id;               // empty: train the seed
   std::vector<std::string> reference_symbols;

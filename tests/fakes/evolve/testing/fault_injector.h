@@ -35,7 +35,7 @@ class FaultInjector {
 
   void ClearFailures();
 
-  std::vector<std::string> calls() const;  // method names, in call order
+  std::vector<std::string> calls() const;         // method names, in call order
   std::vector<std::string> failed_calls() const;  // the calls that were failed, in order
   int CallCount(const std::string& method) const;
   int64_t mutation_count() const;  // successful mutating calls so far
