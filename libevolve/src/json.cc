@@ -8,6 +8,19 @@
 // very same Check() on a struct built in code.
 #include "evolve/json.h"
 
+#include <algorithm>
+#include <cassert>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <initializer_list>
+#include <limits>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
 #include <rapidjson/document.h>
 #include <rapidjson/encodedstream.h>
 #include <rapidjson/error/en.h>
@@ -15,18 +28,6 @@
 #include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
-
-#include <algorithm>
-#include <cassert>
-#include <charconv>
-#include <cmath>
-#include <cstdint>
-#include <limits>
-#include <optional>
-#include <string>
-#include <type_traits>
-#include <utility>
-#include <vector>
 
 namespace evolve {
 namespace {
@@ -985,8 +986,9 @@ class Rules {
                int64_t hi = std::numeric_limits<int64_t>::max()) {
     if (!Ready(field)) return false;
     if (value >= lo && value <= hi) return true;
-    if (hi == std::numeric_limits<int64_t>::max())
+    if (hi == std::numeric_limits<int64_t>::max()) {
       return Fail(field, "must be >= " + NumberText(lo));
+    }
     return Fail(field, "must be between " + NumberText(lo) + " and " + NumberText(hi));
   }
 
