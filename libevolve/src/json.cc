@@ -351,6 +351,7 @@ IfIs<M, SimulationParams> Fields(V& v, M& m) {
 template <typename V, typename M>
 IfIs<M, SimulationResult> Fields(V& v, M& m) {
   v(kOptional, "sqn", m.sqn);
+  v(kOptional, "sqn_100", m.sqn_100);
   v(kOptional, "profit_factor", m.profit_factor);
   v(kOptional, "trade_count", m.trade_count);
   v(kOptional, "total_trades", m.total_trades);

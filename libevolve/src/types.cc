@@ -19,7 +19,7 @@ auto Tie(const SimulationParams& v) {
                   v.slippage_bps, v.use_bot, v.enable_z_score_check, v.volatility_normalization);
 }
 auto Tie(const SimulationResult& v) {
-  return std::tie(v.sqn, v.profit_factor, v.trade_count, v.total_trades, v.weekly_consistency,
+  return std::tie(v.sqn, v.sqn_100, v.profit_factor, v.trade_count, v.total_trades, v.weekly_consistency,
                   v.win_rate, v.expectancy, v.gross_profit, v.gross_loss, v.total_return_pct,
                   v.benchmark_return_pct, v.max_drawdown_pct, v.sharpe, v.exposure,
                   v.trades_per_week, v.weeks_traded, v.start_date, v.end_date);

@@ -99,6 +99,7 @@ SimulationParams FullParams() {
 SimulationResult FullResult() {
   SimulationResult r;
   r.sqn = 3.7;
+  r.sqn_100 = 3.1;
   r.profit_factor = 2.25;
   r.trade_count = 412;
   r.total_trades = 824;
@@ -473,7 +474,7 @@ TEST_SUITE("json") {
     r.sqn = std::numeric_limits<double>::quiet_NaN();
     r.profit_factor = std::numeric_limits<double>::infinity();
     const std::string json = ToJson(r);
-    CHECK(json.rfind(R"({"sqn":null,"profit_factor":null,)", 0) == 0);
+    CHECK(json.rfind(R"({"sqn":null,"sqn_100":null,"profit_factor":null,)", 0) == 0);
     Result<SimulationResult> back = SimulationResultFromJson(json);
     REQUIRE(back.ok());
     CHECK_FALSE(back->sqn.has_value());

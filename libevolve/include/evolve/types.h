@@ -62,6 +62,7 @@ struct SimulationParams {
 // Metrics of one simulation. No per-bar arrays.
 struct SimulationResult {
   std::optional<double> sqn;                 // sqrt(N) * mean / sample stdev of net trade returns
+  std::optional<double> sqn_100;             // the same with N capped at 100 (Van Tharp), to compare systems
   std::optional<double> profit_factor;       // gross profit / gross loss; none without losses
   int64_t trade_count = 0;                   // round trips
   int64_t total_trades = 0;                  // fills
