@@ -1531,6 +1531,24 @@ class EventLog {
   std::vector<QueueEvent> events_;
 };
 
+// Artifacts: binary-safe, idempotent by key, kNotFound when absent.
+inline void ArtifactsAreImmutableBlobs(StoreHarness& h) {
+  Store& store = h.store();
+  CHECK(store.GetArtifact("model/m1").status().code() == StatusCode::kNotFound);
+  std::string blob("\0\x01\xff binary", 10);
+  blob += std::string(300000, 'x');  // larger than a page
+  REQUIRE(store.PutArtifact("model/m1", blob).ok());
+  auto got = store.GetArtifact("model/m1");
+  REQUIRE(got.ok());
+  CHECK(*got == blob);
+  // A second write of the same key leaves the first content.
+  REQUIRE(store.PutArtifact("model/m1", "other").ok());
+  CHECK(*store.GetArtifact("model/m1") == blob);
+  REQUIRE(store.PutArtifact("model/empty", "").ok());
+  CHECK(store.GetArtifact("model/empty")->empty());
+  CHECK(store.PutArtifact("", "x").code() == StatusCode::kInvalidArgument);
+}
+
 inline void SubscribersAreNotified(StoreHarness& h) {
   Store& store = h.store();
   // Both logs outlive the subscriptions: Unsubscribe is called before they
@@ -1598,6 +1616,7 @@ inline const std::vector<NamedCheck>& AllChecks() {
       {"PromotionsOrderAndIdempotence", &PromotionsOrderAndIdempotence},
       {"WorkerRegistryAndCounters", &WorkerRegistryAndCounters},
       {"SubscribersAreNotified", &SubscribersAreNotified},
+      {"ArtifactsAreImmutableBlobs", &ArtifactsAreImmutableBlobs},
   };
   return kChecks;
 }
@@ -1637,6 +1656,7 @@ inline const std::vector<NamedCheck>& AllChecks() {
   EVOLVE_STORE_CONTRACT_CASE_(prefix, FinishedJobsAreNeverClaimed, make_harness)                \
   EVOLVE_STORE_CONTRACT_CASE_(prefix, PromotionsOrderAndIdempotence, make_harness)              \
   EVOLVE_STORE_CONTRACT_CASE_(prefix, WorkerRegistryAndCounters, make_harness)                  \
-  EVOLVE_STORE_CONTRACT_CASE_(prefix, SubscribersAreNotified, make_harness)
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, SubscribersAreNotified, make_harness)                     \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, ArtifactsAreImmutableBlobs, make_harness)
 
 #endif  // EVOLVE_TESTS_STORE_CONTRACT_H_

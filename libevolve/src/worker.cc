@@ -33,18 +33,42 @@ class Worker::Impl {
     // thread gets to run.
     const TimePoint first_beat = clock_.Now() + options_.heartbeat_interval;
     std::thread heartbeat([this, &done, first_beat] { HeartbeatLoop(done, first_beat); });
-    for (const Job& job : jobs) {
+    size_t next = 0;
+    while (next < jobs.size()) {
+      const Job& first = jobs[next];
       if (stop_.load()) {
-        Release(job);
-      } else if (IsLost(job.id)) {
+        Release(first);
+        Drop(first.id);
+        ++next;
+        continue;
+      }
+      if (IsLost(first.id)) {
         // The lease went before we started: someone else may run it now.
         Bump(&WorkerStats::lost, 1);
-        Log(LogLevel::kWarning, "lease lost before start; skipping job", {{"job_id", job.id}});
-      } else {
-        Process(job);
+        Log(LogLevel::kWarning, "lease lost before start; skipping job", {{"job_id", first.id}});
+        Drop(first.id);
+        ++next;
+        continue;
       }
-      std::lock_guard<std::mutex> lock(held_mu_);
-      held_.erase(job.id);
+      // The consecutive jobs of one model go to the simulator together, so
+      // an engine can simulate a whole grid in one pass over the bars.
+      size_t end = next + 1;
+      while (end < jobs.size() && jobs[end].model_id == first.model_id && !IsLost(jobs[end].id)) ++end;
+      std::vector<SimulationParams> params;
+      for (size_t i = next; i < end; ++i) params.push_back(jobs[i].params);
+      std::vector<Result<SimulationResult>> results;
+      if (params.size() == 1) {
+        results.push_back(simulator_.Simulate(params[0]));
+      } else {
+        results = simulator_.SimulateMany(params);
+      }
+      for (size_t i = next; i < end; ++i) {
+        Report(jobs[i], i - next < results.size()
+                            ? results[i - next]
+                            : Result<SimulationResult>(InternalError("simulator returned too few results")));
+        Drop(jobs[i].id);
+      }
+      next = end;
     }
     done.Notify();
     heartbeat.join();
@@ -151,8 +175,13 @@ class Worker::Impl {
     return s;
   }
 
-  void Process(const Job& job) {
-    Result<SimulationResult> result = simulator_.Simulate(job.params);
+  void Drop(const std::string& job_id) {
+    std::lock_guard<std::mutex> lock(held_mu_);
+    held_.erase(job_id);
+  }
+
+  // Writes a job's outcome, fenced on this worker's lease.
+  void Report(const Job& job, const Result<SimulationResult>& result) {
     Status written;
     if (result.ok()) {
       written = WriteWithRetry([&] { return queue_.CompleteJob(job.id, options_.worker_id, *result); });

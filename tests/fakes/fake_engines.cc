@@ -120,6 +120,20 @@ Result<SimulationResult> FakeSimulator::Simulate(const SimulationParams& params)
   return FailingResult();
 }
 
+std::vector<Result<SimulationResult>> FakeSimulator::SimulateMany(
+    const std::vector<SimulationParams>& params) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    many_batch_sizes_.push_back(params.size());
+  }
+  return Simulator::SimulateMany(params);
+}
+
+std::vector<size_t> FakeSimulator::many_batch_sizes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return many_batch_sizes_;
+}
+
 SimulationResult FakeSimulator::PassingResult(double sqn) {
   SimulationResult r;
   r.sqn = sqn;

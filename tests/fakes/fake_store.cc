@@ -37,8 +37,7 @@ struct ClaimKey {
   std::string id;
 
   bool operator<(const ClaimKey& other) const {
-    return std::tie(neg_priority, created_at, id) <
-           std::tie(other.neg_priority, other.created_at, other.id);
+    return std::tie(neg_priority, created_at, id) < std::tie(other.neg_priority, other.created_at, other.id);
   }
 };
 
@@ -101,9 +100,10 @@ struct FakeStore::State {
   std::map<std::string, Job> jobs;
   std::map<std::string, std::vector<std::string>> jobs_by_batch;
   std::map<std::string, std::vector<std::string>> jobs_by_run;
-  std::set<ClaimKey> pending;                                // PENDING jobs, claim order
-  std::set<std::pair<TimePoint, std::string>> running;       // RUNNING jobs by lease_until
+  std::set<ClaimKey> pending;                           // PENDING jobs, claim order
+  std::set<std::pair<TimePoint, std::string>> running;  // RUNNING jobs by lease_until
   std::map<std::string, Promotion> promotions;
+  std::map<std::string, std::string> artifacts;
   std::map<std::string, WorkerInfo> workers;
 
   // Listeners have their own mutex: they are called with mu released, and
@@ -134,12 +134,12 @@ struct FakeStore::State {
     if (it == jobs.end()) return NotFoundError("job " + job_id + " not found");
     Job& job = it->second;
     if (job.status != JobStatus::kRunning) {
-      return AbortedError("job " + job_id + " is " + JobStatusName(job.status) +
-                          ", not RUNNING for worker " + worker_id);
+      return AbortedError("job " + job_id + " is " + JobStatusName(job.status) + ", not RUNNING for worker " +
+                          worker_id);
     }
     if (job.worker_id != worker_id) {
-      return AbortedError("job " + job_id + " is held by other worker " + job.worker_id +
-                          ", not " + worker_id);
+      return AbortedError("job " + job_id + " is held by other worker " + job.worker_id + ", not " +
+                          worker_id);
     }
     *out = &job;
     return Status::Ok();
@@ -252,8 +252,8 @@ Status FakeStore::UpdateRun(const Run& run, RunStatus expected) {
   auto it = state_->runs.find(run.id);
   if (it == state_->runs.end()) return NotFoundError("run " + run.id + " not found");
   if (it->second.status != expected) {
-    return AbortedError("run " + run.id + " is " + RunStatusName(it->second.status) +
-                        ", expected " + RunStatusName(expected));
+    return AbortedError("run " + run.id + " is " + RunStatusName(it->second.status) + ", expected " +
+                        RunStatusName(expected));
   }
   const TimePoint created_at = it->second.created_at;
   it->second = run;
@@ -262,9 +262,8 @@ Status FakeStore::UpdateRun(const Run& run, RunStatus expected) {
   return Status::Ok();
 }
 
-Status FakeStore::TransitionRun(const std::string& run_id, const std::vector<RunStatus>& from,
-                                RunStatus to, const std::string& stop_reason,
-                                const std::string& error) {
+Status FakeStore::TransitionRun(const std::string& run_id, const std::vector<RunStatus>& from, RunStatus to,
+                                const std::string& stop_reason, const std::string& error) {
   EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("TransitionRun", true));
   const TimePoint now = state_->clock.Now();
   std::vector<QueueEvent> events;
@@ -423,8 +422,8 @@ Result<int> FakeStore::EnqueueBatch(const std::string& batch_id, const std::vect
   for (const Job& job : jobs) {
     if (job.id.empty()) return InvalidArgumentError("job id: must not be empty");
     if (job.batch_id != batch_id) {
-      return InvalidArgumentError("job " + job.id + ": batch_id is '" + job.batch_id +
-                                  "', expected '" + batch_id + "'");
+      return InvalidArgumentError("job " + job.id + ": batch_id is '" + job.batch_id + "', expected '" +
+                                  batch_id + "'");
     }
     if (!ids.insert(job.id).second) {
       return InvalidArgumentError("job id " + job.id + " repeats in batch " + batch_id);
@@ -473,8 +472,7 @@ Result<int> FakeStore::EnqueueBatch(const std::string& batch_id, const std::vect
   return static_cast<int>(jobs.size());
 }
 
-Result<std::vector<Job>> FakeStore::ClaimJobs(const std::string& worker_id, int max_jobs,
-                                              Duration lease) {
+Result<std::vector<Job>> FakeStore::ClaimJobs(const std::string& worker_id, int max_jobs, Duration lease) {
   EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("ClaimJobs", true));
   if (worker_id.empty()) return InvalidArgumentError("worker_id: must not be empty");
   if (max_jobs < 1) {
@@ -499,8 +497,7 @@ Result<std::vector<Job>> FakeStore::ClaimJobs(const std::string& worker_id, int 
   return claimed;
 }
 
-Status FakeStore::HeartbeatJob(const std::string& job_id, const std::string& worker_id,
-                               Duration lease) {
+Status FakeStore::HeartbeatJob(const std::string& job_id, const std::string& worker_id, Duration lease) {
   EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("HeartbeatJob", true));
   if (lease <= Duration::zero()) return InvalidArgumentError("lease: must be positive");
   const TimePoint now = state_->clock.Now();
@@ -534,8 +531,8 @@ Status FakeStore::CompleteJob(const std::string& job_id, const std::string& work
   return Status::Ok();
 }
 
-Status FakeStore::FailJob(const std::string& job_id, const std::string& worker_id,
-                          const std::string& error, bool retryable) {
+Status FakeStore::FailJob(const std::string& job_id, const std::string& worker_id, const std::string& error,
+                          bool retryable) {
   EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("FailJob", true));
   const TimePoint now = state_->clock.Now();
   std::vector<QueueEvent> events;
@@ -591,8 +588,8 @@ Result<int> FakeStore::ReapExpiredJobs() {
         state_->ReturnToPending(job, now);
         AddEvent(&events, QueueEvent::Kind::kJobsAvailable, job);
       } else {
-        job.error = "lease expired after " + std::to_string(job.attempts) +
-                    " attempts (last worker " + last_worker + ")";
+        job.error = "lease expired after " + std::to_string(job.attempts) + " attempts (last worker " +
+                    last_worker + ")";
         state_->Finish(job, JobStatus::kFailed, now);
         AddEvent(&events, QueueEvent::Kind::kJobFinished, job);
       }
@@ -654,11 +651,21 @@ Result<JobCounts> FakeStore::CountJobs(const JobFilter& filter) {
     if (!filter.run_id.empty() && job.run_id != filter.run_id) return;
     if (!filter.batch_id.empty() && job.batch_id != filter.batch_id) return;
     switch (job.status) {
-      case JobStatus::kPending: ++counts.pending; break;
-      case JobStatus::kRunning: ++counts.running; break;
-      case JobStatus::kCompleted: ++counts.completed; break;
-      case JobStatus::kFailed: ++counts.failed; break;
-      case JobStatus::kCancelled: ++counts.cancelled; break;
+      case JobStatus::kPending:
+        ++counts.pending;
+        break;
+      case JobStatus::kRunning:
+        ++counts.running;
+        break;
+      case JobStatus::kCompleted:
+        ++counts.completed;
+        break;
+      case JobStatus::kFailed:
+        ++counts.failed;
+        break;
+      case JobStatus::kCancelled:
+        ++counts.cancelled;
+        break;
     }
   };
   if (!filter.batch_id.empty() || !filter.run_id.empty()) {
@@ -696,9 +703,8 @@ void FakeStore::Unsubscribe(int64_t handle) {
   // so wait for calls in flight on other threads. A listener that
   // unsubscribes itself is in flight on this thread: do not wait for it.
   const std::thread::id self = std::this_thread::get_id();
-  state_->listeners_cv.wait(lock, [&listener, self] {
-    return listener->callers.size() == listener->callers.count(self);
-  });
+  state_->listeners_cv.wait(
+      lock, [&listener, self] { return listener->callers.size() == listener->callers.count(self); });
 }
 
 // ----------------------------------------------------------- PromotionStore
@@ -740,6 +746,24 @@ Result<std::vector<Promotion>> FakeStore::ListPromotions(int limit, int offset) 
   });
   Page(&out, limit, offset);
   return out;
+}
+
+// ----------------------------------------------------------- ArtifactStore
+
+Status FakeStore::PutArtifact(const std::string& key, const std::string& bytes) {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("PutArtifact", true));
+  if (key.empty()) return InvalidArgumentError("artifact key: must not be empty");
+  std::lock_guard<std::mutex> lock(state_->mu);
+  state_->artifacts.emplace(key, bytes);  // keeps the first: keys name immutable content
+  return Status::Ok();
+}
+
+Result<std::string> FakeStore::GetArtifact(const std::string& key) {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("GetArtifact", false));
+  std::lock_guard<std::mutex> lock(state_->mu);
+  auto it = state_->artifacts.find(key);
+  if (it == state_->artifacts.end()) return NotFoundError("artifact " + key + " not found");
+  return it->second;
 }
 
 // ----------------------------------------------------------- WorkerRegistry

@@ -29,16 +29,19 @@ bool Eventually(Pred done) {
   return done();
 }
 
-std::vector<Job> MakeJobs(const std::string& batch, int n, int max_attempts = 3) {
+// `n` jobs; with `distinct_models` each job has its own model, so a worker
+// runs them one simulation at a time instead of as one grid.
+std::vector<Job> MakeJobs(const std::string& batch, int n, int max_attempts = 3,
+                          bool distinct_models = false) {
   std::vector<Job> jobs;
   for (int i = 0; i < n; ++i) {
     Job j;
     j.id = batch + "-" + std::to_string(i);
     j.batch_id = batch;
     j.run_id = "run-1";
-    j.model_id = "model-1";
+    j.model_id = distinct_models ? "model-" + std::to_string(i) : "model-1";
     j.max_attempts = max_attempts;
-    j.params.model_id = "model-1";
+    j.params.model_id = j.model_id;
     j.params.ticker = "TTRC";
     j.params.threshold = 0.0001 * (i + 1);
     jobs.push_back(j);
@@ -75,6 +78,22 @@ TEST_CASE("worker: claims several jobs at once and completes each") {
   REQUIRE(job.result.has_value());
   CHECK(*job.result->sqn == 1.0);
   CHECK(job.worker_id == "w1");
+}
+
+TEST_CASE("worker: the jobs of one model in a claim are simulated as one grid") {
+  ManualClock clock;
+  testing::FakeStore store(clock);
+  FakeSimulator sim;
+  std::vector<Job> jobs = MakeJobs("b", 4);
+  jobs[3].model_id = jobs[3].params.model_id = "model-2";
+  REQUIRE(store.EnqueueBatch("b", jobs).ok());
+  WorkerOptions o = Options("w1");
+  o.max_jobs_per_claim = 4;
+  Worker worker(store, nullptr, sim, clock, o);
+  CHECK(*worker.RunOnce() == 4);
+  CHECK(sim.many_batch_sizes() == std::vector<size_t>{3});  // model-2's single job goes alone
+  CHECK(sim.calls().size() == 4);
+  CHECK(store.CountJobs({})->completed == 4);
 }
 
 TEST_CASE("worker: heartbeats keep the lease of a long simulation") {
@@ -179,7 +198,7 @@ TEST_CASE("worker: a stop request finishes the job in flight and releases the re
   ManualClock clock;
   testing::FakeStore store(clock);
   FakeSimulator sim;
-  REQUIRE(store.EnqueueBatch("b", MakeJobs("b", 3)).ok());
+  REQUIRE(store.EnqueueBatch("b", MakeJobs("b", 3, 3, /*distinct_models=*/true)).ok());
   WorkerOptions o = Options("w1");
   o.max_jobs_per_claim = 3;
   Worker worker(store, nullptr, sim, clock, o);
@@ -204,7 +223,7 @@ TEST_CASE("worker: a stop request finishes the job in flight and releases the re
 TEST_CASE("worker: SIGTERM stops the worker gracefully") {
   testing::FakeStore store(*RealClock());
   FakeSimulator sim;
-  REQUIRE(store.EnqueueBatch("b", MakeJobs("b", 3)).ok());
+  REQUIRE(store.EnqueueBatch("b", MakeJobs("b", 3, 3, /*distinct_models=*/true)).ok());
   WorkerOptions o = Options("w1");
   o.max_jobs_per_claim = 2;
   Worker worker(store, &store, sim, *RealClock(), o);

@@ -8,6 +8,8 @@
 #ifndef EVOLVE_SIMULATOR_H_
 #define EVOLVE_SIMULATOR_H_
 
+#include <vector>
+
 #include "evolve/status.h"
 #include "evolve/types.h"
 
@@ -27,6 +29,13 @@ class Simulator {
   // or timed out: the job is retried (up to its max_attempts);
   // kInternal when the simulation itself failed: the job fails for good.
   virtual Result<SimulationResult> Simulate(const SimulationParams& params) = 0;
+
+  // Simulates several parameter sets at once, typically the threshold x
+  // regime grid of one model, and returns one result per entry, in order.
+  // The default calls Simulate for each; engines that can share the work
+  // (one pass over the bars for the whole grid) override it. Workers call
+  // it with the consecutive jobs of one claim that share a model.
+  virtual std::vector<Result<SimulationResult>> SimulateMany(const std::vector<SimulationParams>& params);
 };
 
 }  // namespace evolve

@@ -242,12 +242,33 @@ class WorkerRegistry {
   virtual Result<std::vector<WorkerInfo>> ListWorkers() = 0;
 };
 
+// Immutable blobs that every process sharing the store can read: the
+// built-in engines keep trained models and simulation inputs here, so a
+// worker on another host needs no data files of its own.
+class ArtifactStore {
+ public:
+  ArtifactStore() = default;
+  ArtifactStore(const ArtifactStore&) = delete;
+  ArtifactStore& operator=(const ArtifactStore&) = delete;
+  virtual ~ArtifactStore() = default;
+
+  // Stores `bytes` under `key`. Keys name immutable content (they embed a
+  // fingerprint or a model id), so when the key exists already nothing is
+  // written and OK is returned: idempotent.
+  // Errors: kInvalidArgument for an empty key.
+  virtual Status PutArtifact(const std::string& key, const std::string& bytes) = 0;
+
+  // Errors: kNotFound.
+  virtual Result<std::string> GetArtifact(const std::string& key) = 0;
+};
+
 // Everything, from one backend.
 class Store : public RunStore,
               public ModelRegistry,
               public JobQueue,
               public PromotionStore,
-              public WorkerRegistry {
+              public WorkerRegistry,
+              public ArtifactStore {
  public:
   // The time the store writes into timestamps and leases.
   virtual Clock& clock() = 0;

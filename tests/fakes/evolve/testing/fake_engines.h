@@ -76,6 +76,10 @@ class FakeSimulator final : public Simulator {
   std::vector<SimulationParams> calls() const;
 
   Result<SimulationResult> Simulate(const SimulationParams& params) override;
+  // Records the batch size, then simulates each entry through Simulate.
+  std::vector<Result<SimulationResult>> SimulateMany(const std::vector<SimulationParams>& params) override;
+  // The size of every SimulateMany call, in order.
+  std::vector<size_t> many_batch_sizes() const;
 
   // A result that passes the default criteria with the given SQN.
   static SimulationResult PassingResult(double sqn);
@@ -87,6 +91,7 @@ class FakeSimulator final : public Simulator {
   mutable std::mutex mu_;
   Script script_;
   std::vector<SimulationParams> calls_;
+  std::vector<size_t> many_batch_sizes_;
 };
 
 }  // namespace evolve::testing

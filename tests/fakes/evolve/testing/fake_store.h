@@ -71,6 +71,10 @@ class FakeStore final : public Store {
   Result<Promotion> GetPromotion(const std::string& promotion_id) override;
   Result<std::vector<Promotion>> ListPromotions(int limit, int offset) override;
 
+  // ArtifactStore
+  Status PutArtifact(const std::string& key, const std::string& bytes) override;
+  Result<std::string> GetArtifact(const std::string& key) override;
+
   // WorkerRegistry
   Status RegisterWorker(const WorkerInfo& worker) override;
   Status WorkerHeartbeat(const std::string& worker_id,
