@@ -1,2 +1,740 @@
-// The built-in engines behind the core interfaces (filled in by the engines work).
-namespace evolve::engines {}
+#include "evolve/engines/builtin.h"
+
+#include <rapidjson/document.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <list>
+#include <map>
+#include <mutex>
+
+#include "evolve/engines/backtest.h"
+#include "evolve/engines/bars.h"
+#include "evolve/engines/dataset.h"
+#include "evolve/engines/features.h"
+#include "evolve/engines/forest.h"
+#include "evolve/engines/importance.h"
+#include "evolve/engines/linear.h"
+#include "evolve/engines/regimes.h"
+#include "evolve/engines/serialize.h"
+#include "evolve/evolution.h"
+#include "evolve/fingerprint.h"
+#include "evolve/json.h"
+#include "evolve/log.h"
+
+namespace evolve::engines {
+namespace {
+
+// Artifact envelopes (serialize.h): 4-byte magic and a format version.
+constexpr char kModelMagic[] = "EVMB";  // evolve model, built-in
+constexpr uint32_t kModelFormat = 1;
+constexpr char kSimDataMagic[] = "EVSD";  // evolve simulation data
+constexpr uint32_t kSimDataFormat = 1;
+const double kNaN = std::nan("");
+
+// ---------------------------------------------------------------- targets
+
+enum class Target { kLogReturn, kPctChange, kLog, kNone };
+
+Result<Target> ParseTarget(const std::string& name) {
+  if (name == "log_return") return Target::kLogReturn;
+  if (name == "pct_change") return Target::kPctChange;
+  if (name == "log") return Target::kLog;
+  if (name == "none") return Target::kNone;
+  return InvalidArgumentError("target_transform: unknown transform '" + name +
+                              "' (expected log_return, pct_change, log or none)");
+}
+
+// The training target of bar i: the next bar's close, transformed as the
+// original training service defines the transforms.
+double TargetValue(Target t, double close, double next_close) {
+  switch (t) {
+    case Target::kLogReturn: return std::log(next_close / close);
+    case Target::kPctChange: return next_close / close - 1.0;
+    case Target::kLog: return std::log(next_close);
+    case Target::kNone: return next_close;
+  }
+  return kNaN;
+}
+
+// A prediction as an expected next-bar return, the unit of the simulator's
+// thresholds, whatever the target.
+double PredictedReturn(Target t, double prediction, double close) {
+  switch (t) {
+    case Target::kLogReturn:
+    case Target::kPctChange: return prediction;
+    case Target::kLog: return prediction - std::log(close);
+    case Target::kNone: return prediction / close - 1.0;
+  }
+  return kNaN;
+}
+
+}  // namespace
+
+Result<WalkForward> WalkForwardFrom(const std::string& data_options_json) {
+  WalkForward wf;
+  rapidjson::Document doc;
+  doc.Parse(data_options_json.empty() ? "{}" : data_options_json.c_str());
+  if (doc.HasParseError() || !doc.IsObject()) return InvalidArgumentError("data_options: must be a JSON object");
+  auto read = [&](const char* key, size_t minimum, size_t* out) -> Status {
+    auto it = doc.FindMember(key);
+    if (it == doc.MemberEnd() || it->value.IsNull()) return Status::Ok();
+    const auto& v = it->value;
+    if (!v.IsNumber() || v.GetDouble() != std::floor(v.GetDouble()) || v.GetDouble() < static_cast<double>(minimum) ||
+        v.GetDouble() > 1e9) {
+      return InvalidArgumentError("data_options." + std::string(key) + ": must be an integer >= " +
+                                  std::to_string(minimum));
+    }
+    *out = static_cast<size_t>(v.GetDouble());
+    return Status::Ok();
+  };
+  EVOLVE_RETURN_IF_ERROR(read("train_window", 2, &wf.train_window));
+  EVOLVE_RETURN_IF_ERROR(read("test_window", 1, &wf.test_window));
+  wf.refit_every = (wf.train_window + wf.test_window - 1) / wf.test_window;
+  EVOLVE_RETURN_IF_ERROR(read("refit_every", 1, &wf.refit_every));
+  return wf;
+}
+
+namespace {
+
+// ------------------------------------------------------------- artifacts
+
+// The simulation inputs of one symbol under one walk-forward scheme.
+struct SimData {
+  std::vector<int64_t> time;
+  std::vector<double> open;
+  std::vector<double> close;
+  std::map<std::string, std::vector<int8_t>> regimes;
+};
+
+// A trained walk-forward model.
+struct BuiltinModel {
+  ModelSpec spec;
+  WalkForward scheme;
+  std::string simdata_key;
+  size_t first_prediction = 0;     // bar index of the first out-of-sample prediction
+  std::vector<double> prediction;  // per bar of the simdata: expected next-bar return, NaN = none
+  ImportanceReport importance;
+  std::map<std::string, double> metrics;
+  std::string final_model;  // the last refit, serialised, for predicting new data
+};
+
+// Vectors the serialiser has no call for: int64 as a count and values,
+// int8 labels as one length-prefixed byte string.
+void WriteInt64s(BinaryWriter& w, const std::vector<int64_t>& v) {
+  w.U64(v.size());
+  for (int64_t x : v) w.I64(x);
+}
+
+Status ReadInt64s(BinaryReader& r, std::vector<int64_t>* v) {
+  size_t n = 0;
+  EVOLVE_RETURN_IF_ERROR(r.Count(uint64_t{1} << 40, 8, &n));
+  v->resize(n);
+  for (auto& x : *v) EVOLVE_RETURN_IF_ERROR(r.I64(&x));
+  return Status::Ok();
+}
+
+void WriteInt8s(BinaryWriter& w, const std::vector<int8_t>& v) {
+  w.String(std::string_view(reinterpret_cast<const char*>(v.data()), v.size()));
+}
+
+Status ReadInt8s(BinaryReader& r, std::vector<int8_t>* v) {
+  std::string bytes;
+  EVOLVE_RETURN_IF_ERROR(r.String(&bytes));
+  v->assign(bytes.begin(), bytes.end());
+  return Status::Ok();
+}
+
+std::string EncodeSimData(const SimData& d) {
+  BinaryWriter w;
+  WriteInt64s(w, d.time);
+  w.F64Vector(d.open);
+  w.F64Vector(d.close);
+  w.U64(d.regimes.size());
+  for (const auto& [name, labels] : d.regimes) {
+    w.String(name);
+    WriteInt8s(w, labels);
+  }
+  return WriteEnvelope(kSimDataMagic, kSimDataFormat, w.Release());
+}
+
+Result<SimData> DecodeSimData(std::string_view bytes) {
+  EVOLVE_ASSIGN_OR_RETURN(Envelope envelope, ReadEnvelope(bytes, kSimDataMagic, kSimDataFormat, "simulation data"));
+  BinaryReader r(envelope.payload);
+  SimData d;
+  EVOLVE_RETURN_IF_ERROR(ReadInt64s(r, &d.time));
+  EVOLVE_RETURN_IF_ERROR(r.F64Vector(&d.open));
+  EVOLVE_RETURN_IF_ERROR(r.F64Vector(&d.close));
+  size_t n = 0;
+  EVOLVE_RETURN_IF_ERROR(r.Count(64, 16, &n));
+  for (size_t i = 0; i < n; ++i) {
+    std::string name;
+    std::vector<int8_t> labels;
+    EVOLVE_RETURN_IF_ERROR(r.String(&name));
+    EVOLVE_RETURN_IF_ERROR(ReadInt8s(r, &labels));
+    d.regimes.emplace(std::move(name), std::move(labels));
+  }
+  EVOLVE_RETURN_IF_ERROR(r.ExpectEnd());
+  if (d.open.size() != d.time.size() || d.close.size() != d.time.size()) {
+    return InvalidArgumentError("simulation data: columns of different lengths");
+  }
+  return d;
+}
+
+std::string EncodeModel(const BuiltinModel& m) {
+  BinaryWriter w;
+  w.String(ToJson(m.spec));
+  w.U64(m.scheme.train_window);
+  w.U64(m.scheme.test_window);
+  w.U64(m.scheme.refit_every);
+  w.String(m.simdata_key);
+  w.U64(m.first_prediction);
+  w.F64Vector(m.prediction);
+  w.String(m.importance.importance_type);
+  w.U64(m.importance.importances.size());
+  for (const auto& fi : m.importance.importances) {
+    w.String(fi.feature);
+    w.F64(fi.importance);
+  }
+  w.U64(m.metrics.size());
+  for (const auto& [k, v] : m.metrics) {
+    w.String(k);
+    w.F64(v);
+  }
+  w.String(m.final_model);
+  return WriteEnvelope(kModelMagic, kModelFormat, w.Release());
+}
+
+Result<BuiltinModel> DecodeModel(std::string_view bytes) {
+  EVOLVE_ASSIGN_OR_RETURN(Envelope envelope, ReadEnvelope(bytes, kModelMagic, kModelFormat, "built-in model"));
+  BinaryReader r(envelope.payload);
+  BuiltinModel m;
+  std::string spec_json;
+  uint64_t u = 0;
+  size_t n = 0;
+  EVOLVE_RETURN_IF_ERROR(r.String(&spec_json));
+  EVOLVE_ASSIGN_OR_RETURN(m.spec, ModelSpecFromJson(spec_json));
+  EVOLVE_RETURN_IF_ERROR(r.U64(&u));
+  m.scheme.train_window = u;
+  EVOLVE_RETURN_IF_ERROR(r.U64(&u));
+  m.scheme.test_window = u;
+  EVOLVE_RETURN_IF_ERROR(r.U64(&u));
+  m.scheme.refit_every = u;
+  EVOLVE_RETURN_IF_ERROR(r.String(&m.simdata_key));
+  EVOLVE_RETURN_IF_ERROR(r.U64(&u));
+  m.first_prediction = u;
+  EVOLVE_RETURN_IF_ERROR(r.F64Vector(&m.prediction));
+  EVOLVE_RETURN_IF_ERROR(r.String(&m.importance.importance_type));
+  EVOLVE_RETURN_IF_ERROR(r.Count(1 << 20, 16, &n));
+  for (size_t i = 0; i < n; ++i) {
+    FeatureImportance fi;
+    EVOLVE_RETURN_IF_ERROR(r.String(&fi.feature));
+    EVOLVE_RETURN_IF_ERROR(r.F64(&fi.importance));
+    m.importance.importances.push_back(fi);
+  }
+  EVOLVE_RETURN_IF_ERROR(r.Count(1 << 10, 16, &n));
+  for (size_t i = 0; i < n; ++i) {
+    std::string k;
+    double v = 0;
+    EVOLVE_RETURN_IF_ERROR(r.String(&k));
+    EVOLVE_RETURN_IF_ERROR(r.F64(&v));
+    m.metrics[k] = v;
+  }
+  EVOLVE_RETURN_IF_ERROR(r.String(&m.final_model));
+  EVOLVE_RETURN_IF_ERROR(r.ExpectEnd());
+  if (m.first_prediction > m.prediction.size()) return InvalidArgumentError("model artifact: corrupt prediction span");
+  return m;
+}
+
+std::string ModelKey(const std::string& model_id) { return "model/" + model_id; }
+
+Result<BuiltinModel> LoadModel(ArtifactStore& artifacts, const std::string& model_id) {
+  auto bytes = artifacts.GetArtifact(ModelKey(model_id));
+  if (!bytes.ok()) {
+    if (bytes.status().code() == StatusCode::kNotFound) {
+      return NotFoundError("model " + model_id + " is not a model of the built-in trainer");
+    }
+    return bytes.status();
+  }
+  auto model = DecodeModel(*bytes);
+  if (!model.ok()) return model.status().WithContext("model " + model_id);
+  model->importance.model_id = model_id;
+  return model;
+}
+
+// --------------------------------------------------------- feature source
+
+class BuiltinFeatureSource final : public FeatureSource {
+ public:
+  explicit BuiltinFeatureSource(std::shared_ptr<BarDirectory> bars) : bars_(std::move(bars)) {}
+
+  Result<std::vector<std::string>> ListSymbols() override { return bars_->Symbols(); }
+
+  Result<std::vector<std::string>> ListFeatures(const std::string& symbol) override {
+    EVOLVE_RETURN_IF_ERROR(bars_->Load(symbol).status());
+    return FeatureNames({});
+  }
+
+ private:
+  std::shared_ptr<BarDirectory> bars_;
+};
+
+// ----------------------------------------------------------------- trainer
+
+// One fitted model of any built-in algorithm.
+class Regressor {
+ public:
+  virtual ~Regressor() = default;
+  virtual Status Predict(const Matrix& x, std::vector<double>* out) const = 0;
+  virtual Status Serialize(std::string* out) const = 0;
+  // Permutation importance on (x, y), signed, per feature.
+  virtual Result<std::vector<double>> Permutation(const Matrix& x, const std::vector<double>& y,
+                                                  const PermutationOptions& options) const = 0;
+};
+
+class ForestRegressor final : public Regressor {
+ public:
+  explicit ForestRegressor(RandomForest forest) : forest_(std::move(forest)) {}
+  Status Predict(const Matrix& x, std::vector<double>* out) const override { return forest_.PredictBatch(x, out); }
+  Status Serialize(std::string* out) const override { return forest_.Serialize(out); }
+  Result<std::vector<double>> Permutation(const Matrix& x, const std::vector<double>& y,
+                                          const PermutationOptions& options) const override {
+    EVOLVE_ASSIGN_OR_RETURN(PermutationImportance imp, ForestPermutationImportance(forest_, x, y, options));
+    return std::move(imp.mean);
+  }
+
+ private:
+  RandomForest forest_;
+};
+
+class LinearRegressor final : public Regressor {
+ public:
+  explicit LinearRegressor(ElasticNet model) : model_(std::move(model)) {}
+  Status Predict(const Matrix& x, std::vector<double>* out) const override { return model_.PredictBatch(x, out); }
+  Status Serialize(std::string* out) const override { return model_.Serialize(out); }
+  Result<std::vector<double>> Permutation(const Matrix& x, const std::vector<double>& y,
+                                          const PermutationOptions& options) const override {
+    EVOLVE_ASSIGN_OR_RETURN(
+        PermutationImportance imp,
+        ComputePermutationImportance(
+            [this](const Matrix& m, std::vector<double>* out) { return model_.PredictBatch(m, out); }, x, y, options));
+    return std::move(imp.mean);
+  }
+
+ private:
+  ElasticNet model_;
+};
+
+// Fits one model of `algorithm` on (x, y).
+using FitFn = std::function<Result<std::unique_ptr<Regressor>>(const Matrix& x, const std::vector<double>& y)>;
+
+Result<FitFn> MakeFitter(const ModelSpec& spec, const BuiltinOptions& options) {
+  const std::string algorithm = CanonicalAlgorithm(spec.algorithm);
+  if (algorithm == "random_forest_regressor") {
+    EVOLVE_ASSIGN_OR_RETURN(ForestParams params, ForestParamsFromJson(spec.hyperparameters));
+    if (params.threads == 0) params.threads = options.threads;
+    return FitFn([params](const Matrix& x, const std::vector<double>& y) -> Result<std::unique_ptr<Regressor>> {
+      EVOLVE_ASSIGN_OR_RETURN(RandomForest forest, RandomForest::Fit(x, y, params));
+      return std::unique_ptr<Regressor>(new ForestRegressor(std::move(forest)));
+    });
+  }
+  if (algorithm == "elasticnet_regression" || algorithm == "linear_regression") {
+    EVOLVE_ASSIGN_OR_RETURN(ElasticNetParams params, ElasticNetParamsFromJson(spec.hyperparameters));
+    if (algorithm == "linear_regression") params.alpha = 0.0;
+    return FitFn([params](const Matrix& x, const std::vector<double>& y) -> Result<std::unique_ptr<Regressor>> {
+      EVOLVE_ASSIGN_OR_RETURN(ElasticNet model, ElasticNet::Fit(x, y, params));
+      return std::unique_ptr<Regressor>(new LinearRegressor(std::move(model)));
+    });
+  }
+  return InvalidArgumentError("algorithm: unknown algorithm '" + spec.algorithm +
+                              "' (built-in: RandomForest / random_forest_regressor, ElasticNet / "
+                              "elasticnet_regression, LinearRegression / linear_regression)");
+}
+
+// The walk-forward spans from bar `first` to bar `n`, one fitted model each.
+// Their length depends on the scheme only, so more bars only add spans.
+std::vector<std::pair<size_t, size_t>> Spans(size_t first, size_t n, const WalkForward& scheme) {
+  std::vector<std::pair<size_t, size_t>> spans;
+  for (size_t start = first; start < n; start += scheme.span()) {
+    spans.emplace_back(start, std::min(n, start + scheme.span()));
+  }
+  return spans;
+}
+
+// `column` of `frame` on the bars of `rows`, as a column-major matrix.
+Matrix Gather(const std::vector<const std::vector<double>*>& columns, const std::vector<size_t>& rows) {
+  Matrix m;
+  m.rows = rows.size();
+  m.cols = columns.size();
+  m.data.resize(m.rows * m.cols);
+  for (size_t j = 0; j < m.cols; ++j) {
+    const std::vector<double>& c = *columns[j];
+    double* out = m.data.data() + j * m.rows;
+    for (size_t i = 0; i < rows.size(); ++i) out[i] = c[rows[i]];
+  }
+  return m;
+}
+
+// The close of `market` at each time of `times`: its last bar at or before
+// the time (never a later one); NaN before it starts.
+std::vector<double> AlignClose(const Bars& market, const std::vector<int64_t>& times) {
+  std::vector<double> out(times.size(), kNaN);
+  size_t k = 0;
+  for (size_t i = 0; i < times.size(); ++i) {
+    while (k < market.size() && market.time[k] <= times[i]) ++k;
+    if (k > 0) out[i] = market.close[k - 1];
+  }
+  return out;
+}
+
+class BuiltinTrainer final : public Trainer {
+ public:
+  BuiltinTrainer(std::shared_ptr<BarDirectory> bars, ArtifactStore& artifacts, BuiltinOptions options)
+      : bars_(std::move(bars)), artifacts_(artifacts), options_(std::move(options)) {}
+
+  Result<TrainedModel> Train(const ModelSpec& spec) override {
+    EVOLVE_ASSIGN_OR_RETURN(FitFn fit, MakeFitter(spec, options_));
+    EVOLVE_ASSIGN_OR_RETURN(Target target, ParseTarget(spec.target_transform));
+    EVOLVE_ASSIGN_OR_RETURN(WalkForward scheme, WalkForwardFrom(spec.data_options));
+    if (spec.features.empty()) return InvalidArgumentError("features: must not be empty");
+    if (spec.target_col != "close") {
+      return InvalidArgumentError("target_col: the built-in trainer predicts 'close', not '" + spec.target_col + "'");
+    }
+    EVOLVE_ASSIGN_OR_RETURN(std::shared_ptr<const Bars> bars, bars_->Load(spec.symbol));
+    std::vector<std::shared_ptr<const Bars>> references;
+    for (const auto& symbol : spec.reference_symbols) {
+      auto ref = bars_->Load(symbol);
+      if (!ref.ok()) return ref.status().WithContext("reference symbol " + symbol);
+      references.push_back(*ref);
+    }
+    EVOLVE_ASSIGN_OR_RETURN(FeatureFrame frame, ComputeFeatures(*bars, references));
+
+    std::vector<const std::vector<double>*> columns;
+    for (const auto& name : spec.features) {
+      int j = frame.Index(name);
+      if (j < 0) return InvalidArgumentError("features: unknown feature '" + name + "' for " + spec.symbol);
+      columns.push_back(&frame.columns[static_cast<size_t>(j)]);
+    }
+    const size_t n = bars->size();
+    // A bar can be predicted when every feature is defined; it can be
+    // trained on when its target (the next close) is defined too.
+    std::vector<char> defined(n, 1);
+    for (size_t i = 0; i < n; ++i) {
+      for (const auto* c : columns) {
+        if (!std::isfinite((*c)[i])) {
+          defined[i] = 0;
+          break;
+        }
+      }
+    }
+    std::vector<double> y(n, kNaN);
+    for (size_t i = 0; i + 1 < n; ++i) y[i] = TargetValue(target, bars->close[i], bars->close[i + 1]);
+
+    size_t warmup = 0;
+    while (warmup < n && !defined[warmup]) ++warmup;
+    const size_t first_test = warmup + scheme.train_window;
+    if (first_test + 1 >= n) {
+      return InvalidArgumentError("data_options.train_window: " + spec.symbol + " has " + std::to_string(n) +
+                                  " bars; after a warm-up of " + std::to_string(warmup) + " and a training window of " +
+                                  std::to_string(scheme.train_window) + " none is left to test on");
+    }
+
+    BuiltinModel model;
+    model.spec = spec;
+    model.scheme = scheme;
+    model.first_prediction = first_test;
+    model.prediction.assign(n, kNaN);
+    std::vector<double> importance_sum(columns.size(), 0.0);
+    size_t importance_rows = 0, refits = 0;
+    double sse = 0, sst = 0, oos_sum = 0;
+    size_t oos_rows = 0;
+    std::unique_ptr<Regressor> last;
+    for (const auto& [start, end] : Spans(first_test, n, scheme)) {
+      // Train on [start - W, start - 1): the row start - 1 is purged, its
+      // target being the close of the first test bar.
+      std::vector<size_t> train_rows;
+      for (size_t i = start - scheme.train_window; i + 1 < start; ++i) {
+        if (defined[i] && std::isfinite(y[i])) train_rows.push_back(i);
+      }
+      if (train_rows.size() < 2) {
+        return InvalidArgumentError("data_options.train_window: too few defined rows to fit before bar " +
+                                    std::to_string(start));
+      }
+      Matrix x_train = Gather(columns, train_rows);
+      std::vector<double> y_train;
+      for (size_t i : train_rows) y_train.push_back(y[i]);
+      auto fitted = fit(x_train, y_train);
+      if (!fitted.ok()) return fitted.status().WithContext("fitting for bars from " + std::to_string(start));
+      ++refits;
+
+      std::vector<size_t> test_rows;
+      for (size_t i = start; i < end; ++i) {
+        if (defined[i]) test_rows.push_back(i);
+      }
+      if (!test_rows.empty()) {
+        Matrix x_test = Gather(columns, test_rows);
+        std::vector<double> p;
+        EVOLVE_RETURN_IF_ERROR((*fitted)->Predict(x_test, &p));
+        std::vector<size_t> scored;  // test rows with a realised target
+        for (size_t k = 0; k < test_rows.size(); ++k) {
+          const size_t i = test_rows[k];
+          model.prediction[i] = PredictedReturn(target, p[k], bars->close[i]);
+          if (std::isfinite(y[i])) {
+            sse += (y[i] - p[k]) * (y[i] - p[k]);
+            oos_sum += y[i];
+            ++oos_rows;
+            scored.push_back(k);
+          }
+        }
+        if (scored.size() >= 2) {
+          std::vector<size_t> rows;
+          std::vector<double> y_test;
+          for (size_t k : scored) {
+            rows.push_back(test_rows[k]);
+            y_test.push_back(y[test_rows[k]]);
+          }
+          PermutationOptions permutation;
+          permutation.repeats = options_.importance_repeats;
+          permutation.seed = refits;
+          permutation.threads = options_.threads;
+          EVOLVE_ASSIGN_OR_RETURN(std::vector<double> imp,
+                                  (*fitted)->Permutation(Gather(columns, rows), y_test, permutation));
+          for (size_t j = 0; j < imp.size(); ++j) importance_sum[j] += imp[j] * static_cast<double>(rows.size());
+          importance_rows += rows.size();
+        }
+      }
+      last = std::move(*fitted);
+    }
+    const double oos_mean = oos_rows ? oos_sum / static_cast<double>(oos_rows) : 0.0;
+    for (size_t i = first_test; i < n; ++i) {
+      if (defined[i] && std::isfinite(y[i])) sst += (y[i] - oos_mean) * (y[i] - oos_mean);
+    }
+
+    model.importance.importance_type = "permutation";
+    for (size_t j = 0; j < columns.size(); ++j) {
+      double v = importance_rows ? importance_sum[j] / static_cast<double>(importance_rows) : 0.0;
+      model.importance.importances.push_back({spec.features[j], v});
+    }
+    model.metrics["refits"] = static_cast<double>(refits);
+    model.metrics["oos_rows"] = static_cast<double>(oos_rows);
+    model.metrics["warmup_bars"] = static_cast<double>(warmup);
+    if (sst > 0) model.metrics["oos_r2"] = 1.0 - sse / sst;
+    if (oos_rows) model.metrics["oos_mse"] = sse / static_cast<double>(oos_rows);
+    EVOLVE_RETURN_IF_ERROR(last->Serialize(&model.final_model));
+
+    EVOLVE_ASSIGN_OR_RETURN(model.simdata_key, StoreSimData(*bars, references, scheme));
+    const std::string model_id = NewId("mdl_");
+    EVOLVE_RETURN_IF_ERROR(artifacts_.PutArtifact(ModelKey(model_id), EncodeModel(model)));
+    Log(LogLevel::kInfo, "model trained",
+        {{"model_id", model_id},
+         {"symbol", spec.symbol},
+         {"features", std::to_string(spec.features.size())},
+         {"refits", std::to_string(refits)},
+         {"oos_rows", std::to_string(oos_rows)}});
+    return TrainedModel{model_id, model.metrics};
+  }
+
+  Result<ImportanceReport> Importance(const std::string& model_id) override {
+    EVOLVE_ASSIGN_OR_RETURN(BuiltinModel model, LoadModel(artifacts_, model_id));
+    return model.importance;
+  }
+
+  Result<ModelSpec> DescribeModel(const std::string& model_id) override {
+    EVOLVE_ASSIGN_OR_RETURN(BuiltinModel model, LoadModel(artifacts_, model_id));
+    return model.spec;
+  }
+
+ private:
+  // Writes the bars and regimes the simulator needs, once per symbol, market
+  // and scheme (the key is a digest of all of them), and returns the key.
+  //
+  // The regime model is refitted on the same walk-forward scheme as the
+  // models, counted from the first bar (not from a feature set's warm-up),
+  // so every model of a symbol and scheme shares the same labels: the GMM for
+  // a span is fitted on the train_window bars before it and labels the span.
+  Result<std::string> StoreSimData(const Bars& bars, const std::vector<std::shared_ptr<const Bars>>& references,
+                                   const WalkForward& scheme) {
+    // The market for regimes: the first reference symbol, else the symbol.
+    const Bars& market = references.empty() ? bars : *references[0];
+    std::vector<double> market_close = AlignClose(market, bars.time);
+    std::string digest_input = market.symbol + "|" + bars.symbol + "|" + std::to_string(scheme.train_window) + "|" +
+                               std::to_string(scheme.test_window) + "|" + std::to_string(scheme.refit_every) + "|";
+    auto append = [&digest_input](const auto& v) {
+      digest_input.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(v[0]));
+    };
+    append(bars.time);
+    append(bars.open);
+    append(bars.close);
+    append(market_close);
+    const std::string key = "simdata/" + Sha256Hex(digest_input);
+    if (artifacts_.GetArtifact(key).ok()) return key;
+
+    SimData data;
+    data.time = bars.time;
+    data.open = bars.open;
+    data.close = bars.close;
+    std::vector<RegimeSegment> segments;
+    for (const auto& [start, end] : Spans(scheme.train_window, bars.size(), scheme)) {
+      segments.push_back(RegimeSegment{start - scheme.train_window, start, start, end});
+    }
+    EVOLVE_ASSIGN_OR_RETURN(data.regimes["regime_gmm"], RegimeGmm(market_close, segments));
+    data.regimes["regime_vix"] = RegimeVix(market_close);
+    EVOLVE_RETURN_IF_ERROR(artifacts_.PutArtifact(key, EncodeSimData(data)));
+    return key;
+  }
+
+  std::shared_ptr<BarDirectory> bars_;
+  ArtifactStore& artifacts_;
+  const BuiltinOptions options_;
+};
+
+// --------------------------------------------------------------- simulator
+
+// A model ready to simulate: its out-of-sample span as backtest input.
+struct Loaded {
+  std::string symbol;
+  BacktestBars bars;
+};
+
+class BuiltinSimulator final : public Simulator {
+ public:
+  BuiltinSimulator(ArtifactStore& artifacts, BuiltinOptions options)
+      : artifacts_(artifacts), options_(std::move(options)) {}
+
+  Result<SimulationResult> Simulate(const SimulationParams& params) override {
+    return std::move(SimulateMany({params})[0]);
+  }
+
+  std::vector<Result<SimulationResult>> SimulateMany(const std::vector<SimulationParams>& params) override {
+    std::vector<Result<SimulationResult>> results(params.size(), Result<SimulationResult>(InternalError("unset")));
+    // Entries that share a model and costs are one grid: one pass.
+    std::map<std::tuple<std::string, double, double, double>, std::vector<size_t>> groups;
+    for (size_t i = 0; i < params.size(); ++i) {
+      const SimulationParams& p = params[i];
+      groups[{p.model_id, p.fee_bps, p.slippage_bps, p.initial_cash}].push_back(i);
+    }
+    for (const auto& [key, members] : groups) {
+      auto group = SimulateGroup(params, members);
+      for (size_t k = 0; k < members.size(); ++k) {
+        results[members[k]] = group.ok() ? Result<SimulationResult>((*group)[k]) : Result<SimulationResult>(group.status());
+      }
+    }
+    return results;
+  }
+
+ private:
+  Result<std::vector<SimulationResult>> SimulateGroup(const std::vector<SimulationParams>& params,
+                                                      const std::vector<size_t>& members) {
+    const SimulationParams& first = params[members[0]];
+    EVOLVE_ASSIGN_OR_RETURN(std::shared_ptr<const Loaded> loaded, Load(first.model_id));
+    std::vector<BacktestCell> cells;
+    for (size_t i : members) {
+      const SimulationParams& p = params[i];
+      if (p.use_bot || p.enable_z_score_check || p.volatility_normalization) {
+        return InvalidArgumentError(
+            "use_bot, enable_z_score_check and volatility_normalization are not supported by the built-in simulator");
+      }
+      if (!EqualsIgnoreCase(p.ticker, loaded->symbol)) {
+        return InvalidArgumentError("ticker: model " + p.model_id + " was trained on " + loaded->symbol + ", not " +
+                                    p.ticker);
+      }
+      if (!std::isfinite(p.threshold)) return InvalidArgumentError("threshold: must be a finite number");
+      cells.push_back(BacktestCell{p.threshold, p.regime.column, p.regime.allowed});
+    }
+    BacktestOptions options;
+    options.fee_bps = first.fee_bps;
+    options.slippage_bps = first.slippage_bps;
+    options.initial_cash = first.initial_cash;
+    return BacktestGrid(loaded->bars, cells, options);
+  }
+
+  static bool EqualsIgnoreCase(const std::string& a, const std::string& b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+             return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+  }
+
+  // The model's backtest input, from the LRU cache or the artifact store.
+  Result<std::shared_ptr<const Loaded>> Load(const std::string& model_id) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = index_.find(model_id);
+      if (it != index_.end()) {
+        lru_.splice(lru_.begin(), lru_, it->second);
+        return it->second->second;
+      }
+    }
+    EVOLVE_ASSIGN_OR_RETURN(BuiltinModel model, LoadModel(artifacts_, model_id));
+    auto bytes = artifacts_.GetArtifact(model.simdata_key);
+    if (!bytes.ok()) return bytes.status().WithContext("simulation data of model " + model_id);
+    auto data = DecodeSimData(*bytes);
+    if (!data.ok()) return data.status().WithContext("simulation data of model " + model_id);
+    if (data->time.size() != model.prediction.size()) {
+      return InternalError("model " + model_id + ": predictions do not match its simulation data");
+    }
+    auto loaded = std::make_shared<Loaded>();
+    loaded->symbol = model.spec.symbol;
+    const size_t from = model.first_prediction;
+    auto tail = [from](const auto& v) { return std::decay_t<decltype(v)>(v.begin() + static_cast<long>(from), v.end()); };
+    loaded->bars.time = tail(data->time);
+    loaded->bars.open = tail(data->open);
+    loaded->bars.close = tail(data->close);
+    loaded->bars.prediction = tail(model.prediction);
+    for (const auto& [name, labels] : data->regimes) loaded->bars.regimes[name] = tail(labels);
+
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = index_.find(model_id);
+    if (it != index_.end()) return it->second->second;  // another thread loaded it meanwhile
+    lru_.emplace_front(model_id, loaded);
+    index_[model_id] = lru_.begin();
+    while (lru_.size() > std::max<size_t>(1, options_.simulator_cache)) {
+      index_.erase(lru_.back().first);
+      lru_.pop_back();
+    }
+    return std::shared_ptr<const Loaded>(loaded);
+  }
+
+  ArtifactStore& artifacts_;
+  const BuiltinOptions options_;
+  std::mutex mu_;
+  using Entry = std::pair<std::string, std::shared_ptr<const Loaded>>;
+  std::list<Entry> lru_;                                      // most recent first; guarded by mu_
+  std::map<std::string, std::list<Entry>::iterator> index_;  // guarded by mu_
+};
+
+}  // namespace
+
+std::unique_ptr<FeatureSource> NewBuiltinFeatureSource(std::shared_ptr<BarDirectory> bars) {
+  return std::make_unique<BuiltinFeatureSource>(std::move(bars));
+}
+
+std::unique_ptr<Trainer> NewBuiltinTrainer(std::shared_ptr<BarDirectory> bars, ArtifactStore& artifacts,
+                                           const BuiltinOptions& options) {
+  return std::make_unique<BuiltinTrainer>(std::move(bars), artifacts, options);
+}
+
+std::unique_ptr<Simulator> NewBuiltinSimulator(ArtifactStore& artifacts, const BuiltinOptions& options) {
+  return std::make_unique<BuiltinSimulator>(artifacts, options);
+}
+
+Result<ModelPredictions> LoadModelPredictions(ArtifactStore& artifacts, const std::string& model_id) {
+  EVOLVE_ASSIGN_OR_RETURN(BuiltinModel model, LoadModel(artifacts, model_id));
+  auto bytes = artifacts.GetArtifact(model.simdata_key);
+  if (!bytes.ok()) return bytes.status().WithContext("simulation data of model " + model_id);
+  EVOLVE_ASSIGN_OR_RETURN(SimData data, DecodeSimData(*bytes));
+  return ModelPredictions{std::move(data.time), std::move(model.prediction)};
+}
+
+Result<BuiltinEngines> NewBuiltinEngines(ArtifactStore& artifacts, const BuiltinOptions& options) {
+  BuiltinEngines engines;
+  engines.bars = std::make_shared<BarDirectory>(options.data_dir);
+  EVOLVE_ASSIGN_OR_RETURN(std::vector<std::string> symbols, engines.bars->Symbols());
+  if (symbols.empty()) return NotFoundError("data directory " + options.data_dir + " holds no SYMBOL.csv file");
+  engines.features = NewBuiltinFeatureSource(engines.bars);
+  engines.trainer = NewBuiltinTrainer(engines.bars, artifacts, options);
+  engines.simulator = NewBuiltinSimulator(artifacts, options);
+  return engines;
+}
+
+}  // namespace evolve::engines

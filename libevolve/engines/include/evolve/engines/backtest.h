@@ -1,0 +1,117 @@
+// The built-in backtester (ARCHITECTURE.md section 4): trades out-of-sample
+// predictions bar by bar and reports the metrics of evolve::SimulationResult.
+//
+// Trading rules (docs/simulation.md states them with every formula):
+//   * The signal of bar i is +1 (long) when prediction[i] > threshold and
+//     the regime filter allows bar i's label, -1 (short) when allow_short,
+//     prediction[i] < -threshold and the filter allows it, else 0 (flat).
+//     A NaN prediction is 0; a filtered cell never trades a label < 0.
+//   * The position held during bar i+1 is the signal of bar i: it changes
+//     at the OPEN of bar i+1, never on the signal bar. A trade runs from its
+//     entry open to the open of the first bar whose previous signal differs
+//     (a reversal exits and enters at the same open: two trades' fills).
+//   * A position still open after the last bar is closed at the last bar's
+//     close (it counts as a trade); the last bar's own signal is not traded.
+//   * Costs: c = (fee_bps + slippage_bps) / 10^4 per side. Long net return
+//     r = exit (1 - c) / (entry (1 + c)) - 1; short r = (1 - c) -
+//     (exit / entry) (1 + c); r >= -1.
+//   * Every trade invests the whole equity (compounding); equity is marked
+//     to market at every close.
+//
+// Cost: BacktestGrid makes ONE pass over the bars for all cells. Per bar it
+// does O(distinct thresholds + regime columns) work to find every cell's
+// signal as a bitmask, and per-cell work only where a cell's position
+// changes; long positions are marked to market lazily (their per-bar
+// returns are the bar's close-to-close return, summed through running
+// totals, and drawdowns are only recomputed when the close leaves a band
+// outside which some cell's peak or drawdown can change). Short positions
+// are marked every bar.
+//
+// Thread-safety: pure functions, reentrant.
+#ifndef EVOLVE_ENGINES_BACKTEST_H_
+#define EVOLVE_ENGINES_BACKTEST_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "evolve/status.h"
+#include "evolve/types.h"
+
+namespace evolve::engines {
+
+// The bars of the simulated span (typically the out-of-sample span of a
+// walk-forward model). All vectors have the same length n >= 1.
+struct BacktestBars {
+  std::vector<int64_t> time;        // Unix seconds UTC, strictly increasing
+  std::vector<double> open, close;  // > 0 and finite
+  // Made at the close of bar i from data <= i; NaN = none (flat).
+  std::vector<double> prediction;
+  // Regime label at bar i, known at its close; -1 = unknown (a cell that
+  // filters on the column does not trade it).
+  std::map<std::string, std::vector<int8_t>> regimes;
+};
+
+// One point of the grid.
+struct BacktestCell {
+  double threshold = 0;       // >= 0, finite
+  std::string regime_column;  // empty = no filter
+  std::vector<int> allowed;   // labels traded when regime_column is set
+};
+
+struct BacktestOptions {
+  double fee_bps = 1;       // per side, >= 0
+  double slippage_bps = 1;  // per side, >= 0
+  bool allow_short = false;
+  double initial_cash = 10000;  // > 0
+  // For the Sharpe ratio. 0 = infer as (n - 1) / (span in years of 365.25
+  // days) from the first and last time stamps (252 for US daily bars).
+  double bars_per_year = 0;
+};
+
+// One round trip, for inspection and tests.
+struct BacktestTrade {
+  size_t entry_bar = 0;  // filled at open[entry_bar]
+  // Filled at open[exit_bar], or at close[exit_bar] when at_close (the
+  // position was still open after the last bar; exit_bar = n - 1).
+  size_t exit_bar = 0;
+  bool at_close = false;
+  int side = 1;            // +1 long, -1 short
+  double entry_price = 0;  // raw prices, before costs
+  double exit_price = 0;
+  double net_return = 0;  // r above, after costs (fraction)
+};
+
+// Simulates every cell over `bars` in one pass and returns one result per
+// cell, in order. When `trades` is given it receives each cell's trades.
+// Errors: kInvalidArgument for vectors of different lengths, no bars, a
+// non-positive or non-finite price, time stamps not strictly increasing (the
+// message names the bar), a negative or non-finite threshold, an unknown
+// regime column (named), or options out of range.
+Result<std::vector<SimulationResult>> BacktestGrid(const BacktestBars& bars,
+                                                   const std::vector<BacktestCell>& cells,
+                                                   const BacktestOptions& options,
+                                                   std::vector<std::vector<BacktestTrade>>* trades = nullptr);
+
+// One cell: BacktestGrid with a grid of one.
+Result<SimulationResult> Backtest(const BacktestBars& bars, const BacktestCell& cell,
+                                  const BacktestOptions& options,
+                                  std::vector<BacktestTrade>* trades = nullptr);
+
+// ISO 8601 week of a UTC time stamp: weeks start on Monday and belong to
+// the year of their Thursday (2020-12-31 and 2021-01-01 are both 2020-W53).
+struct IsoWeek {
+  int year = 0;
+  int week = 0;  // 1..53
+  friend bool operator==(const IsoWeek& a, const IsoWeek& b) { return a.year == b.year && a.week == b.week; }
+};
+IsoWeek IsoWeekOf(int64_t unix_seconds);
+
+// "YYYY-MM-DD" of a UTC time stamp.
+std::string UtcDate(int64_t unix_seconds);
+
+}  // namespace evolve::engines
+
+#endif  // EVOLVE_ENGINES_BACKTEST_H_

@@ -1,0 +1,138 @@
+// OHLCV bars: the in-memory series, the CSV format they are read from and
+// written to, and a directory of one CSV file per symbol.
+//
+// CSV rules (docs/features.md has the full text):
+//   * A header row is required. The time column is the first of Date,
+//     Datetime, Timestamp or Time (a Date column next to a Time column, with
+//     no Datetime/Timestamp, is read as date + time of day); Open, High, Low,
+//     Close and Volume are required. Names match in any case, in any order,
+//     with or without double quotes; other columns (Adjusted, ...) are
+//     ignored.
+//   * Times: "YYYY-MM-DD" (a daily bar, at 00:00:00 UTC), "YYYY-MM-DD HH:MM",
+//     "YYYY-MM-DD HH:MM:SS", the same with a 'T' instead of the space, with an
+//     optional "Z" or "+HH:MM"/"-HH:MM" offset (converted to UTC), or integer
+//     Unix seconds.
+//   * Rows must be strictly increasing in time (so no duplicates), every price
+//     positive, high >= low, open and close within [low, high] up to a
+//     relative tolerance of kOhlcTolerance, volume >= 0, every number finite
+//     and parsed in full, and every row as many fields as the header.
+//   * CRLF line ends, a UTF-8 byte order mark and blank lines are tolerated.
+//   Every error is kInvalidArgument and its message names the file, the
+//   1-based line and the problem, e.g. "TTRC.csv:1234: high 3.1 < low 3.2".
+//
+// Thread-safety: Bars is a value. The free functions are reentrant.
+// BarDirectory is safe for concurrent calls.
+#ifndef EVOLVE_ENGINES_BARS_H_
+#define EVOLVE_ENGINES_BARS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "evolve/status.h"
+
+namespace evolve::engines {
+
+// Open or close may lie this far (relative) outside [low, high]: vendors'
+// adjusted prices are rounded separately and can miss the range by a tick's
+// rounding, which is no reason to reject a file. Anything further is an error.
+inline constexpr double kOhlcTolerance = 1e-6;
+
+// A symbol's bars, column-wise, oldest first.
+struct Bars {
+  std::string symbol;
+  // Unix seconds UTC. A daily bar's time is its date at 00:00:00; an
+  // intraday bar's time is its start, as the file gives it.
+  std::vector<int64_t> time;
+  std::vector<double> open, high, low, close, volume;
+  // True when any bar's time is not at midnight UTC (minute or hour bars).
+  bool intraday = false;
+
+  size_t size() const { return time.size(); }
+};
+
+// Parses CSV `text` (rules above). `source_name` names the input in error
+// messages (a file name). `symbol` is stored as given.
+// Errors: kInvalidArgument naming source, line and problem.
+Result<Bars> ParseBarsCsv(std::string_view text, const std::string& symbol, const std::string& source_name);
+
+// Reads and parses the file at `path`; messages name its file name.
+// Errors: kNotFound when the file cannot be opened; as ParseBarsCsv.
+Result<Bars> LoadBarsCsv(const std::string& path, const std::string& symbol);
+
+// Writes `bars` as CSV that ParseBarsCsv reads back exactly (shortest
+// round-trip number formatting): "Date,..." with YYYY-MM-DD for daily bars,
+// "Datetime,..." with "YYYY-MM-DD HH:MM:SS" (UTC) for intraday bars. The file
+// is written beside `path` and renamed over it, so readers never see half.
+// Errors: kInvalidArgument for ragged columns; kUnavailable for I/O failures.
+Status WriteBarsCsv(const Bars& bars, const std::string& path);
+
+// A time as the CSV rules accept it -> Unix seconds UTC.
+// Errors: kInvalidArgument saying what is wrong.
+Result<int64_t> ParseBarTime(std::string_view text);
+
+// "YYYY-MM-DD" (intraday = false) or "YYYY-MM-DD HH:MM:SS" (UTC).
+std::string FormatBarTime(int64_t unix_seconds, bool intraday);
+
+// A Unix time broken down in UTC (proleptic Gregorian calendar).
+struct CivilTime {
+  int year = 1970;
+  int month = 1;  // 1..12
+  int day = 1;    // 1..31
+  int hour = 0, minute = 0, second = 0;
+  int day_of_week = 3;  // 0 = Monday .. 6 = Sunday (1970-01-01 was a Thursday)
+};
+CivilTime ToCivilTime(int64_t unix_seconds);
+
+// Days since 1970-01-01 of a valid proleptic Gregorian date.
+int64_t DaysFromCivil(int year, int month, int day);
+
+// The bars of a directory with one SYMBOL.csv file per symbol. A file's
+// symbol is its stem upper-cased ("ttrc.csv" -> "TTRC").
+//
+// Loaded bars are cached and shared; a file that changed on disk (size or
+// modification time) is read again on the next Load.
+class BarDirectory {
+ public:
+  explicit BarDirectory(std::string dir);
+  BarDirectory(const BarDirectory&) = delete;
+  BarDirectory& operator=(const BarDirectory&) = delete;
+
+  const std::string& dir() const { return dir_; }
+
+  // The symbols with a .csv file (extension in any case), sorted, unique.
+  // Errors: kNotFound when the directory does not exist; kInvalidArgument
+  // when two files name the same symbol (a.csv and A.csv); kUnavailable when
+  // it cannot be read.
+  Result<std::vector<std::string>> Symbols();
+
+  // The bars of `symbol` (any case), parsed once and then shared.
+  // Errors: kNotFound naming the directory when there is no such file;
+  // kInvalidArgument for a malformed symbol or file (as ParseBarsCsv).
+  Result<std::shared_ptr<const Bars>> Load(const std::string& symbol);
+
+ private:
+  struct Entry {
+    std::mutex mu;  // serialises loading one symbol; other symbols load in parallel
+    std::shared_ptr<const Bars> bars;
+    std::string path;
+    int64_t size = -1;
+    int64_t mtime_ns = -1;
+  };
+
+  // The file for upper-cased `symbol` in dir_, or kNotFound.
+  Result<std::string> FindFile(const std::string& symbol);
+
+  const std::string dir_;
+  std::mutex mu_;                                         // guards entries_
+  std::map<std::string, std::shared_ptr<Entry>> entries_;  // by upper-cased symbol
+};
+
+}  // namespace evolve::engines
+
+#endif  // EVOLVE_ENGINES_BARS_H_

@@ -1,0 +1,107 @@
+// The built-in engines behind the core interfaces: a FeatureSource over a
+// directory of bars, a walk-forward Trainer (random forest or ElasticNet)
+// and a grid Simulator, all in-process.
+//
+// Trained models and the simulation inputs they need (bar times and prices
+// of the out-of-sample span, regime labels) are artifacts in the Store's
+// ArtifactStore, so a worker that reaches the store can simulate any model
+// without the data directory.
+//
+// Walk-forward (docs/engines.md has the details):
+//   rows with every selected feature defined start at bar w (warm-up);
+//   the out-of-sample part starts at s0 = w + W and runs to the last bar, in
+//   spans of refit_every x T bars; each span gets one model, fitted on the
+//   rows [s - W, s - 1) before its start s: the row s - 1, whose target is
+//   the close of bar s, is purged. Every prediction the simulator trades
+//   therefore comes from a model fitted on bars strictly before it, and the
+//   schedule depends only on the scheme, so appending bars never changes a
+//   past prediction.
+//   W = data_options.train_window (default 1000 bars), T = test_window
+//   (default 250), refit_every (in test windows; default ceil(W / T), i.e.
+//   one refit per train_window bars, so the total training work is about one
+//   pass over the data however small the windows: the seed's 30/5 refits
+//   every 30 bars, not every 5).
+//
+// Thread-safety: every object here is safe for concurrent use.
+#ifndef EVOLVE_ENGINES_BUILTIN_H_
+#define EVOLVE_ENGINES_BUILTIN_H_
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "evolve/feature_source.h"
+#include "evolve/simulator.h"
+#include "evolve/status.h"
+#include "evolve/store.h"
+#include "evolve/trainer.h"
+
+namespace evolve::engines {
+
+class BarDirectory;
+
+// The walk-forward scheme of a model, from its data_options.
+struct WalkForward {
+  size_t train_window = 1000;  // W, bars
+  size_t test_window = 250;    // T, bars
+  size_t refit_every = 4;      // test windows per fitted model
+
+  size_t span() const { return refit_every * test_window; }
+};
+
+// Reads train_window, test_window and refit_every from a data_options JSON
+// object (other keys are ignored: they belong to other engines).
+// Errors: kInvalidArgument naming the key for a non-integer or a value < 1
+// (train_window < 2).
+Result<WalkForward> WalkForwardFrom(const std::string& data_options_json);
+
+struct BuiltinOptions {
+  std::string data_dir;  // SYMBOL.csv files
+  // Training threads per model (0: all cores).
+  int threads = 0;
+  // Permutation importance repeats.
+  int importance_repeats = 5;
+  // Models and simulation inputs the simulator keeps in memory.
+  size_t simulator_cache = 8;
+};
+
+// Symbols and feature columns of the bars in `bars`. ListFeatures gives a
+// symbol's own columns; reference-symbol columns ("spy_return_1") are
+// usable by naming them in seed_features (docs/engines.md).
+std::unique_ptr<FeatureSource> NewBuiltinFeatureSource(std::shared_ptr<BarDirectory> bars);
+
+// Trains walk-forward models on `bars`, writes each model to `artifacts`
+// ("model/<id>") with the simulation inputs it needs ("simdata/<digest>").
+// Algorithms: random_forest_regressor (the seed's "RandomForest"),
+// elasticnet_regression, linear_regression. `artifacts` must outlive it.
+std::unique_ptr<Trainer> NewBuiltinTrainer(std::shared_ptr<BarDirectory> bars, ArtifactStore& artifacts,
+                                           const BuiltinOptions& options);
+
+// Backtests models trained by the built-in trainer, reading them from
+// `artifacts`; SimulateMany runs a model's whole grid in one pass.
+std::unique_ptr<Simulator> NewBuiltinSimulator(ArtifactStore& artifacts, const BuiltinOptions& options);
+
+// The out-of-sample predictions of a built-in model: for each bar of its
+// symbol, the expected next-bar return predicted at that bar's close, NaN
+// where there is none (warm-up, training window, undefined features).
+struct ModelPredictions {
+  std::vector<int64_t> time;  // Unix seconds UTC, one per bar
+  std::vector<double> prediction;
+};
+// Errors: kNotFound when `model_id` is not a built-in model in `artifacts`.
+Result<ModelPredictions> LoadModelPredictions(ArtifactStore& artifacts, const std::string& model_id);
+
+// The three together, over one data directory and one store.
+struct BuiltinEngines {
+  std::shared_ptr<BarDirectory> bars;
+  std::unique_ptr<FeatureSource> features;
+  std::unique_ptr<Trainer> trainer;
+  std::unique_ptr<Simulator> simulator;
+};
+// Errors: kNotFound when data_dir does not exist or holds no SYMBOL.csv.
+Result<BuiltinEngines> NewBuiltinEngines(ArtifactStore& artifacts, const BuiltinOptions& options);
+
+}  // namespace evolve::engines
+
+#endif  // EVOLVE_ENGINES_BUILTIN_H_

@@ -1,0 +1,67 @@
+// Feature columns of a symbol's bars: the inputs of the built-in trainer and
+// of the FeatureSource. docs/features.md defines every column exactly (warm-up,
+// population or sample stdev, units); the indicators themselves are in
+// evolve/engines/indicators.h.
+//
+// Guarantees:
+//   * No look-ahead: the value at bar i uses bars 0..i only (and reference
+//     bars complete by then), and is bit-for-bit unchanged when bars are
+//     appended.
+//   * NaN where a value is undefined (warm-up, division by zero); never
+//     +/-Infinity.
+//   * Price-level columns (sma_*, ema_*, bb_upper/lower, macd_*, atr_14,
+//     momentum_10) are in price units and non-stationary: they keep the names
+//     the seed and the original feature service use, but a model trained on
+//     them learns price levels; prefer the relative columns (close_to_sma_*,
+//     bb_pct_b, atr_pct_14, returns, z-scores) for anything that must
+//     generalise across time or symbols.
+//
+// Reference symbols add, for each reference (prefix = its symbol lower-cased
+// + "_"): return_1, log_return_1, rsi_14, volatility_20, return_z_score_20,
+// computed on the reference's own bars and aligned to the symbol's bars: bar
+// i takes the reference's last bar complete by bar i's close, i.e. the last
+// with time <= bar i's time when both are daily or both intraday (a daily bar,
+// stamped at 00:00 of its date, is complete at the end of that date), with the
+// values carried forward; NaN before the reference's first bar.
+//
+// Thread-safety: pure functions, reentrant.
+#ifndef EVOLVE_ENGINES_FEATURES_H_
+#define EVOLVE_ENGINES_FEATURES_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "evolve/engines/bars.h"
+#include "evolve/status.h"
+
+namespace evolve::engines {
+
+struct FeatureFrame {
+  std::vector<int64_t> time;                  // the bars' times
+  std::vector<std::string> names;             // one per column
+  std::vector<std::vector<double>> columns;   // columns[j][i]: column j at bar i; NaN where undefined
+
+  size_t rows() const { return time.size(); }
+  // The position of column `name` in names/columns, or -1.
+  int Index(const std::string& name) const;
+};
+
+// Every column ComputeFeatures gives for these references, in its order: the
+// symbol's own columns, then each reference's, in the order given.
+std::vector<std::string> FeatureNames(const std::vector<std::string>& reference_symbols);
+
+// The columns of the symbol's own bars (FeatureNames({})), in order.
+const std::vector<std::string>& OwnFeatureNames();
+
+// Computes every column for `bars`, with the reference symbols' columns
+// aligned as described above.
+// Errors: kInvalidArgument for bars whose columns differ in length or whose
+// times are not strictly increasing, a null reference, or two references with
+// the same lower-cased symbol.
+Result<FeatureFrame> ComputeFeatures(const Bars& bars, const std::vector<std::shared_ptr<const Bars>>& references = {});
+
+}  // namespace evolve::engines
+
+#endif  // EVOLVE_ENGINES_FEATURES_H_

@@ -1,0 +1,461 @@
+#include "evolve/engines/bars.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+#include <utility>
+
+namespace evolve::engines {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int64_t kSecondsPerDay = 86400;
+// Integer times above this are almost surely milliseconds (year 5138 in
+// seconds); reading them as seconds would silently misplace every bar.
+constexpr int64_t kMaxUnixSeconds = 100'000'000'000;
+
+// Shortest text that reads back as `v`: messages quote the file's numbers.
+std::string Num(double v) {
+  char buf[32];
+  auto res = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, res.ptr);
+}
+
+// A parsed time for messages: the date alone for a midnight time.
+std::string ShowTime(int64_t t) {
+  return t % kSecondsPerDay == 0 ? FormatBarTime(t, false) : FormatBarTime(t, true) + " UTC";
+}
+
+bool IsSpace(char c) { return c == ' ' || c == '\t'; }
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// Trimmed, with one pair of surrounding double quotes removed.
+std::string_view Unquote(std::string_view s) {
+  s = Trim(s);
+  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = Trim(s.substr(1, s.size() - 2));
+  return s;
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string Upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Parses exactly `width` decimal digits at s[pos]; false if any is not a digit.
+bool Digits(std::string_view s, size_t pos, size_t width, int* out) {
+  if (pos + width > s.size()) return false;
+  int v = 0;
+  for (size_t i = pos; i < pos + width; ++i) {
+    char c = s[i];
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  *out = v;
+  return true;
+}
+
+bool IsLeapYear(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+int DaysInMonth(int y, int m) {
+  static constexpr std::array<int, 12> kDays = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && IsLeapYear(y) ? 29 : kDays[static_cast<size_t>(m - 1)];
+}
+
+int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+// Splits `line` at commas into `fields` (reused to avoid allocation).
+// Quoted fields may not contain commas: no bar file needs them.
+void SplitFields(std::string_view line, std::vector<std::string_view>* fields) {
+  fields->clear();
+  size_t start = 0;
+  while (true) {
+    size_t comma = line.find(',', start);
+    if (comma == std::string_view::npos) {
+      fields->push_back(line.substr(start));
+      return;
+    }
+    fields->push_back(line.substr(start, comma - start));
+    start = comma + 1;
+  }
+}
+
+// The whole field as a finite double, or false.
+bool ParseDouble(std::string_view field, double* out) {
+  std::string_view s = Unquote(field);
+  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+  if (s.empty()) return false;
+  auto res = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return res.ec == std::errc() && res.ptr == s.data() + s.size() && std::isfinite(*out);
+}
+
+}  // namespace
+
+int64_t DaysFromCivil(int year, int month, int day) {
+  // Howard Hinnant's days_from_civil: exact for the proleptic Gregorian calendar.
+  int64_t y = year - (month <= 2 ? 1 : 0);
+  int64_t era = (y >= 0 ? y : y - 399) / 400;
+  int64_t yoe = y - era * 400;
+  int64_t doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+CivilTime ToCivilTime(int64_t unix_seconds) {
+  CivilTime t;
+  int64_t days = FloorDiv(unix_seconds, kSecondsPerDay);
+  int64_t secs = unix_seconds - days * kSecondsPerDay;
+  t.hour = static_cast<int>(secs / 3600);
+  t.minute = static_cast<int>(secs / 60 % 60);
+  t.second = static_cast<int>(secs % 60);
+  t.day_of_week = static_cast<int>((days % 7 + 7 + 3) % 7);  // day 0 was a Thursday
+  int64_t z = days + 719468;
+  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  int64_t doe = z - era * 146097;
+  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  int64_t mp = (5 * doy + 2) / 153;
+  t.day = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+  t.month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+  t.year = static_cast<int>(yoe + era * 400 + (t.month <= 2 ? 1 : 0));
+  return t;
+}
+
+Result<int64_t> ParseBarTime(std::string_view text) {
+  std::string_view s = Unquote(text);
+  if (s.empty()) return InvalidArgumentError("empty time");
+  auto bad = [&](const char* why) {
+    return InvalidArgumentError("bad time '" + std::string(s) + "': " + why);
+  };
+  // Integer Unix seconds: all digits (optionally signed), no '-' at position 4.
+  bool all_digits = std::all_of(s.begin() + (s.front() == '-' ? 1 : 0), s.end(),
+                                [](char c) { return c >= '0' && c <= '9'; });
+  if (all_digits && s.size() > (s.front() == '-' ? 1u : 0u)) {
+    int64_t v = 0;
+    auto res = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (res.ec != std::errc() || res.ptr != s.data() + s.size()) return bad("not an integer");
+    if (v > kMaxUnixSeconds || v < -kMaxUnixSeconds) {
+      return bad("out of range for Unix seconds (milliseconds?)");
+    }
+    return v;
+  }
+  int year = 0, month = 0, day = 0;
+  if (s.size() < 10 || !Digits(s, 0, 4, &year) || s[4] != '-' || !Digits(s, 5, 2, &month) || s[7] != '-' ||
+      !Digits(s, 8, 2, &day)) {
+    return bad("expected YYYY-MM-DD[ HH:MM[:SS]], YYYY-MM-DDTHH:MM:SS[Z] or Unix seconds");
+  }
+  if (month < 1 || month > 12) return bad("month out of range");
+  if (day < 1 || day > DaysInMonth(year, month)) return bad("day out of range");
+  int64_t t = DaysFromCivil(year, month, day) * kSecondsPerDay;
+  if (s.size() == 10) return t;
+  if (s[10] != ' ' && s[10] != 'T' && s[10] != 't') return bad("unexpected text after the date");
+  int hour = 0, minute = 0, second = 0;
+  if (!Digits(s, 11, 2, &hour) || s.size() < 16 || s[13] != ':' || !Digits(s, 14, 2, &minute)) {
+    return bad("expected HH:MM after the date");
+  }
+  size_t pos = 16;
+  if (pos < s.size() && s[pos] == ':') {
+    if (!Digits(s, pos + 1, 2, &second)) return bad("expected two digits of seconds");
+    pos += 3;
+  }
+  if (hour > 23 || minute > 59 || second > 59) return bad("time of day out of range");
+  t += hour * 3600 + minute * 60 + second;
+  std::string_view zone = s.substr(pos);
+  if (zone.empty() || zone == "Z" || zone == "z") return t;
+  if (zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && zone[3] == ':') {
+    int zh = 0, zm = 0;
+    if (Digits(zone, 1, 2, &zh) && Digits(zone, 4, 2, &zm) && zh <= 23 && zm <= 59) {
+      int64_t offset = zh * 3600 + zm * 60;
+      return zone[0] == '+' ? t - offset : t + offset;  // local = UTC + offset
+    }
+  }
+  return bad("expected Z or +HH:MM after the time (fractional seconds are not accepted)");
+}
+
+std::string FormatBarTime(int64_t unix_seconds, bool intraday) {
+  CivilTime c = ToCivilTime(unix_seconds);
+  char buf[40];
+  if (intraday) {
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d", c.year, c.month, c.day, c.hour, c.minute,
+                  c.second);
+  } else {
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", c.year, c.month, c.day);
+  }
+  return buf;
+}
+
+Result<Bars> ParseBarsCsv(std::string_view text, const std::string& symbol, const std::string& source_name) {
+  const std::string& src = source_name;
+  if (text.size() >= 3 && std::memcmp(text.data(), "\xEF\xBB\xBF", 3) == 0) text.remove_prefix(3);
+
+  Bars bars;
+  bars.symbol = symbol;
+  // Rough row count, so the columns are allocated once.
+  size_t approx_rows = static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
+
+  std::vector<std::string_view> fields;
+  fields.reserve(16);
+  constexpr size_t kNone = static_cast<size_t>(-1);
+  size_t n_columns = 0;
+  size_t col_time_of_day = kNone;  // a separate Time column next to Date
+  std::string joined_time;
+  size_t col_time = kNone, col_open = kNone, col_high = kNone, col_low = kNone, col_close = kNone,
+         col_volume = kNone;
+  bool have_header = false;
+  size_t line_no = 0;
+  size_t pos = 0;
+
+  auto error = [&](const std::string& what) {
+    return InvalidArgumentError(src + ":" + std::to_string(line_no) + ": " + what);
+  };
+
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    size_t end = nl == std::string_view::npos ? text.size() : nl;
+    std::string_view line = text.substr(pos, end - pos);
+    pos = nl == std::string_view::npos ? text.size() : nl + 1;
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (Trim(line).empty()) continue;
+    SplitFields(line, &fields);
+
+    if (!have_header) {
+      have_header = true;
+      n_columns = fields.size();
+      // The time column: the first of these names, in this order of preference.
+      static constexpr std::array<const char*, 4> kTimeNames = {"date", "datetime", "timestamp", "time"};
+      std::vector<std::string> names;
+      for (std::string_view f : fields) names.push_back(Lower(Unquote(f)));
+      for (const char* want : kTimeNames) {
+        auto it = std::find(names.begin(), names.end(), want);
+        if (it != names.end()) {
+          col_time = static_cast<size_t>(it - names.begin());
+          break;
+        }
+      }
+      if (col_time == kNone) return error("no time column (Date, Datetime, Timestamp or Time) in the header");
+      // Some vendors split the time of day into its own column: Date,Time,...
+      if (names[col_time] == "date" && std::count(names.begin(), names.end(), "datetime") == 0 &&
+          std::count(names.begin(), names.end(), "timestamp") == 0) {
+        auto it = std::find(names.begin(), names.end(), "time");
+        if (it != names.end()) col_time_of_day = static_cast<size_t>(it - names.begin());
+      }
+      struct Want {
+        const char* name;
+        size_t* col;
+      };
+      for (Want w : {Want{"open", &col_open}, Want{"high", &col_high}, Want{"low", &col_low},
+                     Want{"close", &col_close}, Want{"volume", &col_volume}}) {
+        for (size_t j = 0; j < names.size(); ++j) {
+          if (names[j] != w.name) continue;
+          if (*w.col != kNone) return error(std::string("column '") + w.name + "' appears twice in the header");
+          *w.col = j;
+        }
+        if (*w.col == kNone) return error(std::string("missing column '") + w.name + "' in the header");
+      }
+      bars.time.reserve(approx_rows);
+      for (auto* v : {&bars.open, &bars.high, &bars.low, &bars.close, &bars.volume}) v->reserve(approx_rows);
+      continue;
+    }
+
+    if (fields.size() != n_columns) {
+      return error("expected " + std::to_string(n_columns) + " fields, got " + std::to_string(fields.size()));
+    }
+    std::string_view time_text = fields[col_time];
+    if (col_time_of_day != kNone) {
+      joined_time.assign(Unquote(time_text));
+      joined_time += ' ';
+      joined_time += Unquote(fields[col_time_of_day]);
+      time_text = joined_time;
+    }
+    auto time = ParseBarTime(time_text);
+    if (!time.ok()) return error(time.status().message());
+    double o, h, l, c, v;
+    struct Num_ {
+      size_t col;
+      double* out;
+      const char* name;
+    };
+    for (Num_ f : {Num_{col_open, &o, "open"}, Num_{col_high, &h, "high"}, Num_{col_low, &l, "low"},
+                   Num_{col_close, &c, "close"}, Num_{col_volume, &v, "volume"}}) {
+      if (!ParseDouble(fields[f.col], f.out)) {
+        return error(std::string(f.name) + ": not a finite number: '" + std::string(Unquote(fields[f.col])) +
+                     "'");
+      }
+    }
+    if (!bars.time.empty() && *time <= bars.time.back()) {
+      if (*time == bars.time.back()) return error("duplicate time " + ShowTime(*time));
+      return error("time " + ShowTime(*time) + " is before the previous row's " + ShowTime(bars.time.back()) +
+                   " (rows must be in increasing time order)");
+    }
+    for (auto [value, name] : {std::pair<double, const char*>{o, "open"}, {h, "high"}, {l, "low"}, {c, "close"}}) {
+      if (!(value > 0)) return error(std::string(name) + " " + Num(value) + " is not positive");
+    }
+    if (v < 0) return error("volume " + Num(v) + " is negative");
+    if (h < l) return error("high " + Num(h) + " < low " + Num(l));
+    const double lo = l * (1 - kOhlcTolerance), hi = h * (1 + kOhlcTolerance);
+    if (o < lo || o > hi) return error("open " + Num(o) + " outside [low " + Num(l) + ", high " + Num(h) + "]");
+    if (c < lo || c > hi) return error("close " + Num(c) + " outside [low " + Num(l) + ", high " + Num(h) + "]");
+    bars.time.push_back(*time);
+    bars.open.push_back(o);
+    bars.high.push_back(h);
+    bars.low.push_back(l);
+    bars.close.push_back(c);
+    bars.volume.push_back(v);
+    if (*time % kSecondsPerDay != 0) bars.intraday = true;
+  }
+  if (!have_header) return InvalidArgumentError(src + ": empty file (a header row is required)");
+  if (bars.time.empty()) return InvalidArgumentError(src + ": no rows after the header");
+  return bars;
+}
+
+Result<Bars> LoadBarsCsv(const std::string& path, const std::string& symbol) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return NotFoundError("cannot open " + path + ": " + std::strerror(errno));
+  std::string text;
+  char buf[1 << 16];
+  size_t got;
+  while ((got = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, got);
+  bool failed = std::ferror(f) != 0;
+  std::fclose(f);
+  if (failed) return UnavailableError("cannot read " + path);
+  return ParseBarsCsv(text, symbol, fs::path(path).filename().string());
+}
+
+Status WriteBarsCsv(const Bars& bars, const std::string& path) {
+  const size_t n = bars.size();
+  if (bars.open.size() != n || bars.high.size() != n || bars.low.size() != n || bars.close.size() != n ||
+      bars.volume.size() != n) {
+    return InvalidArgumentError("bars of " + bars.symbol + ": columns have different lengths");
+  }
+  std::string out = bars.intraday ? "Datetime,Open,High,Low,Close,Volume\n" : "Date,Open,High,Low,Close,Volume\n";
+  out.reserve(out.size() + n * 96);
+  char buf[40];
+  for (size_t i = 0; i < n; ++i) {
+    out += FormatBarTime(bars.time[i], bars.intraday);
+    for (double v : {bars.open[i], bars.high[i], bars.low[i], bars.close[i], bars.volume[i]}) {
+      auto res = std::to_chars(buf, buf + sizeof buf, v);
+      out += ',';
+      out.append(buf, res.ptr);
+    }
+    out += '\n';
+  }
+  const std::string tmp = path + ".tmp";
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (f == nullptr) return UnavailableError("cannot create " + tmp + ": " + std::strerror(errno));
+  bool ok = std::fwrite(out.data(), 1, out.size(), f) == out.size();
+  ok = (std::fclose(f) == 0) && ok;
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return UnavailableError("cannot write " + path);
+  }
+  return Status::Ok();
+}
+
+BarDirectory::BarDirectory(std::string dir) : dir_(std::move(dir)) {}
+
+Result<std::vector<std::string>> BarDirectory::Symbols() {
+  std::error_code ec;
+  if (!fs::is_directory(dir_, ec)) return NotFoundError("bar directory " + dir_ + " does not exist");
+  std::map<std::string, std::string> by_symbol;  // symbol -> file name
+  for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+    const fs::path& p = it->path();
+    if (Lower(p.extension().string()) != ".csv" || !it->is_regular_file(ec)) continue;
+    std::string symbol = Upper(p.stem().string());
+    auto [pos, inserted] = by_symbol.emplace(symbol, p.filename().string());
+    if (!inserted) {
+      return InvalidArgumentError("bar directory " + dir_ + ": " + pos->second + " and " +
+                                  p.filename().string() + " both name symbol " + symbol);
+    }
+  }
+  if (ec) return UnavailableError("cannot list bar directory " + dir_ + ": " + ec.message());
+  std::vector<std::string> symbols;
+  for (const auto& [symbol, file] : by_symbol) symbols.push_back(symbol);
+  return symbols;
+}
+
+Result<std::string> BarDirectory::FindFile(const std::string& symbol) {
+  std::error_code ec;
+  std::string found;
+  for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+    const fs::path& p = it->path();
+    if (Lower(p.extension().string()) != ".csv" || Upper(p.stem().string()) != symbol) continue;
+    if (!found.empty()) {
+      return InvalidArgumentError("bar directory " + dir_ + ": more than one file for symbol " + symbol);
+    }
+    found = p.string();
+  }
+  if (ec && found.empty()) {
+    if (!fs::exists(dir_)) return NotFoundError("bar directory " + dir_ + " does not exist");
+    return UnavailableError("cannot list bar directory " + dir_ + ": " + ec.message());
+  }
+  if (found.empty()) return NotFoundError("no bars for symbol " + symbol + " in " + dir_);
+  return found;
+}
+
+Result<std::shared_ptr<const Bars>> BarDirectory::Load(const std::string& symbol) {
+  // Symbols come from requests; a conservative alphabet keeps them names, not paths.
+  bool valid = !symbol.empty() && symbol.size() <= 64 &&
+               std::all_of(symbol.begin(), symbol.end(), [](char ch) {
+                 return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-' || ch == '_' ||
+                        ch == '^' || ch == '=';
+               });
+  if (!valid) return InvalidArgumentError("bad symbol '" + symbol + "'");
+  const std::string key = Upper(symbol);
+
+  std::shared_ptr<Entry> entry;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& slot = entries_[key];
+    if (!slot) slot = std::make_shared<Entry>();
+    entry = slot;
+  }
+  std::lock_guard<std::mutex> lock(entry->mu);
+  auto stamp = [](const std::string& path, int64_t* size, int64_t* mtime) {
+    std::error_code ec;
+    auto sz = fs::file_size(path, ec);
+    if (ec) return false;
+    auto mt = fs::last_write_time(path, ec);
+    if (ec) return false;
+    *size = static_cast<int64_t>(sz);
+    *mtime = static_cast<int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(mt.time_since_epoch()).count());
+    return true;
+  };
+  if (entry->bars) {
+    int64_t size = 0, mtime = 0;
+    if (stamp(entry->path, &size, &mtime) && size == entry->size && mtime == entry->mtime_ns) return entry->bars;
+    entry->bars.reset();
+  }
+  EVOLVE_ASSIGN_OR_RETURN(std::string path, FindFile(key));
+  int64_t size = -1, mtime = -1;
+  // Stamped before reading: a write racing with the read makes the next Load re-read.
+  if (!stamp(path, &size, &mtime)) return NotFoundError("no bars for symbol " + key + " in " + dir_);
+  EVOLVE_ASSIGN_OR_RETURN(Bars bars, LoadBarsCsv(path, key));
+  entry->bars = std::make_shared<const Bars>(std::move(bars));
+  entry->path = path;
+  entry->size = size;
+  entry->mtime_ns = mtime;
+  return entry->bars;
+}
+
+}  // namespace evolve::engines

@@ -1,0 +1,313 @@
+// Bars: the CSV rules (accepted forms, every rejection with file:line), the
+// time helpers, the CSV round trip and BarDirectory (case, cache, reload,
+// errors, concurrency).
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include "evolve/engines/bars.h"
+#include "evolve/engines/synthetic.h"
+
+namespace evolve::engines {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A fresh directory under the system temp dir, removed at scope exit.
+class TempDir {
+ public:
+  TempDir() {
+    static std::atomic<int> counter{0};
+    path_ = fs::temp_directory_path() /
+            ("evolve_bars_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  std::string File(const std::string& name) const { return (path_ / name).string(); }
+  std::string path() const { return path_.string(); }
+
+ private:
+  fs::path path_;
+};
+
+void WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+// The error message of parsing `text` as "x.csv", or "" if it parsed.
+std::string ParseError(const std::string& text) {
+  auto r = ParseBarsCsv(text, "X", "x.csv");
+  if (r.ok()) return "";
+  CHECK(r.status().code() == StatusCode::kInvalidArgument);
+  return r.status().message();
+}
+
+const char kHeader[] = "Date,Open,High,Low,Close,Volume\n";
+
+TEST_CASE("bars: the bundled TTRC file loads with its quoted header") {
+  auto r = LoadBarsCsv(std::string(EVOLVE_EXAMPLES_DATA_DIR) + "/TTRC.csv", "TTRC");
+  REQUIRE(r.ok());
+  const Bars& b = *r;
+  CHECK(b.symbol == "TTRC");
+  REQUIRE(b.size() == 5550);
+  CHECK_FALSE(b.intraday);
+  CHECK(FormatBarTime(b.time.front(), false) == "1985-01-02");
+  CHECK(b.time.front() == DaysFromCivil(1985, 1, 2) * 86400);
+  CHECK(b.open.front() == 3.18);
+  CHECK(b.high.front() == 3.18);
+  CHECK(b.low.front() == 3.08);
+  CHECK(b.close.front() == 3.08);
+  CHECK(b.volume.front() == 1870906);
+  CHECK(FormatBarTime(b.time.back(), false) == "2006-12-29");
+  CHECK(b.close.back() == 51.95);
+  for (size_t i = 1; i < b.size(); ++i) REQUIRE(b.time[i] > b.time[i - 1]);
+}
+
+TEST_CASE("bars: header names in any case and order, quoted, with extra columns") {
+  auto r = ParseBarsCsv(
+      "\xEF\xBB\xBF\"VOLUME\",close,\"Adjusted\",LOW,High,open,\"date\"\r\n"
+      "100,10.5,10.4,10,11,10.2,2020-01-02\r\n"
+      "\r\n"
+      "200,10.7,10.6,10.1,10.9,10.5,\"2020-01-03\"\r\n",
+      "abc", "abc.csv");
+  REQUIRE(r.ok());
+  CHECK(r->symbol == "abc");
+  REQUIRE(r->size() == 2);
+  CHECK(r->open[1] == 10.5);
+  CHECK(r->high[1] == 10.9);
+  CHECK(r->low[1] == 10.1);
+  CHECK(r->close[1] == 10.7);
+  CHECK(r->volume[1] == 200);
+  CHECK(r->time[1] - r->time[0] == 86400);
+  CHECK_FALSE(r->intraday);
+}
+
+TEST_CASE("bars: every accepted time form") {
+  const int64_t day = DaysFromCivil(2024, 3, 15) * 86400;
+  CHECK(*ParseBarTime("2024-03-15") == day);
+  CHECK(*ParseBarTime("2024-03-15 09:30") == day + 9 * 3600 + 30 * 60);
+  CHECK(*ParseBarTime("2024-03-15 09:30:15") == day + 9 * 3600 + 30 * 60 + 15);
+  CHECK(*ParseBarTime("2024-03-15T09:30:15") == day + 9 * 3600 + 30 * 60 + 15);
+  CHECK(*ParseBarTime("2024-03-15T09:30:15Z") == day + 9 * 3600 + 30 * 60 + 15);
+  CHECK(*ParseBarTime("2024-03-15T09:30:00-04:00") == day + 13 * 3600 + 30 * 60);
+  CHECK(*ParseBarTime("2024-03-15 09:30:00+01:00") == day + 8 * 3600 + 30 * 60);
+  CHECK(*ParseBarTime("1710495000") == 1710495000);
+  CHECK(*ParseBarTime("2000-02-29") == DaysFromCivil(2000, 2, 29) * 86400);
+  CHECK(*ParseBarTime("1969-12-31 23:59:59") == -1);
+
+  for (const char* bad : {"2023-02-29", "2024-13-01", "2024-00-10", "2024-03-32", "2024-03-15 24:00",
+                          "2024-03-15 09:60", "2024-03-15 09:30:15.250", "2024/03/15", "15.03.2024",
+                          "2024-03-15x", "1710495000000", "", "2024-03-15 09:30 EST"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(ParseBarTime(bad).ok());
+  }
+}
+
+TEST_CASE("bars: intraday files, and a Date column beside a Time column") {
+  auto r = ParseBarsCsv(
+      "timestamp,open,high,low,close,volume\n"
+      "2024-03-15T13:30:00Z,10,11,9,10,5\n"
+      "1710509460,10,11,9,10,5\n",
+      "M", "m.csv");
+  REQUIRE(r.ok());
+  CHECK(r->intraday);
+  CHECK(r->time[1] - r->time[0] == 60);
+  auto split = ParseBarsCsv(
+      "Date,Time,Open,High,Low,Close,Volume\n"
+      "2024-03-15,09:30,10,11,9,10,5\n"
+      "2024-03-15,09:31,10,11,9,10,5\n",
+      "S", "s.csv");
+  REQUIRE(split.ok());
+  CHECK(split->intraday);
+  CHECK(split->time[0] == DaysFromCivil(2024, 3, 15) * 86400 + 9 * 3600 + 30 * 60);
+  CHECK(split->time[1] - split->time[0] == 60);
+}
+
+TEST_CASE("bars: each bad row is rejected with file, line and problem") {
+  const std::string ok_row = "2020-01-02,10,11,9,10.5,100\n";
+  CHECK(ParseError(kHeader + ok_row) == "");
+  CHECK(ParseError(kHeader + ok_row + "2020-01-03,3.15,3.1,3.2,3.15,100\n") == "x.csv:3: high 3.1 < low 3.2");
+  CHECK(ParseError(kHeader + ok_row + "2020-01-02,10,11,9,10.5,100\n") == "x.csv:3: duplicate time 2020-01-02");
+  CHECK(ParseError(kHeader + ok_row + "2020-01-01,10,11,9,10.5,100\n") ==
+        "x.csv:3: time 2020-01-01 is before the previous row's 2020-01-02 (rows must be in increasing time order)");
+  CHECK(ParseError("Datetime,Open,High,Low,Close,Volume\n2020-01-02 09:31,10,11,9,10.5,100\n"
+                   "2020-01-02T09:31:00Z,10,11,9,10.5,100\n") == "x.csv:3: duplicate time 2020-01-02 09:31:00 UTC");
+  CHECK(ParseError(kHeader + ok_row + "2020-01-03,10,11,0,10.5,100\n") == "x.csv:3: low 0 is not positive");
+  CHECK(ParseError(kHeader + ok_row + "2020-01-03,-1,11,9,10.5,100\n") == "x.csv:3: open -1 is not positive");
+  CHECK(ParseError(kHeader + ok_row + "2020-01-03,10,11,9,10.5,-5\n") == "x.csv:3: volume -5 is negative");
+  CHECK(ParseError(kHeader + ok_row + "2020-01-03,10,11,9,10.5x,100\n") ==
+        "x.csv:3: close: not a finite number: '10.5x'");
+  CHECK(ParseError(kHeader + ok_row + "2020-01-03,10,11,9,NA,100\n") == "x.csv:3: close: not a finite number: 'NA'");
+  CHECK(ParseError(kHeader + ok_row + "2020-01-03,10,inf,9,10,100\n") == "x.csv:3: high: not a finite number: 'inf'");
+  CHECK(ParseError(kHeader + ok_row + "2020-01-03,10,11,9,nan,100\n") == "x.csv:3: close: not a finite number: 'nan'");
+  CHECK(ParseError(kHeader + ok_row + "2020-01-03,10,11,9,,100\n") == "x.csv:3: close: not a finite number: ''");
+  CHECK(ParseError(kHeader + ok_row + "2020-01-03,10,11,9,10\n") == "x.csv:3: expected 6 fields, got 5");
+  CHECK(ParseError(kHeader + ok_row + "2020-01-03,10,11,9,10,1,2\n") == "x.csv:3: expected 6 fields, got 7");
+  CHECK(ParseError(kHeader + ok_row + "2020-01-03,12,11,9,10,1\n") == "x.csv:3: open 12 outside [low 9, high 11]");
+  CHECK(ParseError(kHeader + ok_row + "2020-01-03,10,11,9,8.9,1\n") == "x.csv:3: close 8.9 outside [low 9, high 11]");
+  CHECK(ParseError(kHeader + ok_row + "2020-02-30,10,11,9,10,1\n").rfind("x.csv:3: bad time '2020-02-30'", 0) == 0);
+  // Line numbers count every physical line, blank ones included.
+  CHECK(ParseError(kHeader + ok_row + "\n\n" + "2020-01-03,3.15,3.1,3.2,3.15,100\n") ==
+        "x.csv:5: high 3.1 < low 3.2");
+}
+
+TEST_CASE("bars: open and close may miss the range by rounding only") {
+  // Within kOhlcTolerance (1e-6 relative): accepted as is.
+  CHECK(ParseError(std::string(kHeader) + "2020-01-02,11.000005,11,9,9.000005,1\n") == "");
+  CHECK(ParseError(std::string(kHeader) + "2020-01-02,11.0001,11,9,10,1\n") != "");
+  // Zero volume is a real bar (a halted session), not an error.
+  CHECK(ParseError(std::string(kHeader) + "2020-01-02,10,11,9,10,0\n") == "");
+}
+
+TEST_CASE("bars: header problems and empty input") {
+  CHECK(ParseError("") == "x.csv: empty file (a header row is required)");
+  CHECK(ParseError("\r\n\n") == "x.csv: empty file (a header row is required)");
+  CHECK(ParseError(kHeader) == "x.csv: no rows after the header");
+  CHECK(ParseError("Day,Open,High,Low,Close,Volume\n2020-01-02,1,1,1,1,1\n") ==
+        "x.csv:1: no time column (Date, Datetime, Timestamp or Time) in the header");
+  CHECK(ParseError("Date,Open,High,Low,Close\n2020-01-02,1,1,1,1\n") == "x.csv:1: missing column 'volume' in the header");
+  CHECK(ParseError("Date,Open,High,Low,Close,Volume,close\n") == "x.csv:1: column 'close' appears twice in the header");
+  auto missing = LoadBarsCsv("/nonexistent/dir/NOPE.csv", "NOPE");
+  CHECK(missing.status().code() == StatusCode::kNotFound);
+}
+
+TEST_CASE("bars: a written file reads back exactly, daily and intraday") {
+  TempDir dir;
+  for (bool intraday : {false, true}) {
+    SyntheticOptions opt;
+    opt.bars = 2000;
+    opt.intraday = intraday;
+    opt.seed = 7;
+    const Bars original = GenerateSyntheticBars(opt).at("SYN");
+    const std::string path = dir.File(intraday ? "MIN.csv" : "DAY.csv");
+    REQUIRE(WriteBarsCsv(original, path).ok());
+    auto back = LoadBarsCsv(path, "SYN");
+    REQUIRE(back.ok());
+    CHECK(back->intraday == intraday);
+    CHECK(back->time == original.time);
+    CHECK(back->open == original.open);
+    CHECK(back->high == original.high);
+    CHECK(back->low == original.low);
+    CHECK(back->close == original.close);
+    CHECK(back->volume == original.volume);
+    CHECK_FALSE(fs::exists(path + ".tmp"));
+  }
+  Bars ragged;
+  ragged.time = {0, 86400};
+  ragged.close = {1};
+  CHECK(WriteBarsCsv(ragged, dir.File("R.csv")).code() == StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("bars: civil time helpers") {
+  CivilTime epoch = ToCivilTime(0);
+  CHECK(epoch.year == 1970);
+  CHECK(epoch.day_of_week == 3);  // Thursday
+  CivilTime before = ToCivilTime(-1);
+  CHECK(before.year == 1969);
+  CHECK(before.month == 12);
+  CHECK(before.day == 31);
+  CHECK(before.hour == 23);
+  CHECK(before.second == 59);
+  CHECK(before.day_of_week == 2);  // Wednesday
+  CivilTime monday = ToCivilTime(DaysFromCivil(2000, 1, 3) * 86400 + 14 * 3600 + 30 * 60);
+  CHECK(monday.day_of_week == 0);
+  CHECK(monday.hour == 14);
+  CHECK(monday.minute == 30);
+  CHECK(ToCivilTime(DaysFromCivil(2024, 3, 17) * 86400).day_of_week == 6);  // Sunday
+  CHECK(FormatBarTime(DaysFromCivil(2024, 2, 29) * 86400 + 3661, true) == "2024-02-29 01:01:01");
+}
+
+TEST_CASE("bar directory: symbols, case-insensitive loads, cache and reload") {
+  TempDir dir;
+  WriteFile(dir.File("ttrc.csv"), std::string(kHeader) + "2020-01-02,10,11,9,10.5,100\n");
+  WriteFile(dir.File("AAA.CSV"), std::string(kHeader) + "2020-01-02,10,11,9,10.5,100\n2020-01-03,10,11,9,10.5,100\n");
+  WriteFile(dir.File("notes.txt"), "not bars");
+  fs::create_directories(dir.File("sub.csv"));  // a directory is not a symbol
+  BarDirectory bars(dir.path());
+  auto symbols = bars.Symbols();
+  REQUIRE(symbols.ok());
+  CHECK(*symbols == std::vector<std::string>{"AAA", "TTRC"});
+
+  auto a = bars.Load("TtRc");
+  REQUIRE(a.ok());
+  CHECK((*a)->symbol == "TTRC");
+  CHECK((*a)->size() == 1);
+  auto again = bars.Load("ttrc");
+  REQUIRE(again.ok());
+  CHECK(again->get() == a->get());  // cached: the same object
+
+  // A changed file is read again (size differs, so mtime granularity is moot).
+  WriteFile(dir.File("ttrc.csv"),
+            std::string(kHeader) + "2020-01-02,10,11,9,10.5,100\n2020-01-03,10,11,9,10.5,100\n");
+  auto reloaded = bars.Load("TTRC");
+  REQUIRE(reloaded.ok());
+  CHECK((*reloaded)->size() == 2);
+  CHECK((*a)->size() == 1);  // holders of the old bars keep them
+
+  auto missing = bars.Load("ZZZ");
+  CHECK(missing.status().code() == StatusCode::kNotFound);
+  CHECK(missing.status().message().find(dir.path()) != std::string::npos);
+  CHECK(bars.Load("../etc/passwd").status().code() == StatusCode::kInvalidArgument);
+  CHECK(bars.Load("").status().code() == StatusCode::kInvalidArgument);
+
+  WriteFile(dir.File("BAD.csv"), std::string(kHeader) + "2020-01-02,10,11,9,10.5,100\n2020-01-02,10,11,9,10.5,100\n");
+  auto bad = bars.Load("bad");
+  CHECK(bad.status().code() == StatusCode::kInvalidArgument);
+  CHECK(bad.status().message() == "BAD.csv:3: duplicate time 2020-01-02");
+}
+
+TEST_CASE("bar directory: missing directory and clashing file names") {
+  BarDirectory none("/nonexistent/evolve/bars");
+  CHECK(none.Symbols().status().code() == StatusCode::kNotFound);
+  auto load = none.Load("TTRC");
+  CHECK(load.status().code() == StatusCode::kNotFound);
+  CHECK(load.status().message().find("/nonexistent/evolve/bars") != std::string::npos);
+
+  TempDir dir;
+  WriteFile(dir.File("abc.csv"), std::string(kHeader) + "2020-01-02,10,11,9,10.5,100\n");
+  WriteFile(dir.File("ABC.csv"), std::string(kHeader) + "2020-01-02,10,11,9,10.5,100\n");
+  BarDirectory clash(dir.path());
+  CHECK(clash.Symbols().status().code() == StatusCode::kInvalidArgument);
+  CHECK(clash.Load("abc").status().code() == StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("bar directory: concurrent loads share one parse") {
+  TempDir dir;
+  SyntheticOptions opt;
+  opt.symbols = {"AAA", "BBB"};
+  opt.bars = 20000;
+  for (const auto& [symbol, b] : GenerateSyntheticBars(opt)) {
+    REQUIRE(WriteBarsCsv(b, dir.File(symbol + ".csv")).ok());
+  }
+  BarDirectory bars(dir.path());
+  std::vector<const Bars*> seen(8, nullptr);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < seen.size(); ++t) {
+    threads.emplace_back([&, t] {
+      auto r = bars.Load(t % 2 == 0 ? "aaa" : "BBB");
+      if (r.ok()) seen[t] = r->get();
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (size_t t = 0; t < seen.size(); ++t) {
+    REQUIRE(seen[t] != nullptr);
+    CHECK(seen[t] == seen[t % 2]);
+    CHECK(seen[t]->size() == 20000);
+  }
+  CHECK(seen[0] != seen[1]);
+}
+
+}  // namespace
+}  // namespace evolve::engines
