@@ -10,7 +10,7 @@ CMAKE_BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test demo install clean
+.PHONY: all deps configure build test demo bench install clean
 
 all: build
 
@@ -28,6 +28,10 @@ test: build
 
 demo: build
 	$(BUILD_DIR)/examples/in_memory_evolution
+
+# Side-by-side benchmarks against the Python/R peers (docs/benchmarks.md).
+bench: build
+	./tests/bench/run.sh
 
 install: build
 	cmake --install $(BUILD_DIR)
