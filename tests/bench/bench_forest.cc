@@ -48,12 +48,13 @@ void Generate(size_t rows, uint64_t seed, Matrix* x, std::vector<double>* y) {
   for (size_t i = 0; i < rows; ++i) {
     double v[kFeatures];
     for (size_t j = 0; j < kFeatures; ++j) v[j] = Normal(&rng);
-    v[6] = 0.8 * v[0] + 0.6 * v[6];            // correlated with a signal feature
-    v[7] = rng.Uniform() * 4.0 - 2.0;          // uniform
-    v[8] = std::floor(rng.Uniform() * 7.0);    // discrete, 7 levels
+    v[6] = 0.8 * v[0] + 0.6 * v[6];          // correlated with a signal feature
+    v[7] = rng.Uniform() * 4.0 - 2.0;        // uniform
+    v[8] = std::floor(rng.Uniform() * 7.0);  // discrete, 7 levels
     for (size_t j = 0; j < kFeatures; ++j) x->at(i, j) = v[j];
-    const double signal = std::sin(2.0 * v[0]) + 0.5 * v[1] * v[1] - v[2] * v[3] + 0.7 * (v[4] > 0.3 ? 1.0 : 0.0) +
-                          0.4 * v[5] + 0.3 * std::fabs(v[7]) + 0.25 * (v[8] - 3.0) + 0.3 * v[9] * (v[10] > 0 ? 1 : -1);
+    const double signal = std::sin(2.0 * v[0]) + 0.5 * v[1] * v[1] - v[2] * v[3] +
+                          0.7 * (v[4] > 0.3 ? 1.0 : 0.0) + 0.4 * v[5] + 0.3 * std::fabs(v[7]) +
+                          0.25 * (v[8] - 3.0) + 0.3 * v[9] * (v[10] > 0 ? 1 : -1);
     (*y)[i] = signal + 1.1 * Normal(&rng);
   }
 }
@@ -144,8 +145,9 @@ int main(int argc, char** argv) {
   const double r2 = R2(y_hold, pred);
   size_t nodes = 0;
   for (const auto& t : forest->trees()) nodes += t.nodes.size();
-  std::printf("forest_fit_seconds=%.3f forest_holdout_r2=%.5f rows=%zu features=%zu trees=%d threads=%d nodes=%zu\n",
-              seconds, r2, rows, kFeatures, trees, threads, nodes);
+  std::printf(
+      "forest_fit_seconds=%.3f forest_holdout_r2=%.5f rows=%zu features=%zu trees=%d threads=%d nodes=%zu\n",
+      seconds, r2, rows, kFeatures, trees, threads, nodes);
   if (!model_path.empty()) {
     std::string bytes;
     if (!forest->Serialize(&bytes).ok()) return 1;

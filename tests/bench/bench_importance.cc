@@ -65,7 +65,8 @@ bool ReadCsv(const std::string& path, Matrix* x, std::vector<double>* y) {
 bool SameBits(const PermutationImportance& a, const PermutationImportance& b) {
   if (a.baseline_mse != b.baseline_mse || a.deltas.size() != b.deltas.size()) return false;
   for (size_t j = 0; j < a.deltas.size(); ++j) {
-    if (std::memcmp(a.deltas[j].data(), b.deltas[j].data(), a.deltas[j].size() * sizeof(double)) != 0) return false;
+    if (std::memcmp(a.deltas[j].data(), b.deltas[j].data(), a.deltas[j].size() * sizeof(double)) != 0)
+      return false;
   }
   return true;
 }
@@ -98,7 +99,8 @@ int main(int argc, char** argv) {
   std::vector<double> y_train;
   std::vector<double> y_hold;
   if (!ReadCsv(train_path, &x_train, &y_train) || !ReadCsv(holdout_path, &x_hold, &y_hold)) {
-    std::fprintf(stderr, "usage: bench_importance --train train.csv --holdout holdout.csv (from bench_forest)\n");
+    std::fprintf(stderr,
+                 "usage: bench_importance --train train.csv --holdout holdout.csv (from bench_forest)\n");
     return 2;
   }
   ForestParams params;
@@ -124,17 +126,20 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "importance failed: %s\n", fast.status().ToString().c_str());
     return 1;
   }
-  std::printf("importance_seconds=%.3f rows=%zu features=%zu repeats=%d threads=%d baseline_mse=%.5f\n", seconds,
-              x_hold.rows, x_hold.cols, options.repeats, threads, fast->baseline_mse);
+  std::printf("importance_seconds=%.3f rows=%zu features=%zu repeats=%d threads=%d baseline_mse=%.5f\n",
+              seconds, x_hold.rows, x_hold.cols, options.repeats, threads, fast->baseline_mse);
   std::printf("importance:");
   for (size_t j = 0; j < fast->mean.size(); ++j) std::printf(" x%zu=%.4f", j, fast->mean[j]);
   std::printf("\n");
   if (check) {
     const RandomForest& model = *forest;
-    auto predict = [&](const Matrix& m, std::vector<double>* out) { return model.PredictBatch(m, out, threads); };
+    auto predict = [&](const Matrix& m, std::vector<double>* out) {
+      return model.PredictBatch(m, out, threads);
+    };
     const auto g_start = std::chrono::steady_clock::now();
     auto generic = evolve::engines::ComputePermutationImportance(predict, x_hold, y_hold, options);
-    const double g_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - g_start).count();
+    const double g_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - g_start).count();
     if (!generic.ok()) return 1;
     const bool same = SameBits(*fast, *generic);
     std::printf("importance_generic_seconds=%.3f fast_equals_generic=%d\n", g_seconds, same ? 1 : 0);

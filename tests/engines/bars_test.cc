@@ -3,13 +3,13 @@
 // errors, concurrency).
 #include <doctest/doctest.h>
 
+#include <unistd.h>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <thread>
-#include <unistd.h>
 #include <vector>
 
 #include "evolve/engines/bars.h"
@@ -139,25 +139,36 @@ TEST_CASE("bars: each bad row is rejected with file, line and problem") {
   const std::string ok_row = "2020-01-02,10,11,9,10.5,100\n";
   CHECK(ParseError(kHeader + ok_row) == "");
   CHECK(ParseError(kHeader + ok_row + "2020-01-03,3.15,3.1,3.2,3.15,100\n") == "x.csv:3: high 3.1 < low 3.2");
-  CHECK(ParseError(kHeader + ok_row + "2020-01-02,10,11,9,10.5,100\n") == "x.csv:3: duplicate time 2020-01-02");
+  CHECK(ParseError(kHeader + ok_row + "2020-01-02,10,11,9,10.5,100\n") ==
+        "x.csv:3: duplicate time 2020-01-02");
   CHECK(ParseError(kHeader + ok_row + "2020-01-01,10,11,9,10.5,100\n") ==
-        "x.csv:3: time 2020-01-01 is before the previous row's 2020-01-02 (rows must be in increasing time order)");
+        "x.csv:3: time 2020-01-01 is before the previous row's 2020-01-02 (rows must be in increasing time "
+        "order)");
   CHECK(ParseError("Datetime,Open,High,Low,Close,Volume\n2020-01-02 09:31,10,11,9,10.5,100\n"
-                   "2020-01-02T09:31:00Z,10,11,9,10.5,100\n") == "x.csv:3: duplicate time 2020-01-02 09:31:00 UTC");
+                   "2020-01-02T09:31:00Z,10,11,9,10.5,100\n") ==
+        "x.csv:3: duplicate time 2020-01-02 09:31:00 UTC");
   CHECK(ParseError(kHeader + ok_row + "2020-01-03,10,11,0,10.5,100\n") == "x.csv:3: low 0 is not positive");
   CHECK(ParseError(kHeader + ok_row + "2020-01-03,-1,11,9,10.5,100\n") == "x.csv:3: open -1 is not positive");
   CHECK(ParseError(kHeader + ok_row + "2020-01-03,10,11,9,10.5,-5\n") == "x.csv:3: volume -5 is negative");
   CHECK(ParseError(kHeader + ok_row + "2020-01-03,10,11,9,10.5x,100\n") ==
         "x.csv:3: close: not a finite number: '10.5x'");
-  CHECK(ParseError(kHeader + ok_row + "2020-01-03,10,11,9,NA,100\n") == "x.csv:3: close: not a finite number: 'NA'");
-  CHECK(ParseError(kHeader + ok_row + "2020-01-03,10,inf,9,10,100\n") == "x.csv:3: high: not a finite number: 'inf'");
-  CHECK(ParseError(kHeader + ok_row + "2020-01-03,10,11,9,nan,100\n") == "x.csv:3: close: not a finite number: 'nan'");
-  CHECK(ParseError(kHeader + ok_row + "2020-01-03,10,11,9,,100\n") == "x.csv:3: close: not a finite number: ''");
+  CHECK(ParseError(kHeader + ok_row + "2020-01-03,10,11,9,NA,100\n") ==
+        "x.csv:3: close: not a finite number: 'NA'");
+  CHECK(ParseError(kHeader + ok_row + "2020-01-03,10,inf,9,10,100\n") ==
+        "x.csv:3: high: not a finite number: 'inf'");
+  CHECK(ParseError(kHeader + ok_row + "2020-01-03,10,11,9,nan,100\n") ==
+        "x.csv:3: close: not a finite number: 'nan'");
+  CHECK(ParseError(kHeader + ok_row + "2020-01-03,10,11,9,,100\n") ==
+        "x.csv:3: close: not a finite number: ''");
   CHECK(ParseError(kHeader + ok_row + "2020-01-03,10,11,9,10\n") == "x.csv:3: expected 6 fields, got 5");
   CHECK(ParseError(kHeader + ok_row + "2020-01-03,10,11,9,10,1,2\n") == "x.csv:3: expected 6 fields, got 7");
-  CHECK(ParseError(kHeader + ok_row + "2020-01-03,12,11,9,10,1\n") == "x.csv:3: open 12 outside [low 9, high 11]");
-  CHECK(ParseError(kHeader + ok_row + "2020-01-03,10,11,9,8.9,1\n") == "x.csv:3: close 8.9 outside [low 9, high 11]");
-  CHECK(ParseError(kHeader + ok_row + "2020-02-30,10,11,9,10,1\n").rfind("x.csv:3: bad time '2020-02-30'", 0) == 0);
+  CHECK(ParseError(kHeader + ok_row + "2020-01-03,12,11,9,10,1\n") ==
+        "x.csv:3: open 12 outside [low 9, high 11]");
+  CHECK(ParseError(kHeader + ok_row + "2020-01-03,10,11,9,8.9,1\n") ==
+        "x.csv:3: close 8.9 outside [low 9, high 11]");
+  CHECK(
+      ParseError(kHeader + ok_row + "2020-02-30,10,11,9,10,1\n").rfind("x.csv:3: bad time '2020-02-30'", 0) ==
+      0);
   // Line numbers count every physical line, blank ones included.
   CHECK(ParseError(kHeader + ok_row + "\n\n" + "2020-01-03,3.15,3.1,3.2,3.15,100\n") ==
         "x.csv:5: high 3.1 < low 3.2");
@@ -177,8 +188,10 @@ TEST_CASE("bars: header problems and empty input") {
   CHECK(ParseError(kHeader) == "x.csv: no rows after the header");
   CHECK(ParseError("Day,Open,High,Low,Close,Volume\n2020-01-02,1,1,1,1,1\n") ==
         "x.csv:1: no time column (Date, Datetime, Timestamp or Time) in the header");
-  CHECK(ParseError("Date,Open,High,Low,Close\n2020-01-02,1,1,1,1\n") == "x.csv:1: missing column 'volume' in the header");
-  CHECK(ParseError("Date,Open,High,Low,Close,Volume,close\n") == "x.csv:1: column 'close' appears twice in the header");
+  CHECK(ParseError("Date,Open,High,Low,Close\n2020-01-02,1,1,1,1\n") ==
+        "x.csv:1: missing column 'volume' in the header");
+  CHECK(ParseError("Date,Open,High,Low,Close,Volume,close\n") ==
+        "x.csv:1: column 'close' appears twice in the header");
   auto missing = LoadBarsCsv("/nonexistent/dir/NOPE.csv", "NOPE");
   CHECK(missing.status().code() == StatusCode::kNotFound);
 }
@@ -232,7 +245,8 @@ TEST_CASE("bars: civil time helpers") {
 TEST_CASE("bar directory: symbols, case-insensitive loads, cache and reload") {
   TempDir dir;
   WriteFile(dir.File("ttrc.csv"), std::string(kHeader) + "2020-01-02,10,11,9,10.5,100\n");
-  WriteFile(dir.File("AAA.CSV"), std::string(kHeader) + "2020-01-02,10,11,9,10.5,100\n2020-01-03,10,11,9,10.5,100\n");
+  WriteFile(dir.File("AAA.CSV"),
+            std::string(kHeader) + "2020-01-02,10,11,9,10.5,100\n2020-01-03,10,11,9,10.5,100\n");
   WriteFile(dir.File("notes.txt"), "not bars");
   fs::create_directories(dir.File("sub.csv"));  // a directory is not a symbol
   BarDirectory bars(dir.path());
@@ -262,7 +276,8 @@ TEST_CASE("bar directory: symbols, case-insensitive loads, cache and reload") {
   CHECK(bars.Load("../etc/passwd").status().code() == StatusCode::kInvalidArgument);
   CHECK(bars.Load("").status().code() == StatusCode::kInvalidArgument);
 
-  WriteFile(dir.File("BAD.csv"), std::string(kHeader) + "2020-01-02,10,11,9,10.5,100\n2020-01-02,10,11,9,10.5,100\n");
+  WriteFile(dir.File("BAD.csv"),
+            std::string(kHeader) + "2020-01-02,10,11,9,10.5,100\n2020-01-02,10,11,9,10.5,100\n");
   auto bad = bars.Load("bad");
   CHECK(bad.status().code() == StatusCode::kInvalidArgument);
   CHECK(bad.status().message() == "BAD.csv:3: duplicate time 2020-01-02");

@@ -15,8 +15,8 @@
 #include "evolve/engines/synthetic.h"
 #include "evolve/evolution.h"
 #include "evolve/json.h"
-#include "evolve/worker.h"
 #include "evolve/testing/fake_store.h"
+#include "evolve/worker.h"
 
 namespace evolve::engines {
 namespace {
@@ -52,8 +52,8 @@ ModelSpec Spec(const std::string& symbol, std::vector<std::string> features) {
   return spec;
 }
 
-const std::vector<std::string> kSomeFeatures = {"rsi_14", "ibs", "return_1", "return_z_score_20",
-                                                "vol_z_score_20", "day_of_week", "atr_14"};
+const std::vector<std::string> kSomeFeatures = {
+    "rsi_14", "ibs", "return_1", "return_z_score_20", "vol_z_score_20", "day_of_week", "atr_14"};
 
 std::map<std::string, Bars> Synthetic(size_t n, double signal) {
   SyntheticOptions o;
@@ -73,8 +73,10 @@ TEST_CASE("builtin: appending bars never changes past predictions or regimes") {
   WriteBars(long_dir.path, bars["MKT"]);
   testing::FakeStore store(*RealClock());
   BuiltinOptions options;
-  auto short_trainer = NewBuiltinTrainer(std::make_shared<BarDirectory>(short_dir.path.string()), store, options);
-  auto long_trainer = NewBuiltinTrainer(std::make_shared<BarDirectory>(long_dir.path.string()), store, options);
+  auto short_trainer =
+      NewBuiltinTrainer(std::make_shared<BarDirectory>(short_dir.path.string()), store, options);
+  auto long_trainer =
+      NewBuiltinTrainer(std::make_shared<BarDirectory>(long_dir.path.string()), store, options);
   ModelSpec spec = Spec("SYN", kSomeFeatures);
   spec.reference_symbols = {"MKT"};
   auto a = short_trainer->Train(spec);
@@ -125,7 +127,8 @@ TEST_CASE("builtin: training is deterministic for a seed and every prediction is
   auto pa = *LoadModelPredictions(store, a->model_id);
   auto pb = *LoadModelPredictions(store, b->model_id);
   for (size_t i = 0; i < pa.prediction.size(); ++i) {
-    CHECK((pa.prediction[i] == pb.prediction[i] || (std::isnan(pa.prediction[i]) && std::isnan(pb.prediction[i]))));
+    CHECK((pa.prediction[i] == pb.prediction[i] ||
+           (std::isnan(pa.prediction[i]) && std::isnan(pb.prediction[i]))));
   }
   // Nothing is predicted inside the warm-up and the first training window.
   const size_t warmup = static_cast<size_t>(a->metrics.at("warmup_bars"));
@@ -143,7 +146,8 @@ TEST_CASE("builtin: a planted signal is learned and its feature ranks first") {
   TempDir dir;
   WriteBars(dir.path, bars["SYN"]);
   testing::FakeStore store(*RealClock());
-  auto trainer = NewBuiltinTrainer(std::make_shared<BarDirectory>(dir.path.string()), store, BuiltinOptions{});
+  auto trainer =
+      NewBuiltinTrainer(std::make_shared<BarDirectory>(dir.path.string()), store, BuiltinOptions{});
   auto model = trainer->Train(Spec("SYN", kSomeFeatures));
   REQUIRE(model.ok());
   CHECK(model->metrics.at("oos_r2") > 0.0);
@@ -193,7 +197,8 @@ TEST_CASE("builtin: bad specs and jobs fail with errors that name the problem") 
   CHECK(r.status().message().find("regime_moon") != std::string::npos);
   p.regime = {};
   p.ticker = "OTHER";
-  CHECK(simulator->Simulate(p).status().message() == "ticker: model " + model->model_id + " was trained on SYN, not OTHER");
+  CHECK(simulator->Simulate(p).status().message() ==
+        "ticker: model " + model->model_id + " was trained on SYN, not OTHER");
   p.ticker = "syn";  // symbols are case-insensitive
   CHECK(simulator->Simulate(p).ok());
   p.model_id = "mdl_missing";
@@ -211,7 +216,8 @@ TEST_CASE("builtin: a grid in one call equals its cells one by one, from any pro
   REQUIRE(model.ok());
   std::vector<SimulationParams> grid;
   for (double threshold : {0.0, 0.0005, 0.002}) {
-    for (RegimeFilter regime : {RegimeFilter{}, RegimeFilter{"regime_gmm", {0}}, RegimeFilter{"regime_vix", {2, 3}}}) {
+    for (RegimeFilter regime :
+         {RegimeFilter{}, RegimeFilter{"regime_gmm", {0}}, RegimeFilter{"regime_vix", {2, 3}}}) {
       SimulationParams p;
       p.model_id = model->model_id;
       p.ticker = "SYN";
@@ -294,6 +300,37 @@ TEST_CASE("builtin: an evolution on the bundled TTRC bars runs four generations 
     REQUIRE(job.result.has_value());
     CHECK(job.result->start_date >= "1989-01-01");  // after warm-up and the first training window
     CHECK(ToJson(*job.result).find("nan") == std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace evolve::engines
+
+namespace evolve::engines {
+namespace {
+
+TEST_CASE("builtin: ElasticNet and linear models train walk-forward too") {
+  auto bars = Synthetic(1500, 1.0);
+  TempDir dir;
+  WriteBars(dir.path, bars["SYN"]);
+  testing::FakeStore store(*RealClock());
+  auto trainer =
+      NewBuiltinTrainer(std::make_shared<BarDirectory>(dir.path.string()), store, BuiltinOptions{});
+  for (const char* algorithm : {"ElasticNet", "linear_regression"}) {
+    CAPTURE(algorithm);
+    ModelSpec spec = Spec("SYN", kSomeFeatures);
+    spec.algorithm = algorithm;
+    spec.hyperparameters = "{}";
+    auto model = trainer->Train(spec);
+    REQUIRE(model.ok());
+    auto report = trainer->Importance(model->model_id);
+    REQUIRE(report.ok());
+    // The default penalty leaves the planted feature in the model.
+    double ibs = 0;
+    for (const auto& fi : report->importances) {
+      if (fi.feature == "ibs") ibs = fi.importance;
+    }
+    CHECK(ibs > 0.0);
   }
 }
 

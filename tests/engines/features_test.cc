@@ -50,7 +50,9 @@ const Series& Column(const FeatureFrame& f, const std::string& name) {
 }
 
 // Equal as bits, NaN equal to NaN.
-bool SameBits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0 || (std::isnan(a) && std::isnan(b)); }
+bool SameBits(double a, double b) {
+  return std::memcmp(&a, &b, sizeof a) == 0 || (std::isnan(a) && std::isnan(b));
+}
 
 // "" when a and b agree to `rel` (and in NaN positions), else the first difference.
 std::string Agree(const Series& a, const Series& b, double rel = 1e-12) {
@@ -143,18 +145,52 @@ TEST_CASE("features: the frame has every column, finite or NaN, NaN only in warm
 TEST_CASE("features: warm-up lengths are as documented") {
   // docs/features.md: the first bar (0-based) with a value for each column.
   const std::map<std::string, size_t> first = {
-      {"sma_20", 19},          {"sma_50", 49},         {"sma_200", 199},        {"ema_12", 11},
-      {"ema_26", 25},          {"ema_50", 49},         {"macd_line", 25},       {"macd_signal", 33},
-      {"macd_hist", 33},       {"bb_upper_20_2", 19},  {"bb_lower_20_2", 19},   {"bb_width_20_2", 19},
-      {"bb_pct_b_20_2", 19},   {"atr_14", 14},         {"atr_pct_14", 14},      {"rsi_14", 14},
-      {"rsi_7", 7},            {"roc_10", 10},         {"momentum_10", 10},     {"stoch_k_14", 13},
-      {"stoch_d_3", 15},       {"stoch_slow_d_3", 17}, {"williams_r_14", 13},   {"cci_20", 19},
-      {"adx_14", 27},          {"plus_di_14", 14},     {"minus_di_14", 14},     {"obv_z_score_20", 19},
-      {"return_1", 1},         {"return_5", 5},        {"return_20", 20},       {"log_return_1", 1},
-      {"log_return_5", 5},     {"volatility_20", 20},  {"return_z_score_20", 20}, {"vol_z_score_20", 19},
-      {"parkinson_vol_20", 19}, {"ibs", 0},            {"close_to_sma_20", 19}, {"close_to_sma_50", 49},
-      {"high_low_range", 0},   {"gap", 1},             {"volume_ratio_20", 19}, {"day_of_week", 0},
-      {"hour_of_day", 0},      {"month", 0},
+      {"sma_20", 19},
+      {"sma_50", 49},
+      {"sma_200", 199},
+      {"ema_12", 11},
+      {"ema_26", 25},
+      {"ema_50", 49},
+      {"macd_line", 25},
+      {"macd_signal", 33},
+      {"macd_hist", 33},
+      {"bb_upper_20_2", 19},
+      {"bb_lower_20_2", 19},
+      {"bb_width_20_2", 19},
+      {"bb_pct_b_20_2", 19},
+      {"atr_14", 14},
+      {"atr_pct_14", 14},
+      {"rsi_14", 14},
+      {"rsi_7", 7},
+      {"roc_10", 10},
+      {"momentum_10", 10},
+      {"stoch_k_14", 13},
+      {"stoch_d_3", 15},
+      {"stoch_slow_d_3", 17},
+      {"williams_r_14", 13},
+      {"cci_20", 19},
+      {"adx_14", 27},
+      {"plus_di_14", 14},
+      {"minus_di_14", 14},
+      {"obv_z_score_20", 19},
+      {"return_1", 1},
+      {"return_5", 5},
+      {"return_20", 20},
+      {"log_return_1", 1},
+      {"log_return_5", 5},
+      {"volatility_20", 20},
+      {"return_z_score_20", 20},
+      {"vol_z_score_20", 19},
+      {"parkinson_vol_20", 19},
+      {"ibs", 0},
+      {"close_to_sma_20", 19},
+      {"close_to_sma_50", 49},
+      {"high_low_range", 0},
+      {"gap", 1},
+      {"volume_ratio_20", 19},
+      {"day_of_week", 0},
+      {"hour_of_day", 0},
+      {"month", 0},
   };
   const FeatureFrame& f = TtrcFrame();
   CHECK(first.size() == f.names.size());
@@ -211,7 +247,7 @@ TEST_CASE("features: every column is its documented definition") {
   const BBandsSeries bb = BBands(c, 20, 2);
   const Series atr = Atr(h, l, c, 14), sma20 = Sma(c, 20), sma50 = Sma(c, 50), vsma = Sma(v, 20);
   Series width(n), pct_b = bb.pct_b, atr_pct(n), ret1(n, kNaN), logret1(n, kNaN), ibs(n), c2s20(n), c2s50(n),
-      range(n), gap(n, kNaN), vratio(n), dow(n), hour(n), month(n);
+                   range(n), gap(n, kNaN), vratio(n), dow(n), hour(n), month(n);
   for (size_t i = 0; i < n; ++i) {
     width[i] = (bb.upper[i] - bb.lower[i]) / bb.middle[i];
     atr_pct[i] = atr[i] / c[i];
@@ -304,9 +340,11 @@ Bars DailyBars(const std::string& symbol, const std::vector<std::string>& dates,
 }
 
 TEST_CASE("features: references align on time, carry forward, never look ahead") {
-  const Bars main = DailyBars("MAIN", {"2020-01-02", "2020-01-03", "2020-01-06", "2020-01-07", "2020-01-08"}, 10);
+  const Bars main =
+      DailyBars("MAIN", {"2020-01-02", "2020-01-03", "2020-01-06", "2020-01-07", "2020-01-08"}, 10);
   // The reference starts later, skips 2020-01-07 and has a bar MAIN lacks.
-  const Bars ref = DailyBars("Ref", {"2020-01-03", "2020-01-04", "2020-01-06", "2020-01-08", "2020-01-09"}, 50);
+  const Bars ref =
+      DailyBars("Ref", {"2020-01-03", "2020-01-04", "2020-01-06", "2020-01-08", "2020-01-09"}, 50);
   auto f = ComputeFeatures(main, {std::make_shared<const Bars>(ref)});
   REQUIRE(f.ok());
   const Series& r1 = Column(*f, "ref_return_1");
@@ -324,7 +362,8 @@ TEST_CASE("features: references align on time, carry forward, never look ahead")
   minute.intraday = true;
   for (const char* t : {"2020-01-06 14:30", "2020-01-06 20:59", "2020-01-07 14:30"}) {
     minute.time.push_back(*ParseBarTime(t));
-    for (auto* col : {&minute.open, &minute.high, &minute.low, &minute.close, &minute.volume}) col->push_back(1);
+    for (auto* col : {&minute.open, &minute.high, &minute.low, &minute.close, &minute.volume})
+      col->push_back(1);
   }
   auto g = ComputeFeatures(minute, {std::make_shared<const Bars>(ref)});
   REQUIRE(g.ok());
@@ -345,6 +384,18 @@ TEST_CASE("features: bad input is rejected") {
   auto ref_lower = std::make_shared<const Bars>(DailyBars("spy", {"2020-01-02"}, 10));
   CHECK(ComputeFeatures(Ttrc(), {ref, ref_lower}).status().code() == StatusCode::kInvalidArgument);
   CHECK(ComputeFeatures(Ttrc(), {nullptr}).status().code() == StatusCode::kInvalidArgument);
+  for (double bad : {0.0, -1.0, kNaN, std::numeric_limits<double>::infinity()}) {
+    Bars b = Ttrc();
+    b.low[100] = bad;
+    CHECK(ComputeFeatures(b).status().code() == StatusCode::kInvalidArgument);
+  }
+  Bars negative_volume = Ttrc();
+  negative_volume.volume[7] = -1;
+  CHECK(ComputeFeatures(negative_volume).status().code() == StatusCode::kInvalidArgument);
+  Bars bad_reference = DailyBars("REF", {"2020-01-02", "2020-01-03"}, 10);
+  bad_reference.close[1] = 0;
+  CHECK(ComputeFeatures(Ttrc(), {std::make_shared<const Bars>(bad_reference)}).status().code() ==
+        StatusCode::kInvalidArgument);
   Bars empty;
   auto none = ComputeFeatures(empty);
   REQUIRE(none.ok());
@@ -359,9 +410,9 @@ TEST_CASE("features: intraday calendar columns") {
   auto f = ComputeFeatures(GenerateSyntheticBars(opt).at("SYN"));
   REQUIRE(f.ok());
   const Series& hour = Column(*f, "hour_of_day");
-  CHECK(hour[0] == 14);    // 14:30 UTC
-  CHECK(hour[30] == 15);   // 15:00
-  CHECK(hour[389] == 20);  // 20:59
+  CHECK(hour[0] == 14);                        // 14:30 UTC
+  CHECK(hour[30] == 15);                       // 15:00
+  CHECK(hour[389] == 20);                      // 20:59
   CHECK(Column(*f, "day_of_week")[390] == 1);  // Tuesday
 }
 

@@ -66,7 +66,8 @@ bool SameTrees(const RandomForest& a, const RandomForest& b) {
     if (na.size() != nb.size()) return false;
     for (size_t i = 0; i < na.size(); ++i) {
       if (na[i].feature != nb[i].feature || na[i].left != nb[i].left || na[i].bin != nb[i].bin ||
-          na[i].value != nb[i].value || std::memcmp(&na[i].threshold, &nb[i].threshold, sizeof(double)) != 0) {
+          na[i].value != nb[i].value ||
+          std::memcmp(&na[i].threshold, &nb[i].threshold, sizeof(double)) != 0) {
         return false;
       }
     }
@@ -280,8 +281,8 @@ TEST_CASE("forest: serialisation round-trips and rejects corrupt bytes") {
 
   // Truncations at many lengths, a flipped byte, a wrong magic, a newer
   // version: all kInvalidArgument with a message, none crash.
-  for (size_t len : {size_t{0}, size_t{3}, size_t{4}, size_t{11}, size_t{20}, bytes.size() / 2, bytes.size() - 9,
-                     bytes.size() - 1}) {
+  for (size_t len : {size_t{0}, size_t{3}, size_t{4}, size_t{11}, size_t{20}, bytes.size() / 2,
+                     bytes.size() - 9, bytes.size() - 1}) {
     auto r = RandomForest::Deserialize(std::string_view(bytes).substr(0, len));
     CHECK_MESSAGE(r.status().code() == StatusCode::kInvalidArgument, "length " << len);
   }
@@ -301,24 +302,24 @@ TEST_CASE("forest: structurally invalid models are rejected even with a valid ch
   // One feature, one tree whose root points at itself.
   auto build = [](int32_t left, uint8_t bin, double threshold) {
     BinaryWriter w;
-    w.U64(1);                               // features
-    w.I32(1);                               // n_estimators
-    w.I32(8);                               // max_depth
-    w.I32(1);                               // min_samples_leaf
-    w.F64(1.0);                             // max_features
-    w.U8(0);                                // rule
-    w.Bool(true);                           // bootstrap
-    w.F64(1.0);                             // max_samples
-    w.U64(1);                               // seed
-    w.I32(0);                               // threads
-    w.I32(256);                             // max_bins
-    w.U64(1);                               // binner: 1 feature
-    w.F64Vector({0.5});                     // its edges
-    w.F64(1.0);                             // scale
-    w.F64Vector({1.0});                     // importance
-    w.U64(1);                               // trees
-    w.U64(3);                               // nodes
-    w.I32(0);                               // root: feature 0
+    w.U64(1);            // features
+    w.I32(1);            // n_estimators
+    w.I32(8);            // max_depth
+    w.I32(1);            // min_samples_leaf
+    w.F64(1.0);          // max_features
+    w.U8(0);             // rule
+    w.Bool(true);        // bootstrap
+    w.F64(1.0);          // max_samples
+    w.U64(1);            // seed
+    w.I32(0);            // threads
+    w.I32(256);          // max_bins
+    w.U64(1);            // binner: 1 feature
+    w.F64Vector({0.5});  // its edges
+    w.F64(1.0);          // scale
+    w.F64Vector({1.0});  // importance
+    w.U64(1);            // trees
+    w.U64(3);            // nodes
+    w.I32(0);            // root: feature 0
     w.I32(left);
     w.U8(bin);
     w.F64(threshold);
@@ -383,7 +384,8 @@ TEST_CASE("forest: hyperparameters from JSON") {
   CHECK(defaults->n_estimators == 100);
   CHECK(defaults->FeaturesPerSplit(30) == 10);
 
-  auto fraction = ForestParamsFromJson(R"({"max_features": 0.5, "seed": 3, "threads": 2, "max_depth": 12.0})");
+  auto fraction =
+      ForestParamsFromJson(R"({"max_features": 0.5, "seed": 3, "threads": 2, "max_depth": 12.0})");
   REQUIRE(fraction.ok());
   CHECK(fraction->FeaturesPerSplit(30) == 15);
   CHECK(fraction->seed == 3);
@@ -400,13 +402,14 @@ TEST_CASE("forest: hyperparameters from JSON") {
     const char* json;
     const char* names;
   };
-  for (const Bad& b : {Bad{R"({"n_estimators": 0})", "n_estimators"}, Bad{R"({"n_estimators": 2.5})", "n_estimators"},
-                       Bad{R"({"max_depth": "deep"})", "max_depth"}, Bad{R"({"max_features": 1.5})", "max_features"},
-                       Bad{R"({"max_features": "half"})", "max_features"}, Bad{R"({"bootstrap": 1})", "bootstrap"},
-                       Bad{R"({"max_samples": 0})", "max_samples"}, Bad{R"({"random_state": -1})", "random_state"},
-                       Bad{R"({"seed": 1, "random_state": 1})", "random_state"}, Bad{R"({"max_bins": 512})", "max_bins"},
-                       Bad{R"({"criterion": "friedman_mse"})", "criterion"}, Bad{R"([1, 2])", "object"},
-                       Bad{R"({"n_estimators": )", "invalid JSON"}}) {
+  for (const Bad& b :
+       {Bad{R"({"n_estimators": 0})", "n_estimators"}, Bad{R"({"n_estimators": 2.5})", "n_estimators"},
+        Bad{R"({"max_depth": "deep"})", "max_depth"}, Bad{R"({"max_features": 1.5})", "max_features"},
+        Bad{R"({"max_features": "half"})", "max_features"}, Bad{R"({"bootstrap": 1})", "bootstrap"},
+        Bad{R"({"max_samples": 0})", "max_samples"}, Bad{R"({"random_state": -1})", "random_state"},
+        Bad{R"({"seed": 1, "random_state": 1})", "random_state"}, Bad{R"({"max_bins": 512})", "max_bins"},
+        Bad{R"({"criterion": "friedman_mse"})", "criterion"}, Bad{R"([1, 2])", "object"},
+        Bad{R"({"n_estimators": )", "invalid JSON"}}) {
     auto r = ForestParamsFromJson(b.json);
     CHECK_MESSAGE(r.status().code() == StatusCode::kInvalidArgument, b.json);
     CHECK_MESSAGE(r.status().message().find(b.names) != std::string::npos, r.status().message());

@@ -123,7 +123,9 @@ TEST_CASE("importance: the forest fast path equals the generic path bit for bit"
     PermutationOptions o;
     o.repeats = 3;
     o.seed = 21;
-    auto predict = [&forest](const Matrix& m, std::vector<double>* out) { return forest.PredictBatch(m, out); };
+    auto predict = [&forest](const Matrix& m, std::vector<double>* out) {
+      return forest.PredictBatch(m, out);
+    };
     auto generic = ComputePermutationImportance(predict, xh, yh, o);
     REQUIRE(generic.ok());
     for (int threads : {1, 2}) {

@@ -11,8 +11,8 @@
 
 #include <algorithm>
 #include <charconv>
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -210,7 +210,7 @@ TEST_CASE("indicators: EMA seeds with the mean of the first n values, after lead
   const Series x = {kNaN, kNaN, 1, 2, 3, 4, 5};
   Series e = Ema(x, 3);
   for (size_t i = 0; i < 4; ++i) CHECK(std::isnan(e[i]));
-  CHECK(e[4] == doctest::Approx(2.0));              // mean(1, 2, 3)
+  CHECK(e[4] == doctest::Approx(2.0));                // mean(1, 2, 3)
   CHECK(e[5] == doctest::Approx(0.5 * 4 + 0.5 * 2));  // ratio 2 / (3 + 1)
   Series w = Ema(x, 3, /*wilder=*/true);
   CHECK(w[5] == doctest::Approx(4.0 / 3 + 2.0 * 2 / 3));

@@ -23,9 +23,9 @@ double Normal(Rng* rng) {
 // ElasticNet(alpha, l1_ratio, tol=1e-14) on the standardised columns and
 // LinearRegression on the raw ones.
 Matrix SmallX() {
-  return Matrix::FromRowMajor(12, 3, {0.5,  1.2,  -0.3, 1.5,  -0.7, 0.8,  -1.0, 0.3,  1.1, 2.0, 2.2,  -1.4,
-                                      0.1,  -1.5, 0.2,  -0.6, 0.9,  0.5,  1.1,  0.0,  -0.9, -1.8, -0.4, 1.6,
-                                      0.7,  1.7,  0.0,  -0.2, -2.1, -0.6, 1.3,  0.6,  1.9, -0.9, -0.8, -1.2});
+  return Matrix::FromRowMajor(12, 3, {0.5, 1.2,  -0.3, 1.5,  -0.7, 0.8,  -1.0, 0.3, 1.1,  2.0,  2.2,  -1.4,
+                                      0.1, -1.5, 0.2,  -0.6, 0.9,  0.5,  1.1,  0.0, -0.9, -1.8, -0.4, 1.6,
+                                      0.7, 1.7,  0.0,  -0.2, -2.1, -0.6, 1.3,  0.6, 1.9,  -0.9, -0.8, -1.2});
 }
 const std::vector<double> kSmallY = {1.9, 2.8, -1.1, 3.5, 0.9, -0.2, 2.4, -3.0, 1.6, 0.7, 2.2, -1.5};
 
@@ -199,8 +199,10 @@ TEST_CASE("elasticnet: hyperparameters from JSON") {
   CHECK(unknown.status().code() == StatusCode::kInvalidArgument);
   CHECK(unknown.status().message().find("n_estimators") != std::string::npos);
   CHECK(ElasticNetParamsFromJson(R"({"alpha": -1})").status().message().find("alpha") != std::string::npos);
-  CHECK(ElasticNetParamsFromJson(R"({"l1_ratio": 2})").status().message().find("l1_ratio") != std::string::npos);
-  CHECK(ElasticNetParamsFromJson(R"({"max_iter": 0.5})").status().message().find("max_iter") != std::string::npos);
+  CHECK(ElasticNetParamsFromJson(R"({"l1_ratio": 2})").status().message().find("l1_ratio") !=
+        std::string::npos);
+  CHECK(ElasticNetParamsFromJson(R"({"max_iter": 0.5})").status().message().find("max_iter") !=
+        std::string::npos);
   CHECK(ElasticNetParamsFromJson(R"({"tol": "small"})").status().message().find("tol") != std::string::npos);
   CHECK(ElasticNetParamsFromJson("not json").status().code() == StatusCode::kInvalidArgument);
 }

@@ -20,7 +20,9 @@ Series LogReturns(const Bars& b) {
   return r;
 }
 
-double Mean(const Series& x) { return std::accumulate(x.begin(), x.end(), 0.0) / static_cast<double>(x.size()); }
+double Mean(const Series& x) {
+  return std::accumulate(x.begin(), x.end(), 0.0) / static_cast<double>(x.size());
+}
 
 double Stdev(const Series& x) {
   const double m = Mean(x);
@@ -115,7 +117,7 @@ TEST_CASE("synthetic: intraday bars are 390-minute weekday sessions from 14:30 U
     REQUIRE(minute_of_session == static_cast<int>(i % 390));
     REQUIRE(c.day_of_week < 5);
   }
-  CHECK(ToCivilTime(b.time[0]).day == 3);        // Monday 2000-01-03
+  CHECK(ToCivilTime(b.time[0]).day == 3);         // Monday 2000-01-03
   CHECK(ToCivilTime(b.time[390 * 5]).day == 10);  // the next Monday
   // Per-minute volatility is scaled by 1/sqrt(390).
   opt.bars = 390 * 200;
@@ -130,7 +132,8 @@ TEST_CASE("synthetic: returns are correlated as asked") {
   opt.bars = 20000;
   auto all = GenerateSyntheticBars(opt);
   // Tick rounding and the open gap add a little noise; 0.6 +- 0.03.
-  CHECK(Correlation(LogReturns(all.at("AAA")), LogReturns(all.at("BBB"))) == doctest::Approx(0.6).epsilon(0.05));
+  CHECK(Correlation(LogReturns(all.at("AAA")), LogReturns(all.at("BBB"))) ==
+        doctest::Approx(0.6).epsilon(0.05));
   opt.correlation = 0.0;
   all = GenerateSyntheticBars(opt);
   CHECK(std::fabs(Correlation(LogReturns(all.at("AAA")), LogReturns(all.at("BBB")))) < 0.03);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>  // TEMP
+#include <memory>
 #include <limits>
 #include <optional>
 #include <string>
@@ -57,6 +59,12 @@ int64_t MondayOf(int64_t unix_seconds) {
 // An optional metric is set only when finite: no NaN or Infinity leaves.
 std::optional<double> Finite(double v) { return std::isfinite(v) ? std::optional<double>(v) : std::nullopt; }
 
+// Bars per chunk. The per-bar work shared by all cells (validation, running
+// sums, signal bit masks) is done one chunk at a time; every cell is then
+// simulated over the chunk while it is still in the cache.
+constexpr size_t kChunk = 2048;
+constexpr size_t kChunkWords = kChunk / 64;
+
 // Per-cell state of the simulation.
 struct CellState {
   // Position: +1 long, -1 short, 0 flat.
@@ -89,10 +97,28 @@ struct CellState {
   // nor the maximum drawdown.
   double band_lo = -kInf, band_hi = kInf;
 
+  // Carries between 64-bar words: the signal and position bits of the bar
+  // before the word.
+  uint64_t sig_long = 0, sig_short = 0, pos_long = 0, pos_short = 0;
+
   std::vector<int32_t> week_trades;
 };
 
 inline int CountTrailingZeros(uint64_t v) { return __builtin_ctzll(v); }
+
+// The shared per-bar data of the chunk of bars [begin, begin + len).
+struct Chunk {
+  size_t begin = 0, len = 0;
+  // s1[i + 1], s2[i + 1]: running sums of the close-to-close return g and of
+  // g^2 through bar begin + i; s1[0], s2[0]: through bar begin - 1.
+  double s1[kChunk + 1] = {};
+  double s2[kChunk + 1] = {};
+  double g[kChunk] = {};
+  // Bit i of word w is bar begin + 64 w + i: up[k * kChunkWords + w] is
+  // prediction > thresholds[k], down[...] is -prediction > thresholds[k],
+  // filter[f * kChunkWords + w] is "filter f allows the bar's label".
+  std::vector<uint64_t> up, down, filter;
+};
 
 class Engine {
  public:
@@ -100,6 +126,7 @@ class Engine {
   Engine(const BacktestBars& bars, const BacktestOptions& options, size_t cells, int64_t week0, size_t weeks,
          std::vector<std::vector<BacktestTrade>>* trades)
       : bars_(bars),
+        n_(bars.time.size()),
         cost_((options.fee_bps + options.slippage_bps) / 1e4),
         long_factor_((1.0 - cost_) / (1.0 + cost_)),
         week0_(week0),
@@ -115,7 +142,7 @@ class Engine {
 
   CellState& state(size_t c) { return state_[c]; }
 
-  double Mark(const CellState& s, double price) const {
+  static double Mark(const CellState& s, double price) {
     if (s.side > 0) return s.units * price;
     if (s.side < 0) return s.units * std::max(0.0, s.anchor - price);
     return s.cash;
@@ -185,16 +212,15 @@ class Engine {
     }
     s.s1_entry = s1;
     s.s2_entry = s2;
-    // Time stamps are validated as increasing, so time >= week0_ (an
-    // unsorted one is caught after the pass; the bound check keeps it safe).
+    // Time stamps are validated (chunk by chunk, before the chunk is
+    // simulated) as increasing, so time >= week0_; the bound check is a guard.
     const auto week = static_cast<uint64_t>(bars_.time[bar] - week0_) / kSecondsPerWeek;
     if (week < s.week_trades.size()) ++s.week_trades[week];
   }
 
   // Position of cell c changes to new_side at the open of bar j >= 1.
   // s1_prev/s2_prev: running sums through bar j-1; s1/s2: through bar j.
-  void Transition(size_t c, size_t j, int new_side, bool last, double s1_prev, double s2_prev, double s1,
-                  double s2) {
+  void Transition(size_t c, size_t j, int new_side, double s1_prev, double s2_prev, double s1, double s2) {
     CellState& s = state_[c];
     const double prev = Mark(s, bars_.close[j - 1]);
     if (s.side != 0) {
@@ -205,7 +231,7 @@ class Engine {
       Exit(c, j, bars_.open[j], false);
     }
     if (new_side != 0) Enter(c, j, new_side, s1, s2);
-    if (last && s.side != 0) {  // the final exit at this close completes the bar
+    if (j + 1 == n_ && s.side != 0) {  // the final exit at this close completes the bar
       s.deferred_prev = prev;
       return;
     }
@@ -215,11 +241,68 @@ class Engine {
     SetBand(s);
   }
 
+  // Cell c over the bars of a chunk: every transition, and between them the
+  // marks of the position held. Bar n-1 is only ever a transition (the
+  // position held over it is closed by Finish).
+  void Run(size_t c, const Chunk& ch, const uint64_t* up, const uint64_t* down, const uint64_t* filter) {
+    CellState& s = state_[c];
+    const double* close = bars_.close.data();
+    const size_t words = (ch.len + 63) / 64;
+    for (size_t w = 0; w < words; ++w) {
+      const size_t base = ch.begin + 64 * w;
+      const size_t count = std::min<size_t>(64, n_ - base);
+      const uint64_t valid = count == 64 ? ~uint64_t{0} : (uint64_t{1} << count) - 1;
+      // The position during bar j is the signal of bar j - 1.
+      const uint64_t sig_long = up[w] & filter[w];
+      const uint64_t sig_short = down[w] & filter[w];
+      const uint64_t pos_long = ((sig_long << 1) | s.sig_long) & valid;
+      const uint64_t pos_short = ((sig_short << 1) | s.sig_short) & valid;
+      s.sig_long = sig_long >> 63;
+      s.sig_short = sig_short >> 63;
+      uint64_t changes =
+          ((pos_long ^ ((pos_long << 1) | s.pos_long)) | (pos_short ^ ((pos_short << 1) | s.pos_short))) & valid;
+      s.pos_long = pos_long >> 63;
+      s.pos_short = pos_short >> 63;
+      // Marks stop before bar n - 1.
+      const size_t mark_end = std::min(base + count, n_ - 1);
+      size_t from = base;
+      while (true) {
+        const size_t to = changes != 0 ? base + CountTrailingZeros(changes) : base + count;
+        // Bars [from, to) hold the position s.side, entered before `from`.
+        const size_t end = std::min(to, mark_end);
+        if (s.side > 0) {
+          for (size_t j = from; j < end; ++j) {
+            const double cj = close[j];
+            if (cj < s.band_lo || cj > s.band_hi) {
+              Drawdown(s, s.units * cj);
+              SetBand(s);
+            }
+          }
+        } else if (s.side < 0) {
+          for (size_t j = from; j < end; ++j) {
+            const double prev = Mark(s, close[j - 1]);
+            const double now = Mark(s, close[j]);
+            AddBar(s, prev, now);
+            Drawdown(s, now);
+          }
+        }
+        if (changes == 0) break;
+        const int b = CountTrailingZeros(changes);
+        const uint64_t bit = uint64_t{1} << b;
+        const int side = (pos_long & bit) != 0 ? 1 : ((pos_short & bit) != 0 ? -1 : 0);
+        const size_t i = to - ch.begin;
+        Transition(c, to, side, ch.s1[i], ch.s2[i], ch.s1[i + 1], ch.s2[i + 1]);
+        changes &= changes - 1;
+        from = to + 1;
+      }
+    }
+  }
+
   // After the last bar: closes an open position at the last close.
-  void Finish(size_t c, size_t n, double s1_prev, double s2_prev) {
+  void Finish(size_t c, double s1_prev, double s2_prev) {
     CellState& s = state_[c];
     if (s.side == 0) return;
-    const size_t last = n - 1;
+    const size_t last = n_ - 1;
     double prev = s.deferred_prev;
     if (s.entry_bar < last) {
       if (s.side > 0) {
@@ -235,12 +318,40 @@ class Engine {
 
  private:
   const BacktestBars& bars_;
+  const size_t n_;
   const double cost_;
   const double long_factor_;
   const int64_t week0_;
   std::vector<std::vector<BacktestTrade>>* trades_;
   std::vector<CellState> state_;
 };
+
+// Bit i of the result: p[i] > t (or -p[i] > t when `negate`), for i < count
+// <= 64. NaN gives 0.
+uint64_t GreaterMask(const double* p, size_t count, double t, bool negate) {
+  uint64_t m = 0;
+  if (negate) {
+    for (size_t i = 0; i < count; ++i) m |= uint64_t{-p[i] > t} << i;
+  } else {
+    for (size_t i = 0; i < count; ++i) m |= uint64_t{p[i] > t} << i;
+  }
+  return m;
+}
+
+// A regime filter: the labels (0..127) one or more cells allow on a column.
+struct Filter {
+  size_t column = 0;
+  bool allowed[128] = {};
+};
+
+uint64_t FilterMask(const int8_t* labels, size_t count, const Filter& f) {
+  uint64_t m = 0;
+  for (size_t i = 0; i < count; ++i) {
+    const int v = labels[i];
+    m |= uint64_t{v >= 0 && f.allowed[v]} << i;
+  }
+  return m;
+}
 
 std::string BarProblem(const BacktestBars& bars) {
   for (size_t j = 0; j < bars.time.size(); ++j) {
@@ -328,49 +439,41 @@ Result<std::vector<SimulationResult>> BacktestGrid(const BacktestBars& bars,
   if (num_cells == 0) return std::vector<SimulationResult>{};
   if (bars.time[n - 1] < bars.time[0]) return InvalidArgumentError(BarProblem(bars));
 
-  // Cells are bits of `words` 64-bit masks.
-  const size_t words = (num_cells + 63) / 64;
-
-  // Distinct thresholds, ascending; prefix[m] = cells whose threshold is one
-  // of the m smallest, i.e. the cells a prediction above m of them signals.
+  // Distinct thresholds, and each cell's.
   std::vector<double> thresholds;
   for (const BacktestCell& cell : cells) thresholds.push_back(cell.threshold);
   std::sort(thresholds.begin(), thresholds.end());
   thresholds.erase(std::unique(thresholds.begin(), thresholds.end()), thresholds.end());
-  const size_t num_thresholds = thresholds.size();
-  std::vector<uint64_t> prefix((num_thresholds + 1) * words, 0);
+  std::vector<size_t> cell_threshold(num_cells);
   for (size_t c = 0; c < num_cells; ++c) {
-    const size_t k = static_cast<size_t>(
+    cell_threshold[c] = static_cast<size_t>(
         std::lower_bound(thresholds.begin(), thresholds.end(), cells[c].threshold) - thresholds.begin());
-    for (size_t m = k + 1; m <= num_thresholds; ++m) prefix[m * words + c / 64] |= uint64_t{1} << (c % 64);
   }
 
-  // Regime columns in use; allow[q][(label + 128) * words + w] = cells that
-  // may trade a bar with that label of column q (every cell that does not
-  // filter on q, and those of q that list the label; never a label < 0).
+  // Distinct regime filters (column, allowed labels >= 0), and each cell's;
+  // filter 0 allows every bar (a cell without a column).
   std::vector<std::string> columns;
-  for (const BacktestCell& cell : cells) {
-    if (!cell.regime_column.empty() &&
-        std::find(columns.begin(), columns.end(), cell.regime_column) == columns.end()) {
-      columns.push_back(cell.regime_column);
+  std::vector<Filter> filters(1);
+  std::vector<size_t> cell_filter(num_cells, 0);
+  for (size_t c = 0; c < num_cells; ++c) {
+    const BacktestCell& cell = cells[c];
+    if (cell.regime_column.empty()) continue;
+    Filter f;
+    f.column = static_cast<size_t>(std::find(columns.begin(), columns.end(), cell.regime_column) - columns.begin());
+    if (f.column == columns.size()) columns.push_back(cell.regime_column);
+    for (int v : cell.allowed) {
+      if (v >= 0 && v < 128) f.allowed[v] = true;
     }
-  }
-  const size_t num_columns = columns.size();
-  std::vector<const int8_t*> labels(num_columns);
-  std::vector<std::vector<uint64_t>> allow(num_columns, std::vector<uint64_t>(256 * words, 0));
-  for (size_t q = 0; q < num_columns; ++q) {
-    labels[q] = bars.regimes.at(columns[q]).data();
-    for (size_t c = 0; c < num_cells; ++c) {
-      const uint64_t bit = uint64_t{1} << (c % 64);
-      for (int v = -128; v < 128; ++v) {
-        bool ok = cells[c].regime_column != columns[q];
-        if (!ok && v >= 0) {
-          ok = std::find(cells[c].allowed.begin(), cells[c].allowed.end(), v) != cells[c].allowed.end();
-        }
-        if (ok) allow[q][static_cast<size_t>(v + 128) * words + c / 64] |= bit;
-      }
+    size_t k = 1;
+    while (k < filters.size() &&
+           !(filters[k].column == f.column && std::equal(f.allowed, f.allowed + 128, filters[k].allowed))) {
+      ++k;
     }
+    if (k == filters.size()) filters.push_back(f);
+    cell_filter[c] = k;
   }
+  std::vector<const int8_t*> labels(columns.size());
+  for (size_t q = 0; q < columns.size(); ++q) labels[q] = bars.regimes.at(columns[q]).data();
 
   const int64_t monday0 = MondayOf(bars.time[0]);
   const int64_t span_weeks = (MondayOf(bars.time[n - 1]) - monday0) / 7 + 1;
@@ -381,117 +484,68 @@ Result<std::vector<SimulationResult>> BacktestGrid(const BacktestBars& bars,
   const auto weeks = static_cast<size_t>(span_weeks);
   Engine engine(bars, options, num_cells, monday0 * kSecondsPerDay, weeks, trades);
 
-  std::vector<uint64_t> cur_long(words, 0), cur_short(words, 0), next_long(words, 0), next_short(words, 0);
   const double* open = bars.open.data();
   const double* close = bars.close.data();
   const double* prediction = bars.prediction.data();
   const int64_t* time = bars.time.data();
   const bool allow_short = options.allow_short;
-  double s1 = 0, s2 = 0, s1_prev = 0, s2_prev = 0;
-  // The band of closes that changes no long position's peak or drawdown.
-  double band_lo = -kInf, band_hi = kInf;
-  bool any_long = false, any_short = false;
-  bool bad = false;
-
-  auto recompute_band = [&]() {
-    band_lo = -kInf;
-    band_hi = kInf;
-    any_long = false;
+  auto chunk = std::make_unique<Chunk>();
+  Chunk& ch = *chunk;
+  ch.up.assign(thresholds.size() * kChunkWords, 0);
+  ch.down.assign(thresholds.size() * kChunkWords, 0);
+  ch.filter.assign(filters.size() * kChunkWords, 0);
+  // Running sums through bar n - 2, for Finish.
+  double s1_last = 0, s2_last = 0;
+  double run1 = 0, run2 = 0;
+  for (size_t begin = 0; begin < n; begin += kChunk) {
+    const size_t len = std::min(kChunk, n - begin);
+    ch.begin = begin;
+    ch.len = len;
+    // Validation.
+    bool bad = false;
+    for (size_t j = begin; j < begin + len; ++j) {
+      bad |= !(open[j] > 0 && open[j] < kInf && close[j] > 0 && close[j] < kInf);
+      if (j > 0) bad |= time[j] <= time[j - 1];
+    }
+    if (bad) return InvalidArgumentError(BarProblem(bars));
+    // Close-to-close returns and their running sums (bar 0 has none).
+    const size_t first = begin == 0 ? 1 : 0;
+    ch.g[0] = 0;
+    for (size_t i = first; i < len; ++i) ch.g[i] = close[begin + i] / close[begin + i - 1] - 1.0;
+    ch.s1[0] = run1;
+    ch.s2[0] = run2;
+    for (size_t i = 0; i < len; ++i) {
+      if (i >= first) {
+        run1 += ch.g[i];
+        run2 += ch.g[i] * ch.g[i];
+      }
+      ch.s1[i + 1] = run1;
+      ch.s2[i + 1] = run2;
+    }
+    if (begin + len == n && n >= 2) {
+      s1_last = ch.s1[n - 1 - begin];
+      s2_last = ch.s2[n - 1 - begin];
+    }
+    // Signal bits.
+    const size_t words = (len + 63) / 64;
     for (size_t w = 0; w < words; ++w) {
-      any_long |= cur_long[w] != 0;
-      for (uint64_t bits = cur_long[w]; bits != 0; bits &= bits - 1) {
-        const CellState& s = engine.state(w * 64 + CountTrailingZeros(bits));
-        band_lo = std::max(band_lo, s.band_lo);
-        band_hi = std::min(band_hi, s.band_hi);
+      const size_t at = begin + 64 * w;
+      const size_t count = std::min<size_t>(64, n - at);
+      for (size_t k = 0; k < thresholds.size(); ++k) {
+        ch.up[k * kChunkWords + w] = GreaterMask(prediction + at, count, thresholds[k], false);
+        ch.down[k * kChunkWords + w] = allow_short ? GreaterMask(prediction + at, count, thresholds[k], true) : 0;
+      }
+      ch.filter[w] = ~uint64_t{0};
+      for (size_t f = 1; f < filters.size(); ++f) {
+        ch.filter[f * kChunkWords + w] = FilterMask(labels[filters[f].column] + at, count, filters[f]);
       }
     }
-  };
-
-  for (size_t j = 0; j < n; ++j) {
-    const double cj = close[j];
-    bad |= !(open[j] > 0 && open[j] < kInf && cj > 0 && cj < kInf);
-    s1_prev = s1;
-    s2_prev = s2;
-    if (j > 0) {
-      bad |= time[j] <= time[j - 1];
-      const double g = cj / close[j - 1] - 1.0;
-      s1 += g;
-      s2 += g * g;
-    }
-    const bool last = j + 1 == n;
-
-    // Positions of bar j: the signals of bar j-1, changed at this open.
-    bool long_changed = false, short_changed = false;
-    for (size_t w = 0; w < words; ++w) {
-      const uint64_t long_diff = next_long[w] ^ cur_long[w];
-      const uint64_t short_diff = next_short[w] ^ cur_short[w];
-      uint64_t changed = long_diff | short_diff;
-      if (changed == 0) continue;
-      long_changed |= long_diff != 0;
-      short_changed |= short_diff != 0;
-      for (; changed != 0; changed &= changed - 1) {
-        const int b = CountTrailingZeros(changed);
-        const uint64_t bit = uint64_t{1} << b;
-        const int side = (next_long[w] & bit) != 0 ? 1 : ((next_short[w] & bit) != 0 ? -1 : 0);
-        engine.Transition(w * 64 + b, j, side, last, s1_prev, s2_prev, s1, s2);
-      }
-      cur_long[w] = next_long[w];
-      cur_short[w] = next_short[w];
-    }
-    if (last) break;
-    if (long_changed) recompute_band();
-    if (short_changed) {
-      any_short = false;
-      for (size_t w = 0; w < words; ++w) any_short |= cur_short[w] != 0;
-    }
-
-    // Mark open positions at this close.
-    if (any_long && (cj < band_lo || cj > band_hi)) {
-      for (size_t w = 0; w < words; ++w) {
-        for (uint64_t bits = cur_long[w]; bits != 0; bits &= bits - 1) {
-          CellState& s = engine.state(w * 64 + CountTrailingZeros(bits));
-          if (cj < s.band_lo || cj > s.band_hi) {
-            Engine::Drawdown(s, s.units * cj);
-            Engine::SetBand(s);
-          }
-        }
-      }
-      recompute_band();
-    }
-    if (any_short) {
-      for (size_t w = 0; w < words; ++w) {
-        for (uint64_t bits = cur_short[w]; bits != 0; bits &= bits - 1) {
-          CellState& s = engine.state(w * 64 + CountTrailingZeros(bits));
-          if (s.entry_bar == j) continue;  // marked by its transition
-          const double prev = engine.Mark(s, close[j - 1]);
-          const double now = engine.Mark(s, cj);
-          Engine::AddBar(s, prev, now);
-          Engine::Drawdown(s, now);
-        }
-      }
-    }
-
-    // Signals of bar j (traded from the next open).
-    const double p = prediction[j];
-    size_t up = 0, down = 0;
-    for (size_t k = 0; k < num_thresholds; ++k) {
-      up += p > thresholds[k];
-      down += -p > thresholds[k];
-    }
-    if (!allow_short) down = 0;
-    for (size_t w = 0; w < words; ++w) {
-      uint64_t l = prefix[up * words + w];
-      uint64_t s = prefix[down * words + w];
-      for (size_t q = 0; q < num_columns; ++q) {
-        const uint64_t ok = allow[q][static_cast<size_t>(labels[q][j] + 128) * words + w];
-        l &= ok;
-        s &= ok;
-      }
-      next_long[w] = l;
-      next_short[w] = s;
+    static const bool skip_run = getenv("BT_SKIP_RUN") != nullptr;  // TEMP
+    for (size_t c = 0; c < num_cells && !skip_run; ++c) {
+      engine.Run(c, ch, &ch.up[cell_threshold[c] * kChunkWords], &ch.down[cell_threshold[c] * kChunkWords],
+                 &ch.filter[cell_filter[c] * kChunkWords]);
     }
   }
-  if (bad) return InvalidArgumentError(BarProblem(bars));
 
   double bars_per_year = options.bars_per_year;
   if (bars_per_year == 0 && n >= 2 && time[n - 1] > time[0]) {
@@ -503,7 +557,7 @@ Result<std::vector<SimulationResult>> BacktestGrid(const BacktestBars& bars,
 
   std::vector<SimulationResult> results(num_cells);
   for (size_t c = 0; c < num_cells; ++c) {
-    engine.Finish(c, n, s1_prev, s2_prev);
+    engine.Finish(c, s1_last, s2_last);
     const CellState& s = engine.state(c);
     SimulationResult& out = results[c];
     out.trade_count = s.trades;

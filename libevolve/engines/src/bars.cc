@@ -268,7 +268,8 @@ Result<Bars> ParseBarsCsv(std::string_view text, const std::string& symbol, cons
                      Want{"close", &col_close}, Want{"volume", &col_volume}}) {
         for (size_t j = 0; j < names.size(); ++j) {
           if (names[j] != w.name) continue;
-          if (*w.col != kNone) return error(std::string("column '") + w.name + "' appears twice in the header");
+          if (*w.col != kNone)
+            return error(std::string("column '") + w.name + "' appears twice in the header");
           *w.col = j;
         }
         if (*w.col == kNone) return error(std::string("missing column '") + w.name + "' in the header");
@@ -308,14 +309,17 @@ Result<Bars> ParseBarsCsv(std::string_view text, const std::string& symbol, cons
       return error("time " + ShowTime(*time) + " is before the previous row's " + ShowTime(bars.time.back()) +
                    " (rows must be in increasing time order)");
     }
-    for (auto [value, name] : {std::pair<double, const char*>{o, "open"}, {h, "high"}, {l, "low"}, {c, "close"}}) {
+    for (auto [value, name] :
+         {std::pair<double, const char*>{o, "open"}, {h, "high"}, {l, "low"}, {c, "close"}}) {
       if (!(value > 0)) return error(std::string(name) + " " + Num(value) + " is not positive");
     }
     if (v < 0) return error("volume " + Num(v) + " is negative");
     if (h < l) return error("high " + Num(h) + " < low " + Num(l));
     const double lo = l * (1 - kOhlcTolerance), hi = h * (1 + kOhlcTolerance);
-    if (o < lo || o > hi) return error("open " + Num(o) + " outside [low " + Num(l) + ", high " + Num(h) + "]");
-    if (c < lo || c > hi) return error("close " + Num(c) + " outside [low " + Num(l) + ", high " + Num(h) + "]");
+    if (o < lo || o > hi)
+      return error("open " + Num(o) + " outside [low " + Num(l) + ", high " + Num(h) + "]");
+    if (c < lo || c > hi)
+      return error("close " + Num(c) + " outside [low " + Num(l) + ", high " + Num(h) + "]");
     bars.time.push_back(*time);
     bars.open.push_back(o);
     bars.high.push_back(h);
@@ -348,7 +352,8 @@ Status WriteBarsCsv(const Bars& bars, const std::string& path) {
       bars.volume.size() != n) {
     return InvalidArgumentError("bars of " + bars.symbol + ": columns have different lengths");
   }
-  std::string out = bars.intraday ? "Datetime,Open,High,Low,Close,Volume\n" : "Date,Open,High,Low,Close,Volume\n";
+  std::string out =
+      bars.intraday ? "Datetime,Open,High,Low,Close,Volume\n" : "Date,Open,High,Low,Close,Volume\n";
   out.reserve(out.size() + n * 96);
   char buf[40];
   for (size_t i = 0; i < n; ++i) {
@@ -415,11 +420,11 @@ Result<std::string> BarDirectory::FindFile(const std::string& symbol) {
 
 Result<std::shared_ptr<const Bars>> BarDirectory::Load(const std::string& symbol) {
   // Symbols come from requests; a conservative alphabet keeps them names, not paths.
-  bool valid = !symbol.empty() && symbol.size() <= 64 &&
-               std::all_of(symbol.begin(), symbol.end(), [](char ch) {
-                 return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-' || ch == '_' ||
-                        ch == '^' || ch == '=';
-               });
+  bool valid =
+      !symbol.empty() && symbol.size() <= 64 && std::all_of(symbol.begin(), symbol.end(), [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-' || ch == '_' ||
+               ch == '^' || ch == '=';
+      });
   if (!valid) return InvalidArgumentError("bad symbol '" + symbol + "'");
   const std::string key = Upper(symbol);
 
@@ -438,12 +443,14 @@ Result<std::shared_ptr<const Bars>> BarDirectory::Load(const std::string& symbol
     auto mt = fs::last_write_time(path, ec);
     if (ec) return false;
     *size = static_cast<int64_t>(sz);
-    *mtime = static_cast<int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(mt.time_since_epoch()).count());
+    *mtime = static_cast<int64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(mt.time_since_epoch()).count());
     return true;
   };
   if (entry->bars) {
     int64_t size = 0, mtime = 0;
-    if (stamp(entry->path, &size, &mtime) && size == entry->size && mtime == entry->mtime_ns) return entry->bars;
+    if (stamp(entry->path, &size, &mtime) && size == entry->size && mtime == entry->mtime_ns)
+      return entry->bars;
     entry->bars.reset();
   }
   EVOLVE_ASSIGN_OR_RETURN(std::string path, FindFile(key));

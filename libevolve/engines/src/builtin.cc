@@ -32,6 +32,7 @@ constexpr uint32_t kModelFormat = 1;
 constexpr char kSimDataMagic[] = "EVSD";  // evolve simulation data
 constexpr uint32_t kSimDataFormat = 1;
 const double kNaN = std::nan("");
+constexpr double kDefaultElasticNetAlpha = 1e-5;
 
 // ---------------------------------------------------------------- targets
 
@@ -50,10 +51,14 @@ Result<Target> ParseTarget(const std::string& name) {
 // original training service defines the transforms.
 double TargetValue(Target t, double close, double next_close) {
   switch (t) {
-    case Target::kLogReturn: return std::log(next_close / close);
-    case Target::kPctChange: return next_close / close - 1.0;
-    case Target::kLog: return std::log(next_close);
-    case Target::kNone: return next_close;
+    case Target::kLogReturn:
+      return std::log(next_close / close);
+    case Target::kPctChange:
+      return next_close / close - 1.0;
+    case Target::kLog:
+      return std::log(next_close);
+    case Target::kNone:
+      return next_close;
   }
   return kNaN;
 }
@@ -63,9 +68,12 @@ double TargetValue(Target t, double close, double next_close) {
 double PredictedReturn(Target t, double prediction, double close) {
   switch (t) {
     case Target::kLogReturn:
-    case Target::kPctChange: return prediction;
-    case Target::kLog: return prediction - std::log(close);
-    case Target::kNone: return prediction / close - 1.0;
+    case Target::kPctChange:
+      return prediction;
+    case Target::kLog:
+      return prediction - std::log(close);
+    case Target::kNone:
+      return prediction / close - 1.0;
   }
   return kNaN;
 }
@@ -76,15 +84,16 @@ Result<WalkForward> WalkForwardFrom(const std::string& data_options_json) {
   WalkForward wf;
   rapidjson::Document doc;
   doc.Parse(data_options_json.empty() ? "{}" : data_options_json.c_str());
-  if (doc.HasParseError() || !doc.IsObject()) return InvalidArgumentError("data_options: must be a JSON object");
+  if (doc.HasParseError() || !doc.IsObject())
+    return InvalidArgumentError("data_options: must be a JSON object");
   auto read = [&](const char* key, size_t minimum, size_t* out) -> Status {
     auto it = doc.FindMember(key);
     if (it == doc.MemberEnd() || it->value.IsNull()) return Status::Ok();
     const auto& v = it->value;
-    if (!v.IsNumber() || v.GetDouble() != std::floor(v.GetDouble()) || v.GetDouble() < static_cast<double>(minimum) ||
-        v.GetDouble() > 1e9) {
-      return InvalidArgumentError("data_options." + std::string(key) + ": must be an integer >= " +
-                                  std::to_string(minimum));
+    if (!v.IsNumber() || v.GetDouble() != std::floor(v.GetDouble()) ||
+        v.GetDouble() < static_cast<double>(minimum) || v.GetDouble() > 1e9) {
+      return InvalidArgumentError("data_options." + std::string(key) +
+                                  ": must be an integer >= " + std::to_string(minimum));
     }
     *out = static_cast<size_t>(v.GetDouble());
     return Status::Ok();
@@ -160,7 +169,8 @@ std::string EncodeSimData(const SimData& d) {
 }
 
 Result<SimData> DecodeSimData(std::string_view bytes) {
-  EVOLVE_ASSIGN_OR_RETURN(Envelope envelope, ReadEnvelope(bytes, kSimDataMagic, kSimDataFormat, "simulation data"));
+  EVOLVE_ASSIGN_OR_RETURN(Envelope envelope,
+                          ReadEnvelope(bytes, kSimDataMagic, kSimDataFormat, "simulation data"));
   BinaryReader r(envelope.payload);
   SimData d;
   EVOLVE_RETURN_IF_ERROR(ReadInt64s(r, &d.time));
@@ -207,7 +217,8 @@ std::string EncodeModel(const BuiltinModel& m) {
 }
 
 Result<BuiltinModel> DecodeModel(std::string_view bytes) {
-  EVOLVE_ASSIGN_OR_RETURN(Envelope envelope, ReadEnvelope(bytes, kModelMagic, kModelFormat, "built-in model"));
+  EVOLVE_ASSIGN_OR_RETURN(Envelope envelope,
+                          ReadEnvelope(bytes, kModelMagic, kModelFormat, "built-in model"));
   BinaryReader r(envelope.payload);
   BuiltinModel m;
   std::string spec_json;
@@ -243,7 +254,8 @@ Result<BuiltinModel> DecodeModel(std::string_view bytes) {
   }
   EVOLVE_RETURN_IF_ERROR(r.String(&m.final_model));
   EVOLVE_RETURN_IF_ERROR(r.ExpectEnd());
-  if (m.first_prediction > m.prediction.size()) return InvalidArgumentError("model artifact: corrupt prediction span");
+  if (m.first_prediction > m.prediction.size())
+    return InvalidArgumentError("model artifact: corrupt prediction span");
   return m;
 }
 
@@ -296,7 +308,9 @@ class Regressor {
 class ForestRegressor final : public Regressor {
  public:
   explicit ForestRegressor(RandomForest forest) : forest_(std::move(forest)) {}
-  Status Predict(const Matrix& x, std::vector<double>* out) const override { return forest_.PredictBatch(x, out); }
+  Status Predict(const Matrix& x, std::vector<double>* out) const override {
+    return forest_.PredictBatch(x, out);
+  }
   Status Serialize(std::string* out) const override { return forest_.Serialize(out); }
   Result<std::vector<double>> Permutation(const Matrix& x, const std::vector<double>& y,
                                           const PermutationOptions& options) const override {
@@ -311,14 +325,17 @@ class ForestRegressor final : public Regressor {
 class LinearRegressor final : public Regressor {
  public:
   explicit LinearRegressor(ElasticNet model) : model_(std::move(model)) {}
-  Status Predict(const Matrix& x, std::vector<double>* out) const override { return model_.PredictBatch(x, out); }
+  Status Predict(const Matrix& x, std::vector<double>* out) const override {
+    return model_.PredictBatch(x, out);
+  }
   Status Serialize(std::string* out) const override { return model_.Serialize(out); }
   Result<std::vector<double>> Permutation(const Matrix& x, const std::vector<double>& y,
                                           const PermutationOptions& options) const override {
-    EVOLVE_ASSIGN_OR_RETURN(
-        PermutationImportance imp,
-        ComputePermutationImportance(
-            [this](const Matrix& m, std::vector<double>* out) { return model_.PredictBatch(m, out); }, x, y, options));
+    EVOLVE_ASSIGN_OR_RETURN(PermutationImportance imp, ComputePermutationImportance(
+                                                           [this](const Matrix& m, std::vector<double>* out) {
+                                                             return model_.PredictBatch(m, out);
+                                                           },
+                                                           x, y, options));
     return std::move(imp.mean);
   }
 
@@ -327,25 +344,34 @@ class LinearRegressor final : public Regressor {
 };
 
 // Fits one model of `algorithm` on (x, y).
-using FitFn = std::function<Result<std::unique_ptr<Regressor>>(const Matrix& x, const std::vector<double>& y)>;
+using FitFn =
+    std::function<Result<std::unique_ptr<Regressor>>(const Matrix& x, const std::vector<double>& y)>;
 
 Result<FitFn> MakeFitter(const ModelSpec& spec, const BuiltinOptions& options) {
   const std::string algorithm = CanonicalAlgorithm(spec.algorithm);
   if (algorithm == "random_forest_regressor") {
     EVOLVE_ASSIGN_OR_RETURN(ForestParams params, ForestParamsFromJson(spec.hyperparameters));
     if (params.threads == 0) params.threads = options.threads;
-    return FitFn([params](const Matrix& x, const std::vector<double>& y) -> Result<std::unique_ptr<Regressor>> {
-      EVOLVE_ASSIGN_OR_RETURN(RandomForest forest, RandomForest::Fit(x, y, params));
-      return std::unique_ptr<Regressor>(new ForestRegressor(std::move(forest)));
-    });
+    return FitFn(
+        [params](const Matrix& x, const std::vector<double>& y) -> Result<std::unique_ptr<Regressor>> {
+          EVOLVE_ASSIGN_OR_RETURN(RandomForest forest, RandomForest::Fit(x, y, params));
+          return std::unique_ptr<Regressor>(new ForestRegressor(std::move(forest)));
+        });
   }
   if (algorithm == "elasticnet_regression" || algorithm == "linear_regression") {
     EVOLVE_ASSIGN_OR_RETURN(ElasticNetParams params, ElasticNetParamsFromJson(spec.hyperparameters));
+    // sklearn's default alpha (1.0) shrinks every coefficient of a model of
+    // next-bar returns (variance ~1e-4) to zero; unless the user chose one,
+    // the built-in trainer uses a penalty on the scale of such targets.
+    rapidjson::Document doc;
+    doc.Parse(spec.hyperparameters.c_str());
+    if (!doc.IsObject() || !doc.HasMember("alpha")) params.alpha = kDefaultElasticNetAlpha;
     if (algorithm == "linear_regression") params.alpha = 0.0;
-    return FitFn([params](const Matrix& x, const std::vector<double>& y) -> Result<std::unique_ptr<Regressor>> {
-      EVOLVE_ASSIGN_OR_RETURN(ElasticNet model, ElasticNet::Fit(x, y, params));
-      return std::unique_ptr<Regressor>(new LinearRegressor(std::move(model)));
-    });
+    return FitFn(
+        [params](const Matrix& x, const std::vector<double>& y) -> Result<std::unique_ptr<Regressor>> {
+          EVOLVE_ASSIGN_OR_RETURN(ElasticNet model, ElasticNet::Fit(x, y, params));
+          return std::unique_ptr<Regressor>(new LinearRegressor(std::move(model)));
+        });
   }
   return InvalidArgumentError("algorithm: unknown algorithm '" + spec.algorithm +
                               "' (built-in: RandomForest / random_forest_regressor, ElasticNet / "
@@ -399,7 +425,8 @@ class BuiltinTrainer final : public Trainer {
     EVOLVE_ASSIGN_OR_RETURN(WalkForward scheme, WalkForwardFrom(spec.data_options));
     if (spec.features.empty()) return InvalidArgumentError("features: must not be empty");
     if (spec.target_col != "close") {
-      return InvalidArgumentError("target_col: the built-in trainer predicts 'close', not '" + spec.target_col + "'");
+      return InvalidArgumentError("target_col: the built-in trainer predicts 'close', not '" +
+                                  spec.target_col + "'");
     }
     EVOLVE_ASSIGN_OR_RETURN(std::shared_ptr<const Bars> bars, bars_->Load(spec.symbol));
     std::vector<std::shared_ptr<const Bars>> references;
@@ -436,8 +463,9 @@ class BuiltinTrainer final : public Trainer {
     const size_t first_test = warmup + scheme.train_window;
     if (first_test + 1 >= n) {
       return InvalidArgumentError("data_options.train_window: " + spec.symbol + " has " + std::to_string(n) +
-                                  " bars; after a warm-up of " + std::to_string(warmup) + " and a training window of " +
-                                  std::to_string(scheme.train_window) + " none is left to test on");
+                                  " bars; after a warm-up of " + std::to_string(warmup) +
+                                  " and a training window of " + std::to_string(scheme.train_window) +
+                                  " none is left to test on");
     }
 
     BuiltinModel model;
@@ -500,7 +528,8 @@ class BuiltinTrainer final : public Trainer {
           permutation.threads = options_.threads;
           EVOLVE_ASSIGN_OR_RETURN(std::vector<double> imp,
                                   (*fitted)->Permutation(Gather(columns, rows), y_test, permutation));
-          for (size_t j = 0; j < imp.size(); ++j) importance_sum[j] += imp[j] * static_cast<double>(rows.size());
+          for (size_t j = 0; j < imp.size(); ++j)
+            importance_sum[j] += imp[j] * static_cast<double>(rows.size());
           importance_rows += rows.size();
         }
       }
@@ -553,13 +582,15 @@ class BuiltinTrainer final : public Trainer {
   // models, counted from the first bar (not from a feature set's warm-up),
   // so every model of a symbol and scheme shares the same labels: the GMM for
   // a span is fitted on the train_window bars before it and labels the span.
-  Result<std::string> StoreSimData(const Bars& bars, const std::vector<std::shared_ptr<const Bars>>& references,
+  Result<std::string> StoreSimData(const Bars& bars,
+                                   const std::vector<std::shared_ptr<const Bars>>& references,
                                    const WalkForward& scheme) {
     // The market for regimes: the first reference symbol, else the symbol.
     const Bars& market = references.empty() ? bars : *references[0];
     std::vector<double> market_close = AlignClose(market, bars.time);
-    std::string digest_input = market.symbol + "|" + bars.symbol + "|" + std::to_string(scheme.train_window) + "|" +
-                               std::to_string(scheme.test_window) + "|" + std::to_string(scheme.refit_every) + "|";
+    std::string digest_input = market.symbol + "|" + bars.symbol + "|" + std::to_string(scheme.train_window) +
+                               "|" + std::to_string(scheme.test_window) + "|" +
+                               std::to_string(scheme.refit_every) + "|";
     auto append = [&digest_input](const auto& v) {
       digest_input.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(v[0]));
     };
@@ -607,7 +638,8 @@ class BuiltinSimulator final : public Simulator {
   }
 
   std::vector<Result<SimulationResult>> SimulateMany(const std::vector<SimulationParams>& params) override {
-    std::vector<Result<SimulationResult>> results(params.size(), Result<SimulationResult>(InternalError("unset")));
+    std::vector<Result<SimulationResult>> results(params.size(),
+                                                  Result<SimulationResult>(InternalError("unset")));
     // Entries that share a model and costs are one grid: one pass.
     std::map<std::tuple<std::string, double, double, double>, std::vector<size_t>> groups;
     for (size_t i = 0; i < params.size(); ++i) {
@@ -617,7 +649,8 @@ class BuiltinSimulator final : public Simulator {
     for (const auto& [key, members] : groups) {
       auto group = SimulateGroup(params, members);
       for (size_t k = 0; k < members.size(); ++k) {
-        results[members[k]] = group.ok() ? Result<SimulationResult>((*group)[k]) : Result<SimulationResult>(group.status());
+        results[members[k]] =
+            group.ok() ? Result<SimulationResult>((*group)[k]) : Result<SimulationResult>(group.status());
       }
     }
     return results;
@@ -633,11 +666,12 @@ class BuiltinSimulator final : public Simulator {
       const SimulationParams& p = params[i];
       if (p.use_bot || p.enable_z_score_check || p.volatility_normalization) {
         return InvalidArgumentError(
-            "use_bot, enable_z_score_check and volatility_normalization are not supported by the built-in simulator");
+            "use_bot, enable_z_score_check and volatility_normalization are not supported by the built-in "
+            "simulator");
       }
       if (!EqualsIgnoreCase(p.ticker, loaded->symbol)) {
-        return InvalidArgumentError("ticker: model " + p.model_id + " was trained on " + loaded->symbol + ", not " +
-                                    p.ticker);
+        return InvalidArgumentError("ticker: model " + p.model_id + " was trained on " + loaded->symbol +
+                                    ", not " + p.ticker);
       }
       if (!std::isfinite(p.threshold)) return InvalidArgumentError("threshold: must be a finite number");
       cells.push_back(BacktestCell{p.threshold, p.regime.column, p.regime.allowed});
@@ -651,7 +685,8 @@ class BuiltinSimulator final : public Simulator {
 
   static bool EqualsIgnoreCase(const std::string& a, const std::string& b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-             return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+             return std::tolower(static_cast<unsigned char>(x)) ==
+                    std::tolower(static_cast<unsigned char>(y));
            });
   }
 
@@ -676,7 +711,9 @@ class BuiltinSimulator final : public Simulator {
     auto loaded = std::make_shared<Loaded>();
     loaded->symbol = model.spec.symbol;
     const size_t from = model.first_prediction;
-    auto tail = [from](const auto& v) { return std::decay_t<decltype(v)>(v.begin() + static_cast<long>(from), v.end()); };
+    auto tail = [from](const auto& v) {
+      return std::decay_t<decltype(v)>(v.begin() + static_cast<long>(from), v.end());
+    };
     loaded->bars.time = tail(data->time);
     loaded->bars.open = tail(data->open);
     loaded->bars.close = tail(data->close);
@@ -699,7 +736,7 @@ class BuiltinSimulator final : public Simulator {
   const BuiltinOptions options_;
   std::mutex mu_;
   using Entry = std::pair<std::string, std::shared_ptr<const Loaded>>;
-  std::list<Entry> lru_;                                      // most recent first; guarded by mu_
+  std::list<Entry> lru_;                                     // most recent first; guarded by mu_
   std::map<std::string, std::list<Entry>::iterator> index_;  // guarded by mu_
 };
 
@@ -730,7 +767,8 @@ Result<BuiltinEngines> NewBuiltinEngines(ArtifactStore& artifacts, const Builtin
   BuiltinEngines engines;
   engines.bars = std::make_shared<BarDirectory>(options.data_dir);
   EVOLVE_ASSIGN_OR_RETURN(std::vector<std::string> symbols, engines.bars->Symbols());
-  if (symbols.empty()) return NotFoundError("data directory " + options.data_dir + " holds no SYMBOL.csv file");
+  if (symbols.empty())
+    return NotFoundError("data directory " + options.data_dir + " holds no SYMBOL.csv file");
   engines.features = NewBuiltinFeatureSource(engines.bars);
   engines.trainer = NewBuiltinTrainer(engines.bars, artifacts, options);
   engines.simulator = NewBuiltinSimulator(artifacts, options);

@@ -263,8 +263,8 @@ Result<Binner> Binner::Read(BinaryReader* r) {
     EVOLVE_RETURN_IF_ERROR(r->F64Vector(&b.edges_[j]));
     const auto& e = b.edges_[j];
     if (e.size() >= static_cast<size_t>(kMaxBins)) {
-      return InvalidArgumentError("corrupt: feature " + std::to_string(j) + " has " + std::to_string(e.size()) +
-                                  " bin edges (at most 255)");
+      return InvalidArgumentError("corrupt: feature " + std::to_string(j) + " has " +
+                                  std::to_string(e.size()) + " bin edges (at most 255)");
     }
     for (size_t k = 0; k < e.size(); ++k) {
       if (std::isnan(e[k]) || (k > 0 && !(e[k] > e[k - 1]))) {

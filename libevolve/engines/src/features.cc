@@ -7,6 +7,7 @@
 #include <exception>
 #include <limits>
 #include <set>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -24,24 +25,101 @@ constexpr int64_t kSecondsPerDay = 86400;
 
 // The symbol's own columns, in output order: Col indexes kOwnNames.
 enum Col : size_t {
-  kSma20, kSma50, kSma200, kEma12, kEma26, kEma50, kMacdLine, kMacdSignal, kMacdHist, kBbUpper, kBbLower,
-  kBbWidth, kBbPctB, kAtr14, kAtrPct14, kRsi14, kRsi7, kRoc10, kMomentum10, kStochK14, kStochD3,
-  kStochSlowD3, kWilliamsR14, kCci20, kAdx14, kPlusDi14, kMinusDi14, kObvZ20, kReturn1, kReturn5,
-  kReturn20, kLogReturn1, kLogReturn5, kVolatility20, kReturnZ20, kVolZ20, kParkinson20, kIbs,
-  kCloseToSma20, kCloseToSma50, kHighLowRange, kGap, kVolumeRatio20, kDayOfWeek, kHourOfDay, kMonth,
+  kSma20,
+  kSma50,
+  kSma200,
+  kEma12,
+  kEma26,
+  kEma50,
+  kMacdLine,
+  kMacdSignal,
+  kMacdHist,
+  kBbUpper,
+  kBbLower,
+  kBbWidth,
+  kBbPctB,
+  kAtr14,
+  kAtrPct14,
+  kRsi14,
+  kRsi7,
+  kRoc10,
+  kMomentum10,
+  kStochK14,
+  kStochD3,
+  kStochSlowD3,
+  kWilliamsR14,
+  kCci20,
+  kAdx14,
+  kPlusDi14,
+  kMinusDi14,
+  kObvZ20,
+  kReturn1,
+  kReturn5,
+  kReturn20,
+  kLogReturn1,
+  kLogReturn5,
+  kVolatility20,
+  kReturnZ20,
+  kVolZ20,
+  kParkinson20,
+  kIbs,
+  kCloseToSma20,
+  kCloseToSma50,
+  kHighLowRange,
+  kGap,
+  kVolumeRatio20,
+  kDayOfWeek,
+  kHourOfDay,
+  kMonth,
   kNumOwn
 };
 
 const char* const kOwnNames[] = {
-    "sma_20",         "sma_50",          "sma_200",         "ema_12",          "ema_26",
-    "ema_50",         "macd_line",       "macd_signal",     "macd_hist",       "bb_upper_20_2",
-    "bb_lower_20_2",  "bb_width_20_2",   "bb_pct_b_20_2",   "atr_14",          "atr_pct_14",
-    "rsi_14",         "rsi_7",           "roc_10",          "momentum_10",     "stoch_k_14",
-    "stoch_d_3",      "stoch_slow_d_3",  "williams_r_14",   "cci_20",          "adx_14",
-    "plus_di_14",     "minus_di_14",     "obv_z_score_20",  "return_1",        "return_5",
-    "return_20",      "log_return_1",    "log_return_5",    "volatility_20",   "return_z_score_20",
-    "vol_z_score_20", "parkinson_vol_20", "ibs",            "close_to_sma_20", "close_to_sma_50",
-    "high_low_range", "gap",             "volume_ratio_20", "day_of_week",     "hour_of_day",
+    "sma_20",
+    "sma_50",
+    "sma_200",
+    "ema_12",
+    "ema_26",
+    "ema_50",
+    "macd_line",
+    "macd_signal",
+    "macd_hist",
+    "bb_upper_20_2",
+    "bb_lower_20_2",
+    "bb_width_20_2",
+    "bb_pct_b_20_2",
+    "atr_14",
+    "atr_pct_14",
+    "rsi_14",
+    "rsi_7",
+    "roc_10",
+    "momentum_10",
+    "stoch_k_14",
+    "stoch_d_3",
+    "stoch_slow_d_3",
+    "williams_r_14",
+    "cci_20",
+    "adx_14",
+    "plus_di_14",
+    "minus_di_14",
+    "obv_z_score_20",
+    "return_1",
+    "return_5",
+    "return_20",
+    "log_return_1",
+    "log_return_5",
+    "volatility_20",
+    "return_z_score_20",
+    "vol_z_score_20",
+    "parkinson_vol_20",
+    "ibs",
+    "close_to_sma_20",
+    "close_to_sma_50",
+    "high_low_range",
+    "gap",
+    "volume_ratio_20",
+    "day_of_week",
+    "hour_of_day",
     "month",
 };
 static_assert(sizeof(kOwnNames) / sizeof(kOwnNames[0]) == kNumOwn, "kOwnNames and Col disagree");
@@ -69,10 +147,17 @@ Status CheckBars(const Bars& b, const std::string& what) {
       b.volume.size() != n) {
     return InvalidArgumentError(what + " " + b.symbol + ": columns have different lengths");
   }
-  for (size_t i = 1; i < n; ++i) {
-    if (b.time[i] <= b.time[i - 1]) {
+  for (size_t i = 0; i < n; ++i) {
+    if (i > 0 && b.time[i] <= b.time[i - 1]) {
       return InvalidArgumentError(what + " " + b.symbol + ": times not strictly increasing at bar " +
                                   std::to_string(i));
+    }
+    // The features take logs and ratios of prices: they must be positive
+    // (NaN fails these comparisons too). Infinity is caught by its ratios.
+    if (!(b.open[i] > 0 && b.high[i] > 0 && b.low[i] > 0 && b.close[i] > 0 && b.volume[i] >= 0) ||
+        !std::isfinite(b.open[i] + b.high[i] + b.low[i] + b.close[i] + b.volume[i])) {
+      return InvalidArgumentError(what + " " + b.symbol + ": bar " + std::to_string(i) +
+                                  " has a price that is not positive and finite, or a negative volume");
     }
   }
   return Status::Ok();
@@ -82,14 +167,13 @@ Status CheckBars(const Bars& b, const std::string& what) {
 // finite number. Branch-free, so the compiler can vectorise a loop of it.
 inline double FiniteOrNaN(double v) { return v - v == 0.0 ? v : kNaN; }
 
-// a / b when b > 0, else NaN.
-inline double DivPositive(double a, double b) { return b > 0 ? a / b : kNaN; }
-
 // The instant a bar is complete, comparable across daily and intraday bars:
 // a daily bar (stamped at 00:00 of its date) completes at the end of its date.
 int64_t CompleteAt(int64_t time, bool intraday) { return intraday ? time : time + kSecondsPerDay; }
 
-int64_t DayOf(int64_t t) { return t >= 0 ? t / kSecondsPerDay : -((-t + kSecondsPerDay - 1) / kSecondsPerDay); }
+int64_t DayOf(int64_t t) {
+  return t >= 0 ? t / kSecondsPerDay : -((-t + kSecondsPerDay - 1) / kSecondsPerDay);
+}
 
 // Writes src[0, len) to dst[0, len) with +/-Infinity turned
 // into NaN. With SSE2 the stores are non-temporal: the columns are far larger
@@ -110,31 +194,61 @@ void ScrubAndStore(double* dst, const double* src, size_t len) {
   for (; t < len; ++t) dst[t] = FiniteOrNaN(src[t]);
 }
 
-// Runs row(i, put) for every bar i, where put(col, value) sets column col
-// at bar i, chunk by chunk: a chunk's values go to a small buffer that stays
-// in L1 and are then stored to their columns (sized by the caller).
-template <typename Row>
-void FillColumns(size_t n, const std::vector<Col>& group, std::vector<std::vector<double>>* columns, Row row) {
+// Runs body(begin, len, out) for each chunk [begin, begin + len) of the
+// bars; out(col) points to column col's values for the chunk, in a small
+// buffer that stays in L1. They are then stored to the columns (allocated by
+// the caller, sized here).
+//
+// Inside a chunk the work is in phases: pointwise inputs (vectorisable),
+// then one scalar pass through the recursive states, then the pointwise
+// results (vectorisable: divisions and square roots, which bound this code,
+// go two to an SSE2 instruction).
+template <typename Body>
+void FillColumns(size_t n, const std::vector<Col>& group, std::vector<std::vector<double>>* columns,
+                 Body body) {
   std::vector<double> buffer(kNumOwn * kStride);
   for (Col col : group) (*columns)[col].resize(n);
+  double* const base = buffer.data();
+  auto out = [base](Col col) { return base + col * kStride; };
   for (size_t begin = 0; begin < n; begin += kChunk) {
     const size_t len = std::min(kChunk, n - begin);
-    double* const out = buffer.data();
-    for (size_t t = 0; t < len; ++t) {
-      row(begin + t, [out, t](Col col, double value) { out[col * kStride + t] = value; });
-    }
-    for (Col col : group) ScrubAndStore((*columns)[col].data() + begin, out + col * kStride, len);
+    body(begin, len, out);
+    for (Col col : group) ScrubAndStore((*columns)[col].data() + begin, out(col), len);
   }
 #if defined(__SSE2__)
   _mm_sfence();  // non-temporal stores are weakly ordered: publish them before returning
 #endif
 }
 
+// y[t] = sqrt(x[t]). std::sqrt keeps errno semantics, which stops GCC from
+// vectorising a loop of it; sqrtpd gives the same correctly rounded results.
+void SqrtAll(const double* x, size_t len, double* y) {
+  size_t t = 0;
+#if defined(__SSE2__)
+  for (; t + 2 <= len; t += 2) _mm_storeu_pd(y + t, _mm_sqrt_pd(_mm_loadu_pd(x + t)));
+#endif
+  for (; t < len; ++t) y[t] = std::sqrt(x[t]);
+}
+
+// Pointwise results below are written without the `divisor > 0 ? q : NaN`
+// guards of the indicator functions where the divisor cannot be negative: a
+// zero divisor then gives +/-Infinity or NaN, which ScrubAndStore turns into
+// the same NaN. Without the selects GCC vectorises the loops (it will not
+// if-convert them under the default -ftrapping-math).
+
+// q[t] = num[begin + t] / den[begin + t - lag]; NaN before the first lag bars.
+void LagRatio(const double* num, const double* den, size_t begin, size_t len, size_t lag, double* q) {
+  size_t t = 0;
+  for (; t < len && begin + t < lag; ++t) q[t] = kNaN;
+  for (; t < len; ++t) q[t] = num[begin + t] / den[begin + t - lag];
+}
+
 // The own columns come in two groups of about equal cost, each one fused pass
 // over the bars, so that two threads can share the work. Every state is the
-// one the indicator functions use, so values are bit for bit theirs.
+// one the indicator functions use, and every formula the one they use, so
+// the values are bit for bit theirs.
 
-// Moving averages, bands, MACD, ATR, RSI, CCI and the calendar.
+// Moving averages, bands, MACD, ATR, RSI, CCI, volume ratio, OBV and the calendar.
 void ComputeTrendColumns(const Bars& bars, std::vector<std::vector<double>>* columns) {
   const double* h = bars.high.data();
   const double* l = bars.low.data();
@@ -143,64 +257,91 @@ void ComputeTrendColumns(const Bars& bars, std::vector<std::vector<double>>* col
   const int64_t* time = bars.time.data();
   SmaState sma20(20), sma50(50), sma200(200), volume_sma20(20);
   EmaState ema12(12), ema26(26), ema50(50), macd_signal(9);
-  RollingMomentsState bb_moments(20, /*sample=*/false);
+  RollingMomentsState bb_moments(20, /*sample=*/false), obv_moments(20, true);
+  ObvState obv;
   TrueRangeState true_range;
   EmaState atr(14, /*wilder=*/true);
   RsiState rsi14(14), rsi7(7);
   CciState cci(20, 0.015);
   int64_t cached_day = std::numeric_limits<int64_t>::min();
   CivilTime civil;
-  const std::vector<Col> group = {kSma20,    kSma50,        kSma200,       kEma12,         kEma26,   kEma50,
-                                  kMacdLine, kMacdSignal,   kMacdHist,     kBbUpper,       kBbLower, kBbWidth,
-                                  kBbPctB,   kAtr14,        kAtrPct14,     kRsi14,         kRsi7,    kCci20,
-                                  kCloseToSma20, kCloseToSma50, kVolumeRatio20, kDayOfWeek, kHourOfDay, kMonth};
-  FillColumns(bars.size(), group, columns, [&](size_t i, auto put) {
-    const double close = c[i];
-    const double s20 = sma20.Push(close);
-    const double s50 = sma50.Push(close);
-    put(kSma20, s20);
-    put(kSma50, s50);
-    put(kSma200, sma200.Push(close));
-    const double e12 = ema12.Push(close), e26 = ema26.Push(close);
-    put(kEma12, e12);
-    put(kEma26, e26);
-    put(kEma50, ema50.Push(close));
-    const double line = e12 - e26;
-    const double signal = macd_signal.Push(line);
-    put(kMacdLine, line);
-    put(kMacdSignal, signal);
-    put(kMacdHist, line - signal);
-
-    const double sd = bb_moments.Push(close).stdev;
-    const double upper = s20 + 2.0 * sd, lower = s20 - 2.0 * sd;
-    const double width = upper - lower;
-    put(kBbUpper, upper);
-    put(kBbLower, lower);
-    put(kBbWidth, width / s20);
-    put(kBbPctB, width > 0 ? (close - lower) / width : kNaN);
-
-    const double a = atr.Push(true_range.Push(h[i], l[i], close));
-    put(kAtr14, a);
-    put(kAtrPct14, a / close);
-    put(kRsi14, rsi14.Push(close));
-    put(kRsi7, rsi7.Push(close));
-    put(kCci20, cci.Push(h[i], l[i], close));
-    put(kCloseToSma20, close / s20 - 1.0);
-    put(kCloseToSma50, close / s50 - 1.0);
-    put(kVolumeRatio20, DivPositive(v[i], volume_sma20.Push(v[i])));
-
-    const int64_t day = DayOf(time[i]);
-    if (day != cached_day) {
-      civil = ToCivilTime(day * kSecondsPerDay);
-      cached_day = day;
+  const std::vector<Col> group = {kSma20,        kSma50,         kSma200,     kEma12,     kEma26,
+                                  kEma50,        kMacdLine,      kMacdSignal, kMacdHist,  kBbUpper,
+                                  kBbLower,      kBbWidth,       kBbPctB,     kAtr14,     kAtrPct14,
+                                  kRsi14,        kRsi7,          kCci20,      kObvZ20,    kCloseToSma20,
+                                  kCloseToSma50, kVolumeRatio20, kDayOfWeek,  kHourOfDay, kMonth};
+  FillColumns(bars.size(), group, columns, [&](size_t begin, size_t len, auto out) {
+    const double* cc = c + begin;
+    const double* vv = v + begin;
+    double bb_var[kChunk], vsma[kChunk], up14[kChunk], down14[kChunk], up7[kChunk], down7[kChunk],
+        obv_dev[kChunk], obv_var[kChunk], cci_dev[kChunk], cci_mean_dev[kChunk];
+    double *s20 = out(kSma20), *s50 = out(kSma50), *s200 = out(kSma200), *e12 = out(kEma12),
+           *e26 = out(kEma26), *e50 = out(kEma50), *line = out(kMacdLine), *signal = out(kMacdSignal),
+           *hist = out(kMacdHist), *atr14 = out(kAtr14), *dow = out(kDayOfWeek), *hour = out(kHourOfDay),
+           *month = out(kMonth);
+    for (size_t t = 0; t < len; ++t) {
+      const size_t i = begin + t;
+      const double close = cc[t];
+      s20[t] = sma20.Push(close);
+      s50[t] = sma50.Push(close);
+      s200[t] = sma200.Push(close);
+      e12[t] = ema12.Push(close);
+      e26[t] = ema26.Push(close);
+      e50[t] = ema50.Push(close);
+      line[t] = e12[t] - e26[t];
+      signal[t] = macd_signal.Push(line[t]);
+      hist[t] = line[t] - signal[t];
+      bb_var[t] = bb_moments.Push(close).variance;
+      atr14[t] = atr.Push(true_range.Push(h[i], l[i], close));
+      const RsiState::Averages a14 = rsi14.PushAverages(close), a7 = rsi7.PushAverages(close);
+      up14[t] = a14.up;
+      down14[t] = a14.down;
+      up7[t] = a7.up;
+      down7[t] = a7.down;
+      const CciState::Parts cp = cci.PushParts(h[i], l[i], close);
+      cci_dev[t] = cp.deviation;
+      cci_mean_dev[t] = cp.mean_dev;
+      vsma[t] = volume_sma20.Push(vv[t]);
+      const RollingMomentsState::Value om = obv_moments.Push(obv.Push(close, vv[t]));
+      obv_dev[t] = om.deviation;
+      obv_var[t] = om.variance;
+      const int64_t day = DayOf(time[i]);
+      if (day != cached_day) {
+        civil = ToCivilTime(day * kSecondsPerDay);
+        cached_day = day;
+      }
+      dow[t] = civil.day_of_week;
+      hour[t] = static_cast<double>((time[i] - day * kSecondsPerDay) / 3600);
+      month[t] = civil.month;
     }
-    put(kDayOfWeek, civil.day_of_week);
-    put(kHourOfDay, static_cast<double>((time[i] - day * kSecondsPerDay) / 3600));
-    put(kMonth, civil.month);
+    double *upper = out(kBbUpper), *lower = out(kBbLower), *width = out(kBbWidth), *pct_b = out(kBbPctB),
+           *atr_pct = out(kAtrPct14), *rsi_14 = out(kRsi14), *rsi_7 = out(kRsi7), *cci20 = out(kCci20),
+           *obv_z = out(kObvZ20), *to_sma20 = out(kCloseToSma20), *to_sma50 = out(kCloseToSma50),
+           *vratio = out(kVolumeRatio20);
+    double bb_sd[kChunk], obv_sd[kChunk];
+    SqrtAll(bb_var, len, bb_sd);
+    SqrtAll(obv_var, len, obv_sd);
+    const double cci_c = cci.c();
+    for (size_t t = 0; t < len; ++t) {
+      const double sd = bb_sd[t];
+      upper[t] = s20[t] + 2.0 * sd;
+      lower[t] = s20[t] - 2.0 * sd;
+      const double band = upper[t] - lower[t];
+      width[t] = band / s20[t];
+      pct_b[t] = (cc[t] - lower[t]) / band;  // band >= 0
+      atr_pct[t] = atr14[t] / cc[t];
+      rsi_14[t] = RsiState::FromAverages(up14[t], down14[t]);
+      rsi_7[t] = RsiState::FromAverages(up7[t], down7[t]);
+      obv_z[t] = obv_dev[t] / obv_sd[t];                  // sd >= 0
+      cci20[t] = cci_dev[t] / (cci_c * cci_mean_dev[t]);  // mean deviation >= 0
+      to_sma20[t] = cc[t] / s20[t] - 1.0;
+      to_sma50[t] = cc[t] / s50[t] - 1.0;
+      vratio[t] = vv[t] / vsma[t];  // volume >= 0 (checked), so its mean too
+    }
   });
 }
 
-// Returns, volatility, z-scores, stochastics, ADX, OBV and bar shape.
+// Returns, volatility, return and volume z-scores, stochastics, ADX and bar shape.
 void ComputeMoveColumns(const Bars& bars, std::vector<std::vector<double>>* columns) {
   const double* o = bars.open.data();
   const double* h = bars.high.data();
@@ -209,58 +350,90 @@ void ComputeMoveColumns(const Bars& bars, std::vector<std::vector<double>>* colu
   const double* v = bars.volume.data();
   SmaState stoch_d(3), stoch_slow_d(3);
   RollingSumState parkinson(20);
-  RollingMomentsState obv_moments(20, true), log_return_moments(20, true), return_moments(20, true),
-      volume_moments(20, true);
+  RollingMomentsState log_return_moments(20, true), return_moments(20, true), volume_moments(20, true);
   RollingMaxState hmax14(14);
   RollingMinState lmin14(14);
   AdxState adx(14);
-  ObvState obv;
   const double parkinson_scale = 1.0 / (4.0 * 20 * std::log(2.0));
-  const std::vector<Col> group = {kRoc10,     kMomentum10,  kStochK14,   kStochD3,    kStochSlowD3, kWilliamsR14,
-                                  kAdx14,     kPlusDi14,    kMinusDi14,  kObvZ20,     kReturn1,     kReturn5,
-                                  kReturn20,  kLogReturn1,  kLogReturn5, kVolatility20, kReturnZ20, kVolZ20,
-                                  kParkinson20, kIbs,       kHighLowRange, kGap};
-  FillColumns(bars.size(), group, columns, [&](size_t i, auto put) {
-    const double close = c[i];
-    const double prev_close = i >= 1 ? c[i - 1] : kNaN;
-    const double close5 = i >= 5 ? c[i - 5] : kNaN;
-    const double close10 = i >= 10 ? c[i - 10] : kNaN;
-    put(kRoc10, close / close10 - 1.0);
-    put(kMomentum10, close - close10);
-
-    const double hh = hmax14.Push(h[i]), ll = lmin14.Push(l[i]);
-    const double fast_k = StochasticFastK(hh, ll, close);
-    const double fast_d = stoch_d.Push(fast_k);
-    put(kStochK14, fast_k * 100.0);
-    put(kStochD3, fast_d * 100.0);
-    put(kStochSlowD3, stoch_slow_d.Push(fast_d) * 100.0);
-    put(kWilliamsR14, WilliamsRFraction(hh, ll, close) * -100.0);
-    const AdxState::Value dmi = adx.Push(h[i], l[i], close);
-    put(kAdx14, dmi.adx);
-    put(kPlusDi14, dmi.plus_di);
-    put(kMinusDi14, dmi.minus_di);
-    const RollingMomentsState::Value obv_m = obv_moments.Push(obv.Push(close, v[i]));
-    put(kObvZ20, obv_m.stdev > 0 ? obv_m.deviation / obv_m.stdev : kNaN);
-
-    const double r1 = close / prev_close - 1.0;
-    const double lr1 = std::log(close / prev_close);
-    put(kReturn1, r1);
-    put(kReturn5, close / close5 - 1.0);
-    put(kReturn20, close / (i >= 20 ? c[i - 20] : kNaN) - 1.0);
-    put(kLogReturn1, lr1);
-    put(kLogReturn5, std::log(close / close5));
-    put(kVolatility20, log_return_moments.Push(lr1).stdev);
-    const RollingMomentsState::Value rm = return_moments.Push(r1);
-    put(kReturnZ20, rm.stdev > 0 ? rm.deviation / rm.stdev : kNaN);
-    const RollingMomentsState::Value vm = volume_moments.Push(v[i]);
-    put(kVolZ20, vm.stdev > 0 ? vm.deviation / vm.stdev : kNaN);
-    const double log_hl = std::log(h[i] / l[i]);
-    put(kParkinson20, std::sqrt(parkinson_scale * parkinson.Push(log_hl * log_hl)));
-
-    const double range = h[i] - l[i];
-    put(kIbs, h[i] > l[i] ? (close - l[i]) / range : 0.5);
-    put(kHighLowRange, range / close);
-    put(kGap, o[i] / prev_close - 1.0);
+  const std::vector<Col> group = {
+      kRoc10,        kMomentum10, kStochK14, kStochD3,     kStochSlowD3, kWilliamsR14,  kAdx14,
+      kPlusDi14,     kMinusDi14,  kReturn1,  kReturn5,     kReturn20,    kLogReturn1,   kLogReturn5,
+      kVolatility20, kReturnZ20,  kVolZ20,   kParkinson20, kIbs,         kHighLowRange, kGap};
+  FillColumns(bars.size(), group, columns, [&](size_t begin, size_t len, auto out) {
+    const double *cc = c + begin, *hh = h + begin, *ll = l + begin;
+    double q[kChunk], log_hl2[kChunk], hmax[kChunk], lmin[kChunk], log_return_var[kChunk], return_dev[kChunk],
+        return_var[kChunk], vol_dev[kChunk], vol_var[kChunk], park_sum[kChunk];
+    // Pointwise inputs and columns.
+    double *r1 = out(kReturn1), *lr1 = out(kLogReturn1), *r5 = out(kReturn5), *lr5 = out(kLogReturn5),
+           *r20 = out(kReturn20), *roc10 = out(kRoc10), *mom10 = out(kMomentum10), *gap = out(kGap),
+           *ibs = out(kIbs), *hl_range = out(kHighLowRange);
+    LagRatio(c, c, begin, len, 1, q);
+    for (size_t t = 0; t < len; ++t) r1[t] = q[t] - 1.0;
+    for (size_t t = 0; t < len; ++t) lr1[t] = std::log(q[t]);
+    LagRatio(c, c, begin, len, 5, q);
+    for (size_t t = 0; t < len; ++t) r5[t] = q[t] - 1.0;
+    for (size_t t = 0; t < len; ++t) lr5[t] = std::log(q[t]);
+    LagRatio(c, c, begin, len, 20, r20);
+    for (size_t t = 0; t < len; ++t) r20[t] -= 1.0;
+    LagRatio(c, c, begin, len, 10, roc10);
+    for (size_t t = 0; t < len; ++t) roc10[t] -= 1.0;
+    {
+      size_t t = 0;
+      for (; t < len && begin + t < 10; ++t) mom10[t] = kNaN;
+      for (; t < len; ++t) mom10[t] = cc[t] - c[begin + t - 10];
+    }
+    LagRatio(o, c, begin, len, 1, gap);
+    for (size_t t = 0; t < len; ++t) gap[t] -= 1.0;
+    for (size_t t = 0; t < len; ++t) {
+      const double range = hh[t] - ll[t];
+      const double x = (cc[t] - ll[t]) / range;
+      ibs[t] = hh[t] > ll[t] ? x : 0.5;
+      hl_range[t] = range / cc[t];
+    }
+    for (size_t t = 0; t < len; ++t) q[t] = hh[t] / ll[t];
+    for (size_t t = 0; t < len; ++t) {
+      const double x = std::log(q[t]);
+      log_hl2[t] = x * x;
+    }
+    // The recursive states.
+    double *stoch_k = out(kStochK14), *stoch_d3 = out(kStochD3), *stoch_slow = out(kStochSlowD3),
+           *adx14 = out(kAdx14), *plus_di = out(kPlusDi14), *minus_di = out(kMinusDi14);
+    for (size_t t = 0; t < len; ++t) {
+      const double close = cc[t];
+      hmax[t] = hmax14.Push(hh[t]);
+      lmin[t] = lmin14.Push(ll[t]);
+      const double fast_k = StochasticFastK(hmax[t], lmin[t], close);
+      const double fast_d = stoch_d.Push(fast_k);
+      stoch_k[t] = fast_k * 100.0;
+      stoch_d3[t] = fast_d * 100.0;
+      stoch_slow[t] = stoch_slow_d.Push(fast_d) * 100.0;
+      const AdxState::Value dmi = adx.Push(hh[t], ll[t], close);
+      adx14[t] = dmi.adx;
+      plus_di[t] = dmi.plus_di;
+      minus_di[t] = dmi.minus_di;
+      log_return_var[t] = log_return_moments.Push(lr1[t]).variance;
+      const RollingMomentsState::Value rm = return_moments.Push(r1[t]);
+      return_dev[t] = rm.deviation;
+      return_var[t] = rm.variance;
+      const RollingMomentsState::Value vm = volume_moments.Push(v[begin + t]);
+      vol_dev[t] = vm.deviation;
+      vol_var[t] = vm.variance;
+      park_sum[t] = parkinson.Push(log_hl2[t]);
+    }
+    // Pointwise results.
+    double *williams = out(kWilliamsR14), *vol20 = out(kVolatility20), *ret_z = out(kReturnZ20),
+           *vol_z = out(kVolZ20), *park = out(kParkinson20);
+    double return_sd[kChunk], vol_sd[kChunk];
+    SqrtAll(return_var, len, return_sd);
+    SqrtAll(vol_var, len, vol_sd);
+    SqrtAll(log_return_var, len, vol20);
+    for (size_t t = 0; t < len; ++t) park_sum[t] *= parkinson_scale;
+    SqrtAll(park_sum, len, park);
+    for (size_t t = 0; t < len; ++t) {
+      ret_z[t] = return_dev[t] / return_sd[t];  // sd >= 0
+      vol_z[t] = vol_dev[t] / vol_sd[t];
+    }
+    for (size_t t = 0; t < len; ++t) williams[t] = WilliamsRFraction(hmax[t], lmin[t], cc[t]) * -100.0;
   });
 }
 
@@ -279,15 +452,20 @@ void ComputeOwn(const Bars& bars, std::vector<std::vector<double>>* columns) {
   // The groups write disjoint columns. An exception (bad_alloc) in the helper
   // thread is rethrown here, as it would surface without the thread.
   std::exception_ptr failure;
-  std::thread helper([&] {
-    try {
-      ComputeMoveColumns(bars, columns);
-    } catch (...) {
-      failure = std::current_exception();
-    }
-  });
+  std::thread helper;
+  try {
+    helper = std::thread([&] {
+      try {
+        ComputeMoveColumns(bars, columns);
+      } catch (...) {
+        failure = std::current_exception();
+      }
+    });
+  } catch (const std::system_error&) {
+    ComputeMoveColumns(bars, columns);  // no thread to be had: do it here
+  }
   ComputeTrendColumns(bars, columns);
-  helper.join();
+  if (helper.joinable()) helper.join();
   if (failure) std::rethrow_exception(failure);
 }
 
@@ -304,9 +482,9 @@ std::vector<Series> ReferenceColumns(const Bars& r) {
     cols[0][i] = r1;
     cols[1][i] = lr1;
     cols[2][i] = rsi.Push(r.close[i]);
-    cols[3][i] = log_return_moments.Push(lr1).stdev;
+    cols[3][i] = StdevOf(log_return_moments.Push(lr1));
     const RollingMomentsState::Value m = return_moments.Push(r1);
-    cols[4][i] = m.stdev > 0 ? m.deviation / m.stdev : kNaN;
+    cols[4][i] = ZScoreOf(m.deviation, m.variance);
   }
   for (Series& col : cols) {
     for (double& x : col) x = FiniteOrNaN(x);
@@ -335,7 +513,8 @@ std::vector<std::string> FeatureNames(const std::vector<std::string>& reference_
   return names;
 }
 
-Result<FeatureFrame> ComputeFeatures(const Bars& bars, const std::vector<std::shared_ptr<const Bars>>& references) {
+Result<FeatureFrame> ComputeFeatures(const Bars& bars,
+                                     const std::vector<std::shared_ptr<const Bars>>& references) {
   EVOLVE_RETURN_IF_ERROR(CheckBars(bars, "bars"));
   std::vector<std::string> reference_symbols;
   std::set<std::string> seen;

@@ -248,7 +248,8 @@ class TreeBuilder {
     const ForestParams& p = ctx_.params;
     const size_t n = ctx_.rows;
     slots_.clear();
-    const size_t draws = std::max<size_t>(1, static_cast<size_t>(std::llround(p.max_samples * static_cast<double>(n))));
+    const size_t draws =
+        std::max<size_t>(1, static_cast<size_t>(std::llround(p.max_samples * static_cast<double>(n))));
     if (p.bootstrap) {
       for (size_t k = 0; k < draws; ++k) ++weight_[rng->Below(static_cast<uint32_t>(n))];
     } else if (draws >= n) {
@@ -472,8 +473,8 @@ class TreeBuilder {
   // The proxy sl^2/wl + sr^2/wr is kept as the fraction
   // (sl^2 wr + sr^2 wl) / (wl wr) and compared by cross-multiplying: no
   // division in the scan.
-  static inline void Consider(const NodeStats& node, int f, int prev, int b, double sl, uint32_t wl, uint32_t nl,
-                              uint32_t min_leaf, Best* best) {
+  static inline void Consider(const NodeStats& node, int f, int prev, int b, double sl, uint32_t wl,
+                              uint32_t nl, uint32_t min_leaf, Best* best) {
     if (nl < min_leaf || node.count - nl < min_leaf) return;
     const double sr = node.sum - sl;
     const double dwl = static_cast<double>(wl);
@@ -570,7 +571,8 @@ size_t ForestParams::FeaturesPerSplit(size_t num_features) const {
   double k = 0.0;
   switch (max_features_rule) {
     case MaxFeaturesRule::kFraction:
-      k = std::floor(max_features * static_cast<double>(num_features));
+      // The epsilon keeps 1/3 * 30 at 10 whatever the rounding of 1/3.
+      k = std::floor(max_features * static_cast<double>(num_features) + 1e-9);
       break;
     case MaxFeaturesRule::kSqrt:
       k = std::floor(std::sqrt(static_cast<double>(num_features)));
@@ -586,14 +588,17 @@ Status ForestParams::Validate() const {
   if (n_estimators < 1 || n_estimators > kMaxEstimators) {
     return InvalidArgumentError("n_estimators: must be in [1, 100000]");
   }
-  if (max_depth == 0 || max_depth < -1) return InvalidArgumentError("max_depth: must be >= 1 or -1 (unlimited)");
+  if (max_depth == 0 || max_depth < -1)
+    return InvalidArgumentError("max_depth: must be >= 1 or -1 (unlimited)");
   if (min_samples_leaf < 1) return InvalidArgumentError("min_samples_leaf: must be >= 1");
   if (!(max_features > 0.0 && max_features <= 1.0)) {
     return InvalidArgumentError("max_features: must be in (0, 1]");
   }
-  if (!(max_samples > 0.0 && max_samples <= 1.0)) return InvalidArgumentError("max_samples: must be in (0, 1]");
+  if (!(max_samples > 0.0 && max_samples <= 1.0))
+    return InvalidArgumentError("max_samples: must be in (0, 1]");
   if (threads < 0) return InvalidArgumentError("threads: must be >= 0");
-  if (max_bins < 2 || max_bins > Binner::kMaxBins) return InvalidArgumentError("max_bins: must be in [2, 256]");
+  if (max_bins < 2 || max_bins > Binner::kMaxBins)
+    return InvalidArgumentError("max_bins: must be in [2, 256]");
   return Status::Ok();
 }
 
@@ -671,7 +676,8 @@ Result<ForestParams> ForestParamsFromJson(std::string_view json_object) {
     } else if (key == "max_bins") {
       EVOLVE_RETURN_IF_ERROR(ReadInt(v, key, 2, Binner::kMaxBins, &p.max_bins));
     } else if (key == "criterion") {
-      if (!v.IsString() || (std::string(v.GetString()) != "squared_error" && std::string(v.GetString()) != "mse")) {
+      if (!v.IsString() ||
+          (std::string(v.GetString()) != "squared_error" && std::string(v.GetString()) != "mse")) {
         return KeyError(key, "only \"squared_error\" is supported");
       }
     } else {
@@ -687,10 +693,12 @@ void RandomForest::SetScale(double scale) {
   unit_ = trees_.empty() ? scale : scale / static_cast<double>(trees_.size());
 }
 
-Result<RandomForest> RandomForest::Fit(const Matrix& x, const std::vector<double>& y, const ForestParams& params) {
+Result<RandomForest> RandomForest::Fit(const Matrix& x, const std::vector<double>& y,
+                                       const ForestParams& params) {
   EVOLVE_RETURN_IF_ERROR(params.Validate());
   EVOLVE_RETURN_IF_ERROR(x.Validate());
-  if (x.rows == 0 || x.cols == 0) return InvalidArgumentError("random forest: no training rows or no features");
+  if (x.rows == 0 || x.cols == 0)
+    return InvalidArgumentError("random forest: no training rows or no features");
   if (y.size() != x.rows) {
     return InvalidArgumentError("random forest: " + std::to_string(y.size()) + " targets for " +
                                 std::to_string(x.rows) + " rows");
@@ -704,7 +712,8 @@ Result<RandomForest> RandomForest::Fit(const Matrix& x, const std::vector<double
   double y_sum = 0.0;
   double y_abs_max = 0.0;
   for (size_t i = 0; i < y.size(); ++i) {
-    if (!std::isfinite(y[i])) return InvalidArgumentError("random forest: target " + std::to_string(i) + " is not finite");
+    if (!std::isfinite(y[i]))
+      return InvalidArgumentError("random forest: target " + std::to_string(i) + " is not finite");
     y_sum += y[i];
     y_abs_max = std::max(y_abs_max, std::fabs(y[i]));
   }
@@ -734,13 +743,14 @@ Result<RandomForest> RandomForest::Fit(const Matrix& x, const std::vector<double
   ctx.params = params;
   ctx.per_split = params.FeaturesPerSplit(x.cols);
   ctx.sparse_rows = static_cast<uint32_t>(std::max<size_t>(16, 2 * ctx.total_bins / x.cols));
-  // Leaf values are means of targets, so |leaf| <= max |y| < 2^e. Sums over
-  // T trees of integers below 2^(62 - ceil(log2 T)) cannot overflow int64.
+  // Leaf values are means of targets, so |leaf| <= max |y| < 2^e. With
+  // integers below 2^(61 - ceil(log2 T)), neither a sum over T trees nor a
+  // sum of T differences (the importance fast path) can overflow int64.
   int e = 0;
   if (y_abs_max > 0.0) std::frexp(y_abs_max, &e);
   int tree_bits = 0;
   while ((int64_t{1} << tree_bits) < params.n_estimators) ++tree_bits;
-  ctx.leaf_exponent = e - (62 - tree_bits);
+  ctx.leaf_exponent = e - (61 - tree_bits);
 
   const size_t n_trees = static_cast<size_t>(params.n_estimators);
   forest.trees_.resize(n_trees);
@@ -781,8 +791,8 @@ double RandomForest::Predict(const double* row) const {
 Status RandomForest::PredictBatch(const Matrix& x, std::vector<double>* out, int threads) const {
   EVOLVE_RETURN_IF_ERROR(x.Validate());
   if (x.cols != num_features()) {
-    return InvalidArgumentError("random forest: matrix has " + std::to_string(x.cols) + " features, model has " +
-                                std::to_string(num_features()));
+    return InvalidArgumentError("random forest: matrix has " + std::to_string(x.cols) +
+                                " features, model has " + std::to_string(num_features()));
   }
   out->assign(x.rows, 0.0);
   constexpr size_t kBlock = 512;
@@ -844,10 +854,13 @@ Status RandomForest::Serialize(std::string* out) const {
 }
 
 Result<RandomForest> RandomForest::Deserialize(std::string_view bytes) {
-  EVOLVE_ASSIGN_OR_RETURN(Envelope env, ReadEnvelope(bytes, std::string_view(kMagic, 4), kFormatVersion, "random forest"));
+  EVOLVE_ASSIGN_OR_RETURN(Envelope env,
+                          ReadEnvelope(bytes, std::string_view(kMagic, 4), kFormatVersion, "random forest"));
   BinaryReader r(env.payload);
   RandomForest f;
-  auto corrupt = [](const std::string& what) { return InvalidArgumentError("random forest: corrupt: " + what); };
+  auto corrupt = [](const std::string& what) {
+    return InvalidArgumentError("random forest: corrupt: " + what);
+  };
   double scale = 0.0;
   Status s = [&]() -> Status {
     uint64_t features;
@@ -877,8 +890,9 @@ Result<RandomForest> RandomForest::Deserialize(std::string_view bytes) {
     size_t n_trees;
     EVOLVE_RETURN_IF_ERROR(r.Count(kMaxEstimators, 8, &n_trees));
     if (n_trees == 0) return corrupt("no trees");
-    // Leaf values bounded so that a sum over all trees cannot overflow.
-    const int64_t leaf_bound = std::numeric_limits<int64_t>::max() / static_cast<int64_t>(n_trees);
+    // Leaf values bounded so that neither a sum over all trees nor a sum of
+    // differences of leaves over all trees can overflow.
+    const int64_t leaf_bound = std::numeric_limits<int64_t>::max() / 2 / static_cast<int64_t>(n_trees);
     f.trees_.resize(n_trees);
     for (size_t t = 0; t < n_trees; ++t) {
       size_t n_nodes;

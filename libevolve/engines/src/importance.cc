@@ -13,7 +13,8 @@ Status ValidateInputs(const Matrix& x, const std::vector<double>& y, const Permu
   if (options.repeats < 1) return InvalidArgumentError("permutation importance: repeats must be >= 1");
   if (options.threads < 0) return InvalidArgumentError("permutation importance: threads must be >= 0");
   EVOLVE_RETURN_IF_ERROR(x.Validate());
-  if (x.rows == 0 || x.cols == 0) return InvalidArgumentError("permutation importance: no rows or no features");
+  if (x.rows == 0 || x.cols == 0)
+    return InvalidArgumentError("permutation importance: no rows or no features");
   if (x.rows >= std::numeric_limits<uint32_t>::max()) {
     return InvalidArgumentError("permutation importance: too many rows (at most 2^32-2)");
   }
@@ -120,7 +121,8 @@ void IndexTree(const ForestTree& tree, const BinnedMatrix& codes, std::vector<in
     }
     const int height = 1 + std::max(index->nodes[static_cast<size_t>(nd.left)].height,
                                     index->nodes[static_cast<size_t>(nd.left) + 1].height);
-    fn = FastNode{nd.left, static_cast<uint16_t>(nd.feature), nd.bin, static_cast<uint8_t>(std::min(255, height))};
+    fn = FastNode{nd.left, static_cast<uint16_t>(nd.feature), nd.bin,
+                  static_cast<uint8_t>(std::min(255, height))};
   }
   // Depth-first (left first): leaf position ranges, and a segment per leaf
   // and feature tested on its path, with the code interval of the path.
@@ -177,7 +179,8 @@ void IndexTree(const ForestTree& tree, const BinnedMatrix& codes, std::vector<in
   }
   // Counting sort of the rows by leaf position.
   index->order.resize(rows);
-  for (size_t i = 0; i < rows; ++i) index->order[leaf_begin[static_cast<size_t>(leaf[i])]++] = static_cast<uint32_t>(i);
+  for (size_t i = 0; i < rows; ++i)
+    index->order[leaf_begin[static_cast<size_t>(leaf[i])]++] = static_cast<uint32_t>(i);
   // Segments by feature.
   index->first.assign(features + 1, 0);
   for (const auto& p : found) ++index->first[p.first + 1u];
@@ -258,7 +261,9 @@ Result<PermutationImportance> ForestPermutationImportance(const RandomForest& fo
     // Beyond the compact nodes of the fast path; same numbers, slower.
     const int threads = options.threads;
     return ComputePermutationImportance(
-        [&forest, threads](const Matrix& m, std::vector<double>* p) { return forest.PredictBatch(m, p, threads); },
+        [&forest, threads](const Matrix& m, std::vector<double>* p) {
+          return forest.PredictBatch(m, p, threads);
+        },
         x, y, options);
   }
   const BinnedMatrix codes = forest.binner().Transform(x, options.threads);
@@ -306,7 +311,7 @@ Result<PermutationImportance> ForestPermutationImportance(const RandomForest& fo
     int32_t old_leaf;
   };
   struct Scratch {
-    std::vector<uint8_t> codes;  // the held-out codes; one column permuted at a time
+    std::vector<uint8_t> codes;   // the held-out codes; one column permuted at a time
     std::vector<uint8_t> column;  // the permuted codes of feature j
     std::vector<int64_t> delta;
     std::vector<uint32_t> perm;

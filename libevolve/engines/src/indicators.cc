@@ -145,7 +145,8 @@ Series WilliamsR(const Series& high, const Series& low, const Series& close, int
   RollingMaxState hmax(n);
   RollingMinState lmin(n);
   Series out(close.size());
-  for (size_t i = 0; i < close.size(); ++i) out[i] = WilliamsRFraction(hmax.Push(high[i]), lmin.Push(low[i]), close[i]);
+  for (size_t i = 0; i < close.size(); ++i)
+    out[i] = WilliamsRFraction(hmax.Push(high[i]), lmin.Push(low[i]), close[i]);
   return out;
 }
 

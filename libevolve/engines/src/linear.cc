@@ -35,7 +35,8 @@ double SoftThreshold(double v, double t) {
 // Solves (A + ridge I) w = b for symmetric positive semi-definite A (p x p,
 // row-major) by Cholesky. Returns false if it is not positive definite
 // even with the ridge.
-bool CholeskySolve(std::vector<double> a, std::vector<double> b, size_t p, double ridge, std::vector<double>* w) {
+bool CholeskySolve(std::vector<double> a, std::vector<double> b, size_t p, double ridge,
+                   std::vector<double>* w) {
   for (size_t i = 0; i < p; ++i) a[i * p + i] += ridge;
   for (size_t j = 0; j < p; ++j) {
     double d = a[j * p + j];
@@ -67,7 +68,8 @@ bool CholeskySolve(std::vector<double> a, std::vector<double> b, size_t p, doubl
 }  // namespace
 
 Status ElasticNetParams::Validate() const {
-  if (!(alpha >= 0.0) || !std::isfinite(alpha)) return InvalidArgumentError("alpha: must be a finite number >= 0");
+  if (!(alpha >= 0.0) || !std::isfinite(alpha))
+    return InvalidArgumentError("alpha: must be a finite number >= 0");
   if (!(l1_ratio >= 0.0 && l1_ratio <= 1.0)) return InvalidArgumentError("l1_ratio: must be in [0, 1]");
   if (max_iter < 1) return InvalidArgumentError("max_iter: must be >= 1");
   if (!(tol > 0.0) || !std::isfinite(tol)) return InvalidArgumentError("tol: must be a finite number > 0");
@@ -114,7 +116,8 @@ Result<ElasticNetParams> ElasticNetParamsFromJson(std::string_view json_object) 
   return p;
 }
 
-Result<ElasticNet> ElasticNet::Fit(const Matrix& x, const std::vector<double>& y, const ElasticNetParams& params) {
+Result<ElasticNet> ElasticNet::Fit(const Matrix& x, const std::vector<double>& y,
+                                   const ElasticNetParams& params) {
   EVOLVE_RETURN_IF_ERROR(params.Validate());
   EVOLVE_RETURN_IF_ERROR(x.Validate());
   if (x.rows == 0 || x.cols == 0) return InvalidArgumentError("elasticnet: no training rows or no features");
@@ -129,7 +132,8 @@ Result<ElasticNet> ElasticNet::Fit(const Matrix& x, const std::vector<double>& y
   m.params_ = params;
   double y_sum = 0.0;
   for (size_t i = 0; i < n; ++i) {
-    if (!std::isfinite(y[i])) return InvalidArgumentError("elasticnet: target " + std::to_string(i) + " is not finite");
+    if (!std::isfinite(y[i]))
+      return InvalidArgumentError("elasticnet: target " + std::to_string(i) + " is not finite");
     y_sum += y[i];
   }
   m.y_mean_ = y_sum / dn;
@@ -300,7 +304,8 @@ Status ElasticNet::Serialize(std::string* out) const {
 }
 
 Result<ElasticNet> ElasticNet::Deserialize(std::string_view bytes) {
-  EVOLVE_ASSIGN_OR_RETURN(Envelope env, ReadEnvelope(bytes, std::string_view(kMagic, 4), kFormatVersion, "elasticnet"));
+  EVOLVE_ASSIGN_OR_RETURN(Envelope env,
+                          ReadEnvelope(bytes, std::string_view(kMagic, 4), kFormatVersion, "elasticnet"));
   BinaryReader r(env.payload);
   ElasticNet m;
   Status s = [&]() -> Status {

@@ -118,8 +118,9 @@ Generated Generate(const SyntheticOptions& options) {
   for (size_t k = 0; k < k_count; ++k) {
     prev_close[k] = RoundPrice(options.start_price * (1.0 + 0.1 * static_cast<double>(k)));
   }
-  int64_t day = NextWeekday(options.start_time >= 0 ? options.start_time / kSecondsPerDay
-                                                    : -((-options.start_time + kSecondsPerDay - 1) / kSecondsPerDay));
+  int64_t day =
+      NextWeekday(options.start_time >= 0 ? options.start_time / kSecondsPerDay
+                                          : -((-options.start_time + kSecondsPerDay - 1) / kSecondsPerDay));
   int minute = 0;
   int regime = 0;
   double signal_mean = 0.0;  // m_{0,t}, planted by bar t-1

@@ -129,7 +129,7 @@ class BarDirectory {
   Result<std::string> FindFile(const std::string& symbol);
 
   const std::string dir_;
-  std::mutex mu_;                                         // guards entries_
+  std::mutex mu_;                                          // guards entries_
   std::map<std::string, std::shared_ptr<Entry>> entries_;  // by upper-cased symbol
 };
 

@@ -152,7 +152,15 @@ void ParallelFor(size_t n, int workers, Fn&& fn) {
   };
   std::vector<std::thread> pool;
   pool.reserve(static_cast<size_t>(workers - 1));
-  for (int k = 1; k < workers; ++k) pool.emplace_back(work, k);
+  for (int k = 1; k < workers; ++k) {
+    // If a thread cannot be started, the others (and this one) take its
+    // share: no exception leaves the library.
+    try {
+      pool.emplace_back(work, k);
+    } catch (...) {
+      break;
+    }
+  }
   work(0);
   for (auto& th : pool) th.join();
 }

@@ -39,9 +39,9 @@
 namespace evolve::engines {
 
 struct FeatureFrame {
-  std::vector<int64_t> time;                  // the bars' times
-  std::vector<std::string> names;             // one per column
-  std::vector<std::vector<double>> columns;   // columns[j][i]: column j at bar i; NaN where undefined
+  std::vector<int64_t> time;                 // the bars' times
+  std::vector<std::string> names;            // one per column
+  std::vector<std::vector<double>> columns;  // columns[j][i]: column j at bar i; NaN where undefined
 
   size_t rows() const { return time.size(); }
   // The position of column `name` in names/columns, or -1.
@@ -57,10 +57,16 @@ const std::vector<std::string>& OwnFeatureNames();
 
 // Computes every column for `bars`, with the reference symbols' columns
 // aligned as described above.
-// Errors: kInvalidArgument for bars whose columns differ in length or whose
-// times are not strictly increasing, a null reference, or two references with
-// the same lower-cased symbol.
-Result<FeatureFrame> ComputeFeatures(const Bars& bars, const std::vector<std::shared_ptr<const Bars>>& references = {});
+// Errors: kInvalidArgument for bars (own or reference) whose columns differ
+// in length, whose times are not strictly increasing, or with a price that is
+// not positive and finite or a negative or non-finite volume (ParseBarsCsv
+// never yields such bars); a null reference; two references with the same
+// lower-cased symbol.
+//
+// Series of 100,000 bars or more are computed by two threads (the columns
+// split in two groups of about equal cost) when the machine has two cores.
+Result<FeatureFrame> ComputeFeatures(const Bars& bars,
+                                     const std::vector<std::shared_ptr<const Bars>>& references = {});
 
 }  // namespace evolve::engines
 

@@ -46,9 +46,9 @@ enum class MaxFeaturesRule {
 };
 
 struct ForestParams {
-  int n_estimators = 100;   // [1, 100000]
-  int max_depth = 8;        // >= 1; -1 = unlimited (JSON null)
-  int min_samples_leaf = 20;  // >= 1: distinct in-bag rows per leaf, as sklearn counts them
+  int n_estimators = 100;         // [1, 100000]
+  int max_depth = 8;              // >= 1; -1 = unlimited (JSON null)
+  int min_samples_leaf = 20;      // >= 1: distinct in-bag rows per leaf, as sklearn counts them
   double max_features = 1.0 / 3;  // fraction of features tried per split, (0, 1]; 1 = all
   MaxFeaturesRule max_features_rule = MaxFeaturesRule::kFraction;
   bool bootstrap = true;
@@ -56,7 +56,7 @@ struct ForestParams {
   // replacement when bootstrapping, else a subsample without replacement.
   double max_samples = 1.0;
   uint64_t seed = 1;
-  int threads = 0;  // 0 = hardware concurrency; never changes the model
+  int threads = 0;     // 0 = hardware concurrency; never changes the model
   int max_bins = 256;  // [2, 256]
 
   // Candidate features per split for `num_features` features.

@@ -54,7 +54,8 @@ namespace evolve::engines {
 
 using Series = std::vector<double>;
 
-// Simple moving average of the last n values (TTR::SMA). First value at n-1.
+// Simple moving average of the last n values (TTR::SMA; the sum times 1/n,
+// within an ulp of TTR's sum / n). First value at n-1.
 Series Sma(const Series& x, int n);
 
 // Rolling sum of the last n values (TTR::runSum). First value at n-1.
@@ -125,7 +126,10 @@ Series TrueRange(const Series& high, const Series& low, const Series& close);
 Series Atr(const Series& high, const Series& low, const Series& close, int n = 14);
 
 struct StochasticSeries {
-  Series fast_k;  // (close - min(low, n_k)) / (max(high, n_k) - min(low, n_k)); 0.5 when the range is 0
+  // (close - min(low, n_k)) / (max(high, n_k) - min(low, n_k)); 0.5 when the
+  // range is 0, where TTR gives NaN (0 / 0) and keeps fast_d/slow_d NaN for the
+  // rest of the series; TTR's own WPR uses 0.5 there.
+  Series fast_k;
   Series fast_d;  // Sma(fast_k, n_d)
   Series slow_d;  // Sma(fast_d, n_slow_d)
 };
@@ -161,7 +165,6 @@ Series Obv(const Series& close, const Series& volume);
 // N = periods_per_year): sqrt(N / (4 n ln 2) * sum_{last n} ln(high / low)^2).
 // periods_per_year = 1 gives the per-bar value. First value at n-1.
 Series ParkinsonVolatility(const Series& high, const Series& low, int n, double periods_per_year = 1.0);
-
 
 // ---------------------------------------------------------------------------
 // Incremental states. Push(x) takes the next value and returns the
@@ -549,37 +552,59 @@ class TrueRangeState {
   bool started_ = false;
 };
 
-// TTR's stoch fastK from the window's high and low: 0.5 for a zero range.
-inline double StochasticFastK(double hmax, double lmin, double close) {
+// TTR's stoch fastK from the window's high and low: 0.5 for a zero range
+// (NaN if close is NaN). A NaN range (warm-up) gives NaN. Branch-free (the
+// division is harmless when unused), so loops of it vectorise.
+EVOLVE_ENGINES_HOT double StochasticFastK(double hmax, double lmin, double close) {
   const double range = hmax - lmin;
-  if (std::isnan(range) || std::isnan(close)) return indicators_internal::kNaN;
-  return range != 0 ? (close - lmin) / range : 0.5;
+  const double k = (close - lmin) / range;
+  return range != 0 ? k : 0.5 + (close - close);
 }
 
-// TTR's WPR from the window's high and low: 0.5 for a zero range.
-inline double WilliamsRFraction(double hmax, double lmin, double close) {
+// TTR's WPR from the window's high and low: 0.5 for a zero range (as TTR,
+// whatever close is). A NaN range (warm-up) gives NaN. Branch-free.
+EVOLVE_ENGINES_HOT double WilliamsRFraction(double hmax, double lmin, double close) {
   const double range = hmax - lmin;
-  if (std::isnan(range) || std::isnan(close)) return indicators_internal::kNaN;
-  return range != 0 ? (hmax - close) / range : 0.5;
+  const double r = (hmax - close) / range;
+  return range != 0 ? r : 0.5;
 }
 
 // TTR's CCI (see Cci()).
 class CciState {
  public:
   CciState(int n, double c)
-      : n_(n < 1 ? 0 : static_cast<uint64_t>(n)), c_(c), inv_n_(n < 1 ? 0.0 : 1.0 / n), sma_(n), ring_(2 * (n_ ? n_ : 1)) {}
+      : n_(n < 1 ? 0 : static_cast<uint64_t>(n)),
+        c_(c),
+        inv_n_(n < 1 ? 0.0 : 1.0 / n),
+        sma_(n),
+        ring_(2 * (n_ ? n_ : 1)) {}
+
+  // The CCI's numerator and mean deviation; FromParts divides.
+  struct Parts {
+    double deviation;  // tp - Sma(tp)
+    double mean_dev;   // mean |tp_j - Sma(tp)| over the window
+  };
 
   EVOLVE_ENGINES_HOT double Push(double high, double low, double close) {
+    return FromParts(PushParts(high, low, close));
+  }
+
+  EVOLVE_ENGINES_HOT double FromParts(Parts p) const {
+    return p.mean_dev > 0 ? p.deviation / (c_ * p.mean_dev) : indicators_internal::kNaN;
+  }
+
+  EVOLVE_ENGINES_HOT Parts PushParts(double high, double low, double close) {
+    using indicators_internal::kNaN;
     const double tp = (high + low + close) * (1.0 / 3.0);
     const double centre = sma_.Push(tp);
-    if (n_ == 0) return indicators_internal::kNaN;
+    if (n_ == 0) return {kNaN, kNaN};
     // Each value is stored twice, n apart, so the window is always the
     // contiguous ring_[pos_ + 1, pos_ + n].
     ring_[pos_] = tp;
     ring_[pos_ + n_] = tp;
     const double* w = &ring_[pos_ + 1];
     pos_ = pos_ + 1 == n_ ? 0 : pos_ + 1;
-    if (std::isnan(centre)) return indicators_internal::kNaN;
+    if (std::isnan(centre)) return {kNaN, kNaN};
     // Four partial sums (w[4k], w[4k+1], w[4k+2], w[4k+3]) keep independent
     // additions in flight; with SSE2 they are two registers of two, which
     // adds in the same order, so both paths give the same bits.
@@ -611,9 +636,10 @@ class CciState {
     }
 #endif
     for (; w < end; ++w) acc0 += std::fabs(*w - centre);
-    const double mean_dev = ((acc0 + acc1) + (acc2 + acc3)) * inv_n_;
-    return mean_dev > 0 ? (tp - centre) / (c_ * mean_dev) : indicators_internal::kNaN;
+    return {tp - centre, ((acc0 + acc1) + (acc2 + acc3)) * inv_n_};
   }
+
+  double c() const { return c_; }
 
  private:
   uint64_t n_;
@@ -702,5 +728,8 @@ class ObvState {
 };
 
 }  // namespace evolve::engines
+
+#undef EVOLVE_ENGINES_HOT
+#undef EVOLVE_ENGINES_COLD
 
 #endif  // EVOLVE_ENGINES_INDICATORS_H_

@@ -58,7 +58,8 @@ class ElasticNet {
 
   // Errors: kInvalidArgument for bad params, y.size() != x.rows, no rows or
   // no features, a non-finite feature value or target.
-  static Result<ElasticNet> Fit(const Matrix& x, const std::vector<double>& y, const ElasticNetParams& params);
+  static Result<ElasticNet> Fit(const Matrix& x, const std::vector<double>& y,
+                                const ElasticNetParams& params);
 
   // Prediction for one row given as row[f], f < num_features().
   double Predict(const double* row) const;
