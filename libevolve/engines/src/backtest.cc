@@ -1,15 +1,24 @@
 #include "evolve/engines/backtest.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>  // TEMP
-#include <memory>
+#include <cstdlib>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define EVOLVE_BACKTEST_AVX2 1
+#include <immintrin.h>
+#endif
 
 namespace evolve::engines {
 namespace {
@@ -59,13 +68,344 @@ int64_t MondayOf(int64_t unix_seconds) {
 // An optional metric is set only when finite: no NaN or Infinity leaves.
 std::optional<double> Finite(double v) { return std::isfinite(v) ? std::optional<double>(v) : std::nullopt; }
 
-// Bars per chunk. The per-bar work shared by all cells (validation, running
-// sums, signal bit masks) is done one chunk at a time; every cell is then
-// simulated over the chunk while it is still in the cache.
-constexpr size_t kChunk = 2048;
+// ---------------------------------------------------------------------------
+// Layout of the pass (docs/simulation.md section 6).
+//
+// The bars are processed kChunk at a time. For a chunk, the work shared by
+// all cells is done first, with AVX2 where the CPU has it: validation, the
+// close-to-close returns, and one bit mask per distinct threshold and per
+// distinct regime filter. Then every cell is simulated over the chunk while
+// its data is in the L1/L2 cache: its signals are the AND of two masks, its
+// position changes the XOR of those shifted by one bar, and only the bars
+// where its position changes, or that it holds, cost it any work. Long-only
+// grids (the default) take a specialised path (Engine::RunLong): the
+// transitions' arithmetic without data-dependent branches, and the drawdown
+// of the bars held by a vector kernel (HeldLongSse2) that proves, bar by
+// bar, that it gives the same bits as the general rule, or defers to it.
+constexpr size_t kChunk = 4096;
 constexpr size_t kChunkWords = kChunk / 64;
 
-// Per-cell state of the simulation.
+// Margin within which a held bar counts as too near the edge of the
+// drawdown band (Engine::SetBand) to be decided without the band's
+// divisions; see HeldLongPortable. The rounding errors involved are below
+// 1e-15.
+constexpr double kBandMargin = 1e-12;
+
+inline int CountTrailingZeros(uint64_t v) { return __builtin_ctzll(v); }
+
+// The positions of the set bits of each byte value, ascending (then zeros),
+// and their number.
+struct ByteBits {
+  uint16_t position[8];
+  uint16_t count;
+};
+
+constexpr std::array<ByteBits, 256> MakeByteBits() {
+  std::array<ByteBits, 256> table{};
+  for (int v = 0; v < 256; ++v) {
+    uint16_t k = 0;
+    for (int b = 0; b < 8; ++b) {
+      if (((v >> b) & 1) != 0) table[v].position[k++] = static_cast<uint16_t>(b);
+    }
+    table[v].count = k;
+  }
+  return table;
+}
+
+constexpr std::array<ByteBits, 256> kByteBits = MakeByteBits();
+
+// Appends offset + the positions of the set bits of `bits`, ascending, to
+// out[count ..] and returns the new count. A byte at a time, without a
+// data-dependent branch; it writes up to 8 scratch entries past the result.
+inline size_t AppendBits(uint64_t bits, uint16_t offset, uint16_t* out, size_t count) {
+  for (int b = 0; b < 8; ++b) {
+    const ByteBits& t = kByteBits[(bits >> (8 * b)) & 0xff];
+    const auto at = static_cast<uint16_t>(offset + 8 * b);
+#if defined(__SSE2__)
+    const __m128i p = _mm_loadu_si128(reinterpret_cast<const __m128i*>(t.position));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + count),
+                     _mm_add_epi16(p, _mm_set1_epi16(static_cast<int16_t>(at))));
+#else
+    for (int i = 0; i < 8; ++i)
+      out[count + static_cast<size_t>(i)] = static_cast<uint16_t>(at + t.position[i]);
+#endif
+    count += t.count;
+  }
+  return count;
+}
+
+// The shared per-bar data of the chunk of bars [begin, begin + len).
+struct Chunk {
+  size_t begin = 0, len = 0;
+  // g[i]: close-to-close return of bar begin + i (0 for bar 0).
+  double g[kChunk] = {};
+  // Bit i of word w is bar begin + 64 w + i: up[k * kChunkWords + w] is
+  // prediction > thresholds[k], down[...] is -prediction > thresholds[k]
+  // (0 unless allow_short), filter[f * kChunkWords + w] is "regime filter f
+  // allows the bar's label" (filter 0 allows every bar).
+  std::vector<uint64_t> up, down, filter;
+};
+
+// A regime filter: the labels (0..127) one or more cells allow on a column.
+struct Filter {
+  size_t column = 0;
+  bool allowed[128] = {};
+  std::vector<int8_t> values;  // the allowed labels, ascending
+};
+
+// What the per-chunk preparation reads.
+struct Inputs {
+  const double* open = nullptr;
+  const double* close = nullptr;
+  const double* prediction = nullptr;
+  const int64_t* time = nullptr;
+  size_t n = 0;
+  std::vector<double> thresholds;  // distinct, ascending
+  bool allow_short = false;
+  std::vector<Filter> filters;        // [0] allows every bar
+  std::vector<const int8_t*> labels;  // per regime column
+};
+
+// Bars [base, base + count) of word w of the chunk (count <= 64): returns
+// whether they are valid, and fills their returns and signal bits. The
+// portable kernel; PrepareWordAvx2 gives the same bits.
+bool PrepareWord(const Inputs& in, size_t base, size_t count, size_t w, Chunk* ch) {
+  const size_t off = base - ch->begin;
+  bool ok = true;
+  for (size_t i = 0; i < count; ++i) {
+    const size_t j = base + i;
+    ok &= (in.open[j] > 0) & (in.open[j] < kInf) & (in.close[j] > 0) & (in.close[j] < kInf);
+    ok &= j == 0 || in.time[j] > in.time[j - 1];
+  }
+  for (size_t i = 0; i < count; ++i) {
+    const size_t j = base + i;
+    ch->g[off + i] = j == 0 ? 0.0 : in.close[j] / in.close[j - 1] - 1.0;
+  }
+  const double* p = in.prediction + base;
+  for (size_t k = 0; k < in.thresholds.size(); ++k) {
+    const double t = in.thresholds[k];
+    uint64_t up = 0, down = 0;
+    for (size_t i = 0; i < count; ++i) {
+      up |= uint64_t{p[i] > t} << i;
+      down |= uint64_t{-p[i] > t} << i;
+    }
+    ch->up[k * kChunkWords + w] = up;
+    ch->down[k * kChunkWords + w] = in.allow_short ? down : 0;
+  }
+  for (size_t f = 1; f < in.filters.size(); ++f) {
+    const Filter& filter = in.filters[f];
+    const int8_t* labels = in.labels[filter.column] + base;
+    uint64_t m = 0;
+    for (size_t i = 0; i < count; ++i) m |= uint64_t{labels[i] >= 0 && filter.allowed[labels[i]]} << i;
+    ch->filter[f * kChunkWords + w] = m;
+  }
+  return ok;
+}
+
+#if defined(EVOLVE_BACKTEST_AVX2)
+// PrepareWord for a whole word (count = 64) after bar 0, with AVX2: the same
+// comparisons and the same IEEE divisions (AVX2 brings no FMA contraction),
+// so the same bits.
+__attribute__((target("avx2"))) bool PrepareWordAvx2(const Inputs& in, size_t base, size_t w, Chunk* ch) {
+  const size_t off = base - ch->begin;
+  const __m256d zero = _mm256_setzero_pd();
+  const __m256d inf = _mm256_set1_pd(kInf);
+  const __m256d one = _mm256_set1_pd(1.0);
+  __m256d ok = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
+  __m256i increasing = _mm256_set1_epi64x(-1);
+  for (size_t i = 0; i < 64; i += 4) {
+    const size_t j = base + i;
+    const __m256d o = _mm256_loadu_pd(in.open + j);
+    const __m256d c = _mm256_loadu_pd(in.close + j);
+    const __m256d o_ok = _mm256_and_pd(_mm256_cmp_pd(o, zero, _CMP_GT_OQ), _mm256_cmp_pd(o, inf, _CMP_LT_OQ));
+    const __m256d c_ok = _mm256_and_pd(_mm256_cmp_pd(c, zero, _CMP_GT_OQ), _mm256_cmp_pd(c, inf, _CMP_LT_OQ));
+    ok = _mm256_and_pd(ok, _mm256_and_pd(o_ok, c_ok));
+    const __m256i t = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in.time + j));
+    const __m256i t_prev = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in.time + j - 1));
+    increasing = _mm256_and_si256(increasing, _mm256_cmpgt_epi64(t, t_prev));
+    const __m256d g = _mm256_sub_pd(_mm256_div_pd(c, _mm256_loadu_pd(in.close + j - 1)), one);
+    _mm256_storeu_pd(ch->g + off + i, g);
+  }
+  const double* p = in.prediction + base;
+  for (size_t k = 0; k < in.thresholds.size(); ++k) {
+    const __m256d t = _mm256_set1_pd(in.thresholds[k]);
+    const __m256d neg_t = _mm256_set1_pd(-in.thresholds[k]);
+    uint64_t up = 0, down = 0;
+    for (size_t i = 0; i < 64; i += 4) {
+      const __m256d v = _mm256_loadu_pd(p + i);
+      up |= static_cast<uint64_t>(_mm256_movemask_pd(_mm256_cmp_pd(v, t, _CMP_GT_OQ))) << i;
+      // -p > t exactly when p < -t (both false for NaN).
+      down |= static_cast<uint64_t>(_mm256_movemask_pd(_mm256_cmp_pd(v, neg_t, _CMP_LT_OQ))) << i;
+    }
+    ch->up[k * kChunkWords + w] = up;
+    ch->down[k * kChunkWords + w] = in.allow_short ? down : 0;
+  }
+  for (size_t f = 1; f < in.filters.size(); ++f) {
+    const Filter& filter = in.filters[f];
+    const int8_t* labels = in.labels[filter.column] + base;
+    uint64_t m = 0;
+    if (filter.values.size() <= 8) {
+      for (size_t half = 0; half < 2; ++half) {
+        const __m256i l = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(labels + 32 * half));
+        __m256i hit = _mm256_setzero_si256();
+        for (int8_t v : filter.values) hit = _mm256_or_si256(hit, _mm256_cmpeq_epi8(l, _mm256_set1_epi8(v)));
+        m |= static_cast<uint64_t>(static_cast<uint32_t>(_mm256_movemask_epi8(hit))) << (32 * half);
+      }
+    } else {
+      for (size_t i = 0; i < 64; ++i) m |= uint64_t{labels[i] >= 0 && filter.allowed[labels[i]]} << i;
+    }
+    ch->filter[f * kChunkWords + w] = m;
+  }
+  const bool valid =
+      _mm256_movemask_pd(ok) == 0xf && _mm256_movemask_pd(_mm256_castsi256_pd(increasing)) == 0xf;
+  // Clean upper register halves for the SSE code that follows (GCC does not
+  // always insert this itself; without it, that code runs much slower).
+  _mm256_zeroupper();
+  return valid;
+}
+#endif
+
+// Whether the SIMD kernels run (SSE2 on x86-64, AVX2 where the CPU has it):
+// unless the environment variable EVOLVE_BACKTEST_PORTABLE is set and not
+// empty, which tests use to check that the portable kernels give the same
+// results.
+bool UseSimd() {
+  const char* portable = std::getenv("EVOLVE_BACKTEST_PORTABLE");
+  return portable == nullptr || *portable == 0;
+}
+
+bool UseAvx2(bool simd) {
+#if defined(EVOLVE_BACKTEST_AVX2)
+  static const bool cpu = __builtin_cpu_supports("avx2") != 0;
+  return simd && cpu;
+#else
+  (void)simd;
+  return false;
+#endif
+}
+
+// Prepares the chunk [ch->begin, ch->begin + ch->len); false when a bar of it
+// is invalid.
+bool PrepareChunk(const Inputs& in, bool avx2, Chunk* ch) {
+  bool ok = true;
+  const size_t words = (ch->len + 63) / 64;
+  for (size_t w = 0; w < words; ++w) {
+    const size_t base = ch->begin + 64 * w;
+    const size_t count = std::min<size_t>(64, in.n - base);
+#if defined(EVOLVE_BACKTEST_AVX2)
+    if (avx2 && count == 64 && base > 0) {
+      ok &= PrepareWordAvx2(in, base, w, ch);
+      continue;
+    }
+#else
+    (void)avx2;
+#endif
+    ok &= PrepareWord(in, base, count, w, ch);
+  }
+  return ok;
+}
+
+// ---------------------------------------------------------------------------
+// The drawdown of the bars held long between a trade's entry and exit marks.
+//
+// Run's rule marks such a bar's close (Drawdown of units * close) only when
+// it is outside the band (Engine::SetBand) of the peak and maximum drawdown
+// before it. The kernels below mark every held bar instead, branch-free and
+// in order, which gives the same peak and drawdown provided that every bar
+// that changes them is certainly outside the band, since marking a close
+// that changes nothing changes nothing. They check that and return false
+// when a bar changes them within kBandMargin of the band's edge; the caller
+// then applies Run's rule (Engine::ExactHeldLong) from the same state.
+//
+// Why the margin suffices, with e = fl(units * close), the band's top
+// fl(peak / units) and bottom fl(fl(peak * fl(1 - mdd)) / units): e >
+// peak (1 + kBandMargin) implies close > top, and a new drawdown dd =
+// fl(1 - fl(e / peak)) > mdd + kBandMargin implies close < bottom, for any
+// margin above a few ulps of 1.
+//
+// They also add the held bars' close-to-close returns g (and g^2) to *sum1
+// (*sum2), in bar order, whatever they return.
+bool HeldLongPortable(const double* c, const double* g, size_t len, double units, double* peak, double* mdd,
+                      double* sum1, double* sum2) {
+  double p = *peak, m = *mdd, s1 = *sum1, s2 = *sum2;
+  bool unsure = false;
+  for (size_t i = 0; i < len; ++i) {
+    s1 += g[i];
+    s2 += g[i] * g[i];
+    const double e = units * c[i];
+    const double dd = 1.0 - e / p;
+    unsure |= ((e > p) & (e <= p * (1.0 + kBandMargin))) | ((dd > m) & (dd <= m + kBandMargin));
+    m = std::max(m, dd);
+    p = std::max(p, e);
+  }
+  *sum1 = s1;
+  *sum2 = s2;
+  if (unsure) return false;
+  *peak = p;
+  *mdd = m;
+  return true;
+}
+
+#if defined(__SSE2__)
+// HeldLongPortable, two bars at a time. The maxima are exact, and the
+// products, divisions and sums are the same IEEE operations in the same
+// order, so the results have the same bits; only a few uncertain cases may
+// be decided differently, and those fall back to the exact rule.
+inline bool HeldLongSse2(const double* c, const double* g, size_t len, double units, double* peak,
+                         double* mdd, double* sum1, double* sum2) {
+  const __m128d u = _mm_set1_pd(units);
+  const __m128d one = _mm_set1_pd(1.0);
+  const __m128d up = _mm_set1_pd(1.0 + kBandMargin);
+  const __m128d margin = _mm_set1_pd(kBandMargin);
+  const __m128d low = _mm_set1_pd(-kInf);
+  __m128d p = _mm_set1_pd(*peak);
+  __m128d m = _mm_set1_pd(*mdd);
+  __m128d unsure = _mm_setzero_pd();
+  double s1 = *sum1, s2 = *sum2;
+  size_t i = 0;
+  for (; i + 2 <= len; i += 2) {
+    const double g0 = g[i], g1 = g[i + 1];
+    s1 += g0;
+    s1 += g1;
+    s2 += g0 * g0;
+    s2 += g1 * g1;
+    const __m128d e = _mm_mul_pd(u, _mm_loadu_pd(c + i));
+    // The peak and maximum drawdown before each of the two bars.
+    const __m128d p_before = _mm_max_pd(p, _mm_unpacklo_pd(low, e));
+    const __m128d dd = _mm_sub_pd(one, _mm_div_pd(e, p_before));
+    const __m128d m_before = _mm_max_pd(m, _mm_unpacklo_pd(low, dd));
+    const __m128d near_high =
+        _mm_and_pd(_mm_cmpgt_pd(e, p_before), _mm_cmple_pd(e, _mm_mul_pd(p_before, up)));
+    const __m128d near_low =
+        _mm_and_pd(_mm_cmpgt_pd(dd, m_before), _mm_cmple_pd(dd, _mm_add_pd(m_before, margin)));
+    unsure = _mm_or_pd(unsure, _mm_or_pd(near_high, near_low));
+    p = _mm_max_pd(p, _mm_max_pd(e, _mm_shuffle_pd(e, e, 1)));
+    m = _mm_max_pd(m, _mm_max_pd(dd, _mm_shuffle_pd(dd, dd, 1)));
+  }
+  double pv = _mm_cvtsd_f64(p), mv = _mm_cvtsd_f64(m);
+  bool bad = _mm_movemask_pd(unsure) != 0;
+  if (i < len) {  // the odd bar
+    s1 += g[i];
+    s2 += g[i] * g[i];
+    const double e = units * c[i];
+    const double dd = 1.0 - e / pv;
+    bad |= ((e > pv) & (e <= pv * (1.0 + kBandMargin))) | ((dd > mv) & (dd <= mv + kBandMargin));
+    mv = std::max(mv, dd);
+    pv = std::max(pv, e);
+  }
+  *sum1 = s1;
+  *sum2 = s2;
+  if (bad) return false;
+  *peak = pv;
+  *mdd = mv;
+  return true;
+}
+#endif
+
+// ---------------------------------------------------------------------------
+// The simulation of the cells.
+
+// Per-cell state.
 struct CellState {
   // Position: +1 long, -1 short, 0 flat.
   int side = 0;
@@ -77,8 +417,9 @@ struct CellState {
   double anchor = 0;
   size_t entry_bar = 0;
   double entry_price = 0;
-  // Running close-to-close return sums through the entry bar.
-  double s1_entry = 0, s2_entry = 0;
+  // Long: the close-to-close returns (and squares) of the bars held so far
+  // after the entry bar, summed in bar order.
+  double held1 = 0, held2 = 0;
   // Equity at the close before the last bar, kept when the last bar's
   // return must wait for the final exit.
   double deferred_prev = 0;
@@ -93,8 +434,8 @@ struct CellState {
   double sum_bar = 0, sum_bar2 = 0;
   int64_t bars_in = 0;
   double peak = 0, mdd = 0;
-  // Long only: closes inside [band_lo, band_hi] change neither the peak
-  // nor the maximum drawdown.
+  // Closes inside [band_lo, band_hi] change neither the peak nor the
+  // maximum drawdown of a long position (SetBand).
   double band_lo = -kInf, band_hi = kInf;
 
   // Carries between 64-bar words: the signal and position bits of the bar
@@ -104,28 +445,13 @@ struct CellState {
   std::vector<int32_t> week_trades;
 };
 
-inline int CountTrailingZeros(uint64_t v) { return __builtin_ctzll(v); }
-
-// The shared per-bar data of the chunk of bars [begin, begin + len).
-struct Chunk {
-  size_t begin = 0, len = 0;
-  // s1[i + 1], s2[i + 1]: running sums of the close-to-close return g and of
-  // g^2 through bar begin + i; s1[0], s2[0]: through bar begin - 1.
-  double s1[kChunk + 1] = {};
-  double s2[kChunk + 1] = {};
-  double g[kChunk] = {};
-  // Bit i of word w is bar begin + 64 w + i: up[k * kChunkWords + w] is
-  // prediction > thresholds[k], down[...] is -prediction > thresholds[k],
-  // filter[f * kChunkWords + w] is "filter f allows the bar's label".
-  std::vector<uint64_t> up, down, filter;
-};
-
 class Engine {
  public:
   // week0: the Unix time of the Monday 00:00 UTC that starts the first week.
   Engine(const BacktestBars& bars, const BacktestOptions& options, size_t cells, int64_t week0, size_t weeks,
-         std::vector<std::vector<BacktestTrade>>* trades)
-      : bars_(bars),
+         std::vector<std::vector<BacktestTrade>>* trades, bool simd)
+      : simd_(simd),
+        bars_(bars),
         n_(bars.time.size()),
         cost_((options.fee_bps + options.slippage_bps) / 1e4),
         long_factor_((1.0 - cost_) / (1.0 + cost_)),
@@ -140,8 +466,170 @@ class Engine {
     if (trades_ != nullptr) trades_->assign(cells, {});
   }
 
-  CellState& state(size_t c) { return state_[c]; }
+  const CellState& state(size_t c) const { return state_[c]; }
 
+  // Cell c over the bars of a chunk, long and short: every transition, and
+  // between them the marks of the position held. Bar n-1 is only ever a
+  // transition (a position held over it is closed by Finish).
+  void Run(size_t c, const Chunk& ch, const uint64_t* up, const uint64_t* down, const uint64_t* filter) {
+    CellState& s = state_[c];
+    const double* close = bars_.close.data();
+    const size_t words = (ch.len + 63) / 64;
+    for (size_t w = 0; w < words; ++w) {
+      const size_t base = ch.begin + 64 * w;
+      const size_t count = std::min<size_t>(64, n_ - base);
+      const uint64_t valid = count == 64 ? ~uint64_t{0} : (uint64_t{1} << count) - 1;
+      // The position during bar j is the signal of bar j - 1.
+      const uint64_t sig_long = up[w] & filter[w];
+      const uint64_t sig_short = down[w] & filter[w];
+      const uint64_t pos_long = ((sig_long << 1) | s.sig_long) & valid;
+      const uint64_t pos_short = ((sig_short << 1) | s.sig_short) & valid;
+      s.sig_long = sig_long >> 63;
+      s.sig_short = sig_short >> 63;
+      uint64_t changes =
+          ((pos_long ^ ((pos_long << 1) | s.pos_long)) | (pos_short ^ ((pos_short << 1) | s.pos_short))) &
+          valid;
+      s.pos_long = pos_long >> 63;
+      s.pos_short = pos_short >> 63;
+      // Marks stop before bar n - 1.
+      const size_t mark_end = std::min(base + count, n_ - 1);
+      size_t from = base;
+      while (true) {
+        const size_t to = changes != 0 ? base + CountTrailingZeros(changes) : base + count;
+        // Bars [from, to) hold the position s.side, entered before `from`.
+        const size_t end = std::min(to, mark_end);
+        if (s.side > 0) {
+          for (size_t j = from; j < end; ++j) {
+            const double g = ch.g[j - ch.begin];
+            s.held1 += g;
+            s.held2 += g * g;
+            const double cj = close[j];
+            if (cj < s.band_lo || cj > s.band_hi) {
+              Drawdown(s, s.units * cj);
+              SetBand(s);
+            }
+          }
+        } else if (s.side < 0) {
+          for (size_t j = from; j < end; ++j) {
+            const double prev = Mark(s, close[j - 1]);
+            const double now = Mark(s, close[j]);
+            AddBar(s, prev, now);
+            Drawdown(s, now);
+          }
+        }
+        if (changes == 0) break;
+        const uint64_t bit = changes & (~changes + 1);
+        const int side = (pos_long & bit) != 0 ? 1 : ((pos_short & bit) != 0 ? -1 : 0);
+        Transition(c, to, side);
+        changes &= changes - 1;
+        from = to + 1;
+      }
+    }
+  }
+
+  // Long-only cell c over the bars of a chunk: Run's arithmetic, specialised
+  // (every transition alternates between an entry from flat and an exit to
+  // flat) and free of data-dependent branches but the transitions.
+  void RunLong(size_t c, const Chunk& ch, const uint64_t* up, const uint64_t* filter) {
+    CellState& s = state_[c];
+    const double* open = bars_.open.data();
+    const double* close = bars_.close.data();
+    // The bars where the position changes, as offsets in the chunk.
+    uint16_t* ev = events_.data();
+    size_t count = 0;
+    const size_t words = (ch.len + 63) / 64;
+    for (size_t w = 0; w < words; ++w) {
+      const size_t base = ch.begin + 64 * w;
+      const size_t bars = std::min<size_t>(64, n_ - base);
+      const uint64_t valid = bars == 64 ? ~uint64_t{0} : (uint64_t{1} << bars) - 1;
+      const uint64_t sig = up[w] & filter[w];
+      const uint64_t pos = ((sig << 1) | s.sig_long) & valid;
+      s.sig_long = sig >> 63;
+      const uint64_t changes = (pos ^ ((pos << 1) | s.pos_long)) & valid;
+      s.pos_long = pos >> 63;
+      if (changes != 0) count = AppendBits(changes, static_cast<uint16_t>(64 * w), ev, count);
+    }
+    // Bars held long before bar n - 1 are marked; n - 1 is closed by Finish.
+    const size_t held_end = std::min(ch.begin + ch.len, n_ - 1);
+    size_t from = ch.begin;  // the first held bar not yet marked
+    for (size_t e = 0; e < count; ++e) {
+      const size_t j = ch.begin + ev[e];
+      if (s.side > 0) {  // exit at open[j]
+        const double units = s.units;
+        HeldLong(s, ch, from, j, units);
+        const double prev = units * close[j - 1];
+        s.sum_bar += s.held1;
+        s.sum_bar2 += s.held2;
+        const double price = open[j];
+        const double x = price / s.entry_price;
+        const double r = std::max(x * long_factor_ - 1.0, -1.0);
+        ++s.trades;
+        const double delta = r - s.mean_r;
+        s.mean_r += delta / static_cast<double>(s.trades);
+        s.m2_r += delta * (r - s.mean_r);
+        // Adding or subtracting a zero to a sum >= +0 changes no bit.
+        s.gross_profit += std::max(r, 0.0);
+        s.gross_loss -= std::min(r, 0.0);
+        s.wins += r > 0;
+        s.cash *= 1.0 + r;
+        s.bars_in += static_cast<int64_t>(j - s.entry_bar);
+        if (trades_ != nullptr) {
+          (*trades_)[c].push_back(BacktestTrade{s.entry_bar, j, false, 1, s.entry_price, price, r});
+        }
+        s.side = 0;
+        s.units = 0;
+        const double now = s.cash;
+        const double q = now / prev - 1.0;
+        const double rb = prev > 0 ? q : 0.0;
+        s.sum_bar += rb;
+        s.sum_bar2 += rb * rb;
+        DrawdownBranchFree(s, now);
+      } else {  // entry at open[j]
+        const double prev = s.cash;
+        const double price = open[j];
+        s.side = 1;
+        s.entry_bar = j;
+        s.entry_price = price;
+        s.units = s.cash / (price * (1.0 + cost_));
+        s.held1 = 0;
+        s.held2 = 0;
+        const auto week = static_cast<uint64_t>(bars_.time[j] - week0_) / kSecondsPerWeek;
+        if (week < s.week_trades.size()) ++s.week_trades[week];
+        if (j + 1 == n_) {  // the final exit at this close completes the bar
+          s.deferred_prev = prev;
+        } else {
+          const double now = s.units * close[j];
+          const double q = now / prev - 1.0;
+          const double rb = prev > 0 ? q : 0.0;
+          s.sum_bar += rb;
+          s.sum_bar2 += rb * rb;
+          DrawdownBranchFree(s, now);
+        }
+      }
+      from = j + 1;
+    }
+    if (s.side > 0 && from < held_end) HeldLong(s, ch, from, held_end, s.units);
+  }
+
+  // After the last bar: closes an open position at the last close.
+  void Finish(size_t c) {
+    CellState& s = state_[c];
+    if (s.side == 0) return;
+    const size_t last = n_ - 1;
+    double prev = s.deferred_prev;
+    if (s.entry_bar < last) {
+      if (s.side > 0) {
+        s.sum_bar += s.held1;
+        s.sum_bar2 += s.held2;
+      }
+      prev = Mark(s, bars_.close[last - 1]);
+    }
+    Exit(c, last, bars_.close[last], true);
+    AddBar(s, prev, s.cash);
+    Drawdown(s, s.cash);
+  }
+
+ private:
   static double Mark(const CellState& s, double price) {
     if (s.side > 0) return s.units * price;
     if (s.side < 0) return s.units * std::max(0.0, s.anchor - price);
@@ -163,6 +651,17 @@ class Engine {
     }
   }
 
+  // Drawdown without branches. The peak is always > 0 (it starts at the
+  // initial cash), and when equity > peak, 1 - equity / peak <= 0 <= mdd, so
+  // taking the maximum unconditionally changes nothing then.
+  static void DrawdownBranchFree(CellState& s, double equity) {
+    const double dd = 1.0 - equity / s.peak;
+    s.mdd = std::max(s.mdd, dd);
+    s.peak = std::max(s.peak, equity);
+  }
+
+  // The band of a long position: closes inside it change neither the peak
+  // nor the maximum drawdown (up to rounding at its edges).
   static void SetBand(CellState& s) {
     if (s.side > 0 && s.units > 0) {
       s.band_hi = s.peak / s.units;
@@ -170,6 +669,42 @@ class Engine {
     } else {
       s.band_lo = -kInf;
       s.band_hi = kInf;
+    }
+  }
+
+  // The bars [from, to) held long with `units` after the entry bar: their
+  // returns into held1/held2, and their marks by Run's rule.
+  void HeldLong(CellState& s, const Chunk& ch, size_t from, size_t to, double units) {
+    if (from >= to) return;
+    const double* c = bars_.close.data() + from;
+    const double* g = ch.g + (from - ch.begin);
+#if defined(__SSE2__)
+    if (simd_ ? HeldLongSse2(c, g, to - from, units, &s.peak, &s.mdd, &s.held1, &s.held2)
+              : HeldLongPortable(c, g, to - from, units, &s.peak, &s.mdd, &s.held1, &s.held2)) {
+      return;
+    }
+#else
+    if (HeldLongPortable(c, g, to - from, units, &s.peak, &s.mdd, &s.held1, &s.held2)) return;
+#endif
+    ExactHeldLong(s, from, to, units);
+  }
+
+  // Run's rule for the marks of bars [from, to) held long with `units`:
+  // only a close outside the band is marked.
+  void ExactHeldLong(CellState& s, size_t from, size_t to, double units) {
+    const double* close = bars_.close.data();
+    auto band = [&s, units](double* lo, double* hi) {
+      *hi = units > 0 ? s.peak / units : kInf;
+      *lo = units > 0 ? s.peak * (1.0 - s.mdd) / units : -kInf;
+    };
+    double lo, hi;
+    band(&lo, &hi);
+    for (size_t j = from; j < to; ++j) {
+      const double cj = close[j];
+      if (cj < lo || cj > hi) {
+        Drawdown(s, units * cj);
+        band(&lo, &hi);
+      }
     }
   }
 
@@ -198,7 +733,7 @@ class Engine {
     s.units = 0;
   }
 
-  void Enter(size_t c, size_t bar, int side, double s1, double s2) {
+  void Enter(size_t c, size_t bar, int side) {
     CellState& s = state_[c];
     const double price = bars_.open[bar];
     s.side = side;
@@ -210,27 +745,26 @@ class Engine {
       s.units = s.cash / price;
       s.anchor = price * (2.0 - cost_);
     }
-    s.s1_entry = s1;
-    s.s2_entry = s2;
-    // Time stamps are validated (chunk by chunk, before the chunk is
-    // simulated) as increasing, so time >= week0_; the bound check is a guard.
+    s.held1 = 0;
+    s.held2 = 0;
+    // Time stamps are validated as increasing before the chunk is simulated,
+    // so time >= week0_; the bound check is a guard.
     const auto week = static_cast<uint64_t>(bars_.time[bar] - week0_) / kSecondsPerWeek;
     if (week < s.week_trades.size()) ++s.week_trades[week];
   }
 
   // Position of cell c changes to new_side at the open of bar j >= 1.
-  // s1_prev/s2_prev: running sums through bar j-1; s1/s2: through bar j.
-  void Transition(size_t c, size_t j, int new_side, double s1_prev, double s2_prev, double s1, double s2) {
+  void Transition(size_t c, size_t j, int new_side) {
     CellState& s = state_[c];
     const double prev = Mark(s, bars_.close[j - 1]);
     if (s.side != 0) {
-      if (s.side > 0) {  // bars entry+1 .. j-1 earned the close-to-close return
-        s.sum_bar += s1_prev - s.s1_entry;
-        s.sum_bar2 += s2_prev - s.s2_entry;
+      if (s.side > 0) {  // bars entry+1 .. j-1 earned their close-to-close return
+        s.sum_bar += s.held1;
+        s.sum_bar2 += s.held2;
       }
       Exit(c, j, bars_.open[j], false);
     }
-    if (new_side != 0) Enter(c, j, new_side, s1, s2);
+    if (new_side != 0) Enter(c, j, new_side);
     if (j + 1 == n_ && s.side != 0) {  // the final exit at this close completes the bar
       s.deferred_prev = prev;
       return;
@@ -241,82 +775,7 @@ class Engine {
     SetBand(s);
   }
 
-  // Cell c over the bars of a chunk: every transition, and between them the
-  // marks of the position held. Bar n-1 is only ever a transition (the
-  // position held over it is closed by Finish).
-  void Run(size_t c, const Chunk& ch, const uint64_t* up, const uint64_t* down, const uint64_t* filter) {
-    CellState& s = state_[c];
-    const double* close = bars_.close.data();
-    const size_t words = (ch.len + 63) / 64;
-    for (size_t w = 0; w < words; ++w) {
-      const size_t base = ch.begin + 64 * w;
-      const size_t count = std::min<size_t>(64, n_ - base);
-      const uint64_t valid = count == 64 ? ~uint64_t{0} : (uint64_t{1} << count) - 1;
-      // The position during bar j is the signal of bar j - 1.
-      const uint64_t sig_long = up[w] & filter[w];
-      const uint64_t sig_short = down[w] & filter[w];
-      const uint64_t pos_long = ((sig_long << 1) | s.sig_long) & valid;
-      const uint64_t pos_short = ((sig_short << 1) | s.sig_short) & valid;
-      s.sig_long = sig_long >> 63;
-      s.sig_short = sig_short >> 63;
-      uint64_t changes =
-          ((pos_long ^ ((pos_long << 1) | s.pos_long)) | (pos_short ^ ((pos_short << 1) | s.pos_short))) & valid;
-      s.pos_long = pos_long >> 63;
-      s.pos_short = pos_short >> 63;
-      // Marks stop before bar n - 1.
-      const size_t mark_end = std::min(base + count, n_ - 1);
-      size_t from = base;
-      while (true) {
-        const size_t to = changes != 0 ? base + CountTrailingZeros(changes) : base + count;
-        // Bars [from, to) hold the position s.side, entered before `from`.
-        const size_t end = std::min(to, mark_end);
-        if (s.side > 0) {
-          for (size_t j = from; j < end; ++j) {
-            const double cj = close[j];
-            if (cj < s.band_lo || cj > s.band_hi) {
-              Drawdown(s, s.units * cj);
-              SetBand(s);
-            }
-          }
-        } else if (s.side < 0) {
-          for (size_t j = from; j < end; ++j) {
-            const double prev = Mark(s, close[j - 1]);
-            const double now = Mark(s, close[j]);
-            AddBar(s, prev, now);
-            Drawdown(s, now);
-          }
-        }
-        if (changes == 0) break;
-        const int b = CountTrailingZeros(changes);
-        const uint64_t bit = uint64_t{1} << b;
-        const int side = (pos_long & bit) != 0 ? 1 : ((pos_short & bit) != 0 ? -1 : 0);
-        const size_t i = to - ch.begin;
-        Transition(c, to, side, ch.s1[i], ch.s2[i], ch.s1[i + 1], ch.s2[i + 1]);
-        changes &= changes - 1;
-        from = to + 1;
-      }
-    }
-  }
-
-  // After the last bar: closes an open position at the last close.
-  void Finish(size_t c, double s1_prev, double s2_prev) {
-    CellState& s = state_[c];
-    if (s.side == 0) return;
-    const size_t last = n_ - 1;
-    double prev = s.deferred_prev;
-    if (s.entry_bar < last) {
-      if (s.side > 0) {
-        s.sum_bar += s1_prev - s.s1_entry;
-        s.sum_bar2 += s2_prev - s.s2_entry;
-      }
-      prev = Mark(s, bars_.close[last - 1]);
-    }
-    Exit(c, last, bars_.close[last], true);
-    AddBar(s, prev, s.cash);
-    Drawdown(s, s.cash);
-  }
-
- private:
+  const bool simd_;
   const BacktestBars& bars_;
   const size_t n_;
   const double cost_;
@@ -324,34 +783,9 @@ class Engine {
   const int64_t week0_;
   std::vector<std::vector<BacktestTrade>>* trades_;
   std::vector<CellState> state_;
+  // RunLong's scratch: up to kChunk offsets, and AppendBits' 8 past them.
+  std::vector<uint16_t> events_ = std::vector<uint16_t>(kChunk + 8);
 };
-
-// Bit i of the result: p[i] > t (or -p[i] > t when `negate`), for i < count
-// <= 64. NaN gives 0.
-uint64_t GreaterMask(const double* p, size_t count, double t, bool negate) {
-  uint64_t m = 0;
-  if (negate) {
-    for (size_t i = 0; i < count; ++i) m |= uint64_t{-p[i] > t} << i;
-  } else {
-    for (size_t i = 0; i < count; ++i) m |= uint64_t{p[i] > t} << i;
-  }
-  return m;
-}
-
-// A regime filter: the labels (0..127) one or more cells allow on a column.
-struct Filter {
-  size_t column = 0;
-  bool allowed[128] = {};
-};
-
-uint64_t FilterMask(const int8_t* labels, size_t count, const Filter& f) {
-  uint64_t m = 0;
-  for (size_t i = 0; i < count; ++i) {
-    const int v = labels[i];
-    m |= uint64_t{v >= 0 && f.allowed[v]} << i;
-  }
-  return m;
-}
 
 std::string BarProblem(const BacktestBars& bars) {
   for (size_t j = 0; j < bars.time.size(); ++j) {
@@ -459,10 +893,14 @@ Result<std::vector<SimulationResult>> BacktestGrid(const BacktestBars& bars,
     const BacktestCell& cell = cells[c];
     if (cell.regime_column.empty()) continue;
     Filter f;
-    f.column = static_cast<size_t>(std::find(columns.begin(), columns.end(), cell.regime_column) - columns.begin());
+    f.column =
+        static_cast<size_t>(std::find(columns.begin(), columns.end(), cell.regime_column) - columns.begin());
     if (f.column == columns.size()) columns.push_back(cell.regime_column);
     for (int v : cell.allowed) {
       if (v >= 0 && v < 128) f.allowed[v] = true;
+    }
+    for (int v = 0; v < 128; ++v) {
+      if (f.allowed[v]) f.values.push_back(static_cast<int8_t>(v));
     }
     size_t k = 1;
     while (k < filters.size() &&
@@ -482,68 +920,41 @@ Result<std::vector<SimulationResult>> BacktestGrid(const BacktestBars& bars,
                                 " weeks; time stamps must be Unix seconds");
   }
   const auto weeks = static_cast<size_t>(span_weeks);
-  Engine engine(bars, options, num_cells, monday0 * kSecondsPerDay, weeks, trades);
+  const bool simd = UseSimd();
+  const bool avx2 = UseAvx2(simd);
+  Engine engine(bars, options, num_cells, monday0 * kSecondsPerDay, weeks, trades, simd);
 
   const double* open = bars.open.data();
   const double* close = bars.close.data();
-  const double* prediction = bars.prediction.data();
   const int64_t* time = bars.time.data();
-  const bool allow_short = options.allow_short;
+  Inputs in;
+  in.open = open;
+  in.close = close;
+  in.prediction = bars.prediction.data();
+  in.time = time;
+  in.n = n;
+  in.thresholds = thresholds;
+  in.allow_short = options.allow_short;
+  in.filters = filters;
+  in.labels = labels;
   auto chunk = std::make_unique<Chunk>();
   Chunk& ch = *chunk;
   ch.up.assign(thresholds.size() * kChunkWords, 0);
   ch.down.assign(thresholds.size() * kChunkWords, 0);
   ch.filter.assign(filters.size() * kChunkWords, 0);
-  // Running sums through bar n - 2, for Finish.
-  double s1_last = 0, s2_last = 0;
-  double run1 = 0, run2 = 0;
+  std::fill(ch.filter.begin(), ch.filter.begin() + kChunkWords, ~uint64_t{0});
   for (size_t begin = 0; begin < n; begin += kChunk) {
-    const size_t len = std::min(kChunk, n - begin);
     ch.begin = begin;
-    ch.len = len;
-    // Validation.
-    bool bad = false;
-    for (size_t j = begin; j < begin + len; ++j) {
-      bad |= !(open[j] > 0 && open[j] < kInf && close[j] > 0 && close[j] < kInf);
-      if (j > 0) bad |= time[j] <= time[j - 1];
-    }
-    if (bad) return InvalidArgumentError(BarProblem(bars));
-    // Close-to-close returns and their running sums (bar 0 has none).
-    const size_t first = begin == 0 ? 1 : 0;
-    ch.g[0] = 0;
-    for (size_t i = first; i < len; ++i) ch.g[i] = close[begin + i] / close[begin + i - 1] - 1.0;
-    ch.s1[0] = run1;
-    ch.s2[0] = run2;
-    for (size_t i = 0; i < len; ++i) {
-      if (i >= first) {
-        run1 += ch.g[i];
-        run2 += ch.g[i] * ch.g[i];
+    ch.len = std::min(kChunk, n - begin);
+    if (!PrepareChunk(in, avx2, &ch)) return InvalidArgumentError(BarProblem(bars));
+    for (size_t c = 0; c < num_cells; ++c) {
+      const uint64_t* up = &ch.up[cell_threshold[c] * kChunkWords];
+      const uint64_t* filter = &ch.filter[cell_filter[c] * kChunkWords];
+      if (options.allow_short) {
+        engine.Run(c, ch, up, &ch.down[cell_threshold[c] * kChunkWords], filter);
+      } else {
+        engine.RunLong(c, ch, up, filter);
       }
-      ch.s1[i + 1] = run1;
-      ch.s2[i + 1] = run2;
-    }
-    if (begin + len == n && n >= 2) {
-      s1_last = ch.s1[n - 1 - begin];
-      s2_last = ch.s2[n - 1 - begin];
-    }
-    // Signal bits.
-    const size_t words = (len + 63) / 64;
-    for (size_t w = 0; w < words; ++w) {
-      const size_t at = begin + 64 * w;
-      const size_t count = std::min<size_t>(64, n - at);
-      for (size_t k = 0; k < thresholds.size(); ++k) {
-        ch.up[k * kChunkWords + w] = GreaterMask(prediction + at, count, thresholds[k], false);
-        ch.down[k * kChunkWords + w] = allow_short ? GreaterMask(prediction + at, count, thresholds[k], true) : 0;
-      }
-      ch.filter[w] = ~uint64_t{0};
-      for (size_t f = 1; f < filters.size(); ++f) {
-        ch.filter[f * kChunkWords + w] = FilterMask(labels[filters[f].column] + at, count, filters[f]);
-      }
-    }
-    static const bool skip_run = getenv("BT_SKIP_RUN") != nullptr;  // TEMP
-    for (size_t c = 0; c < num_cells && !skip_run; ++c) {
-      engine.Run(c, ch, &ch.up[cell_threshold[c] * kChunkWords], &ch.down[cell_threshold[c] * kChunkWords],
-                 &ch.filter[cell_filter[c] * kChunkWords]);
     }
   }
 
@@ -557,7 +968,7 @@ Result<std::vector<SimulationResult>> BacktestGrid(const BacktestBars& bars,
 
   std::vector<SimulationResult> results(num_cells);
   for (size_t c = 0; c < num_cells; ++c) {
-    engine.Finish(c, s1_last, s2_last);
+    engine.Finish(c);
     const CellState& s = engine.state(c);
     SimulationResult& out = results[c];
     out.trade_count = s.trades;

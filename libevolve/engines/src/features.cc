@@ -362,7 +362,8 @@ void ComputeMoveColumns(const Bars& bars, std::vector<std::vector<double>>* colu
   FillColumns(bars.size(), group, columns, [&](size_t begin, size_t len, auto out) {
     const double *cc = c + begin, *hh = h + begin, *ll = l + begin;
     double q[kChunk], log_hl2[kChunk], hmax[kChunk], lmin[kChunk], log_return_var[kChunk], return_dev[kChunk],
-        return_var[kChunk], vol_dev[kChunk], vol_var[kChunk], park_sum[kChunk];
+        return_var[kChunk], vol_dev[kChunk], vol_var[kChunk], park_sum[kChunk], plus_sum[kChunk],
+        minus_sum[kChunk], tr_sum[kChunk];
     // Pointwise inputs and columns.
     double *r1 = out(kReturn1), *lr1 = out(kLogReturn1), *r5 = out(kReturn5), *lr5 = out(kLogReturn5),
            *r20 = out(kReturn20), *roc10 = out(kRoc10), *mom10 = out(kMomentum10), *gap = out(kGap),
@@ -407,10 +408,11 @@ void ComputeMoveColumns(const Bars& bars, std::vector<std::vector<double>>* colu
       stoch_k[t] = fast_k * 100.0;
       stoch_d3[t] = fast_d * 100.0;
       stoch_slow[t] = stoch_slow_d.Push(fast_d) * 100.0;
-      const AdxState::Value dmi = adx.Push(hh[t], ll[t], close);
+      const AdxState::Parts dmi = adx.PushParts(hh[t], ll[t], close);
       adx14[t] = dmi.adx;
-      plus_di[t] = dmi.plus_di;
-      minus_di[t] = dmi.minus_di;
+      plus_sum[t] = dmi.plus_sum;
+      minus_sum[t] = dmi.minus_sum;
+      tr_sum[t] = dmi.tr_sum;
       log_return_var[t] = log_return_moments.Push(lr1[t]).variance;
       const RollingMomentsState::Value rm = return_moments.Push(r1[t]);
       return_dev[t] = rm.deviation;
@@ -432,6 +434,8 @@ void ComputeMoveColumns(const Bars& bars, std::vector<std::vector<double>>* colu
     for (size_t t = 0; t < len; ++t) {
       ret_z[t] = return_dev[t] / return_sd[t];  // sd >= 0
       vol_z[t] = vol_dev[t] / vol_sd[t];
+      plus_di[t] = AdxState::Di(plus_sum[t], tr_sum[t]);
+      minus_di[t] = AdxState::Di(minus_sum[t], tr_sum[t]);
     }
     for (size_t t = 0; t < len; ++t) williams[t] = WilliamsRFraction(hmax[t], lmin[t], cc[t]) * -100.0;
   });

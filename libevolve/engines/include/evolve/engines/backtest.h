@@ -18,14 +18,15 @@
 //   * Every trade invests the whole equity (compounding); equity is marked
 //     to market at every close.
 //
-// Cost: BacktestGrid makes ONE pass over the bars for all cells. Per bar it
-// does O(distinct thresholds + regime columns) work to find every cell's
-// signal as a bitmask, and per-cell work only where a cell's position
-// changes; long positions are marked to market lazily (their per-bar
-// returns are the bar's close-to-close return, summed through running
-// totals, and drawdowns are only recomputed when the close leaves a band
-// outside which some cell's peak or drawdown can change). Short positions
-// are marked every bar.
+// Cost: BacktestGrid makes ONE pass over the bars for all cells, a chunk of
+// bars at a time. Per bar, O(distinct thresholds + regime filters) vector
+// work (AVX2 where the CPU has it) finds every cell's signal as a bit; per
+// cell, work happens only at the bars where its position changes and the
+// bars it holds. For long positions, the per-bar returns of the bars held
+// after the entry bar are their close-to-close returns (summed per trade)
+// and their drawdown is computed by a branch-free vector kernel that falls
+// back to the exact rule where it cannot prove the same result. Short
+// positions are marked every bar. docs/simulation.md section 6 has details.
 //
 // Thread-safety: pure functions, reentrant.
 #ifndef EVOLVE_ENGINES_BACKTEST_H_
