@@ -27,7 +27,7 @@ test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure --parallel $(JOBS) --timeout 900
 
 demo: build
-	$(BUILD_DIR)/examples/in_memory_evolution
+	$(BUILD_DIR)/examples/ttrc_evolution
 
 # Side-by-side benchmarks against the Python/R peers (docs/benchmarks.md).
 bench: build
