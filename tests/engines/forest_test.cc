@@ -17,20 +17,14 @@
 namespace evolve::engines {
 namespace {
 
-double Normal(Rng* rng) {
-  const double u1 = 1.0 - rng->Uniform();
-  const double u2 = rng->Uniform();
-  return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
-}
-
 // y = 2 x0 - x1^2 + noise, with 8 pure-noise features.
 void Planted(size_t rows, uint64_t seed, Matrix* x, std::vector<double>* y) {
   Rng rng(seed);
   *x = Matrix(rows, 10);
   y->resize(rows);
   for (size_t i = 0; i < rows; ++i) {
-    for (size_t j = 0; j < 10; ++j) x->at(i, j) = Normal(&rng);
-    (*y)[i] = 2.0 * x->at(i, 0) - x->at(i, 1) * x->at(i, 1) + 0.3 * Normal(&rng);
+    for (size_t j = 0; j < 10; ++j) x->at(i, j) = rng.Normal();
+    (*y)[i] = 2.0 * x->at(i, 0) - x->at(i, 1) * x->at(i, 1) + 0.3 * rng.Normal();
   }
 }
 

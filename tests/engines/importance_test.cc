@@ -17,20 +17,14 @@
 namespace evolve::engines {
 namespace {
 
-double Normal(Rng* rng) {
-  const double u1 = 1.0 - rng->Uniform();
-  const double u2 = rng->Uniform();
-  return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
-}
-
 // y = 2 x0 + sin(3 x1) + x2 + noise; features 3..8 are pure noise.
 void Planted(size_t rows, uint64_t seed, Matrix* x, std::vector<double>* y) {
   Rng rng(seed);
   *x = Matrix(rows, 9);
   y->resize(rows);
   for (size_t i = 0; i < rows; ++i) {
-    for (size_t j = 0; j < 9; ++j) x->at(i, j) = Normal(&rng);
-    (*y)[i] = 2.0 * x->at(i, 0) + std::sin(3.0 * x->at(i, 1)) + x->at(i, 2) + 0.5 * Normal(&rng);
+    for (size_t j = 0; j < 9; ++j) x->at(i, j) = rng.Normal();
+    (*y)[i] = 2.0 * x->at(i, 0) + std::sin(3.0 * x->at(i, 1)) + x->at(i, 2) + 0.5 * rng.Normal();
   }
 }
 
@@ -150,8 +144,8 @@ TEST_CASE("importance: the generic path works for a linear model") {
   Matrix x(4000, 4);
   std::vector<double> y(4000);
   for (size_t i = 0; i < x.rows; ++i) {
-    for (size_t j = 0; j < 4; ++j) x.at(i, j) = Normal(&rng);
-    y[i] = 2.0 * x.at(i, 0) - x.at(i, 1) + 0.3 * Normal(&rng);
+    for (size_t j = 0; j < 4; ++j) x.at(i, j) = rng.Normal();
+    y[i] = 2.0 * x.at(i, 0) - x.at(i, 1) + 0.3 * rng.Normal();
   }
   ElasticNetParams p;
   p.alpha = 0.0;

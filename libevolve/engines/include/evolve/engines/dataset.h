@@ -21,6 +21,7 @@
 #define EVOLVE_ENGINES_DATASET_H_
 
 #include <atomic>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <thread>
@@ -127,6 +128,13 @@ class Rng {
   uint32_t Below(uint32_t n);
   // Uniform in [0, 1).
   double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
+  // Standard normal by Box-Muller (one draw per two uniforms); deterministic
+  // for the seed, unlike std::normal_distribution across library versions.
+  double Normal() {
+    const double u1 = 1.0 - Uniform();  // in (0, 1]: log(u1) is finite
+    const double u2 = Uniform();
+    return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+  }
 
  private:
   uint64_t s_[4];
