@@ -8,6 +8,7 @@
 #include <list>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include "evolve/engines/backtest.h"
 #include "evolve/engines/bars.h"
@@ -599,7 +600,12 @@ class BuiltinTrainer final : public Trainer {
     append(bars.close);
     append(market_close);
     const std::string key = "simdata/" + Sha256Hex(digest_input);
-    if (artifacts_.GetArtifact(key).ok()) return key;
+    {
+      // Written by this trainer already: every later generation of a run
+      // lands here, without reading the blob back from the store.
+      std::lock_guard<std::mutex> lock(simdata_mu_);
+      if (simdata_written_.count(key) != 0) return key;
+    }
 
     SimData data;
     data.time = bars.time;
@@ -611,13 +617,18 @@ class BuiltinTrainer final : public Trainer {
     }
     EVOLVE_ASSIGN_OR_RETURN(data.regimes["regime_gmm"], RegimeGmm(market_close, segments));
     data.regimes["regime_vix"] = RegimeVix(market_close);
+    // Idempotent: another process may have written the same key first.
     EVOLVE_RETURN_IF_ERROR(artifacts_.PutArtifact(key, EncodeSimData(data)));
+    std::lock_guard<std::mutex> lock(simdata_mu_);
+    simdata_written_.insert(key);
     return key;
   }
 
   std::shared_ptr<BarDirectory> bars_;
   ArtifactStore& artifacts_;
   const BuiltinOptions options_;
+  std::mutex simdata_mu_;
+  std::set<std::string> simdata_written_;  // simdata keys this trainer stored; guarded by simdata_mu_
 };
 
 // --------------------------------------------------------------- simulator
