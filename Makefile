@@ -26,8 +26,10 @@ build: configure
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure --parallel $(JOBS) --timeout 900
 
+# One evolution of the bundled TTRC daily bars on the embedded defaults:
+# SQLite file ./evolve.db, built-in engines, in-process workers.
 demo: build
-	$(BUILD_DIR)/examples/ttrc_evolution
+	$(BUILD_DIR)/services/orchestrator/evolve run
 
 # Side-by-side benchmarks against the Python/R peers (docs/benchmarks.md).
 bench: build

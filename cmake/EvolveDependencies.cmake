@@ -39,3 +39,8 @@ if(EVOLVE_BUILD_TESTS)
   find_package(doctest QUIET)
   evolve_require(doctest_FOUND "doctest" doctest-dev EVOLVE_BUILD_TESTS)
 endif()
+
+# SQLite: the embedded default store. Debian's libsqlite3-dev ships a .pc
+# file and CMake's FindSQLite3 (3.14+) finds it too.
+find_package(SQLite3 QUIET)
+evolve_require(SQLite3_FOUND "SQLite 3" libsqlite3-dev "")

@@ -1,16 +1,18 @@
-# Install and export: evolve::evolve and evolve::testing from
+# Install and export: evolve::evolve, evolve::engines, evolve::sqlite and
+# evolve::testing from
 # find_package(evolve), plus evolve.pc for pkg-config users.
 include(CMakePackageConfigHelpers)
 
 set(EVOLVE_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/evolve)
 
-install(TARGETS evolve evolve_engines evolve_testing EXPORT evolveTargets
+install(TARGETS evolve evolve_engines evolve_sqlite evolve_testing EXPORT evolveTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/libevolve/include/evolve DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/libevolve/engines/include/evolve/engines DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/evolve)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/libevolve/adapters/sqlite/include/evolve/sqlite DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/evolve)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/tests/fakes/evolve/testing DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/evolve)
 install(EXPORT evolveTargets NAMESPACE evolve:: DESTINATION ${EVOLVE_CMAKE_DIR})
 

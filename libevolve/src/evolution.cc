@@ -242,6 +242,7 @@ class EvolutionEngine::Impl {
       return choice;
     }
     if (known.status().code() != StatusCode::kNotFound) return known.status();
+    Log(LogLevel::kInfo, "training model", {{"symbol", spec.symbol}, {"fingerprint", choice.fingerprint}});
     auto trained = WithRetry("training", [&] { return deps_.trainer.Train(spec); });
     if (!trained.ok()) {
       *dependency_error = true;
@@ -254,6 +255,8 @@ class EvolutionEngine::Impl {
     // If another engine recorded the same fingerprint first, its model wins
     // so that every run agrees on one model per configuration.
     EVOLVE_ASSIGN_OR_RETURN(FingerprintRecord stored, deps_.store.RecordFingerprint(record));
+    Log(LogLevel::kInfo, "model recorded",
+        {{"fingerprint", choice.fingerprint}, {"model_id", stored.model_id}, {"trained_id", trained->model_id}});
     choice.model_id = stored.model_id;
     choice.reused = stored.model_id != trained->model_id;
     return choice;

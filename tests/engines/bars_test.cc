@@ -57,7 +57,7 @@ std::string ParseError(const std::string& text) {
 const char kHeader[] = "Date,Open,High,Low,Close,Volume\n";
 
 TEST_CASE("bars: the bundled TTRC file loads with its quoted header") {
-  auto r = LoadBarsCsv(std::string(EVOLVE_EXAMPLES_DATA_DIR) + "/TTRC.csv", "TTRC");
+  auto r = LoadBarsCsv(std::string(EVOLVE_EXAMPLES_DATA_DIR) + "/ttrc.csv", "TTRC");
   REQUIRE(r.ok());
   const Bars& b = *r;
   CHECK(b.symbol == "TTRC");

@@ -27,7 +27,7 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 const Bars& Ttrc() {
   static const Bars b = [] {
-    auto r = LoadBarsCsv(std::string(EVOLVE_EXAMPLES_DATA_DIR) + "/TTRC.csv", "TTRC");
+    auto r = LoadBarsCsv(std::string(EVOLVE_EXAMPLES_DATA_DIR) + "/ttrc.csv", "TTRC");
     REQUIRE(r.ok());
     return *r;
   }();

@@ -1,5 +1,5 @@
 // Indicators against R's TTR (tests/engines/fixtures/ttr_reference.csv, made
-// by make_ttr_fixtures.R from examples/data/TTRC.csv), and their edge cases.
+// by make_ttr_fixtures.R from examples/data/ttrc.csv), and their edge cases.
 //
 // Tolerance: |ours - ttr| <= 1e-9 * |ttr| + 1e-12 * max_i |ttr_i|. The
 // absolute floor, a millionth of 1e-9 of the column's largest value, only
@@ -80,7 +80,7 @@ const Fixture& TtrFixture() {
 
 const Bars& Ttrc() {
   static const Bars b = [] {
-    auto r = LoadBarsCsv(std::string(EVOLVE_EXAMPLES_DATA_DIR) + "/TTRC.csv", "TTRC");
+    auto r = LoadBarsCsv(std::string(EVOLVE_EXAMPLES_DATA_DIR) + "/ttrc.csv", "TTRC");
     REQUIRE(r.ok());
     return *r;
   }();

@@ -18,7 +18,7 @@
 //     and parsed in full, and every row as many fields as the header.
 //   * CRLF line ends, a UTF-8 byte order mark and blank lines are tolerated.
 //   Every error is kInvalidArgument and its message names the file, the
-//   1-based line and the problem, e.g. "TTRC.csv:1234: high 3.1 < low 3.2".
+//   1-based line and the problem, e.g. "ttrc.csv:1234: high 3.1 < low 3.2".
 //
 // Thread-safety: Bars is a value. The free functions are reentrant.
 // BarDirectory is safe for concurrent calls.

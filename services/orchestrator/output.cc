@@ -1,0 +1,162 @@
+#include "output.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+
+#include "evolve/json.h"
+
+namespace evolve::cli {
+namespace {
+
+bool LooksNumeric(const std::string& s) {
+  if (s.empty() || s == "-") return !s.empty();
+  size_t digits = 0;
+  for (char c : s) {
+    if (std::isdigit(static_cast<unsigned char>(c))) {
+      ++digits;
+    } else if (c != '.' && c != '-' && c != '+' && c != 'e' && c != '/' && c != '%') {
+      return false;
+    }
+  }
+  return digits > 0;
+}
+
+std::string CountsJson(const JobCounts& c) {
+  return "{\"pending\":" + std::to_string(c.pending) + ",\"running\":" + std::to_string(c.running) +
+         ",\"completed\":" + std::to_string(c.completed) + ",\"failed\":" + std::to_string(c.failed) +
+         ",\"cancelled\":" + std::to_string(c.cancelled) + ",\"total\":" + std::to_string(c.total()) + "}";
+}
+
+std::string& ProgramNameStorage() {
+  static std::string name = "evolve";
+  return name;
+}
+
+}  // namespace
+
+void SetProgramName(const std::string& name) { ProgramNameStorage() = name; }
+const std::string& ProgramName() { return ProgramNameStorage(); }
+
+int Fail(const Status& status) {
+  std::fprintf(stderr, "evolve: error: %s\n", status.message().c_str());
+  const StatusCode code = status.code();
+  return code == StatusCode::kInvalidArgument || code == StatusCode::kNotFound ? kExitUsage : kExitError;
+}
+
+std::string Table::Render() const {
+  std::vector<size_t> width(headers_.size(), 0);
+  std::vector<bool> numeric(headers_.size(), true);
+  for (size_t c = 0; c < headers_.size(); ++c) width[c] = headers_[c].size();
+  for (const auto& row : rows_) {
+    for (size_t c = 0; c < row.size() && c < width.size(); ++c) {
+      width[c] = std::max(width[c], row[c].size());
+      if (!LooksNumeric(row[c])) numeric[c] = false;
+    }
+  }
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string out;
+    for (size_t c = 0; c < headers_.size(); ++c) {
+      const std::string cell = c < cells.size() ? cells[c] : "";
+      const std::string pad(width[c] - std::min(width[c], cell.size()), ' ');
+      const bool last = c + 1 == headers_.size();
+      if (numeric[c] && !rows_.empty()) {
+        out += pad + cell;
+      } else {
+        out += cell + (last ? "" : pad);
+      }
+      if (!last) out += "  ";
+    }
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+    return out + "\n";
+  };
+  std::string out = line(headers_);
+  for (const auto& row : rows_) out += line(row);
+  return out;
+}
+
+std::string Num(std::optional<double> v, int precision) {
+  if (!v.has_value()) return "-";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", precision, *v);
+  return buf;
+}
+
+std::string Clip(const std::string& s, size_t width) {
+  if (s.size() <= width || width < 4) return s;
+  return s.substr(0, width - 3) + "...";
+}
+
+std::string GenerationsTable(const std::vector<Generation>& generations) {
+  Table table({"gen", "model", "features", "pruned", "jobs", "best SQN", "best PF", "trades", "verdict"});
+  for (const Generation& g : generations) {
+    std::string jobs = std::to_string(g.jobs_completed) + "/" + std::to_string(g.jobs_total);
+    if (g.jobs_failed > 0) jobs += " (" + std::to_string(g.jobs_failed) + " failed)";
+    const bool evaluated = g.state == GenerationState::kEvaluated;
+    table.AddRow({std::to_string(g.generation), g.model_id + (g.reused_model ? " (reused)" : ""),
+                  std::to_string(g.features.size()), std::to_string(g.pruned_features.size()), jobs,
+                  Num(g.best_sqn), Num(g.best_profit_factor),
+                  evaluated ? std::to_string(g.best_trade_count) : "-",
+                  evaluated ? g.verdict : std::string(GenerationStateName(g.state))});
+  }
+  return table.Render();
+}
+
+Result<std::string> RunOutcomeText(Store& store, const Run& run) {
+  std::string out = "run " + run.id + " " + RunStatusName(run.status);
+  if (!run.stop_reason.empty()) out += " (" + run.stop_reason + ")";
+  if (!run.error.empty()) out += ": " + run.error;
+  out += "\n";
+  if (run.promoted) {
+    EVOLVE_ASSIGN_OR_RETURN(Promotion p, store.GetPromotion(run.promotion_id));
+    char buf[512];
+    std::snprintf(buf, sizeof buf,
+                  "promoted model %s (generation %d): SQN %.3f, PF %s, %lld trades, weekly consistency %s, "
+                  "threshold %g%s%s\n",
+                  p.model_id.c_str(), p.generation, p.sqn, Num(p.profit_factor, 3).c_str(),
+                  static_cast<long long>(p.trade_count), Num(p.weekly_consistency, 3).c_str(), p.threshold,
+                  p.regime.empty() ? "" : ", regime filter ", p.regime.empty() ? "" : ToJson(p.regime).c_str());
+    out += buf;
+    out += "  features (" + std::to_string(p.spec.features.size()) + "): ";
+    for (size_t i = 0; i < p.spec.features.size(); ++i) out += (i ? "," : "") + p.spec.features[i];
+    out += "\n";
+  } else if (IsFinal(run.status) || run.status == RunStatus::kStopped) {
+    const EvolutionConfig& c = run.config;
+    char buf[512];
+    std::snprintf(buf, sizeof buf,
+                  "no model promoted: none met SQN %g-%g, PF %g-%g, trades %lld-%lld and weekly consistency < "
+                  "%g at once; each generation's verdict above names what failed\n",
+                  c.sqn_min, c.sqn_max, c.profit_factor_min, c.profit_factor_max,
+                  static_cast<long long>(c.trade_count_min), static_cast<long long>(c.trade_count_max),
+                  c.weekly_consistency_max);
+    out += buf;
+  }
+  return out;
+}
+
+std::string JsonArray(const std::vector<std::string>& elements) {
+  std::string out = "[";
+  for (size_t i = 0; i < elements.size(); ++i) out += (i ? "," : "") + elements[i];
+  return out + "]";
+}
+
+Result<std::string> RunDocumentJson(Store& store, const std::string& run_id) {
+  EVOLVE_ASSIGN_OR_RETURN(Run run, store.GetRun(run_id));
+  EVOLVE_ASSIGN_OR_RETURN(std::vector<Generation> generations, store.ListGenerations(run_id));
+  EVOLVE_ASSIGN_OR_RETURN(std::vector<LineageEdge> lineage, store.ListLineage(run_id));
+  JobFilter filter;
+  filter.run_id = run_id;
+  EVOLVE_ASSIGN_OR_RETURN(JobCounts counts, store.CountJobs(filter));
+  std::string promotion = "null";
+  if (run.promoted) {
+    EVOLVE_ASSIGN_OR_RETURN(Promotion p, store.GetPromotion(run.promotion_id));
+    promotion = ToJson(p);
+  }
+  std::vector<std::string> gens, edges;
+  for (const Generation& g : generations) gens.push_back(ToJson(g));
+  for (const LineageEdge& e : lineage) edges.push_back(ToJson(e));
+  return "{\"run\":" + ToJson(run) + ",\"generations\":" + JsonArray(gens) + ",\"lineage\":" + JsonArray(edges) +
+         ",\"jobs\":" + CountsJson(counts) + ",\"promotion\":" + promotion + "}";
+}
+
+}  // namespace evolve::cli

@@ -1,0 +1,69 @@
+// Text output of the `evolve` commands: aligned tables, numbers, the JSON
+// documents of --json, and the exit codes.
+#ifndef EVOLVE_SERVICES_ORCHESTRATOR_OUTPUT_H_
+#define EVOLVE_SERVICES_ORCHESTRATOR_OUTPUT_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "evolve/status.h"
+#include "evolve/store.h"
+#include "evolve/types.h"
+
+namespace evolve::cli {
+
+// Exit codes: 0 success (a run that ended, promoted or not), 1 an error while
+// working (store, engines), 2 bad input (nothing was changed), 130 stopped by
+// SIGINT/SIGTERM (the run can be resumed).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitInterrupted = 130;
+
+// The command as the user typed it (argv[0]), for hints that must work when
+// pasted: "build/services/orchestrator/evolve show run_...".
+void SetProgramName(const std::string& name);
+const std::string& ProgramName();
+
+// Prints "evolve: error: <message>" to stderr and returns the exit code for
+// `status`: kExitUsage for kInvalidArgument and kNotFound (bad input: an
+// unknown symbol, run or file), kExitError otherwise.
+int Fail(const Status& status);
+
+class Table {
+ public:
+  explicit Table(std::vector<std::string> headers) : headers_(std::move(headers)) {}
+  void AddRow(std::vector<std::string> cells) { rows_.push_back(std::move(cells)); }
+  // Columns separated by two spaces; cells that look numeric are
+  // right-aligned. Every line ends with '\n'.
+  std::string Render() const;
+
+ private:
+  std::vector<std::string> headers_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+// `v` with `precision` decimals, "-" when unset.
+std::string Num(std::optional<double> v, int precision = 2);
+// Shortens `s` to `width` characters with a trailing "...".
+std::string Clip(const std::string& s, size_t width);
+
+// The table of a run's generations: features kept and pruned, jobs, best
+// SQN/PF/trades and the verdict of the best result.
+std::string GenerationsTable(const std::vector<Generation>& generations);
+// The closing lines of a run: how it ended, and the promoted model (or why
+// none was promoted).
+Result<std::string> RunOutcomeText(Store& store, const Run& run);
+
+// {"run": ..., "generations": [...], "lineage": [...], "jobs": {counts},
+//  "promotion": {...} | null}: what `evolve show --json` and `evolve run
+// --json` print.
+Result<std::string> RunDocumentJson(Store& store, const std::string& run_id);
+
+// A JSON array of already-serialised elements.
+std::string JsonArray(const std::vector<std::string>& elements);
+
+}  // namespace evolve::cli
+
+#endif  // EVOLVE_SERVICES_ORCHESTRATOR_OUTPUT_H_

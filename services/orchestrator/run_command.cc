@@ -1,0 +1,394 @@
+// evolve run: one evolution to its end, in this process, with N in-process
+// workers draining the queue; or --resume RUN_ID to continue one.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "args.h"
+#include "commands.h"
+#include "evolve/engines/bars.h"
+#include "evolve/engines/builtin.h"
+#include "evolve/engines/features.h"
+#include "evolve/evolution.h"
+#include "evolve/json.h"
+#include "evolve/log.h"
+#include "evolve/shutdown.h"
+#include "evolve/worker.h"
+#include "output.h"
+#include "run_config.h"
+#include "settings.h"
+
+namespace evolve::cli {
+namespace {
+
+constexpr char kDefaultSymbol[] = "TTRC";
+
+std::vector<OptionSpec> RunOptions() {
+  std::vector<OptionSpec> specs = {
+      {"resume", "RUN_ID", "continue a stopped, failed or interrupted run (takes no run options)"},
+      {"workers", "N", "in-process workers draining the queue (default: number of cores)"},
+      {"json", "", "print the final run document as JSON instead of the tables"},
+      {"help", "", "show this help"},
+  };
+  for (const OptionSpec& s : StoreOptions()) specs.push_back(s);
+  specs.push_back(DataDirOption());
+  for (const OptionSpec& s : RunConfigOptions()) specs.push_back(s);
+  return specs;
+}
+
+void PrintRunHelp() {
+  std::printf(
+      "usage: evolve run [options]\n"
+      "       evolve run --resume RUN_ID [--workers N] [--db PATH] [--json]\n\n"
+      "Runs one evolution (train, prune, simulate, evolve, promote) to its end with the built-in\n"
+      "engines, keeping everything in the store. Ctrl-C stops it cleanly; --resume continues it.\n\n"
+      "options:\n%s",
+      OptionsHelp(RunOptions()).c_str());
+}
+
+// Stops a run on SIGINT/SIGTERM: the first signal asks everything to stop
+// after the step in flight; a second one exits at once (the store stays
+// consistent either way: every write is a transaction).
+struct Interrupt {
+  Event stop;
+  std::atomic<int> signals{0};
+};
+
+Interrupt& TheInterrupt() {
+  static Interrupt* interrupt = new Interrupt();  // lives until exit: the signal thread uses it
+  return *interrupt;
+}
+
+// Refuses to step a run that another live process is stepping: one engine
+// per run (evolution.h). An OFD lock on one byte of "<db>-runs.lock" per run,
+// released by the kernel when the process dies, even by SIGKILL.
+class RunLock {
+ public:
+  static Result<std::unique_ptr<RunLock>> Acquire(const std::string& db_path, const std::string& run_id) {
+    const std::string path = db_path + "-runs.lock";
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return UnavailableError("cannot open lock file " + path);
+    struct flock fl = {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = static_cast<off_t>(std::hash<std::string>{}(run_id) % (uint64_t{1} << 40));
+    fl.l_len = 1;
+    if (::fcntl(fd, F_OFD_SETLK, &fl) != 0) {
+      ::close(fd);
+      return FailedPreconditionError("run " + run_id + " is being run by another process; wait for it or stop it");
+    }
+    return std::unique_ptr<RunLock>(new RunLock(fd));
+  }
+  ~RunLock() { ::close(fd_); }
+
+ private:
+  explicit RunLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+// Live progress: on a terminal, one progress bar per generation redrawn in
+// place; otherwise plain lines (one per change), so logs stay readable.
+class Progress final : public EngineObserver {
+ public:
+  Progress(Store& store, bool tty) : store_(store), tty_(tty) {}
+
+  void OnGenerationReady(const Run& run, const Generation& g) override {
+    std::string line = "gen " + std::to_string(g.generation) + ": model " + g.model_id +
+                       (g.reused_model ? " (reused, not retrained)" : "") + ", " +
+                       std::to_string(g.features.size()) + " features";
+    if (g.generation > 0) line += ", " + std::to_string(g.pruned_features.size()) + " pruned";
+    Print(line, true);
+    last_done_ = -1;
+    (void)run;
+  }
+
+  void OnBatchProgress(const Run&, const Generation& g, const JobCounts& counts) override {
+    const int done = counts.completed + counts.failed + counts.cancelled;
+    if (done == last_done_) return;
+    last_done_ = done;
+    Draw(g, done, counts.total(), BestSqnSoFar(g.batch_id));
+  }
+
+  void OnGenerationEvaluated(const Run&, const Generation& g) override {
+    Draw(g, g.jobs_completed + g.jobs_failed, g.jobs_total, g.best_sqn);
+    if (tty_) std::fputc('\n', stderr);
+    Print("  verdict: " + g.verdict, true);
+    last_done_ = -1;
+  }
+
+ private:
+  std::optional<double> BestSqnSoFar(const std::string& batch_id) {
+    JobFilter filter;
+    filter.batch_id = batch_id;
+    filter.status = JobStatus::kCompleted;
+    auto jobs = store_.ListJobs(filter);
+    std::optional<double> best;
+    if (!jobs.ok()) return best;
+    for (const Job& job : *jobs) {
+      if (job.result.has_value() && job.result->sqn.has_value() && (!best || *job.result->sqn > *best)) {
+        best = job.result->sqn;
+      }
+    }
+    return best;
+  }
+
+  void Draw(const Generation& g, int done, int total, std::optional<double> best) {
+    const std::string tail = " " + std::to_string(done) + "/" + std::to_string(total) + " jobs, best SQN " +
+                             Num(best);
+    if (tty_) {
+      constexpr int kWidth = 30;
+      const int filled = total > 0 ? done * kWidth / total : 0;
+      std::fprintf(stderr, "\r\033[Kgen %d [%s%s]%s", g.generation, std::string(filled, '#').c_str(),
+                   std::string(kWidth - filled, '.').c_str(), tail.c_str());
+      std::fflush(stderr);
+    } else {
+      Print("gen " + std::to_string(g.generation) + ":" + tail, true);
+    }
+  }
+
+  void Print(const std::string& line, bool newline) {
+    std::fprintf(stderr, "%s%s", line.c_str(), newline ? "\n" : "");
+    std::fflush(stderr);
+  }
+
+  Store& store_;
+  const bool tty_;
+  int last_done_ = -1;
+};
+
+// The symbol when none is given: TTRC when the data has it (the bundled
+// data), else the data directory's only symbol.
+Result<std::string> DefaultSymbol(const std::vector<std::string>& symbols, const std::string& data_dir) {
+  if (std::find(symbols.begin(), symbols.end(), kDefaultSymbol) != symbols.end()) return std::string(kDefaultSymbol);
+  if (symbols.size() == 1) return symbols[0];
+  std::string list;
+  for (const std::string& s : symbols) list += (list.empty() ? "" : ", ") + s;
+  return InvalidArgumentError("--symbol is required: " + data_dir + " has " + list);
+}
+
+// What the run needs from the data, checked before anything is written: the
+// symbol and reference symbols exist, the seed features are columns.
+Status CheckConfigAgainstData(const EvolutionConfig& config, const std::vector<std::string>& symbols,
+                              const std::string& data_dir) {
+  auto has = [&symbols](const std::string& s) {
+    std::string upper = s;
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return std::find(symbols.begin(), symbols.end(), upper) != symbols.end();
+  };
+  std::string list;
+  for (const std::string& s : symbols) list += (list.empty() ? "" : ", ") + s;
+  if (!has(config.symbol)) {
+    return InvalidArgumentError("symbol (--symbol): unknown symbol '" + config.symbol + "': " + data_dir + " has " +
+                                list);
+  }
+  for (const std::string& r : config.reference_symbols) {
+    if (!has(r)) {
+      return InvalidArgumentError("reference_symbols (--reference-symbols): unknown symbol '" + r + "': " +
+                                  data_dir + " has " + list);
+    }
+  }
+  const std::vector<std::string> columns = engines::FeatureNames(config.reference_symbols);
+  for (const std::string& f : config.seed_features) {
+    if (std::find(columns.begin(), columns.end(), f) == columns.end()) {
+      return InvalidArgumentError("seed_features (--seed-features): unknown feature '" + f +
+                                  "' (evolve features " + config.symbol + " --data-dir " + data_dir +
+                                  " shows the columns)");
+    }
+  }
+  return Status::Ok();
+}
+
+// Builds and validates the config of a new run; changes nothing.
+Result<EvolutionConfig> NewRunConfig(const Args& args, const std::string& data_dir, engines::BarDirectory& bars) {
+  EVOLVE_ASSIGN_OR_RETURN(int default_generations, DefaultMaxGenerations());
+  EVOLVE_ASSIGN_OR_RETURN(std::vector<std::string> symbols, bars.Symbols());
+  if (symbols.empty()) return NotFoundError("no SYMBOL.csv files in " + data_dir);
+  auto default_symbol = [&symbols, &data_dir] { return DefaultSymbol(symbols, data_dir); };
+  bool timeframe_given = false;
+  EVOLVE_ASSIGN_OR_RETURN(EvolutionConfig config,
+                          RunConfigFromArgs(args, default_symbol, default_generations, &timeframe_given));
+  EVOLVE_RETURN_IF_ERROR(CheckConfigAgainstData(config, symbols, data_dir));
+  if (!timeframe_given) {
+    EVOLVE_ASSIGN_OR_RETURN(std::shared_ptr<const engines::Bars> b, bars.Load(config.symbol));
+    config.timeframe = b->intraday ? "1m" : "1d";
+  }
+  return config;
+}
+
+int DefaultWorkers() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+std::string HostName() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  return buf;
+}
+
+}  // namespace
+
+int RunCommand(const Argv& argv) {
+  auto parsed = Args::Parse("run", argv, RunOptions(), 0);
+  if (!parsed.ok()) return Fail(parsed.status());
+  const Args& args = *parsed;
+  if (args.Has("help")) {
+    PrintRunHelp();
+    return kExitOk;
+  }
+  if (Status s = CheckUnsupportedEnvironment(); !s.ok()) return Fail(s);
+
+  int workers = DefaultWorkers();
+  if (std::optional<std::string> w = args.Get("workers")) {
+    auto n = ParseInt("--workers", *w);
+    if (!n.ok()) return Fail(n.status());
+    if (*n < 0 || *n > 256) return Fail(InvalidArgumentError("--workers: must be in [0, 256], got " + *w));
+    workers = static_cast<int>(*n);
+  }
+  const std::optional<std::string> resume = args.Get("resume");
+  if (resume.has_value()) {
+    for (const std::string& name : args.given()) {
+      if (IsRunConfigOption(name)) {
+        return Fail(InvalidArgumentError("--resume continues a run with its stored configuration; --" + name +
+                                         " cannot be given with it"));
+      }
+    }
+  }
+  auto store_settings = ResolveStore(args);
+  if (!store_settings.ok()) return Fail(store_settings.status());
+  auto data_dir = ResolveDataDir(args);
+  if (!data_dir.ok()) return Fail(data_dir.status());
+  auto bars = std::make_shared<engines::BarDirectory>(*data_dir);
+
+  // Everything a new run needs is checked before the store is opened, so bad
+  // input leaves the database untouched (not even created).
+  EvolutionConfig config;
+  if (!resume.has_value()) {
+    auto c = NewRunConfig(args, *data_dir, *bars);
+    if (!c.ok()) return Fail(c.status());
+    config = *c;
+  }
+
+  // Signals are taken by one thread from here on; must precede every thread.
+  Interrupt& interrupt = TheInterrupt();
+  Status signals = HandleStopSignals([&interrupt](int) {
+    if (interrupt.signals.fetch_add(1) > 0) {
+      std::fprintf(stderr, "\nevolve: interrupted again; exiting now (the store is consistent)\n");
+      std::_Exit(kExitInterrupted);
+    }
+    std::fprintf(stderr, "\nevolve: stopping after the current step (Ctrl-C again to quit at once)\n");
+    interrupt.stop.Notify();
+  });
+  if (!signals.ok()) return Fail(signals);
+
+  auto opened = OpenStore(*store_settings, resume.has_value());
+  if (!opened.ok()) return Fail(opened.status());
+  Store& store = **opened;
+
+  engines::BuiltinOptions engine_options;
+  engine_options.data_dir = *data_dir;
+  auto engines = engines::NewBuiltinEngines(store, engine_options);
+  if (!engines.ok()) return Fail(engines.status());
+
+  const bool json = args.Has("json");
+  Progress progress(store, ::isatty(STDERR_FILENO) != 0);
+  EngineOptions options;
+  options.poll_interval = std::chrono::milliseconds(200);
+  EvolutionEngine engine({*engines->features, *engines->trainer, store, nullptr, &progress}, options);
+
+  std::string run_id;
+  if (resume.has_value()) {
+    run_id = *resume;
+    auto run = store.GetRun(run_id);
+    if (!run.ok()) return Fail(run.status());
+    if (run->status == RunStatus::kStopped || run->status == RunStatus::kFailed) {
+      if (Status s = engine.ResumeRun(run_id); !s.ok()) return Fail(s);
+    } else if (run->status != RunStatus::kRunning && run->status != RunStatus::kPending) {
+      return Fail(InvalidArgumentError("run " + run_id + " has ended " + RunStatusName(run->status) +
+                                       "; nothing to resume (evolve show " + run_id + ")"));
+    }
+    config = run->config;
+    std::fprintf(stderr, "resuming run %s: %s, generation %d of at most %d\n", run_id.c_str(),
+                 config.symbol.c_str(), run->current_generation, config.max_generations);
+  } else {
+    auto run = engine.CreateRun(config);
+    if (!run.ok()) return Fail(run.status());
+    run_id = run->id;
+    std::fprintf(stderr, "run %s: %s %s bars, up to %d generations, %zu thresholds x %zu regime filters, store %s\n",
+                 run_id.c_str(), config.symbol.c_str(), config.timeframe.c_str(), config.max_generations,
+                 config.thresholds.size(), config.regime_configs.size(), store_settings->sqlite_path.c_str());
+  }
+  auto lock = RunLock::Acquire(store_settings->sqlite_path, run_id);
+  if (!lock.ok()) return Fail(lock.status());
+
+  // The workers: one claim takes a fair share of a generation's grid, so the
+  // simulator runs each share in one pass over the bars.
+  const int grid = static_cast<int>(config.thresholds.size() * config.regime_configs.size());
+  std::vector<std::unique_ptr<Worker>> pool;
+  std::vector<std::thread> threads;
+  const std::string host = HostName();
+  for (int i = 0; i < workers; ++i) {
+    WorkerOptions o;
+    o.worker_id = "evolve-run-" + host + "-" + std::to_string(::getpid()) + "-" + std::to_string(i + 1);
+    o.host = host;
+    o.pid = ::getpid();
+    o.max_jobs_per_claim = std::max(1, (grid + workers - 1) / workers);
+    // In-process workers die with the process; a short lease lets a resumed
+    // run take their jobs back soon after a kill -9.
+    o.lease = std::chrono::seconds(20);
+    o.heartbeat_interval = std::chrono::seconds(5);
+    o.poll_interval = std::chrono::seconds(1);
+    pool.push_back(std::make_unique<Worker>(store, &store, *engines->simulator, store.clock(), o));
+    threads.emplace_back([w = pool.back().get()] {
+      Status s = w->Run();
+      if (!s.ok()) Log(LogLevel::kError, "worker stopped", {{"error", s.ToString()}});
+    });
+  }
+  auto finished = engine.RunToEnd(run_id, &interrupt.stop);
+  for (auto& w : pool) w->RequestStop();
+  for (auto& t : threads) t.join();
+  if (!finished.ok()) {
+    std::fprintf(stderr, "evolve: resume with: %s run --resume %s %s\n", ProgramName().c_str(), run_id.c_str(),
+                 store_settings->flag_text.c_str());
+    return Fail(finished.status());
+  }
+  Run run = *finished;
+  if (interrupt.stop.IsNotified() && (run.status == RunStatus::kRunning || run.status == RunStatus::kPending)) {
+    if (Status s = engine.StopRun(run_id); !s.ok()) return Fail(s);
+    std::fprintf(stderr, "run %s stopped at generation %d; resume with: %s run --resume %s %s\n", run_id.c_str(),
+                 run.current_generation, ProgramName().c_str(), run_id.c_str(), store_settings->flag_text.c_str());
+    return kExitInterrupted;
+  }
+
+  if (json) {
+    auto doc = RunDocumentJson(store, run_id);
+    if (!doc.ok()) return Fail(doc.status());
+    std::printf("%s\n", doc->c_str());
+  } else {
+    auto generations = store.ListGenerations(run_id);
+    if (!generations.ok()) return Fail(generations.status());
+    auto outcome = RunOutcomeText(store, run);
+    if (!outcome.ok()) return Fail(outcome.status());
+    std::printf("\n%s\n%s", GenerationsTable(*generations).c_str(), outcome->c_str());
+    const char* prog = ProgramName().c_str();
+    const char* store_flag = store_settings->flag_text.c_str();
+    std::printf(
+        "\nresults are in %s; look at them with:\n"
+        "  %s show %s %s\n"
+        "  %s runs %s\n"
+        "  %s promoted %s\n"
+        "  %s lineage %s %s\n",
+        store_settings->sqlite_path.c_str(), prog, run_id.c_str(), store_flag, prog, store_flag, prog, store_flag,
+        prog, (run.best_model_id.empty() ? "MODEL_ID" : run.best_model_id).c_str(), store_flag);
+  }
+  return run.status == RunStatus::kFailed ? kExitError : kExitOk;
+}
+
+}  // namespace evolve::cli

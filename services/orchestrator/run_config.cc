@@ -1,0 +1,212 @@
+#include "run_config.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "evolve/json.h"
+
+namespace evolve::cli {
+namespace {
+
+// How an option's text becomes the field's JSON value.
+enum class Kind { kString, kInt, kNumber, kStringList, kNumberList, kJson };
+
+struct FieldOption {
+  const char* option;
+  const char* field;  // in the POST /evolve body; "pruning.strategy" for a nested one
+  Kind kind;
+  const char* value_name;
+  const char* help;
+};
+
+const std::vector<FieldOption>& FieldOptions() {
+  static const std::vector<FieldOption> options = {
+      {"symbol", "symbol", Kind::kString, "S", "symbol to evolve (default TTRC, or the data dir's only symbol)"},
+      {"algorithm", "algorithm", Kind::kString, "NAME", "RandomForest (default), elasticnet_regression, ..."},
+      {"target-col", "target_col", Kind::kString, "COL", "column the model predicts (default close)"},
+      {"target-transform", "target_transform", Kind::kString, "T", "none | log_return (default) | log | pct_change"},
+      {"generations", "max_generations", Kind::kInt, "N", "maximum generations (default $DEFAULT_MAX_GENERATIONS or 4)"},
+      {"timeframe", "timeframe", Kind::kString, "TF", "bar timeframe label (default: 1d for daily bars, else 1m)"},
+      {"data-options", "data_options", Kind::kJson, "JSON", "data options object, e.g. '{\"train_window\":500}'"},
+      {"seed-features", "seed_features", Kind::kStringList, "A,B", "generation 0 features (default: all)"},
+      {"seed-model-id", "seed_model_id", Kind::kString, "ID", "start from this trained model"},
+      {"reference-symbols", "reference_symbols", Kind::kStringList, "A,B", "symbols whose features are added"},
+      {"thresholds", "thresholds", Kind::kNumberList, "a,b,c", "prediction thresholds (default 0.0001,0.0003,0.0005)"},
+      {"regimes", "regime_configs", Kind::kJson, "JSON", "regime filters, e.g. '[{},{\"regime_gmm\":[0]}]'"},
+      {"sqn-min", "sqn_min", Kind::kNumber, "X", "Holy Grail SQN range, low end (default 3)"},
+      {"sqn-max", "sqn_max", Kind::kNumber, "X", "SQN high end (default 5)"},
+      {"profit-factor-min", "profit_factor_min", Kind::kNumber, "X", "profit factor low end (default 2)"},
+      {"profit-factor-max", "profit_factor_max", Kind::kNumber, "X", "profit factor high end (default 4)"},
+      {"trade-count-min", "trade_count_min", Kind::kInt, "N", "fewest trades (default 200)"},
+      {"trade-count-max", "trade_count_max", Kind::kInt, "N", "most trades (default 10000)"},
+      {"weekly-consistency-max", "weekly_consistency_max", Kind::kNumber, "X", "weekly consistency must be below (default 0.5)"},
+      {"hyperparameters", "hyperparameters", Kind::kJson, "JSON", "model hyperparameters object"},
+      {"pruning", "pruning", Kind::kJson, "JSON", "pruning object {strategy, fraction, min_importance}"},
+      {"pruning-strategy", "pruning.strategy", Kind::kString, "S", "non_positive (default) | keep_top_fraction | threshold"},
+      {"pruning-fraction", "pruning.fraction", Kind::kNumber, "X", "keep_top_fraction: fraction kept (default 0.5)"},
+      {"pruning-min-importance", "pruning.min_importance", Kind::kNumber, "X", "threshold: prune importance <= X"},
+      {"initial-cash", "initial_cash", Kind::kNumber, "X", "simulation starting cash (default 10000)"},
+      {"fee-bps", "fee_bps", Kind::kNumber, "X", "fee per side, basis points (default 1)"},
+      {"slippage-bps", "slippage_bps", Kind::kNumber, "X", "slippage per side, basis points (default 1)"},
+  };
+  return options;
+}
+
+std::string JsonErrorText(const rapidjson::Document& doc) {
+  return std::string(rapidjson::GetParseError_En(doc.GetParseError())) + " at offset " +
+         std::to_string(doc.GetErrorOffset());
+}
+
+// The option that sets `field` ("sqn_min", "regime_configs[1].x", ...).
+std::string OptionForField(const std::string& field) {
+  const size_t end = field.find_first_of(".[");
+  const std::string top = field.substr(0, end);
+  std::string best;
+  for (const FieldOption& o : FieldOptions()) {
+    const std::string f = o.field;
+    if (f == field) return o.option;
+    if (f == top) best = o.option;
+  }
+  return best;
+}
+
+Status SetField(rapidjson::Document& body, const FieldOption& o, const std::string& text) {
+  auto& a = body.GetAllocator();
+  const std::string what = std::string("--") + o.option;
+  rapidjson::Value value;
+  switch (o.kind) {
+    case Kind::kString:
+      value.SetString(text.c_str(), static_cast<rapidjson::SizeType>(text.size()), a);
+      break;
+    case Kind::kInt: {
+      EVOLVE_ASSIGN_OR_RETURN(int64_t v, ParseInt(what, text));
+      value.SetInt64(v);
+      break;
+    }
+    case Kind::kNumber: {
+      EVOLVE_ASSIGN_OR_RETURN(double v, ParseDouble(what, text));
+      value.SetDouble(v);
+      break;
+    }
+    case Kind::kStringList: {
+      EVOLVE_ASSIGN_OR_RETURN(std::vector<std::string> items, ParseList(what, text));
+      value.SetArray();
+      for (const std::string& s : items) {
+        value.PushBack(rapidjson::Value(s.c_str(), static_cast<rapidjson::SizeType>(s.size()), a), a);
+      }
+      break;
+    }
+    case Kind::kNumberList: {
+      EVOLVE_ASSIGN_OR_RETURN(std::vector<std::string> items, ParseList(what, text));
+      value.SetArray();
+      for (const std::string& s : items) {
+        EVOLVE_ASSIGN_OR_RETURN(double v, ParseDouble(what, s));
+        value.PushBack(rapidjson::Value(v), a);
+      }
+      break;
+    }
+    case Kind::kJson: {
+      rapidjson::Document parsed(&a);
+      parsed.Parse(text.c_str(), text.size());
+      if (parsed.HasParseError()) return InvalidArgumentError(what + ": not valid JSON: " + JsonErrorText(parsed));
+      value.CopyFrom(parsed, a);
+      break;
+    }
+  }
+  std::string field = o.field;
+  rapidjson::Value* target = &body;
+  const size_t dot = field.find('.');
+  if (dot != std::string::npos) {
+    const std::string parent = field.substr(0, dot);
+    field = field.substr(dot + 1);
+    auto it = body.FindMember(parent.c_str());
+    if (it == body.MemberEnd()) {
+      body.AddMember(rapidjson::Value(parent.c_str(), a), rapidjson::Value(rapidjson::kObjectType), a);
+      it = body.FindMember(parent.c_str());
+    }
+    if (!it->value.IsObject()) {
+      return InvalidArgumentError(what + ": " + parent + " is not an object in the configuration");
+    }
+    target = &it->value;
+  }
+  auto existing = target->FindMember(field.c_str());
+  if (existing != target->MemberEnd()) {
+    existing->value = value;
+  } else {
+    target->AddMember(rapidjson::Value(field.c_str(), a), value, a);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+const std::vector<OptionSpec>& RunConfigOptions() {
+  static const std::vector<OptionSpec> specs = [] {
+    std::vector<OptionSpec> out = {{"config", "FILE", "a POST /evolve JSON body; options below override its fields"}};
+    for (const FieldOption& o : FieldOptions()) out.push_back({o.option, o.value_name, o.help});
+    return out;
+  }();
+  return specs;
+}
+
+bool IsRunConfigOption(const std::string& name) {
+  for (const OptionSpec& spec : RunConfigOptions()) {
+    if (spec.name == name) return true;
+  }
+  return false;
+}
+
+Result<std::string> RunRequestJson(const Args& args, const DefaultSymbolFn& default_symbol) {
+  rapidjson::Document body;
+  body.SetObject();
+  if (std::optional<std::string> path = args.Get("config")) {
+    std::ifstream in(*path, std::ios::binary);
+    if (!in) return InvalidArgumentError("--config: cannot read " + *path);
+    std::stringstream text;
+    text << in.rdbuf();
+    const std::string s = text.str();
+    body.Parse(s.c_str(), s.size());
+    if (body.HasParseError()) return InvalidArgumentError(*path + ": not valid JSON: " + JsonErrorText(body));
+    if (!body.IsObject()) return InvalidArgumentError(*path + ": must be a JSON object (a POST /evolve body)");
+  }
+  for (const FieldOption& o : FieldOptions()) {
+    if (std::optional<std::string> text = args.Get(o.option)) EVOLVE_RETURN_IF_ERROR(SetField(body, o, *text));
+  }
+  if (default_symbol && !body.HasMember("symbol")) {
+    EVOLVE_ASSIGN_OR_RETURN(std::string symbol, default_symbol());
+    body.AddMember("symbol", rapidjson::Value(symbol.c_str(), body.GetAllocator()), body.GetAllocator());
+  }
+  rapidjson::StringBuffer out;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(out);
+  body.Accept(writer);
+  return std::string(out.GetString(), out.GetSize());
+}
+
+Result<EvolutionConfig> RunConfigFromArgs(const Args& args, const DefaultSymbolFn& default_symbol,
+                                          int default_max_generations, bool* timeframe_given) {
+  EVOLVE_ASSIGN_OR_RETURN(std::string json, RunRequestJson(args, default_symbol));
+  if (timeframe_given != nullptr) {
+    rapidjson::Document body;
+    body.Parse(json.c_str(), json.size());
+    *timeframe_given = body.IsObject() && body.HasMember("timeframe");
+  }
+  std::vector<FieldError> errors;
+  auto config = EvolutionConfigFromJson(json, &errors, default_max_generations);
+  if (config.ok()) return config;
+  if (errors.empty()) return config.status();
+  std::string message = "invalid run configuration: ";
+  for (size_t i = 0; i < errors.size(); ++i) {
+    const FieldError& e = errors[i];
+    const std::string option = OptionForField(e.field);
+    message += (i ? "; " : "") + (e.field.empty() ? std::string("body") : e.field) +
+               (option.empty() ? "" : " (--" + option + ")") + ": " + e.message;
+  }
+  return InvalidArgumentError(message);
+}
+
+}  // namespace evolve::cli

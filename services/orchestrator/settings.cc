@@ -1,0 +1,147 @@
+#include "settings.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "evolve/sqlite/sqlite_store.h"
+
+#ifndef EVOLVE_SOURCE_DATA_DIR
+#error "EVOLVE_SOURCE_DATA_DIR must be defined by the build"
+#endif
+#ifndef EVOLVE_INSTALLED_DATA_DIR_FROM_BIN
+#error "EVOLVE_INSTALLED_DATA_DIR_FROM_BIN must be defined by the build"
+#endif
+
+namespace evolve::cli {
+namespace {
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v == nullptr ? "" : v;
+}
+
+bool IsDirectory(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+// The directory of the running binary, from /proc/self/exe.
+std::string ExecutableDir() {
+  std::string buf(4096, '\0');
+  const ssize_t n = ::readlink("/proc/self/exe", buf.data(), buf.size() - 1);
+  if (n <= 0) return "";
+  buf.resize(static_cast<size_t>(n));
+  const size_t slash = buf.rfind('/');
+  return slash == std::string::npos ? "" : buf.substr(0, slash);
+}
+
+bool StartsWith(const std::string& s, const std::string& prefix) { return s.compare(0, prefix.size(), prefix) == 0; }
+
+}  // namespace
+
+std::vector<OptionSpec> StoreOptions() {
+  return {
+      {"db", "PATH", "SQLite database file (default $EVOLVE_DB or ./evolve.db)"},
+      {"store", "URL", "store URL: sqlite:PATH, or postgresql://... (default $POSTGRES_URL)"},
+  };
+}
+
+OptionSpec DataDirOption() {
+  return {"data-dir", "DIR", "bars for the built-in engines, one SYMBOL.csv each (default $EVOLVE_DATA_DIR or the bundled data)"};
+}
+
+Result<StoreSettings> ResolveStore(const Args& args) {
+  const std::optional<std::string> db = args.Get("db");
+  std::optional<std::string> url = args.Get("store");
+  if (db.has_value() && url.has_value()) {
+    return InvalidArgumentError("--db and --store both given; use one");
+  }
+  if (db.has_value() && db->empty()) return InvalidArgumentError("--db: must not be empty");
+  StoreSettings settings;
+  if (!db.has_value() && !url.has_value() && !Env("POSTGRES_URL").empty()) url = Env("POSTGRES_URL");
+  if (url.has_value()) {
+    const std::string& u = *url;
+    const char* origin = args.Has("store") ? "--store" : "POSTGRES_URL";
+    if (StartsWith(u, "sqlite://")) {
+      settings.sqlite_path = u.substr(9);
+    } else if (StartsWith(u, "sqlite:")) {
+      settings.sqlite_path = u.substr(7);
+    } else if (StartsWith(u, "postgresql://") || StartsWith(u, "postgres://")) {
+      return InvalidArgumentError(std::string(origin) +
+                                  ": this build has no PostgreSQL store yet (it arrives with evolve-worker); "
+                                  "use --db PATH for the embedded SQLite store");
+    } else {
+      return InvalidArgumentError(std::string(origin) + ": '" + u +
+                                  "' is not a store URL (sqlite:PATH or postgresql://...)");
+    }
+    if (settings.sqlite_path.empty()) return InvalidArgumentError(std::string(origin) + ": no path in '" + u + "'");
+  } else if (db.has_value()) {
+    settings.sqlite_path = *db;
+  } else {
+    settings.sqlite_path = Env("EVOLVE_DB").empty() ? "./evolve.db" : Env("EVOLVE_DB");
+  }
+  settings.flag_text = "--db " + settings.sqlite_path;
+  return settings;
+}
+
+Result<std::unique_ptr<Store>> OpenStore(const StoreSettings& settings, bool must_exist) {
+  if (must_exist && !Exists(settings.sqlite_path)) {
+    return NotFoundError("no database at " + settings.sqlite_path +
+                         " (run 'evolve run' first, or name one with --db PATH)");
+  }
+  EVOLVE_ASSIGN_OR_RETURN(std::unique_ptr<sqlite::SqliteStore> store, sqlite::SqliteStore::Open(settings.sqlite_path));
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+Result<std::string> ResolveDataDir(const Args& args) {
+  if (std::optional<std::string> dir = args.Get("data-dir")) {
+    if (!IsDirectory(*dir)) return NotFoundError("--data-dir: no directory " + *dir);
+    return *dir;
+  }
+  if (!Env("EVOLVE_DATA_DIR").empty()) {
+    const std::string dir = Env("EVOLVE_DATA_DIR");
+    if (!IsDirectory(dir)) return NotFoundError("EVOLVE_DATA_DIR: no directory " + dir);
+    return dir;
+  }
+  std::vector<std::string> tried;
+  const std::string exe_dir = ExecutableDir();
+  if (!exe_dir.empty()) {
+    tried.push_back(exe_dir + "/" + EVOLVE_INSTALLED_DATA_DIR_FROM_BIN);
+    if (IsDirectory(tried.back())) return tried.back();
+  }
+  tried.push_back(EVOLVE_SOURCE_DATA_DIR);
+  if (IsDirectory(tried.back())) return tried.back();
+  std::string where;
+  for (const std::string& t : tried) where += (where.empty() ? "" : ", ") + t;
+  return NotFoundError("no bundled data found (looked in " + where + "); give --data-dir or set EVOLVE_DATA_DIR");
+}
+
+Result<int> DefaultMaxGenerations() {
+  const std::string v = Env("DEFAULT_MAX_GENERATIONS");
+  if (v.empty()) return 4;
+  auto n = ParseInt("DEFAULT_MAX_GENERATIONS", v);
+  if (!n.ok() || *n < 1 || *n > 1000) {
+    return InvalidArgumentError("DEFAULT_MAX_GENERATIONS: '" + v + "' is not an integer in [1, 1000]");
+  }
+  return static_cast<int>(*n);
+}
+
+Status CheckUnsupportedEnvironment() {
+  for (const char* name : {"TRAINING_URL", "SIMULATION_URL", "FEATURE_URL"}) {
+    if (!Env(name).empty()) {
+      return InvalidArgumentError(std::string(name) +
+                                  " is set, but this build has no HTTP engines yet; unset it to use the "
+                                  "built-in engines");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace evolve::cli

@@ -1,0 +1,56 @@
+// Where the `evolve` commands keep and find things: the store (SQLite file
+// or PostgreSQL URL), the data directory of the built-in engines, and the
+// other settings of ARCHITECTURE.md section 5. Flags override environment
+// variables, which override the defaults.
+#ifndef EVOLVE_SERVICES_ORCHESTRATOR_SETTINGS_H_
+#define EVOLVE_SERVICES_ORCHESTRATOR_SETTINGS_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "args.h"
+#include "evolve/status.h"
+#include "evolve/store.h"
+
+namespace evolve::cli {
+
+// The options every store-reading command takes.
+std::vector<OptionSpec> StoreOptions();
+// --data-dir.
+OptionSpec DataDirOption();
+
+struct StoreSettings {
+  std::string sqlite_path;  // set for the embedded store
+  std::string url;          // set for a postgresql:// store
+  // "--db ./evolve.db" or "--store postgresql://host/db" (password elided):
+  // how to name this store again in a hint.
+  std::string flag_text;
+};
+
+// From --db / --store, else POSTGRES_URL, else EVOLVE_DB, else ./evolve.db.
+// Errors: kInvalidArgument for both flags at once or an unsupported URL.
+Result<StoreSettings> ResolveStore(const Args& args);
+
+// Opens the store (creating and migrating a SQLite file). When
+// `must_exist`, a SQLite file that does not exist is kNotFound instead of
+// being created: reading commands never create a database.
+Result<std::unique_ptr<Store>> OpenStore(const StoreSettings& settings, bool must_exist);
+
+// From --data-dir, else EVOLVE_DATA_DIR, else the bundled data: next to the
+// installed binary (<prefix>/share/evolve/data) or, for a binary in the
+// build tree, the source tree's examples/data.
+// Errors: kNotFound naming the directory (and where it looked).
+Result<std::string> ResolveDataDir(const Args& args);
+
+// DEFAULT_MAX_GENERATIONS, else 4. Errors: kInvalidArgument for a value that
+// is not a positive integer.
+Result<int> DefaultMaxGenerations();
+
+// The settings this build cannot honour yet fail loudly instead of being
+// ignored: TRAINING_URL, SIMULATION_URL, FEATURE_URL (HTTP engines).
+Status CheckUnsupportedEnvironment();
+
+}  // namespace evolve::cli
+
+#endif  // EVOLVE_SERVICES_ORCHESTRATOR_SETTINGS_H_

@@ -1,0 +1,486 @@
+// End-to-end tests of the `evolve` and `evolve-worker` binaries: real
+// processes on real SQLite files and real data, killed and resumed.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "evolve/engines/bars.h"
+#include "evolve/engines/features.h"
+#include "evolve/engines/synthetic.h"
+#include "evolve/json.h"
+#include "evolve/sqlite/sqlite_store.h"
+#include "process.h"
+
+namespace evolve::testing {
+namespace {
+
+const std::string kEvolve = EVOLVE_BIN;
+const std::string kWorker = EVOLVE_WORKER_BIN;
+const std::string kData = EVOLVE_EXAMPLES_DATA_DIR;
+
+std::vector<std::string> Evolve(std::vector<std::string> args) {
+  args.insert(args.begin(), kEvolve);
+  return args;
+}
+
+std::string Args(const std::vector<std::string>& argv) {
+  std::string s;
+  for (const std::string& a : argv) s += (s.empty() ? "" : " ") + a;
+  return s;
+}
+
+size_t Lines(const std::string& text) { return static_cast<size_t>(std::count(text.begin(), text.end(), '\n')); }
+
+bool Contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+std::unique_ptr<sqlite::SqliteStore> OpenDb(const std::string& path) {
+  auto store = sqlite::SqliteStore::Open(path);
+  REQUIRE_MESSAGE(store.ok(), store.status().ToString());
+  return std::move(*store);
+}
+
+// One symbol SYN of `n` daily synthetic bars with the planted mean-reversion
+// signal of `strength` (synthetic.h), written to `dir`/SYN.csv.
+void WriteSynthetic(const std::string& dir, size_t n, double strength, uint64_t seed = 11) {
+  engines::SyntheticOptions o;
+  o.symbols = {"SYN"};
+  o.bars = n;
+  o.signal_strength = strength;
+  o.seed = seed;
+  auto bars = engines::GenerateSyntheticBars(o);
+  REQUIRE(engines::WriteBarsCsv(bars.at("SYN"), dir + "/SYN.csv").ok());
+}
+
+// ------------------------------------------------------------- bad input
+
+TEST_CASE("cli: bad input exits 2 with one line naming the problem and leaves the database untouched") {
+  TempDir dir;
+  const std::string db = dir / "evolve.db";
+  REQUIRE(RunProcess(Evolve({"migrate", "--db", db})).exit_code == 0);
+  const std::string before = ReadFile(db);
+  REQUIRE(!before.empty());
+  WriteFile(dir / "zero.json", R"({"symbol": "TTRC", "max_generations": 0})");
+  WriteFile(dir / "minmax.json", R"({"symbol": "TTRC", "sqn_min": 6, "sqn_max": 5})");
+  WriteFile(dir / "unknown.json", R"({"symbol": "TTRC", "colour": "blue"})");
+  WriteFile(dir / "broken.json", R"({"symbol": )");
+
+  struct Case {
+    std::vector<std::string> args;
+    std::string expected;  // part of the error line
+  };
+  const std::vector<Case> cases = {
+      {{"run", "--bogus"}, "unknown option --bogus"},
+      {{"run", "--regimes", "[{\"regime_gmm\": [0]"}, "--regimes: not valid JSON"},
+      {{"run", "--regimes", "[{\"regime_gmm\": \"calm\"}]"}, "regime_configs[0]"},
+      {{"run", "--thresholds", "0.001,abc"}, "--thresholds: 'abc' is not a number"},
+      {{"run", "--thresholds", ""}, "--thresholds: empty item"},
+      {{"run", "--generations", "four"}, "--generations: 'four' is not an integer"},
+      {{"run", "--symbol", "NOPE"}, "unknown symbol 'NOPE'"},
+      {{"run", "--data-dir", dir / "missing"}, "--data-dir: no directory"},
+      {{"run", "--config", dir / "zero.json"}, "max_generations (--generations)"},
+      {{"run", "--config", dir / "minmax.json"}, "sqn_min (--sqn-min)"},
+      {{"run", "--config", dir / "unknown.json"}, "colour"},
+      {{"run", "--config", dir / "broken.json"}, "not valid JSON"},
+      {{"run", "--config", dir / "absent.json"}, "--config: cannot read"},
+      {{"run", "--sqn-min", "6"}, "sqn_min (--sqn-min): must be <= sqn_max"},
+      {{"run", "--seed-features", "rsi_14,tea_leaves"}, "unknown feature 'tea_leaves'"},
+      {{"run", "--workers", "-1"}, "--workers"},
+      {{"run", "--resume", "run_x", "--symbol", "TTRC"}, "--symbol cannot be given with it"},
+      {{"run", "--resume", "run_missing"}, "run_missing"},
+      {{"show", "run_missing"}, "run_missing"},
+      {{"runs", "--status", "DANCING"}, "unknown run status 'DANCING'"},
+      {{"runs", "--limit", "0"}, "--limit"},
+      {{"lineage", "mdl_missing"}, "mdl_missing"},
+      {{"features", "NOPE"}, "NOPE"},
+      {{"features", "TTRC", "--columns", "rsi_14,tea_leaves"}, "unknown column 'tea_leaves'"},
+      {{"runs", "--db", db, "--store", "sqlite:" + db}, "--db and --store"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> argv = Evolve(c.args);
+    if (std::find(c.args.begin(), c.args.end(), "--db") == c.args.end()) {
+      argv.push_back("--db");
+      argv.push_back(db);
+    }
+    if (c.args[0] != "runs" && c.args[0] != "show" && c.args[0] != "lineage" &&
+        std::find(c.args.begin(), c.args.end(), "--data-dir") == c.args.end()) {
+      argv.push_back("--data-dir");
+      argv.push_back(kData);
+    }
+    if (c.args[0] == "features") argv.erase(argv.end() - 4, argv.end() - 2);  // features takes no --db
+    CAPTURE(Args(argv));
+    const ProcessResult r = RunProcess(argv);
+    CHECK(r.exit_code == 2);
+    CHECK(Lines(r.err) == 1);
+    CHECK(r.err.rfind("evolve: error: ", 0) == 0);
+    CHECK_MESSAGE(Contains(r.err, c.expected), r.err);
+    CHECK(r.out.empty());
+    CHECK(ReadFile(db) == before);
+  }
+  auto store = OpenDb(db);
+  CHECK(store->ListRuns({})->empty());
+
+  // A bad run never creates a database that did not exist.
+  const std::string fresh = dir / "fresh.db";
+  const ProcessResult r = RunProcess(Evolve({"run", "--db", fresh, "--data-dir", kData, "--sqn-min", "x"}));
+  CHECK(r.exit_code == 2);
+  CHECK_FALSE(FileExists(fresh));
+  // Reading commands never create one either.
+  CHECK(RunProcess(Evolve({"runs", "--db", fresh})).exit_code == 2);
+  CHECK_FALSE(FileExists(fresh));
+}
+
+TEST_CASE("cli: an unknown command or no command is a usage error") {
+  ProcessResult r = RunProcess(Evolve({"dance"}));
+  CHECK(r.exit_code == 2);
+  CHECK(Contains(r.err, "unknown command 'dance'"));
+  r = RunProcess({kEvolve});
+  CHECK(r.exit_code == 2);
+  CHECK(Contains(r.err, "usage: evolve COMMAND"));
+  r = RunProcess(Evolve({"run", "--help"}));
+  CHECK(r.exit_code == 0);
+  CHECK(Contains(r.out, "--regimes JSON"));
+}
+
+// ------------------------------------------------------------- data
+
+TEST_CASE("cli: symbols and features show what the models see, numbers exact") {
+  ProcessResult r = RunProcess(Evolve({"symbols", "--data-dir", kData}));
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out == "TTRC\n");
+
+  r = RunProcess(Evolve({"features", "ttrc", "--data-dir", kData, "--columns", "rsi_14,ibs,return_1"}));
+  REQUIRE(r.exit_code == 0);
+  std::istringstream lines(r.out);
+  std::string line;
+  REQUIRE(std::getline(lines, line));
+  CHECK(line == "date,rsi_14,ibs,return_1");
+
+  auto bars = engines::LoadBarsCsv(kData + "/ttrc.csv", "TTRC");
+  REQUIRE(bars.ok());
+  auto frame = engines::ComputeFeatures(*bars);
+  REQUIRE(frame.ok());
+  const int rsi = frame->Index("rsi_14"), ibs = frame->Index("ibs"), ret = frame->Index("return_1");
+  REQUIRE(rsi >= 0);
+  size_t row = 0, empty_cells = 0;
+  while (std::getline(lines, line)) {
+    REQUIRE(row < frame->rows());
+    std::vector<std::string> cells;
+    std::stringstream fields(line);
+    std::string cell;
+    while (std::getline(fields, cell, ',')) cells.push_back(cell);
+    if (line.back() == ',') cells.push_back("");
+    REQUIRE(cells.size() == 4);
+    if (row == 0) CHECK(cells[0] == "1985-01-02");
+    const int cols[] = {rsi, ibs, ret};
+    for (int k = 0; k < 3; ++k) {
+      const double expected = frame->columns[static_cast<size_t>(cols[k])][row];
+      if (std::isnan(expected)) {
+        CHECK(cells[static_cast<size_t>(k) + 1].empty());
+        ++empty_cells;
+      } else {
+        // Printed to round-trip: the parsed text is the same double.
+        CHECK(std::strtod(cells[static_cast<size_t>(k) + 1].c_str(), nullptr) == expected);
+      }
+    }
+    ++row;
+  }
+  CHECK(row == frame->rows());
+  CHECK(empty_cells >= 14);  // rsi_14 is undefined during its warm-up
+  r = RunProcess(Evolve({"features", "TTRC", "--data-dir", kData}));
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.substr(0, r.out.find('\n')).find(",ibs,") != std::string::npos);
+  CHECK(Lines(r.out) == frame->rows() + 1);
+}
+
+// ------------------------------------------------------------- runs
+
+// Polls `done` every 20 ms for up to `limit`; true once it holds.
+template <typename Pred>
+bool WaitFor(Pred done, std::chrono::seconds limit = std::chrono::seconds(120)) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+// The fingerprints named by log records with message `msg` in `log`.
+std::set<std::string> LoggedFingerprints(const std::string& log, const std::string& msg) {
+  std::set<std::string> out;
+  std::istringstream lines(log);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (!Contains(line, "msg=\"" + msg + "\"")) continue;
+    const size_t at = line.find("fingerprint=");
+    if (at == std::string::npos) continue;
+    const size_t start = at + 12;
+    out.insert(line.substr(start, line.find(' ', start) - start));
+  }
+  return out;
+}
+
+// A run of 4 generations that always prunes and never promotes, with a 9-job
+// grid per generation: long enough to be interrupted.
+std::vector<std::string> LongRun(const std::string& db, const std::string& data, const std::string& workers) {
+  return Evolve({"run", "--db", db, "--data-dir", data, "--symbol", "SYN", "--generations", "4", "--workers",
+                 workers, "--pruning-strategy", "keep_top_fraction", "--pruning-fraction", "0.7", "--regimes",
+                 R"([{}, {"regime_gmm": [0]}, {"regime_vix": [2, 3]}])", "--sqn-min", "100", "--sqn-max", "200"});
+}
+
+// The one run of the store, once it exists.
+std::optional<Run> OnlyRun(const std::string& db) {
+  if (!FileExists(db)) return std::nullopt;
+  auto store = sqlite::SqliteStore::Open(db);
+  if (!store.ok()) return std::nullopt;
+  auto runs = (*store)->ListRuns({});
+  if (!runs.ok() || runs->size() != 1) return std::nullopt;
+  return runs->front();
+}
+
+// Every job of the run finished once: COMPLETED with a result, and the
+// workers' completion counters add up to the number of jobs, so no job was
+// completed (and counted) twice.
+void CheckEveryJobCompletedOnce(sqlite::SqliteStore& store, const std::string& run_id, size_t expected_jobs) {
+  JobFilter filter;
+  filter.run_id = run_id;
+  auto jobs = store.ListJobs(filter);
+  REQUIRE(jobs.ok());
+  CHECK(jobs->size() == expected_jobs);
+  std::set<std::string> ids;
+  for (const Job& job : *jobs) {
+    CAPTURE(job.id);
+    CHECK(ids.insert(job.id).second);
+    CHECK(job.status == JobStatus::kCompleted);
+    CHECK(job.result.has_value());
+  }
+  int64_t completions = 0;
+  for (const WorkerInfo& w : *store.ListWorkers()) completions += w.jobs_completed;
+  CHECK(completions == static_cast<int64_t>(expected_jobs));
+}
+
+// The criteria of the planted-signal test: far above what the noise reaches
+// (best SQN about 2 over four generations and several seeds), below what
+// the planted signal gives once pruning has removed the noise features.
+std::vector<std::string> PlantedRun(const std::string& db, const std::string& data) {
+  return Evolve({"run", "--db", db, "--data-dir", data, "--json", "--workers", "2", "--sqn-min", "6.5",
+                 "--sqn-max", "100", "--profit-factor-min", "1.5", "--profit-factor-max", "100",
+                 "--trade-count-min", "100", "--weekly-consistency-max", "10"});
+}
+
+Run RunOfDocument(const std::string& doc) {
+  const size_t start = doc.find("\"run\":") + 6;
+  auto parsed = RunFromJson(doc.substr(start, doc.find(",\"generations\":") - start));
+  REQUIRE_MESSAGE(parsed.ok(), parsed.status().ToString());
+  return *parsed;
+}
+
+TEST_CASE("cli: a planted, learnable signal is promoted and its lineage leads back to generation 0") {
+  {
+    // The control: the same bars without the signal promote nothing.
+    TempDir noise;
+    WriteSynthetic(noise.path(), 6000, 0.0);
+    const ProcessResult r = RunProcess(PlantedRun(noise / "evolve.db", noise.path()));
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(RunOfDocument(r.out).status == RunStatus::kCompleted);
+  }
+  TempDir dir;
+  WriteSynthetic(dir.path(), 6000, 0.35);
+  const std::string db = dir / "evolve.db";
+  const ProcessResult r = RunProcess(PlantedRun(db, dir.path()));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const Run run = RunOfDocument(r.out);
+  CHECK(run.status == RunStatus::kPromoted);
+  REQUIRE(run.promoted);
+
+  auto store = OpenDb(db);
+  auto promotion = store->GetPromotion(run.promotion_id);
+  REQUIRE(promotion.ok());
+  CHECK(promotion->sqn >= 6.5);
+  CHECK(promotion->trade_count >= 100);
+  // Generation 0, on every feature, falls short; pruning gets there.
+  CHECK(promotion->generation >= 1);
+  // The planted feature survives every pruning step.
+  CHECK(std::count(promotion->spec.features.begin(), promotion->spec.features.end(), "ibs") == 1);
+
+  // The lineage, through the command line: edges from the promoted model back
+  // to a seed edge of generation 0, each edge's parent the next one's child.
+  const ProcessResult lineage = RunProcess(Evolve({"lineage", promotion->model_id, "--db", db, "--json"}));
+  REQUIRE(lineage.exit_code == 0);
+  auto ancestry = store->Ancestry(promotion->model_id);
+  REQUIRE(ancestry.ok());
+  REQUIRE(ancestry->size() == static_cast<size_t>(promotion->generation) + 1);
+  CHECK(ancestry->front().child_model_id == promotion->model_id);
+  for (size_t i = 0; i + 1 < ancestry->size(); ++i) {
+    CHECK((*ancestry)[i].parent_model_id == (*ancestry)[i + 1].child_model_id);
+  }
+  CHECK(ancestry->back().generation == 0);
+  CHECK(ancestry->back().parent_model_id.empty());
+  CHECK(Contains(lineage.out, "\"child_model_id\":" + JsonQuote(promotion->model_id)));
+
+  // The other reading commands find it too.
+  ProcessResult read = RunProcess(Evolve({"runs", "--db", db}));
+  CHECK(read.exit_code == 0);
+  CHECK(Contains(read.out, run.id));
+  CHECK(Contains(read.out, "PROMOTED"));
+  read = RunProcess(Evolve({"show", run.id, "--db", db}));
+  CHECK(read.exit_code == 0);
+  CHECK(Contains(read.out, "promoted model " + promotion->model_id));
+  read = RunProcess(Evolve({"promoted", "--db", db}));
+  CHECK(read.exit_code == 0);
+  CHECK(Contains(read.out, promotion->model_id));
+}
+
+// Starts the long run with no in-process workers and lets one evolve-worker
+// complete generation 0's 9 jobs and 4 of generation 1's before it exits:
+// the run is then deterministically mid-way (generation 1 trained and
+// queued, 5 jobs pending) and its process only waiting, whatever the speed
+// of the machine. Returns the engine's process; `run_id` is set.
+Process StartRunStoppedMidway(const std::string& db, const std::string& data, std::string* run_id) {
+  REQUIRE(RunProcess(Evolve({"migrate", "--db", db})).exit_code == 0);
+  Process engine = Process::Spawn(LongRun(db, data, "0"), {{"LOG_LEVEL", "INFO"}});
+  const ProcessResult worker = RunProcess(
+      {kWorker, "--db", db, "--worker-id", "helper", "--max-jobs", "13", "--poll-interval", "0.05"});
+  INFO(worker.err);
+  REQUIRE(worker.exit_code == 0);
+  REQUIRE(Contains(worker.out, "completed=13"));
+  std::optional<Run> run = OnlyRun(db);
+  REQUIRE(run.has_value());
+  *run_id = run->id;
+  // The engine has seen the last completion and queued nothing more.
+  REQUIRE(WaitFor([&] {
+    auto store = sqlite::SqliteStore::Open(db);
+    JobFilter pending;
+    pending.status = JobStatus::kPending;
+    return store.ok() && (*store)->ListJobs(pending)->size() == 5;
+  }));
+  return engine;
+}
+
+TEST_CASE("cli: a run killed with SIGKILL resumes without retraining or running a job twice") {
+  TempDir dir;
+  WriteSynthetic(dir.path(), 4000, 0.5);
+  const std::string db = dir / "evolve.db";
+  std::string run_id;
+  Process first = StartRunStoppedMidway(db, dir.path(), &run_id);
+  first.Signal(SIGKILL);
+  const ProcessResult killed = first.Wait();
+  REQUIRE(killed.exit_code == 128 + SIGKILL);
+  REQUIRE(OnlyRun(db)->status == RunStatus::kRunning);
+  const std::set<std::string> trained_before = LoggedFingerprints(killed.err, "model recorded");
+  CHECK(trained_before.size() == 2);  // generations 0 and 1
+
+  const ProcessResult resumed =
+      RunProcess(Evolve({"run", "--resume", run_id, "--db", db, "--data-dir", dir.path()}), {{"LOG_LEVEL", "INFO"}});
+  INFO(resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK(Contains(resumed.err, "resuming run " + run_id));
+  // The trainer was not asked again for a model whose training finished;
+  // only generations 2 and 3 were trained.
+  const std::set<std::string> trained_after = LoggedFingerprints(resumed.err, "training model");
+  CHECK(trained_after.size() == 2);
+  for (const std::string& fp : trained_after) {
+    CAPTURE(fp);
+    CHECK(trained_before.count(fp) == 0);
+  }
+
+  auto store = OpenDb(db);
+  auto run = store->GetRun(run_id);
+  REQUIRE(run.ok());
+  CHECK(run->status == RunStatus::kCompleted);
+  CHECK(run->stop_reason == kStopMaxGenerations);
+  auto gens = store->ListGenerations(run_id);
+  REQUIRE(gens->size() == 4);
+  std::set<std::string> models;
+  for (const Generation& g : *gens) {
+    CHECK(g.jobs_completed == 9);
+    models.insert(g.model_id);
+  }
+  CHECK(models.size() == 4);
+  CheckEveryJobCompletedOnce(*store, run_id, 36);
+}
+
+TEST_CASE("cli: SIGINT stops a run cleanly, says how to resume, and --resume finishes it") {
+  TempDir dir;
+  WriteSynthetic(dir.path(), 4000, 0.5);
+  const std::string db = dir / "evolve.db";
+  std::string run_id;
+  Process first = StartRunStoppedMidway(db, dir.path(), &run_id);
+  first.Signal(SIGINT);
+  const ProcessResult stopped = first.Wait();
+  INFO(stopped.err);
+  CHECK(stopped.exit_code == 130);
+  CHECK(Contains(stopped.err, "resume with: " + kEvolve + " run --resume " + run_id + " --db " + db));
+  {
+    auto store = OpenDb(db);
+    CHECK(store->GetRun(run_id)->status == RunStatus::kStopped);
+  }
+  const ProcessResult resumed = RunProcess(Evolve({"run", "--resume", run_id, "--db", db, "--data-dir", dir.path()}));
+  INFO(resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK(Contains(resumed.out, "run " + run_id + " COMPLETED (max_generations)"));
+  auto store = OpenDb(db);
+  CheckEveryJobCompletedOnce(*store, run_id, 36);
+}
+
+TEST_CASE("cli: an engine-only run and two evolve-worker processes share one SQLite file; no job runs twice") {
+  TempDir dir;
+  WriteSynthetic(dir.path(), 3000, 0.5);
+  const std::string db = dir / "evolve.db";
+  REQUIRE(RunProcess(Evolve({"migrate", "--db", db})).exit_code == 0);
+  std::vector<std::string> engine_only = LongRun(db, dir.path(), "0");
+  engine_only.push_back("--thresholds");
+  engine_only.push_back("0.0001,0.0002,0.0003,0.0004,0.0005,0.0006,0.0007,0.0008");
+  Process engine = Process::Spawn(engine_only);
+  std::vector<Process> workers;
+  for (const char* id : {"w1", "w2"}) {
+    workers.push_back(Process::Spawn({kWorker, "--db", db, "--worker-id", id, "--poll-interval", "0.05"}));
+  }
+  const ProcessResult run = engine.Wait();
+  INFO(run.err);
+  REQUIRE(run.exit_code == 0);
+  int64_t completed = 0;
+  std::set<std::string> seen_workers;
+  for (Process& w : workers) {
+    w.Signal(SIGTERM);
+    const ProcessResult r = w.Wait();
+    INFO(r.err);
+    CHECK(r.exit_code == 0);
+    const size_t at = r.out.find("completed=");
+    REQUIRE(at != std::string::npos);
+    const int64_t n = std::stoll(r.out.substr(at + 10));
+    completed += n;
+    CHECK(Contains(r.out, "lost=0"));
+  }
+  auto store = OpenDb(db);
+  const std::string run_id = store->ListRuns({})->front().id;
+  JobFilter filter;
+  filter.run_id = run_id;
+  auto jobs = store->ListJobs(filter);
+  REQUIRE(jobs.ok());
+  CHECK(jobs->size() == 4 * 24);
+  for (const Job& job : *jobs) {
+    CAPTURE(job.id);
+    CHECK(job.status == JobStatus::kCompleted);
+    CHECK(job.attempts == 1);  // claimed once: never handed to a second worker
+    seen_workers.insert(job.worker_id);
+  }
+  CHECK(completed == static_cast<int64_t>(jobs->size()));  // each job simulated once in all
+  CHECK(seen_workers == std::set<std::string>{"w1", "w2"});
+  CheckEveryJobCompletedOnce(*store, run_id, jobs->size());
+}
+
+}  // namespace
+}  // namespace evolve::testing
