@@ -1137,6 +1137,7 @@ std::string ToJson(const Job& v) { return WriteJson(v); }
 std::string ToJson(const Promotion& v) { return WriteJson(v); }
 std::string ToJson(const FingerprintRecord& v) { return WriteJson(v); }
 std::string ToJson(const WorkerInfo& v) { return WriteJson(v); }
+std::string ToJson(const std::vector<std::string>& v) { return WriteJson(v); }
 
 Result<ModelSpec> ModelSpecFromJson(std::string_view json, std::vector<FieldError>* errors) {
   return FromJson<ModelSpec>(json, errors);
@@ -1184,6 +1185,10 @@ Result<FingerprintRecord> FingerprintRecordFromJson(std::string_view json,
 }
 Result<WorkerInfo> WorkerInfoFromJson(std::string_view json, std::vector<FieldError>* errors) {
   return FromJson<WorkerInfo>(json, errors);
+}
+Result<std::vector<std::string>> StringListFromJson(std::string_view json,
+                                                   std::vector<FieldError>* errors) {
+  return FromJson<std::vector<std::string>>(json, errors);
 }
 
 Status ValidateEvolutionConfig(const EvolutionConfig& config, std::vector<FieldError>* errors) {

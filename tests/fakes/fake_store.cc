@@ -10,8 +10,6 @@
 #include "evolve/testing/fake_store.h"
 
 #include <algorithm>
-#include <cmath>
-#include <condition_variable>
 #include <cstddef>
 #include <functional>
 #include <limits>
@@ -20,10 +18,11 @@
 #include <mutex>
 #include <set>
 #include <string>
-#include <thread>
 #include <tuple>
 #include <utility>
 #include <vector>
+
+#include "evolve/store_support.h"
 
 namespace evolve::testing {
 namespace {
@@ -45,15 +44,6 @@ ClaimKey ClaimKeyOf(const Job& job) { return ClaimKey{-job.priority, job.created
 
 bool InClaimOrder(const Job& a, const Job& b) { return ClaimKeyOf(a) < ClaimKeyOf(b); }
 
-std::string JoinRunStatuses(const std::vector<RunStatus>& statuses) {
-  std::string out;
-  for (RunStatus s : statuses) {
-    if (!out.empty()) out += ", ";
-    out += RunStatusName(s);
-  }
-  return out.empty() ? "(none)" : out;
-}
-
 // Applies offset/limit (limit 0: everything after offset) in place.
 template <typename T>
 void Page(std::vector<T>* items, int limit, int offset) {
@@ -62,23 +52,6 @@ void Page(std::vector<T>* items, int limit, int offset) {
   if (limit > 0 && items->size() > static_cast<size_t>(limit)) {
     items->resize(static_cast<size_t>(limit));
   }
-}
-
-Status CheckPage(int limit, int offset) {
-  if (limit < 0) return InvalidArgumentError("limit: must be >= 0, got " + std::to_string(limit));
-  if (offset < 0) {
-    return InvalidArgumentError("offset: must be >= 0, got " + std::to_string(offset));
-  }
-  return Status::Ok();
-}
-
-// Adds an event unless an identical one is already queued: one wake-up per
-// batch is enough, however many of its jobs changed.
-void AddEvent(std::vector<QueueEvent>* events, QueueEvent::Kind kind, const Job& job) {
-  for (const QueueEvent& e : *events) {
-    if (e.kind == kind && e.batch_id == job.batch_id && e.run_id == job.run_id) return;
-  }
-  events->push_back(QueueEvent{kind, job.run_id, job.batch_id});
 }
 
 }  // namespace
@@ -106,17 +79,7 @@ struct FakeStore::State {
   std::map<std::string, std::string> artifacts;
   std::map<std::string, WorkerInfo> workers;
 
-  // Listeners have their own mutex: they are called with mu released, and
-  // Unsubscribe must be able to wait for a call in flight without holding mu.
-  struct Listener {
-    std::function<void(const QueueEvent&)> fn;
-    bool removed = false;
-    std::multiset<std::thread::id> callers;  // threads inside fn right now
-  };
-  std::mutex listeners_mu;
-  std::condition_variable listeners_cv;
-  std::map<int64_t, std::shared_ptr<Listener>> listeners;  // guarded by listeners_mu
-  int64_t next_handle = 1;                                 // guarded by listeners_mu
+  QueueListeners listeners;  // called with mu released
 
   // REQUIRES: mu held. Moves a job out of the RUNNING state's index.
   void ForgetLease(const Job& job) {
@@ -126,22 +89,12 @@ struct FakeStore::State {
   }
 
   // REQUIRES: mu held. The common gate of heartbeat/complete/fail/release:
-  // the job exists, is RUNNING and is held by `worker_id`. An expired lease
-  // that nobody reaped still counts as held: the reaper alone decides when a
-  // lease is lost, so a worker and the reaper never both "win".
+  // the job exists and `worker_id` holds it (CheckLeaseHolder).
   Status Fence(const std::string& job_id, const std::string& worker_id, Job** out) {
     auto it = jobs.find(job_id);
     if (it == jobs.end()) return NotFoundError("job " + job_id + " not found");
-    Job& job = it->second;
-    if (job.status != JobStatus::kRunning) {
-      return AbortedError("job " + job_id + " is " + JobStatusName(job.status) + ", not RUNNING for worker " +
-                          worker_id);
-    }
-    if (job.worker_id != worker_id) {
-      return AbortedError("job " + job_id + " is held by other worker " + job.worker_id + ", not " +
-                          worker_id);
-    }
-    *out = &job;
+    EVOLVE_RETURN_IF_ERROR(CheckLeaseHolder(job_id, worker_id, it->second.status, it->second.worker_id));
+    *out = &it->second;
     return Status::Ok();
   }
 
@@ -161,38 +114,6 @@ struct FakeStore::State {
     job.status = status;
     job.lease_until.reset();
     job.updated_at = now;
-  }
-
-  // REQUIRES: mu NOT held (listeners may call back into the store).
-  void Notify(const std::vector<QueueEvent>& events) {
-    if (events.empty()) return;
-    std::vector<std::shared_ptr<Listener>> snapshot;
-    {
-      std::lock_guard<std::mutex> lock(listeners_mu);
-      for (const auto& entry : listeners) snapshot.push_back(entry.second);
-    }
-    const std::thread::id self = std::this_thread::get_id();
-    for (const std::shared_ptr<Listener>& listener : snapshot) {
-      for (const QueueEvent& event : events) {
-        {
-          std::lock_guard<std::mutex> lock(listeners_mu);
-          // Unsubscribed since the snapshot: its owner may be gone.
-          if (listener->removed) break;
-          listener->callers.insert(self);
-        }
-        try {
-          listener->fn(event);
-        } catch (...) {
-          // A listener is a wake-up hint; its failure must not fail the
-          // store call that already committed.
-        }
-        {
-          std::lock_guard<std::mutex> lock(listeners_mu);
-          listener->callers.erase(listener->callers.find(self));
-        }
-        listeners_cv.notify_all();
-      }
-    }
   }
 };
 
@@ -296,7 +217,7 @@ Status FakeStore::TransitionRun(const std::string& run_id, const std::vector<Run
       }
     }
   }
-  state_->Notify(events);
+  state_->listeners.Notify(events);
   return Status::Ok();
 }
 
@@ -415,27 +336,7 @@ Result<std::vector<LineageEdge>> FakeStore::Ancestry(const std::string& model_id
 
 Result<int> FakeStore::EnqueueBatch(const std::string& batch_id, const std::vector<Job>& jobs) {
   EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("EnqueueBatch", true));
-  // Validate everything before touching anything: a bad batch is never
-  // half-inserted.
-  if (batch_id.empty()) return InvalidArgumentError("batch_id: must not be empty");
-  std::set<std::string> ids;
-  for (const Job& job : jobs) {
-    if (job.id.empty()) return InvalidArgumentError("job id: must not be empty");
-    if (job.batch_id != batch_id) {
-      return InvalidArgumentError("job " + job.id + ": batch_id is '" + job.batch_id + "', expected '" +
-                                  batch_id + "'");
-    }
-    if (!ids.insert(job.id).second) {
-      return InvalidArgumentError("job id " + job.id + " repeats in batch " + batch_id);
-    }
-    // NaN would break the claim order for every job, not just this one.
-    if (!std::isfinite(job.priority)) {
-      return InvalidArgumentError("job " + job.id + ": priority must be finite");
-    }
-    if (job.max_attempts < 1) {
-      return InvalidArgumentError("job " + job.id + ": max_attempts must be >= 1");
-    }
-  }
+  EVOLVE_RETURN_IF_ERROR(ValidateBatch(batch_id, jobs));
   if (jobs.empty()) return 0;
   const TimePoint now = state_->clock.Now();
   std::vector<QueueEvent> events;
@@ -468,17 +369,13 @@ Result<int> FakeStore::EnqueueBatch(const std::string& batch_id, const std::vect
       state_->jobs.emplace(stored.id, std::move(stored));
     }
   }
-  state_->Notify(events);
+  state_->listeners.Notify(events);
   return static_cast<int>(jobs.size());
 }
 
 Result<std::vector<Job>> FakeStore::ClaimJobs(const std::string& worker_id, int max_jobs, Duration lease) {
   EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("ClaimJobs", true));
-  if (worker_id.empty()) return InvalidArgumentError("worker_id: must not be empty");
-  if (max_jobs < 1) {
-    return InvalidArgumentError("max_jobs: must be >= 1, got " + std::to_string(max_jobs));
-  }
-  if (lease <= Duration::zero()) return InvalidArgumentError("lease: must be positive");
+  EVOLVE_RETURN_IF_ERROR(ValidateClaim(worker_id, max_jobs, lease));
   const TimePoint now = state_->clock.Now();
   std::vector<Job> claimed;
   std::lock_guard<std::mutex> lock(state_->mu);
@@ -527,7 +424,7 @@ Status FakeStore::CompleteJob(const std::string& job_id, const std::string& work
     if (worker != state_->workers.end()) ++worker->second.jobs_completed;
     AddEvent(&events, QueueEvent::Kind::kJobFinished, *job);
   }
-  state_->Notify(events);
+  state_->listeners.Notify(events);
   return Status::Ok();
 }
 
@@ -551,7 +448,7 @@ Status FakeStore::FailJob(const std::string& job_id, const std::string& worker_i
       AddEvent(&events, QueueEvent::Kind::kJobFinished, *job);
     }
   }
-  state_->Notify(events);
+  state_->listeners.Notify(events);
   return Status::Ok();
 }
 
@@ -568,7 +465,7 @@ Status FakeStore::ReleaseJob(const std::string& job_id, const std::string& worke
     state_->ReturnToPending(*job, now);
     AddEvent(&events, QueueEvent::Kind::kJobsAvailable, *job);
   }
-  state_->Notify(events);
+  state_->listeners.Notify(events);
   return Status::Ok();
 }
 
@@ -584,19 +481,18 @@ Result<int> FakeStore::ReapExpiredJobs() {
       Job& job = state_->jobs.at(state_->running.begin()->second);
       const std::string last_worker = job.worker_id;
       if (job.attempts < job.max_attempts) {
-        job.error = "lease expired (worker " + last_worker + ")";
+        job.error = LeaseExpiredMessage(last_worker);
         state_->ReturnToPending(job, now);
         AddEvent(&events, QueueEvent::Kind::kJobsAvailable, job);
       } else {
-        job.error = "lease expired after " + std::to_string(job.attempts) + " attempts (last worker " +
-                    last_worker + ")";
+        job.error = LeaseExhaustedMessage(job.attempts, last_worker);
         state_->Finish(job, JobStatus::kFailed, now);
         AddEvent(&events, QueueEvent::Kind::kJobFinished, job);
       }
       ++changed;
     }
   }
-  state_->Notify(events);
+  state_->listeners.Notify(events);
   return changed;
 }
 
@@ -683,28 +579,12 @@ Result<JobCounts> FakeStore::CountJobs(const JobFilter& filter) {
 int64_t FakeStore::Subscribe(std::function<void(const QueueEvent&)> listener) {
   // Recorded like every call; it cannot fail, so a scripted failure is moot.
   (void)state_->faults.Enter("Subscribe", false);
-  auto entry = std::make_shared<State::Listener>();
-  entry->fn = std::move(listener);
-  std::lock_guard<std::mutex> lock(state_->listeners_mu);
-  const int64_t handle = state_->next_handle++;
-  state_->listeners.emplace(handle, std::move(entry));
-  return handle;
+  return state_->listeners.Subscribe(std::move(listener));
 }
 
 void FakeStore::Unsubscribe(int64_t handle) {
   (void)state_->faults.Enter("Unsubscribe", false);
-  std::unique_lock<std::mutex> lock(state_->listeners_mu);
-  auto it = state_->listeners.find(handle);
-  if (it == state_->listeners.end()) return;
-  std::shared_ptr<State::Listener> listener = it->second;
-  state_->listeners.erase(it);
-  listener->removed = true;
-  // Once Unsubscribe returns, the owner may destroy what the listener uses,
-  // so wait for calls in flight on other threads. A listener that
-  // unsubscribes itself is in flight on this thread: do not wait for it.
-  const std::thread::id self = std::this_thread::get_id();
-  state_->listeners_cv.wait(
-      lock, [&listener, self] { return listener->callers.size() == listener->callers.count(self); });
+  state_->listeners.Unsubscribe(handle);
 }
 
 // ----------------------------------------------------------- PromotionStore

@@ -47,6 +47,8 @@ std::string ToJson(const Job& v);
 std::string ToJson(const Promotion& v);
 std::string ToJson(const FingerprintRecord& v);
 std::string ToJson(const WorkerInfo& v);
+// A JSON array of strings, e.g. a worker's current_jobs in a store column.
+std::string ToJson(const std::vector<std::string>& v);
 
 // Each returns kInvalidArgument naming every bad field, e.g.
 // "sqn_min: must be <= sqn_max (6 > 5); thresholds: must not be empty".
@@ -72,6 +74,8 @@ Result<Promotion> PromotionFromJson(std::string_view json, std::vector<FieldErro
 Result<FingerprintRecord> FingerprintRecordFromJson(std::string_view json,
                                                     std::vector<FieldError>* errors = nullptr);
 Result<WorkerInfo> WorkerInfoFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
+Result<std::vector<std::string>> StringListFromJson(std::string_view json,
+                                                    std::vector<FieldError>* errors = nullptr);
 
 // Checks the cross-field rules of a config built in code (min <= max, a
 // non-empty grid, finite numbers, known names). EvolutionConfigFromJson

@@ -1,0 +1,106 @@
+// What every Store backend needs besides its storage: the queue listener
+// registry, the event dedupe, and the argument checks and messages that the
+// contract (tests/store_contract.h) expects the same from every backend.
+//
+// The in-memory fake, SQLite and PostgreSQL stores share these, so that a
+// caller sees the same codes and the same words whichever store it runs on.
+//
+// Thread-safety: QueueListeners is safe for concurrent use; the functions
+// are pure.
+#ifndef EVOLVE_STORE_SUPPORT_H_
+#define EVOLVE_STORE_SUPPORT_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "evolve/clock.h"
+#include "evolve/status.h"
+#include "evolve/store.h"
+#include "evolve/types.h"
+
+namespace evolve {
+
+// The listeners of one JobQueue (JobQueue::Subscribe/Unsubscribe), called by
+// Notify after a store call committed.
+class QueueListeners {
+ public:
+  QueueListeners() = default;
+  QueueListeners(const QueueListeners&) = delete;
+  QueueListeners& operator=(const QueueListeners&) = delete;
+
+  // Returns a handle for Unsubscribe; handles are never reused.
+  int64_t Subscribe(std::function<void(const QueueEvent&)> listener);
+
+  // Removes the listener. Once this returns, the listener is not running on
+  // any other thread and will not be called again, so its owner may destroy
+  // what it uses. A listener may unsubscribe itself (it does not wait for
+  // its own call). Unknown handles are ignored.
+  void Unsubscribe(int64_t handle);
+
+  // Calls every listener with every event, in order. An exception from a
+  // listener is swallowed: the store call it reports has already committed.
+  // REQUIRES: the caller holds no store lock, so a listener may call back
+  // into the store (e.g. claim the jobs it was told about).
+  void Notify(const std::vector<QueueEvent>& events);
+
+ private:
+  struct Listener {
+    std::function<void(const QueueEvent&)> fn;
+    bool removed = false;                    // guarded by mu_
+    std::multiset<std::thread::id> callers;  // threads inside fn right now; guarded by mu_
+  };
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<int64_t, std::shared_ptr<Listener>> listeners_;  // guarded by mu_
+  int64_t next_handle_ = 1;                                 // guarded by mu_
+};
+
+// Appends the event for a run's batch unless an identical one is in
+// `events` already: one wake-up per batch is enough, however many of its
+// jobs changed in one call.
+void AddEvent(std::vector<QueueEvent>* events, QueueEvent::Kind kind, const std::string& run_id,
+              const std::string& batch_id);
+// The same for `job`'s run and batch.
+void AddEvent(std::vector<QueueEvent>* events, QueueEvent::Kind kind, const Job& job);
+
+// kInvalidArgument for a negative limit or offset (limit 0 means "no limit").
+Status CheckPage(int limit, int offset);
+
+// The checks of JobQueue::EnqueueBatch that need no stored data: a batch id,
+// job ids that are set and do not repeat, every job of `batch_id`, finite
+// priorities (NaN would break the claim order of every job) and
+// max_attempts >= 1. Backends call it before touching anything, so a bad
+// batch is never half-inserted.
+Status ValidateBatch(const std::string& batch_id, const std::vector<Job>& jobs);
+
+// The checks of JobQueue::ClaimJobs' arguments.
+Status ValidateClaim(const std::string& worker_id, int max_jobs, Duration lease);
+
+// The fencing rule of heartbeat/complete/fail/release, given the stored
+// status and holder of an existing job: OK only when it is RUNNING and held
+// by `worker_id`, else kAborted saying why. An expired lease that nobody
+// reaped still counts as held: the reaper alone decides when a lease is
+// lost, so a worker and the reaper never both "win".
+Status CheckLeaseHolder(const std::string& job_id, const std::string& worker_id, JobStatus status,
+                        const std::string& holder);
+
+// Job::error written by ReapExpiredJobs when it takes a job back for a retry,
+// and when the job has no attempt left.
+std::string LeaseExpiredMessage(const std::string& worker_id);
+std::string LeaseExhaustedMessage(int attempts, const std::string& worker_id);
+
+// "PENDING, RUNNING" (or "(none)"), for TransitionRun's refusal.
+std::string JoinRunStatuses(const std::vector<RunStatus>& statuses);
+
+}  // namespace evolve
+
+#endif  // EVOLVE_STORE_SUPPORT_H_

@@ -1,0 +1,142 @@
+#include "evolve/store_support.h"
+
+#include <cmath>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace evolve {
+
+int64_t QueueListeners::Subscribe(std::function<void(const QueueEvent&)> listener) {
+  auto entry = std::make_shared<Listener>();
+  entry->fn = std::move(listener);
+  std::lock_guard<std::mutex> lock(mu_);
+  const int64_t handle = next_handle_++;
+  listeners_.emplace(handle, std::move(entry));
+  return handle;
+}
+
+void QueueListeners::Unsubscribe(int64_t handle) {
+  std::unique_lock<std::mutex> lock(mu_);
+  auto it = listeners_.find(handle);
+  if (it == listeners_.end()) return;
+  std::shared_ptr<Listener> listener = it->second;
+  listeners_.erase(it);
+  listener->removed = true;
+  // Once Unsubscribe returns, the owner may destroy what the listener uses,
+  // so wait for calls in flight on other threads. A listener that
+  // unsubscribes itself is in flight on this thread: do not wait for it.
+  const std::thread::id self = std::this_thread::get_id();
+  cv_.wait(lock, [&listener, self] { return listener->callers.size() == listener->callers.count(self); });
+}
+
+void QueueListeners::Notify(const std::vector<QueueEvent>& events) {
+  if (events.empty()) return;
+  std::vector<std::shared_ptr<Listener>> snapshot;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& entry : listeners_) snapshot.push_back(entry.second);
+  }
+  const std::thread::id self = std::this_thread::get_id();
+  for (const std::shared_ptr<Listener>& listener : snapshot) {
+    for (const QueueEvent& event : events) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        // Unsubscribed since the snapshot: its owner may be gone.
+        if (listener->removed) break;
+        listener->callers.insert(self);
+      }
+      try {
+        listener->fn(event);
+      } catch (...) {
+        // A listener is a wake-up hint; its failure must not fail the store
+        // call that already committed.
+      }
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        listener->callers.erase(listener->callers.find(self));
+      }
+      cv_.notify_all();
+    }
+  }
+}
+
+void AddEvent(std::vector<QueueEvent>* events, QueueEvent::Kind kind, const std::string& run_id,
+              const std::string& batch_id) {
+  for (const QueueEvent& e : *events) {
+    if (e.kind == kind && e.batch_id == batch_id && e.run_id == run_id) return;
+  }
+  events->push_back(QueueEvent{kind, run_id, batch_id});
+}
+
+void AddEvent(std::vector<QueueEvent>* events, QueueEvent::Kind kind, const Job& job) {
+  AddEvent(events, kind, job.run_id, job.batch_id);
+}
+
+Status CheckPage(int limit, int offset) {
+  if (limit < 0) return InvalidArgumentError("limit: must be >= 0, got " + std::to_string(limit));
+  if (offset < 0) return InvalidArgumentError("offset: must be >= 0, got " + std::to_string(offset));
+  return Status::Ok();
+}
+
+Status ValidateBatch(const std::string& batch_id, const std::vector<Job>& jobs) {
+  if (batch_id.empty()) return InvalidArgumentError("batch_id: must not be empty");
+  std::set<std::string> ids;
+  for (const Job& job : jobs) {
+    if (job.id.empty()) return InvalidArgumentError("job id: must not be empty");
+    if (job.batch_id != batch_id) {
+      return InvalidArgumentError("job " + job.id + ": batch_id is '" + job.batch_id + "', expected '" +
+                                  batch_id + "'");
+    }
+    if (!ids.insert(job.id).second) {
+      return InvalidArgumentError("job id " + job.id + " repeats in batch " + batch_id);
+    }
+    if (!std::isfinite(job.priority)) {
+      return InvalidArgumentError("job " + job.id + ": priority must be finite");
+    }
+    if (job.max_attempts < 1) {
+      return InvalidArgumentError("job " + job.id + ": max_attempts must be >= 1");
+    }
+  }
+  return Status::Ok();
+}
+
+Status ValidateClaim(const std::string& worker_id, int max_jobs, Duration lease) {
+  if (worker_id.empty()) return InvalidArgumentError("worker_id: must not be empty");
+  if (max_jobs < 1) return InvalidArgumentError("max_jobs: must be >= 1, got " + std::to_string(max_jobs));
+  if (lease <= Duration::zero()) return InvalidArgumentError("lease: must be positive");
+  return Status::Ok();
+}
+
+Status CheckLeaseHolder(const std::string& job_id, const std::string& worker_id, JobStatus status,
+                        const std::string& holder) {
+  if (status != JobStatus::kRunning) {
+    return AbortedError("job " + job_id + " is " + JobStatusName(status) + ", not RUNNING for worker " +
+                        worker_id);
+  }
+  if (holder != worker_id) {
+    return AbortedError("job " + job_id + " is held by other worker " + holder + ", not " + worker_id);
+  }
+  return Status::Ok();
+}
+
+std::string LeaseExpiredMessage(const std::string& worker_id) {
+  return "lease expired (worker " + worker_id + ")";
+}
+
+std::string LeaseExhaustedMessage(int attempts, const std::string& worker_id) {
+  return "lease expired after " + std::to_string(attempts) + " attempts (last worker " + worker_id + ")";
+}
+
+std::string JoinRunStatuses(const std::vector<RunStatus>& statuses) {
+  std::string out;
+  for (RunStatus s : statuses) {
+    if (!out.empty()) out += ", ";
+    out += RunStatusName(s);
+  }
+  return out.empty() ? "(none)" : out;
+}
+
+}  // namespace evolve

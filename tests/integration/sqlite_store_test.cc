@@ -1,0 +1,510 @@
+// SqliteStore on real files: the Store contract suite, persistence across
+// reopening, migrations, files it must refuse, and several processes
+// draining one queue.
+#include "evolve/sqlite/sqlite_store.h"
+
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "evolve/clock.h"
+#include "evolve/status.h"
+#include "evolve/store.h"
+#include "store_contract.h"
+
+namespace evolve::sqlite {
+namespace {
+
+using testing::ManualClockHarness;
+using testing::StoreHarness;
+using testing::store_contract::Contains;
+using testing::store_contract::Enqueue;
+using testing::store_contract::EnsureRun;
+using testing::store_contract::kLongLease;
+using testing::store_contract::MakeEdge;
+using testing::store_contract::MakeJob;
+using testing::store_contract::MakePromotion;
+using testing::store_contract::MakeResult;
+using testing::store_contract::MakeRun;
+using testing::store_contract::MakeWorker;
+using testing::store_contract::MustGetJob;
+using testing::store_contract::MustGetRun;
+
+// A fresh directory under $TMPDIR (or /tmp), removed with its contents.
+class TempDir {
+ public:
+  TempDir() {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern =
+        std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/evolve-sqlite-XXXXXX";
+    REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    path_ = pattern;
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+std::unique_ptr<SqliteStore> MustOpen(const std::string& path, const SqliteOptions& options = {}) {
+  Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path, options);
+  REQUIRE_MESSAGE(store.ok(), store.status().ToString());
+  return std::move(store).value();
+}
+
+// The contract's ManualClockHarness over a fresh file, and the directory
+// that holds it, removed after the store is closed.
+class SqliteHarness final : public StoreHarness {
+ public:
+  SqliteHarness()
+      : inner_([this](Clock& clock) -> std::unique_ptr<Store> {
+          SqliteOptions options;
+          options.clock = &clock;
+          return MustOpen(dir_.File("store.db"), options);
+        }) {}
+
+  Store& store() override { return inner_.store(); }
+  void AdvanceTime(Duration d) override { inner_.AdvanceTime(d); }
+  bool exact_time() const override { return inner_.exact_time(); }
+
+ private:
+  TempDir dir_;  // declared first: outlives the store
+  ManualClockHarness inner_;
+};
+
+// Raw SQL on the file, for what the store must not be able to do itself.
+void RawExec(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  char* error = nullptr;
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+  const std::string message = error != nullptr ? error : "";
+  sqlite3_free(error);
+  sqlite3_close(db);
+  REQUIRE_MESSAGE(rc == SQLITE_OK, message);
+}
+
+}  // namespace
+
+EVOLVE_STORE_CONTRACT_TESTS("sqlite", std::make_unique<SqliteHarness>())
+
+namespace {
+
+TEST_CASE("sqlite store: everything written is read back after reopening") {
+  TempDir dir;
+  const std::string path = dir.File("persist.db");
+  ManualClock clock;
+  SqliteOptions options;
+  options.clock = &clock;
+
+  Run run_before;
+  Job done_before;
+  Job pending_before;
+  Generation generation;
+  generation.run_id = "run-1";
+  generation.generation = 1;
+  generation.model_id = "model-1";
+  generation.features = {"rsi_14"};
+  generation.best_sqn = 2.5;
+  FingerprintRecord fingerprint;
+  fingerprint.fingerprint = "fp-1";
+  fingerprint.model_id = "model-1";
+  fingerprint.spec.symbol = "AAPL";
+  fingerprint.spec.hyperparameters = "{\"max_depth\": 4}";  // kept as given
+  std::vector<LineageEdge> lineage_before;
+  Promotion promotion_before;
+  std::vector<WorkerInfo> workers_before;
+  std::string blob("\0\x01\x02 model", 9);
+  {
+    std::unique_ptr<SqliteStore> store = MustOpen(path, options);
+    CHECK(store->path() == path);
+    EnsureRun(*store, "run-1");
+    REQUIRE(store->SaveGeneration(generation).ok());
+    REQUIRE(store->RecordFingerprint(fingerprint).ok());
+    REQUIRE(store->AddLineageEdge(MakeEdge("edge-0", "run-1", "", "model-0", 0)).ok());
+    REQUIRE(store->AddLineageEdge(MakeEdge("edge-1", "run-1", "model-0", "model-1", 1)).ok());
+    Promotion promotion = MakePromotion("promo-1", 3.5);
+    promotion.run_id = "run-1";
+    REQUIRE(store->SavePromotion(promotion).ok());
+    REQUIRE(store->RegisterWorker(MakeWorker("worker-1")).ok());
+    REQUIRE(store->PutArtifact("model/model-1", blob).ok());
+    Enqueue(*store, "run-1", "batch-1",
+            {MakeJob("j-1", "batch-1", "run-1", 2), MakeJob("j-2", "batch-1", "run-1", 1)});
+    clock.Advance(std::chrono::seconds(1));
+    REQUIRE(store->ClaimJobs("worker-1", 1, kLongLease).ok());
+    REQUIRE(store->CompleteJob("j-1", "worker-1", MakeResult(2.5)).ok());
+    REQUIRE(store->WorkerHeartbeat("worker-1", {"j-9"}).ok());
+
+    run_before = MustGetRun(*store, "run-1");
+    done_before = MustGetJob(*store, "j-1");
+    pending_before = MustGetJob(*store, "j-2");
+    generation = *store->GetGeneration("run-1", 1);
+    lineage_before = *store->ListLineage("run-1");
+    promotion_before = *store->GetPromotion("promo-1");
+    workers_before = *store->ListWorkers();
+  }
+
+  std::unique_ptr<SqliteStore> store = MustOpen(path, options);
+  CHECK(MustGetRun(*store, "run-1") == run_before);
+  CHECK(run_before.config.hyperparameters == "{\"n_estimators\": 50}");
+  CHECK(MustGetJob(*store, "j-1") == done_before);
+  CHECK(done_before.result == std::optional<SimulationResult>(MakeResult(2.5)));
+  CHECK(MustGetJob(*store, "j-2") == pending_before);
+  CHECK(*store->GetGeneration("run-1", 1) == generation);
+  Result<FingerprintRecord> looked_up = store->LookupFingerprint("fp-1");
+  REQUIRE(looked_up.ok());
+  CHECK(looked_up->spec.hyperparameters == "{\"max_depth\": 4}");
+  CHECK(looked_up->model_id == "model-1");
+  CHECK(*store->ListLineage("run-1") == lineage_before);
+  CHECK(store->Ancestry("model-1")->size() == 2);
+  CHECK(*store->GetPromotion("promo-1") == promotion_before);
+  CHECK(*store->ListWorkers() == workers_before);
+  CHECK(workers_before.at(0).current_jobs == std::vector<std::string>{"j-9"});
+  CHECK(workers_before.at(0).jobs_completed == 1);
+  CHECK(*store->GetArtifact("model/model-1") == blob);
+  // The queue goes on where it stopped.
+  Result<std::vector<Job>> claimed = store->ClaimJobs("worker-2", 5, kLongLease);
+  REQUIRE(claimed.ok());
+  REQUIRE(claimed->size() == 1);
+  CHECK(claimed->front().id == "j-2");
+}
+
+TEST_CASE("sqlite store: a fresh file gets the latest schema, reopening changes nothing") {
+  TempDir dir;
+  const std::string path = dir.File("fresh.db");
+  CHECK(LatestSchemaVersion() >= 1);
+  CHECK(MustOpen(path)->schema_version() == LatestSchemaVersion());
+  SqliteOptions no_migrate;
+  no_migrate.migrate = false;  // nothing is pending any more
+  CHECK(MustOpen(path, no_migrate)->schema_version() == LatestSchemaVersion());
+}
+
+TEST_CASE("sqlite store: a file from a newer libevolve is refused") {
+  TempDir dir;
+  const std::string path = dir.File("newer.db");
+  MustOpen(path);
+  const int newer = LatestSchemaVersion() + 1;
+  RawExec(path, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (" + std::to_string(newer) +
+                    ", 'future.sql', 0)");
+  Result<std::unique_ptr<SqliteStore>> refused = SqliteStore::Open(path);
+  CHECK(refused.status().code() == StatusCode::kFailedPrecondition);
+  CHECK_MESSAGE(Contains(refused.status().message(), "newer"), refused.status().ToString());
+  CHECK_MESSAGE(Contains(refused.status().message(), path), refused.status().ToString());
+}
+
+TEST_CASE("sqlite store: a file behind this build is migrated, or refused with migrate=false") {
+  TempDir dir;
+  const std::string path = dir.File("older.db");
+  // A database with no libevolve schema yet: version 0.
+  RawExec(path, "CREATE TABLE unrelated (x INTEGER)");
+  SqliteOptions no_migrate;
+  no_migrate.migrate = false;
+  Result<std::unique_ptr<SqliteStore>> refused = SqliteStore::Open(path, no_migrate);
+  CHECK(refused.status().code() == StatusCode::kFailedPrecondition);
+  CHECK_MESSAGE(Contains(refused.status().message(), "evolve migrate"), refused.status().ToString());
+  CHECK_MESSAGE(Contains(refused.status().message(), path), refused.status().ToString());
+
+  std::unique_ptr<SqliteStore> migrated = MustOpen(path);
+  CHECK(migrated->schema_version() == LatestSchemaVersion());
+  CHECK(migrated->CreateRun(MakeRun("run-1")).ok());
+}
+
+TEST_CASE("sqlite store: threads and processes opening one new file at once all succeed") {
+  TempDir dir;
+  SUBCASE("threads") {
+    const std::string path = dir.File("threads.db");
+    constexpr int kOpeners = 6;
+    std::vector<Status> outcomes(kOpeners);
+    std::atomic<bool> go{false};
+    std::vector<std::thread> openers;
+    for (int i = 0; i < kOpeners; ++i) {
+      openers.emplace_back([&, i] {
+        while (!go) std::this_thread::yield();
+        Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
+        outcomes[static_cast<size_t>(i)] = store.status();
+        if (store.ok() && (*store)->schema_version() != LatestSchemaVersion()) {
+          outcomes[static_cast<size_t>(i)] = InternalError("wrong schema version");
+        }
+      });
+    }
+    go = true;
+    for (std::thread& t : openers) t.join();
+    for (const Status& s : outcomes) CHECK_MESSAGE(s.ok(), s.ToString());
+  }
+  SUBCASE("processes") {
+    const std::string path = dir.File("processes.db");
+    constexpr int kOpeners = 4;
+    std::vector<pid_t> children;
+    for (int i = 0; i < kOpeners; ++i) {
+      const pid_t pid = fork();
+      REQUIRE(pid >= 0);
+      if (pid == 0) {
+        Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
+        const bool ok = store.ok() && (*store)->schema_version() == LatestSchemaVersion() &&
+                        (*store)->CreateRun(MakeRun("run-" + std::to_string(i))).ok();
+        _exit(ok ? 0 : 1);
+      }
+      children.push_back(pid);
+    }
+    for (pid_t pid : children) {
+      int status = 0;
+      REQUIRE(waitpid(pid, &status, 0) == pid);
+      CHECK(WIFEXITED(status));
+      CHECK(WEXITSTATUS(status) == 0);
+    }
+    Result<std::vector<Run>> runs = MustOpen(path)->ListRuns(RunFilter{});
+    REQUIRE(runs.ok());
+    CHECK(runs->size() == static_cast<size_t>(kOpeners));
+  }
+}
+
+TEST_CASE("sqlite store: files it cannot use give a clear error naming the path") {
+  TempDir dir;
+  SUBCASE("not a database") {
+    const std::string path = dir.File("garbage.db");
+    std::ofstream(path) << std::string(8192, '\x5a') << "this is not a SQLite file";
+    Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
+    CHECK(store.status().code() == StatusCode::kInternal);
+    CHECK_MESSAGE(Contains(store.status().message(), path), store.status().ToString());
+    CHECK_MESSAGE(Contains(store.status().message(), "not a SQLite database"), store.status().ToString());
+  }
+  SUBCASE("missing directory") {
+    const std::string path = dir.File("no-such-dir/store.db");
+    Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
+    CHECK(store.status().code() == StatusCode::kUnavailable);
+    CHECK_MESSAGE(Contains(store.status().message(), path), store.status().ToString());
+  }
+  SUBCASE("read-only file") {
+    const std::string path = dir.File("readonly.db");
+    MustOpen(path);
+    REQUIRE(chmod(path.c_str(), 0444) == 0);
+    if (geteuid() == 0) {
+      // Permission bits do not stop root, so the file is writable after all.
+      MESSAGE("running as root: a read-only file cannot be simulated; skipping that check");
+    } else {
+      Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
+      CHECK(store.status().code() == StatusCode::kUnavailable);
+      CHECK_MESSAGE(Contains(store.status().message(), path), store.status().ToString());
+      CHECK_MESSAGE(Contains(store.status().message(), "read-only"), store.status().ToString());
+    }
+  }
+}
+
+TEST_CASE("sqlite store: a write blocked by another process past the busy timeout is kUnavailable") {
+  TempDir dir;
+  const std::string path = dir.File("locked.db");
+  SqliteOptions options;
+  options.busy_timeout = std::chrono::milliseconds(100);
+  std::unique_ptr<SqliteStore> store = MustOpen(path, options);
+  REQUIRE(store->CreateRun(MakeRun("run-1")).ok());
+
+  sqlite3* other = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &other) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+  const Status blocked = store->CreateRun(MakeRun("run-2"));
+  CHECK(blocked.code() == StatusCode::kUnavailable);
+  CHECK_MESSAGE(Contains(blocked.message(), "locked"), blocked.ToString());
+  CHECK(store->GetRun("run-1").ok());  // WAL: readers are not blocked
+  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+
+  CHECK(store->CreateRun(MakeRun("run-2")).ok());
+}
+
+TEST_CASE("sqlite store: a record that could not be read back is refused, not stored") {
+  TempDir dir;
+  std::unique_ptr<SqliteStore> store = MustOpen(dir.File("invalid.db"));
+  Run run = MakeRun("run-bad");
+  run.config.sqn_min = 9;  // > sqn_max
+  const Status refused = store->CreateRun(run);
+  CHECK(refused.code() == StatusCode::kInvalidArgument);
+  CHECK_MESSAGE(Contains(refused.message(), "sqn_min"), refused.ToString());
+  CHECK(store->GetRun("run-bad").status().code() == StatusCode::kNotFound);
+
+  FingerprintRecord record;
+  record.fingerprint = "fp-bad";
+  record.spec.hyperparameters = "not json";
+  CHECK(store->RecordFingerprint(record).status().code() == StatusCode::kInvalidArgument);
+  CHECK(store->LookupFingerprint("fp-bad").status().code() == StatusCode::kNotFound);
+}
+
+TEST_CASE("sqlite store: a corrupt stored document is kInternal naming the table") {
+  TempDir dir;
+  const std::string path = dir.File("corrupt.db");
+  std::unique_ptr<SqliteStore> store = MustOpen(path);
+  EnsureRun(*store, "run-1");
+  Generation generation;
+  generation.run_id = "run-1";
+  REQUIRE(store->SaveGeneration(generation).ok());
+  RawExec(path, "UPDATE evolution_generations SET doc = '{\"oops\": 1}'");
+  Result<Generation> got = store->GetGeneration("run-1", 0);
+  CHECK(got.status().code() == StatusCode::kInternal);
+  CHECK_MESSAGE(Contains(got.status().message(), "evolution_generations"), got.status().ToString());
+}
+
+TEST_CASE("sqlite store: a lineage cycle is reported, not followed") {
+  TempDir dir;
+  std::unique_ptr<SqliteStore> store = MustOpen(dir.File("cycle.db"));
+  REQUIRE(store->AddLineageEdge(MakeEdge("edge-1", "run-1", "model-a", "model-b", 1)).ok());
+  REQUIRE(store->AddLineageEdge(MakeEdge("edge-2", "run-1", "model-b", "model-a", 2)).ok());
+  Result<std::vector<LineageEdge>> ancestry = store->Ancestry("model-b");
+  CHECK(ancestry.status().code() == StatusCode::kInternal);
+  CHECK_MESSAGE(Contains(ancestry.status().message(), "cycle"), ancestry.status().ToString());
+}
+
+TEST_CASE("sqlite store: a listener may call back into the store") {
+  TempDir dir;
+  std::unique_ptr<SqliteStore> store = MustOpen(dir.File("listener.db"));
+  std::vector<std::string> claimed_ids;
+  // Would deadlock if listeners were called with the store's mutex held.
+  const int64_t handle = store->Subscribe([&](const QueueEvent& e) {
+    if (e.kind != QueueEvent::Kind::kJobsAvailable) return;
+    Result<std::vector<Job>> claimed = store->ClaimJobs("worker-1", 10, kLongLease);
+    if (claimed.ok()) {
+      for (const Job& job : *claimed) claimed_ids.push_back(job.id);
+    }
+  });
+  Enqueue(*store, "run-1", "batch-1", {MakeJob("j-1", "batch-1", "run-1", 1)});
+  store->Unsubscribe(handle);
+  CHECK(claimed_ids == std::vector<std::string>{"j-1"});
+}
+
+TEST_CASE("sqlite store: claims and the reaper use the partial indexes") {
+  TempDir dir;
+  const std::string path = dir.File("plan.db");
+  MustOpen(path);
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  auto plan = [db](const std::string& sql) {
+    sqlite3_stmt* stmt = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, ("EXPLAIN QUERY PLAN " + sql).c_str(), -1, &stmt, nullptr) == SQLITE_OK);
+    std::string text;
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      text += reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3));
+      text += "\n";
+    }
+    sqlite3_finalize(stmt);
+    return text;
+  };
+  const std::string claim = plan(
+      "SELECT id FROM priority_jobs WHERE status = 'PENDING' ORDER BY priority DESC, created_at, id LIMIT 3");
+  CHECK_MESSAGE(Contains(claim, "priority_jobs_claim"), claim);
+  CHECK_MESSAGE(!Contains(claim, "TEMP B-TREE"), claim);  // no sort: the index is the order
+  const std::string reap = plan(
+      "SELECT id FROM priority_jobs WHERE status = 'RUNNING' AND lease_until < 5 ORDER BY lease_until, id");
+  CHECK_MESSAGE(Contains(reap, "priority_jobs_lease"), reap);
+  sqlite3_close(db);
+}
+
+// Several worker processes drain one queue: every job is claimed once, by
+// one process, and completed by it.
+TEST_CASE("sqlite store: processes sharing the file never claim a job twice") {
+  TempDir dir;
+  const std::string path = dir.File("shared.db");
+  constexpr int kJobs = 400;
+  constexpr int kProcesses = 4;
+  {
+    // Closed before forking: a SQLite connection must not cross fork().
+    std::unique_ptr<SqliteStore> store = MustOpen(path);
+    std::vector<Job> jobs;
+    for (int i = 0; i < kJobs; ++i) {
+      jobs.push_back(MakeJob("job-" + std::to_string(i), "batch-mp", "run-mp", i % 7));
+    }
+    Enqueue(*store, "run-mp", "batch-mp", jobs);
+  }
+
+  struct Child {
+    pid_t pid;
+    int read_fd;
+  };
+  std::vector<Child> children;
+  for (int p = 0; p < kProcesses; ++p) {
+    int fds[2];
+    REQUIRE(pipe(fds) == 0);
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      // The child: no doctest here; the exit status and the pipe report.
+      close(fds[0]);
+      const std::string worker = "p" + std::to_string(p);
+      int claimed = 0;
+      bool ok = false;
+      Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
+      if (store.ok() && (*store)->RegisterWorker(MakeWorker(worker)).ok()) {
+        ok = true;
+        while (ok) {
+          Result<std::vector<Job>> jobs = (*store)->ClaimJobs(worker, 3, std::chrono::seconds(60));
+          if (!jobs.ok()) ok = false;
+          if (!ok || jobs->empty()) break;
+          for (const Job& job : *jobs) {
+            ++claimed;
+            if (!(*store)->CompleteJob(job.id, worker, MakeResult(1.0)).ok()) ok = false;
+          }
+        }
+      }
+      const bool written = write(fds[1], &claimed, sizeof claimed) == static_cast<ssize_t>(sizeof claimed);
+      close(fds[1]);
+      _exit(ok && written ? 0 : 1);
+    }
+    close(fds[1]);
+    children.push_back(Child{pid, fds[0]});
+  }
+
+  std::map<std::string, int> reported;
+  int total = 0;
+  for (int p = 0; p < kProcesses; ++p) {
+    int claimed = -1;
+    CHECK(read(children[static_cast<size_t>(p)].read_fd, &claimed, sizeof claimed) ==
+          static_cast<ssize_t>(sizeof claimed));
+    close(children[static_cast<size_t>(p)].read_fd);
+    int status = 0;
+    REQUIRE(waitpid(children[static_cast<size_t>(p)].pid, &status, 0) ==
+            children[static_cast<size_t>(p)].pid);
+    CHECK(WIFEXITED(status));
+    CHECK_MESSAGE(WEXITSTATUS(status) == 0, "worker p" << p << " failed");
+    reported["p" + std::to_string(p)] = claimed;
+    total += claimed;
+  }
+  CHECK(total == kJobs);
+
+  std::unique_ptr<SqliteStore> store = MustOpen(path);
+  Result<std::vector<Job>> jobs = store->ListJobs(JobFilter{});
+  REQUIRE(jobs.ok());
+  REQUIRE(jobs->size() == static_cast<size_t>(kJobs));
+  std::map<std::string, int> completed_by;
+  for (const auto& entry : reported) completed_by[entry.first] = 0;  // a process may have found nothing left
+  for (const Job& job : *jobs) {
+    CHECK(job.status == JobStatus::kCompleted);
+    CHECK(job.attempts == 1);  // claimed exactly once
+    ++completed_by[job.worker_id];
+  }
+  CHECK(completed_by == reported);
+  Result<std::vector<WorkerInfo>> workers = store->ListWorkers();
+  REQUIRE(workers.ok());
+  for (const WorkerInfo& worker : *workers) CHECK(worker.jobs_completed == reported.at(worker.id));
+}
+
+}  // namespace
+}  // namespace evolve::sqlite
