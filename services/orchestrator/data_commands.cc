@@ -40,6 +40,7 @@ int SymbolsCommand(const Argv& argv) {
   }
   auto dir = ResolveDataDir(*args);
   if (!dir.ok()) return Fail(dir.status());
+  std::fprintf(stderr, "data directory: %s\n", dir->c_str());
   engines::BarDirectory bars(*dir);
   auto symbols = bars.Symbols();
   if (!symbols.ok()) return Fail(symbols.status());

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 
 #include "evolve/sqlite/sqlite_store.h"
 
@@ -113,7 +114,7 @@ Result<std::string> ResolveDataDir(const Args& args) {
   std::vector<std::string> tried;
   const std::string exe_dir = ExecutableDir();
   if (!exe_dir.empty()) {
-    tried.push_back(exe_dir + "/" + EVOLVE_INSTALLED_DATA_DIR_FROM_BIN);
+    tried.push_back(std::filesystem::path(exe_dir + "/" + EVOLVE_INSTALLED_DATA_DIR_FROM_BIN).lexically_normal());
     if (IsDirectory(tried.back())) return tried.back();
   }
   tried.push_back(EVOLVE_SOURCE_DATA_DIR);

@@ -15,4 +15,12 @@ run(${CMAKE_COMMAND} --install ${EVOLVE_BINARY_DIR} --prefix ${prefix} --compone
 run(${CMAKE_COMMAND} -S ${EVOLVE_CONSUMER_SOURCE_DIR} -B ${EVOLVE_CONSUMER_WORK_DIR}/build
     -DCMAKE_PREFIX_PATH=${prefix})
 run(${CMAKE_COMMAND} --build ${EVOLVE_CONSUMER_WORK_DIR}/build)
-run(${EVOLVE_CONSUMER_WORK_DIR}/build/consumer)
+run(${EVOLVE_CONSUMER_WORK_DIR}/build/consumer ${EVOLVE_CONSUMER_WORK_DIR}/consumer.db)
+
+# The installed `evolve` finds the installed bundled data, not the source tree's.
+if(EXISTS ${prefix}/bin/evolve)
+  execute_process(COMMAND ${prefix}/bin/evolve symbols RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0 OR NOT out STREQUAL "TTRC\n" OR NOT err MATCHES "prefix/share/evolve/data")
+    message(FATAL_ERROR "installed evolve symbols: rc ${rc}, out '${out}', err '${err}'")
+  endif()
+endif()
