@@ -141,6 +141,49 @@ TEST_CASE("builtin: training is deterministic for a seed and every prediction is
   CHECK(described->features == kSomeFeatures);
 }
 
+TEST_CASE("builtin: a model does not depend on the number of training threads") {
+  // Spans of 200 bars: 1 and 4 threads train each span's model in turn (4
+  // within each model), 2 and 3 train the spans in parallel.
+  auto bars = Synthetic(1500, 0.3);
+  TempDir dir;
+  WriteBars(dir.path, bars["SYN"]);
+  testing::FakeStore store(*RealClock());
+  for (const char* algorithm : {"RandomForest", "elasticnet_regression"}) {
+    CAPTURE(algorithm);
+    ModelSpec spec = Spec("SYN", kSomeFeatures);
+    spec.algorithm = algorithm;
+    if (spec.algorithm != "RandomForest") spec.hyperparameters = "{}";
+    spec.data_options = R"({"train_window": 200, "test_window": 50})";
+    std::vector<ModelPredictions> predictions;
+    std::vector<ImportanceReport> importances;
+    std::vector<std::map<std::string, double>> metrics;
+    for (int threads : {1, 2, 3, 4}) {
+      BuiltinOptions options;
+      options.threads = threads;
+      auto trainer = NewBuiltinTrainer(std::make_shared<BarDirectory>(dir.path.string()), store, options);
+      auto trained = trainer->Train(spec);
+      REQUIRE(trained.ok());
+      CHECK(trained->metrics.at("refits") >= 6);
+      predictions.push_back(*LoadModelPredictions(store, trained->model_id));
+      importances.push_back(*trainer->Importance(trained->model_id));
+      metrics.push_back(trained->metrics);
+    }
+    for (size_t k = 1; k < predictions.size(); ++k) {
+      CAPTURE(k);
+      REQUIRE(predictions[k].prediction.size() == predictions[0].prediction.size());
+      for (size_t i = 0; i < predictions[0].prediction.size(); ++i) {
+        const double a = predictions[0].prediction[i], b = predictions[k].prediction[i];
+        CHECK((a == b || (std::isnan(a) && std::isnan(b))));
+      }
+      REQUIRE(importances[k].importances.size() == importances[0].importances.size());
+      for (size_t j = 0; j < importances[0].importances.size(); ++j) {
+        CHECK(importances[k].importances[j].importance == importances[0].importances[j].importance);
+      }
+      CHECK(metrics[k] == metrics[0]);
+    }
+  }
+}
+
 TEST_CASE("builtin: a planted signal is learned and its feature ranks first") {
   auto bars = Synthetic(4000, 1.0);
   TempDir dir;

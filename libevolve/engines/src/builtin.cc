@@ -3,11 +3,14 @@
 #include <rapidjson/document.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <list>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 
 #include "evolve/engines/backtest.h"
@@ -17,6 +20,7 @@
 #include "evolve/engines/forest.h"
 #include "evolve/engines/importance.h"
 #include "evolve/engines/linear.h"
+#include "evolve/engines/phase_timing.h"
 #include "evolve/engines/regimes.h"
 #include "evolve/engines/serialize.h"
 #include "evolve/evolution.h"
@@ -301,9 +305,9 @@ class Regressor {
   virtual ~Regressor() = default;
   virtual Status Predict(const Matrix& x, std::vector<double>* out) const = 0;
   virtual Status Serialize(std::string* out) const = 0;
-  // Permutation importance on (x, y), signed, per feature.
-  virtual Result<std::vector<double>> Permutation(const Matrix& x, const std::vector<double>& y,
-                                                  const PermutationOptions& options) const = 0;
+  // Permutation importance on (x, y), with the predictions of x it is based on.
+  virtual Result<PermutationImportance> Permutation(const Matrix& x, const std::vector<double>& y,
+                                                    const PermutationOptions& options) const = 0;
 };
 
 class ForestRegressor final : public Regressor {
@@ -313,10 +317,9 @@ class ForestRegressor final : public Regressor {
     return forest_.PredictBatch(x, out);
   }
   Status Serialize(std::string* out) const override { return forest_.Serialize(out); }
-  Result<std::vector<double>> Permutation(const Matrix& x, const std::vector<double>& y,
-                                          const PermutationOptions& options) const override {
-    EVOLVE_ASSIGN_OR_RETURN(PermutationImportance imp, ForestPermutationImportance(forest_, x, y, options));
-    return std::move(imp.mean);
+  Result<PermutationImportance> Permutation(const Matrix& x, const std::vector<double>& y,
+                                            const PermutationOptions& options) const override {
+    return ForestPermutationImportance(forest_, x, y, options);
   }
 
  private:
@@ -330,34 +333,40 @@ class LinearRegressor final : public Regressor {
     return model_.PredictBatch(x, out);
   }
   Status Serialize(std::string* out) const override { return model_.Serialize(out); }
-  Result<std::vector<double>> Permutation(const Matrix& x, const std::vector<double>& y,
-                                          const PermutationOptions& options) const override {
-    EVOLVE_ASSIGN_OR_RETURN(PermutationImportance imp, ComputePermutationImportance(
-                                                           [this](const Matrix& m, std::vector<double>* out) {
-                                                             return model_.PredictBatch(m, out);
-                                                           },
-                                                           x, y, options));
-    return std::move(imp.mean);
+  Result<PermutationImportance> Permutation(const Matrix& x, const std::vector<double>& y,
+                                            const PermutationOptions& options) const override {
+    return ComputePermutationImportance(
+        [this](const Matrix& m, std::vector<double>* out) { return model_.PredictBatch(m, out); }, x, y,
+        options);
   }
 
  private:
   ElasticNet model_;
 };
 
-// Fits one model of `algorithm` on (x, y).
-using FitFn =
-    std::function<Result<std::unique_ptr<Regressor>>(const Matrix& x, const std::vector<double>& y)>;
+// Fits one model of `algorithm` on (x, y) with `threads` threads (0: all
+// cores); no model depends on the number of threads.
+using FitFn = std::function<Result<std::unique_ptr<Regressor>>(const Matrix& x, const std::vector<double>& y,
+                                                               int threads)>;
 
-Result<FitFn> MakeFitter(const ModelSpec& spec, const BuiltinOptions& options) {
+struct Fitter {
+  FitFn fit;
+  int threads = 0;  // for the whole walk-forward (0: all cores): the model's n_jobs, else the trainer's
+};
+
+Result<Fitter> MakeFitter(const ModelSpec& spec, const BuiltinOptions& options) {
   const std::string algorithm = CanonicalAlgorithm(spec.algorithm);
   if (algorithm == "random_forest_regressor") {
     EVOLVE_ASSIGN_OR_RETURN(ForestParams params, ForestParamsFromJson(spec.hyperparameters));
     if (params.threads == 0) params.threads = options.threads;
-    return FitFn(
-        [params](const Matrix& x, const std::vector<double>& y) -> Result<std::unique_ptr<Regressor>> {
-          EVOLVE_ASSIGN_OR_RETURN(RandomForest forest, RandomForest::Fit(x, y, params));
-          return std::unique_ptr<Regressor>(new ForestRegressor(std::move(forest)));
-        });
+    const int threads = params.threads;
+    return Fitter{[params](const Matrix& x, const std::vector<double>& y,
+                           int fit_threads) mutable -> Result<std::unique_ptr<Regressor>> {
+                    params.threads = fit_threads;
+                    EVOLVE_ASSIGN_OR_RETURN(RandomForest forest, RandomForest::Fit(x, y, params));
+                    return std::unique_ptr<Regressor>(new ForestRegressor(std::move(forest)));
+                  },
+                  threads};
   }
   if (algorithm == "elasticnet_regression" || algorithm == "linear_regression") {
     EVOLVE_ASSIGN_OR_RETURN(ElasticNetParams params, ElasticNetParamsFromJson(spec.hyperparameters));
@@ -368,11 +377,12 @@ Result<FitFn> MakeFitter(const ModelSpec& spec, const BuiltinOptions& options) {
     doc.Parse(spec.hyperparameters.c_str());
     if (!doc.IsObject() || !doc.HasMember("alpha")) params.alpha = kDefaultElasticNetAlpha;
     if (algorithm == "linear_regression") params.alpha = 0.0;
-    return FitFn(
-        [params](const Matrix& x, const std::vector<double>& y) -> Result<std::unique_ptr<Regressor>> {
+    return Fitter{
+        [params](const Matrix& x, const std::vector<double>& y, int) -> Result<std::unique_ptr<Regressor>> {
           EVOLVE_ASSIGN_OR_RETURN(ElasticNet model, ElasticNet::Fit(x, y, params));
           return std::unique_ptr<Regressor>(new LinearRegressor(std::move(model)));
-        });
+        },
+        options.threads};
   }
   return InvalidArgumentError("algorithm: unknown algorithm '" + spec.algorithm +
                               "' (built-in: RandomForest / random_forest_regressor, ElasticNet / "
@@ -415,13 +425,80 @@ std::vector<double> AlignClose(const Bars& market, const std::vector<int64_t>& t
   return out;
 }
 
+// What one walk-forward span leaves for the sequential sums after all spans.
+struct SpanResult {
+  Status status;
+  std::vector<double> importance;  // per feature; empty when fewer than 2 test rows have a target
+  size_t importance_rows = 0;
+  std::unique_ptr<Regressor> fitted;  // the last span's model only
+};
+
+// Fits the model of the span [start, end) on [start - W, start - 1) (the row
+// start - 1 is purged: its target is the close of the first test bar),
+// writes its raw predictions for the span's defined rows to (*raw)[i], and
+// its permutation importance (`repeats`, seed `index`: the span's 1-based
+// position) on the rows with a realised target to *out.
+Status TrainSpan(std::pair<size_t, size_t> span, size_t index, const WalkForward& scheme, const FitFn& fit,
+                 int threads, int repeats, const std::vector<const std::vector<double>*>& columns,
+                 const std::vector<char>& defined, const std::vector<double>& y, std::vector<double>* raw,
+                 SpanResult* out, bool keep_model) {
+  const auto [start, end] = span;
+  std::optional<ScopedEnginePhase> phase(EnginePhase::kFit);
+  std::vector<size_t> train_rows;
+  for (size_t i = start - scheme.train_window; i + 1 < start; ++i) {
+    if (defined[i] && std::isfinite(y[i])) train_rows.push_back(i);
+  }
+  if (train_rows.size() < 2) {
+    return InvalidArgumentError("data_options.train_window: too few defined rows to fit before bar " +
+                                std::to_string(start));
+  }
+  std::vector<double> y_train;
+  y_train.reserve(train_rows.size());
+  for (size_t i : train_rows) y_train.push_back(y[i]);
+  auto fitted = fit(Gather(columns, train_rows), y_train, threads);
+  if (!fitted.ok()) return fitted.status().WithContext("fitting for bars from " + std::to_string(start));
+
+  std::vector<size_t> scored, unscored;  // test rows with and without a realised target
+  for (size_t i = start; i < end; ++i) {
+    if (!defined[i]) continue;
+    (std::isfinite(y[i]) ? scored : unscored).push_back(i);
+  }
+  if (scored.size() >= 2) {
+    // Importance predicts the scored rows as its baseline, bit for bit what
+    // predicting them does: that is their prediction, not a second pass.
+    phase.emplace(EnginePhase::kImportance);
+    std::vector<double> y_test;
+    y_test.reserve(scored.size());
+    for (size_t i : scored) y_test.push_back(y[i]);
+    PermutationOptions permutation;
+    permutation.repeats = repeats;
+    permutation.seed = index;
+    permutation.threads = threads;
+    EVOLVE_ASSIGN_OR_RETURN(PermutationImportance imp,
+                            (*fitted)->Permutation(Gather(columns, scored), y_test, permutation));
+    for (size_t k = 0; k < scored.size(); ++k) (*raw)[scored[k]] = imp.baseline[k];
+    out->importance = std::move(imp.mean);
+    out->importance_rows = scored.size();
+  } else {
+    unscored.insert(unscored.end(), scored.begin(), scored.end());
+  }
+  if (!unscored.empty()) {
+    phase.emplace(EnginePhase::kPredict);
+    std::vector<double> p;
+    EVOLVE_RETURN_IF_ERROR((*fitted)->Predict(Gather(columns, unscored), &p));
+    for (size_t k = 0; k < unscored.size(); ++k) (*raw)[unscored[k]] = p[k];
+  }
+  if (keep_model) out->fitted = std::move(*fitted);
+  return Status::Ok();
+}
+
 class BuiltinTrainer final : public Trainer {
  public:
   BuiltinTrainer(std::shared_ptr<BarDirectory> bars, ArtifactStore& artifacts, BuiltinOptions options)
       : bars_(std::move(bars)), artifacts_(artifacts), options_(std::move(options)) {}
 
   Result<TrainedModel> Train(const ModelSpec& spec) override {
-    EVOLVE_ASSIGN_OR_RETURN(FitFn fit, MakeFitter(spec, options_));
+    EVOLVE_ASSIGN_OR_RETURN(Fitter fitter, MakeFitter(spec, options_));
     EVOLVE_ASSIGN_OR_RETURN(Target target, ParseTarget(spec.target_transform));
     EVOLVE_ASSIGN_OR_RETURN(WalkForward scheme, WalkForwardFrom(spec.data_options));
     if (spec.features.empty()) return InvalidArgumentError("features: must not be empty");
@@ -436,7 +513,9 @@ class BuiltinTrainer final : public Trainer {
       if (!ref.ok()) return ref.status().WithContext("reference symbol " + symbol);
       references.push_back(*ref);
     }
+    std::optional<ScopedEnginePhase> phase(EnginePhase::kFeatures);
     EVOLVE_ASSIGN_OR_RETURN(FeatureFrame frame, ComputeFeatures(*bars, references));
+    phase.reset();
 
     std::vector<const std::vector<double>*> columns;
     for (const auto& name : spec.features) {
@@ -474,68 +553,58 @@ class BuiltinTrainer final : public Trainer {
     model.scheme = scheme;
     model.first_prediction = first_test;
     model.prediction.assign(n, kNaN);
+
+    // The spans are independent (each fits on its own window, with the
+    // importance seed its 1-based position): they run in parallel, each
+    // writing its raw predictions to its own rows of `raw` and its importance
+    // to its own slot. Everything order-dependent (the sums of squares and of
+    // importances) is then summed sequentially in span and row order, exactly
+    // as one span after the other would, so the result does not depend on the
+    // number of threads.
+    const std::vector<std::pair<size_t, size_t>> spans = Spans(first_test, n, scheme);
+    const int total_threads = ResolveThreads(fitter.threads, std::numeric_limits<size_t>::max());
+    // Few spans (a long train_window on short data): threads within each model
+    // instead; many: a whole span per thread, which also spares every fit,
+    // prediction and importance the cost of starting its own threads.
+    const int span_workers = spans.size() >= 2 * static_cast<size_t>(total_threads) ? total_threads : 1;
+    const int model_threads = std::max(1, total_threads / span_workers);
+    std::vector<double> raw(n, kNaN);  // model outputs, before PredictedReturn
+    std::vector<SpanResult> results(spans.size());
+    std::atomic<size_t> first_error{spans.size()};
+    ParallelFor(spans.size(), span_workers, [&](size_t k, int) {
+      if (first_error.load(std::memory_order_relaxed) < k) return;  // an earlier span failed: no use
+      results[k].status =
+          TrainSpan(spans[k], k + 1, scheme, fitter.fit, model_threads, options_.importance_repeats, columns,
+                    defined, y, &raw, &results[k], k + 1 == spans.size());
+      if (!results[k].status.ok()) {
+        size_t seen = first_error.load();
+        while (k < seen && !first_error.compare_exchange_weak(seen, k)) {
+        }
+      }
+    });
+    if (first_error.load() < spans.size()) return results[first_error.load()].status;
+
     std::vector<double> importance_sum(columns.size(), 0.0);
-    size_t importance_rows = 0, refits = 0;
+    size_t importance_rows = 0;
+    const size_t refits = spans.size();
     double sse = 0, sst = 0, oos_sum = 0;
     size_t oos_rows = 0;
-    std::unique_ptr<Regressor> last;
-    for (const auto& [start, end] : Spans(first_test, n, scheme)) {
-      // Train on [start - W, start - 1): the row start - 1 is purged, its
-      // target being the close of the first test bar.
-      std::vector<size_t> train_rows;
-      for (size_t i = start - scheme.train_window; i + 1 < start; ++i) {
-        if (defined[i] && std::isfinite(y[i])) train_rows.push_back(i);
-      }
-      if (train_rows.size() < 2) {
-        return InvalidArgumentError("data_options.train_window: too few defined rows to fit before bar " +
-                                    std::to_string(start));
-      }
-      Matrix x_train = Gather(columns, train_rows);
-      std::vector<double> y_train;
-      for (size_t i : train_rows) y_train.push_back(y[i]);
-      auto fitted = fit(x_train, y_train);
-      if (!fitted.ok()) return fitted.status().WithContext("fitting for bars from " + std::to_string(start));
-      ++refits;
-
-      std::vector<size_t> test_rows;
-      for (size_t i = start; i < end; ++i) {
-        if (defined[i]) test_rows.push_back(i);
-      }
-      if (!test_rows.empty()) {
-        Matrix x_test = Gather(columns, test_rows);
-        std::vector<double> p;
-        EVOLVE_RETURN_IF_ERROR((*fitted)->Predict(x_test, &p));
-        std::vector<size_t> scored;  // test rows with a realised target
-        for (size_t k = 0; k < test_rows.size(); ++k) {
-          const size_t i = test_rows[k];
-          model.prediction[i] = PredictedReturn(target, p[k], bars->close[i]);
-          if (std::isfinite(y[i])) {
-            sse += (y[i] - p[k]) * (y[i] - p[k]);
-            oos_sum += y[i];
-            ++oos_rows;
-            scored.push_back(k);
-          }
-        }
-        if (scored.size() >= 2) {
-          std::vector<size_t> rows;
-          std::vector<double> y_test;
-          for (size_t k : scored) {
-            rows.push_back(test_rows[k]);
-            y_test.push_back(y[test_rows[k]]);
-          }
-          PermutationOptions permutation;
-          permutation.repeats = options_.importance_repeats;
-          permutation.seed = refits;
-          permutation.threads = options_.threads;
-          EVOLVE_ASSIGN_OR_RETURN(std::vector<double> imp,
-                                  (*fitted)->Permutation(Gather(columns, rows), y_test, permutation));
-          for (size_t j = 0; j < imp.size(); ++j)
-            importance_sum[j] += imp[j] * static_cast<double>(rows.size());
-          importance_rows += rows.size();
+    for (size_t k = 0; k < spans.size(); ++k) {
+      for (size_t i = spans[k].first; i < spans[k].second; ++i) {
+        if (!defined[i]) continue;
+        model.prediction[i] = PredictedReturn(target, raw[i], bars->close[i]);
+        if (std::isfinite(y[i])) {
+          sse += (y[i] - raw[i]) * (y[i] - raw[i]);
+          oos_sum += y[i];
+          ++oos_rows;
         }
       }
-      last = std::move(*fitted);
+      const SpanResult& r = results[k];
+      for (size_t j = 0; j < r.importance.size(); ++j)
+        importance_sum[j] += r.importance[j] * static_cast<double>(r.importance_rows);
+      importance_rows += r.importance_rows;
     }
+    const std::unique_ptr<Regressor>& last = results.back().fitted;
     const double oos_mean = oos_rows ? oos_sum / static_cast<double>(oos_rows) : 0.0;
     for (size_t i = first_test; i < n; ++i) {
       if (defined[i] && std::isfinite(y[i])) sst += (y[i] - oos_mean) * (y[i] - oos_mean);
@@ -551,11 +620,13 @@ class BuiltinTrainer final : public Trainer {
     model.metrics["warmup_bars"] = static_cast<double>(warmup);
     if (sst > 0) model.metrics["oos_r2"] = 1.0 - sse / sst;
     if (oos_rows) model.metrics["oos_mse"] = sse / static_cast<double>(oos_rows);
-    EVOLVE_RETURN_IF_ERROR(last->Serialize(&model.final_model));
-
+    phase.emplace(EnginePhase::kSimData);
     EVOLVE_ASSIGN_OR_RETURN(model.simdata_key, StoreSimData(*bars, references, scheme));
+    phase.emplace(EnginePhase::kModelStore);
+    EVOLVE_RETURN_IF_ERROR(last->Serialize(&model.final_model));
     const std::string model_id = NewId("mdl_");
     EVOLVE_RETURN_IF_ERROR(artifacts_.PutArtifact(ModelKey(model_id), EncodeModel(model)));
+    phase.reset();
     Log(LogLevel::kInfo, "model trained",
         {{"model_id", model_id},
          {"symbol", spec.symbol},
@@ -691,6 +762,7 @@ class BuiltinSimulator final : public Simulator {
     options.fee_bps = first.fee_bps;
     options.slippage_bps = first.slippage_bps;
     options.initial_cash = first.initial_cash;
+    ScopedEnginePhase phase(EnginePhase::kBacktest);
     return BacktestGrid(loaded->bars, cells, options);
   }
 
@@ -711,6 +783,7 @@ class BuiltinSimulator final : public Simulator {
         return it->second->second;
       }
     }
+    ScopedEnginePhase phase(EnginePhase::kSimLoad);
     EVOLVE_ASSIGN_OR_RETURN(BuiltinModel model, LoadModel(artifacts_, model_id));
     auto bytes = artifacts_.GetArtifact(model.simdata_key);
     if (!bytes.ok()) return bytes.status().WithContext("simulation data of model " + model_id);

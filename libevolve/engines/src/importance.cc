@@ -96,20 +96,6 @@ void IndexTree(const ForestTree& tree, const BinnedMatrix& codes, std::vector<in
   const size_t n_nodes = nodes.size();
   const size_t rows = codes.rows;
   const size_t features = codes.cols;
-  // Leaf of every row; rows per leaf.
-  std::vector<int32_t> leaf(rows);
-  std::vector<uint32_t> count(n_nodes, 0);
-  for (size_t i = 0; i < rows; ++i) {
-    const uint8_t* c = codes.row(i);
-    int32_t m = 0;
-    while (nodes[static_cast<size_t>(m)].feature >= 0) {
-      const ForestNode& nd = nodes[static_cast<size_t>(m)];
-      m = nd.left + (c[nd.feature] > nd.bin ? 1 : 0);
-    }
-    leaf[i] = m;
-    ++count[static_cast<size_t>(m)];
-    (*leaf_sums)[i] += nodes[static_cast<size_t>(m)].value;
-  }
   // Compact nodes, heights bottom-up (children have larger indices).
   index->nodes.resize(n_nodes);
   for (size_t m = n_nodes; m-- > 0;) {
@@ -124,6 +110,37 @@ void IndexTree(const ForestTree& tree, const BinnedMatrix& codes, std::vector<in
     fn = FastNode{nd.left, static_cast<uint16_t>(nd.feature), nd.bin,
                   static_cast<uint8_t>(std::min(255, height))};
   }
+  // Leaf of every row; rows per leaf. The rows walk eight at a time in
+  // lockstep on the compact nodes, the root's height steps each (a leaf
+  // loops to itself): no exit branch to mispredict, and independent walks
+  // hide each other's load latency. Trees deeper than 255 levels finish
+  // each walk on its own.
+  std::vector<int32_t> leaf(rows);
+  std::vector<uint32_t> count(n_nodes, 0);
+  const FastNode* fn = index->nodes.data();
+  const int steps = fn[0].height;
+  auto finish = [&](size_t i, int32_t m) {
+    const uint8_t* c = codes.row(i);
+    while (fn[m].left != m) m = fn[m].left + (c[fn[m].feature] > fn[m].bin ? 1 : 0);
+    leaf[i] = m;
+    ++count[static_cast<size_t>(m)];
+    (*leaf_sums)[i] += nodes[static_cast<size_t>(m)].value;
+  };
+  constexpr size_t kLanes = 8;
+  size_t i0 = 0;
+  for (; i0 + kLanes <= rows; i0 += kLanes) {
+    int32_t lane[kLanes] = {};
+    const uint8_t* rowc[kLanes];
+    for (size_t l = 0; l < kLanes; ++l) rowc[l] = codes.row(i0 + l);
+    for (int step = 0; step < steps; ++step) {
+      for (size_t l = 0; l < kLanes; ++l) {
+        const FastNode& nd = fn[lane[l]];
+        lane[l] = nd.left + (rowc[l][nd.feature] > nd.bin ? 1 : 0);
+      }
+    }
+    for (size_t l = 0; l < kLanes; ++l) finish(i0 + l, lane[l]);
+  }
+  for (; i0 < rows; ++i0) finish(i0, 0);
   // Depth-first (left first): leaf position ranges, and a segment per leaf
   // and feature tested on its path, with the code interval of the path.
   std::vector<uint32_t> leaf_begin(n_nodes, 0);
@@ -190,6 +207,53 @@ void IndexTree(const ForestTree& tree, const BinnedMatrix& codes, std::vector<in
   for (const auto& p : found) index->segments[fill[p.first]++] = p.second;
 }
 
+// Repeats handled in one pass over a tree's segments (at most this many at
+// once: one register-held count and pointer each).
+constexpr size_t kMaxFusedRepeats = 8;
+
+// Walks each row of `walks` from its segment's start node to its new leaf
+// on `codes` (row-major, `features` per row) and adds the change of leaf
+// value to delta[row].
+template <typename W>
+void Rewalk(const ForestNode* values, const TreeIndex& ti, const W* walks, size_t n_walks,
+            const uint8_t* codes, size_t features, int64_t* delta) {
+  const FastNode* fn = ti.nodes.data();
+  const Segment* segments = ti.segments.data();
+  // Eight at a time, in lockstep: independent walks hide each other's load
+  // latency.
+  constexpr size_t kLanes = 8;
+  size_t b = 0;
+  for (; b + kLanes <= n_walks; b += kLanes) {
+    int32_t lane[kLanes];
+    const uint8_t* rowc[kLanes];
+    int steps = 0;
+    for (size_t l = 0; l < kLanes; ++l) {
+      lane[l] = segments[walks[b + l].segment].start;
+      rowc[l] = codes + static_cast<size_t>(walks[b + l].row) * features;
+      steps = std::max<int>(steps, fn[lane[l]].height);
+    }
+    for (int step = 0; step < steps; ++step) {
+      for (size_t l = 0; l < kLanes; ++l) {
+        const FastNode& nd = fn[lane[l]];
+        lane[l] = nd.left + (rowc[l][nd.feature] > nd.bin ? 1 : 0);
+      }
+    }
+    for (size_t l = 0; l < kLanes; ++l) {
+      // Only trees deeper than 255 levels need more steps.
+      while (fn[lane[l]].left != lane[l]) {
+        lane[l] = fn[lane[l]].left + (rowc[l][fn[lane[l]].feature] > fn[lane[l]].bin ? 1 : 0);
+      }
+      delta[walks[b + l].row] += values[lane[l]].value - values[segments[walks[b + l].segment].leaf].value;
+    }
+  }
+  for (; b < n_walks; ++b) {
+    int32_t m = segments[walks[b].segment].start;
+    const uint8_t* c = codes + static_cast<size_t>(walks[b].row) * features;
+    while (fn[m].left != m) m = fn[m].left + (c[fn[m].feature] > fn[m].bin ? 1 : 0);
+    delta[walks[b].row] += values[m].value - values[segments[walks[b].segment].leaf].value;
+  }
+}
+
 }  // namespace
 
 void PermutationFor(uint64_t seed, size_t feature, int repeat, size_t n, std::vector<uint32_t>* perm) {
@@ -228,6 +292,7 @@ Result<PermutationImportance> ComputePermutationImportance(const PredictFn& pred
   PermutationImportance out;
   EVOLVE_RETURN_IF_ERROR(run(x));
   out.baseline_mse = MeanSquaredError(y, pred);
+  out.baseline = pred;
   out.deltas.assign(x.cols, std::vector<double>(static_cast<size_t>(options.repeats), 0.0));
   Matrix work = x;
   std::vector<uint32_t> perm;
@@ -281,16 +346,14 @@ Result<PermutationImportance> ForestPermutationImportance(const RandomForest& fo
   }
   partial.clear();
   PermutationImportance out;
-  {
-    std::vector<double> pred(rows);
-    for (size_t i = 0; i < rows; ++i) pred[i] = forest.PredictionFromSum(base_sum[i]);
-    out.baseline_mse = MeanSquaredError(y, pred);
-  }
+  out.baseline.resize(rows);
+  for (size_t i = 0; i < rows; ++i) out.baseline[i] = forest.PredictionFromSum(base_sum[i]);
+  out.baseline_mse = MeanSquaredError(y, out.baseline);
   out.deltas.assign(features, std::vector<double>(static_cast<size_t>(options.repeats), 0.0));
 
-  // Work items are (feature, repeat) pairs, the most expensive features
-  // first (rows to re-walk), so that two workers finish together. Results
-  // do not depend on the order or on which worker runs an item.
+  // Work items are features, the most expensive first (rows to re-walk), so
+  // that two workers finish together. Results do not depend on the order or
+  // on which worker runs an item.
   std::vector<uint64_t> cost(features, 0);
   for (const TreeIndex& ti : index) {
     for (size_t f = 0; f < features; ++f) {
@@ -306,93 +369,88 @@ Result<PermutationImportance> ForestPermutationImportance(const RandomForest& fo
   const size_t repeats = static_cast<size_t>(options.repeats);
 
   struct Walk {
-    int32_t node;  // the topmost node testing j on the row's path
     uint32_t row;
-    int32_t old_leaf;
+    uint32_t segment;  // its start node (the topmost test of j on the path) and old leaf
+  };
+  // Per repeat: the held-out codes with column j permuted, the permuted
+  // codes of j alone, the rows to re-walk and each row's change of leaf sum.
+  struct Repeat {
+    std::vector<uint8_t> codes;
+    std::vector<uint8_t> column;
+    std::vector<Walk> walks;
+    std::vector<int64_t> delta;
   };
   struct Scratch {
-    std::vector<uint8_t> codes;   // the held-out codes; one column permuted at a time
-    std::vector<uint8_t> column;  // the permuted codes of feature j
-    std::vector<int64_t> delta;
+    std::vector<Repeat> repeat;
     std::vector<uint32_t> perm;
     std::vector<double> pred;
-    std::vector<Walk> walks;
   };
-  const int workers = ResolveThreads(options.threads, features * repeats);
+  const int workers = ResolveThreads(options.threads, features);
   std::vector<Scratch> scratch(static_cast<size_t>(workers));
-  ParallelFor(features * repeats, workers, [&](size_t item, int worker) {
-    const size_t j = feature_order[item / repeats];
-    const int r = static_cast<int>(item % repeats);
+  ParallelFor(features, workers, [&](size_t item, int worker) {
+    const size_t j = feature_order[item];
     Scratch& s = scratch[static_cast<size_t>(worker)];
-    if (s.codes.empty()) {
-      s.codes = codes.codes;
-      s.column.resize(rows);
-      s.delta.resize(rows);
+    if (s.repeat.empty()) {
+      s.repeat.resize(repeats);
+      for (Repeat& rp : s.repeat) {
+        rp.codes = codes.codes;
+        rp.column.resize(rows);
+        rp.walks.resize(rows);
+        rp.delta.resize(rows);
+      }
       s.pred.resize(rows);
-      s.walks.resize(rows);
     }
-    uint8_t* work = s.codes.data();
-    uint8_t* column = s.column.data();
-    PermutationFor(options.seed, j, r, rows, &s.perm);
-    for (size_t i = 0; i < rows; ++i) {
-      column[i] = codes.codes[s.perm[i] * features + j];
-      work[i * features + j] = column[i];
+    for (size_t r = 0; r < repeats; ++r) {
+      Repeat& rp = s.repeat[r];
+      PermutationFor(options.seed, j, static_cast<int>(r), rows, &s.perm);
+      for (size_t i = 0; i < rows; ++i) {
+        rp.column[i] = codes.codes[s.perm[i] * features + j];
+        rp.codes[i * features + j] = rp.column[i];
+      }
+      std::fill(rp.delta.begin(), rp.delta.end(), 0);
     }
-    std::fill(s.delta.begin(), s.delta.end(), 0);
-    Walk* walks = s.walks.data();
+    size_t n_walks[kMaxFusedRepeats];
     for (size_t t = 0; t < n_trees; ++t) {
       const TreeIndex& ti = index[t];
-      const FastNode* fn = ti.nodes.data();
       const uint32_t* order = ti.order.data();
-      // Rows whose permuted code leaves their path's interval (branchless).
-      size_t n_walks = 0;
-      for (uint32_t q = ti.first[j]; q < ti.first[j + 1]; ++q) {
-        const Segment& seg = ti.segments[q];
-        for (uint32_t k = seg.k_begin; k < seg.k_end; ++k) {
-          const uint32_t i = order[k];
-          const uint8_t code = column[i];
-          walks[n_walks] = Walk{seg.start, i, seg.leaf};
-          n_walks += (code < seg.lo_code || code > seg.hi_code) ? 1 : 0;
+      // Rows whose permuted code leaves their path's interval (branchless),
+      // for every repeat in one pass over the segments: the repeats share
+      // the segments and the row order, only the permuted codes differ.
+      for (size_t r0 = 0; r0 < repeats; r0 += kMaxFusedRepeats) {
+        const size_t nr = std::min(kMaxFusedRepeats, repeats - r0);
+        const uint8_t* col[kMaxFusedRepeats];
+        Walk* walks[kMaxFusedRepeats];
+        for (size_t r = 0; r < nr; ++r) {
+          col[r] = s.repeat[r0 + r].column.data();
+          walks[r] = s.repeat[r0 + r].walks.data();
+          n_walks[r] = 0;
         }
-      }
-      // They walk to their new leaves eight at a time, in lockstep:
-      // independent walks hide each other's load latency.
-      const ForestNode* values = forest.trees()[t].nodes.data();
-      constexpr size_t kLanes = 8;
-      size_t b = 0;
-      for (; b + kLanes <= n_walks; b += kLanes) {
-        int32_t lane[kLanes];
-        const uint8_t* rowc[kLanes];
-        int steps = 0;
-        for (size_t l = 0; l < kLanes; ++l) {
-          lane[l] = walks[b + l].node;
-          rowc[l] = work + static_cast<size_t>(walks[b + l].row) * features;
-          steps = std::max<int>(steps, fn[lane[l]].height);
-        }
-        for (int step = 0; step < steps; ++step) {
-          for (size_t l = 0; l < kLanes; ++l) {
-            const FastNode& nd = fn[lane[l]];
-            lane[l] = nd.left + (rowc[l][nd.feature] > nd.bin ? 1 : 0);
+        for (uint32_t q = ti.first[j]; q < ti.first[j + 1]; ++q) {
+          const Segment& seg = ti.segments[q];
+          const uint32_t lo = seg.lo_code;
+          const uint32_t width = static_cast<uint32_t>(seg.hi_code) - lo;
+          for (uint32_t k = seg.k_begin; k < seg.k_end; ++k) {
+            const uint32_t i = order[k];
+            for (size_t r = 0; r < nr; ++r) {
+              walks[r][n_walks[r]] = Walk{i, q};
+              // code outside [lo, hi], as one unsigned comparison
+              n_walks[r] += (static_cast<uint32_t>(col[r][i]) - lo > width) ? 1 : 0;
+            }
           }
         }
-        for (size_t l = 0; l < kLanes; ++l) {
-          // Only trees deeper than 255 levels need more steps.
-          while (fn[lane[l]].left != lane[l]) {
-            lane[l] = fn[lane[l]].left + (rowc[l][fn[lane[l]].feature] > fn[lane[l]].bin ? 1 : 0);
-          }
-          s.delta[walks[b + l].row] += values[lane[l]].value - values[walks[b + l].old_leaf].value;
+        for (size_t r = 0; r < nr; ++r) {
+          Repeat& rp = s.repeat[r0 + r];
+          Rewalk(forest.trees()[t].nodes.data(), ti, rp.walks.data(), n_walks[r], rp.codes.data(), features,
+                 rp.delta.data());
         }
-      }
-      for (; b < n_walks; ++b) {
-        int32_t m = walks[b].node;
-        const uint8_t* c = work + static_cast<size_t>(walks[b].row) * features;
-        while (fn[m].left != m) m = fn[m].left + (c[fn[m].feature] > fn[m].bin ? 1 : 0);
-        s.delta[walks[b].row] += values[m].value - values[walks[b].old_leaf].value;
       }
     }
-    for (size_t i = 0; i < rows; ++i) s.pred[i] = forest.PredictionFromSum(base_sum[i] + s.delta[i]);
-    out.deltas[j][static_cast<size_t>(r)] = MeanSquaredError(y, s.pred) - out.baseline_mse;
-    for (size_t i = 0; i < rows; ++i) work[i * features + j] = codes.codes[i * features + j];
+    for (size_t r = 0; r < repeats; ++r) {
+      Repeat& rp = s.repeat[r];
+      for (size_t i = 0; i < rows; ++i) s.pred[i] = forest.PredictionFromSum(base_sum[i] + rp.delta[i]);
+      out.deltas[j][r] = MeanSquaredError(y, s.pred) - out.baseline_mse;
+      for (size_t i = 0; i < rows; ++i) rp.codes[i * features + j] = codes.codes[i * features + j];
+    }
   });
   Summarise(&out);
   return out;

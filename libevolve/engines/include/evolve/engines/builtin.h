@@ -58,7 +58,10 @@ Result<WalkForward> WalkForwardFrom(const std::string& data_options_json);
 
 struct BuiltinOptions {
   std::string data_dir;  // SYMBOL.csv files
-  // Training threads per model (0: all cores).
+  // Training threads (0: all cores; a random forest's n_jobs overrides it).
+  // With at least twice as many walk-forward spans as threads, the spans are
+  // trained in parallel, one thread each; otherwise each span's model uses
+  // them all. Results never depend on it.
   int threads = 0;
   // Permutation importance repeats.
   int importance_repeats = 5;

@@ -50,6 +50,10 @@ struct PermutationImportance {
   std::vector<double> stdev;  // per feature, population stdev over repeats
   // deltas[j][r]: MSE increase of repeat r for feature j.
   std::vector<std::vector<double>> deltas;
+  // The model's predictions for the unpermuted rows of x, in row order: the
+  // baseline both paths compute anyway, equal bit for bit to predicting x
+  // (the walk-forward trainer uses them as its out-of-sample predictions).
+  std::vector<double> baseline;
 };
 
 // Predictions for every row of `x` into *out (x.rows values).
