@@ -1,7 +1,8 @@
 // A real evolution on real data: the bundled daily bars of TTRC (1985-2006),
 // the built-in engines (features, walk-forward random forest, permutation
-// importance, backtester), two workers on threads. The store is in memory
-// (evolve::testing::FakeStore) until the SQLite store and `evolve run` land.
+// importance, backtester), two workers on threads, an in-memory store
+// (evolve::testing::FakeStore): the library wired by hand. `evolve run` is
+// the same with a SQLite store, progress and resume.
 //
 //   ttrc_evolution [DATA_DIR] [GENERATIONS]
 #include <cstdio>

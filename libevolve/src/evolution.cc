@@ -229,7 +229,7 @@ class EvolutionEngine::Impl {
   // trained and recorded. Sets *dependency_error when the trainer failed
   // (the returned status then says why), so the caller can fail the run;
   // other errors are the store's.
-  Result<ModelChoice> ObtainModel(const ModelSpec& spec, bool* dependency_error) {
+  Result<ModelChoice> ObtainModel(const Run& run, int generation, const ModelSpec& spec, bool* dependency_error) {
     *dependency_error = false;
     auto fingerprint = Fingerprint(spec);
     if (!fingerprint.ok()) return InternalError("fingerprint: " + fingerprint.status().message());
@@ -242,7 +242,9 @@ class EvolutionEngine::Impl {
       return choice;
     }
     if (known.status().code() != StatusCode::kNotFound) return known.status();
-    Log(LogLevel::kInfo, "training model", {{"symbol", spec.symbol}, {"fingerprint", choice.fingerprint}});
+    Log(LogLevel::kInfo, "training model",
+        {{"run_id", run.id}, {"generation", std::to_string(generation)}, {"fingerprint", choice.fingerprint}});
+    if (deps_.observer) deps_.observer->OnModelTraining(run, generation, spec);
     auto trained = WithRetry("training", [&] { return deps_.trainer.Train(spec); });
     if (!trained.ok()) {
       *dependency_error = true;
@@ -372,7 +374,7 @@ class EvolutionEngine::Impl {
 
     if (!choice) {
       bool dependency_error = false;
-      auto obtained = ObtainModel(spec, &dependency_error);
+      auto obtained = ObtainModel(run, g, spec, &dependency_error);
       if (!obtained.ok()) {
         if (dependency_error) return Fail(run, GenTag(g) + ": training: " + obtained.status().ToString());
         return obtained.status();

@@ -102,14 +102,18 @@ class Progress final : public EngineObserver {
  public:
   Progress(Store& store, bool tty) : store_(store), tty_(tty) {}
 
-  void OnGenerationReady(const Run& run, const Generation& g) override {
+  void OnModelTraining(const Run&, int generation, const ModelSpec& spec) override {
+    Print("gen " + std::to_string(generation) + ": training " + spec.algorithm + " on " +
+          std::to_string(spec.features.size()) + " features...");
+  }
+
+  void OnGenerationReady(const Run&, const Generation& g) override {
     std::string line = "gen " + std::to_string(g.generation) + ": model " + g.model_id +
                        (g.reused_model ? " (reused, not retrained)" : "") + ", " +
                        std::to_string(g.features.size()) + " features";
     if (g.generation > 0) line += ", " + std::to_string(g.pruned_features.size()) + " pruned";
-    Print(line, true);
+    Print(line);
     last_done_ = -1;
-    (void)run;
   }
 
   void OnBatchProgress(const Run&, const Generation& g, const JobCounts& counts) override {
@@ -122,7 +126,7 @@ class Progress final : public EngineObserver {
   void OnGenerationEvaluated(const Run&, const Generation& g) override {
     Draw(g, g.jobs_completed + g.jobs_failed, g.jobs_total, g.best_sqn);
     if (tty_) std::fputc('\n', stderr);
-    Print("  verdict: " + g.verdict, true);
+    Print("  verdict: " + g.verdict);
     last_done_ = -1;
   }
 
@@ -152,12 +156,12 @@ class Progress final : public EngineObserver {
                    std::string(kWidth - filled, '.').c_str(), tail.c_str());
       std::fflush(stderr);
     } else {
-      Print("gen " + std::to_string(g.generation) + ":" + tail, true);
+      Print("gen " + std::to_string(g.generation) + ":" + tail);
     }
   }
 
-  void Print(const std::string& line, bool newline) {
-    std::fprintf(stderr, "%s%s", line.c_str(), newline ? "\n" : "");
+  void Print(const std::string& line) {
+    std::fprintf(stderr, "%s\n", line.c_str());
     std::fflush(stderr);
   }
 

@@ -202,6 +202,35 @@ TEST_CASE("cli: symbols and features show what the models see, numbers exact") {
   CHECK(Lines(r.out) == frame->rows() + 1);
 }
 
+TEST_CASE("cli: features adds reference symbols' columns, aligned on the symbol's bars") {
+  TempDir dir;
+  engines::SyntheticOptions o;
+  o.symbols = {"SYN", "REF"};
+  o.bars = 300;
+  auto bars = engines::GenerateSyntheticBars(o);
+  REQUIRE(engines::WriteBarsCsv(bars.at("SYN"), dir / "SYN.csv").ok());
+  REQUIRE(engines::WriteBarsCsv(bars.at("REF"), dir / "REF.csv").ok());
+  ProcessResult r = RunProcess(Evolve({"symbols", "--data-dir", dir.path()}));
+  CHECK(r.out == "REF\nSYN\n");
+  r = RunProcess(Evolve({"features", "SYN", "--data-dir", dir.path(), "--reference-symbols", "REF", "--columns",
+                         "return_1,ref_return_1"}));
+  REQUIRE(r.exit_code == 0);
+  std::istringstream lines(r.out);
+  std::string header, first, second;
+  std::getline(lines, header);
+  std::getline(lines, first);
+  std::getline(lines, second);
+  CHECK(header == "date,return_1,ref_return_1");
+  CHECK(first == "2000-01-03,,");  // no return on the first bar
+  const double ref_close0 = bars.at("REF").close[0], ref_close1 = bars.at("REF").close[1];
+  const std::string ref_cell = second.substr(second.rfind(',') + 1);
+  CHECK(std::strtod(ref_cell.c_str(), nullptr) == doctest::Approx(ref_close1 / ref_close0 - 1).epsilon(1e-12));
+  // A reference symbol that is not in the data is an error naming it.
+  r = RunProcess(Evolve({"features", "SYN", "--data-dir", dir.path(), "--reference-symbols", "QQQ"}));
+  CHECK(r.exit_code == 2);
+  CHECK(Contains(r.err, "QQQ"));
+}
+
 // ------------------------------------------------------------- runs
 
 // Polls `done` every 20 ms for up to `limit`; true once it holds.

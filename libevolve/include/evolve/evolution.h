@@ -49,6 +49,9 @@ namespace evolve {
 class EngineObserver {
  public:
   virtual ~EngineObserver() = default;
+  // A model is about to be trained (its fingerprint is new): training may
+  // take a while, and nothing else is reported until it is done.
+  virtual void OnModelTraining(const Run& /*run*/, int /*generation*/, const ModelSpec& /*spec*/) {}
   virtual void OnGenerationReady(const Run& /*run*/, const Generation& /*gen*/) {}
   virtual void OnBatchProgress(const Run& /*run*/, const Generation& /*gen*/, const JobCounts& /*counts*/) {}
   virtual void OnGenerationEvaluated(const Run& /*run*/, const Generation& /*gen*/) {}
