@@ -28,7 +28,9 @@ test: build
 
 # One evolution of the bundled TTRC daily bars on the embedded defaults:
 # SQLite file ./evolve.db, built-in engines, in-process workers.
-demo: build
+# Builds only the `evolve` binary, so the first demo does not wait for the tests.
+demo: configure
+	cmake --build $(BUILD_DIR) --parallel $(JOBS) --target evolve_bin
 	$(BUILD_DIR)/services/orchestrator/evolve run
 
 # Side-by-side benchmarks against the Python/R peers (docs/benchmarks.md).

@@ -47,6 +47,12 @@ class Statement {
   // NULL when unset.
   void Bind(int index, const std::optional<double>& value);
   void Bind(int index, const std::optional<TimePoint>& time);
+  // Binds `values` to ?1, ?2, ... in order.
+  template <typename... T>
+  void BindAll(const T&... values) {
+    int index = 0;
+    (Bind(++index, values), ...);
+  }
   void BindNull(int index);
   void BindBlob(int index, const std::string& bytes);
 

@@ -189,9 +189,7 @@ Status SqliteStore::Impl::Migrate(bool migrate) {
       EVOLVE_ASSIGN_OR_RETURN(
           Statement record,
           db->Prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)"));
-      record.Bind(1, migration.version);
-      record.Bind(2, migration.name);
-      record.Bind(3, Now());
+      record.BindAll(migration.version, migration.name, Now());
       EVOLVE_RETURN_IF_ERROR(record.Run());
     }
     schema_version = latest;
@@ -356,22 +354,10 @@ Status SqliteStore::CreateRun(const Run& run) {
         Sql({"INSERT INTO evolution_runs (", kRunColumns,
              ", symbol) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"});
     EVOLVE_ASSIGN_OR_RETURN(Statement insert, impl_->db->Prepare(sql));
-    insert.Bind(1, run.id);
-    insert.Bind(2, RunStatusName(run.status));
-    insert.Bind(3, config);
-    insert.Bind(4, run.config.hyperparameters);
-    insert.Bind(5, run.config.data_options);
-    insert.Bind(6, run.current_generation);
-    insert.Bind(7, run.seed_model_id);
-    insert.Bind(8, run.best_sqn);
-    insert.Bind(9, run.best_model_id);
-    insert.Bind(10, run.promoted ? 1 : 0);
-    insert.Bind(11, run.promotion_id);
-    insert.Bind(12, run.stop_reason);
-    insert.Bind(13, run.error);
-    insert.Bind(14, now);
-    insert.Bind(15, now);
-    insert.Bind(16, run.config.symbol);
+    insert.BindAll(run.id, RunStatusName(run.status), config, run.config.hyperparameters,
+                   run.config.data_options, run.current_generation, run.seed_model_id, run.best_sqn,
+                   run.best_model_id, run.promoted ? 1 : 0, run.promotion_id, run.stop_reason, run.error, now,
+                   now, run.config.symbol);
     Status inserted = insert.Run();
     if (insert.last_error() == SQLITE_CONSTRAINT_PRIMARYKEY)
       return AlreadyExistsError("run " + run.id + " exists");
@@ -439,21 +425,10 @@ Status SqliteStore::UpdateRun(const Run& run, RunStatus expected) {
             "current_generation = ?6, seed_model_id = ?7, best_sqn = ?8, best_model_id = ?9, "
             "promoted = ?10, promotion_id = ?11, stop_reason = ?12, error = ?13, updated_at = ?14, "
             "symbol = ?15 WHERE id = ?1"));
-    update.Bind(1, run.id);
-    update.Bind(2, RunStatusName(run.status));
-    update.Bind(3, config);
-    update.Bind(4, run.config.hyperparameters);
-    update.Bind(5, run.config.data_options);
-    update.Bind(6, run.current_generation);
-    update.Bind(7, run.seed_model_id);
-    update.Bind(8, run.best_sqn);
-    update.Bind(9, run.best_model_id);
-    update.Bind(10, run.promoted ? 1 : 0);
-    update.Bind(11, run.promotion_id);
-    update.Bind(12, run.stop_reason);
-    update.Bind(13, run.error);
-    update.Bind(14, now);
-    update.Bind(15, run.config.symbol);
+    update.BindAll(run.id, RunStatusName(run.status), config, run.config.hyperparameters,
+                   run.config.data_options, run.current_generation, run.seed_model_id, run.best_sqn,
+                   run.best_model_id, run.promoted ? 1 : 0, run.promotion_id, run.stop_reason, run.error, now,
+                   run.config.symbol);
     return update.Run();
   });
 }
@@ -483,11 +458,7 @@ Status SqliteStore::TransitionRun(const std::string& run_id, const std::vector<R
           Statement update,
           db.Prepare("UPDATE evolution_runs SET status = ?2, stop_reason = ?3, error = ?4, updated_at = ?5 "
                      "WHERE id = ?1"));
-      update.Bind(1, run_id);
-      update.Bind(2, RunStatusName(to));
-      update.Bind(3, stop_reason);
-      update.Bind(4, error);
-      update.Bind(5, now);
+      update.BindAll(run_id, RunStatusName(to), stop_reason, error, now);
       EVOLVE_RETURN_IF_ERROR(update.Run());
     }
     if (to != RunStatus::kCancelled) return Status::Ok();
@@ -542,14 +513,8 @@ Status SqliteStore::SaveGeneration(const Generation& generation) {
             "ON CONFLICT (run_id, generation) DO UPDATE SET state = excluded.state, "
             "model_id = excluded.model_id, batch_id = excluded.batch_id, best_sqn = excluded.best_sqn, "
             "doc = excluded.doc, updated_at = excluded.updated_at"));
-    upsert.Bind(1, stored.run_id);
-    upsert.Bind(2, stored.generation);
-    upsert.Bind(3, GenerationStateName(stored.state));
-    upsert.Bind(4, stored.model_id);
-    upsert.Bind(5, stored.batch_id);
-    upsert.Bind(6, stored.best_sqn);
-    upsert.Bind(7, doc);
-    upsert.Bind(8, stored.updated_at);
+    upsert.BindAll(stored.run_id, stored.generation, GenerationStateName(stored.state), stored.model_id,
+                   stored.batch_id, stored.best_sqn, doc, stored.updated_at);
     return upsert.Run();
   });
 }
@@ -618,13 +583,8 @@ Result<FingerprintRecord> SqliteStore::RecordFingerprint(const FingerprintRecord
                                           ", symbol) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
                                           "ON CONFLICT (fingerprint) DO NOTHING"});
       EVOLVE_ASSIGN_OR_RETURN(Statement insert, db.Prepare(sql));
-      insert.Bind(1, record.fingerprint);
-      insert.Bind(2, record.model_id);
-      insert.Bind(3, spec);
-      insert.Bind(4, record.spec.hyperparameters);
-      insert.Bind(5, record.spec.data_options);
-      insert.Bind(6, now);
-      insert.Bind(7, record.spec.symbol);
+      insert.BindAll(record.fingerprint, record.model_id, spec, record.spec.hyperparameters,
+                     record.spec.data_options, now, record.spec.symbol);
       EVOLVE_RETURN_IF_ERROR(insert.Run());
     }
     static const std::string sql =
@@ -652,14 +612,8 @@ Status SqliteStore::AddLineageEdge(const LineageEdge& edge) {
             "INSERT INTO evolution_log (id, run_id, parent_model_id, child_model_id, generation, "
             "parent_sqn, doc, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
             "ON CONFLICT (id) DO NOTHING"));
-    insert.Bind(1, stored.id);
-    insert.Bind(2, stored.run_id);
-    insert.Bind(3, stored.parent_model_id);
-    insert.Bind(4, stored.child_model_id);
-    insert.Bind(5, stored.generation);
-    insert.Bind(6, stored.parent_sqn);
-    insert.Bind(7, doc);
-    insert.Bind(8, stored.created_at);
+    insert.BindAll(stored.id, stored.run_id, stored.parent_model_id, stored.child_model_id, stored.generation,
+                   stored.parent_sqn, doc, stored.created_at);
     return insert.Run();
   });
 }
@@ -751,15 +705,8 @@ Result<int> SqliteStore::EnqueueBatch(const std::string& batch_id, const std::ve
     for (const Job& job : jobs) {
       {
         EVOLVE_ASSIGN_OR_RETURN(Statement insert, db.Prepare(sql));
-        insert.Bind(1, job.id);
-        insert.Bind(2, job.batch_id);
-        insert.Bind(3, job.run_id);
-        insert.Bind(4, job.model_id);
-        insert.Bind(5, job.generation);
-        insert.Bind(6, job.priority);
-        insert.Bind(7, ToJson(job.params));
-        insert.Bind(8, job.max_attempts);
-        insert.Bind(9, now);
+        insert.BindAll(job.id, job.batch_id, job.run_id, job.model_id, job.generation, job.priority,
+                       ToJson(job.params), job.max_attempts, now);
         Status status = insert.Run();
         if (insert.last_error() != SQLITE_CONSTRAINT_PRIMARYKEY) {
           EVOLVE_RETURN_IF_ERROR(status);
@@ -811,11 +758,7 @@ Result<std::vector<Job>> SqliteStore::ClaimJobs(const std::string& worker_id, in
       EVOLVE_ASSIGN_OR_RETURN(Statement update,
                               db.Prepare("UPDATE priority_jobs SET status = 'RUNNING', worker_id = ?2, "
                                          "attempts = ?3, lease_until = ?4, updated_at = ?5 WHERE id = ?1"));
-      update.Bind(1, job.id);
-      update.Bind(2, worker_id);
-      update.Bind(3, job.attempts);
-      update.Bind(4, lease_until);
-      update.Bind(5, now);
+      update.BindAll(job.id, worker_id, job.attempts, lease_until, now);
       EVOLVE_RETURN_IF_ERROR(update.Run());
     }
     return claimed;
@@ -851,9 +794,7 @@ Status SqliteStore::HeartbeatJob(const std::string& job_id, const std::string& w
     EVOLVE_ASSIGN_OR_RETURN(
         Statement update,
         impl_->db->Prepare("UPDATE priority_jobs SET lease_until = ?2, updated_at = ?3 WHERE id = ?1"));
-    update.Bind(1, job_id);
-    update.Bind(2, now + std::chrono::duration_cast<std::chrono::microseconds>(lease));
-    update.Bind(3, now);
+    update.BindAll(job_id, now + std::chrono::duration_cast<std::chrono::microseconds>(lease), now);
     return update.Run();
   });
 }
@@ -870,9 +811,7 @@ Status SqliteStore::CompleteJob(const std::string& job_id, const std::string& wo
           Statement update,
           db.Prepare("UPDATE priority_jobs SET status = 'COMPLETED', result = ?2, error = '', "
                      "lease_until = NULL, updated_at = ?3 WHERE id = ?1"));
-      update.Bind(1, job_id);
-      update.Bind(2, ToJson(result));
-      update.Bind(3, now);
+      update.BindAll(job_id, ToJson(result), now);
       EVOLVE_RETURN_IF_ERROR(update.Run());
     }
     EVOLVE_ASSIGN_OR_RETURN(
@@ -898,9 +837,7 @@ Status SqliteStore::FailJob(const std::string& job_id, const std::string& worker
           Statement update,
           db.Prepare("UPDATE priority_jobs SET status = 'PENDING', error = ?2, worker_id = '', "
                      "lease_until = NULL, updated_at = ?3 WHERE id = ?1"));
-      update.Bind(1, job_id);
-      update.Bind(2, error);
-      update.Bind(3, now);
+      update.BindAll(job_id, error, now);
       EVOLVE_RETURN_IF_ERROR(update.Run());
       AddEvent(&events, QueueEvent::Kind::kJobsAvailable, held.run_id, held.batch_id);
       return Status::Ok();
@@ -909,9 +846,7 @@ Status SqliteStore::FailJob(const std::string& job_id, const std::string& worker
       EVOLVE_ASSIGN_OR_RETURN(Statement update,
                               db.Prepare("UPDATE priority_jobs SET status = 'FAILED', error = ?2, "
                                          "lease_until = NULL, updated_at = ?3 WHERE id = ?1"));
-      update.Bind(1, job_id);
-      update.Bind(2, error);
-      update.Bind(3, now);
+      update.BindAll(job_id, error, now);
       EVOLVE_RETURN_IF_ERROR(update.Run());
     }
     EVOLVE_ASSIGN_OR_RETURN(Statement count,
@@ -1107,15 +1042,8 @@ Status SqliteStore::SavePromotion(const Promotion& promotion) {
             "INSERT INTO promoted_models (id, model_id, run_id, generation, sqn, doc, hyperparameters, "
             "data_options, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
             "ON CONFLICT (id) DO NOTHING"));
-    insert.Bind(1, stored.id);
-    insert.Bind(2, stored.model_id);
-    insert.Bind(3, stored.run_id);
-    insert.Bind(4, stored.generation);
-    insert.Bind(5, stored.sqn);
-    insert.Bind(6, doc);
-    insert.Bind(7, stored.spec.hyperparameters);
-    insert.Bind(8, stored.spec.data_options);
-    insert.Bind(9, stored.created_at);
+    insert.BindAll(stored.id, stored.model_id, stored.run_id, stored.generation, stored.sqn, doc,
+                   stored.spec.hyperparameters, stored.spec.data_options, stored.created_at);
     return insert.Run();
   });
 }
@@ -1166,11 +1094,7 @@ Status SqliteStore::RegisterWorker(const WorkerInfo& worker) {
              "status = 'ACTIVE', started_at = excluded.started_at, "
              "last_heartbeat = excluded.last_heartbeat, current_jobs = excluded.current_jobs"});
     EVOLVE_ASSIGN_OR_RETURN(Statement upsert, impl_->db->Prepare(sql));
-    upsert.Bind(1, worker.id);
-    upsert.Bind(2, worker.host);
-    upsert.Bind(3, worker.pid);
-    upsert.Bind(4, now);
-    upsert.Bind(5, ToJson(worker.current_jobs));
+    upsert.BindAll(worker.id, worker.host, worker.pid, now, ToJson(worker.current_jobs));
     return upsert.Run();
   });
 }
@@ -1182,9 +1106,7 @@ Status SqliteStore::WorkerHeartbeat(const std::string& worker_id,
     EVOLVE_ASSIGN_OR_RETURN(
         Statement update,
         impl_->db->Prepare("UPDATE workers SET last_heartbeat = ?2, current_jobs = ?3 WHERE id = ?1"));
-    update.Bind(1, worker_id);
-    update.Bind(2, now);
-    update.Bind(3, ToJson(current_jobs));
+    update.BindAll(worker_id, now, ToJson(current_jobs));
     EVOLVE_RETURN_IF_ERROR(update.Run());
     if (impl_->db->Changes() == 0) return NotFoundError("worker " + worker_id + " not registered");
     return Status::Ok();
