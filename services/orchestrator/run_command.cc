@@ -116,11 +116,23 @@ class Progress final : public EngineObserver {
     last_done_ = -1;
   }
 
-  void OnBatchProgress(const Run&, const Generation& g, const JobCounts& counts) override {
-    const int done = counts.completed + counts.failed + counts.cancelled;
+  void OnBatchProgress(const Run&, const Generation& g, const JobCounts&) override {
+    // One read for both numbers, so "done" and "best so far" agree.
+    JobFilter filter;
+    filter.batch_id = g.batch_id;
+    auto jobs = store_.ListJobs(filter);
+    if (!jobs.ok()) return;
+    int done = 0;
+    std::optional<double> best;
+    for (const Job& job : *jobs) {
+      if (IsFinal(job.status)) ++done;
+      if (job.result.has_value() && job.result->sqn.has_value() && (!best || *job.result->sqn > *best)) {
+        best = job.result->sqn;
+      }
+    }
     if (done == last_done_) return;
     last_done_ = done;
-    Draw(g, done, counts.total(), BestSqnSoFar(g.batch_id));
+    Draw(g, done, static_cast<int>(jobs->size()), best);
   }
 
   void OnGenerationEvaluated(const Run&, const Generation& g) override {
@@ -131,21 +143,6 @@ class Progress final : public EngineObserver {
   }
 
  private:
-  std::optional<double> BestSqnSoFar(const std::string& batch_id) {
-    JobFilter filter;
-    filter.batch_id = batch_id;
-    filter.status = JobStatus::kCompleted;
-    auto jobs = store_.ListJobs(filter);
-    std::optional<double> best;
-    if (!jobs.ok()) return best;
-    for (const Job& job : *jobs) {
-      if (job.result.has_value() && job.result->sqn.has_value() && (!best || *job.result->sqn > *best)) {
-        best = job.result->sqn;
-      }
-    }
-    return best;
-  }
-
   void Draw(const Generation& g, int done, int total, std::optional<double> best) {
     const std::string tail = " " + std::to_string(done) + "/" + std::to_string(total) + " jobs, best SQN " +
                              Num(best);
