@@ -305,8 +305,13 @@ int RunCommand(const Argv& argv) {
   EvolutionEngine engine({*engines->features, *engines->trainer, store, nullptr, &progress}, options);
 
   std::string run_id;
+  std::unique_ptr<RunLock> lock;
   if (resume.has_value()) {
     run_id = *resume;
+    // Taken before the run is touched: another live process may be running it.
+    auto locked = RunLock::Acquire(store_settings->sqlite_path, run_id);
+    if (!locked.ok()) return Fail(locked.status());
+    lock = std::move(*locked);
     auto run = store.GetRun(run_id);
     if (!run.ok()) return Fail(run.status());
     if (run->status == RunStatus::kStopped || run->status == RunStatus::kFailed) {
@@ -326,8 +331,11 @@ int RunCommand(const Argv& argv) {
                  run_id.c_str(), config.symbol.c_str(), config.timeframe.c_str(), config.max_generations,
                  config.thresholds.size(), config.regime_configs.size(), store_settings->sqlite_path.c_str());
   }
-  auto lock = RunLock::Acquire(store_settings->sqlite_path, run_id);
-  if (!lock.ok()) return Fail(lock.status());
+  if (lock == nullptr) {
+    auto locked = RunLock::Acquire(store_settings->sqlite_path, run_id);
+    if (!locked.ok()) return Fail(locked.status());
+    lock = std::move(*locked);
+  }
 
   // The workers: one claim takes a fair share of a generation's grid, so the
   // simulator runs each share in one pass over the bars.

@@ -404,6 +404,10 @@ TEST_CASE("cli: a run killed with SIGKILL resumes without retraining or running 
   const std::string db = dir / "evolve.db";
   std::string run_id;
   Process first = StartRunStoppedMidway(db, dir.path(), &run_id);
+  // While its process lives, nobody else may step the run.
+  const ProcessResult refused = RunProcess(Evolve({"run", "--resume", run_id, "--db", db, "--data-dir", dir.path()}));
+  CHECK(refused.exit_code == 1);
+  CHECK(Contains(refused.err, "is being run by another process"));
   first.Signal(SIGKILL);
   const ProcessResult killed = first.Wait();
   REQUIRE(killed.exit_code == 128 + SIGKILL);
