@@ -1420,6 +1420,77 @@ inline std::map<std::string, WorkerInfo> WorkersById(Store& store) {
   return by_id;
 }
 
+inline void FinishJobsReportsEachOutcome(StoreHarness& h) {
+  Store& store = h.store();
+  EVOLVE_CONTRACT_OK(store.RegisterWorker(MakeWorker("worker-1")));
+  Enqueue(store, "run-fin", "batch-fin",
+          {MakeJob("fin-a", "batch-fin", "run-fin", 5), MakeJob("fin-b", "batch-fin", "run-fin", 4),
+           MakeJob("fin-c", "batch-fin", "run-fin", 3), MakeJob("fin-d", "batch-fin", "run-fin", 2, 1),
+           MakeJob("fin-e", "batch-fin", "run-fin", 1)});
+  Result<std::vector<Job>> claimed = store.ClaimJobs("worker-1", 4, kLongLease);
+  EVOLVE_CONTRACT_OK(claimed);
+  REQUIRE(claimed->size() == 4);  // fin-a .. fin-d; fin-e stays PENDING
+  Result<std::vector<Job>> other = store.ClaimJobs("worker-2", 1, kLongLease);
+  EVOLVE_CONTRACT_OK(other);
+  REQUIRE(other->size() == 1);
+  REQUIRE(other->front().id == "fin-e");
+
+  std::vector<JobOutcome> outcomes(6);
+  outcomes[0].job_id = "fin-a";
+  outcomes[0].result = MakeResult(3.5);
+  outcomes[1].job_id = "fin-b";  // retryable with attempts left: back to PENDING
+  outcomes[1].error = "simulator timeout";
+  outcomes[1].retryable = true;
+  outcomes[2].job_id = "fin-c";  // not retryable: FAILED
+  outcomes[2].error = "bad parameters";
+  outcomes[3].job_id = "fin-e";  // held by worker-2: refused alone
+  outcomes[3].result = MakeResult(1.0);
+  outcomes[4].job_id = "fin-missing";  // unknown: refused alone
+  outcomes[4].result = MakeResult(1.0);
+  outcomes[5].job_id = "fin-d";  // retryable but no attempt left: FAILED
+  outcomes[5].error = "simulator down";
+  outcomes[5].retryable = true;
+  Result<std::vector<Status>> statuses = store.FinishJobs("worker-1", outcomes);
+  EVOLVE_CONTRACT_OK(statuses);
+  REQUIRE(statuses->size() == outcomes.size());
+  EVOLVE_CONTRACT_OK((*statuses)[0]);
+  EVOLVE_CONTRACT_OK((*statuses)[1]);
+  EVOLVE_CONTRACT_OK((*statuses)[2]);
+  EVOLVE_CONTRACT_CODE((*statuses)[3], kAborted);
+  EVOLVE_CONTRACT_CODE((*statuses)[4], kNotFound);
+  EVOLVE_CONTRACT_OK((*statuses)[5]);
+
+  Job a = MustGetJob(store, "fin-a");
+  CHECK(a.status == JobStatus::kCompleted);
+  REQUIRE(a.result.has_value());
+  CHECK(*a.result == MakeResult(3.5));
+  Job b = MustGetJob(store, "fin-b");
+  CHECK(b.status == JobStatus::kPending);
+  CHECK(b.error == "simulator timeout");
+  CHECK(MustGetJob(store, "fin-c").status == JobStatus::kFailed);
+  CHECK(MustGetJob(store, "fin-c").error == "bad parameters");
+  CHECK(MustGetJob(store, "fin-d").status == JobStatus::kFailed);
+  Job e = MustGetJob(store, "fin-e");
+  CHECK(e.status == JobStatus::kRunning);  // worker-2's, untouched
+  CHECK_FALSE(e.result.has_value());
+
+  // Counted as CompleteJob / FailJob count them.
+  bool found = false;
+  for (const WorkerInfo& w : *store.ListWorkers()) {
+    if (w.id != "worker-1") continue;
+    found = true;
+    CHECK(w.jobs_completed == 1);
+    CHECK(w.jobs_failed == 2);
+  }
+  CHECK(found);
+
+  // A second report of the same outcomes writes nothing more.
+  Result<std::vector<Status>> again = store.FinishJobs("worker-1", {outcomes[0]});
+  EVOLVE_CONTRACT_OK(again);
+  EVOLVE_CONTRACT_CODE(again->front(), kAborted);
+  CHECK(MustGetJob(store, "fin-a").status == JobStatus::kCompleted);
+}
+
 inline void WorkerRegistryAndCounters(StoreHarness& h) {
   Store& store = h.store();
   EVOLVE_CONTRACT_CODE(store.WorkerHeartbeat("worker-unknown", {}), kNotFound);
@@ -1611,6 +1682,7 @@ inline const std::vector<NamedCheck>& AllChecks() {
       {"HeartbeatExtendsLease", &HeartbeatExtendsLease},
       {"ReaperRetriesThenFails", &ReaperRetriesThenFails},
       {"FailJobRetryableAndFinal", &FailJobRetryableAndFinal},
+      {"FinishJobsReportsEachOutcome", &FinishJobsReportsEachOutcome},
       {"ReleaseDoesNotCountTheAttempt", &ReleaseDoesNotCountTheAttempt},
       {"FinishedJobsAreNeverClaimed", &FinishedJobsAreNeverClaimed},
       {"PromotionsOrderAndIdempotence", &PromotionsOrderAndIdempotence},
@@ -1652,6 +1724,7 @@ inline const std::vector<NamedCheck>& AllChecks() {
   EVOLVE_STORE_CONTRACT_CASE_(prefix, HeartbeatExtendsLease, make_harness)                      \
   EVOLVE_STORE_CONTRACT_CASE_(prefix, ReaperRetriesThenFails, make_harness)                     \
   EVOLVE_STORE_CONTRACT_CASE_(prefix, FailJobRetryableAndFinal, make_harness)                   \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, FinishJobsReportsEachOutcome, make_harness)               \
   EVOLVE_STORE_CONTRACT_CASE_(prefix, ReleaseDoesNotCountTheAttempt, make_harness)              \
   EVOLVE_STORE_CONTRACT_CASE_(prefix, FinishedJobsAreNeverClaimed, make_harness)                \
   EVOLVE_STORE_CONTRACT_CASE_(prefix, PromotionsOrderAndIdempotence, make_harness)              \

@@ -139,4 +139,21 @@ std::string JoinRunStatuses(const std::vector<RunStatus>& statuses) {
   return out.empty() ? "(none)" : out;
 }
 
+Result<std::vector<Status>> JobQueue::FinishJobs(const std::string& worker_id,
+                                                 const std::vector<JobOutcome>& outcomes) {
+  std::vector<Status> statuses;
+  statuses.reserve(outcomes.size());
+  bool any_written = false;
+  for (const JobOutcome& o : outcomes) {
+    Status s = o.result.has_value() ? CompleteJob(o.job_id, worker_id, *o.result)
+                                    : FailJob(o.job_id, worker_id, o.error, o.retryable);
+    any_written = any_written || s.ok();
+    statuses.push_back(std::move(s));
+  }
+  // Nothing written because the store is away: one error for the call, as
+  // a backend that writes the batch in one transaction would give.
+  if (!any_written && !statuses.empty() && statuses.front().IsRetryable()) return statuses.front();
+  return statuses;
+}
+
 }  // namespace evolve

@@ -62,12 +62,13 @@ class Worker::Impl {
       } else {
         results = simulator_.SimulateMany(params);
       }
-      for (size_t i = next; i < end; ++i) {
-        Report(jobs[i], i - next < results.size()
-                            ? results[i - next]
-                            : Result<SimulationResult>(InternalError("simulator returned too few results")));
-        Drop(jobs[i].id);
+      while (results.size() < params.size()) {
+        results.push_back(InternalError("simulator returned too few results"));
       }
+      Report(std::vector<Job>(jobs.begin() + static_cast<std::ptrdiff_t>(next),
+                              jobs.begin() + static_cast<std::ptrdiff_t>(end)),
+             results);
+      for (size_t i = next; i < end; ++i) Drop(jobs[i].id);
       next = end;
     }
     done.Notify();
@@ -180,32 +181,49 @@ class Worker::Impl {
     held_.erase(job_id);
   }
 
-  // Writes a job's outcome, fenced on this worker's lease.
-  void Report(const Job& job, const Result<SimulationResult>& result) {
-    Status written;
-    if (result.ok()) {
-      written = WriteWithRetry([&] { return queue_.CompleteJob(job.id, options_.worker_id, *result); });
-      if (written.ok()) Bump(&WorkerStats::completed, 1);
-    } else {
-      const bool retryable = result.status().IsRetryable();
-      const bool will_retry = retryable && job.attempts < job.max_attempts;
-      written = WriteWithRetry(
-          [&] { return queue_.FailJob(job.id, options_.worker_id, result.status().ToString(), retryable); });
-      if (written.ok()) {
-        Bump(will_retry ? &WorkerStats::retried : &WorkerStats::failed, 1);
-        Log(LogLevel::kWarning, will_retry ? "simulation failed; job will be retried" : "simulation failed",
-            {{"job_id", job.id}, {"error", result.status().ToString()}});
+  // Writes the outcomes of a group of jobs in one FinishJobs call (one
+  // transaction), each fenced on this worker's lease.
+  void Report(const std::vector<Job>& jobs, const std::vector<Result<SimulationResult>>& results) {
+    std::vector<JobOutcome> outcomes(jobs.size());
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      outcomes[i].job_id = jobs[i].id;
+      if (results[i].ok()) {
+        outcomes[i].result = *results[i];
+      } else {
+        outcomes[i].error = results[i].status().ToString();
+        outcomes[i].retryable = results[i].status().IsRetryable();
       }
     }
-    if (written.code() == StatusCode::kAborted) {
-      // Fenced: the lease was lost (reaped, cancelled); our result is not
-      // written, and whoever holds the job now will report it.
-      Bump(&WorkerStats::lost, 1);
-      Log(LogLevel::kWarning, "job no longer held; result discarded",
-          {{"job_id", job.id}, {"reason", written.message()}});
-    } else if (!written.ok()) {
-      Log(LogLevel::kError, "could not report job; its lease will expire and it will be retried",
-          {{"job_id", job.id}, {"error", written.ToString()}});
+    Result<std::vector<Status>> written = InternalError("not written");
+    // `written` keeps the last attempt's answer, which is what matters.
+    (void)WriteWithRetry([&] {
+      written = queue_.FinishJobs(options_.worker_id, outcomes);
+      return written.status();
+    });
+    if (!written.ok()) {
+      Log(LogLevel::kError, "could not report jobs; their leases will expire and they will be retried",
+          {{"jobs", std::to_string(jobs.size())}, {"error", written.status().ToString()}});
+      return;
+    }
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      const Job& job = jobs[i];
+      const Status& s = i < written->size() ? (*written)[i] : written.status();
+      if (s.code() == StatusCode::kAborted) {
+        // Fenced: the lease was lost (reaped, cancelled); our result is not
+        // written, and whoever holds the job now will report it.
+        Bump(&WorkerStats::lost, 1);
+        Log(LogLevel::kWarning, "job no longer held; result discarded", {{"job_id", job.id}, {"reason", s.message()}});
+      } else if (!s.ok()) {
+        Log(LogLevel::kError, "could not report job; its lease will expire and it will be retried",
+            {{"job_id", job.id}, {"error", s.ToString()}});
+      } else if (results[i].ok()) {
+        Bump(&WorkerStats::completed, 1);
+      } else {
+        const bool will_retry = outcomes[i].retryable && job.attempts < job.max_attempts;
+        Bump(will_retry ? &WorkerStats::retried : &WorkerStats::failed, 1);
+        Log(LogLevel::kWarning, will_retry ? "simulation failed; job will be retried" : "simulation failed",
+            {{"job_id", job.id}, {"error", outcomes[i].error}});
+      }
     }
   }
 

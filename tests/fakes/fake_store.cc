@@ -98,6 +98,38 @@ struct FakeStore::State {
     return Status::Ok();
   }
 
+  // REQUIRES: mu held. CompleteJob's change, fenced.
+  Status Complete(const std::string& job_id, const std::string& worker_id, const SimulationResult& result,
+                  TimePoint now, std::vector<QueueEvent>* events) {
+    Job* job = nullptr;
+    EVOLVE_RETURN_IF_ERROR(Fence(job_id, worker_id, &job));
+    Finish(*job, JobStatus::kCompleted, now);
+    job->result = result;
+    job->error.clear();
+    auto worker = workers.find(worker_id);
+    if (worker != workers.end()) ++worker->second.jobs_completed;
+    AddEvent(events, QueueEvent::Kind::kJobFinished, *job);
+    return Status::Ok();
+  }
+
+  // REQUIRES: mu held. FailJob's change, fenced.
+  Status Fail(const std::string& job_id, const std::string& worker_id, const std::string& error, bool retryable,
+              TimePoint now, std::vector<QueueEvent>* events) {
+    Job* job = nullptr;
+    EVOLVE_RETURN_IF_ERROR(Fence(job_id, worker_id, &job));
+    job->error = error;
+    if (retryable && job->attempts < job->max_attempts) {
+      ReturnToPending(*job, now);
+      AddEvent(events, QueueEvent::Kind::kJobsAvailable, *job);
+    } else {
+      Finish(*job, JobStatus::kFailed, now);
+      auto worker = workers.find(worker_id);
+      if (worker != workers.end()) ++worker->second.jobs_failed;
+      AddEvent(events, QueueEvent::Kind::kJobFinished, *job);
+    }
+    return Status::Ok();
+  }
+
   // REQUIRES: mu held. RUNNING -> PENDING, back at its place in claim order.
   void ReturnToPending(Job& job, TimePoint now) {
     ForgetLease(job);
@@ -415,14 +447,7 @@ Status FakeStore::CompleteJob(const std::string& job_id, const std::string& work
   std::vector<QueueEvent> events;
   {
     std::lock_guard<std::mutex> lock(state_->mu);
-    Job* job = nullptr;
-    EVOLVE_RETURN_IF_ERROR(state_->Fence(job_id, worker_id, &job));
-    state_->Finish(*job, JobStatus::kCompleted, now);
-    job->result = result;
-    job->error.clear();
-    auto worker = state_->workers.find(worker_id);
-    if (worker != state_->workers.end()) ++worker->second.jobs_completed;
-    AddEvent(&events, QueueEvent::Kind::kJobFinished, *job);
+    EVOLVE_RETURN_IF_ERROR(state_->Complete(job_id, worker_id, result, now, &events));
   }
   state_->listeners.Notify(events);
   return Status::Ok();
@@ -435,21 +460,29 @@ Status FakeStore::FailJob(const std::string& job_id, const std::string& worker_i
   std::vector<QueueEvent> events;
   {
     std::lock_guard<std::mutex> lock(state_->mu);
-    Job* job = nullptr;
-    EVOLVE_RETURN_IF_ERROR(state_->Fence(job_id, worker_id, &job));
-    job->error = error;
-    if (retryable && job->attempts < job->max_attempts) {
-      state_->ReturnToPending(*job, now);
-      AddEvent(&events, QueueEvent::Kind::kJobsAvailable, *job);
-    } else {
-      state_->Finish(*job, JobStatus::kFailed, now);
-      auto worker = state_->workers.find(worker_id);
-      if (worker != state_->workers.end()) ++worker->second.jobs_failed;
-      AddEvent(&events, QueueEvent::Kind::kJobFinished, *job);
-    }
+    EVOLVE_RETURN_IF_ERROR(state_->Fail(job_id, worker_id, error, retryable, now, &events));
   }
   state_->listeners.Notify(events);
   return Status::Ok();
+}
+
+Result<std::vector<Status>> FakeStore::FinishJobs(const std::string& worker_id,
+                                                  const std::vector<JobOutcome>& outcomes) {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("FinishJobs", true));
+  const TimePoint now = state_->clock.Now();
+  std::vector<QueueEvent> events;
+  std::vector<Status> statuses;
+  {
+    // One lock for the batch: atomic, as a backend's one transaction.
+    std::lock_guard<std::mutex> lock(state_->mu);
+    for (const JobOutcome& o : outcomes) {
+      statuses.push_back(o.result.has_value()
+                             ? state_->Complete(o.job_id, worker_id, *o.result, now, &events)
+                             : state_->Fail(o.job_id, worker_id, o.error, o.retryable, now, &events));
+    }
+  }
+  state_->listeners.Notify(events);
+  return statuses;
 }
 
 Status FakeStore::ReleaseJob(const std::string& job_id, const std::string& worker_id) {

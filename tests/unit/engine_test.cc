@@ -517,12 +517,12 @@ TEST_CASE("engine: a crash at any step resumes without retraining or re-simulati
     // The only repeated work: a model trained just before the crash lost its
     // fingerprint write, and a simulation whose result write was lost.
     CHECK(got.trained == expected.trained + (failed_write == "RecordFingerprint" ? 1 : 0));
-    CHECK(got.simulated == expected.simulated + (failed_write == "CompleteJob" ? 1 : 0));
+    CHECK(got.simulated == expected.simulated + (failed_write == "FinishJobs" ? 1 : 0));
   }
   SetLogSink(nullptr);
   // Every kind of write of the loop was a crash point.
   for (const char* write : {"UpdateRun", "RecordFingerprint", "AddLineageEdge", "SaveGeneration",
-                            "EnqueueBatch", "ClaimJobs", "CompleteJob", "SavePromotion"}) {
+                            "EnqueueBatch", "ClaimJobs", "FinishJobs", "SavePromotion"}) {
     CHECK(crashed_in.count(write) == 1);
   }
 }

@@ -326,5 +326,42 @@ TEST_CASE("fake store: claims skip finished jobs at any scale") {
   CHECK(claimed->front().id == "t-1");
 }
 
+TEST_CASE("JobQueue::FinishJobs by default reports each outcome through CompleteJob and FailJob") {
+  Fixture f;
+  Enqueue(f.store, "run-1", "batch-1",
+          {MakeJob("a", "batch-1", "run-1", 3), MakeJob("b", "batch-1", "run-1", 2),
+           MakeJob("c", "batch-1", "run-1", 1)});
+  REQUIRE(f.store.ClaimJobs("worker-1", 2, kLongLease)->size() == 2);
+  std::vector<JobOutcome> outcomes(3);
+  outcomes[0].job_id = "a";
+  outcomes[0].result = store_contract::MakeResult(2.0);
+  outcomes[1].job_id = "b";
+  outcomes[1].error = "bad parameters";
+  outcomes[2].job_id = "c";  // never claimed
+  outcomes[2].result = store_contract::MakeResult(2.0);
+  // The qualified call runs the base class's default, not the fake's override.
+  Result<std::vector<Status>> statuses = f.store.JobQueue::FinishJobs("worker-1", outcomes);
+  REQUIRE(statuses.ok());
+  REQUIRE(statuses->size() == 3);
+  CHECK((*statuses)[0].ok());
+  CHECK((*statuses)[1].ok());
+  CHECK((*statuses)[2].code() == StatusCode::kAborted);
+  CHECK(f.store.faults().CallCount("CompleteJob") == 2);
+  CHECK(f.store.faults().CallCount("FailJob") == 1);
+  CHECK(MustGetJob(f.store, "a").status == JobStatus::kCompleted);
+  CHECK(MustGetJob(f.store, "b").status == JobStatus::kFailed);
+  CHECK(MustGetJob(f.store, "c").status == JobStatus::kPending);
+
+  // With the store away, nothing is written and the call itself fails.
+  Enqueue(f.store, "run-1", "batch-2", {MakeJob("d", "batch-2", "run-1", 10)});
+  REQUIRE(f.store.ClaimJobs("worker-1", 1, kLongLease)->size() == 1);
+  f.store.faults().FailNext("CompleteJob", UnavailableError("connection refused"));
+  outcomes.resize(1);
+  outcomes[0].job_id = "d";
+  Result<std::vector<Status>> away = f.store.JobQueue::FinishJobs("worker-1", outcomes);
+  CHECK(away.status().code() == StatusCode::kUnavailable);
+  CHECK(MustGetJob(f.store, "d").status == JobStatus::kRunning);
+}
+
 }  // namespace
 }  // namespace evolve::testing

@@ -127,6 +127,15 @@ struct JobCounts {
   bool finished() const { return pending == 0 && running == 0; }
 };
 
+// The outcome of one job a worker ran, for JobQueue::FinishJobs: a result
+// (CompleteJob) or an error (FailJob with `retryable`).
+struct JobOutcome {
+  std::string job_id;
+  std::optional<SimulationResult> result;  // set: completed; unset: failed with `error`
+  std::string error;
+  bool retryable = false;
+};
+
 // What a JobQueue subscriber is told.
 struct QueueEvent {
   enum class Kind { kJobsAvailable, kJobFinished };
@@ -176,6 +185,17 @@ class JobQueue {
   // Errors: as CompleteJob.
   virtual Status FailJob(const std::string& job_id, const std::string& worker_id, const std::string& error,
                          bool retryable) = 0;
+
+  // Reports several outcomes of jobs this worker holds, each exactly as
+  // CompleteJob / FailJob would, in one round trip: a backend writes them in
+  // one transaction, so a worker with many short jobs pays one commit per
+  // batch instead of one per job. Returns one Status per outcome, in order:
+  // OK when written, else why not (kAborted/kNotFound for a job the worker
+  // no longer holds, as CompleteJob says; the others are still written). The
+  // call itself fails only when nothing was written (e.g. kUnavailable).
+  // The default calls CompleteJob / FailJob for each outcome.
+  virtual Result<std::vector<Status>> FinishJobs(const std::string& worker_id,
+                                                 const std::vector<JobOutcome>& outcomes);
 
   // Gives back a job this worker holds but will not run (shutdown): PENDING
   // again, and the claim's attempt is not counted. Errors: as CompleteJob.

@@ -153,6 +153,13 @@ struct SqliteStore::Impl {
     int max_attempts = 0;
   };
   Result<Held> Fence(const std::string& job_id, const std::string& worker_id);
+
+  // The writes of CompleteJob / FailJob, fenced. REQUIRES: mu held, in a
+  // transaction. A fencing refusal (kAborted, kNotFound) writes nothing.
+  Status CompleteLocked(const std::string& job_id, const std::string& worker_id, const SimulationResult& result,
+                        TimePoint now, std::vector<QueueEvent>* events);
+  Status FailLocked(const std::string& job_id, const std::string& worker_id, const std::string& error,
+                    bool retryable, TimePoint now, std::vector<QueueEvent>* events);
 };
 
 // ---------------------------------------------------------------- open
@@ -799,28 +806,57 @@ Status SqliteStore::HeartbeatJob(const std::string& job_id, const std::string& w
   });
 }
 
+Status SqliteStore::Impl::CompleteLocked(const std::string& job_id, const std::string& worker_id,
+                                        const SimulationResult& result, TimePoint now,
+                                        std::vector<QueueEvent>* events) {
+  EVOLVE_ASSIGN_OR_RETURN(const Held held, Fence(job_id, worker_id));
+  {
+    EVOLVE_ASSIGN_OR_RETURN(Statement update,
+                            db->Prepare("UPDATE priority_jobs SET status = 'COMPLETED', result = ?2, error = '', "
+                                        "lease_until = NULL, updated_at = ?3 WHERE id = ?1"));
+    update.BindAll(job_id, ToJson(result), now);
+    EVOLVE_RETURN_IF_ERROR(update.Run());
+  }
+  EVOLVE_ASSIGN_OR_RETURN(Statement count,
+                          db->Prepare("UPDATE workers SET jobs_completed = jobs_completed + 1 WHERE id = ?1"));
+  count.Bind(1, worker_id);
+  EVOLVE_RETURN_IF_ERROR(count.Run());
+  AddEvent(events, QueueEvent::Kind::kJobFinished, held.run_id, held.batch_id);
+  return Status::Ok();
+}
+
+Status SqliteStore::Impl::FailLocked(const std::string& job_id, const std::string& worker_id,
+                                    const std::string& error, bool retryable, TimePoint now,
+                                    std::vector<QueueEvent>* events) {
+  EVOLVE_ASSIGN_OR_RETURN(const Held held, Fence(job_id, worker_id));
+  if (retryable && held.attempts < held.max_attempts) {
+    EVOLVE_ASSIGN_OR_RETURN(Statement update,
+                            db->Prepare("UPDATE priority_jobs SET status = 'PENDING', error = ?2, worker_id = '', "
+                                        "lease_until = NULL, updated_at = ?3 WHERE id = ?1"));
+    update.BindAll(job_id, error, now);
+    EVOLVE_RETURN_IF_ERROR(update.Run());
+    AddEvent(events, QueueEvent::Kind::kJobsAvailable, held.run_id, held.batch_id);
+    return Status::Ok();
+  }
+  {
+    EVOLVE_ASSIGN_OR_RETURN(Statement update, db->Prepare("UPDATE priority_jobs SET status = 'FAILED', error = ?2, "
+                                                          "lease_until = NULL, updated_at = ?3 WHERE id = ?1"));
+    update.BindAll(job_id, error, now);
+    EVOLVE_RETURN_IF_ERROR(update.Run());
+  }
+  EVOLVE_ASSIGN_OR_RETURN(Statement count,
+                          db->Prepare("UPDATE workers SET jobs_failed = jobs_failed + 1 WHERE id = ?1"));
+  count.Bind(1, worker_id);
+  EVOLVE_RETURN_IF_ERROR(count.Run());
+  AddEvent(events, QueueEvent::Kind::kJobFinished, held.run_id, held.batch_id);
+  return Status::Ok();
+}
+
 Status SqliteStore::CompleteJob(const std::string& job_id, const std::string& worker_id,
                                 const SimulationResult& result) {
   const TimePoint now = impl_->Now();
   std::vector<QueueEvent> events;
-  Status status = impl_->Write([&]() -> Status {
-    Connection& db = *impl_->db;
-    EVOLVE_ASSIGN_OR_RETURN(const Impl::Held held, impl_->Fence(job_id, worker_id));
-    {
-      EVOLVE_ASSIGN_OR_RETURN(
-          Statement update,
-          db.Prepare("UPDATE priority_jobs SET status = 'COMPLETED', result = ?2, error = '', "
-                     "lease_until = NULL, updated_at = ?3 WHERE id = ?1"));
-      update.BindAll(job_id, ToJson(result), now);
-      EVOLVE_RETURN_IF_ERROR(update.Run());
-    }
-    EVOLVE_ASSIGN_OR_RETURN(
-        Statement count, db.Prepare("UPDATE workers SET jobs_completed = jobs_completed + 1 WHERE id = ?1"));
-    count.Bind(1, worker_id);
-    EVOLVE_RETURN_IF_ERROR(count.Run());
-    AddEvent(&events, QueueEvent::Kind::kJobFinished, held.run_id, held.batch_id);
-    return Status::Ok();
-  });
+  Status status = impl_->Write([&] { return impl_->CompleteLocked(job_id, worker_id, result, now, &events); });
   if (status.ok()) impl_->listeners.Notify(events);
   return status;
 }
@@ -829,35 +865,32 @@ Status SqliteStore::FailJob(const std::string& job_id, const std::string& worker
                             bool retryable) {
   const TimePoint now = impl_->Now();
   std::vector<QueueEvent> events;
-  Status status = impl_->Write([&]() -> Status {
-    Connection& db = *impl_->db;
-    EVOLVE_ASSIGN_OR_RETURN(const Impl::Held held, impl_->Fence(job_id, worker_id));
-    if (retryable && held.attempts < held.max_attempts) {
-      EVOLVE_ASSIGN_OR_RETURN(
-          Statement update,
-          db.Prepare("UPDATE priority_jobs SET status = 'PENDING', error = ?2, worker_id = '', "
-                     "lease_until = NULL, updated_at = ?3 WHERE id = ?1"));
-      update.BindAll(job_id, error, now);
-      EVOLVE_RETURN_IF_ERROR(update.Run());
-      AddEvent(&events, QueueEvent::Kind::kJobsAvailable, held.run_id, held.batch_id);
-      return Status::Ok();
-    }
-    {
-      EVOLVE_ASSIGN_OR_RETURN(Statement update,
-                              db.Prepare("UPDATE priority_jobs SET status = 'FAILED', error = ?2, "
-                                         "lease_until = NULL, updated_at = ?3 WHERE id = ?1"));
-      update.BindAll(job_id, error, now);
-      EVOLVE_RETURN_IF_ERROR(update.Run());
-    }
-    EVOLVE_ASSIGN_OR_RETURN(Statement count,
-                            db.Prepare("UPDATE workers SET jobs_failed = jobs_failed + 1 WHERE id = ?1"));
-    count.Bind(1, worker_id);
-    EVOLVE_RETURN_IF_ERROR(count.Run());
-    AddEvent(&events, QueueEvent::Kind::kJobFinished, held.run_id, held.batch_id);
-    return Status::Ok();
-  });
+  Status status =
+      impl_->Write([&] { return impl_->FailLocked(job_id, worker_id, error, retryable, now, &events); });
   if (status.ok()) impl_->listeners.Notify(events);
   return status;
+}
+
+Result<std::vector<Status>> SqliteStore::FinishJobs(const std::string& worker_id,
+                                                    const std::vector<JobOutcome>& outcomes) {
+  const TimePoint now = impl_->Now();
+  std::vector<QueueEvent> events;
+  std::vector<Status> statuses;
+  Status status = impl_->Write([&]() -> Status {
+    statuses.clear();
+    for (const JobOutcome& o : outcomes) {
+      Status s = o.result.has_value() ? impl_->CompleteLocked(o.job_id, worker_id, *o.result, now, &events)
+                                      : impl_->FailLocked(o.job_id, worker_id, o.error, o.retryable, now, &events);
+      // A job this worker no longer holds is refused alone; any other error
+      // rolls the whole batch back.
+      if (!s.ok() && s.code() != StatusCode::kAborted && s.code() != StatusCode::kNotFound) return s;
+      statuses.push_back(std::move(s));
+    }
+    return Status::Ok();
+  });
+  if (!status.ok()) return status;
+  impl_->listeners.Notify(events);
+  return statuses;
 }
 
 Status SqliteStore::ReleaseJob(const std::string& job_id, const std::string& worker_id) {

@@ -90,6 +90,8 @@ class SqliteStore final : public Store {
                      const SimulationResult& result) override;
   Status FailJob(const std::string& job_id, const std::string& worker_id, const std::string& error,
                  bool retryable) override;
+  Result<std::vector<Status>> FinishJobs(const std::string& worker_id,
+                                         const std::vector<JobOutcome>& outcomes) override;
   Status ReleaseJob(const std::string& job_id, const std::string& worker_id) override;
   Result<int> ReapExpiredJobs() override;
   Result<Job> GetJob(const std::string& job_id) override;
