@@ -147,11 +147,32 @@ class EvolutionEngine::Impl {
       ~Unsubscriber() { queue.Unsubscribe(handle); }
     } unsubscriber{deps_.store, handle};
 
+    // A store that is away (a database restarting, a network blip) is
+    // waited for: every step is safe to repeat, so the run goes on where it
+    // was once the store answers again. Other errors end the call.
+    const Duration first_backoff = std::chrono::milliseconds(100);
+    const Duration max_backoff = std::max<Duration>(options_.poll_interval, std::chrono::seconds(5));
+    Duration backoff = first_backoff;
+    auto wait_for_store = [&](const Status& error) {
+      Log(LogLevel::kWarning, "store unavailable; retrying",
+          {{"run_id", run_id},
+           {"error", error.ToString()},
+           {"retry_in_ms", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(backoff).count())}});
+      deps_.store.clock().SleepFor(backoff);
+      backoff = std::min(backoff * 2, max_backoff);
+    };
     while (stop == nullptr || !stop->IsNotified()) {
       // Reset before the step, so an event that arrives while stepping cuts
       // the following wait short instead of being lost.
       wake.Reset();
-      EVOLVE_ASSIGN_OR_RETURN(StepOutcome outcome, Step(run_id));
+      Result<StepOutcome> stepped = Step(run_id);
+      if (!stepped.ok()) {
+        if (!stepped.status().IsRetryable()) return stepped.status();
+        wait_for_store(stepped.status());
+        continue;
+      }
+      backoff = first_backoff;
+      const StepOutcome outcome = *stepped;
       if (outcome == StepOutcome::kFinished || outcome == StepOutcome::kHalted) break;
       if (outcome == StepOutcome::kWaiting) {
         // While waiting, give back the jobs of workers that died.
@@ -165,7 +186,11 @@ class EvolutionEngine::Impl {
         wake.WaitFor(deps_.store.clock(), options_.poll_interval);
       }
     }
-    return deps_.store.GetRun(run_id);
+    while (true) {
+      Result<Run> run = deps_.store.GetRun(run_id);
+      if (run.ok() || !run.status().IsRetryable() || (stop != nullptr && stop->IsNotified())) return run;
+      wait_for_store(run.status());
+    }
   }
 
   Status Transition(const std::string& run_id, std::vector<RunStatus> from, RunStatus to,

@@ -581,5 +581,47 @@ TEST_CASE("engine: RunToEnd returns early when asked to stop, leaving the run re
   CHECK(done->status == RunStatus::kCompleted);
 }
 
+TEST_CASE("engine: RunToEnd waits out a store that is away and finishes the run") {
+  Clock& clock = *RealClock();
+  testing::FakeStore store(clock);
+  testing::FakeFeatureSource features;
+  features.SetFeatures("TTRC", kFeatures);
+  testing::FakeTrainer trainer;
+  trainer.SetImportanceScript(PruneLastOne);
+  FakeSimulator simulator;
+  simulator.SetScript([](const SimulationParams&) -> Result<SimulationResult> {
+    return FakeSimulator::PassingResult(3.5);
+  });
+  EngineOptions options;
+  options.poll_interval = std::chrono::milliseconds(20);
+  EvolutionEngine engine({features, trainer, store, nullptr, nullptr}, options);
+  auto run = engine.CreateRun(Harness::Config());
+  REQUIRE(run.ok());
+  WorkerOptions o;
+  o.worker_id = "w1";
+  o.poll_interval = std::chrono::milliseconds(20);
+  o.error_backoff = std::chrono::milliseconds(10);
+  Worker worker(store, &store, simulator, clock, o);
+  std::thread thread([&worker] { CHECK(worker.Run().ok()); });
+
+  // The database "restarts" twice: reads fail, then a write fails.
+  SetLogSink([](LogLevel, const std::string&) {});
+  store.faults().FailNext("GetRun", UnavailableError("connection refused"), 1, 2);
+  store.faults().FailNext("SaveGeneration", UnavailableError("connection reset"), 0, 1);
+  auto done = engine.RunToEnd(run->id);
+  SetLogSink(nullptr);
+  worker.RequestStop();
+  thread.join();
+  REQUIRE(done.ok());
+  CHECK(done->status == RunStatus::kPromoted);
+  CHECK(store.faults().failed_calls().size() == 3);
+
+  // A store error that is not transient still ends the call.
+  auto second = engine.CreateRun(Harness::Config());
+  REQUIRE(second.ok());
+  store.faults().FailNext("GetRun", InternalError("corrupt row"));
+  CHECK(engine.RunToEnd(second->id).status().code() == StatusCode::kInternal);
+}
+
 }  // namespace
 }  // namespace evolve

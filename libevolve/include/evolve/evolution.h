@@ -106,6 +106,9 @@ class EvolutionEngine {
   // batch (woken early by queue events), reaping expired job leases while it
   // waits. Returns the run as stored at the end. If `stop` is given and
   // notified, returns early with the run still RUNNING (to be resumed).
+  // Retryable store errors (kUnavailable: a database restarting) are logged
+  // and waited out with backoff (up to max(poll_interval, 5 s) between
+  // tries), as every step is safe to repeat; other store errors are returned.
   Result<Run> RunToEnd(const std::string& run_id, Event* stop = nullptr);
 
   // User actions, effective at the next step of whoever is stepping the run.
