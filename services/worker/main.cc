@@ -24,6 +24,7 @@
 #include "evolve/engines/builtin.h"
 #include "evolve/log.h"
 #include "evolve/shutdown.h"
+#include "evolve/simulator.h"
 #include "evolve/worker.h"
 #include "output.h"
 #include "settings.h"
@@ -43,6 +44,15 @@ std::string HostName() {
   return buf;
 }
 
+// Completes every job at once with an empty result: what a queue benchmark
+// measures is the queue, not a simulation.
+class NoopSimulator final : public evolve::Simulator {
+ public:
+  evolve::Result<evolve::SimulationResult> Simulate(const evolve::SimulationParams&) override {
+    return evolve::SimulationResult{};
+  }
+};
+
 std::vector<evolve::cli::OptionSpec> Options() {
   std::vector<evolve::cli::OptionSpec> specs = evolve::cli::StoreOptions();
   specs.push_back({"concurrency", "N", "jobs in flight in this process (default 1)"});
@@ -51,6 +61,8 @@ std::vector<evolve::cli::OptionSpec> Options() {
   specs.push_back({"worker-id", "ID", "worker id (default $WORKER_ID or worker_<host>_<pid>)"});
   specs.push_back({"poll-interval", "SECONDS", "idle poll interval (default $POLL_INTERVAL or 5)"});
   specs.push_back({"max-jobs-per-claim", "N", "jobs taken per claim (default 1)"});
+  specs.push_back({"simulator", "NAME", "builtin (default), or noop: complete every job at once with an empty "
+                                        "result (queue benchmarks and smoke tests)"});
   specs.push_back({"help", "", "show this help"});
   return specs;
 }
@@ -98,6 +110,12 @@ int main(int argc, char** argv) {
   const std::string base_id = args->Get("worker-id").value_or(
       Env("WORKER_ID").empty() ? "worker_" + host + "_" + std::to_string(::getpid()) : Env("WORKER_ID"));
 
+  const std::string simulator_name = args->Get("simulator").value_or("builtin");
+  if (simulator_name != "builtin" && simulator_name != "noop") {
+    return Fail(evolve::InvalidArgumentError("--simulator: unknown simulator '" + simulator_name +
+                                             "' (builtin or noop)"));
+  }
+
   auto settings = evolve::cli::ResolveStore(*args);
   if (!settings.ok()) return Fail(settings.status());
 
@@ -106,7 +124,12 @@ int main(int argc, char** argv) {
   if (!store.ok()) return Fail(store.status());
   // Models and their simulation inputs are artifacts of the store: a worker
   // needs no data directory.
-  auto simulator = evolve::engines::NewBuiltinSimulator(**store, evolve::engines::BuiltinOptions{});
+  std::unique_ptr<evolve::Simulator> simulator;
+  if (simulator_name == "noop") {
+    simulator = std::make_unique<NoopSimulator>();
+  } else {
+    simulator = evolve::engines::NewBuiltinSimulator(**store, evolve::engines::BuiltinOptions{});
+  }
 
   for (int64_t i = 0; i < *concurrency; ++i) {
     evolve::WorkerOptions o;
