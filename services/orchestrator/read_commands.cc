@@ -7,7 +7,6 @@
 #include "args.h"
 #include "commands.h"
 #include "evolve/json.h"
-#include "evolve/sqlite/sqlite_store.h"
 #include "output.h"
 #include "settings.h"
 
@@ -213,10 +212,10 @@ int MigrateCommand(const Argv& argv) {
   }
   auto settings = ResolveStore(*args);
   if (!settings.ok()) return Fail(settings.status());
-  auto store = sqlite::SqliteStore::Open(settings->sqlite_path);
+  int version = 0;
+  auto store = OpenStore(*settings, /*must_exist=*/false, &version);  // opening migrates
   if (!store.ok()) return Fail(store.status());
-  std::printf("%s: schema version %d (latest %d)\n", settings->sqlite_path.c_str(), (*store)->schema_version(),
-              sqlite::LatestSchemaVersion());
+  std::printf("%s: schema version %d, up to date\n", settings->flag_text.c_str(), version);
   return kExitOk;
 }
 

@@ -7,6 +7,9 @@
 #include <filesystem>
 
 #include "evolve/sqlite/sqlite_store.h"
+#ifdef EVOLVE_HAVE_POSTGRES
+#include "evolve/postgres/postgres_store.h"
+#endif
 
 #ifndef EVOLVE_SOURCE_DATA_DIR
 #error "EVOLVE_SOURCE_DATA_DIR must be defined by the build"
@@ -45,6 +48,19 @@ std::string ExecutableDir() {
 
 bool StartsWith(const std::string& s, const std::string& prefix) { return s.compare(0, prefix.size(), prefix) == 0; }
 
+#ifdef EVOLVE_HAVE_POSTGRES
+// "postgresql://user:secret@host/db" -> "postgresql://user:***@host/db", for
+// messages and hints.
+std::string ElidePassword(const std::string& url) {
+  const size_t scheme = url.find("://");
+  const size_t at = url.find('@');
+  if (scheme == std::string::npos || at == std::string::npos || at < scheme) return url;
+  const size_t colon = url.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+#endif
+
 }  // namespace
 
 std::vector<OptionSpec> StoreOptions() {
@@ -75,9 +91,15 @@ Result<StoreSettings> ResolveStore(const Args& args) {
     } else if (StartsWith(u, "sqlite:")) {
       settings.sqlite_path = u.substr(7);
     } else if (StartsWith(u, "postgresql://") || StartsWith(u, "postgres://")) {
+#ifdef EVOLVE_HAVE_POSTGRES
+      settings.url = u;
+      settings.flag_text = "--store " + ElidePassword(u);
+      return settings;
+#else
       return InvalidArgumentError(std::string(origin) +
-                                  ": this build has no PostgreSQL store yet (it arrives with evolve-worker); "
-                                  "use --db PATH for the embedded SQLite store");
+                                  ": this build has no PostgreSQL store (configured with "
+                                  "EVOLVE_WITH_POSTGRES=OFF); use --db PATH for the embedded SQLite store");
+#endif
     } else {
       return InvalidArgumentError(std::string(origin) + ": '" + u +
                                   "' is not a store URL (sqlite:PATH or postgresql://...)");
@@ -92,12 +114,20 @@ Result<StoreSettings> ResolveStore(const Args& args) {
   return settings;
 }
 
-Result<std::unique_ptr<Store>> OpenStore(const StoreSettings& settings, bool must_exist) {
+Result<std::unique_ptr<Store>> OpenStore(const StoreSettings& settings, bool must_exist, int* schema_version) {
+#ifdef EVOLVE_HAVE_POSTGRES
+  if (!settings.url.empty()) {
+    EVOLVE_ASSIGN_OR_RETURN(std::unique_ptr<postgres::PostgresStore> store, postgres::PostgresStore::Open(settings.url));
+    if (schema_version != nullptr) *schema_version = store->schema_version();
+    return std::unique_ptr<Store>(std::move(store));
+  }
+#endif
   if (must_exist && !Exists(settings.sqlite_path)) {
     return NotFoundError("no database at " + settings.sqlite_path +
                          " (run 'evolve run' first, or name one with --db PATH)");
   }
   EVOLVE_ASSIGN_OR_RETURN(std::unique_ptr<sqlite::SqliteStore> store, sqlite::SqliteStore::Open(settings.sqlite_path));
+  if (schema_version != nullptr) *schema_version = store->schema_version();
   return std::unique_ptr<Store>(std::move(store));
 }
 

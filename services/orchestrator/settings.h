@@ -24,7 +24,8 @@ struct StoreSettings {
   std::string sqlite_path;  // set for the embedded store
   std::string url;          // set for a postgresql:// store
   // "--db ./evolve.db" or "--store postgresql://host/db" (password elided):
-  // how to name this store again in a hint.
+  // how to name this store again in a hint. With a password in the URL the
+  // hint cannot be pasted as is: the user supplies it (or PGPASSWORD).
   std::string flag_text;
 };
 
@@ -32,10 +33,12 @@ struct StoreSettings {
 // Errors: kInvalidArgument for both flags at once or an unsupported URL.
 Result<StoreSettings> ResolveStore(const Args& args);
 
-// Opens the store (creating and migrating a SQLite file). When
-// `must_exist`, a SQLite file that does not exist is kNotFound instead of
-// being created: reading commands never create a database.
-Result<std::unique_ptr<Store>> OpenStore(const StoreSettings& settings, bool must_exist);
+// Opens the store and brings its schema up to date (creating a SQLite
+// file). When `must_exist`, a SQLite file that does not exist is kNotFound
+// instead of being created: reading commands never create a database.
+// `schema_version`, if given, receives the schema version of the store.
+Result<std::unique_ptr<Store>> OpenStore(const StoreSettings& settings, bool must_exist,
+                                         int* schema_version = nullptr);
 
 // From --data-dir, else EVOLVE_DATA_DIR, else the bundled data: next to the
 // installed binary (<prefix>/share/evolve/data) or, for a binary in the

@@ -61,6 +61,7 @@ std::vector<evolve::cli::OptionSpec> Options() {
   specs.push_back({"worker-id", "ID", "worker id (default $WORKER_ID or worker_<host>_<pid>)"});
   specs.push_back({"poll-interval", "SECONDS", "idle poll interval (default $POLL_INTERVAL or 5)"});
   specs.push_back({"max-jobs-per-claim", "N", "jobs taken per claim (default 1)"});
+  specs.push_back({"lease", "SECONDS", "how long a claim is held without a heartbeat (default 60)"});
   specs.push_back({"simulator", "NAME", "builtin (default), or noop: complete every job at once with an empty "
                                         "result (queue benchmarks and smoke tests)"});
   specs.push_back({"help", "", "show this help"});
@@ -106,6 +107,10 @@ int main(int argc, char** argv) {
   if (!poll.ok()) return Fail(poll.status());
   if (*poll <= 0) return Fail(evolve::InvalidArgumentError("poll interval: must be > 0 seconds, got " + poll_text));
 
+  auto lease = evolve::cli::ParseDouble("--lease", args->Get("lease").value_or("60"));
+  if (!lease.ok()) return Fail(lease.status());
+  if (*lease < 1) return Fail(evolve::InvalidArgumentError("--lease: must be >= 1 second"));
+
   const std::string host = HostName();
   const std::string base_id = args->Get("worker-id").value_or(
       Env("WORKER_ID").empty() ? "worker_" + host + "_" + std::to_string(::getpid()) : Env("WORKER_ID"));
@@ -140,6 +145,8 @@ int main(int argc, char** argv) {
     o.max_jobs = *max_jobs;
     o.exit_when_idle = args->Has("once");
     o.poll_interval = std::chrono::microseconds(static_cast<int64_t>(*poll * 1e6));
+    o.lease = std::chrono::microseconds(static_cast<int64_t>(*lease * 1e6));
+    // A few heartbeats per lease, so one late beat does not lose the jobs.
     o.heartbeat_interval = std::min<evolve::Duration>(o.heartbeat_interval, o.lease / 4);
     if (evolve::Status s = evolve::Worker::ValidateOptions(o); !s.ok()) return Fail(s);
     workers.push_back(std::make_unique<evolve::Worker>(**store, &**store, *simulator, (*store)->clock(), o));
