@@ -527,21 +527,35 @@ TEST_CASE("engine: a crash at any step resumes without retraining or re-simulati
   }
 }
 
-TEST_CASE("engine: RunToEnd with workers on threads, woken by queue events") {
+// The fakes on the real clock, for RunToEnd with workers on threads: each
+// generation prunes one feature, and models of 5 features or fewer pass.
+struct ThreadedHarness {
   Clock& clock = *RealClock();
-  testing::FakeStore store(clock);
+  testing::FakeStore store{clock};
   testing::FakeFeatureSource features;
-  features.SetFeatures("TTRC", kFeatures);
   testing::FakeTrainer trainer;
-  trainer.SetImportanceScript(PruneLastOne);
   FakeSimulator simulator;
-  simulator.SetScript([&trainer](const SimulationParams& p) -> Result<SimulationResult> {
-    EVOLVE_ASSIGN_OR_RETURN(ModelSpec spec, trainer.DescribeModel(p.model_id));
-    return spec.features.size() <= 5 ? FakeSimulator::PassingResult(3.5) : FakeSimulator::FailingResult();
-  });
-  EngineOptions options;
-  options.poll_interval = std::chrono::milliseconds(50);
-  EvolutionEngine engine({features, trainer, store, nullptr, nullptr}, options);
+  std::unique_ptr<EvolutionEngine> engine;
+
+  ThreadedHarness() {
+    features.SetFeatures("TTRC", kFeatures);
+    trainer.SetImportanceScript(PruneLastOne);
+    simulator.SetScript([this](const SimulationParams& p) -> Result<SimulationResult> {
+      EVOLVE_ASSIGN_OR_RETURN(ModelSpec spec, trainer.DescribeModel(p.model_id));
+      return spec.features.size() <= 5 ? FakeSimulator::PassingResult(3.5) : FakeSimulator::FailingResult();
+    });
+    EngineOptions options;
+    options.poll_interval = std::chrono::milliseconds(20);
+    engine = std::make_unique<EvolutionEngine>(EngineDeps{features, trainer, store, nullptr, nullptr}, options);
+  }
+};
+
+TEST_CASE("engine: RunToEnd with workers on threads, woken by queue events") {
+  ThreadedHarness h;
+  Clock& clock = h.clock;
+  testing::FakeStore& store = h.store;
+  EvolutionEngine& engine = *h.engine;
+  FakeSimulator& simulator = h.simulator;
   auto run = engine.CreateRun(Harness::Config());
   REQUIRE(run.ok());
 
@@ -582,19 +596,11 @@ TEST_CASE("engine: RunToEnd returns early when asked to stop, leaving the run re
 }
 
 TEST_CASE("engine: RunToEnd waits out a store that is away and finishes the run") {
-  Clock& clock = *RealClock();
-  testing::FakeStore store(clock);
-  testing::FakeFeatureSource features;
-  features.SetFeatures("TTRC", kFeatures);
-  testing::FakeTrainer trainer;
-  trainer.SetImportanceScript(PruneLastOne);
-  FakeSimulator simulator;
-  simulator.SetScript([](const SimulationParams&) -> Result<SimulationResult> {
-    return FakeSimulator::PassingResult(3.5);
-  });
-  EngineOptions options;
-  options.poll_interval = std::chrono::milliseconds(20);
-  EvolutionEngine engine({features, trainer, store, nullptr, nullptr}, options);
+  ThreadedHarness h;
+  Clock& clock = h.clock;
+  testing::FakeStore& store = h.store;
+  EvolutionEngine& engine = *h.engine;
+  FakeSimulator& simulator = h.simulator;
   auto run = engine.CreateRun(Harness::Config());
   REQUIRE(run.ok());
   WorkerOptions o;
