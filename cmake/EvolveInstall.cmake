@@ -1,11 +1,19 @@
-# Install and export: evolve::evolve, evolve::engines, evolve::sqlite and
-# evolve::testing from
-# find_package(evolve), plus evolve.pc for pkg-config users.
+# Install and export: evolve::evolve, evolve::engines, evolve::sqlite,
+# evolve::postgres (when built) and evolve::testing from find_package(evolve),
+# plus evolve.pc for pkg-config users.
 include(CMakePackageConfigHelpers)
 
 set(EVOLVE_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/evolve)
 
-install(TARGETS evolve evolve_engines evolve_sqlite evolve_testing EXPORT evolveTargets
+set(EVOLVE_INSTALL_TARGETS evolve evolve_engines evolve_sqlite evolve_testing)
+# evolveConfig.cmake.in finds libpqxx for consumers only when this is ON.
+if(TARGET evolve_postgres)
+  set(EVOLVE_PACKAGE_HAS_POSTGRES ON)
+  list(APPEND EVOLVE_INSTALL_TARGETS evolve_postgres)
+else()
+  set(EVOLVE_PACKAGE_HAS_POSTGRES OFF)
+endif()
+install(TARGETS ${EVOLVE_INSTALL_TARGETS} EXPORT evolveTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
@@ -13,6 +21,10 @@ install(TARGETS evolve evolve_engines evolve_sqlite evolve_testing EXPORT evolve
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/libevolve/include/evolve DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/libevolve/engines/include/evolve/engines DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/evolve)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/libevolve/adapters/sqlite/include/evolve/sqlite DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/evolve)
+if(EVOLVE_PACKAGE_HAS_POSTGRES)
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/libevolve/adapters/postgres/include/evolve/postgres
+          DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/evolve)
+endif()
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/tests/fakes/evolve/testing DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/evolve)
 install(EXPORT evolveTargets NAMESPACE evolve:: DESTINATION ${EVOLVE_CMAKE_DIR})
 

@@ -7,6 +7,8 @@ packages=(
   cmake g++ make pkg-config
   libssl-dev rapidjson-dev libfmt-dev doctest-dev libsqlite3-dev
   libpqxx-dev libcpp-httplib-dev
+  # The PostgreSQL tests start a throwaway server (scripts/test-postgres.sh).
+  postgresql-15 python3
 )
 
 missing=()
