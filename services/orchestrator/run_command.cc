@@ -22,6 +22,9 @@
 #include "evolve/evolution.h"
 #include "evolve/json.h"
 #include "evolve/log.h"
+#ifdef EVOLVE_HAVE_POSTGRES
+#include "evolve/postgres/postgres_store.h"
+#endif
 #include "evolve/shutdown.h"
 #include "evolve/worker.h"
 #include "output.h"
@@ -70,31 +73,72 @@ Interrupt& TheInterrupt() {
 }
 
 // Refuses to step a run that another live process is stepping: one engine
-// per run (evolution.h). An OFD lock on one byte of "<db>-runs.lock" per run,
-// released by the kernel when the process dies, even by SIGKILL.
+// per run (evolution.h). The lock is released when its holder dies, even by
+// kill -9, so a killed run can be resumed at once.
 class RunLock {
  public:
-  static Result<std::unique_ptr<RunLock>> Acquire(const std::string& db_path, const std::string& run_id) {
-    const std::string path = db_path + "-runs.lock";
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return UnavailableError("cannot open lock file " + path);
-    struct flock fl = {};
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    fl.l_start = static_cast<off_t>(std::hash<std::string>{}(run_id) % (uint64_t{1} << 40));
-    fl.l_len = 1;
-    if (::fcntl(fd, F_OFD_SETLK, &fl) != 0) {
-      ::close(fd);
-      return FailedPreconditionError("run " + run_id + " is being run by another process; wait for it or stop it");
-    }
-    return std::unique_ptr<RunLock>(new RunLock(fd));
-  }
-  ~RunLock() { ::close(fd_); }
+  virtual ~RunLock() = default;
+
+  static Result<std::unique_ptr<RunLock>> Acquire(const StoreSettings& settings, Store& store,
+                                                  const std::string& run_id);
 
  private:
-  explicit RunLock(int fd) : fd_(fd) {}
+  static Status Busy(const std::string& run_id) {
+    return FailedPreconditionError("run " + run_id + " is being run by another process; wait for it or stop it");
+  }
+
+  class FileRunLock;
+  class PostgresRunLock;
+};
+
+class RunLock::FileRunLock final : public RunLock {
+ public:
+  explicit FileRunLock(int fd) : fd_(fd) {}
+  ~FileRunLock() override { ::close(fd_); }
+
+ private:
   int fd_;
 };
+
+#ifdef EVOLVE_HAVE_POSTGRES
+class RunLock::PostgresRunLock final : public RunLock {
+ public:
+  explicit PostgresRunLock(std::unique_ptr<postgres::PostgresStore::SessionLock> lock) : lock_(std::move(lock)) {}
+
+ private:
+  std::unique_ptr<postgres::PostgresStore::SessionLock> lock_;
+};
+#endif
+
+Result<std::unique_ptr<RunLock>> RunLock::Acquire(const StoreSettings& settings, Store& store,
+                                                 const std::string& run_id) {
+#ifdef EVOLVE_HAVE_POSTGRES
+  if (!settings.url.empty()) {
+    // Across hosts: a session advisory lock on the database.
+    auto* pg = dynamic_cast<postgres::PostgresStore*>(&store);
+    if (pg == nullptr) return InternalError("the PostgreSQL settings opened another kind of store");
+    auto lock = pg->TryLock("run/" + run_id);
+    if (lock.status().code() == StatusCode::kAborted) return Busy(run_id);
+    if (!lock.ok()) return lock.status();
+    return std::unique_ptr<RunLock>(new PostgresRunLock(std::move(*lock)));
+  }
+#endif
+  (void)store;
+  // One host: an OFD lock on one byte of "<db>-runs.lock" per run.
+  const std::string path = settings.sqlite_path + "-runs.lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return UnavailableError("cannot open lock file " + path);
+  struct flock fl = {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = static_cast<off_t>(std::hash<std::string>{}(run_id) % (uint64_t{1} << 40));
+  fl.l_len = 1;
+  if (::fcntl(fd, F_OFD_SETLK, &fl) != 0) {
+    ::close(fd);
+    return Busy(run_id);
+  }
+  return std::unique_ptr<RunLock>(new FileRunLock(fd));
+}
 
 // Live progress: on a terminal, one progress bar per generation redrawn in
 // place; otherwise plain lines (one per change), so logs stay readable.
@@ -309,7 +353,7 @@ int RunCommand(const Argv& argv) {
   if (resume.has_value()) {
     run_id = *resume;
     // Taken before the run is touched: another live process may be running it.
-    auto locked = RunLock::Acquire(store_settings->sqlite_path, run_id);
+    auto locked = RunLock::Acquire(*store_settings, store, run_id);
     if (!locked.ok()) return Fail(locked.status());
     lock = std::move(*locked);
     auto run = store.GetRun(run_id);
@@ -332,7 +376,7 @@ int RunCommand(const Argv& argv) {
                  config.thresholds.size(), config.regime_configs.size(), store_settings->sqlite_path.c_str());
   }
   if (lock == nullptr) {
-    auto locked = RunLock::Acquire(store_settings->sqlite_path, run_id);
+    auto locked = RunLock::Acquire(*store_settings, store, run_id);
     if (!locked.ok()) return Fail(locked.status());
     lock = std::move(*locked);
   }

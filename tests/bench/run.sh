@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # Runs every benchmark of issue 3 side by side with its peer, on the same
-# generated data, in one run, and the whole-evolution benchmark of issue 4
-# (no peer), and prints a Markdown table of the results.
+# generated data, in one run, the whole-evolution benchmark of issue 4 (no
+# peer) and the queue benchmark of issue 5 (evolve-worker, graphile-worker
+# and a pgbench baseline on one PostgreSQL), and prints a Markdown table of
+# the results.
 #
 #   tests/bench/run.sh [--only NAME] [--no-build] [OUT.md]   (default: build/bench/results.md)
 #
-# NAME: features, forest, importance, backtest, gmm or evolution (a
+# NAME: features, forest, importance, backtest, gmm, evolution or queue (a
 # comma-separated list runs several); --no-build uses the binaries already in
 # $BUILD_DIR (default build) instead of running `make build`.
 #
 # Installs the peers (Debian's python3-pandas, python3-sklearn,
 # python3-xgboost) when missing, builds with `make build`, and uses
-# /usr/bin/python3 (Debian's numpy/pandas/sklearn, not a pyenv python).
+# /usr/bin/python3 (Debian's numpy/pandas/sklearn, not a pyenv python). The
+# queue benchmark needs Debian's postgresql-15 (server and pgbench) and
+# Node.js with npm, installed when missing; graphile-worker itself is
+# installed from npm into a temporary directory outside the repository.
 # Timings are best-of-N wall-clock seconds on this machine; both sides run
 # back to back so the load on the machine is as similar as it can be.
 set -euo pipefail
@@ -32,11 +37,18 @@ py=/usr/bin/python3
 # wanted NAME: whether the benchmark NAME is part of this run.
 wanted() { [ "$only" = all ] || [[ ",$only," == *",$1,"* ]]; }
 
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 need=()
-for p in python3-pandas python3-sklearn python3-xgboost; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-done
-if [ "$only" = evolution ]; then need=(); fi  # the only benchmark without a peer
+if wanted features || wanted forest || wanted importance || wanted backtest || wanted gmm; then
+  for p in python3-pandas python3-sklearn python3-xgboost; do
+    installed "$p" || need+=("$p")
+  done
+fi
+if wanted queue; then
+  installed postgresql-15 || need+=(postgresql-15)
+  # Any Node.js >= 14 with npm will do (graphile-worker 0.17's floor): keep one installed otherwise.
+  command -v node >/dev/null && command -v npm >/dev/null || need+=(nodejs npm)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   sudo=(); [ "$(id -u)" -eq 0 ] || sudo=(sudo)
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}"
@@ -45,12 +57,19 @@ fi
 
 bin=$build_dir/tests/bench
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+pg_dir=
+# Stops the queue benchmark's PostgreSQL (if one was started), even when a step failed.
+cleanup() {
+  if [ -n "$pg_dir" ]; then scripts/test-postgres.sh stop "$pg_dir" || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
 mkdir -p "$(dirname "$out")"
 
 # value KEY TEXT: the value of key=value in TEXT.
 value() { grep -o "$1=[^ ]*" <<<"$2" | head -1 | cut -d= -f2; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "n/a" }'; }
+ratio2() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 rows=()
 
 if wanted features; then
@@ -137,6 +156,100 @@ $(v status) | $(v evolution_seconds) s | none | n/a | reported |")
   echo "== evolution: 1,000,000 one-minute bars" >&2
   ours=$("${run[@]}" --data-dir "$work/evolution" --symbol SYN --timeframe 1m)
   evolution_row "bench_evolution, the same on an in-memory store, 1,000,000 one-minute bars" "$ours"
+fi
+
+if wanted queue; then
+  # Issue 5: no-op jobs claimed and completed per second, on one throwaway
+  # PostgreSQL 15 (fsync and synchronous_commit on), each side on a fresh
+  # database of it, back to back. Every side's jobs are added untimed, and
+  # every side's time excludes the start-up of its worker processes (timed
+  # on an empty queue and subtracted, as graphile-worker's own perfTest does).
+  # Best of 3 rounds, the sides interleaved, each round verified: one run
+  # is 1-3 s, short enough for another session's compile to swing it.
+  # The settings are the best of those tried on 2 cores (docs/benchmarks.md).
+  queue_jobs=100000
+  queue_rounds=3
+  ours_args=(--processes 2 --concurrency 2 --per-claim 500)
+  graphile_args=(--processes 2 --concurrency 24)
+  pgbench_clients=2
+  # qvalue KEY TEXT: the value of the line KEY=value of TEXT (the queue programs print one per line).
+  qvalue() { grep -m1 "^$1=" <<<"$2" | cut -d= -f2-; }
+  # better A B: whether rate A beats rate B (B empty: no result yet).
+  better() { [ -z "$2" ] || awk -v a="$1" -v b="$2" 'BEGIN { exit !(a > b) }'; }
+  echo "== queue: $queue_jobs no-op jobs: evolve-worker, graphile-worker, bare SKIP LOCKED claims" >&2
+  # The rates depend on what else runs: the table says how busy the machine was.
+  load=$(cut -d' ' -f1 /proc/loadavg)
+  if [ ! -x "$bin/bench_queue" ]; then
+    echo "run.sh: no $bin/bench_queue (it is built only with the PostgreSQL store)" >&2
+    exit 1
+  fi
+  pg_dir=$work/pg
+  scripts/test-postgres.sh start "$pg_dir"
+  pg_url=$(cat "$pg_dir/url")
+  sync=$(psql "$pg_url" -Atc 'SHOW synchronous_commit')
+  [ "$sync" = on ] || { echo "run.sh: synchronous_commit is $sync, want on" >&2; exit 1; }
+
+  # graphile-worker from npm, into $work: never a node_modules in the repository.
+  mkdir -p "$work/graphile"
+  cp -r tests/bench/queue/graphile/. "$work/graphile/"
+  npm install --prefix "$work/graphile" --no-audit --no-fund --loglevel=error >/dev/null
+
+  # The bare claim: libevolve's priority_jobs (every migration of sql/postgres/) with the same number of
+  # PENDING rows, claimed 10 at a time; 90% of them, so that no client finds the queue empty.
+  pg_db=${pg_url%/*}/evolve_bench_pgbench
+  per_client=$((queue_jobs * 9 / 10 / 10 / pgbench_clients))
+  bare_claims() {
+    psql -q -v ON_ERROR_STOP=1 "$pg_url" -c "SET client_min_messages = warning" \
+      -c "DROP DATABASE IF EXISTS evolve_bench_pgbench WITH (FORCE)" -c "CREATE DATABASE evolve_bench_pgbench"
+    for migration in sql/postgres/*.sql; do psql -q -v ON_ERROR_STOP=1 "$pg_db" -f "$migration"; done
+    psql -q -v ON_ERROR_STOP=1 -v jobs="$queue_jobs" "$pg_db" -f tests/bench/queue/pgbench_setup.sql
+    local out tps claimed twice
+    out=$(pgbench -n -f tests/bench/queue/pgbench_claim.sql -D claim=10 -c "$pgbench_clients" \
+            -j "$pgbench_clients" -t "$per_client" "$pg_db")
+    tps=$(grep -o 'tps = [0-9.]*' <<<"$out" | head -1 | cut -d' ' -f3)
+    # Every transaction claimed 10 rows, and no row was claimed twice.
+    claimed=$(psql -Atc "SELECT count(*) FROM priority_jobs WHERE status = 'RUNNING' AND attempts = 1" \
+                "$pg_db")
+    twice=$(psql -Atc "SELECT count(*) FROM priority_jobs WHERE attempts > 1" "$pg_db")
+    if [ "$claimed" -ne $((per_client * pgbench_clients * 10)) ] || [ "$twice" -ne 0 ]; then
+      echo "run.sh: pgbench claimed $claimed rows once and $twice more than once" >&2
+      return 1
+    fi
+    echo "claim_rows_per_second=$(awk -v t="$tps" 'BEGIN { printf "%.0f", 10 * t }')"
+    echo "claimed=$claimed"
+  }
+
+  ours='' peer='' bare=''
+  for round in $(seq 1 "$queue_rounds"); do
+    echo "   round $round of $queue_rounds" >&2
+    # Both exit non-zero when their check fails; the check here says why.
+    o=$("$bin/bench_queue" --url "$pg_url" --jobs "$queue_jobs" "${ours_args[@]}") || true
+    [ "$(qvalue verified "$o")" = yes ] || { echo "run.sh: bench_queue did not verify: $o" >&2; exit 1; }
+    better "$(qvalue jobs_per_second "$o")" "$(qvalue jobs_per_second "$ours")" && ours=$o
+    o=$(node "$work/graphile/bench_graphile.js" --url "$pg_url" --jobs "$queue_jobs" \
+          "${graphile_args[@]}") || true
+    [ "$(qvalue graphile_verified "$o")" = yes ] || { echo "run.sh: graphile-worker: $o" >&2; exit 1; }
+    better "$(qvalue graphile_jobs_per_second "$o")" "$(qvalue graphile_jobs_per_second "$peer")" && peer=$o
+    o=$(bare_claims)
+    better "$(qvalue claim_rows_per_second "$o")" "$(qvalue claim_rows_per_second "$bare")" && bare=$o
+  done
+
+  a=$(qvalue jobs_per_second "$ours"); b=$(qvalue graphile_jobs_per_second "$peer")
+  c=$(qvalue claim_rows_per_second "$bare")
+  rows+=("| no-op jobs claimed and completed per second, $queue_jobs jobs, best of $queue_rounds, \
+PostgreSQL 15 (synchronous_commit on; load average $load before): evolve-worker \
+$(qvalue processes "$ours") processes x $(qvalue concurrency "$ours") threads x $(qvalue per_claim "$ours") \
+jobs per claim (lost $(qvalue lost "$ours"), doubled $(qvalue doubled "$ours"), verified \
+$(qvalue verified "$ours")); graphile-worker \
+$(qvalue graphile_version "$peer") $(qvalue graphile_processes "$peer") processes x \
+$(qvalue graphile_concurrency "$peer") jobs, localQueue.size 500, completeJobBatchDelay 0 (left \
+$(qvalue graphile_left "$peer"), task runs $(qvalue graphile_task_runs "$peer")) | $a jobs/s \
+| graphile-worker $b jobs/s | $(ratio2 "$a" "$b")x | >= 1.2x graphile-worker |")
+  rows+=("| bare SKIP LOCKED claim of 10 rows of priority_jobs (pgbench, $pgbench_clients clients, \
+claim only, $(qvalue claimed "$bare") rows claimed once) | evolve-worker (claim + complete) $a jobs/s \
+| pgbench $c rows/s | $(ratio2 "$a" "$c")x | baseline |")
+  scripts/test-postgres.sh stop "$pg_dir"
+  pg_dir=
 fi
 
 {

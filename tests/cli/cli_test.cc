@@ -19,46 +19,16 @@
 #include "evolve/engines/synthetic.h"
 #include "evolve/json.h"
 #include "evolve/sqlite/sqlite_store.h"
+#include "cli_test_support.h"
 #include "process.h"
 
 namespace evolve::testing {
 namespace {
 
-const std::string kEvolve = EVOLVE_BIN;
-const std::string kWorker = EVOLVE_WORKER_BIN;
-const std::string kData = EVOLVE_EXAMPLES_DATA_DIR;
-
-std::vector<std::string> Evolve(std::vector<std::string> args) {
-  args.insert(args.begin(), kEvolve);
-  return args;
-}
-
-std::string Args(const std::vector<std::string>& argv) {
-  std::string s;
-  for (const std::string& a : argv) s += (s.empty() ? "" : " ") + a;
-  return s;
-}
-
-size_t Lines(const std::string& text) { return static_cast<size_t>(std::count(text.begin(), text.end(), '\n')); }
-
-bool Contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
 std::unique_ptr<sqlite::SqliteStore> OpenDb(const std::string& path) {
   auto store = sqlite::SqliteStore::Open(path);
   REQUIRE_MESSAGE(store.ok(), store.status().ToString());
   return std::move(*store);
-}
-
-// One symbol SYN of `n` daily synthetic bars with the planted mean-reversion
-// signal of `strength` (synthetic.h), written to `dir`/SYN.csv.
-void WriteSynthetic(const std::string& dir, size_t n, double strength, uint64_t seed = 11) {
-  engines::SyntheticOptions o;
-  o.symbols = {"SYN"};
-  o.bars = n;
-  o.signal_strength = strength;
-  o.seed = seed;
-  auto bars = engines::GenerateSyntheticBars(o);
-  REQUIRE(engines::WriteBarsCsv(bars.at("SYN"), dir + "/SYN.csv").ok());
 }
 
 // ------------------------------------------------------------- bad input
@@ -233,17 +203,6 @@ TEST_CASE("cli: features adds reference symbols' columns, aligned on the symbol'
 
 // ------------------------------------------------------------- runs
 
-// Polls `done` every 20 ms for up to `limit`; true once it holds.
-template <typename Pred>
-bool WaitFor(Pred done, std::chrono::seconds limit = std::chrono::seconds(120)) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
-}
-
 // The fingerprints named by log records with message `msg` in `log`.
 std::set<std::string> LoggedFingerprints(const std::string& log, const std::string& msg) {
   std::set<std::string> out;
@@ -275,27 +234,6 @@ std::optional<Run> OnlyRun(const std::string& db) {
   auto runs = (*store)->ListRuns({});
   if (!runs.ok() || runs->size() != 1) return std::nullopt;
   return runs->front();
-}
-
-// Every job of the run finished once: COMPLETED with a result, and the
-// workers' completion counters add up to the number of jobs, so no job was
-// completed (and counted) twice.
-void CheckEveryJobCompletedOnce(sqlite::SqliteStore& store, const std::string& run_id, size_t expected_jobs) {
-  JobFilter filter;
-  filter.run_id = run_id;
-  auto jobs = store.ListJobs(filter);
-  REQUIRE(jobs.ok());
-  CHECK(jobs->size() == expected_jobs);
-  std::set<std::string> ids;
-  for (const Job& job : *jobs) {
-    CAPTURE(job.id);
-    CHECK(ids.insert(job.id).second);
-    CHECK(job.status == JobStatus::kCompleted);
-    CHECK(job.result.has_value());
-  }
-  int64_t completions = 0;
-  for (const WorkerInfo& w : *store.ListWorkers()) completions += w.jobs_completed;
-  CHECK(completions == static_cast<int64_t>(expected_jobs));
 }
 
 // The criteria of the planted-signal test: far above what the noise reaches
@@ -468,7 +406,7 @@ TEST_CASE("cli: SIGINT stops a run cleanly, says how to resume, and --resume fin
   CheckEveryJobCompletedOnce(*store, run_id, 36);
 }
 
-TEST_CASE("cli: an engine-only run and two evolve-worker processes share one SQLite file; no job runs twice") {
+TEST_CASE("cli: an engine-only run and two evolve-worker processes share one SQLite file, no job runs twice") {
   TempDir dir;
   WriteSynthetic(dir.path(), 3000, 0.5);
   const std::string db = dir / "evolve.db";

@@ -251,7 +251,7 @@ TEST_CASE("backtest: the threshold is strict") {
   CHECK(result->trades_per_week == 0);
 }
 
-TEST_CASE("backtest: regime filter trades only allowed labels; -1 is never traded") {
+TEST_CASE("backtest: regime filter trades only allowed labels, and -1 is never traded") {
   BacktestBars b = Fixture();
   //           bar:  0  1  2  3  4  5  6  7  8   9 10 11 12 13 14 15 16 17 18 19
   b.regimes["regime_vix"] = {3, 3, 1, 3, 3, 3, 3, 3, 3, -1, 3, 3, 3, 3, 3, 3, 3, 0, 3, 3};

@@ -59,7 +59,7 @@ std::vector<double> RegimePrices(size_t n, size_t block, uint64_t seed, std::vec
   return close;
 }
 
-TEST_CASE("gmm: separates a calm/stressed mixture; label 0 is calm") {
+TEST_CASE("gmm: separates a calm/stressed mixture, label 0 is calm") {
   std::vector<double> x0, x1;
   std::vector<int> truth;
   Mixture(20000, 1, &x0, &x1, &truth);
@@ -244,7 +244,7 @@ TEST_CASE("regime_gmm: appending future bars never changes past labels") {
   for (size_t i = 0; i < 2000; ++i) CHECK((*other)[i] == (*all)[i]);
 }
 
-TEST_CASE("regime_gmm: rejects look-ahead and bad segments; too little history gives -1") {
+TEST_CASE("regime_gmm: rejects look-ahead and bad segments, too little history gives -1") {
   const std::vector<double> close = RegimePrices(500, 100, 2, nullptr);
   auto look_ahead = RegimeGmm(close, {RegimeSegment{0, 300, 250, 400}});
   CHECK(look_ahead.status().code() == StatusCode::kInvalidArgument);
@@ -322,7 +322,7 @@ TEST_CASE("regime_vix: trend x volatility, 3 = up and calm, warm-up -1") {
   CHECK(RegimeVix({}).empty());
 }
 
-TEST_CASE("regime_vix: causal; a bad close makes its windows unknown") {
+TEST_CASE("regime_vix: causal, a bad close makes its windows unknown") {
   const std::vector<double> full = RegimePrices(2000, 150, 4, nullptr);
   const auto all = RegimeVix(full);
   for (size_t n : {100, 119, 120, 777, 1999}) {

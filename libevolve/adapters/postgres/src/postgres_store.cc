@@ -498,6 +498,36 @@ int PostgresStore::schema_version() const { return impl_->schema_version; }
 
 Clock& PostgresStore::clock() { return *RealClock(); }
 
+namespace {
+
+// Holds its connection, and so the session's advisory lock, until destroyed.
+class AdvisorySessionLock final : public PostgresStore::SessionLock {
+ public:
+  explicit AdvisorySessionLock(std::unique_ptr<pqxx::connection> conn) : conn_(std::move(conn)) {}
+
+ private:
+  std::unique_ptr<pqxx::connection> conn_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<PostgresStore::SessionLock>> PostgresStore::TryLock(const std::string& name) {
+  EVOLVE_ASSIGN_OR_RETURN(std::unique_ptr<pqxx::connection> conn, impl_->Connect());
+  try {
+    pqxx::nontransaction tx(*conn);
+    // hashtext: a 32-bit key from the name; the "evolve" class key keeps it
+    // apart from other applications' advisory locks on the same server.
+    const pqxx::row row =
+        tx.exec_params1("SELECT pg_try_advisory_lock(hashtext('evolve'), hashtext($1))", name);
+    if (!row[0].as<bool>()) return AbortedError("lock '" + name + "' is held by another session");
+  } catch (const pqxx::broken_connection& e) {
+    return impl_->Unavailable(e.what());
+  } catch (const std::exception& e) {
+    return InternalError("postgres " + impl_->url + ": taking lock '" + name + "': " + e.what());
+  }
+  return std::unique_ptr<SessionLock>(new AdvisorySessionLock(std::move(conn)));
+}
+
 // ---------------------------------------------------------------- readers
 
 Result<Run> PostgresStore::Impl::ReadRun(const pqxx::row& row) const {

@@ -79,6 +79,19 @@ class PostgresStore final : public Store {
   // The schema version of the database (LatestSchemaVersion() once open).
   int schema_version() const;
 
+  // A lock that one process at a time can hold, across every host sharing
+  // the database: a session-level advisory lock on a connection of its own,
+  // released by destroying the handle, or by the server when the holder's
+  // connection ends (its process died, even by kill -9; the server
+  // restarted). Used to let one process step a run at a time.
+  class SessionLock {
+   public:
+    virtual ~SessionLock() = default;
+  };
+  // Takes the lock named `name` without waiting. Errors: kAborted when
+  // another session holds it; kUnavailable when the server cannot be reached.
+  Result<std::unique_ptr<SessionLock>> TryLock(const std::string& name);
+
   Clock& clock() override;
 
   // RunStore

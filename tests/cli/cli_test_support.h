@@ -1,0 +1,87 @@
+// What the end-to-end tests of the binaries share: where the binaries and
+// the bundled data are, synthetic data, polling, and the "every job ran
+// once" check.
+#ifndef EVOLVE_TESTS_CLI_CLI_TEST_SUPPORT_H_
+#define EVOLVE_TESTS_CLI_CLI_TEST_SUPPORT_H_
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "evolve/engines/bars.h"
+#include "evolve/engines/synthetic.h"
+#include "evolve/store.h"
+
+namespace evolve::testing {
+
+inline const std::string kEvolve = EVOLVE_BIN;
+inline const std::string kWorker = EVOLVE_WORKER_BIN;
+inline const std::string kData = EVOLVE_EXAMPLES_DATA_DIR;
+
+inline std::vector<std::string> Evolve(std::vector<std::string> args) {
+  args.insert(args.begin(), kEvolve);
+  return args;
+}
+
+inline std::string Args(const std::vector<std::string>& argv) {
+  std::string s;
+  for (const std::string& a : argv) s += (s.empty() ? "" : " ") + a;
+  return s;
+}
+
+inline size_t Lines(const std::string& text) { return static_cast<size_t>(std::count(text.begin(), text.end(), '\n')); }
+
+inline bool Contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// One symbol SYN of `n` daily synthetic bars with the planted mean-reversion
+// signal of `strength` (synthetic.h), written to `dir`/SYN.csv.
+inline void WriteSynthetic(const std::string& dir, size_t n, double strength, uint64_t seed = 11) {
+  engines::SyntheticOptions o;
+  o.symbols = {"SYN"};
+  o.bars = n;
+  o.signal_strength = strength;
+  o.seed = seed;
+  auto bars = engines::GenerateSyntheticBars(o);
+  REQUIRE(engines::WriteBarsCsv(bars.at("SYN"), dir + "/SYN.csv").ok());
+}
+
+// Polls `done` every 20 ms for up to `limit`; true once it holds.
+template <typename Pred>
+bool WaitFor(Pred done, std::chrono::seconds limit = std::chrono::seconds(120)) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+// Every job of the run finished once: COMPLETED with a result, and the
+// workers' completion counters add up to the number of jobs, so no job was
+// completed (and counted) twice.
+inline void CheckEveryJobCompletedOnce(Store& store, const std::string& run_id, size_t expected_jobs) {
+  JobFilter filter;
+  filter.run_id = run_id;
+  auto jobs = store.ListJobs(filter);
+  REQUIRE(jobs.ok());
+  CHECK(jobs->size() == expected_jobs);
+  std::set<std::string> ids;
+  for (const Job& job : *jobs) {
+    CAPTURE(job.id);
+    CHECK(ids.insert(job.id).second);
+    CHECK(job.status == JobStatus::kCompleted);
+    CHECK(job.result.has_value());
+  }
+  int64_t completions = 0;
+  for (const WorkerInfo& w : *store.ListWorkers()) completions += w.jobs_completed;
+  CHECK(completions == static_cast<int64_t>(expected_jobs));
+}
+
+}  // namespace evolve::testing
+
+#endif  // EVOLVE_TESTS_CLI_CLI_TEST_SUPPORT_H_
