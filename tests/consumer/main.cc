@@ -1,10 +1,14 @@
-// Links the installed evolve::evolve, evolve::sqlite and evolve::testing and
-// uses them: a fingerprint, a verdict, and a SQLite store at argv[1].
+// Links the installed evolve::evolve, evolve::sqlite, evolve::testing (and
+// evolve::postgres when built) and uses them: a fingerprint, a verdict, a
+// SQLite store at argv[1], and a PostgreSQL store that cannot connect.
 #include <cstdio>
 
 #include "evolve/criteria.h"
 #include "evolve/fingerprint.h"
 #include "evolve/sqlite/sqlite_store.h"
+#ifdef EVOLVE_CONSUMER_HAS_POSTGRES
+#include "evolve/postgres/postgres_store.h"
+#endif
 #include "evolve/testing/fake_engines.h"
 
 int main(int argc, char** argv) {
@@ -17,6 +21,11 @@ int main(int argc, char** argv) {
   if (!fingerprint.ok() || fingerprint->size() != 64 || !verdict.passed) return 1;
   auto store = evolve::sqlite::SqliteStore::Open(argv[1]);
   if (!store.ok() || (*store)->schema_version() != evolve::sqlite::LatestSchemaVersion()) return 1;
+#ifdef EVOLVE_CONSUMER_HAS_POSTGRES
+  // Nothing listens on port 1: the store must say so, not crash.
+  auto pg = evolve::postgres::PostgresStore::Open("postgresql://evolve@127.0.0.1:1/none");
+  if (pg.ok() || pg.status().code() != evolve::StatusCode::kUnavailable) return 1;
+#endif
   std::printf("consumer ok: %s\n", fingerprint->c_str());
   return 0;
 }
