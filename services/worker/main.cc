@@ -16,11 +16,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "args.h"
+#include "evolve/clock.h"
 #include "evolve/engines/builtin.h"
 #include "evolve/log.h"
 #include "evolve/shutdown.h"
@@ -124,8 +126,33 @@ int main(int argc, char** argv) {
   auto settings = evolve::cli::ResolveStore(*args);
   if (!settings.ok()) return Fail(settings.status());
 
-  std::vector<std::unique_ptr<evolve::Worker>> workers;
-  auto store = evolve::cli::OpenStore(*settings, /*must_exist=*/false);
+  // Signals first: the store may be away at start, and SIGTERM must end the
+  // wait for it. The signal thread stops whatever workers exist by then.
+  evolve::Event stop;
+  std::mutex workers_mu;
+  std::vector<std::unique_ptr<evolve::Worker>> workers;  // guarded by workers_mu once threads run
+  evolve::Status signals = evolve::HandleStopSignals([&](int signo) {
+    evolve::Log(evolve::LogLevel::kInfo, "stopping", {{"signal", std::to_string(signo)}});
+    stop.Notify();
+    std::lock_guard<std::mutex> lock(workers_mu);
+    for (auto& w : workers) w->RequestStop();
+  });
+  if (!signals.ok()) return Fail(signals);
+
+  // A database that is not up yet (or restarting) is waited for, with
+  // backoff, rather than exiting: a supervisor restarting a worker that
+  // exits at once would only make a crash loop. Bad settings still exit.
+  evolve::Result<std::unique_ptr<evolve::Store>> store = evolve::UnavailableError("not opened");
+  evolve::Duration backoff = std::chrono::seconds(1);
+  while (true) {
+    store = evolve::cli::OpenStore(*settings, /*must_exist=*/false);
+    if (store.ok() || !store.status().IsRetryable()) break;
+    evolve::Log(evolve::LogLevel::kWarning, "store unavailable; retrying",
+                {{"error", store.status().message()},
+                 {"retry_in_s", std::to_string(std::chrono::duration_cast<std::chrono::seconds>(backoff).count())}});
+    if (stop.WaitFor(*evolve::RealClock(), backoff)) return evolve::cli::kExitOk;
+    backoff = std::min<evolve::Duration>(backoff * 2, std::chrono::seconds(30));
+  }
   if (!store.ok()) return Fail(store.status());
   // Models and their simulation inputs are artifacts of the store: a worker
   // needs no data directory.
@@ -149,15 +176,10 @@ int main(int argc, char** argv) {
     // A few heartbeats per lease, so one late beat does not lose the jobs.
     o.heartbeat_interval = std::min<evolve::Duration>(o.heartbeat_interval, o.lease / 4);
     if (evolve::Status s = evolve::Worker::ValidateOptions(o); !s.ok()) return Fail(s);
+    std::lock_guard<std::mutex> lock(workers_mu);
     workers.push_back(std::make_unique<evolve::Worker>(**store, &**store, *simulator, (*store)->clock(), o));
+    if (stop.IsNotified()) workers.back()->RequestStop();
   }
-  // Installed once the workers exist and before any thread starts (the
-  // signal thread reads `workers`, which no longer changes).
-  evolve::Status signals = evolve::HandleStopSignals([&workers](int signo) {
-    evolve::Log(evolve::LogLevel::kInfo, "stopping", {{"signal", std::to_string(signo)}});
-    for (auto& w : workers) w->RequestStop();
-  });
-  if (!signals.ok()) return Fail(signals);
   std::vector<std::thread> threads;
   std::vector<evolve::Status> results(workers.size());
   for (size_t i = 0; i < workers.size(); ++i) {

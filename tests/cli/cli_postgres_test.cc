@@ -176,5 +176,21 @@ TEST_CASE("postgres cli: the server restarts mid-run, the engine and the workers
   db.reset();
 }
 
+TEST_CASE("postgres cli: evolve-worker waits for a database that is not up, and SIGTERM ends the wait") {
+  // Nothing listens on port 1.
+  Process worker = Process::Spawn({kWorker, "--store", "postgresql://evolve@127.0.0.1:1/none"});
+  // It keeps retrying (it would have exited at once otherwise).
+  REQUIRE(WaitFor([&] { return Contains(worker.ErrSoFar(), "retry_in_s=2"); }, std::chrono::seconds(30)));
+  worker.Signal(SIGTERM);
+  const ProcessResult r = worker.Wait();
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(Contains(r.err, "store unavailable; retrying"));
+  // A setting that can never work is not retried.
+  const ProcessResult bad = RunProcess({kWorker, "--store", "mysql://nope"});
+  CHECK(bad.exit_code == 2);
+  CHECK(Contains(bad.err, "not a store URL"));
+}
+
 }  // namespace
 }  // namespace evolve::testing
