@@ -3,7 +3,6 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
-#include <set>
 
 namespace evolve::cli {
 namespace {

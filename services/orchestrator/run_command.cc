@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -211,14 +212,19 @@ class Progress final : public EngineObserver {
   int last_done_ = -1;
 };
 
+// "A, B, C", for messages that list the data's symbols.
+std::string JoinSymbols(const std::vector<std::string>& symbols) {
+  std::string list;
+  for (const std::string& s : symbols) list += (list.empty() ? "" : ", ") + s;
+  return list;
+}
+
 // The symbol when none is given: TTRC when the data has it (the bundled
 // data), else the data directory's only symbol.
 Result<std::string> DefaultSymbol(const std::vector<std::string>& symbols, const std::string& data_dir) {
   if (std::find(symbols.begin(), symbols.end(), kDefaultSymbol) != symbols.end()) return std::string(kDefaultSymbol);
   if (symbols.size() == 1) return symbols[0];
-  std::string list;
-  for (const std::string& s : symbols) list += (list.empty() ? "" : ", ") + s;
-  return InvalidArgumentError("--symbol is required: " + data_dir + " has " + list);
+  return InvalidArgumentError("--symbol is required: " + data_dir + " has " + JoinSymbols(symbols));
 }
 
 // What the run needs from the data, checked before anything is written: the
@@ -230,8 +236,7 @@ Status CheckConfigAgainstData(const EvolutionConfig& config, const std::vector<s
     for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     return std::find(symbols.begin(), symbols.end(), upper) != symbols.end();
   };
-  std::string list;
-  for (const std::string& s : symbols) list += (list.empty() ? "" : ", ") + s;
+  const std::string list = JoinSymbols(symbols);
   if (!has(config.symbol)) {
     return InvalidArgumentError("symbol (--symbol): unknown symbol '" + config.symbol + "': " + data_dir + " has " +
                                 list);
