@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli_test_support.h"
@@ -59,24 +60,39 @@ TEST_CASE("postgres cli: 3 evolve-workers drain 2,000 jobs, one killed while hol
   constexpr int kLeaseSeconds = 4;
   std::map<std::string, Process> workers;
   for (const char* id : {"w1", "w2", "w3"}) {
-    workers.emplace(id, Process::Spawn({kWorker, "--store", db.url(), "--worker-id", id, "--max-jobs-per-claim", "20",
+    const std::string per_claim = std::string(id) == "w2" ? "100" : "20";
+    workers.emplace(id, Process::Spawn({kWorker, "--store", db.url(), "--worker-id", id, "--max-jobs-per-claim", per_claim,
                                         "--lease", std::to_string(kLeaseSeconds), "--poll-interval", "0.2"},
                                        {{"LOG_LEVEL", "WARNING"}}));
   }
   auto store = OpenPg(db.url());
   std::string run_id;
   std::vector<std::string> held_at_kill;
-  // Kill w2 at a moment it holds claimed jobs.
+  // Kill w2 at a moment it holds claimed jobs. Once it is seen holding some,
+  // freeze it (SIGSTOP), let a commit it already sent land, and read again:
+  // what a frozen process holds cannot change before the kill. w2 claims
+  // big batches, so it holds jobs most of the time it works.
+  auto held_by_w2 = [&] {
+    std::vector<std::string> held;
+    for (const Job& job : JobsOf(*store, run_id, JobStatus::kRunning)) {
+      if (job.worker_id == "w2") held.push_back(job.id);
+    }
+    return held;
+  };
   const bool killed = WaitFor([&] {
     auto runs = store->ListRuns({});
     if (!runs.ok() || runs->empty()) return false;
     run_id = runs->front().id;
-    held_at_kill.clear();
-    for (const Job& job : JobsOf(*store, run_id, JobStatus::kRunning)) {
-      if (job.worker_id == "w2") held_at_kill.push_back(job.id);
+    if (held_by_w2().empty()) return false;
+    Process& w2 = workers.at("w2");
+    w2.Signal(SIGSTOP);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    held_at_kill = held_by_w2();
+    if (held_at_kill.empty()) {
+      w2.Signal(SIGCONT);
+      return false;
     }
-    if (held_at_kill.empty()) return false;
-    workers.at("w2").Signal(SIGKILL);
+    w2.Signal(SIGKILL);
     return true;
   });
   REQUIRE_MESSAGE(killed, "w2 never held a job; the engine said: " << engine.ErrSoFar());
@@ -112,6 +128,20 @@ TEST_CASE("postgres cli: 3 evolve-workers drain 2,000 jobs, one killed while hol
     CHECK(job->attempts == 2);
   }
   CheckEveryJobCompletedOnce(*store, run_id, 2000);
+
+  // The reading commands read PostgreSQL as they read SQLite.
+  ProcessResult read = RunProcess(Evolve({"runs", "--store", db.url()}));
+  CHECK(read.exit_code == 0);
+  CHECK(Contains(read.out, run_id));
+  read = RunProcess(Evolve({"show", run_id, "--store", db.url(), "--json"}));
+  CHECK(read.exit_code == 0);
+  CHECK(Contains(read.out, "\"completed\":2000"));
+  auto gens = store->ListGenerations(run_id);
+  REQUIRE(gens.ok());
+  REQUIRE(!gens->empty());
+  read = RunProcess(Evolve({"lineage", gens->back().model_id, "--store", db.url()}));
+  CHECK(read.exit_code == 0);
+  CHECK(Contains(read.out, "(seed)"));
 }
 
 TEST_CASE("postgres cli: the server restarts mid-run, the engine and the workers reconnect and nothing is lost") {
