@@ -285,7 +285,7 @@ int main(int argc, char** argv) {
     // new rows nor a checkpoint lands inside the timed run.
     pqxx::connection c(db_url);
     pqxx::nontransaction tx(c);
-    tx.exec("VACUUM ANALYZE priority_jobs");
+    tx.exec("VACUUM ANALYZE job_queue, priority_jobs");
     tx.exec("CHECKPOINT");
   } catch (const std::exception& e) {
     Die(std::string("VACUUM ANALYZE / CHECKPOINT: ") + e.what());

@@ -200,8 +200,12 @@ TEST_CASE("postgres cli: the server restarts mid-run, the engine and the workers
   auto gens = store->ListGenerations(run_id);
   REQUIRE(gens->size() == 3);
   for (const Generation& g : *gens) CHECK(g.jobs_completed == 400);
+  // The store's own counters prove each job completed once. The workers'
+  // counts may fall short: a commit whose answer the restart cut off was
+  // written, but its worker could not know it (its retry then finds the
+  // job finished and counts it lost). They can never exceed the jobs.
   CheckEveryJobCompletedOnce(*store, run_id, 1200);
-  CHECK(reported == 1200);  // each job simulated and reported once in all
+  CHECK(reported <= 1200);
   store.reset();
   db.reset();
 }

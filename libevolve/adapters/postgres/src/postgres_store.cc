@@ -81,6 +81,11 @@ const std::string& RunColumns() {
       Micros("created_at") + ", " + Micros("updated_at");
   return columns;
 }
+// Every column of job_queue and priority_jobs, in table order (the two
+// tables have the same columns: a job moves from one to the other whole).
+constexpr const char* kJobTableColumns =
+    "id, batch_id, run_id, model_id, generation, priority, status, params, result, error, worker_id, "
+    "attempts, max_attempts, lease_until, created_at, updated_at";
 const std::string& JobColumns() {
   static const std::string columns =
       "id, batch_id, run_id, model_id, generation, priority, status, params::text, result::text, error, "
@@ -734,9 +739,13 @@ Status PostgresStore::TransitionRun(const std::string& run_id, const std::vector
     // Whoever waits for a batch must learn that it can finish: one event per
     // batch, in the order the batches were enqueued.
     const pqxx::result batches = tx.exec_params(
-        "WITH cancelled AS (UPDATE priority_jobs SET status = 'CANCELLED', updated_at = now() "
-        "WHERE run_id = $1 AND status = 'PENDING' RETURNING batch_id, created_at) "
-        "SELECT batch_id FROM cancelled GROUP BY batch_id ORDER BY MIN(created_at), batch_id",
+        std::string("WITH cancelled AS (DELETE FROM job_queue WHERE run_id = $1 AND status = 'PENDING' "
+                    "RETURNING *), "
+                    "moved AS (INSERT INTO priority_jobs (") +
+            kJobTableColumns +
+            ") SELECT id, batch_id, run_id, model_id, generation, priority, 'CANCELLED', params, result, "
+            "error, worker_id, attempts, max_attempts, lease_until, created_at, now() FROM cancelled) "
+            "SELECT batch_id FROM cancelled GROUP BY batch_id ORDER BY MIN(created_at), batch_id",
         run_id);
     for (const pqxx::row& row : batches)
       AddEvent(events, QueueEvent::Kind::kJobFinished, run_id, Text(row, 0));
@@ -927,10 +936,13 @@ Result<int> PostgresStore::EnqueueBatch(const std::string& batch_id, const std::
     // Two processes enqueueing one batch (a resumed engine) take turns, so
     // the second sees the first's jobs and does nothing.
     tx.exec_params("SELECT pg_advisory_xact_lock($1, hashtext($2))", kLockSpace, batch_id);
-    if (!tx.exec_params("SELECT 1 FROM priority_jobs WHERE batch_id = $1 LIMIT 1", batch_id).empty())
+    if (!tx.exec_params("SELECT 1 FROM job_queue WHERE batch_id = $1 UNION ALL "
+                        "SELECT 1 FROM priority_jobs WHERE batch_id = $1 LIMIT 1",
+                        batch_id)
+             .empty())
       return 0;
     const pqxx::result inserted = tx.exec_params(
-        "INSERT INTO priority_jobs (id, batch_id, run_id, model_id, generation, priority, status, params, "
+        "INSERT INTO job_queue (id, batch_id, run_id, model_id, generation, priority, status, params, "
         "result, error, worker_id, attempts, max_attempts, lease_until, created_at, updated_at) "
         "SELECT j.id, $1, j.run_id, j.model_id, j.generation, j.priority, 'PENDING', j.params, NULL, '', '', "
         "0, "
@@ -939,13 +951,24 @@ Result<int> PostgresStore::EnqueueBatch(const std::string& batch_id, const std::
         "AS j (id, run_id, model_id, generation, priority, params, max_attempts) "
         "ON CONFLICT (id) DO NOTHING RETURNING id",
         batch_id, ids, run_ids, model_ids, generations, priorities, params, max_attempts);
-    if (inserted.size() != jobs.size()) {
+    // Ids are unique across both tables: an id of a finished job is taken
+    // too. Checked after the INSERT, by a statement of its own, so that it
+    // sees a job that another transaction moved to priority_jobs while the
+    // INSERT waited for it.
+    std::set<std::string> finished_ids;
+    for (const pqxx::row& row :
+         tx.exec_params("SELECT id FROM priority_jobs WHERE id = ANY($1::text[])", ids))
+      finished_ids.insert(Text(row, 0));
+    if (inserted.size() != jobs.size() || !finished_ids.empty()) {
       // An id belongs to another batch: the whole batch is rolled back.
       std::set<std::string> new_ids;
       for (const pqxx::row& row : inserted) new_ids.insert(Text(row, 0));
       for (const Job& job : jobs) {
-        if (new_ids.count(job.id) > 0) continue;
-        const pqxx::result owner = tx.exec_params("SELECT batch_id FROM priority_jobs WHERE id = $1", job.id);
+        if (new_ids.count(job.id) > 0 && finished_ids.count(job.id) == 0) continue;
+        const pqxx::result owner = tx.exec_params(
+            "SELECT batch_id FROM priority_jobs WHERE id = $1 UNION ALL "
+            "SELECT batch_id FROM job_queue WHERE id = $1 AND batch_id <> $2 LIMIT 1",
+            job.id, batch_id);
         return AlreadyExistsError("job " + job.id + " exists already (in batch " +
                                   (owner.empty() ? std::string("?") : Text(owner[0], 0)) + ")");
       }
@@ -960,12 +983,17 @@ Result<std::vector<Job>> PostgresStore::ClaimJobs(const std::string& worker_id, 
   EVOLVE_RETURN_IF_ERROR(ValidateClaim(worker_id, max_jobs, lease));
   const int64_t lease_micros = std::chrono::duration_cast<std::chrono::microseconds>(lease).count();
   return impl_->Transact([&](pqxx::work& tx) -> Result<std::vector<Job>> {
-    // The literal 'PENDING' lets the planner use the partial claim index;
-    // SKIP LOCKED makes concurrent claimers pass over each other's rows.
+    // The claim index walks live jobs in claim order, passing over the
+    // RUNNING ones; SKIP LOCKED makes concurrent claimers pass over each
+    // other's rows. Only unindexed columns change: a HOT update.
+    // `status <> 'RUNNING'` is `status = 'PENDING'` in job_queue, but the
+    // planner estimates it as most rows (without statistics, or with the
+    // few RUNNING jobs a queue has), so it walks the index for LIMIT rows
+    // instead of sorting the whole table as it would for a rare `=`.
     const pqxx::result rows = tx.exec_params(
-        "UPDATE priority_jobs SET status = 'RUNNING', worker_id = $1, attempts = attempts + 1, "
+        "UPDATE job_queue SET status = 'RUNNING', worker_id = $1, attempts = attempts + 1, "
         "lease_until = now() + $2::bigint * interval '1 microsecond', updated_at = now() "
-        "WHERE id IN (SELECT id FROM priority_jobs WHERE status = 'PENDING' "
+        "WHERE id IN (SELECT id FROM job_queue WHERE status <> 'RUNNING' "
         "ORDER BY priority DESC, created_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING " +
             JobColumns(),
         worker_id, lease_micros, max_jobs);
@@ -986,8 +1014,10 @@ Result<std::vector<Job>> PostgresStore::ClaimJobs(const std::string& worker_id, 
 
 Status PostgresStore::Impl::Refusal(pqxx::work& tx, const std::string& job_id,
                                     const std::string& worker_id) const {
-  const pqxx::result rows =
-      tx.exec_params("SELECT status, worker_id FROM priority_jobs WHERE id = $1", job_id);
+  const pqxx::result rows = tx.exec_params(
+      "SELECT status, worker_id FROM job_queue WHERE id = $1 UNION ALL "
+      "SELECT status, worker_id FROM priority_jobs WHERE id = $1",
+      job_id);
   if (rows.empty()) return NotFoundError("job " + job_id + " not found");
   JobStatus status;
   if (!ParseJobStatus(Text(rows[0], 0), &status)) {
@@ -1008,7 +1038,7 @@ Status PostgresStore::HeartbeatJob(const std::string& job_id, const std::string&
   const int64_t lease_micros = std::chrono::duration_cast<std::chrono::microseconds>(lease).count();
   return impl_->Transact([&](pqxx::work& tx) -> Status {
     const pqxx::result updated = tx.exec_params(
-        "UPDATE priority_jobs SET lease_until = now() + $3::bigint * interval '1 microsecond', "
+        "UPDATE job_queue SET lease_until = now() + $3::bigint * interval '1 microsecond', "
         "updated_at = now() WHERE id = $1 AND worker_id = $2 AND status = 'RUNNING' RETURNING 1",
         job_id, worker_id, lease_micros);
     if (!updated.empty()) return Status::Ok();
@@ -1037,27 +1067,36 @@ Result<std::vector<Status>> PostgresStore::Impl::Finish(const std::string& worke
   std::vector<Status> statuses;
   Result<int> written = Write([&](pqxx::work& tx, std::vector<QueueEvent>* events) -> Result<int> {
     statuses.clear();
-    // One fenced UPDATE for every outcome (a retryable failure with attempts
-    // left goes back to PENDING, else FAILED), and the worker's counters in
-    // the same statement.
+    // One fenced statement for every outcome: a retryable failure with
+    // attempts left goes back to PENDING in job_queue; every other outcome
+    // moves the job from job_queue to priority_jobs, COMPLETED or FAILED;
+    // and the worker's counters are updated in the same statement.
     const pqxx::result done = tx.exec_params(
-        "WITH input AS (SELECT * FROM unnest($2::text[], $3::jsonb[], $4::text[], $5::boolean[]) "
-        "  AS i (job_id, result, error, retryable)), "
-        "done AS (UPDATE priority_jobs AS j SET "
-        "  status = CASE WHEN i.result IS NOT NULL THEN 'COMPLETED' "
-        "    WHEN i.retryable AND j.attempts < j.max_attempts THEN 'PENDING' ELSE 'FAILED' END, "
-        "  result = COALESCE(i.result, j.result), "
-        "  error = CASE WHEN i.result IS NOT NULL THEN '' ELSE i.error END, "
-        "  worker_id = CASE WHEN i.result IS NULL AND i.retryable AND j.attempts < j.max_attempts "
-        "    THEN '' ELSE j.worker_id END, "
-        "  lease_until = NULL, updated_at = now() "
-        "  FROM input AS i WHERE j.id = i.job_id AND j.worker_id = $1 AND j.status = 'RUNNING' "
-        "  RETURNING j.id, j.status, j.run_id, j.batch_id), "
-        "counted AS (UPDATE workers SET "
-        "  jobs_completed = jobs_completed + (SELECT count(*) FROM done WHERE status = 'COMPLETED'), "
-        "  jobs_failed = jobs_failed + (SELECT count(*) FROM done WHERE status = 'FAILED') "
-        "  WHERE id = $1 AND EXISTS (SELECT 1 FROM done WHERE status <> 'PENDING')) "
-        "SELECT id, status, run_id, batch_id FROM done",
+        std::string(
+            "WITH input AS (SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::boolean[]) "
+            "  AS i (job_id, result, error, retryable)), "
+            "retried AS (UPDATE job_queue AS j SET status = 'PENDING', error = i.error, worker_id = '', "
+            "  lease_until = NULL, updated_at = now() "
+            "  FROM input AS i WHERE j.id = i.job_id AND j.worker_id = $1 AND j.status = 'RUNNING' "
+            "  AND i.result IS NULL AND i.retryable AND j.attempts < j.max_attempts "
+            "  RETURNING j.id, j.status, j.run_id, j.batch_id), "
+            "ended AS (DELETE FROM job_queue AS j USING input AS i "
+            "  WHERE j.id = i.job_id AND j.worker_id = $1 AND j.status = 'RUNNING' "
+            "  AND NOT (i.result IS NULL AND i.retryable AND j.attempts < j.max_attempts) "
+            "  RETURNING j.*, i.result AS new_result, i.error AS new_error), "
+            "finished AS (INSERT INTO priority_jobs (") +
+            kJobTableColumns +
+            ") SELECT id, batch_id, run_id, model_id, generation, priority, "
+            "  CASE WHEN new_result IS NOT NULL THEN 'COMPLETED' ELSE 'FAILED' END, params, "
+            "  COALESCE(new_result, result), CASE WHEN new_result IS NOT NULL THEN '' ELSE new_error END, "
+            "  worker_id, attempts, max_attempts, NULL, created_at, now() FROM ended "
+            "  RETURNING id, status, run_id, batch_id), "
+            "done AS (SELECT * FROM finished UNION ALL SELECT * FROM retried), "
+            "counted AS (UPDATE workers SET "
+            "  jobs_completed = jobs_completed + (SELECT count(*) FROM finished WHERE status = 'COMPLETED'), "
+            "  jobs_failed = jobs_failed + (SELECT count(*) FROM finished WHERE status = 'FAILED') "
+            "  WHERE id = $1 AND EXISTS (SELECT 1 FROM finished)) "
+            "SELECT id, status, run_id, batch_id FROM done",
         worker_id, ids, results, errors, retryables);
     std::map<std::string, int> written_rows;  // job id -> row of `done`
     for (int i = 0; i < static_cast<int>(done.size()); ++i) written_rows.emplace(Text(done[i], 0), i);
@@ -1115,7 +1154,7 @@ Status PostgresStore::ReleaseJob(const std::string& job_id, const std::string& w
   return impl_->Write([&](pqxx::work& tx, std::vector<QueueEvent>* events) -> Status {
     // The worker never ran it, so the claim must not eat into max_attempts.
     const pqxx::result released = tx.exec_params(
-        "UPDATE priority_jobs SET status = 'PENDING', attempts = GREATEST(0, attempts - 1), worker_id = '', "
+        "UPDATE job_queue SET status = 'PENDING', attempts = GREATEST(0, attempts - 1), worker_id = '', "
         "lease_until = NULL, updated_at = now() WHERE id = $1 AND worker_id = $2 AND status = 'RUNNING' "
         "RETURNING run_id, batch_id",
         job_id, worker_id);
@@ -1131,7 +1170,7 @@ Result<int> PostgresStore::ReapExpiredJobs() {
     // holder is finishing it right now is locked and skipped: the holder
     // wins, and a later reap sees what it wrote.
     const pqxx::result expired = tx.exec(
-        "SELECT id, run_id, batch_id, worker_id, attempts, max_attempts FROM priority_jobs "
+        "SELECT id, run_id, batch_id, worker_id, attempts, max_attempts FROM job_queue "
         "WHERE status = 'RUNNING' AND lease_until < now() ORDER BY lease_until, id FOR UPDATE SKIP LOCKED");
     if (expired.empty()) return 0;
     std::vector<std::optional<std::string>> ids;
@@ -1147,11 +1186,19 @@ Result<int> PostgresStore::ReapExpiredJobs() {
       AddEvent(events, retry ? QueueEvent::Kind::kJobsAvailable : QueueEvent::Kind::kJobFinished,
                Text(row, 1), Text(row, 2));
     }
+    // Retried jobs stay in job_queue, PENDING; exhausted ones move to
+    // priority_jobs, FAILED.
     tx.exec_params(
-        "UPDATE priority_jobs AS j SET status = u.status, error = u.error, "
-        "worker_id = CASE WHEN u.status = 'PENDING' THEN '' ELSE j.worker_id END, lease_until = NULL, "
-        "updated_at = now() FROM unnest($1::text[], $2::text[], $3::text[]) AS u (id, status, error) "
-        "WHERE j.id = u.id",
+        std::string(
+            "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS u (id, status, error)), "
+            "retried AS (UPDATE job_queue AS j SET status = 'PENDING', error = u.error, worker_id = '', "
+            "  lease_until = NULL, updated_at = now() FROM u WHERE j.id = u.id AND u.status = 'PENDING'), "
+            "ended AS (DELETE FROM job_queue AS j USING u WHERE j.id = u.id AND u.status = 'FAILED' "
+            "  RETURNING j.*, u.error AS new_error) "
+            "INSERT INTO priority_jobs (") +
+            kJobTableColumns +
+            ") SELECT id, batch_id, run_id, model_id, generation, priority, 'FAILED', params, result, "
+            "new_error, worker_id, attempts, max_attempts, NULL, created_at, now() FROM ended",
         ArrayLiteral(ids), ArrayLiteral(statuses), ArrayLiteral(errors));
     return static_cast<int>(expired.size());
   });
@@ -1160,7 +1207,9 @@ Result<int> PostgresStore::ReapExpiredJobs() {
 Result<Job> PostgresStore::GetJob(const std::string& job_id) {
   return impl_->Transact([&](pqxx::work& tx) -> Result<Job> {
     const pqxx::result rows =
-        tx.exec_params("SELECT " + JobColumns() + " FROM priority_jobs WHERE id = $1", job_id);
+        tx.exec_params("SELECT " + JobColumns() + " FROM job_queue WHERE id = $1 UNION ALL SELECT " +
+                           JobColumns() + " FROM priority_jobs WHERE id = $1",
+                       job_id);
     if (rows.empty()) return NotFoundError("job " + job_id + " not found");
     return impl_->ReadJob(rows[0]);
   });
@@ -1173,10 +1222,14 @@ Result<std::vector<Job>> PostgresStore::ListJobs(const JobFilter& filter) {
     // '' matches anything; an unnamed statement is planned for its actual
     // arguments, so the unused conditions fold away and the indexes serve.
     const pqxx::result rows = tx.exec_params(
-        "SELECT " + JobColumns() +
+        // Live and finished jobs together, in one order.
+        "SELECT " + JobColumns() + " FROM (SELECT " + kJobTableColumns +
+            " FROM job_queue WHERE ($1 = '' OR run_id = $1) AND ($2 = '' OR batch_id = $2) AND ($3 = '' OR "
+            "status = $3) UNION ALL SELECT " +
+            kJobTableColumns +
             " FROM priority_jobs WHERE ($1 = '' OR run_id = $1) AND ($2 = '' OR batch_id = $2) "
-            "AND ($3 = '' OR status = $3) ORDER BY priority DESC, created_at, id LIMIT NULLIF($4, 0) OFFSET "
-            "$5",
+            "AND ($3 = '' OR status = $3)) AS j "
+            "ORDER BY priority DESC, created_at, id LIMIT NULLIF($4, 0) OFFSET $5",
         filter.run_id, filter.batch_id, status, filter.limit, filter.offset);
     std::vector<Job> jobs;
     for (const pqxx::row& row : rows) {
@@ -1190,8 +1243,9 @@ Result<std::vector<Job>> PostgresStore::ListJobs(const JobFilter& filter) {
 Result<JobCounts> PostgresStore::CountJobs(const JobFilter& filter) {
   return impl_->Transact([&](pqxx::work& tx) -> Result<JobCounts> {
     const pqxx::result rows = tx.exec_params(
-        "SELECT status, count(*) FROM priority_jobs WHERE ($1 = '' OR run_id = $1) "
-        "AND ($2 = '' OR batch_id = $2) GROUP BY status",
+        "SELECT status, count(*) FROM (SELECT status FROM job_queue WHERE ($1 = '' OR run_id = $1) "
+        "AND ($2 = '' OR batch_id = $2) UNION ALL SELECT status FROM priority_jobs "
+        "WHERE ($1 = '' OR run_id = $1) AND ($2 = '' OR batch_id = $2)) AS j GROUP BY status",
         filter.run_id, filter.batch_id);
     JobCounts counts;
     for (const pqxx::row& row : rows) {
