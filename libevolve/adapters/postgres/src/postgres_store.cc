@@ -26,9 +26,13 @@
 // exception leaves this file: Transact maps them to Status.
 #include "evolve/postgres/postgres_store.h"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <pqxx/pqxx>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -38,6 +42,7 @@
 #include <random>
 #include <regex>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -63,9 +68,10 @@ constexpr int kLockSpace = 0x65766f6c;  // "evol"
 constexpr int kMigrationLock = 1;
 // The NOTIFY channel of queue events.
 constexpr char kChannel[] = "evolve_jobs";
-// How often the listener thread looks up from waiting to see whether the
-// store is closing.
-constexpr long kListenPollMicros = 200000;  // NOLINT(runtime/int): libpqxx's type
+// How long the listener thread waits for input before it looks again (a
+// closing store wakes it at once through its pipe; this only bounds a wait
+// that nothing wakes).
+constexpr int kListenPollMillis = 1000;
 
 // `column` (timestamptz) as integer microseconds since the Unix epoch: exact,
 // unlike the text form, which depends on the session's settings.
@@ -282,6 +288,9 @@ struct PostgresStore::Impl {
   bool listen_tried = false;    // the first connection attempt is over; guarded by listen_mu
   bool stopping = false;        // guarded by listen_mu
   std::thread listen_thread;
+  // Written to when the store closes, so the listener thread, which waits
+  // in poll() on its connection and this pipe, wakes at once.
+  int wake_pipe[2] = {-1, -1};
 
   ~Impl() {
     {
@@ -289,7 +298,14 @@ struct PostgresStore::Impl {
       stopping = true;
     }
     listen_cv.notify_all();
+    if (wake_pipe[1] >= 0) {
+      const char byte = 1;
+      (void)!::write(wake_pipe[1], &byte, 1);
+    }
     if (listen_thread.joinable()) listen_thread.join();
+    for (int fd : wake_pipe) {
+      if (fd >= 0) ::close(fd);
+    }
   }
 
   Status Unavailable(const std::string& what) const {
@@ -1330,7 +1346,14 @@ void PostgresStore::Impl::ListenLoop() {
       }
       listened_before = true;
       backoff = kFirstBackoff;
-      while (!is_stopping()) conn.await_notification(0, kListenPollMicros);
+      while (!is_stopping()) {
+        conn.get_notifs();  // delivers what has arrived; throws when the connection is lost
+        pollfd fds[2] = {{conn.sock(), POLLIN, 0}, {wake_pipe[0], POLLIN, 0}};
+        if (::poll(fds, 2, kListenPollMillis) < 0 && errno != EINTR) {
+          throw std::runtime_error("poll on the LISTEN connection failed");
+        }
+        if ((fds[1].revents & POLLIN) != 0) return;  // the store is closing
+      }
       return;
     } catch (const std::exception&) {
       // Lost or not reachable: try again after a pause. Listeners are hints;
@@ -1348,6 +1371,10 @@ void PostgresStore::Impl::StartListener() {
   std::unique_lock<std::mutex> lock(listen_mu);
   if (!listen_started) {
     listen_started = true;
+    if (::pipe2(wake_pipe, O_CLOEXEC) != 0) {
+      // Without the pipe the thread still stops, at its next poll timeout.
+      wake_pipe[0] = wake_pipe[1] = -1;
+    }
     listen_thread = std::thread([this] { ListenLoop(); });
   }
   // Return once LISTEN is in place (or the first try failed), so that an
