@@ -579,23 +579,7 @@ Result<JobCounts> FakeStore::CountJobs(const JobFilter& filter) {
   auto count = [&counts, &filter](const Job& job) {
     if (!filter.run_id.empty() && job.run_id != filter.run_id) return;
     if (!filter.batch_id.empty() && job.batch_id != filter.batch_id) return;
-    switch (job.status) {
-      case JobStatus::kPending:
-        ++counts.pending;
-        break;
-      case JobStatus::kRunning:
-        ++counts.running;
-        break;
-      case JobStatus::kCompleted:
-        ++counts.completed;
-        break;
-      case JobStatus::kFailed:
-        ++counts.failed;
-        break;
-      case JobStatus::kCancelled:
-        ++counts.cancelled;
-        break;
-    }
+    counts.Add(job.status);
   };
   if (!filter.batch_id.empty() || !filter.run_id.empty()) {
     const auto& index = filter.batch_id.empty() ? state_->jobs_by_run : state_->jobs_by_batch;

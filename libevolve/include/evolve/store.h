@@ -123,6 +123,26 @@ struct JobCounts {
   int cancelled = 0;
 
   int total() const { return pending + running + completed + failed + cancelled; }
+  // Adds `n` jobs of `status`.
+  void Add(JobStatus status, int n = 1) {
+    switch (status) {
+      case JobStatus::kPending:
+        pending += n;
+        break;
+      case JobStatus::kRunning:
+        running += n;
+        break;
+      case JobStatus::kCompleted:
+        completed += n;
+        break;
+      case JobStatus::kFailed:
+        failed += n;
+        break;
+      case JobStatus::kCancelled:
+        cancelled += n;
+        break;
+    }
+  }
   // True when no job can still change (there may be none at all).
   bool finished() const { return pending == 0 && running == 0; }
 };

@@ -1269,24 +1269,7 @@ Result<JobCounts> PostgresStore::CountJobs(const JobFilter& filter) {
       if (!ParseJobStatus(Text(row, 0), &status)) {
         return impl_->Corrupt("priority_jobs", "(count)", "unknown status '" + Text(row, 0) + "'");
       }
-      const int n = Int(row, 1);
-      switch (status) {
-        case JobStatus::kPending:
-          counts.pending = n;
-          break;
-        case JobStatus::kRunning:
-          counts.running = n;
-          break;
-        case JobStatus::kCompleted:
-          counts.completed = n;
-          break;
-        case JobStatus::kFailed:
-          counts.failed = n;
-          break;
-        case JobStatus::kCancelled:
-          counts.cancelled = n;
-          break;
-      }
+      counts.Add(status, Int(row, 1));
     }
     return counts;
   });

@@ -1031,24 +1031,7 @@ Result<JobCounts> SqliteStore::CountJobs(const JobFilter& filter) {
       if (!ParseJobStatus(select.Text(0), &status)) {
         return Corrupt(impl_->path, "priority_jobs", "(count)", "unknown status '" + select.Text(0) + "'");
       }
-      const int n = select.Int(1);
-      switch (status) {
-        case JobStatus::kPending:
-          counts.pending = n;
-          break;
-        case JobStatus::kRunning:
-          counts.running = n;
-          break;
-        case JobStatus::kCompleted:
-          counts.completed = n;
-          break;
-        case JobStatus::kFailed:
-          counts.failed = n;
-          break;
-        case JobStatus::kCancelled:
-          counts.cancelled = n;
-          break;
-      }
+      counts.Add(status, select.Int(1));
     }
   });
 }
