@@ -277,12 +277,6 @@ Result<EvolutionConfig> NewRunConfig(const Args& args, const std::string& data_d
 
 int DefaultWorkers() { return std::max(1u, std::thread::hardware_concurrency()); }
 
-std::string HostName() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
-  return buf;
-}
-
 }  // namespace
 
 int RunCommand(const Argv& argv) {

@@ -164,6 +164,12 @@ Result<int> DefaultMaxGenerations() {
   return static_cast<int>(*n);
 }
 
+std::string HostName() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  return buf;
+}
+
 Status CheckUnsupportedEnvironment() {
   for (const char* name : {"TRAINING_URL", "SIMULATION_URL", "FEATURE_URL"}) {
     if (!Env(name).empty()) {

@@ -50,6 +50,10 @@ Result<std::string> ResolveDataDir(const Args& args);
 // is not a positive integer.
 Result<int> DefaultMaxGenerations();
 
+// This machine's host name ("localhost" if it cannot be read), for worker
+// ids and the workers table.
+std::string HostName();
+
 // The settings this build cannot honour yet fail loudly instead of being
 // ignored: TRAINING_URL, SIMULATION_URL, FEATURE_URL (HTTP engines).
 Status CheckUnsupportedEnvironment();

@@ -40,12 +40,6 @@ std::string Env(const char* name) {
   return v == nullptr ? "" : v;
 }
 
-std::string HostName() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
-  return buf;
-}
-
 // Completes every job at once with an empty result: what a queue benchmark
 // measures is the queue, not a simulation.
 class NoopSimulator final : public evolve::Simulator {
@@ -113,7 +107,7 @@ int main(int argc, char** argv) {
   if (!lease.ok()) return Fail(lease.status());
   if (*lease < 1) return Fail(evolve::InvalidArgumentError("--lease: must be >= 1 second"));
 
-  const std::string host = HostName();
+  const std::string host = evolve::cli::HostName();
   const std::string base_id = args->Get("worker-id").value_or(
       Env("WORKER_ID").empty() ? "worker_" + host + "_" + std::to_string(::getpid()) : Env("WORKER_ID"));
 
