@@ -46,7 +46,7 @@ std::vector<Job> JobsOf(Store& store, const std::string& run_id, std::optional<J
   return *jobs;
 }
 
-TEST_CASE("postgres cli: 3 evolve-workers drain 2,000 jobs, one killed while holding jobs loses none") {
+TEST_CASE("postgres cli: 3 evolve-workers and 2,000 jobs, one killed while holding jobs loses none") {
   TestDatabase db;
   TempDir dir;
   WriteSynthetic(dir.path(), 1500, 0.5);
@@ -59,19 +59,21 @@ TEST_CASE("postgres cli: 3 evolve-workers drain 2,000 jobs, one killed while hol
                                           kTenRegimes, "--sqn-min", "100", "--sqn-max", "200"}));
   constexpr int kLeaseSeconds = 4;
   std::map<std::string, Process> workers;
-  for (const char* id : {"w1", "w2", "w3"}) {
-    const std::string per_claim = std::string(id) == "w2" ? "100" : "20";
-    workers.emplace(id, Process::Spawn({kWorker, "--store", db.url(), "--worker-id", id, "--max-jobs-per-claim", per_claim,
+  auto start_worker = [&](const std::string& id) {
+    workers.emplace(id, Process::Spawn({kWorker, "--store", db.url(), "--worker-id", id, "--max-jobs-per-claim", "20",
                                         "--lease", std::to_string(kLeaseSeconds), "--poll-interval", "0.2"},
                                        {{"LOG_LEVEL", "WARNING"}}));
-  }
+  };
+  // w2 first, alone, so that it is busy with the queue (and holds claims)
+  // until it is killed; w1 and w3 then drain everything, w2's jobs included
+  // once their leases run out.
+  start_worker("w2");
   auto store = OpenPg(db.url());
   std::string run_id;
   std::vector<std::string> held_at_kill;
   // Kill w2 at a moment it holds claimed jobs. Once it is seen holding some,
   // freeze it (SIGSTOP), let a commit it already sent land, and read again:
-  // what a frozen process holds cannot change before the kill. w2 claims
-  // big batches, so it holds jobs most of the time it works.
+  // what a frozen process holds cannot change before the kill.
   auto held_by_w2 = [&] {
     std::vector<std::string> held;
     for (const Job& job : JobsOf(*store, run_id, JobStatus::kRunning)) {
@@ -98,6 +100,8 @@ TEST_CASE("postgres cli: 3 evolve-workers drain 2,000 jobs, one killed while hol
   REQUIRE_MESSAGE(killed, "w2 never held a job; the engine said: " << engine.ErrSoFar());
   const auto killed_at = std::chrono::steady_clock::now();
   CHECK(workers.at("w2").Wait().exit_code == 128 + SIGKILL);
+  start_worker("w1");
+  start_worker("w3");
 
   const ProcessResult run = engine.Wait();
   const double recovery = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
