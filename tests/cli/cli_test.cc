@@ -2,24 +2,20 @@
 // processes on real SQLite files and real data, killed and resumed.
 #include <doctest/doctest.h>
 #include <signal.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <map>
 #include <set>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "cli_test_support.h"
 #include "evolve/engines/bars.h"
 #include "evolve/engines/features.h"
 #include "evolve/engines/synthetic.h"
 #include "evolve/json.h"
 #include "evolve/sqlite/sqlite_store.h"
-#include "cli_test_support.h"
 #include "process.h"
 
 namespace evolve::testing {
