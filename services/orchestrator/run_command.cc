@@ -1,11 +1,13 @@
 // evolve run: one evolution to its end, in this process, with N in-process
 // workers draining the queue; or --resume RUN_ID to continue one.
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -277,6 +279,49 @@ Result<EvolutionConfig> NewRunConfig(const Args& args, const std::string& data_d
 
 int DefaultWorkers() { return std::max(1u, std::thread::hardware_concurrency()); }
 
+// The worker id of in-process worker `n` (from 1) of this process:
+// "evolve-run-<host>-<pid>-<n>", so that a later `--resume` on this host can
+// tell the workers of a dead `evolve run` from live ones.
+std::string InProcessWorkerId(const std::string& host, pid_t pid, int n) {
+  return "evolve-run-" + host + "-" + std::to_string(pid) + "-" + std::to_string(n);
+}
+
+// The pid of an in-process worker of an `evolve run` on `host` that is no
+// longer running, or 0.
+pid_t DeadLocalWorkerPid(const std::string& worker_id, const std::string& host) {
+  const std::string prefix = "evolve-run-" + host + "-";
+  if (worker_id.compare(0, prefix.size(), prefix) != 0) return 0;
+  const size_t dash = worker_id.find('-', prefix.size());
+  if (dash == std::string::npos) return 0;
+  auto pid = ParseInt("worker id", worker_id.substr(prefix.size(), dash - prefix.size()));
+  if (!pid.ok() || *pid <= 0 || *pid == ::getpid()) return 0;
+  return ::kill(static_cast<pid_t>(*pid), 0) != 0 && errno == ESRCH ? static_cast<pid_t>(*pid) : 0;
+}
+
+// Hands back at once, as a failed attempt, the jobs that the in-process
+// workers of a dead `evolve run` on this host still hold (it was killed):
+// otherwise they would wait for their lease to run out. The attempt counts,
+// so a job that kills its process fails for good after max_attempts instead
+// of taking every resume down with it. Only for a SQLite store, whose users
+// share one host; on PostgreSQL, leases do this for every host alike.
+void ReleaseJobsOfDeadLocalWorkers(Store& store, const std::string& host) {
+  JobFilter running;
+  running.status = JobStatus::kRunning;
+  auto jobs = store.ListJobs(running);
+  if (!jobs.ok()) return;  // the leases will do it
+  int released = 0;
+  for (const Job& job : *jobs) {
+    const pid_t pid = DeadLocalWorkerPid(job.worker_id, host);
+    if (pid == 0) continue;
+    Status s = store.FailJob(job.id, job.worker_id, "the evolve run process " + std::to_string(pid) + " died",
+                             /*retryable=*/true);
+    if (s.ok()) ++released;
+  }
+  if (released > 0) {
+    std::fprintf(stderr, "handed back %d job(s) held by workers of a dead evolve run\n", released);
+  }
+}
+
 }  // namespace
 
 int RunCommand(const Argv& argv) {
@@ -355,6 +400,7 @@ int RunCommand(const Argv& argv) {
     auto locked = RunLock::Acquire(*store_settings, store, run_id);
     if (!locked.ok()) return Fail(locked.status());
     lock = std::move(*locked);
+    if (store_settings->url.empty()) ReleaseJobsOfDeadLocalWorkers(store, HostName());
     auto run = store.GetRun(run_id);
     if (!run.ok()) return Fail(run.status());
     if (run->status == RunStatus::kStopped || run->status == RunStatus::kFailed) {
@@ -388,7 +434,7 @@ int RunCommand(const Argv& argv) {
   const std::string host = HostName();
   for (int i = 0; i < workers; ++i) {
     WorkerOptions o;
-    o.worker_id = "evolve-run-" + host + "-" + std::to_string(::getpid()) + "-" + std::to_string(i + 1);
+    o.worker_id = InProcessWorkerId(host, ::getpid(), i + 1);
     o.host = host;
     o.pid = ::getpid();
     o.max_jobs_per_claim = std::max(1, (grid + workers - 1) / workers);

@@ -25,18 +25,6 @@ std::unique_ptr<postgres::PostgresStore> OpenPg(const std::string& url) {
   return std::move(*store);
 }
 
-// "0.00001,0.00002,...": `n` thresholds.
-std::string Thresholds(int n) {
-  std::string out;
-  for (int i = 1; i <= n; ++i) out += (i > 1 ? "," : "") + std::to_string(i * 1e-5);
-  return out;
-}
-
-// Ten regime filters over the two regime columns.
-constexpr char kTenRegimes[] =
-    R"([{}, {"regime_gmm": [0]}, {"regime_gmm": [1]}, {"regime_gmm": [0, 1]}, {"regime_vix": [0]},)"
-    R"( {"regime_vix": [1]}, {"regime_vix": [2]}, {"regime_vix": [3]}, {"regime_vix": [0, 1]}, {"regime_vix": [2, 3]}])";
-
 std::vector<Job> JobsOf(Store& store, const std::string& run_id, std::optional<JobStatus> status = std::nullopt) {
   JobFilter filter;
   filter.run_id = run_id;

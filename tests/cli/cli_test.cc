@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli_test_support.h"
@@ -377,6 +379,68 @@ TEST_CASE("cli: a run killed with SIGKILL resumes without retraining or running 
   }
   CHECK(models.size() == 4);
   CheckEveryJobCompletedOnce(*store, run_id, 36);
+}
+
+TEST_CASE("cli: --resume hands back at once the jobs the in-process workers of a killed run held") {
+  TempDir dir;
+  WriteSynthetic(dir.path(), 20000, 0.5);
+  const std::string db = dir / "evolve.db";
+  // One worker that claims the whole 1,000-job grid at once.
+  Process first = Process::Spawn(Evolve({"run", "--db", db, "--data-dir", dir.path(), "--symbol", "SYN",
+                                         "--workers", "1", "--generations", "1", "--thresholds", Thresholds(100),
+                                         "--regimes", kTenRegimes, "--sqn-min", "100", "--sqn-max", "200"}));
+  std::string run_id;
+  std::vector<std::string> held;
+  // The jobs its worker holds; nothing when the file is locked (a frozen
+  // process may be inside a write): try again then.
+  auto held_now = [&]() -> std::optional<std::vector<std::string>> {
+    sqlite::SqliteOptions options;
+    options.busy_timeout = std::chrono::milliseconds(200);
+    auto store = sqlite::SqliteStore::Open(db, options);
+    if (!store.ok()) return std::nullopt;
+    JobFilter running;
+    running.status = JobStatus::kRunning;
+    auto jobs = (*store)->ListJobs(running);
+    if (!jobs.ok()) return std::nullopt;
+    std::vector<std::string> ids;
+    for (const Job& job : *jobs) {
+      if (job.worker_id.rfind("evolve-run-", 0) == 0) ids.push_back(job.id);
+    }
+    return ids;
+  };
+  // Freeze it, look, and kill it if its worker holds jobs (what it held is
+  // then known exactly); else let it run a little and look again. The run
+  // takes well under a second, so it is frozen most of the time.
+  const bool killed = WaitFor([&] {
+    first.Signal(SIGSTOP);
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    std::optional<std::vector<std::string>> seen = held_now();
+    if (!seen.has_value() || seen->empty()) {
+      first.Signal(SIGCONT);
+      return false;
+    }
+    held = *seen;
+    first.Signal(SIGKILL);
+    return true;
+  });
+  REQUIRE_MESSAGE(killed, first.ErrSoFar());
+  first.Wait();
+  run_id = OnlyRun(db)->id;
+
+  const ProcessResult resumed = RunProcess(Evolve({"run", "--resume", run_id, "--db", db, "--data-dir", dir.path()}));
+  INFO(resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  // Handed back when the resume started, not after the 20 s lease.
+  CHECK(Contains(resumed.err, "handed back " + std::to_string(held.size()) + " job(s) held by workers of a dead"));
+  auto store = OpenDb(db);
+  for (const std::string& id : held) {
+    CAPTURE(id);
+    Result<Job> job = store->GetJob(id);
+    REQUIRE(job.ok());
+    CHECK(job->status == JobStatus::kCompleted);
+    CHECK(job->attempts == 2);  // the killed attempt counts
+  }
+  CheckEveryJobCompletedOnce(*store, run_id, 1000);
 }
 
 TEST_CASE("cli: SIGINT stops a run cleanly, says how to resume, and --resume finishes it") {

@@ -50,6 +50,18 @@ inline void WriteSynthetic(const std::string& dir, size_t n, double strength, ui
   REQUIRE(engines::WriteBarsCsv(bars.at("SYN"), dir + "/SYN.csv").ok());
 }
 
+// "0.00001,0.00002,...": `n` thresholds.
+inline std::string Thresholds(int n) {
+  std::string out;
+  for (int i = 1; i <= n; ++i) out += (i > 1 ? "," : "") + std::to_string(i * 1e-5);
+  return out;
+}
+
+// Ten regime filters over the two regime columns.
+inline constexpr char kTenRegimes[] =
+    R"([{}, {"regime_gmm": [0]}, {"regime_gmm": [1]}, {"regime_gmm": [0, 1]}, {"regime_vix": [0]},)"
+    R"( {"regime_vix": [1]}, {"regime_vix": [2]}, {"regime_vix": [3]}, {"regime_vix": [0, 1]}, {"regime_vix": [2, 3]}])";
+
 // Polls `done` every 20 ms for up to `limit`; true once it holds.
 template <typename Pred>
 bool WaitFor(Pred done, std::chrono::seconds limit = std::chrono::seconds(120)) {
