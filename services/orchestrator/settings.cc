@@ -21,11 +21,6 @@
 namespace evolve::cli {
 namespace {
 
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v == nullptr ? "" : v;
-}
-
 bool IsDirectory(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
@@ -162,6 +157,11 @@ Result<int> DefaultMaxGenerations() {
     return InvalidArgumentError("DEFAULT_MAX_GENERATIONS: '" + v + "' is not an integer in [1, 1000]");
   }
   return static_cast<int>(*n);
+}
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v == nullptr ? "" : v;
 }
 
 std::string HostName() {

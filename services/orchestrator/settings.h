@@ -50,6 +50,9 @@ Result<std::string> ResolveDataDir(const Args& args);
 // is not a positive integer.
 Result<int> DefaultMaxGenerations();
 
+// The environment variable `name`, or "" when unset.
+std::string Env(const char* name);
+
 // This machine's host name ("localhost" if it cannot be read), for worker
 // ids and the workers table.
 std::string HostName();

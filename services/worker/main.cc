@@ -33,12 +33,8 @@
 
 namespace {
 
+using evolve::cli::Env;
 using evolve::cli::Fail;
-
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v == nullptr ? "" : v;
-}
 
 // Completes every job at once with an empty result: what a queue benchmark
 // measures is the queue, not a simulation.
