@@ -1,0 +1,120 @@
+// RunScheduler: steps many runs at once on a few threads.
+//
+// A service holds one scheduler. Each run it was given is, at any moment,
+// ready (queued for a step thread), stepping (one thread calls
+// EvolutionEngine::Step on it, a few steps in a row), or waiting (for its
+// batch of jobs). A waiting run holds no thread: it is stepped again when a
+// queue event for the run arrives (a job of it finished), or after
+// `poll_interval` otherwise. So a run that waits for an hour of simulations
+// costs nothing, and N step threads are only ever busy with real work
+// (training, queueing, evaluating).
+//
+// One run is never stepped by two threads at once (evolution.h asks that of
+// its caller). Across processes, the `acquire` hook lets a service take a
+// lock per run before stepping it (e.g. the same run lock `evolve run`
+// takes), so a run being stepped elsewhere is left alone.
+//
+// On Start() the scheduler adopts every PENDING and RUNNING run of the
+// store (an orchestrator killed mid-run resumes them where they were), and
+// it looks again every `adopt_interval`, so a run whose process died later
+// is taken over too. It also returns expired job leases to the queue every
+// `reap_interval` (the reaper).
+//
+// Errors of a step: a retryable one (kUnavailable: the database restarting)
+// is retried with backoff; any other is logged and retried after
+// `error_backoff` (the run stays as stored, as the engine guarantees);
+// kNotFound drops the run.
+//
+// Thread-safety: every method may be called from any thread.
+#ifndef EVOLVE_SCHEDULER_H_
+#define EVOLVE_SCHEDULER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "evolve/clock.h"
+#include "evolve/evolution.h"
+#include "evolve/status.h"
+#include "evolve/store.h"
+
+namespace evolve {
+
+struct SchedulerOptions {
+  // Runs stepped at the same time. Training happens inside a step, so this
+  // is also how many models may train at once.
+  int threads = 2;
+  // A waiting run is re-checked this often when no queue event wakes it.
+  Duration poll_interval = std::chrono::seconds(1);
+  // A run woken by queue events is re-checked at most this often (a batch of
+  // 10,000 jobs sends 10,000 events).
+  Duration min_recheck = std::chrono::milliseconds(50);
+  // Steps a run takes before it gives its thread to the next ready run.
+  int steps_per_turn = 8;
+  // Expired job leases are reaped this often (0: never).
+  Duration reap_interval = std::chrono::seconds(1);
+  // PENDING and RUNNING runs of the store not yet scheduled are adopted this
+  // often (0: only at Start()).
+  Duration adopt_interval = std::chrono::seconds(10);
+  // Wait after a step failed with a non-retryable error; retryable errors
+  // back off from 100 ms up to this.
+  Duration error_backoff = std::chrono::seconds(5);
+};
+
+struct SchedulerHooks {
+  // Called before a run is first stepped here; an error leaves the run
+  // unscheduled (e.g. kFailedPrecondition: another process steps it).
+  std::function<Status(const std::string& run_id)> acquire;
+  // Called when a scheduled run leaves the scheduler: it ended or was
+  // stopped, it vanished, or the scheduler shut down.
+  std::function<void(const std::string& run_id)> release;
+};
+
+struct SchedulerStats {
+  int64_t steps = 0;
+  int64_t step_errors = 0;
+  int64_t reaped = 0;  // job leases that expired and were reaped
+  int scheduled = 0;   // runs held now
+  int waiting = 0;     // of which waiting for their jobs
+};
+
+class RunScheduler {
+ public:
+  // `engine` and `store` must outlive the scheduler.
+  RunScheduler(EvolutionEngine& engine, Store& store, SchedulerOptions options = {}, SchedulerHooks hooks = {});
+  ~RunScheduler();  // Shutdown()
+  RunScheduler(const RunScheduler&) = delete;
+  RunScheduler& operator=(const RunScheduler&) = delete;
+
+  // Starts the threads and adopts the store's PENDING and RUNNING runs.
+  // Errors: kInvalidArgument for bad options; store errors of the first
+  // adoption (the threads are started anyway, and adoption retries).
+  Status Start();
+
+  // Schedules a run (a new one, or one just resumed). Scheduling a run that
+  // is already held only makes it be checked soon.
+  // Errors: kFailedPrecondition after Shutdown(); errors of `acquire`.
+  Status Submit(const std::string& run_id);
+
+  // Makes a held run be stepped soon (e.g. after the user stopped or
+  // cancelled it, so that its end is recorded now). No-op for others.
+  void Wake(const std::string& run_id);
+
+  // Stops the threads after the steps in flight, and releases every run.
+  // Runs stay as stored (RUNNING ones are adopted again by the next Start of
+  // any scheduler on the store).
+  void Shutdown();
+
+  bool IsScheduled(const std::string& run_id) const;
+  SchedulerStats stats() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace evolve
+
+#endif  // EVOLVE_SCHEDULER_H_

@@ -1,0 +1,226 @@
+// RunScheduler over the fakes with the real clock: many runs on few
+// threads, adoption of runs left RUNNING, the lock hooks, stop while
+// waiting, and a store that fails for a while.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "evolve/evolution.h"
+#include "evolve/scheduler.h"
+#include "evolve/testing/fake_engines.h"
+#include "evolve/testing/fake_store.h"
+#include "evolve/worker.h"
+
+namespace evolve {
+namespace {
+
+// Polls `done` every 10 ms for up to 30 s (a liveness bound, not a speed
+// check): true once it holds.
+template <typename Predicate>
+bool Eventually(Predicate done) {
+  for (int i = 0; i < 3000; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
+}
+
+struct Harness {
+  testing::FakeStore store{*RealClock()};
+  testing::FakeFeatureSource features;
+  testing::FakeTrainer trainer;
+  testing::FakeSimulator simulator;
+  EvolutionEngine engine{EngineDeps{features, trainer, store, nullptr, nullptr}, EngineOptions{}};
+
+  Harness() { features.SetFeatures("TTRC", {"a", "b", "c"}); }
+
+  std::string NewRun() {
+    EvolutionConfig c;
+    c.symbol = "TTRC";
+    c.max_generations = 2;
+    c.thresholds = {0.0001, 0.0003};
+    c.regime_configs = {RegimeFilter{}};
+    auto run = engine.CreateRun(c);
+    REQUIRE(run.ok());
+    return run->id;
+  }
+
+  int QueuedJobs(const std::string& run_id) {
+    JobFilter f;
+    f.run_id = run_id;
+    auto counts = store.CountJobs(f);
+    return counts.ok() ? counts->total() : -1;
+  }
+
+  RunStatus StatusOf(const std::string& run_id) {
+    auto run = store.GetRun(run_id);
+    REQUIRE(run.ok());
+    return run->status;
+  }
+};
+
+// A worker draining the queue on its own thread until destroyed.
+class BackgroundWorker {
+ public:
+  explicit BackgroundWorker(Harness& h) {
+    WorkerOptions o;
+    o.worker_id = "w1";
+    o.poll_interval = std::chrono::milliseconds(20);
+    worker_ = std::make_unique<Worker>(h.store, &h.store, h.simulator, *RealClock(), o);
+    thread_ = std::thread([this] { CHECK(worker_->Run().ok()); });
+  }
+  ~BackgroundWorker() {
+    worker_->RequestStop();
+    thread_.join();
+  }
+
+ private:
+  std::unique_ptr<Worker> worker_;
+  std::thread thread_;
+};
+
+SchedulerOptions FastOptions(int threads) {
+  SchedulerOptions o;
+  o.threads = threads;
+  o.poll_interval = std::chrono::milliseconds(50);
+  o.reap_interval = std::chrono::milliseconds(100);
+  o.adopt_interval = std::chrono::milliseconds(100);
+  o.error_backoff = std::chrono::milliseconds(50);
+  return o;
+}
+
+TEST_CASE("one step thread serves many runs: a run waiting for its jobs holds no thread") {
+  Harness h;
+  RunScheduler scheduler(h.engine, h.store, FastOptions(1));
+  REQUIRE(scheduler.Start().ok());
+  std::vector<std::string> runs = {h.NewRun(), h.NewRun(), h.NewRun()};
+  for (const std::string& id : runs) REQUIRE(scheduler.Submit(id).ok());
+
+  // No worker yet: every run reaches its first batch and waits on it, which
+  // only happens if the single thread was not kept by the first run.
+  CHECK(Eventually([&] {
+    for (const std::string& id : runs) {
+      if (h.QueuedJobs(id) != 2) return false;
+    }
+    return scheduler.stats().waiting == 3;
+  }));
+  for (const std::string& id : runs) CHECK(h.StatusOf(id) == RunStatus::kRunning);
+
+  BackgroundWorker worker(h);
+  CHECK(Eventually([&] {
+    for (const std::string& id : runs) {
+      if (!IsFinal(h.StatusOf(id))) return false;
+    }
+    return true;
+  }));
+  for (const std::string& id : runs) CHECK(h.StatusOf(id) == RunStatus::kCompleted);
+  CHECK(Eventually([&] { return scheduler.stats().scheduled == 0; }));
+}
+
+TEST_CASE("Start adopts the store's RUNNING and PENDING runs, and the hooks see each run once") {
+  Harness h;
+  const std::string running = h.NewRun();
+  REQUIRE(h.engine.Step(running).ok());  // PENDING -> RUNNING, as a killed process left it
+  REQUIRE(h.StatusOf(running) == RunStatus::kRunning);
+  const std::string pending = h.NewRun();
+  const std::string refused = h.NewRun();
+
+  std::mutex mu;
+  std::map<std::string, int> acquired, released;
+  SchedulerHooks hooks;
+  hooks.acquire = [&](const std::string& id) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (id == refused) return FailedPreconditionError("run " + id + " is being run by another process");
+    ++acquired[id];
+    return Status::Ok();
+  };
+  hooks.release = [&](const std::string& id) {
+    std::lock_guard<std::mutex> lock(mu);
+    ++released[id];
+  };
+  RunScheduler scheduler(h.engine, h.store, FastOptions(2), hooks);
+  REQUIRE(scheduler.Start().ok());
+  CHECK(scheduler.IsScheduled(running));
+  CHECK(scheduler.IsScheduled(pending));
+  CHECK_FALSE(scheduler.IsScheduled(refused));
+
+  BackgroundWorker worker(h);
+  CHECK(Eventually([&] { return IsFinal(h.StatusOf(running)) && IsFinal(h.StatusOf(pending)); }));
+  CHECK(Eventually([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return released.size() == 2;
+  }));
+  // The refused run was never stepped: still PENDING, with no job.
+  CHECK(h.StatusOf(refused) == RunStatus::kPending);
+  CHECK(h.QueuedJobs(refused) == 0);
+  std::lock_guard<std::mutex> lock(mu);
+  CHECK(acquired[running] == 1);  // re-adoption does not acquire a held run again
+  CHECK(acquired[pending] == 1);
+  CHECK(released[running] == 1);
+  CHECK(released[pending] == 1);
+}
+
+TEST_CASE("a run stopped while it waits leaves the scheduler at once and keeps its jobs") {
+  Harness h;
+  SchedulerOptions options = FastOptions(1);
+  options.poll_interval = std::chrono::hours(1);  // only Wake can get it stepped
+  options.adopt_interval = Duration::zero();
+  RunScheduler scheduler(h.engine, h.store, options);
+  REQUIRE(scheduler.Start().ok());
+  const std::string id = h.NewRun();
+  REQUIRE(scheduler.Submit(id).ok());
+  REQUIRE(Eventually([&] { return scheduler.stats().waiting == 1; }));
+
+  REQUIRE(h.engine.StopRun(id).ok());
+  scheduler.Wake(id);
+  CHECK(Eventually([&] { return !scheduler.IsScheduled(id); }));
+  CHECK(h.StatusOf(id) == RunStatus::kStopped);
+  CHECK(h.QueuedJobs(id) == 2);
+
+  // Resumed and submitted again, it finishes.
+  REQUIRE(h.engine.ResumeRun(id).ok());
+  REQUIRE(scheduler.Submit(id).ok());
+  BackgroundWorker worker(h);
+  CHECK(Eventually([&] { return IsFinal(h.StatusOf(id)); }));
+  CHECK(h.StatusOf(id) == RunStatus::kCompleted);
+}
+
+TEST_CASE("a store that fails for a while: steps are retried and the run finishes") {
+  Harness h;
+  RunScheduler scheduler(h.engine, h.store, FastOptions(1));
+  REQUIRE(scheduler.Start().ok());
+  const std::string id = h.NewRun();
+  h.store.faults().FailNext("SaveGeneration", UnavailableError("database restarting"), 0, 3);
+  REQUIRE(scheduler.Submit(id).ok());
+  BackgroundWorker worker(h);
+  CHECK(Eventually([&] { return IsFinal(h.StatusOf(id)); }));
+  CHECK(h.StatusOf(id) == RunStatus::kCompleted);
+  CHECK(scheduler.stats().step_errors >= 1);
+}
+
+TEST_CASE("after Shutdown nothing is stepped and Submit is refused") {
+  Harness h;
+  RunScheduler scheduler(h.engine, h.store, FastOptions(2));
+  REQUIRE(scheduler.Start().ok());
+  scheduler.Shutdown();
+  const std::string id = h.NewRun();
+  CHECK(scheduler.Submit(id).code() == StatusCode::kFailedPrecondition);
+  CHECK(h.StatusOf(id) == RunStatus::kPending);
+  CHECK(scheduler.stats().scheduled == 0);
+}
+
+TEST_CASE("bad options are refused by Start") {
+  Harness h;
+  SchedulerOptions o;
+  o.threads = 0;
+  RunScheduler scheduler(h.engine, h.store, o);
+  Status s = scheduler.Start();
+  CHECK(s.code() == StatusCode::kInvalidArgument);
+  CHECK(s.message().find("threads") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace evolve
