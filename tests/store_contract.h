@@ -362,6 +362,14 @@ inline void RunsCreateGetList(StoreHarness& h) {
   EVOLVE_CONTRACT_OK(past_end);
   CHECK(past_end->empty());
 
+  Result<RunCounts> counts = store.CountRuns();
+  EVOLVE_CONTRACT_OK(counts);
+  CHECK(counts->total() == 3);
+  CHECK(counts->Of(RunStatus::kPending) == 2);
+  CHECK(counts->Of(RunStatus::kRunning) == 1);
+  CHECK(counts->Of(RunStatus::kCompleted) == 0);
+  CHECK(counts->by_status.count(RunStatus::kCompleted) == 0);
+
   if (h.exact_time()) {
     // Same creation time: the larger id is "newer", so the order is total.
     h.AdvanceTime(kTick);

@@ -1,6 +1,7 @@
-// evolve: the libevolve command line. `evolve run` runs an evolution to its
-// end on the embedded defaults (SQLite file, built-in engines, bundled
-// data); the other sub-commands read the results back.
+// evolve: the libevolve command line. `evolve serve` is the orchestrator
+// service; `evolve run` runs an evolution to its end on the embedded
+// defaults (SQLite file, built-in engines, bundled data); the other
+// sub-commands read the results back.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -20,6 +21,7 @@ struct Command {
 };
 
 const Command kCommands[] = {
+    {"serve", evolve::cli::ServeCommand, "the orchestrator service: REST API on 127.0.0.1:8400"},
     {"run", evolve::cli::RunCommand, "run one evolution to its end (or --resume one)"},
     {"runs", evolve::cli::RunsCommand, "list runs, newest first"},
     {"show", evolve::cli::ShowCommand, "one run: its generations and outcome"},

@@ -22,12 +22,6 @@ bool LooksNumeric(const std::string& s) {
   return digits > 0;
 }
 
-std::string CountsJson(const JobCounts& c) {
-  return "{\"pending\":" + std::to_string(c.pending) + ",\"running\":" + std::to_string(c.running) +
-         ",\"completed\":" + std::to_string(c.completed) + ",\"failed\":" + std::to_string(c.failed) +
-         ",\"cancelled\":" + std::to_string(c.cancelled) + ",\"total\":" + std::to_string(c.total()) + "}";
-}
-
 std::string& ProgramNameStorage() {
   static std::string name = "evolve";
   return name;
@@ -134,6 +128,12 @@ Result<std::string> RunOutcomeText(Store& store, const Run& run) {
   return out;
 }
 
+std::string JobCountsJson(const JobCounts& c) {
+  return "{\"pending\":" + std::to_string(c.pending) + ",\"running\":" + std::to_string(c.running) +
+         ",\"completed\":" + std::to_string(c.completed) + ",\"failed\":" + std::to_string(c.failed) +
+         ",\"cancelled\":" + std::to_string(c.cancelled) + ",\"total\":" + std::to_string(c.total()) + "}";
+}
+
 std::string JsonArray(const std::vector<std::string>& elements) {
   std::string out = "[";
   for (size_t i = 0; i < elements.size(); ++i) out += (i ? "," : "") + elements[i];
@@ -156,7 +156,7 @@ Result<std::string> RunDocumentJson(Store& store, const std::string& run_id) {
   for (const Generation& g : generations) gens.push_back(ToJson(g));
   for (const LineageEdge& e : lineage) edges.push_back(ToJson(e));
   return "{\"run\":" + ToJson(run) + ",\"generations\":" + JsonArray(gens) + ",\"lineage\":" + JsonArray(edges) +
-         ",\"jobs\":" + CountsJson(counts) + ",\"promotion\":" + promotion + "}";
+         ",\"jobs\":" + JobCountsJson(counts) + ",\"promotion\":" + promotion + "}";
 }
 
 }  // namespace evolve::cli

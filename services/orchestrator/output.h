@@ -61,6 +61,9 @@ Result<std::string> RunOutcomeText(Store& store, const Run& run);
 // --json` print.
 Result<std::string> RunDocumentJson(Store& store, const std::string& run_id);
 
+// {"pending", "running", "completed", "failed", "cancelled", "total"}.
+std::string JobCountsJson(const JobCounts& counts);
+
 // A JSON array of already-serialised elements.
 std::string JsonArray(const std::vector<std::string>& elements);
 

@@ -32,6 +32,7 @@
 #include "evolve/worker.h"
 #include "output.h"
 #include "run_config.h"
+#include "run_support.h"
 #include "settings.h"
 
 namespace evolve::cli {
@@ -73,74 +74,6 @@ struct Interrupt {
 Interrupt& TheInterrupt() {
   static Interrupt* interrupt = new Interrupt();  // lives until exit: the signal thread uses it
   return *interrupt;
-}
-
-// Refuses to step a run that another live process is stepping: one engine
-// per run (evolution.h). The lock is released when its holder dies, even by
-// kill -9, so a killed run can be resumed at once.
-class RunLock {
- public:
-  virtual ~RunLock() = default;
-
-  static Result<std::unique_ptr<RunLock>> Acquire(const StoreSettings& settings, Store& store,
-                                                  const std::string& run_id);
-
- private:
-  static Status Busy(const std::string& run_id) {
-    return FailedPreconditionError("run " + run_id + " is being run by another process; wait for it or stop it");
-  }
-
-  class FileRunLock;
-  class PostgresRunLock;
-};
-
-class RunLock::FileRunLock final : public RunLock {
- public:
-  explicit FileRunLock(int fd) : fd_(fd) {}
-  ~FileRunLock() override { ::close(fd_); }
-
- private:
-  int fd_;
-};
-
-#ifdef EVOLVE_HAVE_POSTGRES
-class RunLock::PostgresRunLock final : public RunLock {
- public:
-  explicit PostgresRunLock(std::unique_ptr<postgres::PostgresStore::SessionLock> lock) : lock_(std::move(lock)) {}
-
- private:
-  std::unique_ptr<postgres::PostgresStore::SessionLock> lock_;
-};
-#endif
-
-Result<std::unique_ptr<RunLock>> RunLock::Acquire(const StoreSettings& settings, Store& store,
-                                                 const std::string& run_id) {
-#ifdef EVOLVE_HAVE_POSTGRES
-  if (!settings.url.empty()) {
-    // Across hosts: a session advisory lock on the database.
-    auto* pg = dynamic_cast<postgres::PostgresStore*>(&store);
-    if (pg == nullptr) return InternalError("the PostgreSQL settings opened another kind of store");
-    auto lock = pg->TryLock("run/" + run_id);
-    if (lock.status().code() == StatusCode::kAborted) return Busy(run_id);
-    if (!lock.ok()) return lock.status();
-    return std::unique_ptr<RunLock>(new PostgresRunLock(std::move(*lock)));
-  }
-#endif
-  (void)store;
-  // One host: an OFD lock on one byte of "<db>-runs.lock" per run.
-  const std::string path = settings.sqlite_path + "-runs.lock";
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return UnavailableError("cannot open lock file " + path);
-  struct flock fl = {};
-  fl.l_type = F_WRLCK;
-  fl.l_whence = SEEK_SET;
-  fl.l_start = static_cast<off_t>(std::hash<std::string>{}(run_id) % (uint64_t{1} << 40));
-  fl.l_len = 1;
-  if (::fcntl(fd, F_OFD_SETLK, &fl) != 0) {
-    ::close(fd);
-    return Busy(run_id);
-  }
-  return std::unique_ptr<RunLock>(new FileRunLock(fd));
 }
 
 // Live progress: on a terminal, one progress bar per generation redrawn in
@@ -215,49 +148,12 @@ class Progress final : public EngineObserver {
 };
 
 // "A, B, C", for messages that list the data's symbols.
-std::string JoinSymbols(const std::vector<std::string>& symbols) {
-  std::string list;
-  for (const std::string& s : symbols) list += (list.empty() ? "" : ", ") + s;
-  return list;
-}
-
 // The symbol when none is given: TTRC when the data has it (the bundled
 // data), else the data directory's only symbol.
 Result<std::string> DefaultSymbol(const std::vector<std::string>& symbols, const std::string& data_dir) {
   if (std::find(symbols.begin(), symbols.end(), kDefaultSymbol) != symbols.end()) return std::string(kDefaultSymbol);
   if (symbols.size() == 1) return symbols[0];
   return InvalidArgumentError("--symbol is required: " + data_dir + " has " + JoinSymbols(symbols));
-}
-
-// What the run needs from the data, checked before anything is written: the
-// symbol and reference symbols exist, the seed features are columns.
-Status CheckConfigAgainstData(const EvolutionConfig& config, const std::vector<std::string>& symbols,
-                              const std::string& data_dir) {
-  auto has = [&symbols](const std::string& s) {
-    std::string upper = s;
-    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    return std::find(symbols.begin(), symbols.end(), upper) != symbols.end();
-  };
-  const std::string list = JoinSymbols(symbols);
-  if (!has(config.symbol)) {
-    return InvalidArgumentError("symbol (--symbol): unknown symbol '" + config.symbol + "': " + data_dir + " has " +
-                                list);
-  }
-  for (const std::string& r : config.reference_symbols) {
-    if (!has(r)) {
-      return InvalidArgumentError("reference_symbols (--reference-symbols): unknown symbol '" + r + "': " +
-                                  data_dir + " has " + list);
-    }
-  }
-  const std::vector<std::string> columns = engines::FeatureNames(config.reference_symbols);
-  for (const std::string& f : config.seed_features) {
-    if (std::find(columns.begin(), columns.end(), f) == columns.end()) {
-      return InvalidArgumentError("seed_features (--seed-features): unknown feature '" + f +
-                                  "' (evolve features " + config.symbol + " --data-dir " + data_dir +
-                                  " shows the columns)");
-    }
-  }
-  return Status::Ok();
 }
 
 // Builds and validates the config of a new run; changes nothing.
@@ -269,57 +165,17 @@ Result<EvolutionConfig> NewRunConfig(const Args& args, const std::string& data_d
   bool timeframe_given = false;
   EVOLVE_ASSIGN_OR_RETURN(EvolutionConfig config,
                           RunConfigFromArgs(args, default_symbol, default_generations, &timeframe_given));
-  EVOLVE_RETURN_IF_ERROR(CheckConfigAgainstData(config, symbols, data_dir));
+  const std::vector<FieldError> problems = DataProblems(config, symbols, data_dir);
+  if (!problems.empty()) {
+    // The option that sets the field: "seed_features[2]" -> --seed-features.
+    std::string option = problems[0].field.substr(0, problems[0].field.find('['));
+    std::replace(option.begin(), option.end(), '_', '-');
+    return InvalidArgumentError(problems[0].field + " (--" + option + "): " + problems[0].message);
+  }
   if (!timeframe_given) {
-    EVOLVE_ASSIGN_OR_RETURN(std::shared_ptr<const engines::Bars> b, bars.Load(config.symbol));
-    config.timeframe = b->intraday ? "1m" : "1d";
+    EVOLVE_ASSIGN_OR_RETURN(config.timeframe, TimeframeOfData(config.symbol, bars));
   }
   return config;
-}
-
-int DefaultWorkers() { return std::max(1u, std::thread::hardware_concurrency()); }
-
-// The worker id of in-process worker `n` (from 1) of this process:
-// "evolve-run-<host>-<pid>-<n>", so that a later `--resume` on this host can
-// tell the workers of a dead `evolve run` from live ones.
-std::string InProcessWorkerId(const std::string& host, pid_t pid, int n) {
-  return "evolve-run-" + host + "-" + std::to_string(pid) + "-" + std::to_string(n);
-}
-
-// The pid of an in-process worker of an `evolve run` on `host` that is no
-// longer running, or 0.
-pid_t DeadLocalWorkerPid(const std::string& worker_id, const std::string& host) {
-  const std::string prefix = "evolve-run-" + host + "-";
-  if (worker_id.compare(0, prefix.size(), prefix) != 0) return 0;
-  const size_t dash = worker_id.find('-', prefix.size());
-  if (dash == std::string::npos) return 0;
-  auto pid = ParseInt("worker id", worker_id.substr(prefix.size(), dash - prefix.size()));
-  if (!pid.ok() || *pid <= 0 || *pid == ::getpid()) return 0;
-  return ::kill(static_cast<pid_t>(*pid), 0) != 0 && errno == ESRCH ? static_cast<pid_t>(*pid) : 0;
-}
-
-// Hands back at once, as a failed attempt, the jobs that the in-process
-// workers of a dead `evolve run` on this host still hold (it was killed):
-// otherwise they would wait for their lease to run out. The attempt counts,
-// so a job that kills its process fails for good after max_attempts instead
-// of taking every resume down with it. Only for a SQLite store, whose users
-// share one host; on PostgreSQL, leases do this for every host alike.
-void ReleaseJobsOfDeadLocalWorkers(Store& store, const std::string& host) {
-  JobFilter running;
-  running.status = JobStatus::kRunning;
-  auto jobs = store.ListJobs(running);
-  if (!jobs.ok()) return;  // the leases will do it
-  int released = 0;
-  for (const Job& job : *jobs) {
-    const pid_t pid = DeadLocalWorkerPid(job.worker_id, host);
-    if (pid == 0) continue;
-    Status s = store.FailJob(job.id, job.worker_id, "the evolve run process " + std::to_string(pid) + " died",
-                             /*retryable=*/true);
-    if (s.ok()) ++released;
-  }
-  if (released > 0) {
-    std::fprintf(stderr, "handed back %d job(s) held by workers of a dead evolve run\n", released);
-  }
 }
 
 }  // namespace
@@ -400,7 +256,11 @@ int RunCommand(const Argv& argv) {
     auto locked = RunLock::Acquire(*store_settings, store, run_id);
     if (!locked.ok()) return Fail(locked.status());
     lock = std::move(*locked);
-    if (store_settings->url.empty()) ReleaseJobsOfDeadLocalWorkers(store, HostName());
+    if (store_settings->url.empty()) {
+      if (int released = ReleaseJobsOfDeadLocalWorkers(store, HostName()); released > 0) {
+        std::fprintf(stderr, "handed back %d job(s) held by workers of a dead evolve process\n", released);
+      }
+    }
     auto run = store.GetRun(run_id);
     if (!run.ok()) return Fail(run.status());
     if (run->status == RunStatus::kStopped || run->status == RunStatus::kFailed) {
@@ -429,29 +289,9 @@ int RunCommand(const Argv& argv) {
   // The workers: one claim takes a fair share of a generation's grid, so the
   // simulator runs each share in one pass over the bars.
   const int grid = static_cast<int>(config.thresholds.size() * config.regime_configs.size());
-  std::vector<std::unique_ptr<Worker>> pool;
-  std::vector<std::thread> threads;
-  const std::string host = HostName();
-  for (int i = 0; i < workers; ++i) {
-    WorkerOptions o;
-    o.worker_id = InProcessWorkerId(host, ::getpid(), i + 1);
-    o.host = host;
-    o.pid = ::getpid();
-    o.max_jobs_per_claim = std::max(1, (grid + workers - 1) / workers);
-    // In-process workers die with the process; a short lease lets a resumed
-    // run take their jobs back soon after a kill -9.
-    o.lease = std::chrono::seconds(20);
-    o.heartbeat_interval = std::chrono::seconds(5);
-    o.poll_interval = std::chrono::seconds(1);
-    pool.push_back(std::make_unique<Worker>(store, &store, *engines->simulator, store.clock(), o));
-    threads.emplace_back([w = pool.back().get()] {
-      Status s = w->Run();
-      if (!s.ok()) Log(LogLevel::kError, "worker stopped", {{"error", s.ToString()}});
-    });
-  }
+  WorkerPool pool(store, *engines->simulator, "evolve-run", workers, (grid + workers - 1) / std::max(1, workers));
   auto finished = engine.RunToEnd(run_id, &interrupt.stop);
-  for (auto& w : pool) w->RequestStop();
-  for (auto& t : threads) t.join();
+  pool.Stop();
   if (!finished.ok()) {
     std::fprintf(stderr, "evolve: resume with: %s run --resume %s %s\n", ProgramName().c_str(), run_id.c_str(),
                  store_settings->flag_text.c_str());

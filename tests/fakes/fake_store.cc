@@ -180,6 +180,14 @@ Result<Run> FakeStore::GetRun(const std::string& run_id) {
   return it->second;
 }
 
+Result<RunCounts> FakeStore::CountRuns() {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("CountRuns", false));
+  std::lock_guard<std::mutex> lock(state_->mu);
+  RunCounts counts;
+  for (const auto& entry : state_->runs) ++counts.by_status[entry.second.status];
+  return counts;
+}
+
 Result<std::vector<Run>> FakeStore::ListRuns(const RunFilter& filter) {
   EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("ListRuns", false));
   EVOLVE_RETURN_IF_ERROR(CheckPage(filter.limit, filter.offset));

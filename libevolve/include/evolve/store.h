@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,6 +33,21 @@ struct RunFilter {
   std::optional<RunStatus> status;
   int limit = 50;
   int offset = 0;
+};
+
+// How many runs have each status.
+struct RunCounts {
+  std::map<RunStatus, int64_t> by_status;  // statuses with no run are absent
+
+  int64_t Of(RunStatus status) const {
+    auto it = by_status.find(status);
+    return it == by_status.end() ? 0 : it->second;
+  }
+  int64_t total() const {
+    int64_t n = 0;
+    for (const auto& entry : by_status) n += entry.second;
+    return n;
+  }
 };
 
 // Runs and their generations.
@@ -51,6 +67,9 @@ class RunStore {
 
   // Newest first.
   virtual Result<std::vector<Run>> ListRuns(const RunFilter& filter) = 0;
+
+  // The number of runs of each status, in one read.
+  virtual Result<RunCounts> CountRuns() = 0;
 
   // Replaces the stored run with `run` (updated_at is set by the store) only
   // if its stored status is still `expected`: a compare-and-set that keeps a

@@ -691,6 +691,20 @@ Result<Run> PostgresStore::GetRun(const std::string& run_id) {
   });
 }
 
+Result<RunCounts> PostgresStore::CountRuns() {
+  return impl_->Transact([&](pqxx::work& tx) -> Result<RunCounts> {
+    const pqxx::result rows = tx.exec("SELECT status, count(*) FROM evolution_runs GROUP BY status");
+    RunCounts counts;
+    for (const pqxx::row& row : rows) {
+      RunStatus status;
+      const std::string name = row[0].as<std::string>();
+      if (!ParseRunStatus(name, &status)) return InternalError("evolution_runs: unknown status '" + name + "'");
+      counts.by_status[status] = row[1].as<int64_t>();
+    }
+    return counts;
+  });
+}
+
 Result<std::vector<Run>> PostgresStore::ListRuns(const RunFilter& filter) {
   EVOLVE_RETURN_IF_ERROR(CheckPage(filter.limit, filter.offset));
   const std::string status = filter.status.has_value() ? RunStatusName(*filter.status) : "";

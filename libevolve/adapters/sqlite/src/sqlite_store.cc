@@ -383,6 +383,22 @@ Result<Run> SqliteStore::GetRun(const std::string& run_id) {
   });
 }
 
+Result<RunCounts> SqliteStore::CountRuns() {
+  return impl_->Read([&]() -> Result<RunCounts> {
+    EVOLVE_ASSIGN_OR_RETURN(Statement select,
+                            impl_->db->Prepare("SELECT status, count(*) FROM evolution_runs GROUP BY status"));
+    RunCounts counts;
+    while (true) {
+      EVOLVE_ASSIGN_OR_RETURN(bool row, select.Step());
+      if (!row) return counts;
+      RunStatus status;
+      const std::string name = select.Text(0);
+      if (!ParseRunStatus(name, &status)) return InternalError("evolution_runs: unknown status '" + name + "'");
+      counts.by_status[status] = select.Int64(1);
+    }
+  });
+}
+
 Result<std::vector<Run>> SqliteStore::ListRuns(const RunFilter& filter) {
   EVOLVE_RETURN_IF_ERROR(CheckPage(filter.limit, filter.offset));
   return impl_->Read([&]() -> Result<std::vector<Run>> {

@@ -98,6 +98,7 @@ class PostgresStore final : public Store {
   Status CreateRun(const Run& run) override;
   Result<Run> GetRun(const std::string& run_id) override;
   Result<std::vector<Run>> ListRuns(const RunFilter& filter) override;
+  Result<RunCounts> CountRuns() override;
   Status UpdateRun(const Run& run, RunStatus expected) override;
   Status TransitionRun(const std::string& run_id, const std::vector<RunStatus>& from, RunStatus to,
                        const std::string& stop_reason, const std::string& error) override;

@@ -1,0 +1,360 @@
+// evolve serve: the orchestrator service. The REST API on 127.0.0.1:8400,
+// a scheduler stepping every run concurrently, in-process workers, and
+// recovery of the runs a killed service left RUNNING.
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "api.h"
+#include "args.h"
+#include "commands.h"
+#include "evolve/engines/bars.h"
+#include "evolve/engines/builtin.h"
+#include "evolve/evolution.h"
+#include "evolve/log.h"
+#include "evolve/scheduler.h"
+#include "evolve/shutdown.h"
+#include "http_support.h"
+#include "metrics.h"
+#include "output.h"
+#include "run_support.h"
+#include "settings.h"
+
+namespace evolve::cli {
+namespace {
+
+constexpr int kDefaultPort = 8400;
+constexpr size_t kDefaultMaxBody = 1 << 20;  // 1 MiB
+
+std::vector<OptionSpec> ServeOptions() {
+  std::vector<OptionSpec> specs = {
+      {"host", "ADDR", "address to listen on (default 127.0.0.1; others need a token or --insecure)"},
+      {"port", "N", "port to listen on (default 8400; 0 picks a free one, printed at start)"},
+      {"workers", "N", "in-process workers (default: number of cores; 0 when evolve-worker processes simulate)"},
+      {"max-jobs-per-claim", "N", "jobs an in-process worker claims at once (default 16)"},
+      {"run-threads", "N", "runs stepped at once, i.e. models trained at once (default 2)"},
+      {"http-threads", "N", "threads serving requests (default 8)"},
+      {"token-file", "PATH", "file holding the API token (default: EVOLVE_API_TOKEN)"},
+      {"insecure", "", "allow a non-loopback --host without a token"},
+      {"max-body", "BYTES", "largest request body accepted (default 1048576); larger gets 413"},
+      {"poll-interval", "SECONDS", "how often a waiting run is re-checked without a queue event (default 1)"},
+      {"help", "", "show this help"},
+  };
+  for (const OptionSpec& s : StoreOptions()) specs.push_back(s);
+  specs.push_back(DataDirOption());
+  return specs;
+}
+
+void PrintServeHelp() {
+  std::printf(
+      "usage: evolve serve [options]\n\n"
+      "Serves the orchestrator's REST API (docs/api.md): POST /evolve starts runs, which are stepped\n"
+      "concurrently; GET /runs, /promoted, /api/stats and the rest read the store; /jobs/* lets\n"
+      "evolve-worker --orchestrator processes drain the queue over HTTP. Runs that were RUNNING when\n"
+      "a previous service died are resumed at start. SIGTERM or Ctrl-C stops it gracefully.\n\n"
+      "environment: EVOLVE_API_TOKEN (bearer token for every mutating and /jobs endpoint),\n"
+      "POSTGRES_URL / EVOLVE_DB, EVOLVE_DATA_DIR, DEFAULT_MAX_GENERATIONS, LOG_LEVEL (default INFO).\n\n"
+      "options:\n%s",
+      OptionsHelp(ServeOptions()).c_str());
+}
+
+// 127.0.0.0/8, ::1 and localhost.
+bool IsLoopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.compare(0, 4, "127.") == 0;
+}
+
+// The token from --token-file (its first line), else EVOLVE_API_TOKEN.
+Result<std::string> ResolveToken(const Args& args) {
+  if (std::optional<std::string> path = args.Get("token-file")) {
+    std::ifstream in(*path);
+    if (!in) return InvalidArgumentError("--token-file: cannot read " + *path);
+    std::string token;
+    std::getline(in, token);
+    while (!token.empty() && (token.back() == '\r' || token.back() == ' ' || token.back() == '\t')) {
+      token.pop_back();
+    }
+    if (token.empty()) return InvalidArgumentError("--token-file: " + *path + " holds no token on its first line");
+    return token;
+  }
+  return Env("EVOLVE_API_TOKEN");
+}
+
+Result<int> IntOption(const Args& args, const char* name, int fallback, int min, int max) {
+  std::optional<std::string> text = args.Get(name);
+  if (!text.has_value()) return fallback;
+  EVOLVE_ASSIGN_OR_RETURN(int64_t n, ParseInt(std::string("--") + name, *text));
+  if (n < min || n > max) {
+    return InvalidArgumentError("--" + std::string(name) + ": must be in [" + std::to_string(min) + ", " +
+                                std::to_string(max) + "], got " + *text);
+  }
+  return static_cast<int>(n);
+}
+
+struct ServeSettings {
+  std::string host = "127.0.0.1";
+  int port = kDefaultPort;
+  int workers = 1;
+  int max_jobs_per_claim = 16;
+  int run_threads = 2;
+  int http_threads = 8;
+  size_t max_body = kDefaultMaxBody;
+  Duration poll_interval = std::chrono::seconds(1);
+  std::string token;
+};
+
+Result<ServeSettings> ParseServeSettings(const Args& args) {
+  ServeSettings s;
+  if (std::optional<std::string> host = args.Get("host")) {
+    if (host->empty()) return InvalidArgumentError("--host: must not be empty");
+    s.host = *host;
+  }
+  EVOLVE_ASSIGN_OR_RETURN(s.port, IntOption(args, "port", kDefaultPort, 0, 65535));
+  EVOLVE_ASSIGN_OR_RETURN(s.workers, IntOption(args, "workers", DefaultWorkers(), 0, 256));
+  EVOLVE_ASSIGN_OR_RETURN(s.max_jobs_per_claim, IntOption(args, "max-jobs-per-claim", 16, 1, 10000));
+  EVOLVE_ASSIGN_OR_RETURN(s.run_threads, IntOption(args, "run-threads", 2, 1, 64));
+  EVOLVE_ASSIGN_OR_RETURN(s.http_threads, IntOption(args, "http-threads", 8, 1, 256));
+  EVOLVE_ASSIGN_OR_RETURN(int max_body, IntOption(args, "max-body", kDefaultMaxBody, 1024, 1 << 30));
+  s.max_body = static_cast<size_t>(max_body);
+  if (std::optional<std::string> poll = args.Get("poll-interval")) {
+    EVOLVE_ASSIGN_OR_RETURN(double seconds, ParseDouble("--poll-interval", *poll));
+    if (!(seconds >= 0.01 && seconds <= 3600)) {
+      return InvalidArgumentError("--poll-interval: must be in [0.01, 3600] seconds, got " + *poll);
+    }
+    s.poll_interval = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(seconds));
+  }
+  EVOLVE_ASSIGN_OR_RETURN(s.token, ResolveToken(args));
+  if (!IsLoopback(s.host) && s.token.empty() && !args.Has("insecure")) {
+    return InvalidArgumentError("--host " + s.host +
+                                ": refusing to serve a non-loopback address without a token; set "
+                                "EVOLVE_API_TOKEN or --token-file (or pass --insecure)");
+  }
+  return s;
+}
+
+// The run locks the scheduler takes (RunLock: one process steps a run).
+class RunLocks {
+ public:
+  RunLocks(const StoreSettings& settings, Store& store) : settings_(settings), store_(store) {}
+
+  Status Acquire(const std::string& run_id) {
+    EVOLVE_ASSIGN_OR_RETURN(std::unique_ptr<RunLock> lock, RunLock::Acquire(settings_, store_, run_id));
+    std::lock_guard<std::mutex> guard(mu_);
+    held_[run_id] = std::move(lock);
+    return Status::Ok();
+  }
+
+  void Release(const std::string& run_id) {
+    std::unique_ptr<RunLock> lock;
+    std::lock_guard<std::mutex> guard(mu_);
+    auto it = held_.find(run_id);
+    if (it == held_.end()) return;
+    lock = std::move(it->second);
+    held_.erase(it);
+  }
+
+ private:
+  const StoreSettings& settings_;
+  Store& store_;
+  std::mutex mu_;
+  std::map<std::string, std::unique_ptr<RunLock>> held_;  // guarded by mu_
+};
+
+// Metric text of the in-process workers and the scheduler.
+std::string ProcessMetrics(const WorkerPool& pool, const RunScheduler& scheduler, const Metrics& metrics) {
+  const WorkerStats w = pool.stats();
+  const SchedulerStats s = scheduler.stats();
+  std::string out;
+  auto counter = [&out](const char* name, const char* help, double value) {
+    out += MetricHeader(name, "counter", help) + MetricLine(name, {}, value);
+  };
+  counter("evolve_jobs_claimed_total", "Jobs claimed through this service (in-process workers and /jobs/claim).",
+          static_cast<double>(w.claimed + metrics.Get(kJobsClaimedOverHttp)));
+  counter("evolve_jobs_completed_total", "Jobs completed through this service.",
+          static_cast<double>(w.completed + metrics.Get(kJobsCompletedOverHttp)));
+  counter("evolve_jobs_failed_total", "Job attempts that failed through this service (for good or retried).",
+          static_cast<double>(w.failed + w.retried + metrics.Get(kJobsFailedOverHttp)));
+  counter("evolve_jobs_lost_total", "Completions refused because the worker no longer held the lease.",
+          static_cast<double>(w.lost + metrics.Get(kJobsLostOverHttp)));
+  counter("evolve_job_leases_expired_total", "Expired job leases reaped by this service.",
+          static_cast<double>(s.reaped));
+  counter("evolve_scheduler_steps_total", "Evolution steps taken by the run scheduler.", static_cast<double>(s.steps));
+  counter("evolve_scheduler_step_errors_total", "Evolution steps that failed (and were retried).",
+          static_cast<double>(s.step_errors));
+  out += MetricHeader("evolve_scheduler_runs", "gauge", "Runs held by this service's scheduler, by state.");
+  out += MetricLine("evolve_scheduler_runs", {{"state", "waiting"}}, s.waiting);
+  out += MetricLine("evolve_scheduler_runs", {{"state", "active"}}, s.scheduled - s.waiting);
+  out += MetricHeader("evolve_inprocess_workers", "gauge", "Workers running inside this service.");
+  out += MetricLine("evolve_inprocess_workers", {}, pool.size());
+  return out;
+}
+
+// JSON bodies for the errors httplib answers itself (no route, body too
+// large), so every error of the service has the same shape; and bodyless
+// POSTs accepted as empty.
+void InstallHttpPolicies(httplib::Server& server, size_t max_body) {
+  // `curl -X POST .../runs/ID/stop` sends neither a body nor Content-Length,
+  // which httplib would answer with 400 before any route is chosen. The
+  // pre-routing handler runs before the body is read, on the server's own
+  // (non-const) Request: say the body is empty.
+  server.set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
+    if (req.method == "POST" && !req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) {
+      const_cast<httplib::Request&>(req).headers.emplace("Content-Length", "0");
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  server.set_error_handler([max_body](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;  // a handler's own error reply
+    switch (res.status) {
+      case 404:
+        SendError(res, 404, "not_found", "no such endpoint: " + req.method + " " + req.path);
+        break;
+      case 413:
+        SendError(res, 413, "payload_too_large",
+                  "the request body is larger than " + std::to_string(max_body) + " bytes");
+        break;
+      case 400:
+        SendError(res, 400, "bad_request", "malformed HTTP request");
+        break;
+      default:
+        SendError(res, res.status, "http_" + std::to_string(res.status), "the request could not be served");
+    }
+  });
+}
+
+}  // namespace
+
+int ServeCommand(const Argv& argv) {
+  auto parsed = Args::Parse("serve", argv, ServeOptions(), 0);
+  if (!parsed.ok()) return Fail(parsed.status());
+  const Args& args = *parsed;
+  if (args.Has("help")) {
+    PrintServeHelp();
+    return kExitOk;
+  }
+  if (Env("LOG_LEVEL").empty()) SetLogLevel(LogLevel::kInfo);
+  if (Status s = CheckUnsupportedEnvironment(); !s.ok()) return Fail(s);
+  auto settings = ParseServeSettings(args);
+  if (!settings.ok()) return Fail(settings.status());
+  auto store_settings = ResolveStore(args);
+  if (!store_settings.ok()) return Fail(store_settings.status());
+  auto data_dir = ResolveDataDir(args);
+  if (!data_dir.ok()) return Fail(data_dir.status());
+  auto default_generations = DefaultMaxGenerations();
+  if (!default_generations.ok()) return Fail(default_generations.status());
+
+  // Signals are taken by one thread from here on; must precede every thread.
+  httplib::Server server;
+  std::atomic<int> signals{0};
+  Status handled = HandleStopSignals([&server, &signals](int) {
+    if (signals.fetch_add(1) > 0) {
+      Log(LogLevel::kWarning, "second stop signal; exiting now (the store is consistent)");
+      std::_Exit(kExitInterrupted);
+    }
+    Log(LogLevel::kInfo, "stopping: no new requests; finishing the steps and simulations in flight");
+    server.stop();
+  });
+  if (!handled.ok()) return Fail(handled);
+
+  auto opened = OpenStore(*store_settings, /*must_exist=*/false);
+  if (!opened.ok()) return Fail(opened.status());
+  Store& store = **opened;
+  auto bars = std::make_shared<engines::BarDirectory>(*data_dir);
+  engines::BuiltinOptions engine_options;
+  engine_options.data_dir = *data_dir;
+  auto engines = engines::NewBuiltinEngines(store, engine_options);
+  if (!engines.ok()) return Fail(engines.status());
+
+  EngineOptions options;
+  options.poll_interval = settings->poll_interval;
+  EvolutionEngine engine({*engines->features, *engines->trainer, store, nullptr, nullptr}, options);
+
+  if (store_settings->url.empty()) {
+    if (int released = ReleaseJobsOfDeadLocalWorkers(store, HostName()); released > 0) {
+      Log(LogLevel::kWarning, "handed back jobs held by workers of a dead evolve process on this host",
+          {{"count", std::to_string(released)}});
+    }
+  }
+  RunLocks locks(*store_settings, store);
+  SchedulerOptions scheduler_options;
+  scheduler_options.threads = settings->run_threads;
+  scheduler_options.poll_interval = settings->poll_interval;
+  SchedulerHooks hooks;
+  hooks.acquire = [&locks](const std::string& id) { return locks.Acquire(id); };
+  hooks.release = [&locks](const std::string& id) { locks.Release(id); };
+  RunScheduler scheduler(engine, store, scheduler_options, hooks);
+  WorkerPool pool(store, *engines->simulator, "evolve-serve", settings->workers, settings->max_jobs_per_claim);
+
+  Metrics metrics;
+  auto prepare_config = [&bars, data_dir = *data_dir](EvolutionConfig& config, bool timeframe_given) {
+    auto symbols = bars->Symbols();
+    if (!symbols.ok()) return std::vector<FieldError>{{"symbol", symbols.status().message()}};
+    std::vector<FieldError> problems = DataProblems(config, *symbols, data_dir);
+    if (problems.empty() && !timeframe_given) {
+      auto timeframe = TimeframeOfData(config.symbol, *bars);
+      if (!timeframe.ok()) return std::vector<FieldError>{{"symbol", timeframe.status().message()}};
+      config.timeframe = *timeframe;
+    }
+    return problems;
+  };
+  ApiContext ctx{store,
+                 engine,
+                 scheduler,
+                 *engines->features,
+                 metrics,
+                 *default_generations,
+                 store_settings->url.empty() ? "sqlite" : "postgresql",
+                 "builtin",
+                 prepare_config,
+                 [&pool, &scheduler, &metrics] { return ProcessMetrics(pool, scheduler, metrics); }};
+
+  server.set_payload_max_length(settings->max_body);
+  server.set_read_timeout(30);
+  server.set_write_timeout(30);
+  const int http_threads = settings->http_threads;
+  server.new_task_queue = [http_threads] { return new httplib::ThreadPool(static_cast<size_t>(http_threads)); };
+  InstallHttpPolicies(server, settings->max_body);
+  Router router(server, settings->token, metrics);
+  RegisterRunRoutes(router, ctx);
+  RegisterJobRoutes(router, ctx);
+  RegisterInfoRoutes(router, ctx);
+
+  int port = settings->port;
+  if (port == 0) {
+    port = server.bind_to_any_port(settings->host);
+    if (port < 0) port = 0;
+  } else if (!server.bind_to_port(settings->host, port)) {
+    port = 0;
+  }
+  if (port == 0) {
+    return Fail(UnavailableError("cannot listen on " + settings->host + ":" + std::to_string(settings->port) +
+                                 " (address in use, or not an address of this host)"));
+  }
+  if (Status s = scheduler.Start(); !s.ok()) {
+    Log(LogLevel::kWarning, "resuming the store's runs failed; will retry", {{"error", s.ToString()}});
+  }
+  const std::string url = "http://" + (settings->host.find(':') != std::string::npos ? "[" + settings->host + "]"
+                                                                                      : settings->host) +
+                          ":" + std::to_string(port);
+  std::printf("evolve serve: listening on %s (store %s, %d in-process workers%s)\n", url.c_str(),
+              store_settings->flag_text.c_str(), settings->workers,
+              settings->token.empty() ? ", no API token" : ", API token required");
+  std::fflush(stdout);
+  Log(LogLevel::kInfo, "listening", {{"url", url}, {"store", ctx.store_kind}});
+
+  const bool served = server.listen_after_bind();
+  scheduler.Shutdown();
+  pool.Stop();
+  Log(LogLevel::kInfo, "stopped");
+  if (!served && signals.load() == 0) return Fail(InternalError("the HTTP server stopped unexpectedly"));
+  return kExitOk;
+}
+
+}  // namespace evolve::cli
