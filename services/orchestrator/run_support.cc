@@ -11,7 +11,9 @@
 #include <functional>
 
 #include "args.h"
+#include "evolve/engines/builtin.h"
 #include "evolve/engines/features.h"
+#include "evolve/evolution.h"
 #include "evolve/log.h"
 #ifdef EVOLVE_HAVE_POSTGRES
 #include "evolve/postgres/postgres_store.h"
@@ -128,6 +130,17 @@ std::vector<FieldError> DataProblems(const EvolutionConfig& config, const std::v
       problems.push_back({"seed_features[" + std::to_string(i) + "]",
                           "unknown feature '" + f + "' (evolve features " + config.symbol + " --data-dir " +
                               data_dir + " shows the columns)"});
+    }
+  }
+  // What the built-in trainer would refuse: "field: message".
+  const Status spec = engines::ValidateBuiltinSpec(SpecFor(config, config.seed_features));
+  if (!spec.ok()) {
+    const std::string& m = spec.message();
+    const size_t colon = m.find(": ");
+    if (colon == std::string::npos) {
+      problems.push_back({"algorithm", m});
+    } else {
+      problems.push_back({m.substr(0, colon), m.substr(colon + 2)});
     }
   }
   return problems;

@@ -36,9 +36,11 @@ class RunLock {
 // "A, B, C".
 std::string JoinSymbols(const std::vector<std::string>& symbols);
 
-// What is wrong with `config` given the data: an unknown symbol or
-// reference symbol, a seed feature that is not a column. Each problem names
-// its field ("symbol", "reference_symbols[1]", "seed_features[0]").
+// What is wrong with `config` given the data and the built-in engines: an
+// unknown symbol or reference symbol, a seed feature that is not a column,
+// an algorithm, hyperparameters or data options the built-in trainer does
+// not take. Each problem names its field ("symbol", "reference_symbols[1]",
+// "seed_features[0]", "hyperparameters", "data_options.train_window").
 std::vector<FieldError> DataProblems(const EvolutionConfig& config, const std::vector<std::string>& symbols,
                                      const std::string& data_dir);
 

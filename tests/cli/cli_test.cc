@@ -201,21 +201,6 @@ TEST_CASE("cli: features adds reference symbols' columns, aligned on the symbol'
 
 // ------------------------------------------------------------- runs
 
-// The fingerprints named by log records with message `msg` in `log`.
-std::set<std::string> LoggedFingerprints(const std::string& log, const std::string& msg) {
-  std::set<std::string> out;
-  std::istringstream lines(log);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (!Contains(line, "msg=\"" + msg + "\"")) continue;
-    const size_t at = line.find("fingerprint=");
-    if (at == std::string::npos) continue;
-    const size_t start = at + 12;
-    out.insert(line.substr(start, line.find(' ', start) - start));
-  }
-  return out;
-}
-
 // A run of 4 generations that always prunes and never promotes, with a 9-job
 // grid per generation: long enough to be interrupted.
 std::vector<std::string> LongRun(const std::string& db, const std::string& data, const std::string& workers) {

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -92,6 +93,28 @@ inline void CheckEveryJobCompletedOnce(Store& store, const std::string& run_id, 
   int64_t completions = 0;
   for (const WorkerInfo& w : *store.ListWorkers()) completions += w.jobs_completed;
   CHECK(completions == static_cast<int64_t>(expected_jobs));
+}
+
+// The fingerprints named by log records with message `msg` in `log`, in
+// order, repeats included.
+inline std::vector<std::string> LoggedFingerprintList(const std::string& log, const std::string& msg) {
+  std::vector<std::string> out;
+  std::istringstream lines(log);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (!Contains(line, "msg=\"" + msg + "\"")) continue;
+    const size_t at = line.find("fingerprint=");
+    if (at == std::string::npos) continue;
+    const size_t start = at + 12;
+    out.push_back(line.substr(start, line.find(' ', start) - start));
+  }
+  return out;
+}
+
+// The same, as a set.
+inline std::set<std::string> LoggedFingerprints(const std::string& log, const std::string& msg) {
+  const std::vector<std::string> list = LoggedFingerprintList(log, msg);
+  return {list.begin(), list.end()};
 }
 
 }  // namespace evolve::testing

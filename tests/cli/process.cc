@@ -91,6 +91,8 @@ ProcessResult Process::Wait() {
 
 std::string Process::ErrSoFar() const { return ReadFile(err_path_); }
 
+std::string Process::OutSoFar() const { return ReadFile(out_path_); }
+
 ProcessResult RunProcess(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
                          const std::string& cwd) {
   return Process::Spawn(argv, env, cwd).Wait();

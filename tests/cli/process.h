@@ -35,6 +35,8 @@ class Process {
   ProcessResult Wait();
   // What the child wrote to stderr so far.
   std::string ErrSoFar() const;
+  // What the child wrote to stdout so far.
+  std::string OutSoFar() const;
 
  private:
   Process() = default;

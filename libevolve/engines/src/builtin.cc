@@ -389,6 +389,15 @@ Result<Fitter> MakeFitter(const ModelSpec& spec, const BuiltinOptions& options) 
                               "elasticnet_regression, LinearRegression / linear_regression)");
 }
 
+}  // namespace
+
+Status ValidateBuiltinSpec(const ModelSpec& spec) {
+  EVOLVE_RETURN_IF_ERROR(MakeFitter(spec, BuiltinOptions{}).status());
+  return WalkForwardFrom(spec.data_options).status();
+}
+
+namespace {
+
 // The walk-forward spans from bar `first` to bar `n`, one fitted model each.
 // Their length depends on the scheme only, so more bars only add spans.
 std::vector<std::pair<size_t, size_t>> Spans(size_t first, size_t n, const WalkForward& scheme) {

@@ -78,6 +78,12 @@ std::unique_ptr<FeatureSource> NewBuiltinFeatureSource(std::shared_ptr<BarDirect
 // ("model/<id>") with the simulation inputs it needs ("simdata/<digest>").
 // Algorithms: random_forest_regressor (the seed's "RandomForest"),
 // elasticnet_regression, linear_regression. `artifacts` must outlive it.
+// Checks, without training, that the built-in trainer can train `spec`: a
+// known algorithm, hyperparameters that algorithm accepts, and data options
+// it understands. Errors: kInvalidArgument naming the field
+// ("algorithm: ...", "hyperparameters: ...", "data_options.train_window: ...").
+Status ValidateBuiltinSpec(const ModelSpec& spec);
+
 std::unique_ptr<Trainer> NewBuiltinTrainer(std::shared_ptr<BarDirectory> bars, ArtifactStore& artifacts,
                                            const BuiltinOptions& options);
 
