@@ -98,11 +98,15 @@ void GetRuns(ApiContext& ctx, const httplib::Request& req, httplib::Response& re
   }
   auto runs = ctx.store.ListRuns(filter);
   if (!runs.ok()) return SendStatus(res, runs.status());
+  auto counts = ctx.store.CountRuns();  // for `total`: how far the pages go
+  if (!counts.ok()) return SendStatus(res, counts.status());
+  const int64_t total = filter.status.has_value() ? counts->Of(*filter.status) : counts->total();
   std::vector<std::string> out;
   for (const Run& r : *runs) out.push_back(ToJson(r));
   SendJson(res, 200,
            "{\"runs\":" + JsonArray(out) + ",\"count\":" + std::to_string(out.size()) +
-               ",\"limit\":" + std::to_string(filter.limit) + ",\"offset\":" + std::to_string(filter.offset) + "}");
+               ",\"total\":" + std::to_string(total) + ",\"limit\":" + std::to_string(filter.limit) +
+               ",\"offset\":" + std::to_string(filter.offset) + "}");
 }
 
 void GetRun(ApiContext& ctx, const std::string& run_id, httplib::Response& res) {

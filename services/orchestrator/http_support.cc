@@ -304,9 +304,13 @@ Router::Handler Router::Wrap(const std::string& method, const std::string& patte
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     metrics_.ObserveRequest(method, pattern, res.status, seconds);
-    const LogLevel level = res.status >= 500 ? LogLevel::kWarning
-                           : method == "GET" ? LogLevel::kDebug
-                                             : LogLevel::kInfo;
+    // Reads and the worker protocol (claims and heartbeats every second or
+    // so per worker) at DEBUG; what users do at INFO; server errors louder.
+    const bool worker_protocol = pattern.rfind("/jobs", 0) == 0 || pattern.rfind("/workers", 0) == 0 ||
+                                 pattern.rfind("/artifacts", 0) == 0;
+    const LogLevel level = res.status >= 500                        ? LogLevel::kWarning
+                           : method == "GET" || worker_protocol ? LogLevel::kDebug
+                                                                : LogLevel::kInfo;
     if (level >= GetLogLevel()) {
       Log(level, "request",
           {{"method", method},

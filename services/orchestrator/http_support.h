@@ -81,8 +81,8 @@ bool BearerMatches(const std::string& header, const std::string& token);
 
 // Routes with the service's policies. Protected routes require the bearer
 // token when one is configured (401 otherwise). Every request is counted in
-// the metrics by route pattern and status, and logged (DEBUG for reads,
-// INFO for writes, WARNING for 5xx).
+// the metrics by route pattern and status, and logged (DEBUG for reads and
+// the worker protocol, INFO for other writes, WARNING for 5xx).
 class Router {
  public:
   enum class Access { kPublic, kProtected };

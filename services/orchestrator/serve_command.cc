@@ -41,7 +41,7 @@ std::vector<OptionSpec> ServeOptions() {
       {"workers", "N", "in-process workers (default: number of cores; 0 when evolve-worker processes simulate)"},
       {"max-jobs-per-claim", "N", "jobs an in-process worker claims at once (default 16)"},
       {"run-threads", "N", "runs stepped at once, i.e. models trained at once (default 2)"},
-      {"http-threads", "N", "threads serving requests (default 8)"},
+      {"http-threads", "N", "threads serving requests; each open keep-alive connection holds one (default 32)"},
       {"token-file", "PATH", "file holding the API token (default: EVOLVE_API_TOKEN)"},
       {"insecure", "", "allow a non-loopback --host without a token"},
       {"max-body", "BYTES", "largest request body accepted (default 1048576); larger gets 413"},
@@ -104,7 +104,7 @@ struct ServeSettings {
   int workers = 1;
   int max_jobs_per_claim = 16;
   int run_threads = 2;
-  int http_threads = 8;
+  int http_threads = 32;
   size_t max_body = kDefaultMaxBody;
   Duration poll_interval = std::chrono::seconds(1);
   std::string token;
@@ -120,7 +120,7 @@ Result<ServeSettings> ParseServeSettings(const Args& args) {
   EVOLVE_ASSIGN_OR_RETURN(s.workers, IntOption(args, "workers", DefaultWorkers(), 0, 256));
   EVOLVE_ASSIGN_OR_RETURN(s.max_jobs_per_claim, IntOption(args, "max-jobs-per-claim", 16, 1, 10000));
   EVOLVE_ASSIGN_OR_RETURN(s.run_threads, IntOption(args, "run-threads", 2, 1, 64));
-  EVOLVE_ASSIGN_OR_RETURN(s.http_threads, IntOption(args, "http-threads", 8, 1, 256));
+  EVOLVE_ASSIGN_OR_RETURN(s.http_threads, IntOption(args, "http-threads", 32, 1, 1024));
   EVOLVE_ASSIGN_OR_RETURN(int max_body, IntOption(args, "max-body", kDefaultMaxBody, 1024, 1 << 30));
   s.max_body = static_cast<size_t>(max_body);
   if (std::optional<std::string> poll = args.Get("poll-interval")) {
@@ -318,6 +318,9 @@ int ServeCommand(const Argv& argv) {
   server.set_payload_max_length(settings->max_body);
   server.set_read_timeout(30);
   server.set_write_timeout(30);
+  // A keep-alive connection holds a server thread until it has been idle
+  // for 5 s (httplib's default) or served this many requests.
+  server.set_keep_alive_max_count(1000);
   const int http_threads = settings->http_threads;
   server.new_task_queue = [http_threads] { return new httplib::ThreadPool(static_cast<size_t>(http_threads)); };
   InstallHttpPolicies(server, settings->max_body);

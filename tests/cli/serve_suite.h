@@ -326,6 +326,7 @@ inline void ServeBatchOfSymbolsAndPerSymbolCriteria(StoreFactory make_store) {
     REQUIRE(page.status == 200);
     const std::vector<std::string> got = RunIds(page);
     CHECK(got.size() == (offset < 6 ? 2u : 0u));
+    CHECK(Int(*Json(page), "total") == 6);
     paged.insert(paged.end(), got.begin(), got.end());
   }
   CHECK(std::set<std::string>(paged.begin(), paged.end()) == ids);
@@ -336,7 +337,9 @@ inline void ServeBatchOfSymbolsAndPerSymbolCriteria(StoreFactory make_store) {
   // The status filter splits the runs exactly.
   size_t filtered = 0;
   for (const char* status : {"COMPLETED", "PROMOTED", "RUNNING", "FAILED"}) {
-    const std::vector<std::string> got = RunIds(server.Get(std::string("/runs?status=") + status));
+    const Reply r = server.Get(std::string("/runs?status=") + status);
+    const std::vector<std::string> got = RunIds(r);
+    CHECK(Int(*Json(r), "total") == static_cast<int64_t>(got.size()));
     for (const std::string& id : got) CHECK(status_of[id] == status);
     filtered += got.size();
   }
