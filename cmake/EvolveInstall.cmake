@@ -1,5 +1,5 @@
 # Install and export: evolve::evolve, evolve::engines, evolve::sqlite,
-# evolve::postgres (when built) and evolve::testing from find_package(evolve),
+# evolve::postgres and evolve::http (when built) and evolve::testing from find_package(evolve),
 # plus evolve.pc for pkg-config users.
 include(CMakePackageConfigHelpers)
 
@@ -13,6 +13,13 @@ if(TARGET evolve_postgres)
 else()
   set(EVOLVE_PACKAGE_HAS_POSTGRES OFF)
 endif()
+# ... and cpp-httplib only when this is ON.
+if(TARGET evolve_http)
+  set(EVOLVE_PACKAGE_HAS_HTTP ON)
+  list(APPEND EVOLVE_INSTALL_TARGETS evolve_http)
+else()
+  set(EVOLVE_PACKAGE_HAS_HTTP OFF)
+endif()
 install(TARGETS ${EVOLVE_INSTALL_TARGETS} EXPORT evolveTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
@@ -23,6 +30,10 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/libevolve/engines/include/evolve/engines
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/libevolve/adapters/sqlite/include/evolve/sqlite DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/evolve)
 if(EVOLVE_PACKAGE_HAS_POSTGRES)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/libevolve/adapters/postgres/include/evolve/postgres
+          DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/evolve)
+endif()
+if(EVOLVE_PACKAGE_HAS_HTTP)
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/libevolve/adapters/http/include/evolve/http
           DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/evolve)
 endif()
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/tests/fakes/evolve/testing DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/evolve)

@@ -5,7 +5,6 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -71,22 +70,6 @@ bool IsLoopback(const std::string& host) {
   return host == "localhost" || host == "::1" || host.compare(0, 4, "127.") == 0;
 }
 
-// The token from --token-file (its first line), else EVOLVE_API_TOKEN.
-Result<std::string> ResolveToken(const Args& args) {
-  if (std::optional<std::string> path = args.Get("token-file")) {
-    std::ifstream in(*path);
-    if (!in) return InvalidArgumentError("--token-file: cannot read " + *path);
-    std::string token;
-    std::getline(in, token);
-    while (!token.empty() && (token.back() == '\r' || token.back() == ' ' || token.back() == '\t')) {
-      token.pop_back();
-    }
-    if (token.empty()) return InvalidArgumentError("--token-file: " + *path + " holds no token on its first line");
-    return token;
-  }
-  return Env("EVOLVE_API_TOKEN");
-}
-
 Result<int> IntOption(const Args& args, const char* name, int fallback, int min, int max) {
   std::optional<std::string> text = args.Get(name);
   if (!text.has_value()) return fallback;
@@ -130,7 +113,7 @@ Result<ServeSettings> ParseServeSettings(const Args& args) {
     }
     s.poll_interval = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(seconds));
   }
-  EVOLVE_ASSIGN_OR_RETURN(s.token, ResolveToken(args));
+  EVOLVE_ASSIGN_OR_RETURN(s.token, ResolveApiToken(args));
   if (!IsLoopback(s.host) && s.token.empty() && !args.Has("insecure")) {
     return InvalidArgumentError("--host " + s.host +
                                 ": refusing to serve a non-loopback address without a token; set "

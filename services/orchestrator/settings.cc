@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "evolve/sqlite/sqlite_store.h"
 #ifdef EVOLVE_HAVE_POSTGRES
@@ -179,6 +180,18 @@ Status CheckUnsupportedEnvironment() {
     }
   }
   return Status::Ok();
+}
+
+Result<std::string> ResolveApiToken(const Args& args) {
+  std::optional<std::string> path = args.Get("token-file");
+  if (!path.has_value()) return Env("EVOLVE_API_TOKEN");
+  std::ifstream in(*path);
+  if (!in) return InvalidArgumentError("--token-file: cannot read " + *path);
+  std::string token;
+  std::getline(in, token);
+  while (!token.empty() && (token.back() == '\r' || token.back() == ' ' || token.back() == '\t')) token.pop_back();
+  if (token.empty()) return InvalidArgumentError("--token-file: " + *path + " holds no token on its first line");
+  return token;
 }
 
 }  // namespace evolve::cli

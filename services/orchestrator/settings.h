@@ -61,6 +61,12 @@ std::string HostName();
 // ignored: TRAINING_URL, SIMULATION_URL, FEATURE_URL (HTTP engines).
 Status CheckUnsupportedEnvironment();
 
+// The API token of `evolve serve` and `evolve-worker --orchestrator`: the
+// first line of --token-file (trailing blanks dropped), else
+// EVOLVE_API_TOKEN, else "" (no token).
+// Errors: kInvalidArgument for an unreadable or empty token file.
+Result<std::string> ResolveApiToken(const Args& args);
+
 }  // namespace evolve::cli
 
 #endif  // EVOLVE_SERVICES_ORCHESTRATOR_SETTINGS_H_

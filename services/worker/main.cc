@@ -3,10 +3,17 @@
 // two of them (claims are transactions, completions are fenced on the
 // lease).
 //
-//   evolve-worker [--db PATH | --store URL] [--concurrency N] [--max-jobs N] [--once]
+//   evolve-worker [--db PATH | --store URL | --orchestrator URL [--token-file PATH]]
+//                 [--concurrency N] [--max-jobs N] [--once]
 //                 [--worker-id ID] [--poll-interval SECONDS]
 //
-// Environment: EVOLVE_DB / POSTGRES_URL (the store), WORKER_ID (default
+// With --orchestrator the worker reaches the queue, the worker registry and
+// the artifacts through an `evolve serve`'s worker protocol over HTTP
+// (docs/api-worker-protocol.md) instead of opening the database.
+//
+// Environment: EVOLVE_DB / POSTGRES_URL (the store), EVOLVE_ORCHESTRATOR_URL
+// (the orchestrator, when neither --db nor --store is given),
+// EVOLVE_API_TOKEN (its bearer token), WORKER_ID (default
 // worker_<host>_<pid>), POLL_INTERVAL (seconds, default 5), LOG_LEVEL.
 // SIGTERM/SIGINT: jobs in flight finish, claimed ones not started are given
 // back, then it exits 0.
@@ -24,6 +31,9 @@
 #include "args.h"
 #include "evolve/clock.h"
 #include "evolve/engines/builtin.h"
+#ifdef EVOLVE_HAVE_HTTP
+#include "evolve/http/orchestrator_client.h"
+#endif
 #include "evolve/log.h"
 #include "evolve/shutdown.h"
 #include "evolve/simulator.h"
@@ -47,6 +57,11 @@ class NoopSimulator final : public evolve::Simulator {
 
 std::vector<evolve::cli::OptionSpec> Options() {
   std::vector<evolve::cli::OptionSpec> specs = evolve::cli::StoreOptions();
+  specs.push_back({"orchestrator", "URL", "reach the queue through an `evolve serve` at URL (http://host:port) "
+                                          "instead of a store (default $EVOLVE_ORCHESTRATOR_URL when neither "
+                                          "--db nor --store is given)"});
+  specs.push_back({"token-file", "PATH", "file whose first line is the orchestrator's API token (default "
+                                         "$EVOLVE_API_TOKEN)"});
   specs.push_back({"concurrency", "N", "jobs in flight in this process (default 1)"});
   specs.push_back({"max-jobs", "N", "exit after N jobs per worker thread (default: no limit)"});
   specs.push_back({"once", "", "exit when the queue is empty"});
@@ -60,6 +75,32 @@ std::vector<evolve::cli::OptionSpec> Options() {
   return specs;
 }
 
+// The orchestrator's URL: --orchestrator, else EVOLVE_ORCHESTRATOR_URL when
+// no store flag is given; empty: use a store. Errors: kInvalidArgument for
+// --orchestrator with --db or --store, or --token-file without an
+// orchestrator.
+evolve::Result<std::string> OrchestratorUrl(const evolve::cli::Args& args) {
+  for (const char* store_flag : {"db", "store"}) {
+    if (args.Has("orchestrator") && args.Has(store_flag)) {
+      return evolve::InvalidArgumentError(std::string("--orchestrator and --") + store_flag +
+                                          " cannot be given together: a worker reaches the queue either through "
+                                          "the orchestrator or through the store");
+    }
+  }
+  std::string url;
+  if (std::optional<std::string> flag = args.Get("orchestrator")) {
+    if (flag->empty()) return evolve::InvalidArgumentError("--orchestrator: must not be empty");
+    url = *flag;
+  } else if (!args.Has("db") && !args.Has("store")) {
+    url = Env("EVOLVE_ORCHESTRATOR_URL");
+  }
+  if (url.empty() && args.Has("token-file")) {
+    return evolve::InvalidArgumentError("--token-file: only used with --orchestrator (or EVOLVE_ORCHESTRATOR_URL)");
+  }
+  return url;
+}
+
+// The token from --token-file (its first line), else EVOLVE_API_TOKEN.
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -72,7 +113,8 @@ int main(int argc, char** argv) {
   auto args = evolve::cli::Args::Parse("worker", std::vector<std::string>(argv + 1, argv + argc), specs, 0);
   if (!args.ok()) return Fail(args.status());
   if (args->Has("help")) {
-    std::printf("usage: evolve-worker [options]\n\nDrains the simulation queue of a store.\n\noptions:\n%s",
+    std::printf("usage: evolve-worker [options]\n\nDrains the simulation queue of a store, or of an `evolve serve` "
+                "(--orchestrator).\n\noptions:\n%s",
                 evolve::cli::OptionsHelp(specs).c_str());
     return evolve::cli::kExitOk;
   }
@@ -113,8 +155,41 @@ int main(int argc, char** argv) {
                                              "' (builtin or noop)"));
   }
 
-  auto settings = evolve::cli::ResolveStore(*args);
+  auto orchestrator_url = OrchestratorUrl(*args);
+  if (!orchestrator_url.ok()) return Fail(orchestrator_url.status());
+  const bool remote = !orchestrator_url->empty();
+  evolve::Result<evolve::cli::StoreSettings> settings = evolve::cli::StoreSettings{};
+  if (!remote) settings = evolve::cli::ResolveStore(*args);
   if (!settings.ok()) return Fail(settings.status());
+#ifdef EVOLVE_HAVE_HTTP
+  std::unique_ptr<evolve::http::OrchestratorClient> client;
+  if (remote) {
+    // The orchestrator refuses more per request, and the worker would
+    // retry the refused claim for ever.
+    if (*per_claim > evolve::http::kMaxJobsPerRequest) {
+      return Fail(evolve::InvalidArgumentError("--max-jobs-per-claim: must be <= " +
+                                               std::to_string(evolve::http::kMaxJobsPerRequest) +
+                                               " with --orchestrator"));
+    }
+    if (*lease > 3600) return Fail(evolve::InvalidArgumentError("--lease: must be <= 3600 seconds with --orchestrator"));
+    auto token = evolve::cli::ResolveApiToken(*args);
+    if (!token.ok()) return Fail(token.status());
+    evolve::http::OrchestratorClientOptions client_options;
+    client_options.url = *orchestrator_url;
+    client_options.token = *token;
+    auto created = evolve::http::OrchestratorClient::Create(client_options);
+    if (!created.ok()) {
+      return Fail(args->Has("orchestrator") ? created.status().WithContext("--orchestrator")
+                                            : created.status().WithContext("EVOLVE_ORCHESTRATOR_URL"));
+    }
+    client = std::move(*created);
+  }
+#else
+  if (remote) {
+    return Fail(evolve::InvalidArgumentError(
+        "--orchestrator: this evolve-worker was built without HTTP support (EVOLVE_WITH_HTTP=OFF)"));
+  }
+#endif
 
   // Signals first: the store may be away at start, and SIGTERM must end the
   // wait for it. The signal thread stops whatever workers exist by then.
@@ -129,33 +204,74 @@ int main(int argc, char** argv) {
   });
   if (!signals.ok()) return Fail(signals);
 
-  // A database that is not up yet (or restarting) is waited for, with
-  // backoff, rather than exiting: a supervisor restarting a worker that
-  // exits at once would only make a crash loop. Bad settings still exit.
-  evolve::Result<std::unique_ptr<evolve::Store>> store = evolve::UnavailableError("not opened");
-  evolve::Duration backoff = std::chrono::seconds(1);
-  while (true) {
-    store = evolve::cli::OpenStore(*settings, /*must_exist=*/false);
-    if (store.ok() || !store.status().IsRetryable()) break;
-    evolve::Log(evolve::LogLevel::kWarning, "store unavailable; retrying",
-                {{"error", store.status().message()},
-                 {"retry_in_s", std::to_string(std::chrono::duration_cast<std::chrono::seconds>(backoff).count())}});
-    if (stop.WaitFor(*evolve::RealClock(), backoff)) return evolve::cli::kExitOk;
-    backoff = std::min<evolve::Duration>(backoff * 2, std::chrono::seconds(30));
+  auto worker_id_of = [&](int64_t i) {
+    return *concurrency == 1 ? base_id : base_id + "-" + std::to_string(i + 1);
+  };
+  // A database or an orchestrator that is not up yet (or restarting) is
+  // waited for, with backoff, rather than exiting: a supervisor restarting
+  // a worker that exits at once would only make a crash loop. Bad settings
+  // (and a refused API token) still exit.
+  auto wait_for = [&](const std::string& what, auto attempt) -> evolve::Status {
+    evolve::Duration backoff = std::chrono::seconds(1);
+    while (true) {
+      evolve::Status s = attempt();
+      if (s.ok() || !s.IsRetryable()) return s;
+      evolve::Log(evolve::LogLevel::kWarning, what + " unavailable; retrying",
+                  {{"error", s.message()},
+                   {"retry_in_s", std::to_string(std::chrono::duration_cast<std::chrono::seconds>(backoff).count())}});
+      if (stop.WaitFor(*evolve::RealClock(), backoff)) return evolve::CancelledError("stopped while waiting");
+      backoff = std::min<evolve::Duration>(backoff * 2, std::chrono::seconds(30));
+    }
+  };
+  std::unique_ptr<evolve::Store> store;
+  evolve::JobQueue* queue = nullptr;
+  evolve::WorkerRegistry* registry = nullptr;
+  evolve::ArtifactStore* artifacts = nullptr;
+  evolve::Clock* clock = evolve::RealClock();
+#ifdef EVOLVE_HAVE_HTTP
+  if (remote) {
+    // Registering the first worker checks the URL and the token before
+    // any work; Worker::Run registers it again (an idempotent refresh).
+    evolve::WorkerInfo first;
+    first.id = worker_id_of(0);
+    first.host = host;
+    first.pid = ::getpid();
+    evolve::Status reached = wait_for("orchestrator", [&] { return client->RegisterWorker(first); });
+    if (reached.code() == evolve::StatusCode::kCancelled) return evolve::cli::kExitOk;
+    if (!reached.ok()) return Fail(reached);
+    evolve::Log(evolve::LogLevel::kInfo, "using the orchestrator's worker protocol", {{"url", client->url()}});
+    queue = client.get();
+    registry = client.get();
+    artifacts = client.get();
   }
-  if (!store.ok()) return Fail(store.status());
-  // Models and their simulation inputs are artifacts of the store: a worker
-  // needs no data directory.
+#endif
+  if (!remote) {
+    evolve::Status opened = wait_for("store", [&] {
+      auto s = evolve::cli::OpenStore(*settings, /*must_exist=*/false);
+      if (!s.ok()) return s.status();
+      store = std::move(*s);
+      return evolve::Status::Ok();
+    });
+    if (opened.code() == evolve::StatusCode::kCancelled) return evolve::cli::kExitOk;
+    if (!opened.ok()) return Fail(opened);
+    queue = store.get();
+    registry = store.get();
+    artifacts = store.get();
+    clock = &store->clock();
+  }
+  // Models and their simulation inputs are artifacts of the store (read
+  // through the orchestrator with --orchestrator): a worker needs no data
+  // directory.
   std::unique_ptr<evolve::Simulator> simulator;
   if (simulator_name == "noop") {
     simulator = std::make_unique<NoopSimulator>();
   } else {
-    simulator = evolve::engines::NewBuiltinSimulator(**store, evolve::engines::BuiltinOptions{});
+    simulator = evolve::engines::NewBuiltinSimulator(*artifacts, evolve::engines::BuiltinOptions{});
   }
 
   for (int64_t i = 0; i < *concurrency; ++i) {
     evolve::WorkerOptions o;
-    o.worker_id = *concurrency == 1 ? base_id : base_id + "-" + std::to_string(i + 1);
+    o.worker_id = worker_id_of(i);
     o.host = host;
     o.pid = ::getpid();
     o.max_jobs_per_claim = static_cast<int>(*per_claim);
@@ -167,7 +283,7 @@ int main(int argc, char** argv) {
     o.heartbeat_interval = std::min<evolve::Duration>(o.heartbeat_interval, o.lease / 4);
     if (evolve::Status s = evolve::Worker::ValidateOptions(o); !s.ok()) return Fail(s);
     std::lock_guard<std::mutex> lock(workers_mu);
-    workers.push_back(std::make_unique<evolve::Worker>(**store, &**store, *simulator, (*store)->clock(), o));
+    workers.push_back(std::make_unique<evolve::Worker>(*queue, registry, *simulator, *clock, o));
     if (stop.IsNotified()) workers.back()->RequestStop();
   }
   std::vector<std::thread> threads;
@@ -180,7 +296,7 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < workers.size(); ++i) {
     const evolve::WorkerStats st = workers[i]->stats();
     std::printf("worker=%s claimed=%lld completed=%lld failed=%lld retried=%lld released=%lld lost=%lld\n",
-                (*concurrency == 1 ? base_id : base_id + "-" + std::to_string(i + 1)).c_str(),
+                worker_id_of(static_cast<int64_t>(i)).c_str(),
                 static_cast<long long>(st.claimed), static_cast<long long>(st.completed),
                 static_cast<long long>(st.failed), static_cast<long long>(st.retried),
                 static_cast<long long>(st.released), static_cast<long long>(st.lost));

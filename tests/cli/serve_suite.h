@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "seed_examples.h"
 #include "serve_test_support.h"
 
 namespace evolve::testing {
@@ -44,30 +45,6 @@ inline std::vector<std::string> ServeArgs(const StoreUnderTest& store, const std
   args.insert(args.end(), extra.begin(), extra.end());
   return args;
 }
-
-// The seed README's POST /evolve body, verbatim.
-inline constexpr char kSeedEvolveBody[] = R"({
-  "symbol": "AAPL",
-  "algorithm": "RandomForest",
-  "target_col": "close",
-  "target_transform": "log_return",
-  "max_generations": 4,
-  "timeframe": "1m",
-  "data_options": "{\"train_window\": 30, \"test_window\": 5}",
-  "seed_features": ["sma_20", "rsi_14", "macd_line"],
-  "reference_symbols": ["SPY", "QQQ"],
-  "thresholds": [0.0001, 0.0003, 0.0005],
-  "regime_configs": [
-    {"regime_gmm": [1]},
-    {"regime_vix": [2, 3]}
-  ],
-  "sqn_min": 3.0,
-  "sqn_max": 5.0,
-  "profit_factor_min": 2.0,
-  "profit_factor_max": 4.0,
-  "trade_count_min": 200,
-  "trade_count_max": 10000
-})";
 
 inline std::string StartRun(const Server& server, const std::string& body, const std::string& token = "") {
   const Reply r = server.Post("/evolve", body, token);

@@ -12,6 +12,7 @@
 
 #include "evolve/clock.h"
 #include "evolve/types.h"
+#include "seed_examples.h"
 
 namespace evolve {
 namespace {
@@ -517,28 +518,7 @@ TEST_SUITE("json") {
   }
 
   TEST_CASE("json: the seed README's POST /evolve example parses") {
-    const std::string body = R"({
-  "symbol": "AAPL",
-  "algorithm": "RandomForest",
-  "target_col": "close",
-  "target_transform": "log_return",
-  "max_generations": 4,
-  "timeframe": "1m",
-  "data_options": "{\"train_window\": 30, \"test_window\": 5}",
-  "seed_features": ["sma_20", "rsi_14", "macd_line"],
-  "reference_symbols": ["SPY", "QQQ"],
-  "thresholds": [0.0001, 0.0003, 0.0005],
-  "regime_configs": [
-    {"regime_gmm": [1]},
-    {"regime_vix": [2, 3]}
-  ],
-  "sqn_min": 3.0,
-  "sqn_max": 5.0,
-  "profit_factor_min": 2.0,
-  "profit_factor_max": 4.0,
-  "trade_count_min": 200,
-  "trade_count_max": 10000
-})";
+    const std::string body = testing::kSeedEvolveBody;
     Result<EvolutionConfig> r = EvolutionConfigFromJson(body);
     REQUIRE_MESSAGE(r.ok(), r.status().ToString());
     CHECK(r->symbol == "AAPL");

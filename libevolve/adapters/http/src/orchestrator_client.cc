@@ -1,0 +1,420 @@
+#include "evolve/http/orchestrator_client.h"
+
+#include <httplib.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <exception>
+#include <utility>
+
+#include "evolve/json.h"
+
+namespace evolve::http {
+namespace {
+
+struct Reply {
+  int status = 0;
+  std::string body;
+};
+
+// Percent-encodes everything but RFC 3986's unreserved characters (and '/'
+// when `keep_slash`), so an id or key is one path segment (or several).
+std::string EncodePath(const std::string& s, bool keep_slash = false) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                            c == '-' || c == '.' || c == '_' || c == '~' || (keep_slash && c == '/');
+    if (unreserved) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::string Seconds(Duration d) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.6f", std::chrono::duration<double>(d).count());
+  return buf;
+}
+
+std::string Serialize(const rapidjson::Value& v) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  v.Accept(writer);
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+// The code of an error body's "code" ("conflict", ...) as a StatusCode: the
+// inverse of what the orchestrator sends.
+StatusCode CodeFromName(const std::string& code) {
+  if (code == "invalid_argument") return StatusCode::kInvalidArgument;
+  if (code == "not_found") return StatusCode::kNotFound;
+  if (code == "conflict") return StatusCode::kAborted;
+  if (code == "failed_precondition") return StatusCode::kFailedPrecondition;
+  if (code == "already_exists") return StatusCode::kAlreadyExists;
+  if (code == "unavailable") return StatusCode::kUnavailable;
+  return StatusCode::kInternal;
+}
+
+// {"error": {"message": ...}} of an error reply, else the start of the body.
+std::string ErrorMessage(const std::string& body) {
+  rapidjson::Document doc;
+  doc.Parse(body.data(), body.size());
+  if (!doc.HasParseError() && doc.IsObject()) {
+    auto error = doc.FindMember("error");
+    if (error != doc.MemberEnd() && error->value.IsObject()) {
+      auto message = error->value.FindMember("message");
+      if (message != error->value.MemberEnd() && message->value.IsString()) return message->value.GetString();
+    }
+  }
+  std::string text = body.substr(0, 200);
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  return text.empty() ? "(no body)" : text;
+}
+
+}  // namespace
+
+class OrchestratorClient::Impl {
+ public:
+  Impl(OrchestratorClientOptions options, std::string host, int port, std::string prefix, std::string url)
+      : options_(std::move(options)),
+        host_(std::move(host)),
+        port_(port),
+        prefix_(std::move(prefix)),
+        url_(std::move(url)) {}
+
+  const std::string& url() const { return url_; }
+
+  // One request on a connection of its own. Errors: kUnavailable when no
+  // reply came (connection refused or broken, timeout).
+  Result<Reply> Send(const char* method, const std::string& path, const std::string& body) {
+    const std::string what = std::string(method) + " " + path;
+    try {
+      httplib::Client client(host_, port_);
+      client.set_connection_timeout(options_.connect_timeout);
+      client.set_read_timeout(options_.request_timeout);
+      client.set_write_timeout(options_.request_timeout);
+      client.set_keep_alive(false);
+      client.set_url_encode(false);  // EncodePath did it
+      if (!options_.token.empty()) client.set_bearer_token_auth(options_.token);
+      const std::string target = prefix_ + path;
+      httplib::Result res = std::string(method) == "GET" ? client.Get(target.c_str())
+                                                          : client.Post(target.c_str(), body, "application/json");
+      if (!res) {
+        return UnavailableError("orchestrator " + url_ + ": " + what + ": " + httplib::to_string(res.error()));
+      }
+      return Reply{res->status, res->body};
+    } catch (const std::exception& e) {
+      return InternalError("orchestrator " + url_ + ": " + what + ": " + e.what());
+    }
+  }
+
+  // The Status of a reply: OK for 2xx, else the code its HTTP status means.
+  Status StatusOf(const Reply& reply, const char* method, const std::string& path) const {
+    if (reply.status >= 200 && reply.status < 300) return Status::Ok();
+    const std::string context = "orchestrator " + url_ + ": " + method + " " + path + ": HTTP " +
+                                std::to_string(reply.status) + ": ";
+    const std::string message = ErrorMessage(reply.body);
+    switch (reply.status) {
+      case 400:
+      case 413:
+        return InvalidArgumentError(context + message);
+      case 401:
+      case 403:
+        return FailedPreconditionError(context + "the orchestrator refused the API token (" +
+                                       (options_.token.empty() ? "none was given; set EVOLVE_API_TOKEN"
+                                                               : "check EVOLVE_API_TOKEN or --token-file") +
+                                       "): " + message);
+      case 404:
+        return NotFoundError(context + message);
+      case 409:
+        return AbortedError(context + message);
+      default:
+        if (reply.status >= 500) return UnavailableError(context + message);
+        return FailedPreconditionError(context + "unexpected reply: " + message);
+    }
+  }
+
+  // A request whose 2xx reply is a JSON object, parsed into `doc`.
+  Status Call(const char* method, const std::string& path, const std::string& body, rapidjson::Document* doc) {
+    EVOLVE_ASSIGN_OR_RETURN(Reply reply, Send(method, path, body));
+    EVOLVE_RETURN_IF_ERROR(StatusOf(reply, method, path));
+    if (doc == nullptr) return Status::Ok();
+    doc->Parse(reply.body.data(), reply.body.size());
+    if (doc->HasParseError() || !doc->IsObject()) {
+      return InternalError("orchestrator " + url_ + ": " + method + " " + path +
+                           ": the reply is not a JSON object: " + reply.body.substr(0, 200));
+    }
+    return Status::Ok();
+  }
+
+  // A Status for what the protocol does not offer.
+  Status NotOffered(const char* call) const {
+    return FailedPreconditionError(std::string("OrchestratorClient::") + call + " is not offered over the " +
+                                   "orchestrator's HTTP API (" + url_ +
+                                   "): a remote worker only claims, heartbeats and reports jobs");
+  }
+
+  int64_t NextHandle() { return ++handles_; }
+
+ private:
+  const OrchestratorClientOptions options_;
+  const std::string host_;
+  const int port_;
+  const std::string prefix_;  // "" or "/path", no trailing '/'
+  const std::string url_;
+  std::atomic<int64_t> handles_{0};
+};
+
+Result<std::unique_ptr<OrchestratorClient>> OrchestratorClient::Create(const OrchestratorClientOptions& options) {
+  const std::string& url = options.url;
+  const std::string bad = "orchestrator URL '" + url + "': ";
+  static const std::string kScheme = "http://";
+  if (url.compare(0, kScheme.size(), kScheme) != 0) {
+    if (url.compare(0, 8, "https://") == 0) {
+      return InvalidArgumentError(bad + "https is not supported; use http:// (behind a TLS-terminating proxy "
+                                        "or a private network)");
+    }
+    return InvalidArgumentError(bad + "must be http://host[:port][/path]");
+  }
+  const std::string rest = url.substr(kScheme.size());
+  const size_t slash = rest.find('/');
+  const std::string authority = rest.substr(0, slash);
+  std::string prefix = slash == std::string::npos ? "" : rest.substr(slash);
+  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+  if (prefix.find_first_of("?#") != std::string::npos) {
+    return InvalidArgumentError(bad + "must not have a query or fragment");
+  }
+  if (authority.find('@') != std::string::npos) {
+    return InvalidArgumentError(bad + "must not hold credentials; give the token with EVOLVE_API_TOKEN");
+  }
+  std::string host;
+  std::string port_text;
+  bool has_port = false;
+  if (!authority.empty() && authority[0] == '[') {  // [v6 address]:port
+    const size_t close = authority.find(']');
+    if (close == std::string::npos) return InvalidArgumentError(bad + "unterminated '[' in the host");
+    host = authority.substr(1, close - 1);
+    const std::string after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after[0] != ':') return InvalidArgumentError(bad + "expected ':port' after the host");
+      has_port = true;
+      port_text = after.substr(1);
+    }
+  } else {
+    const size_t colon = authority.find(':');
+    if (colon != std::string::npos && authority.find(':', colon + 1) != std::string::npos) {
+      return InvalidArgumentError(bad + "an IPv6 address must be in brackets: http://[::1]:8400");
+    }
+    host = authority.substr(0, colon);
+    if (colon != std::string::npos) {
+      has_port = true;
+      port_text = authority.substr(colon + 1);
+    }
+  }
+  if (host.empty()) return InvalidArgumentError(bad + "has no host");
+  int port = 80;
+  if (has_port) {
+    if (port_text.empty() || port_text.size() > 5 ||
+        !std::all_of(port_text.begin(), port_text.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+        std::stoi(port_text) < 1 || std::stoi(port_text) > 65535) {
+      return InvalidArgumentError(bad + "the port must be a number in [1, 65535]");
+    }
+    port = std::stoi(port_text);
+  }
+  if (options.connect_timeout.count() <= 0 || options.request_timeout.count() <= 0) {
+    return InvalidArgumentError("orchestrator client: timeouts must be positive");
+  }
+  std::string clean = kScheme + authority + prefix;
+  return std::unique_ptr<OrchestratorClient>(
+      new OrchestratorClient(std::make_unique<Impl>(options, host, port, prefix, clean)));
+}
+
+OrchestratorClient::OrchestratorClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+OrchestratorClient::~OrchestratorClient() = default;
+
+const std::string& OrchestratorClient::url() const { return impl_->url(); }
+
+// ------------------------------------------------------------------ queue
+
+Result<std::vector<Job>> OrchestratorClient::ClaimJobs(const std::string& worker_id, int max_jobs, Duration lease) {
+  const int n = std::min(max_jobs, kMaxJobsPerRequest);
+  const std::string body = "{\"worker_id\":" + JsonQuote(worker_id) + ",\"max_jobs\":" + std::to_string(n) +
+                           ",\"lease_seconds\":" + Seconds(lease) + "}";
+  rapidjson::Document doc;
+  if (Status s = impl_->Call("POST", "/jobs/claim", body, &doc); !s.ok()) {
+    // No such route: not an `evolve serve`, or one without the worker
+    // protocol. Retrying would not help.
+    if (s.code() == StatusCode::kNotFound) {
+      return FailedPreconditionError(s.message() + " (is this an `evolve serve` with the worker protocol?)");
+    }
+    return s;
+  }
+  auto jobs = doc.FindMember("jobs");
+  if (jobs == doc.MemberEnd() || !jobs->value.IsArray()) {
+    return InternalError("orchestrator " + url() + ": POST /jobs/claim: the reply has no \"jobs\" array");
+  }
+  std::vector<Job> out;
+  for (const rapidjson::Value& v : jobs->value.GetArray()) {
+    const std::string text = Serialize(v);
+    auto job = JobFromJson(text);
+    if (!job.ok()) {
+      // Its lease will run out and the orchestrator will hand it out again.
+      return InternalError("orchestrator " + url() + ": POST /jobs/claim: a claimed job does not parse: " +
+                           job.status().message());
+    }
+    out.push_back(std::move(*job));
+  }
+  return out;
+}
+
+Status OrchestratorClient::HeartbeatJob(const std::string& job_id, const std::string& worker_id, Duration lease) {
+  const std::string body = "{\"worker_id\":" + JsonQuote(worker_id) + ",\"lease_seconds\":" + Seconds(lease) + "}";
+  return impl_->Call("POST", "/jobs/" + EncodePath(job_id) + "/heartbeat", body, nullptr);
+}
+
+Status OrchestratorClient::CompleteJob(const std::string& job_id, const std::string& worker_id,
+                                       const SimulationResult& result) {
+  const std::string body =
+      "{\"worker_id\":" + JsonQuote(worker_id) + ",\"success\":true,\"result\":" + ToJson(result) + "}";
+  return impl_->Call("POST", "/jobs/" + EncodePath(job_id) + "/complete", body, nullptr);
+}
+
+Status OrchestratorClient::FailJob(const std::string& job_id, const std::string& worker_id, const std::string& error,
+                                   bool retryable) {
+  const std::string body = "{\"worker_id\":" + JsonQuote(worker_id) + ",\"success\":false,\"error\":" +
+                           JsonQuote(error) + ",\"retryable\":" + (retryable ? "true" : "false") + "}";
+  return impl_->Call("POST", "/jobs/" + EncodePath(job_id) + "/complete", body, nullptr);
+}
+
+Result<std::vector<Status>> OrchestratorClient::FinishJobs(const std::string& worker_id,
+                                                           const std::vector<JobOutcome>& outcomes) {
+  std::vector<Status> statuses;
+  for (size_t start = 0; start < outcomes.size(); start += kMaxJobsPerRequest) {
+    const size_t end = std::min(outcomes.size(), start + kMaxJobsPerRequest);
+    std::string body = "{\"worker_id\":" + JsonQuote(worker_id) + ",\"outcomes\":[";
+    for (size_t i = start; i < end; ++i) {
+      const JobOutcome& o = outcomes[i];
+      if (i > start) body += ',';
+      body += "{\"job_id\":" + JsonQuote(o.job_id);
+      if (o.result.has_value()) {
+        body += ",\"success\":true,\"result\":" + ToJson(*o.result) + "}";
+      } else {
+        body += ",\"success\":false,\"error\":" + JsonQuote(o.error) +
+                ",\"retryable\":" + (o.retryable ? "true" : "false") + "}";
+      }
+    }
+    body += "]}";
+    rapidjson::Document doc;
+    Status s = impl_->Call("POST", "/jobs/finish", body, &doc);
+    if (!s.ok()) {
+      // The earlier requests were written: report this one's outcomes as
+      // failed rather than the whole call.
+      if (start == 0) return s;
+      for (size_t i = start; i < outcomes.size(); ++i) statuses.push_back(s);
+      return statuses;
+    }
+    auto results = doc.FindMember("results");
+    if (results == doc.MemberEnd() || !results->value.IsArray() || results->value.Size() != end - start) {
+      return InternalError("orchestrator " + url() + ": POST /jobs/finish: the reply's \"results\" do not match the " +
+                           std::to_string(end - start) + " outcomes sent");
+    }
+    for (const rapidjson::Value& r : results->value.GetArray()) {
+      if (!r.IsObject()) {
+        statuses.push_back(InternalError("orchestrator: POST /jobs/finish: a result is not an object"));
+        continue;
+      }
+      auto error = r.FindMember("error");
+      if (error == r.MemberEnd() || !error->value.IsObject()) {
+        statuses.push_back(Status::Ok());
+        continue;
+      }
+      auto code = error->value.FindMember("code");
+      auto message = error->value.FindMember("message");
+      statuses.emplace_back(
+          CodeFromName(code != error->value.MemberEnd() && code->value.IsString() ? code->value.GetString() : ""),
+          "orchestrator " + url() + ": " +
+              (message != error->value.MemberEnd() && message->value.IsString() ? message->value.GetString()
+                                                                                 : Serialize(error->value)));
+    }
+  }
+  return statuses;
+}
+
+Status OrchestratorClient::ReleaseJob(const std::string& job_id, const std::string& worker_id) {
+  return impl_->Call("POST", "/jobs/" + EncodePath(job_id) + "/release",
+                     "{\"worker_id\":" + JsonQuote(worker_id) + "}", nullptr);
+}
+
+Result<int> OrchestratorClient::EnqueueBatch(const std::string&, const std::vector<Job>&) {
+  return impl_->NotOffered("EnqueueBatch");
+}
+Result<int> OrchestratorClient::ReapExpiredJobs() { return impl_->NotOffered("ReapExpiredJobs"); }
+Result<Job> OrchestratorClient::GetJob(const std::string&) { return impl_->NotOffered("GetJob"); }
+Result<std::vector<Job>> OrchestratorClient::ListJobs(const JobFilter&) { return impl_->NotOffered("ListJobs"); }
+Result<JobCounts> OrchestratorClient::CountJobs(const JobFilter&) { return impl_->NotOffered("CountJobs"); }
+
+int64_t OrchestratorClient::Subscribe(std::function<void(const QueueEvent&)>) { return impl_->NextHandle(); }
+void OrchestratorClient::Unsubscribe(int64_t) {}
+
+// --------------------------------------------------------------- registry
+
+Status OrchestratorClient::RegisterWorker(const WorkerInfo& worker) {
+  const std::string body = "{\"id\":" + JsonQuote(worker.id) + ",\"host\":" + JsonQuote(worker.host) +
+                           ",\"pid\":" + std::to_string(worker.pid) + "}";
+  return impl_->Call("POST", "/workers/register", body, nullptr);
+}
+
+Status OrchestratorClient::WorkerHeartbeat(const std::string& worker_id,
+                                           const std::vector<std::string>& current_jobs) {
+  return impl_->Call("POST", "/workers/" + EncodePath(worker_id) + "/heartbeat",
+                     "{\"current_jobs\":" + ToJson(current_jobs) + "}", nullptr);
+}
+
+Status OrchestratorClient::DeregisterWorker(const std::string& worker_id) {
+  return impl_->Call("POST", "/workers/" + EncodePath(worker_id) + "/deregister", "{}", nullptr);
+}
+
+Result<std::vector<WorkerInfo>> OrchestratorClient::ListWorkers() {
+  rapidjson::Document doc;
+  EVOLVE_RETURN_IF_ERROR(impl_->Call("GET", "/workers", "", &doc));
+  auto workers = doc.FindMember("workers");
+  if (workers == doc.MemberEnd() || !workers->value.IsArray()) {
+    return InternalError("orchestrator " + url() + ": GET /workers: the reply has no \"workers\" array");
+  }
+  std::vector<WorkerInfo> out;
+  for (rapidjson::Value& v : workers->value.GetArray()) {
+    if (v.IsObject()) v.RemoveMember("live");  // derived by the orchestrator; not a WorkerInfo field
+    auto info = WorkerInfoFromJson(Serialize(v));
+    if (!info.ok()) {
+      return InternalError("orchestrator " + url() + ": GET /workers: " + info.status().message());
+    }
+    out.push_back(std::move(*info));
+  }
+  return out;
+}
+
+// -------------------------------------------------------------- artifacts
+
+Status OrchestratorClient::PutArtifact(const std::string&, const std::string&) {
+  return impl_->NotOffered("PutArtifact");
+}
+
+Result<std::string> OrchestratorClient::GetArtifact(const std::string& key) {
+  if (key.empty()) return InvalidArgumentError("GetArtifact: the key must not be empty");
+  const std::string path = "/artifacts/" + EncodePath(key, /*keep_slash=*/true);
+  EVOLVE_ASSIGN_OR_RETURN(Reply reply, impl_->Send("GET", path, ""));
+  EVOLVE_RETURN_IF_ERROR(impl_->StatusOf(reply, "GET", path));
+  return std::move(reply.body);
+}
+
+}  // namespace evolve::http

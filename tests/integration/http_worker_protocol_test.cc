@@ -1,0 +1,549 @@
+// The worker protocol end to end on loopback: OrchestratorClient against a
+// real httplib server serving RegisterJobRoutes over a real SqliteStore
+// file. What a worker sees through the client must be what it would see on
+// the database: claim order, leases, fencing, and the Status codes of the
+// interfaces; what it sends must change the store exactly as the store's
+// own calls would, and bad requests must change nothing.
+#include <doctest/doctest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api.h"
+#include "evolve/clock.h"
+#include "evolve/evolution.h"
+#include "evolve/http/orchestrator_client.h"
+#include "evolve/json.h"
+#include "evolve/scheduler.h"
+#include "evolve/sqlite/sqlite_store.h"
+#include "evolve/testing/fake_engines.h"
+#include "evolve/worker.h"
+#include "http_support.h"
+#include "metrics.h"
+#include "store_contract.h"
+
+namespace evolve::testing {
+namespace {
+
+using namespace store_contract;  // NOLINT: MakeJob, Enqueue, MustGetJob, ...
+using http::OrchestratorClient;
+using http::OrchestratorClientOptions;
+
+// A fresh directory removed with its files.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "evolve-http-XXXXXX").string();
+    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+    path_ = pattern;
+  }
+  ~ScratchDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// `evolve serve`'s job routes over a SQLite file whose time is a
+// ManualClock, on 127.0.0.1 and a port of the kernel's choice.
+class Served {
+ public:
+  explicit Served(const std::string& token = "") {
+    sqlite::SqliteOptions options;
+    options.clock = &clock_;
+    auto opened = sqlite::SqliteStore::Open(dir_.path() + "/evolve.db", options);
+    REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+    store_ = std::move(*opened);
+    engine_ = std::make_unique<EvolutionEngine>(EngineDeps{features_, trainer_, *store_});
+    scheduler_ = std::make_unique<RunScheduler>(*engine_, *store_);
+    ctx_.reset(new cli::ApiContext{*store_, *engine_, *scheduler_, features_, metrics_,
+                                   /*default_max_generations=*/4, "sqlite", "builtin",
+                                   /*prepare_config=*/nullptr, /*process_metrics=*/nullptr});
+    router_ = std::make_unique<cli::Router>(server_, token, metrics_);
+    cli::RegisterJobRoutes(*router_, *ctx_);
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    REQUIRE(port_ > 0);
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ~Served() {
+    server_.stop();
+    thread_.join();
+  }
+
+  sqlite::SqliteStore& store() { return *store_; }
+  ManualClock& clock() { return clock_; }
+  cli::Metrics& metrics() { return metrics_; }
+  int port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  std::unique_ptr<OrchestratorClient> Client(const std::string& token = "") const {
+    OrchestratorClientOptions options;
+    options.url = url();
+    options.token = token;
+    auto client = OrchestratorClient::Create(options);
+    REQUIRE_MESSAGE(client.ok(), client.status().ToString());
+    return std::move(*client);
+  }
+
+  // A raw request, for what the client never sends.
+  httplib::Result Post(const std::string& path, const std::string& body, const std::string& token = "") const {
+    httplib::Client raw("127.0.0.1", port_);
+    if (!token.empty()) raw.set_bearer_token_auth(token);
+    return raw.Post(path.c_str(), body, "application/json");
+  }
+  httplib::Result Get(const std::string& path, const std::string& token = "") const {
+    httplib::Client raw("127.0.0.1", port_);
+    if (!token.empty()) raw.set_bearer_token_auth(token);
+    return raw.Get(path.c_str());
+  }
+
+ private:
+  ScratchDir dir_;
+  ManualClock clock_;
+  std::unique_ptr<sqlite::SqliteStore> store_;
+  FakeFeatureSource features_;
+  FakeTrainer trainer_;
+  std::unique_ptr<EvolutionEngine> engine_;
+  std::unique_ptr<RunScheduler> scheduler_;
+  cli::Metrics metrics_;
+  std::unique_ptr<cli::ApiContext> ctx_;
+  httplib::Server server_;
+  std::unique_ptr<cli::Router> router_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+// `n` jobs of run `run_id`, batch `batch`, with priorities n, n-1, ..., 1
+// (so claim order is id order).
+std::vector<Job> Jobs(const std::string& prefix, const std::string& run_id, int n, int max_attempts = 3) {
+  std::vector<Job> jobs;
+  for (int i = 0; i < n; ++i) {
+    jobs.push_back(MakeJob(prefix + std::to_string(i), prefix + "batch", run_id, n - i, max_attempts));
+  }
+  return jobs;
+}
+
+// A loopback port nothing listens on: bound by a socket that is closed
+// again at once.
+int UnusedPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  socklen_t len = sizeof addr;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// Whether a 400 reply names `field` among its details.
+bool NamesField(const httplib::Result& res, const std::string& field) {
+  return res && res->status == 400 && Contains(res->body, "\"field\":" + JsonQuote(field));
+}
+
+TEST_CASE("http worker protocol: claim, heartbeat, complete, and a second or foreign completion is refused") {
+  Served s;
+  Enqueue(s.store(), "run-a", "j-batch", Jobs("j-", "run-a", 3));
+  auto client = s.Client();
+
+  auto claimed = client->ClaimJobs("w1", 2, std::chrono::seconds(30));
+  REQUIRE_MESSAGE(claimed.ok(), claimed.status().ToString());
+  REQUIRE(JobIds(*claimed) == std::vector<std::string>{"j-0", "j-1"});  // priority order
+  for (const Job& job : *claimed) {
+    CHECK(job == MustGetJob(s.store(), job.id));  // the whole job, as the store holds it
+    CHECK(job.status == JobStatus::kRunning);
+    CHECK(job.worker_id == "w1");
+    CHECK(job.attempts == 1);
+    CHECK(job.lease_until == s.clock().Now() + std::chrono::seconds(30));
+  }
+  CHECK(s.metrics().Get(cli::kJobsClaimedOverHttp) == 2);
+  // The claim registered the worker, holding what it claimed.
+  auto workers = client->ListWorkers();
+  REQUIRE(workers.ok());
+  REQUIRE(workers->size() == 1);
+  CHECK(workers->front().id == "w1");
+  CHECK(workers->front().current_jobs == std::vector<std::string>{"j-0", "j-1"});
+
+  s.clock().Advance(std::chrono::seconds(10));
+  CHECK(client->HeartbeatJob("j-0", "w1", std::chrono::seconds(45)).ok());
+  CHECK(MustGetJob(s.store(), "j-0").lease_until == s.clock().Now() + std::chrono::seconds(45));
+  CHECK(client->HeartbeatJob("j-0", "w2", std::chrono::seconds(45)).code() == StatusCode::kAborted);
+  CHECK(client->HeartbeatJob("j-nope", "w1", std::chrono::seconds(45)).code() == StatusCode::kNotFound);
+
+  const SimulationResult result = MakeResult(3.5);
+  REQUIRE(client->CompleteJob("j-0", "w1", result).ok());
+  Job done = MustGetJob(s.store(), "j-0");
+  CHECK(done.status == JobStatus::kCompleted);
+  CHECK(done.result == result);
+
+  Status second = client->CompleteJob("j-0", "w1", MakeResult(9.0));
+  CHECK(second.code() == StatusCode::kAborted);
+  CHECK(Contains(second.message(), "HTTP 409"));
+  CHECK(MustGetJob(s.store(), "j-0").result == result);  // nothing written
+  CHECK(client->CompleteJob("j-1", "w2", MakeResult(9.0)).code() == StatusCode::kAborted);
+  CHECK(MustGetJob(s.store(), "j-1").status == JobStatus::kRunning);
+  CHECK(client->CompleteJob("j-nope", "w1", result).code() == StatusCode::kNotFound);
+
+  // A retryable failure puts the job back, with its error kept.
+  REQUIRE(client->FailJob("j-1", "w1", "simulator away", /*retryable=*/true).ok());
+  Job retried = MustGetJob(s.store(), "j-1");
+  CHECK(retried.status == JobStatus::kPending);
+  CHECK(retried.error == "simulator away");
+  // And a failure for good is FAILED.
+  auto again = client->ClaimJobs("w1", 1, std::chrono::seconds(30));
+  REQUIRE(again.ok());
+  REQUIRE(JobIds(*again) == std::vector<std::string>{"j-1"});
+  REQUIRE(client->FailJob("j-1", "w1", "bad model", /*retryable=*/false).ok());
+  CHECK(MustGetJob(s.store(), "j-1").status == JobStatus::kFailed);
+
+  CHECK(s.metrics().Get(cli::kJobsCompletedOverHttp) == 1);
+  CHECK(s.metrics().Get(cli::kJobsFailedOverHttp) == 2);
+  CHECK(s.metrics().Get(cli::kJobsLostOverHttp) == 2);
+
+  // The queue's own answer when there is nothing left for this worker.
+  auto last = client->ClaimJobs("w1", 5, std::chrono::seconds(30));
+  REQUIRE(last.ok());
+  CHECK(JobIds(*last) == std::vector<std::string>{"j-2"});
+  auto none = client->ClaimJobs("w1", 5, std::chrono::seconds(30));
+  REQUIRE(none.ok());
+  CHECK(none->empty());
+  auto raw = s.Post("/jobs/claim", R"({"worker_id": "w1"})");
+  REQUIRE(raw);
+  CHECK(raw->status == 200);
+  CHECK(raw->body == R"({"status":"no_jobs","jobs":[]})");
+}
+
+TEST_CASE("http worker protocol: a lease lost to the reaper is a 409 and the late result is not written") {
+  Served s;
+  Enqueue(s.store(), "run-l", "l-batch", Jobs("l-", "run-l", 1));
+  auto client = s.Client();
+  auto claimed = client->ClaimJobs("slow", 1, std::chrono::seconds(5));
+  REQUIRE(claimed.ok());
+  REQUIRE(claimed->size() == 1);
+  s.clock().Advance(std::chrono::seconds(6));
+  auto reaped = s.store().ReapExpiredJobs();
+  REQUIRE(reaped.ok());
+  CHECK(*reaped == 1);
+
+  CHECK(client->HeartbeatJob("l-0", "slow", std::chrono::seconds(5)).code() == StatusCode::kAborted);
+  CHECK(client->CompleteJob("l-0", "slow", MakeResult(4.0)).code() == StatusCode::kAborted);
+  auto raw = s.Post("/jobs/l-0/complete", R"({"worker_id": "slow", "success": false, "error": "late"})");
+  REQUIRE(raw);
+  CHECK(raw->status == 409);
+  CHECK(Contains(raw->body, R"("code":"conflict")"));
+  Job job = MustGetJob(s.store(), "l-0");
+  CHECK(job.status == JobStatus::kPending);
+  CHECK_FALSE(job.result.has_value());
+  CHECK(job.error != "late");  // the late failure wrote nothing
+
+  // Someone else claims it now; the slow worker's result still goes nowhere.
+  auto other = client->ClaimJobs("fast", 1, std::chrono::seconds(5));
+  REQUIRE(other.ok());
+  REQUIRE(JobIds(*other) == std::vector<std::string>{"l-0"});
+  CHECK(other->front().attempts == 2);
+  CHECK(client->CompleteJob("l-0", "slow", MakeResult(4.0)).code() == StatusCode::kAborted);
+  CHECK(client->CompleteJob("l-0", "fast", MakeResult(2.0)).ok());
+  CHECK(MustGetJob(s.store(), "l-0").result == MakeResult(2.0));
+}
+
+TEST_CASE("http worker protocol: finish reports a batch in one request, and release gives jobs back") {
+  Served s;
+  Enqueue(s.store(), "run-f", "f-batch", Jobs("f-", "run-f", 5));
+  auto client = s.Client();
+  auto claimed = client->ClaimJobs("w", 4, std::chrono::seconds(30));
+  REQUIRE(claimed.ok());
+  REQUIRE(JobIds(*claimed) == std::vector<std::string>{"f-0", "f-1", "f-2", "f-3"});
+
+  std::vector<JobOutcome> outcomes(4);
+  outcomes[0].job_id = "f-0";
+  outcomes[0].result = MakeResult(1.25);
+  outcomes[1].job_id = "f-1";
+  outcomes[1].error = "no trades";
+  outcomes[2].job_id = "f-4";  // never claimed by w
+  outcomes[2].result = MakeResult(2.0);
+  outcomes[3].job_id = "f-missing";
+  outcomes[3].result = MakeResult(2.0);
+  auto written = client->FinishJobs("w", outcomes);
+  REQUIRE_MESSAGE(written.ok(), written.status().ToString());
+  REQUIRE(written->size() == 4);
+  CHECK((*written)[0].ok());
+  CHECK((*written)[1].ok());
+  CHECK((*written)[2].code() == StatusCode::kAborted);
+  CHECK((*written)[3].code() == StatusCode::kNotFound);
+  CHECK(MustGetJob(s.store(), "f-0").result == MakeResult(1.25));
+  CHECK(MustGetJob(s.store(), "f-1").status == JobStatus::kFailed);
+  CHECK(MustGetJob(s.store(), "f-1").error == "no trades");
+  CHECK(MustGetJob(s.store(), "f-4").status == JobStatus::kPending);
+  // Finishing f-0 again is refused for that outcome alone.
+  auto twice = client->FinishJobs("w", {outcomes[0]});
+  REQUIRE(twice.ok());
+  CHECK(twice->front().code() == StatusCode::kAborted);
+
+  // Release: PENDING again, the attempt not counted; a second release or a
+  // foreign one is refused.
+  REQUIRE(client->ReleaseJob("f-2", "w").ok());
+  Job released = MustGetJob(s.store(), "f-2");
+  CHECK(released.status == JobStatus::kPending);
+  CHECK(released.attempts == 0);
+  CHECK(client->ReleaseJob("f-2", "w").code() == StatusCode::kAborted);
+  CHECK(client->ReleaseJob("f-3", "intruder").code() == StatusCode::kAborted);
+  CHECK(client->ReleaseJob("f-missing", "w").code() == StatusCode::kNotFound);
+
+  // GET /jobs/pending: claim order, paged, with the total.
+  auto pending = s.Get("/jobs/pending?run_id=run-f&limit=1");
+  REQUIRE(pending);
+  CHECK(pending->status == 200);
+  CHECK(Contains(pending->body, R"("id":"f-2")"));
+  CHECK_FALSE(Contains(pending->body, R"("id":"f-4")"));
+  CHECK(Contains(pending->body, R"("count":1,"total":2)"));
+  auto other_run = s.Get("/jobs/pending?run_id=run-other");
+  REQUIRE(other_run);
+  CHECK(other_run->body == R"({"jobs":[],"count":0,"total":0})");
+  CHECK(s.Get("/jobs/pending?limit=0")->status == 400);
+}
+
+TEST_CASE("http worker protocol: the worker registry and artifacts, byte for byte") {
+  Served s;
+  auto client = s.Client();
+  WorkerInfo info;
+  info.id = "reg-1";
+  info.host = "hostA";
+  info.pid = 4242;
+  REQUIRE(client->RegisterWorker(info).ok());
+  REQUIRE(client->WorkerHeartbeat("reg-1", {"x-1", "x-2"}).ok());
+  CHECK(client->WorkerHeartbeat("reg-unknown", {}).code() == StatusCode::kNotFound);
+  auto workers = s.Get("/workers");  // public
+  REQUIRE(workers);
+  CHECK(workers->status == 200);
+  CHECK(Contains(workers->body, R"("host":"hostA","pid":4242,"status":"ACTIVE")"));
+  CHECK(Contains(workers->body, R"("current_jobs":["x-1","x-2"])"));
+  CHECK(Contains(workers->body, R"("live":true)"));
+  CHECK(Contains(workers->body, R"("count":1)"));
+  // Live means a heartbeat within the last minute of the store's clock.
+  s.clock().Advance(std::chrono::seconds(61));
+  CHECK(Contains(s.Get("/workers")->body, R"("live":false)"));
+  REQUIRE(client->DeregisterWorker("reg-1").ok());
+  auto listed = client->ListWorkers();
+  REQUIRE(listed.ok());
+  REQUIRE(listed->size() == 1);
+  CHECK(listed->front().status == "STOPPED");
+  CHECK(listed->front().host == "hostA");
+  CHECK(client->DeregisterWorker("reg-unknown").code() == StatusCode::kNotFound);
+
+  static const char kBytes[] = "\x00\x01" "binary\xff" " model\n";
+  const std::string model(kBytes, sizeof kBytes - 1);  // with its NUL
+  REQUIRE(model.size() == 16);
+  REQUIRE(s.store().PutArtifact("model/abc", model).ok());
+  REQUIRE(s.store().PutArtifact("simdata/a b%2F?c", "odd key").ok());
+  auto got = client->GetArtifact("model/abc");
+  REQUIRE_MESSAGE(got.ok(), got.status().ToString());
+  CHECK(*got == model);
+  auto odd = client->GetArtifact("simdata/a b%2F?c");
+  REQUIRE_MESSAGE(odd.ok(), odd.status().ToString());
+  CHECK(*odd == "odd key");
+  CHECK(client->GetArtifact("model/missing").status().code() == StatusCode::kNotFound);
+  CHECK(client->GetArtifact("").status().code() == StatusCode::kInvalidArgument);
+  CHECK(client->PutArtifact("model/x", "y").code() == StatusCode::kFailedPrecondition);
+}
+
+TEST_CASE("http worker protocol: with a token, requests without it or with a wrong one get 401") {
+  const std::string token = "s3cret-token";
+  Served s(token);
+  Enqueue(s.store(), "run-t", "t-batch", Jobs("t-", "run-t", 2));
+
+  for (const std::string& given : {std::string(), std::string("wrong-token")}) {
+    CAPTURE(given);
+    auto client = s.Client(given);
+    auto claimed = client->ClaimJobs("w", 1, std::chrono::seconds(30));
+    REQUIRE_FALSE(claimed.ok());
+    CHECK(claimed.status().code() == StatusCode::kFailedPrecondition);
+    CHECK(Contains(claimed.status().message(), "the orchestrator refused the API token"));
+    CHECK(client->RegisterWorker(WorkerInfo{}).code() == StatusCode::kFailedPrecondition);
+    CHECK(client->GetArtifact("model/x").status().code() == StatusCode::kFailedPrecondition);
+    auto raw = s.Post("/jobs/claim", R"({"worker_id": "w"})", given);
+    REQUIRE(raw);
+    CHECK(raw->status == 401);
+  }
+  CHECK(MustGetJob(s.store(), "t-0").status == JobStatus::kPending);  // nothing claimed
+  CHECK(s.Get("/workers")->status == 200);                             // the dashboard's read is public
+
+  auto client = s.Client(token);
+  auto claimed = client->ClaimJobs("w", 1, std::chrono::seconds(30));
+  REQUIRE_MESSAGE(claimed.ok(), claimed.status().ToString());
+  CHECK(JobIds(*claimed) == std::vector<std::string>{"t-0"});
+  CHECK(client->CompleteJob("t-0", "w", MakeResult(1.0)).ok());
+}
+
+TEST_CASE("http worker protocol: bad bodies are 400 naming the field, and change nothing") {
+  Served s;
+  Enqueue(s.store(), "run-b", "b-batch", Jobs("b-", "run-b", 2));
+  auto client = s.Client();
+  auto claimed = client->ClaimJobs("w", 1, std::chrono::seconds(30));
+  REQUIRE(claimed.ok());
+  REQUIRE(JobIds(*claimed) == std::vector<std::string>{"b-0"});
+  const Job before_0 = MustGetJob(s.store(), "b-0");
+  const Job before_1 = MustGetJob(s.store(), "b-1");
+
+  struct Case {
+    std::string path;
+    std::string body;
+    std::string field;
+  };
+  const std::vector<Case> cases = {
+      {"/jobs/claim", R"({"worker_id": "w", "colour": "blue"})", "colour"},
+      {"/jobs/claim", R"({"worker_id": 5})", "worker_id"},
+      {"/jobs/claim", R"({"worker_id": ""})", "worker_id"},
+      {"/jobs/claim", R"({})", "worker_id"},
+      {"/jobs/claim", R"({"worker_id": "w", "max_jobs": 0})", "max_jobs"},
+      {"/jobs/claim", R"({"worker_id": "w", "max_jobs": 1001})", "max_jobs"},
+      {"/jobs/claim", R"({"worker_id": "w", "max_jobs": 1.5})", "max_jobs"},
+      {"/jobs/claim", R"({"worker_id": "w", "lease_seconds": 0.5})", "lease_seconds"},
+      {"/jobs/claim", R"({"worker_id": "w", "lease_seconds": "60"})", "lease_seconds"},
+      {"/jobs/claim", R"({"worker_id": )", ""},
+      {"/jobs/claim", R"([1, 2])", ""},
+      {"/jobs/b-0/heartbeat", R"({"worker_id": "w", "lease_seconds": 3601})", "lease_seconds"},
+      {"/jobs/b-0/complete", R"({"worker_id": "w"})", "success"},
+      {"/jobs/b-0/complete", R"({"worker_id": "w", "success": "yes"})", "success"},
+      {"/jobs/b-0/complete", R"({"worker_id": "w", "success": true})", "result"},
+      {"/jobs/b-0/complete", R"({"worker_id": "w", "success": true, "result": {"sqn": "high"}})", "result.sqn"},
+      {"/jobs/b-0/complete", R"({"worker_id": "w", "success": true, "result": {"pnl": 1}})", "result.pnl"},
+      {"/jobs/b-0/complete", R"({"worker_id": "w", "success": true, "result": 7})", "result"},
+      {"/jobs/b-0/complete", R"({"worker_id": "w", "success": false})", "error"},
+      {"/jobs/b-0/complete", R"({"worker_id": "w", "success": false, "error": "x", "retryable": 1})", "retryable"},
+      {"/jobs/b-0/complete", R"({"worker_id": "w", "success": false, "error": "x", "result": {}})", "result"},
+      {"/jobs/b-0/release", R"({"worker_id": "w", "force": true})", "force"},
+      {"/jobs/finish", R"({"worker_id": "w", "outcomes": []})", "outcomes"},
+      {"/jobs/finish", R"({"worker_id": "w", "outcomes": {}})", "outcomes"},
+      {"/jobs/finish",
+       R"({"worker_id": "w", "outcomes": [{"job_id": "b-0", "success": true, "result": {}}, {"job_id": "b-1"}]})",
+       "outcomes[1].success"},
+      {"/jobs/finish",
+       R"({"worker_id": "w", "outcomes": [{"job_id": "b-0", "success": true, "result": {"trade_count": -0.5}}]})",
+       "outcomes[0].result.trade_count"},
+      {"/jobs/finish", R"({"worker_id": "w", "outcomes": [3]})", "outcomes[0]"},
+      {"/workers/register", R"({"id": "", "host": "h"})", "id"},
+      {"/workers/register", R"({"id": "x", "pid": -1})", "pid"},
+      {"/workers/w/heartbeat", R"({"current_jobs": ["a", 2]})", "current_jobs[1]"},
+      {"/workers/w/deregister", R"({"now": true})", "now"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.path);
+    CAPTURE(c.body);
+    auto res = s.Post(c.path, c.body);
+    REQUIRE(res);
+    CAPTURE(res->body);
+    CHECK(res->status == 400);
+    CHECK(Contains(res->body, R"("code":"invalid_argument")"));
+    if (!c.field.empty()) CHECK(NamesField(res, c.field));
+  }
+  // Every problem of a body at once.
+  auto many = s.Post("/jobs/claim", R"({"worker_id": 1, "max_jobs": 0, "extra": null})");
+  REQUIRE(many);
+  CHECK(NamesField(many, "worker_id"));
+  CHECK(NamesField(many, "max_jobs"));
+  CHECK(NamesField(many, "extra"));
+  // The client maps a 400 to kInvalidArgument.
+  CHECK(client->ClaimJobs("w", 0, std::chrono::seconds(30)).status().code() == StatusCode::kInvalidArgument);
+  CHECK(client->HeartbeatJob("b-0", "w", std::chrono::milliseconds(100)).code() == StatusCode::kInvalidArgument);
+
+  CHECK(MustGetJob(s.store(), "b-0") == before_0);
+  CHECK(MustGetJob(s.store(), "b-1") == before_1);
+  CHECK(s.store().ListWorkers()->size() == 1);  // only w, from its claim
+}
+
+TEST_CASE("http worker protocol: evolve::Worker drains a queue through the client, each job once") {
+  Served s;
+  const int n = 40;
+  Enqueue(s.store(), "run-w", "w-batch", Jobs("w-", "run-w", n));
+  FakeSimulator simulator;
+  simulator.SetScript([](const SimulationParams& p) { return MakeResult(p.threshold * 1000); });
+  std::vector<std::unique_ptr<OrchestratorClient>> clients;
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (const char* id : {"drain-1", "drain-2", "drain-3"}) {
+    clients.push_back(s.Client());
+    WorkerOptions o;
+    o.worker_id = id;
+    o.host = "test";
+    o.max_jobs_per_claim = 4;
+    o.exit_when_idle = true;
+    o.poll_interval = std::chrono::milliseconds(20);
+    workers.push_back(std::make_unique<Worker>(*clients.back(), clients.back().get(), simulator, *RealClock(), o));
+  }
+  std::vector<std::thread> threads;
+  std::vector<Status> results(workers.size());
+  for (size_t i = 0; i < workers.size(); ++i) threads.emplace_back([&, i] { results[i] = workers[i]->Run(); });
+  for (std::thread& t : threads) t.join();
+  int64_t completed = 0;
+  for (size_t i = 0; i < workers.size(); ++i) {
+    CHECK(results[i].ok());
+    CHECK(workers[i]->stats().lost == 0);
+    completed += workers[i]->stats().completed;
+  }
+  CHECK(completed == n);
+  JobFilter filter;
+  filter.run_id = "run-w";
+  auto jobs = s.store().ListJobs(filter);
+  REQUIRE(jobs.ok());
+  REQUIRE(jobs->size() == static_cast<size_t>(n));
+  for (const Job& job : *jobs) {
+    CAPTURE(job.id);
+    CHECK(job.status == JobStatus::kCompleted);
+    CHECK(job.attempts == 1);
+    CHECK(job.result == MakeResult(job.params.threshold * 1000));
+  }
+  int64_t counted = 0;
+  for (const WorkerInfo& w : *s.store().ListWorkers()) {
+    CHECK(w.status == "STOPPED");  // deregistered at the end of Run
+    counted += w.jobs_completed;
+  }
+  CHECK(counted == n);
+  CHECK(s.metrics().Get(cli::kJobsCompletedOverHttp) == n);
+}
+
+TEST_CASE("http worker protocol: the client checks its URL, and an orchestrator that is away is kUnavailable") {
+  for (const char* bad : {"https://h:8400", "ftp://h", "http://", "http://h:0", "http://h:99999", "http://h:x",
+                          "http://u:p@h:80", "http://::1:8400", "http://h:80/p?q=1", "h:8400"}) {
+    CAPTURE(bad);
+    OrchestratorClientOptions options;
+    options.url = bad;
+    CHECK(OrchestratorClient::Create(options).status().code() == StatusCode::kInvalidArgument);
+  }
+  OrchestratorClientOptions ok;
+  ok.url = "http://[::1]:8400/prefix/";
+  auto client = OrchestratorClient::Create(ok);
+  REQUIRE(client.ok());
+  CHECK((*client)->url() == "http://[::1]:8400/prefix");
+
+  const int port = UnusedPort();
+  OrchestratorClientOptions away;
+  away.url = "http://127.0.0.1:" + std::to_string(port);
+  auto gone = OrchestratorClient::Create(away);
+  REQUIRE(gone.ok());
+  auto claimed = (*gone)->ClaimJobs("w", 1, std::chrono::seconds(30));
+  CHECK(claimed.status().code() == StatusCode::kUnavailable);
+  CHECK((*gone)->CompleteJob("j", "w", MakeResult(1.0)).code() == StatusCode::kUnavailable);
+  CHECK((*gone)->GetArtifact("model/x").status().code() == StatusCode::kUnavailable);
+  // What a worker never calls says so.
+  CHECK((*gone)->EnqueueBatch("b", {}).status().code() == StatusCode::kFailedPrecondition);
+  CHECK((*gone)->ListJobs({}).status().code() == StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace evolve::testing
