@@ -26,6 +26,13 @@ inline constexpr char kJobsCompletedOverHttp[] = "http_jobs_completed";
 inline constexpr char kJobsFailedOverHttp[] = "http_jobs_failed";
 inline constexpr char kJobsLostOverHttp[] = "http_jobs_lost";  // 409: the lease was gone
 
+// A worker is live while it is ACTIVE and has heartbeat within the last
+// 60 s (in-process workers heartbeat every 5 s, evolve-worker every 15 s
+// by default).
+inline bool IsLive(const WorkerInfo& worker, TimePoint now) {
+  return worker.status == "ACTIVE" && now - worker.last_heartbeat <= std::chrono::seconds(60);
+}
+
 struct ApiContext {
   Store& store;
   EvolutionEngine& engine;

@@ -11,10 +11,6 @@
 namespace evolve::cli {
 namespace {
 
-// A worker is live while it is ACTIVE and heartbeats: in-process workers
-// heartbeat every 5 s, evolve-worker every 15 s by default.
-constexpr auto kLiveWindow = std::chrono::seconds(60);
-
 const RunStatus kAllRunStatuses[] = {RunStatus::kPending,   RunStatus::kRunning, RunStatus::kPromoted,
                                      RunStatus::kCompleted, RunStatus::kStopped, RunStatus::kCancelled,
                                      RunStatus::kFailed};
@@ -40,7 +36,7 @@ Result<Snapshot> TakeSnapshot(ApiContext& ctx) {
   const TimePoint now = ctx.store.clock().Now();
   for (const WorkerInfo& w : workers) {
     ++s.workers;
-    if (w.status == "ACTIVE" && now - w.last_heartbeat <= kLiveWindow) ++s.live_workers;
+    if (IsLive(w, now)) ++s.live_workers;
   }
   return s;
 }

@@ -19,7 +19,6 @@ namespace {
 constexpr int kMaxPerRequest = 1000;     // jobs per claim, outcomes per finish
 constexpr double kDefaultLease = 60;     // seconds
 constexpr double kMaxLease = 3600;       // seconds
-constexpr auto kLiveWithin = std::chrono::seconds(60);
 
 Duration LeaseOf(std::optional<double> seconds) {
   return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(seconds.value_or(kDefaultLease)));
@@ -239,7 +238,7 @@ void RegisterJobRoutes(Router& router, ApiContext& ctx) {
     std::string out = "{\"workers\":[";
     for (size_t i = 0; i < workers->size(); ++i) {
       const WorkerInfo& w = (*workers)[i];
-      const bool live = w.status == "ACTIVE" && now - w.last_heartbeat <= kLiveWithin;
+      const bool live = IsLive(w, now);
       std::string json = ToJson(w);
       json.pop_back();  // the closing '}': "live" joins the object
       out += (i > 0 ? "," : "") + json + ",\"live\":" + (live ? "true" : "false") + "}";
