@@ -9,6 +9,8 @@ packages=(
   libpqxx-dev libcpp-httplib-dev
   # The PostgreSQL tests start a throwaway server (scripts/test-postgres.sh).
   postgresql-15 python3
+  # tests/docs/check_api_examples.sh runs docs/api.md's curl examples.
+  curl
 )
 
 missing=()

@@ -1,5 +1,9 @@
 // The service's own information: GET /health, /api/stats, the feature
 // proxies, /metrics and /openapi.json.
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,7 +32,7 @@ struct Snapshot {
   int workers = 0;
 };
 
-Result<Snapshot> TakeSnapshot(ApiContext& ctx) {
+Result<Snapshot> ReadSnapshot(ApiContext& ctx) {
   Snapshot s;
   EVOLVE_ASSIGN_OR_RETURN(s.runs, ctx.store.CountRuns());
   EVOLVE_ASSIGN_OR_RETURN(s.jobs, ctx.store.CountJobs(JobFilter{}));
@@ -40,6 +44,29 @@ Result<Snapshot> TakeSnapshot(ApiContext& ctx) {
   }
   return s;
 }
+
+// The counts behind /api/stats and /metrics cost a scan of every job ever
+// queued (a GROUP BY over the job tables); dashboards poll them every
+// second or two. One read serves every request for up to a second.
+class SnapshotCache {
+ public:
+  Result<Snapshot> Get(ApiContext& ctx) {
+    std::lock_guard<std::mutex> lock(mu_);  // one reader at a time refreshes
+    const auto now = std::chrono::steady_clock::now();
+    if (cached_.has_value() && now - taken_ < kMaxAge) return *cached_;
+    Result<Snapshot> fresh = ReadSnapshot(ctx);
+    if (!fresh.ok()) return fresh;
+    cached_ = *fresh;
+    taken_ = now;
+    return fresh;
+  }
+
+ private:
+  static constexpr auto kMaxAge = std::chrono::seconds(1);
+  std::mutex mu_;
+  std::optional<Snapshot> cached_;  // guarded by mu_
+  std::chrono::steady_clock::time_point taken_;
+};
 
 // {"kind": kind, ...object's fields}.
 std::string WithKind(const std::string& object, const std::string& kind) {
@@ -64,8 +91,8 @@ void GetHealth(ApiContext& ctx, httplib::Response& res) {
                WithKind(reach(symbols.status()), ctx.engines_kind) + "}");
 }
 
-void GetStats(ApiContext& ctx, httplib::Response& res) {
-  auto snap = TakeSnapshot(ctx);
+void GetStats(ApiContext& ctx, SnapshotCache& cache, httplib::Response& res) {
+  auto snap = cache.Get(ctx);
   if (!snap.ok()) return SendStatus(res, snap.status());
   const RunCounts& r = snap->runs;
   const int64_t active = r.Of(RunStatus::kPending) + r.Of(RunStatus::kRunning);
@@ -111,9 +138,9 @@ void GetColumns(ApiContext& ctx, const httplib::Request& req, httplib::Response&
                ",\"count\":" + std::to_string(quoted.size()) + "}");
 }
 
-void GetMetrics(ApiContext& ctx, httplib::Response& res) {
+void GetMetrics(ApiContext& ctx, SnapshotCache& cache, httplib::Response& res) {
   std::string out;
-  auto snap = TakeSnapshot(ctx);
+  auto snap = cache.Get(ctx);
   out += MetricHeader("evolve_store_up", "gauge", "1 when the store answered this scrape.");
   out += MetricLine("evolve_store_up", {}, snap.ok() ? 1 : 0);
   if (snap.ok()) {
@@ -146,14 +173,15 @@ void RegisterInfoRoutes(Router& router, ApiContext& ctx) {
   using Access = Router::Access;
   router.Get("/health", Access::kPublic,
              [&ctx](const httplib::Request&, httplib::Response& res) { GetHealth(ctx, res); });
+  auto cache = std::make_shared<SnapshotCache>();
   router.Get("/api/stats", Access::kPublic,
-             [&ctx](const httplib::Request&, httplib::Response& res) { GetStats(ctx, res); });
+             [&ctx, cache](const httplib::Request&, httplib::Response& res) { GetStats(ctx, *cache, res); });
   router.Get("/api/features/symbols", Access::kPublic,
              [&ctx](const httplib::Request&, httplib::Response& res) { GetSymbols(ctx, res); });
   router.Get("/api/features/columns", Access::kPublic,
              [&ctx](const httplib::Request& req, httplib::Response& res) { GetColumns(ctx, req, res); });
   router.Get("/metrics", Access::kPublic,
-             [&ctx](const httplib::Request&, httplib::Response& res) { GetMetrics(ctx, res); });
+             [&ctx, cache](const httplib::Request&, httplib::Response& res) { GetMetrics(ctx, *cache, res); });
   router.Get("/openapi.json", Access::kPublic, [](const httplib::Request&, httplib::Response& res) {
     SendJson(res, 200, OpenApiDocument());
   });

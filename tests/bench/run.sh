@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Runs every benchmark of issue 3 side by side with its peer, on the same
 # generated data, in one run, the whole-evolution benchmark of issue 4 (no
-# peer) and the queue benchmark of issue 5 (evolve-worker, graphile-worker
-# and a pgbench baseline on one PostgreSQL), and prints a Markdown table of
-# the results.
+# peer), the queue benchmark of issue 5 (evolve-worker, graphile-worker
+# and a pgbench baseline on one PostgreSQL) and the REST API load test of
+# issue 6 (wrk against `evolve serve` on SQLite and PostgreSQL, no peer),
+# and prints a Markdown table of the results.
 #
 #   tests/bench/run.sh [--only NAME] [--no-build] [OUT.md]   (default: build/bench/results.md)
 #
-# NAME: features, forest, importance, backtest, gmm, evolution or queue (a
-# comma-separated list runs several); --no-build uses the binaries already in
+# NAME: features, forest, importance, backtest, gmm, evolution, queue or api
+# (a comma-separated list runs several); --no-build uses the binaries already in
 # $BUILD_DIR (default build) instead of running `make build`.
 #
 # Installs the peers (Debian's python3-pandas, python3-sklearn,
@@ -17,6 +18,8 @@
 # queue benchmark needs Debian's postgresql-15 (server and pgbench) and
 # Node.js with npm, installed when missing; graphile-worker itself is
 # installed from npm into a temporary directory outside the repository.
+# The API load test needs Debian's wrk, curl and postgresql-15, installed when
+# missing; API_SECONDS (default 20) sets the length of each wrk run.
 # Timings are best-of-N wall-clock seconds on this machine; both sides run
 # back to back so the load on the machine is as similar as it can be.
 set -euo pipefail
@@ -49,6 +52,11 @@ if wanted queue; then
   # Any Node.js >= 14 with npm will do (graphile-worker 0.17's floor): keep one installed otherwise.
   command -v node >/dev/null && command -v npm >/dev/null || need+=(nodejs npm)
 fi
+if wanted api; then
+  installed wrk || need+=(wrk)
+  installed curl || need+=(curl)
+  installed postgresql-15 || need+=(postgresql-15)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   sudo=(); [ "$(id -u)" -eq 0 ] || sudo=(sudo)
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}"
@@ -58,8 +66,11 @@ fi
 bin=$build_dir/tests/bench
 work=$(mktemp -d)
 pg_dir=
-# Stops the queue benchmark's PostgreSQL (if one was started), even when a step failed.
+serve_pid=
+# Stops the API benchmark's `evolve serve` and the PostgreSQL of the queue or
+# API benchmark (if one was started), even when a step failed.
 cleanup() {
+  if [ -n "$serve_pid" ]; then kill -TERM "$serve_pid" 2>/dev/null || true; wait "$serve_pid" 2>/dev/null || true; fi
   if [ -n "$pg_dir" ]; then scripts/test-postgres.sh stop "$pg_dir" || true; fi
   rm -rf "$work"
 }
@@ -248,6 +259,110 @@ $(qvalue graphile_left "$peer"), task runs $(qvalue graphile_task_runs "$peer"))
   rows+=("| bare SKIP LOCKED claim of 10 rows of priority_jobs (pgbench, $pgbench_clients clients, \
 claim only, $(qvalue claimed "$bare") rows claimed once) | evolve-worker (claim + complete) $a jobs/s \
 | pgbench $c rows/s | $(ratio2 "$a" "$c")x | baseline |")
+  scripts/test-postgres.sh stop "$pg_dir"
+  pg_dir=
+fi
+
+if wanted api; then
+  # Issue 6: requests per second and latency of GET /api/stats and GET /runs
+  # (and a deep page of /runs) of `evolve serve` over a store of 1,000 runs,
+  # on a SQLite file and on PostgreSQL 15, with wrk. bench_api_seed fills
+  # each store through the Store API (runs of every status, their
+  # generations, jobs, lineage and promotions); the service runs with no
+  # in-process workers (--workers 0), as with remote workers. wrk shares the
+  # machine's cores with the service (and PostgreSQL): -t2 -c16 keeps 16
+  # requests in flight for the service's 8 HTTP threads. Each endpoint gets
+  # a 2 s warm-up, then API_SECONDS (default 20) measured. Fails unless every
+  # response was a 2xx and wrk saw no socket error; the service's own
+  # /metrics must agree (no status but 200 on those routes).
+  # A failed command says where (set -e alone would end the run silently).
+  set -E
+  trap 'echo "run.sh: line $LINENO: a command failed (exit $?)" >&2' ERR
+  api_seconds=${API_SECONDS:-20}
+  wrk_args=(-t2 -c16 --latency)
+  api_paths=(/api/stats /runs '/runs?limit=50&offset=500')
+  evolve_bin=$build_dir/services/orchestrator/evolve
+  [ -x "$bin/bench_api_seed" ] || { echo "run.sh: no $bin/bench_api_seed" >&2; exit 1; }
+  # wrk_field KEY TEXT: the value after KEY in wrk's output (e.g. 99% of the latency distribution).
+  wrk_field() { awk -v key="$1" '$1 == key { print $2; exit }' <<<"$2"; }
+  # ms VALUE: a wrk latency (e.g. 812.00us, 4.21ms, 1.02s) in milliseconds.
+  ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0;
+                                  else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'; }
+  # api_failed: ends the run after a failed check, with the service's log.
+  api_failed() {
+    echo "run.sh: evolve serve's log (tail):" >&2
+    tail -20 "$work/serve.err" >&2
+    exit 1
+  }
+  # api_store KIND: seeds with seed_args, serves with serve_args (both set by the caller), loads each path.
+  api_store() {
+    local kind=$1 seed_out load path url out reqs rps p50 p99 non2xx sockerr bad overflows
+    echo "== api: seeding 1,000 runs ($kind)" >&2
+    seed_out=$("$bin/bench_api_seed" "${seed_args[@]}")
+    echo "   $(tr '\n' ' ' <<<"$seed_out")" >&2
+    if declare -F api_after_seed >/dev/null; then api_after_seed; fi
+    "$evolve_bin" serve --port 0 --workers 0 "${serve_args[@]}" >"$work/serve.out" 2>"$work/serve.err" &
+    serve_pid=$!
+    for _ in $(seq 1 300); do
+      grep -q 'listening on' "$work/serve.out" 2>/dev/null && break
+      kill -0 "$serve_pid" 2>/dev/null || { echo "run.sh: evolve serve exited: $(cat "$work/serve.err")" >&2; exit 1; }
+      sleep 0.1
+    done
+    url=$(grep -o 'http://[0-9.]*:[0-9]*' "$work/serve.out" | head -1)
+    [ -n "$url" ] || { echo "run.sh: evolve serve did not start" >&2; exit 1; }
+    for path in "${api_paths[@]}"; do
+      curl -sf -o /dev/null "$url$path" || { echo "run.sh: GET $path failed" >&2; api_failed; }
+      wrk "${wrk_args[@]}" -d2s "$url$path" >"$work/wrk.out" 2>&1 ||
+        { echo "run.sh: wrk (warm-up) failed: $(cat "$work/wrk.out")" >&2; api_failed; }
+      load=$(cut -d' ' -f1 /proc/loadavg)
+      echo "== api: wrk ${wrk_args[*]} -d${api_seconds}s GET $path ($kind; load average $load)" >&2
+      # Listen-queue overflows of the whole host during the run (the service's
+      # HTTP library listens with a backlog of 5): nstat, when there is one.
+      nstat -n 2>/dev/null || true
+      out=$(wrk "${wrk_args[@]}" -d"${api_seconds}s" "$url$path" 2>&1) ||
+        { echo "run.sh: wrk failed: $out" >&2; api_failed; }
+      overflows=$( (nstat -z TcpExtListenOverflows 2>/dev/null || true) | awk '$1 == "TcpExtListenOverflows" { print $2 }')
+      reqs=$(awk '/ requests in / { print $1; exit }' <<<"$out")
+      rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
+      p50=$(ms "$(wrk_field 50% "$out")"); p99=$(ms "$(wrk_field 99% "$out")")
+      non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' <<<"$out"); non2xx=${non2xx:-0}
+      sockerr=$(grep -o 'Socket errors:.*' <<<"$out" || true)
+      echo "   $reqs requests, $rps req/s, p50 $p50 ms, p99 $p99 ms, non-2xx $non2xx${sockerr:+, $sockerr}, listen overflows ${overflows:-n/a}" >&2
+      if [ "$non2xx" != 0 ] || [ -n "$sockerr" ]; then
+        echo "run.sh: GET $path on $kind: errors: non-2xx $non2xx, ${sockerr:-no socket errors}" >&2
+        echo "$out" >&2
+        api_failed
+      fi
+      rows+=("| REST API GET $path, $kind store of 1,000 runs ($(value jobs "$(tr '\n' ' ' <<<"$seed_out")") jobs), \
+wrk ${wrk_args[*]} ${api_seconds} s, evolve serve --workers 0 (load average $load before): $reqs requests, \
+p50 $p50 ms, p99 $p99 ms, errors 0, listen-queue overflows ${overflows:-n/a} | $rps req/s | none | n/a | reported |")
+    done
+    # The service's count agrees: every request on these routes answered 200.
+    bad=$(curl -sf "$url/metrics" | grep '^evolve_http_requests_total' | grep -v 'status="200"' || true)
+    if [ -n "$bad" ]; then echo "run.sh: evolve serve answered errors: $bad" >&2; api_failed; fi
+    kill -TERM "$serve_pid"
+    wait "$serve_pid" || { echo "run.sh: evolve serve did not stop cleanly: $(tail -5 "$work/serve.err")" >&2; exit 1; }
+    serve_pid=
+  }
+
+  rm -f "$work/api.db"*
+  seed_args=(--db "$work/api.db"); serve_args=(--db "$work/api.db")
+  api_store SQLite
+
+  pg_dir=$work/pg_api
+  scripts/test-postgres.sh start "$pg_dir"
+  pg_url=$(cat "$pg_dir/url")
+  psql -q -v ON_ERROR_STOP=1 "$pg_url" -c "SET client_min_messages = warning" \
+    -c "DROP DATABASE IF EXISTS evolve_bench_api WITH (FORCE)" -c "CREATE DATABASE evolve_bench_api"
+  api_url=${pg_url%/*}/evolve_bench_api
+  seed_args=(--store "$api_url"); serve_args=(--store "$api_url")
+  # Seeding moves ~15,000 jobs through job_queue in seconds, leaving as many
+  # dead rows there, and nothing is analyzed yet; a store that grew to 1,000
+  # runs has been vacuumed by autovacuum many times, so vacuum it once
+  # (untimed) before the load. Without it /api/stats is 2-3x slower
+  # (docs/benchmarks.md).
+  api_after_seed() { psql -q -v ON_ERROR_STOP=1 "$api_url" -c "VACUUM ANALYZE"; }
+  api_store PostgreSQL
   scripts/test-postgres.sh stop "$pg_dir"
   pg_dir=
 fi
