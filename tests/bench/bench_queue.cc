@@ -25,7 +25,8 @@
 // job completed twice), and no worker lost a lease.
 //
 // Prints key=value lines: jobs, seconds, jobs_per_second, wall_seconds,
-// startup_seconds, wall_jobs_per_second, worker_cpu_seconds, processes, concurrency, per_claim,
+// startup_seconds, wall_jobs_per_second, worker_cpu_seconds,
+// server_cpu_seconds, processes, concurrency, per_claim,
 // jobs_per_model, claimed, completed, lost, doubled, not_completed,
 // verified=yes/no. Exits 1 when not verified.
 #include <fcntl.h>
@@ -41,11 +42,13 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <pqxx/pqxx>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "evolve/postgres/postgres_store.h"
@@ -255,6 +258,65 @@ double RunWorkers(const Options& o, const std::string& db_url, const std::filesy
   return seconds;
 }
 
+// CPU seconds (user + system) used so far by the PostgreSQL server whose
+// postmaster is `postmaster`: its own, its live children's and those of the
+// children it has reaped (backends of connections that closed). 0 when /proc
+// does not show it (a server on another host).
+double ServerCpuSeconds(long postmaster) {
+  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  // Fields 14-17 of /proc/PID/stat: utime stime cutime cstime; 4 is the parent.
+  auto read_stat = [](const std::filesystem::path& path, long* parent, double* own, double* reaped) {
+    std::ifstream in(path);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const size_t paren = text.rfind(')');
+    if (paren == std::string::npos) return false;
+    std::istringstream fields(text.substr(paren + 2));
+    std::vector<std::string> f;
+    std::string field;
+    while (fields >> field) f.push_back(field);
+    if (f.size() < 15) return false;
+    *parent = std::strtol(f[1].c_str(), nullptr, 10);
+    *own = std::strtod(f[11].c_str(), nullptr) + std::strtod(f[12].c_str(), nullptr);
+    *reaped = std::strtod(f[13].c_str(), nullptr) + std::strtod(f[14].c_str(), nullptr);
+    return true;
+  };
+  long parent = 0;
+  double own = 0, reaped = 0;
+  if (postmaster <= 0 || !read_stat("/proc/" + std::to_string(postmaster) + "/stat", &parent, &own, &reaped))
+    return 0;
+  double total = own + reaped;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    double child = 0, child_reaped = 0;
+    if (read_stat(entry.path() / "stat", &parent, &child, &child_reaped) && parent == postmaster) {
+      total += child;
+    }
+  }
+  return total / ticks;
+}
+
+// The postmaster's pid: the parent of a backend of ours (0 when unknown).
+long PostmasterPid(const std::string& url) {
+  try {
+    pqxx::connection c(url);
+    pqxx::nontransaction tx(c);
+    const long backend = tx.exec("SELECT pg_backend_pid()")[0][0].as<long>();
+    std::ifstream in("/proc/" + std::to_string(backend) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const size_t paren = text.rfind(')');
+    if (paren == std::string::npos) return 0;
+    std::istringstream fields(text.substr(paren + 2));
+    std::string state;
+    long parent = 0;
+    fields >> state >> parent;
+    return parent;
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -291,8 +353,13 @@ int main(int argc, char** argv) {
     Die(std::string("VACUUM ANALYZE / CHECKPOINT: ") + e.what());
   }
 
+  const long postmaster = PostmasterPid(db_url);
+  const double server_cpu_before = ServerCpuSeconds(postmaster);
   Counters counters;
   const double wall = RunWorkers(o, db_url, out_dir, &counters);
+  // Untimed: the workers' backends are gone once the postmaster reaped them.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const double server_cpu = ServerCpuSeconds(postmaster) - server_cpu_before;
   std::filesystem::remove_all(out_dir);
 
   // Verification, untimed, through the store.
@@ -321,6 +388,8 @@ int main(int argc, char** argv) {
   std::printf("wall_jobs_per_second=%.0f\n", static_cast<double>(o.jobs) / wall);
   // The client side's share of the cost (the server's CPU is not in it).
   std::printf("worker_cpu_seconds=%.3f\n", counters.cpu_seconds);
+  // The server's (0 when it is not on this host): with the workers', where the cost per job goes.
+  std::printf("server_cpu_seconds=%.3f\n", server_cpu);
   std::printf("processes=%d\n", o.processes);
   std::printf("concurrency=%d\n", o.concurrency);
   std::printf("per_claim=%d\n", o.per_claim);

@@ -180,7 +180,7 @@ if wanted queue; then
   # The settings are the best of those tried on 2 cores (docs/benchmarks.md).
   queue_jobs=100000
   queue_rounds=3
-  ours_args=(--processes 2 --concurrency 1 --per-claim 1000)
+  ours_args=(--processes 2 --concurrency 1 --per-claim 2000)
   graphile_args=(--processes 2 --concurrency 24)
   pgbench_clients=2
   # qvalue KEY TEXT: the value of the line KEY=value of TEXT (the queue programs print one per line).
