@@ -536,6 +536,78 @@ inline void ServeBadEvolveBodies(StoreFactory make_store) {
   CHECK(runs->empty());
 }
 
+// The worker protocol over HTTP, call by call (the fencing of the store,
+// seen through 200/409/404), then an evolve-worker --orchestrator that
+// finishes the run without touching the database.
+inline void ServeWorkerProtocol(StoreFactory make_store) {
+  auto store = make_store();
+  TempDir data;
+  WriteSymbols(data.path(), kSeedSymbols, 1600);
+  Server server(ServeArgs(*store, data.path(), 0));
+  const std::string run_id = StartRun(server, R"({"symbol": "AAPL"})");
+  Reply r;
+  REQUIRE(WaitFor([&] {
+    r = server.Get("/jobs/pending?run_id=" + run_id);
+    return r.status == 200 && Int(*Json(r), "count") == 3;
+  }));
+  const std::string model_id = Str((*Json(r))["jobs"][0], "model_id");
+
+  r = server.Post("/jobs/claim", R"({"worker_id": "w1", "max_jobs": 2, "lease_seconds": 30})");
+  REQUIRE(r.status == 200);
+  auto claim = Json(r);
+  CHECK(Str(*claim, "status") == "claimed");
+  REQUIRE((*claim)["jobs"].Size() == 2);
+  const std::string first = Str((*claim)["jobs"][0], "id");
+  const std::string second = Str((*claim)["jobs"][1], "id");
+  CHECK(Str((*claim)["jobs"][0], "status") == "RUNNING");
+  CHECK(Str((*claim)["jobs"][0], "worker_id") == "w1");
+  CHECK(Int(*Json(server.Get("/jobs/pending?run_id=" + run_id)), "count") == 1);
+
+  CHECK(server.Post("/jobs/" + first + "/heartbeat", R"({"worker_id": "w1"})").status == 200);
+  CHECK(server.Post("/jobs/" + first + "/heartbeat", R"({"worker_id": "w2"})").status == 409);
+  CHECK(server.Post("/jobs/job_nope/heartbeat", R"({"worker_id": "w1"})").status == 404);
+  const std::string result = R"({"success": true, "result": {"sqn": 1.5, "profit_factor": 1.2, "trade_count": 40}})";
+  r = server.Post("/jobs/" + first + "/complete", R"({"worker_id": "w1",)" + result.substr(1));
+  INFO(r.body);
+  CHECK(r.status == 200);
+  CHECK(Str(*Json(r), "status") == "completed");
+  // A second completion, or one by a worker that never held the job, writes nothing.
+  CHECK(server.Post("/jobs/" + first + "/complete", R"({"worker_id": "w1",)" + result.substr(1)).status == 409);
+  CHECK(server.Post("/jobs/" + second + "/complete", R"({"worker_id": "w2",)" + result.substr(1)).status == 409);
+  r = server.Post("/jobs/" + second + "/complete", R"({"worker_id": "w1", "success": true})");
+  CHECK(r.status == 400);
+  CHECK(ErrorFields(r).count("result") == 1);
+  CHECK(server.Post("/jobs/" + second + "/release", R"({"worker_id": "w1"})").status == 200);
+  CHECK(Int(*Json(server.Get("/jobs/pending?run_id=" + run_id)), "count") == 2);
+
+  r = server.Get("/workers");
+  REQUIRE(r.status == 200);
+  CHECK(Contains(Serialize((*Json(r))["workers"]), "\"id\":\"w1\""));
+  r = server.Get("/artifacts/model/" + model_id);
+  CHECK(r.status == 200);
+  CHECK_FALSE(r.body.empty());
+  CHECK(server.Get("/artifacts/model/mdl_nope").status == 404);
+
+  // A remote worker drains the rest; the run ends.
+  Process worker = Process::Spawn({kWorker, "--orchestrator", "http://127.0.0.1:" + std::to_string(server.port()),
+                                   "--poll-interval", "0.1", "--worker-id", "remote-1"},
+                                  {{"LOG_LEVEL", "WARNING"}});
+  auto doc = server.WaitForRunEnd(run_id);
+  worker.Signal(SIGTERM);
+  const ProcessResult stopped = worker.Wait();
+  INFO(stopped.err);
+  CHECK(stopped.exit_code == 0);
+  CHECK((Str((*doc)["run"], "status") == "COMPLETED" || Str((*doc)["run"], "status") == "PROMOTED"));
+  CHECK(Int((*doc)["jobs"], "pending") == 0);
+  CHECK(Int((*doc)["jobs"], "completed") == Int((*doc)["jobs"], "total"));
+  // The job completed by hand kept its one result.
+  auto opened = store->Open();
+  auto job = opened->GetJob(first);
+  REQUIRE(job.ok());
+  CHECK(job->worker_id == "w1");
+  CHECK(job->result->sqn == 1.5);
+}
+
 // SIGKILL in the middle of a run, then a new service on the same store: the
 // run is adopted and finishes, no model is trained twice, no job has two
 // results. An evolve-worker that stops after 300 jobs (generation 0's 200
@@ -608,6 +680,8 @@ inline void ServeKilledAndRestarted(StoreFactory make_store) {
   EVOLVE_SERVE_CASE_(prefix, "auth on and off", ServeAuth, make_store)                                         \
   EVOLVE_SERVE_CASE_(prefix, "every POST /evolve field with a bad value is 400 naming it and writes nothing",   \
                      ServeBadEvolveBodies, make_store)                                                         \
+  EVOLVE_SERVE_CASE_(prefix, "the worker protocol call by call, then evolve-worker --orchestrator",           \
+                     ServeWorkerProtocol, make_store)                                                         \
   EVOLVE_SERVE_CASE_(prefix, "killed with SIGKILL mid-run and started again, the run resumes and finishes",     \
                      ServeKilledAndRestarted, make_store)
 
