@@ -11,7 +11,15 @@ packages=(
   postgresql-15 python3
   # tests/docs/check_api_examples.sh runs docs/api.md's curl examples.
   curl
+  # tests/browser drives the dashboard in headless chromium with
+  # playwright-core (from npm, into the build tree).
+  chromium
 )
+# Node.js and npm for tests/browser, unless some node is installed already
+# (e.g. NodeSource's nodejs, which bundles npm).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -66,6 +66,10 @@ void RegisterJobRoutes(Router& router, ApiContext& ctx);
 // /metrics, /openapi.json.
 void RegisterInfoRoutes(Router& router, ApiContext& ctx);
 
+// The dashboard: GET / and /dashboard/app.js, /dashboard/style.css (compiled
+// in); GET /promoted/{id}/equity (a promoted model's equity curve).
+void RegisterDashboardRoutes(Router& router, ApiContext& ctx);
+
 }  // namespace evolve::cli
 
 #endif  // EVOLVE_SERVICES_ORCHESTRATOR_API_H_

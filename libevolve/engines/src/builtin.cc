@@ -719,6 +719,30 @@ struct Loaded {
   BacktestBars bars;
 };
 
+// Reads a built-in model and its simulation data from the store.
+Result<Loaded> LoadBacktestInput(ArtifactStore& artifacts, const std::string& model_id) {
+  EVOLVE_ASSIGN_OR_RETURN(BuiltinModel model, LoadModel(artifacts, model_id));
+  auto bytes = artifacts.GetArtifact(model.simdata_key);
+  if (!bytes.ok()) return bytes.status().WithContext("simulation data of model " + model_id);
+  auto data = DecodeSimData(*bytes);
+  if (!data.ok()) return data.status().WithContext("simulation data of model " + model_id);
+  if (data->time.size() != model.prediction.size()) {
+    return InternalError("model " + model_id + ": predictions do not match its simulation data");
+  }
+  Loaded loaded;
+  loaded.symbol = model.spec.symbol;
+  const size_t from = model.first_prediction;
+  auto tail = [from](const auto& v) {
+    return std::decay_t<decltype(v)>(v.begin() + static_cast<long>(from), v.end());
+  };
+  loaded.bars.time = tail(data->time);
+  loaded.bars.open = tail(data->open);
+  loaded.bars.close = tail(data->close);
+  loaded.bars.prediction = tail(model.prediction);
+  for (const auto& [name, labels] : data->regimes) loaded.bars.regimes[name] = tail(labels);
+  return loaded;
+}
+
 class BuiltinSimulator final : public Simulator {
  public:
   BuiltinSimulator(ArtifactStore& artifacts, BuiltinOptions options)
@@ -793,25 +817,8 @@ class BuiltinSimulator final : public Simulator {
       }
     }
     ScopedEnginePhase phase(EnginePhase::kSimLoad);
-    EVOLVE_ASSIGN_OR_RETURN(BuiltinModel model, LoadModel(artifacts_, model_id));
-    auto bytes = artifacts_.GetArtifact(model.simdata_key);
-    if (!bytes.ok()) return bytes.status().WithContext("simulation data of model " + model_id);
-    auto data = DecodeSimData(*bytes);
-    if (!data.ok()) return data.status().WithContext("simulation data of model " + model_id);
-    if (data->time.size() != model.prediction.size()) {
-      return InternalError("model " + model_id + ": predictions do not match its simulation data");
-    }
-    auto loaded = std::make_shared<Loaded>();
-    loaded->symbol = model.spec.symbol;
-    const size_t from = model.first_prediction;
-    auto tail = [from](const auto& v) {
-      return std::decay_t<decltype(v)>(v.begin() + static_cast<long>(from), v.end());
-    };
-    loaded->bars.time = tail(data->time);
-    loaded->bars.open = tail(data->open);
-    loaded->bars.close = tail(data->close);
-    loaded->bars.prediction = tail(model.prediction);
-    for (const auto& [name, labels] : data->regimes) loaded->bars.regimes[name] = tail(labels);
+    EVOLVE_ASSIGN_OR_RETURN(Loaded input, LoadBacktestInput(artifacts_, model_id));
+    auto loaded = std::make_shared<Loaded>(std::move(input));
 
     std::lock_guard<std::mutex> lock(mu_);
     auto it = index_.find(model_id);
@@ -854,6 +861,11 @@ Result<ModelPredictions> LoadModelPredictions(ArtifactStore& artifacts, const st
   if (!bytes.ok()) return bytes.status().WithContext("simulation data of model " + model_id);
   EVOLVE_ASSIGN_OR_RETURN(SimData data, DecodeSimData(*bytes));
   return ModelPredictions{std::move(data.time), std::move(model.prediction)};
+}
+
+Result<BacktestBars> LoadModelBacktestBars(ArtifactStore& artifacts, const std::string& model_id) {
+  EVOLVE_ASSIGN_OR_RETURN(Loaded loaded, LoadBacktestInput(artifacts, model_id));
+  return std::move(loaded.bars);
 }
 
 Result<BuiltinEngines> NewBuiltinEngines(ArtifactStore& artifacts, const BuiltinOptions& options) {

@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "evolve/engines/backtest.h"
 #include "evolve/feature_source.h"
 #include "evolve/simulator.h"
 #include "evolve/status.h"
@@ -100,6 +101,12 @@ struct ModelPredictions {
 };
 // Errors: kNotFound when `model_id` is not a built-in model in `artifacts`.
 Result<ModelPredictions> LoadModelPredictions(ArtifactStore& artifacts, const std::string& model_id);
+
+// The out-of-sample span of a built-in model exactly as its simulator
+// trades it (times, opens, closes, predictions and regime labels from the
+// first out-of-sample bar on): the input of a replay with Backtest(), e.g.
+// for an equity curve. Errors: kNotFound as LoadModelPredictions.
+Result<BacktestBars> LoadModelBacktestBars(ArtifactStore& artifacts, const std::string& model_id);
 
 // The three together, over one data directory and one store.
 struct BuiltinEngines {
