@@ -41,11 +41,12 @@ struct ApiContext {
   Metrics& metrics;
   int default_max_generations = 4;
   std::string store_kind;    // "sqlite" or "postgresql"
-  std::string engines_kind;  // "builtin"
+  std::string engines_kind;  // "builtin" or "http"
   // Checks a new run's config against the data and fills what the data
   // decides (the timeframe when none was given); returns the problems, each
-  // naming its field. Nothing may be written.
-  std::function<std::vector<FieldError>(EvolutionConfig& config, bool timeframe_given)> prepare_config;
+  // naming its field, or an error when the data cannot be read (503 for
+  // kUnavailable). Nothing may be written.
+  std::function<Result<std::vector<FieldError>>(EvolutionConfig& config, bool timeframe_given)> prepare_config;
   // Metric text of this process beyond the API's (in-process workers, the
   // scheduler), appended to GET /metrics.
   std::function<std::string()> process_metrics;

@@ -55,7 +55,9 @@ void PostEvolve(ApiContext& ctx, const httplib::Request& req, httplib::Response&
     return;
   }
   if (ctx.prepare_config) {
-    errors = ctx.prepare_config(*config, NamesTimeframe(req.body));
+    auto problems = ctx.prepare_config(*config, NamesTimeframe(req.body));
+    if (!problems.ok()) return SendStatus(res, problems.status());
+    errors = std::move(*problems);
     if (!errors.empty()) {
       std::string message;
       for (const FieldError& e : errors) message += (message.empty() ? "" : "; ") + e.field + ": " + e.message;

@@ -15,8 +15,7 @@
 #include "api.h"
 #include "args.h"
 #include "commands.h"
-#include "evolve/engines/bars.h"
-#include "evolve/engines/builtin.h"
+#include "engine_setup.h"
 #include "evolve/evolution.h"
 #include "evolve/log.h"
 #include "evolve/scheduler.h"
@@ -223,7 +222,7 @@ int ServeCommand(const Argv& argv) {
     return kExitOk;
   }
   if (Env("LOG_LEVEL").empty()) SetLogLevel(LogLevel::kInfo);
-  if (Status s = CheckUnsupportedEnvironment(); !s.ok()) return Fail(s);
+  if (auto remote = RemoteEngineOptions(); !remote.ok()) return Fail(remote.status());
   auto settings = ParseServeSettings(args);
   if (!settings.ok()) return Fail(settings.status());
   auto store_settings = ResolveStore(args);
@@ -249,10 +248,7 @@ int ServeCommand(const Argv& argv) {
   auto opened = OpenStore(*store_settings, /*must_exist=*/false);
   if (!opened.ok()) return Fail(opened.status());
   Store& store = **opened;
-  auto bars = std::make_shared<engines::BarDirectory>(*data_dir);
-  engines::BuiltinOptions engine_options;
-  engine_options.data_dir = *data_dir;
-  auto engines = engines::NewBuiltinEngines(store, engine_options);
+  auto engines = OpenEngines(store, *data_dir);
   if (!engines.ok()) return Fail(engines.status());
 
   EngineOptions options;
@@ -276,17 +272,6 @@ int ServeCommand(const Argv& argv) {
   WorkerPool pool(store, *engines->simulator, "evolve-serve", settings->workers, settings->max_jobs_per_claim);
 
   Metrics metrics;
-  auto prepare_config = [&bars, data_dir = *data_dir](EvolutionConfig& config, bool timeframe_given) {
-    auto symbols = bars->Symbols();
-    if (!symbols.ok()) return std::vector<FieldError>{{"symbol", symbols.status().message()}};
-    std::vector<FieldError> problems = DataProblems(config, *symbols, data_dir);
-    if (problems.empty() && !timeframe_given) {
-      auto timeframe = TimeframeOfData(config.symbol, *bars);
-      if (!timeframe.ok()) return std::vector<FieldError>{{"symbol", timeframe.status().message()}};
-      config.timeframe = *timeframe;
-    }
-    return problems;
-  };
   ApiContext ctx{store,
                  engine,
                  scheduler,
@@ -294,8 +279,8 @@ int ServeCommand(const Argv& argv) {
                  metrics,
                  *default_generations,
                  store_settings->url.empty() ? "sqlite" : "postgresql",
-                 "builtin",
-                 prepare_config,
+                 engines->kind,
+                 engines->prepare_config,
                  [&pool, &scheduler, &metrics] { return ProcessMetrics(pool, scheduler, metrics); }};
 
   server.set_payload_max_length(settings->max_body);
@@ -337,7 +322,7 @@ int ServeCommand(const Argv& argv) {
               store_settings->flag_text.c_str(), settings->workers,
               settings->token.empty() ? ", no API token" : ", API token required");
   std::fflush(stdout);
-  Log(LogLevel::kInfo, "listening", {{"url", url}, {"store", ctx.store_kind}});
+  Log(LogLevel::kInfo, "listening", {{"url", url}, {"store", ctx.store_kind}, {"engines", ctx.engines_kind}});
 
   const bool served = server.listen_after_bind();
   scheduler.Shutdown();

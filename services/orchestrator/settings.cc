@@ -175,8 +175,8 @@ Status CheckUnsupportedEnvironment() {
   for (const char* name : {"TRAINING_URL", "SIMULATION_URL", "FEATURE_URL"}) {
     if (!Env(name).empty()) {
       return InvalidArgumentError(std::string(name) +
-                                  " is set, but this build has no HTTP engines yet; unset it to use the "
-                                  "built-in engines");
+                                  " is set, but evolve run always uses the built-in engines; the original "
+                                  "services are used by evolve serve and evolve-worker. Unset it here");
     }
   }
   return Status::Ok();

@@ -57,8 +57,9 @@ std::string Env(const char* name);
 // ids and the workers table.
 std::string HostName();
 
-// The settings this build cannot honour yet fail loudly instead of being
-// ignored: TRAINING_URL, SIMULATION_URL, FEATURE_URL (HTTP engines).
+// `evolve run` always uses the built-in engines: TRAINING_URL,
+// SIMULATION_URL or FEATURE_URL (the original services, which evolve serve
+// and evolve-worker use) fail loudly there instead of being ignored.
 Status CheckUnsupportedEnvironment();
 
 // The API token of `evolve serve` and `evolve-worker --orchestrator`: the

@@ -29,11 +29,10 @@
 #include <vector>
 
 #include "args.h"
+#include "engine_setup.h"
 #include "evolve/clock.h"
 #include "evolve/engines/builtin.h"
-#ifdef EVOLVE_HAVE_HTTP
 #include "evolve/http/orchestrator_client.h"
-#endif
 #include "evolve/log.h"
 #include "evolve/shutdown.h"
 #include "evolve/simulator.h"
@@ -69,7 +68,7 @@ std::vector<evolve::cli::OptionSpec> Options() {
   specs.push_back({"poll-interval", "SECONDS", "idle poll interval (default $POLL_INTERVAL or 5)"});
   specs.push_back({"max-jobs-per-claim", "N", "jobs taken per claim (default 1)"});
   specs.push_back({"lease", "SECONDS", "how long a claim is held without a heartbeat (default 60)"});
-  specs.push_back({"simulator", "NAME", "builtin (default), or noop: complete every job at once with an empty "
+  specs.push_back({"simulator", "NAME", "builtin (default; the service at SIMULATION_URL when it is set), or noop: complete every job at once with an empty "
                                         "result (queue benchmarks and smoke tests)"});
   specs.push_back({"help", "", "show this help"});
   return specs;
@@ -118,10 +117,6 @@ int main(int argc, char** argv) {
                 evolve::cli::OptionsHelp(specs).c_str());
     return evolve::cli::kExitOk;
   }
-  if (!Env("SIMULATION_URL").empty()) {
-    return Fail(evolve::InvalidArgumentError(
-        "SIMULATION_URL is set, but this build has no HTTP simulator yet; unset it to use the built-in one"));
-  }
   auto int_option = [&](const char* name, const std::string& fallback, int64_t min) -> evolve::Result<int64_t> {
     std::optional<std::string> text = args->Get(name);
     EVOLVE_ASSIGN_OR_RETURN(int64_t v, evolve::cli::ParseInt(std::string("--") + name, text.value_or(fallback)));
@@ -161,7 +156,6 @@ int main(int argc, char** argv) {
   evolve::Result<evolve::cli::StoreSettings> settings = evolve::cli::StoreSettings{};
   if (!remote) settings = evolve::cli::ResolveStore(*args);
   if (!settings.ok()) return Fail(settings.status());
-#ifdef EVOLVE_HAVE_HTTP
   std::unique_ptr<evolve::http::OrchestratorClient> client;
   if (remote) {
     // The orchestrator refuses more per request, and the worker would
@@ -184,12 +178,6 @@ int main(int argc, char** argv) {
     }
     client = std::move(*created);
   }
-#else
-  if (remote) {
-    return Fail(evolve::InvalidArgumentError(
-        "--orchestrator: this evolve-worker was built without HTTP support (EVOLVE_WITH_HTTP=OFF)"));
-  }
-#endif
 
   // Signals first: the store may be away at start, and SIGTERM must end the
   // wait for it. The signal thread stops whatever workers exist by then.
@@ -228,7 +216,6 @@ int main(int argc, char** argv) {
   evolve::WorkerRegistry* registry = nullptr;
   evolve::ArtifactStore* artifacts = nullptr;
   evolve::Clock* clock = evolve::RealClock();
-#ifdef EVOLVE_HAVE_HTTP
   if (remote) {
     // Registering the first worker checks the URL and the token before
     // any work; Worker::Run registers it again (an idempotent refresh).
@@ -244,7 +231,6 @@ int main(int argc, char** argv) {
     registry = client.get();
     artifacts = client.get();
   }
-#endif
   if (!remote) {
     evolve::Status opened = wait_for("store", [&] {
       auto s = evolve::cli::OpenStore(*settings, /*must_exist=*/false);
@@ -259,14 +245,17 @@ int main(int argc, char** argv) {
     artifacts = store.get();
     clock = &store->clock();
   }
-  // Models and their simulation inputs are artifacts of the store (read
-  // through the orchestrator with --orchestrator): a worker needs no data
+  // The simulation service at SIMULATION_URL, or the built-in simulator:
+  // models and their simulation inputs are artifacts of the store (read
+  // through the orchestrator with --orchestrator), so a worker needs no data
   // directory.
   std::unique_ptr<evolve::Simulator> simulator;
   if (simulator_name == "noop") {
     simulator = std::make_unique<NoopSimulator>();
   } else {
-    simulator = evolve::engines::NewBuiltinSimulator(*artifacts, evolve::engines::BuiltinOptions{});
+    auto opened_simulator = evolve::cli::OpenWorkerSimulator(*artifacts);
+    if (!opened_simulator.ok()) return Fail(opened_simulator.status());
+    simulator = std::move(*opened_simulator);
   }
 
   for (int64_t i = 0; i < *concurrency; ++i) {

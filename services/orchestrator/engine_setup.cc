@@ -1,0 +1,117 @@
+#include "engine_setup.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "run_support.h"
+#include "settings.h"
+
+namespace evolve::cli {
+namespace {
+
+std::string Upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// The checks of a new run against a feature source that is not ours: the
+// symbols it lists and the feature columns of the run's symbol.
+Result<std::vector<FieldError>> RemoteProblems(FeatureSource& features, const EvolutionConfig& config) {
+  EVOLVE_ASSIGN_OR_RETURN(std::vector<std::string> symbols, features.ListSymbols());
+  for (std::string& s : symbols) s = Upper(s);
+  auto known = [&symbols](const std::string& s) {
+    return std::find(symbols.begin(), symbols.end(), Upper(s)) != symbols.end();
+  };
+  std::vector<FieldError> problems;
+  const std::string list = JoinSymbols(symbols);
+  if (!known(config.symbol)) {
+    problems.push_back({"symbol", "unknown symbol '" + config.symbol + "': the feature service has " + list});
+    return problems;
+  }
+  for (size_t i = 0; i < config.reference_symbols.size(); ++i) {
+    if (!known(config.reference_symbols[i])) {
+      problems.push_back({"reference_symbols[" + std::to_string(i) + "]",
+                          "unknown symbol '" + config.reference_symbols[i] + "': the feature service has " + list});
+    }
+  }
+  if (!config.seed_features.empty()) {
+    EVOLVE_ASSIGN_OR_RETURN(std::vector<std::string> columns, features.ListFeatures(config.symbol));
+    for (size_t i = 0; i < config.seed_features.size(); ++i) {
+      if (std::find(columns.begin(), columns.end(), config.seed_features[i]) == columns.end()) {
+        problems.push_back({"seed_features[" + std::to_string(i) + "]",
+                            "unknown feature '" + config.seed_features[i] + "' of " + config.symbol +
+                                " (GET /api/features/columns?symbol=" + config.symbol + " lists them)"});
+      }
+    }
+  }
+  return problems;
+}
+
+}  // namespace
+
+Result<http::ServiceEnginesOptions> RemoteEngineOptions() {
+  http::ServiceEnginesOptions options = http::ServiceEnginesOptionsFromEnvironment();
+  std::vector<std::string> set, missing;
+  for (const auto& [name, url] : {std::pair<const char*, const std::string*>{"FEATURE_URL", &options.feature_url},
+                                  {"TRAINING_URL", &options.training_url},
+                                  {"SIMULATION_URL", &options.simulation_url}}) {
+    (url->empty() ? missing : set).push_back(name);
+  }
+  if (!set.empty() && !missing.empty()) {
+    std::string have, lack;
+    for (const std::string& s : set) have += (have.empty() ? "" : ", ") + s;
+    for (const std::string& s : missing) lack += (lack.empty() ? "" : ", ") + s;
+    return InvalidArgumentError(have + " set but " + lack +
+                                " not: the original services work as a set (a model trained by the training "
+                                "service is simulated by its simulation service); set all three, or none for "
+                                "the built-in engines");
+  }
+  return options;
+}
+
+Result<EngineSet> OpenEngines(ArtifactStore& artifacts, const std::string& data_dir) {
+  EVOLVE_ASSIGN_OR_RETURN(http::ServiceEnginesOptions remote, RemoteEngineOptions());
+  EngineSet set;
+  if (!remote.training_url.empty()) {
+    EVOLVE_ASSIGN_OR_RETURN(set.remote, http::NewServiceEngines(remote));
+    set.kind = "http";
+    set.features = set.remote.features.get();
+    set.trainer = set.remote.trainer.get();
+    set.simulator = set.remote.simulator.get();
+    FeatureSource* features = set.features;
+    set.prepare_config = [features](EvolutionConfig& config, bool) { return RemoteProblems(*features, config); };
+    return set;
+  }
+  engines::BuiltinOptions options;
+  options.data_dir = data_dir;
+  EVOLVE_ASSIGN_OR_RETURN(engines::BuiltinEngines builtin, engines::NewBuiltinEngines(artifacts, options));
+  set.builtin = std::move(builtin);
+  set.kind = "builtin";
+  set.features = set.builtin->features.get();
+  set.trainer = set.builtin->trainer.get();
+  set.simulator = set.builtin->simulator.get();
+  std::shared_ptr<engines::BarDirectory> bars = set.builtin->bars;
+  set.prepare_config = [bars, data_dir](EvolutionConfig& config,
+                                        bool timeframe_given) -> Result<std::vector<FieldError>> {
+    EVOLVE_ASSIGN_OR_RETURN(std::vector<std::string> symbols, bars->Symbols());
+    std::vector<FieldError> problems = DataProblems(config, symbols, data_dir);
+    if (problems.empty() && !timeframe_given) {
+      EVOLVE_ASSIGN_OR_RETURN(config.timeframe, TimeframeOfData(config.symbol, *bars));
+    }
+    return problems;
+  };
+  return set;
+}
+
+Result<std::unique_ptr<Simulator>> OpenWorkerSimulator(ArtifactStore& artifacts) {
+  http::ServiceEnginesOptions options = http::ServiceEnginesOptionsFromEnvironment();
+  if (!options.simulation_url.empty()) {
+    options.feature_url.clear();
+    options.training_url.clear();
+    EVOLVE_ASSIGN_OR_RETURN(http::ServiceEngines remote, http::NewServiceEngines(options));
+    return std::move(remote.simulator);
+  }
+  return engines::NewBuiltinSimulator(artifacts, engines::BuiltinOptions{});
+}
+
+}  // namespace evolve::cli
