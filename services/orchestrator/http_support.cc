@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
+#include <sys/socket.h>
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
@@ -268,6 +269,53 @@ bool BearerMatches(const std::string& header, const std::string& token) {
   SHA256(reinterpret_cast<const unsigned char*>(candidate.data()), candidate.size(), given);
   SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), expected);
   return CRYPTO_memcmp(given, expected, SHA256_DIGEST_LENGTH) == 0;
+}
+
+// ---------------------------------------------------------------------------
+// Server policies
+
+void ApplyServerPolicies(httplib::Server& server, const ServerPolicies& policies) {
+  const size_t max_body = policies.max_body;
+  const size_t threads = static_cast<size_t>(std::max(1, policies.threads));
+  server.set_payload_max_length(max_body);
+  server.set_read_timeout(30);
+  server.set_write_timeout(60);
+  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  // A keep-alive connection holds a server thread until it has been idle
+  // for 5 s (httplib's default) or served this many requests.
+  server.set_keep_alive_max_count(1000);
+  server.set_tcp_nodelay(true);
+  server.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+  // `curl -X POST .../runs/ID/stop` sends neither a body nor Content-Length,
+  // which httplib would answer with 400 before any route is chosen. The
+  // pre-routing handler runs before the body is read, on the server's own
+  // (non-const) Request: say the body is empty.
+  server.set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
+    if (req.method == "POST" && !req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) {
+      const_cast<httplib::Request&>(req).headers.emplace("Content-Length", "0");
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  server.set_error_handler([max_body](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;  // a handler's own error reply
+    switch (res.status) {
+      case 404:
+        SendError(res, 404, "not_found", "no such endpoint: " + req.method + " " + req.path);
+        break;
+      case 413:
+        SendError(res, 413, "payload_too_large",
+                  "the request body is larger than " + std::to_string(max_body) + " bytes");
+        break;
+      case 400:
+        SendError(res, 400, "bad_request", "malformed HTTP request");
+        break;
+      default:
+        SendError(res, res.status, "http_" + std::to_string(res.status), "the request could not be served");
+    }
+  });
 }
 
 // ---------------------------------------------------------------------------

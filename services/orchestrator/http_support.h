@@ -79,6 +79,20 @@ Result<Page> QueryPage(const httplib::Request& req);
 // time that does not depend on where they differ.
 bool BearerMatches(const std::string& header, const std::string& token);
 
+// What every HTTP server of ours does (evolve serve, evolve-engines): JSON
+// bodies for the errors httplib answers itself (no route 404, body over
+// `max_body` 413, malformed request 400); a POST without body or
+// Content-Length (`curl -X POST URL`) read as an empty body; timeouts; a
+// pool of `threads`; long keep-alive; TCP_NODELAY (a reply on a kept-alive
+// connection otherwise waits ~40 ms for the client's delayed ACK); and an
+// exclusive port: SO_REUSEADDR only, not httplib's SO_REUSEPORT, with which
+// a second process would bind the same port and share its traffic.
+struct ServerPolicies {
+  size_t max_body = 1 << 20;
+  int threads = 8;
+};
+void ApplyServerPolicies(httplib::Server& server, const ServerPolicies& policies);
+
 // Routes with the service's policies. Protected routes require the bearer
 // token when one is configured (401 otherwise). Every request is counted in
 // the metrics by route pattern and status, and logged (DEBUG for reads and

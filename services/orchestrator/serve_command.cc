@@ -178,39 +178,6 @@ std::string ProcessMetrics(const WorkerPool& pool, const RunScheduler& scheduler
   return out;
 }
 
-// JSON bodies for the errors httplib answers itself (no route, body too
-// large), so every error of the service has the same shape; and bodyless
-// POSTs accepted as empty.
-void InstallHttpPolicies(httplib::Server& server, size_t max_body) {
-  // `curl -X POST .../runs/ID/stop` sends neither a body nor Content-Length,
-  // which httplib would answer with 400 before any route is chosen. The
-  // pre-routing handler runs before the body is read, on the server's own
-  // (non-const) Request: say the body is empty.
-  server.set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
-    if (req.method == "POST" && !req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) {
-      const_cast<httplib::Request&>(req).headers.emplace("Content-Length", "0");
-    }
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
-  server.set_error_handler([max_body](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return;  // a handler's own error reply
-    switch (res.status) {
-      case 404:
-        SendError(res, 404, "not_found", "no such endpoint: " + req.method + " " + req.path);
-        break;
-      case 413:
-        SendError(res, 413, "payload_too_large",
-                  "the request body is larger than " + std::to_string(max_body) + " bytes");
-        break;
-      case 400:
-        SendError(res, 400, "bad_request", "malformed HTTP request");
-        break;
-      default:
-        SendError(res, res.status, "http_" + std::to_string(res.status), "the request could not be served");
-    }
-  });
-}
-
 }  // namespace
 
 int ServeCommand(const Argv& argv) {
@@ -283,18 +250,7 @@ int ServeCommand(const Argv& argv) {
                  engines->prepare_config,
                  [&pool, &scheduler, &metrics] { return ProcessMetrics(pool, scheduler, metrics); }};
 
-  server.set_payload_max_length(settings->max_body);
-  server.set_read_timeout(30);
-  server.set_write_timeout(30);
-  // A keep-alive connection holds a server thread until it has been idle
-  // for 5 s (httplib's default) or served this many requests.
-  server.set_keep_alive_max_count(1000);
-  // Replies go out at once: with Nagle's algorithm a reply on a kept-alive
-  // connection waited ~40 ms for the client's delayed ACK.
-  server.set_tcp_nodelay(true);
-  const int http_threads = settings->http_threads;
-  server.new_task_queue = [http_threads] { return new httplib::ThreadPool(static_cast<size_t>(http_threads)); };
-  InstallHttpPolicies(server, settings->max_body);
+  ApplyServerPolicies(server, ServerPolicies{settings->max_body, settings->http_threads});
   Router router(server, settings->token, metrics);
   RegisterRunRoutes(router, ctx);
   RegisterJobRoutes(router, ctx);
