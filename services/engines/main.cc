@@ -32,7 +32,6 @@
 #include "evolve/engines/builtin.h"
 #include "evolve/log.h"
 #include "evolve/shutdown.h"
-#include "evolve/sqlite/sqlite_store.h"
 #include "http_support.h"
 #include "metrics.h"
 #include "model_table.h"
@@ -66,6 +65,8 @@ std::vector<OptionSpec> Options() {
       {"simulation-port", "N", "port of the simulation service (default 8300; 0 picks a free one)"},
       evolve::cli::DataDirOption(),
       {"db", "PATH", "SQLite file holding the trained models (default ./evolve-engines.db)"},
+      {"store", "URL", "postgresql://... : keep the models in that database instead, so that several "
+                       "evolve-engines (a simulation cluster) share them"},
       {"training-threads", "N", "trainings run at once (default 1); more wait in a queue"},
       {"max-body", "BYTES", "largest request body accepted (default 1048576); larger gets 413"},
       {"help", "", "show this help"},
@@ -134,6 +135,16 @@ int main(int argc, char** argv) {
   if (!max_body.ok()) return Fail(max_body.status());
   const std::string db = args->Get("db").value_or("./evolve-engines.db");
   if (db.empty()) return Fail(evolve::InvalidArgumentError("--db: must not be empty"));
+  evolve::cli::StoreSettings store_settings;
+  store_settings.sqlite_path = db;
+  if (std::optional<std::string> url = args->Get("store")) {
+    if (args->Has("db")) return Fail(evolve::InvalidArgumentError("--db and --store: give one of them"));
+    if (url->rfind("postgresql://", 0) != 0 && url->rfind("postgres://", 0) != 0) {
+      return Fail(evolve::InvalidArgumentError("--store: must be a postgresql:// URL, got '" + *url + "'"));
+    }
+    store_settings.sqlite_path.clear();
+    store_settings.url = *url;
+  }
   auto data_dir = evolve::cli::ResolveDataDir(*args);
   if (!data_dir.ok()) return Fail(data_dir.status());
 
@@ -160,7 +171,7 @@ int main(int argc, char** argv) {
   });
   if (!handled.ok()) return Fail(handled);
 
-  auto store = evolve::sqlite::SqliteStore::Open(db);
+  auto store = evolve::cli::OpenStore(store_settings, /*must_exist=*/false);
   if (!store.ok()) return Fail(store.status());
   evolve::engines::BuiltinOptions engine_options;
   engine_options.data_dir = *data_dir;
@@ -170,7 +181,7 @@ int main(int argc, char** argv) {
   auto engines = evolve::engines::NewBuiltinEngines(**store, engine_options);
   if (!engines.ok()) return Fail(engines.status());
   auto models = evolve::engines_service::ModelTable::Open(**store, *evolve::RealClock());
-  if (!models.ok()) return Fail(models.status().WithContext(db));
+  if (!models.ok()) return Fail(models.status().WithContext(store_settings.url.empty() ? db : "--store"));
   evolve::engines_service::TrainingPool training(**models, *engines->trainer, *training_threads,
                                                  kMaxQueuedTrainings);
   evolve::engines_service::EnginesContext ctx{engines->bars, *engines, **models, training};
@@ -211,7 +222,7 @@ int main(int argc, char** argv) {
                {"training", base + std::to_string(services[1].port)},
                {"simulation", base + std::to_string(services[2].port)},
                {"data_dir", *data_dir},
-               {"db", db},
+               {"store", store_settings.url.empty() ? db : "postgresql"},
                {"models", std::to_string(counts.completed)}});
 
   // Each server on its own thread; when any stops (a signal stops all),

@@ -46,13 +46,6 @@ inline std::vector<std::string> ServeArgs(const StoreUnderTest& store, const std
   return args;
 }
 
-inline std::string StartRun(const Server& server, const std::string& body, const std::string& token = "") {
-  const Reply r = server.Post("/evolve", body, token);
-  INFO(r.body);
-  REQUIRE(r.status == 202);
-  return Str(*Json(r), "run_id");
-}
-
 inline std::vector<std::string> RunIds(const Reply& reply) {
   auto doc = Json(reply);
   std::vector<std::string> ids;

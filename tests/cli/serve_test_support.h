@@ -180,6 +180,14 @@ class Server {
   int port_ = 0;
 };
 
+// POST /evolve with `body`, which must be accepted; the new run's id.
+inline std::string StartRun(const Server& server, const std::string& body, const std::string& token = "") {
+  const Reply r = server.Post("/evolve", body, token);
+  INFO(r.body);
+  REQUIRE(r.status == 202);
+  return Str(*Json(r), "run_id");
+}
+
 }  // namespace evolve::testing
 
 #endif  // EVOLVE_TESTS_CLI_SERVE_TEST_SUPPORT_H_
