@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "evolve/json.h"
+#include "http_url.h"
 
 namespace evolve::http {
 namespace {
@@ -176,67 +177,12 @@ class OrchestratorClient::Impl {
 };
 
 Result<std::unique_ptr<OrchestratorClient>> OrchestratorClient::Create(const OrchestratorClientOptions& options) {
-  const std::string& url = options.url;
-  const std::string bad = "orchestrator URL '" + url + "': ";
-  static const std::string kScheme = "http://";
-  if (url.compare(0, kScheme.size(), kScheme) != 0) {
-    if (url.compare(0, 8, "https://") == 0) {
-      return InvalidArgumentError(bad + "https is not supported; use http:// (behind a TLS-terminating proxy "
-                                        "or a private network)");
-    }
-    return InvalidArgumentError(bad + "must be http://host[:port][/path]");
-  }
-  const std::string rest = url.substr(kScheme.size());
-  const size_t slash = rest.find('/');
-  const std::string authority = rest.substr(0, slash);
-  std::string prefix = slash == std::string::npos ? "" : rest.substr(slash);
-  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
-  if (prefix.find_first_of("?#") != std::string::npos) {
-    return InvalidArgumentError(bad + "must not have a query or fragment");
-  }
-  if (authority.find('@') != std::string::npos) {
-    return InvalidArgumentError(bad + "must not hold credentials; give the token with EVOLVE_API_TOKEN");
-  }
-  std::string host;
-  std::string port_text;
-  bool has_port = false;
-  if (!authority.empty() && authority[0] == '[') {  // [v6 address]:port
-    const size_t close = authority.find(']');
-    if (close == std::string::npos) return InvalidArgumentError(bad + "unterminated '[' in the host");
-    host = authority.substr(1, close - 1);
-    const std::string after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after[0] != ':') return InvalidArgumentError(bad + "expected ':port' after the host");
-      has_port = true;
-      port_text = after.substr(1);
-    }
-  } else {
-    const size_t colon = authority.find(':');
-    if (colon != std::string::npos && authority.find(':', colon + 1) != std::string::npos) {
-      return InvalidArgumentError(bad + "an IPv6 address must be in brackets: http://[::1]:8400");
-    }
-    host = authority.substr(0, colon);
-    if (colon != std::string::npos) {
-      has_port = true;
-      port_text = authority.substr(colon + 1);
-    }
-  }
-  if (host.empty()) return InvalidArgumentError(bad + "has no host");
-  int port = 80;
-  if (has_port) {
-    if (port_text.empty() || port_text.size() > 5 ||
-        !std::all_of(port_text.begin(), port_text.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
-        std::stoi(port_text) < 1 || std::stoi(port_text) > 65535) {
-      return InvalidArgumentError(bad + "the port must be a number in [1, 65535]");
-    }
-    port = std::stoi(port_text);
-  }
+  EVOLVE_ASSIGN_OR_RETURN(HttpUrl url, ParseHttpUrl(options.url, "orchestrator", 8400));
   if (options.connect_timeout.count() <= 0 || options.request_timeout.count() <= 0) {
     return InvalidArgumentError("orchestrator client: timeouts must be positive");
   }
-  std::string clean = kScheme + authority + prefix;
   return std::unique_ptr<OrchestratorClient>(
-      new OrchestratorClient(std::make_unique<Impl>(options, host, port, prefix, clean)));
+      new OrchestratorClient(std::make_unique<Impl>(options, url.host, url.port, url.prefix, url.url)));
 }
 
 OrchestratorClient::OrchestratorClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -8,6 +8,8 @@
 #include <exception>
 #include <utility>
 
+#include "http_url.h"
+
 namespace evolve::http::internal {
 
 std::string EncodeComponent(const std::string& s) {
@@ -57,71 +59,9 @@ std::string ErrorMessageOf(const std::string& body) {
   return text.empty() ? "(no body)" : text;
 }
 
-namespace {
-
-bool AllDigits(const std::string& s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-}  // namespace
-
 Result<std::unique_ptr<ServiceClient>> ServiceClient::Create(std::string service,
                                                              const ServiceClientOptions& options) {
-  const std::string& url = options.url;
-  const std::string bad = service + " URL '" + url + "': ";
-  static const std::string kScheme = "http://";
-  if (url.empty()) return InvalidArgumentError(service + ": no URL given");
-  if (url.compare(0, kScheme.size(), kScheme) != 0) {
-    if (url.compare(0, 8, "https://") == 0) {
-      return InvalidArgumentError(bad +
-                                  "https is not supported; use http:// (behind a TLS-terminating proxy "
-                                  "or on a private network)");
-    }
-    return InvalidArgumentError(bad + "must be http://host[:port][/path]");
-  }
-  const std::string rest = url.substr(kScheme.size());
-  const size_t slash = rest.find('/');
-  const std::string authority = rest.substr(0, slash);
-  std::string prefix = slash == std::string::npos ? "" : rest.substr(slash);
-  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
-  if (prefix.find_first_of("?#") != std::string::npos) {
-    return InvalidArgumentError(bad + "must not have a query or fragment");
-  }
-  if (authority.find('@') != std::string::npos)
-    return InvalidArgumentError(bad + "must not hold credentials");
-  std::string host;
-  std::string port_text;
-  bool has_port = false;
-  if (!authority.empty() && authority[0] == '[') {
-    const size_t close = authority.find(']');
-    if (close == std::string::npos) return InvalidArgumentError(bad + "unterminated '[' in the host");
-    host = authority.substr(1, close - 1);
-    const std::string after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after[0] != ':') return InvalidArgumentError(bad + "expected ':port' after the host");
-      has_port = true;
-      port_text = after.substr(1);
-    }
-  } else {
-    const size_t colon = authority.find(':');
-    if (colon != std::string::npos && authority.find(':', colon + 1) != std::string::npos) {
-      return InvalidArgumentError(bad + "an IPv6 address must be in brackets: http://[::1]:8200");
-    }
-    host = authority.substr(0, colon);
-    if (colon != std::string::npos) {
-      has_port = true;
-      port_text = authority.substr(colon + 1);
-    }
-  }
-  if (host.empty()) return InvalidArgumentError(bad + "has no host");
-  int port = 80;
-  if (has_port) {
-    if (!AllDigits(port_text) || port_text.size() > 5 || std::stoi(port_text) < 1 ||
-        std::stoi(port_text) > 65535) {
-      return InvalidArgumentError(bad + "the port must be a number in [1, 65535]");
-    }
-    port = std::stoi(port_text);
-  }
+  EVOLVE_ASSIGN_OR_RETURN(HttpUrl url, ParseHttpUrl(options.url, service, 8300));
   if (options.connect_timeout.count() <= 0 || options.read_timeout.count() <= 0) {
     return InvalidArgumentError(service + ": connect_timeout and read_timeout must be positive");
   }
@@ -134,9 +74,8 @@ Result<std::unique_ptr<ServiceClient>> ServiceClient::Create(std::string service
   if (options.max_idle_connections < 0 || options.idle_timeout.count() < 0) {
     return InvalidArgumentError(service + ": max_idle_connections and idle_timeout must not be negative");
   }
-  std::string clean = kScheme + authority + prefix;
   return std::unique_ptr<ServiceClient>(
-      new ServiceClient(std::move(service), options, host, port, prefix, std::move(clean)));
+      new ServiceClient(std::move(service), options, url.host, url.port, url.prefix, url.url));
 }
 
 ServiceClient::ServiceClient(std::string service, ServiceClientOptions options, std::string host, int port,
