@@ -49,6 +49,9 @@ install(FILES ${PROJECT_BINARY_DIR}/evolveConfig.cmake ${PROJECT_BINARY_DIR}/evo
 
 configure_file(${PROJECT_SOURCE_DIR}/cmake/evolve.pc.in ${PROJECT_BINARY_DIR}/evolve.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/evolve.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+# The schemas as SQL, for DBAs who review or apply migrations by hand (the
+# binaries carry the same files compiled in).
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/sql/ DESTINATION ${CMAKE_INSTALL_DATADIR}/evolve/sql)
 
 # The same names from the build tree, without installing.
 export(EXPORT evolveTargets NAMESPACE evolve:: FILE ${PROJECT_BINARY_DIR}/evolveTargets.cmake)

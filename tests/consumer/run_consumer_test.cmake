@@ -17,6 +17,13 @@ run(${CMAKE_COMMAND} -S ${EVOLVE_CONSUMER_SOURCE_DIR} -B ${EVOLVE_CONSUMER_WORK_
 run(${CMAKE_COMMAND} --build ${EVOLVE_CONSUMER_WORK_DIR}/build)
 run(${EVOLVE_CONSUMER_WORK_DIR}/build/consumer ${EVOLVE_CONSUMER_WORK_DIR}/consumer.db)
 
+# The schemas are installed as SQL next to the data.
+foreach(schema sqlite/0001_initial.sql postgres/0001_initial.sql)
+  if(NOT EXISTS ${prefix}/share/evolve/sql/${schema})
+    message(FATAL_ERROR "not installed: share/evolve/sql/${schema}")
+  endif()
+endforeach()
+
 # The installed `evolve` finds the installed bundled data, not the source tree's.
 if(EXISTS ${prefix}/bin/evolve)
   execute_process(COMMAND ${prefix}/bin/evolve symbols RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
