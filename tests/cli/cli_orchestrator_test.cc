@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "net_test_support.h"
 #include "cli_test_support.h"
 #include "evolve/json.h"
 #include "evolve/sqlite/sqlite_store.h"
@@ -68,22 +69,6 @@ class Service {
   std::string url_;
   int port_ = 0;
 };
-
-// A loopback port nothing listens on: bound by a socket that is closed
-// again at once.
-int UnusedPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  socklen_t len = sizeof addr;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 // Two generations of a 4 x 3 grid on the synthetic symbol; the criteria are
 // out of reach, so the run ends COMPLETED after both.

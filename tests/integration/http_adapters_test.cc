@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "net_test_support.h"
 #include "evolve/http/http_feature_source.h"
 #include "evolve/http/http_simulator.h"
 #include "evolve/http/http_trainer.h"
@@ -150,21 +151,6 @@ SimulationParams Params() {
   p.ticker = "TTRC";
   p.threshold = 0.0003;
   return p;
-}
-
-// A port nothing listens on.
-int ClosedPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  socklen_t len = sizeof addr;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-  ::close(fd);
-  return ntohs(addr.sin_port);
 }
 
 rapidjson::Document Parse(const std::string& body) {
@@ -644,7 +630,7 @@ TEST_CASE("Malformed JSON replies are kInternal naming the endpoint") {
 }
 
 TEST_CASE("A refused connection is kUnavailable after the retries, without hanging") {
-  const std::string url = "http://127.0.0.1:" + std::to_string(ClosedPort());
+  const std::string url = "http://127.0.0.1:" + std::to_string(evolve::testing::UnusedPort());
   auto r = MakeSimulator(url)->Simulate(Params());
   REQUIRE_FALSE(r.ok());
   CHECK(r.status().code() == StatusCode::kUnavailable);

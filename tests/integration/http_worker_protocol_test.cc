@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "net_test_support.h"
 #include "api.h"
 #include "evolve/clock.h"
 #include "evolve/evolution.h"
@@ -135,22 +136,6 @@ std::vector<Job> Jobs(const std::string& prefix, const std::string& run_id, int 
     jobs.push_back(MakeJob(prefix + std::to_string(i), prefix + "batch", run_id, n - i, max_attempts));
   }
   return jobs;
-}
-
-// A loopback port nothing listens on: bound by a socket that is closed
-// again at once.
-int UnusedPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  socklen_t len = sizeof addr;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-  ::close(fd);
-  return ntohs(addr.sin_port);
 }
 
 // Whether a 400 reply names `field` among its details.
