@@ -11,6 +11,8 @@ packages=(
   postgresql-15 python3
   # tests/docs/check_api_examples.sh runs docs/api.md's curl examples.
   curl
+  # tests/deploy/check_manifests.py parses docker-compose.yml and deploy/k8s/.
+  python3-yaml
   # tests/browser drives the dashboard in headless chromium with
   # playwright-core (from npm, into the build tree).
   chromium
