@@ -31,7 +31,8 @@ class RelativeToBestPruning final : public evolve::PruningStrategy {
     for (const auto& f : features) {
       auto it = std::find_if(importances.begin(), importances.end(),
                              [&](const evolve::FeatureImportance& fi) { return fi.feature == f; });
-      (it->importance < fraction_ * best ? d.pruned : d.kept).push_back(f);
+      const double importance = it == importances.end() ? 0.0 : it->importance;  // unreported: worthless
+      (importance < fraction_ * best ? d.pruned : d.kept).push_back(f);
     }
     d.reason = "importance<" + std::to_string(fraction_) + "*max";
     return d;
