@@ -84,6 +84,25 @@ inline int64_t Int(const rapidjson::Value& v, const char* name) {
   return v[name].GetInt64();
 }
 
+// One request to 127.0.0.1:`port` (GET, or POST with a JSON `body`), with
+// a bearer `token` when given; status 0 when nothing answered.
+inline Reply HttpCall(int port, const std::string& method, const std::string& path, const std::string& body = "",
+                      const std::string& token = "") {
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(60, 0);
+  httplib::Headers headers;
+  if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
+  httplib::Result r = method == "GET" ? client.Get(path, headers)
+                                      : client.Post(path, headers, body, "application/json");
+  Reply reply;
+  if (r) {
+    reply.status = r->status;
+    reply.body = r->body;
+    reply.headers = r->headers;
+  }
+  return reply;
+}
+
 // `evolve serve` on a free port of 127.0.0.1, stopped (SIGTERM) when
 // destroyed.
 class Server {
@@ -158,19 +177,7 @@ class Server {
  private:
   Reply Send(const std::string& method, const std::string& path, const std::string& body,
              const std::string& token) const {
-    httplib::Client client("127.0.0.1", port_);
-    client.set_read_timeout(60, 0);
-    httplib::Headers headers;
-    if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
-    httplib::Result r = method == "GET" ? client.Get(path, headers)
-                                        : client.Post(path, headers, body, "application/json");
-    Reply reply;
-    if (r) {
-      reply.status = r->status;
-      reply.body = r->body;
-      reply.headers = r->headers;
-    }
-    return reply;
+    return HttpCall(port_, method, path, body, token);
   }
 
   std::vector<std::string> args_;

@@ -13,50 +13,17 @@
 
 #include "evolve/postgres/postgres_store.h"
 #include "postgres_test_support.h"
+#include "engines_test_support.h"
 #include "seed_examples.h"
 #include "serve_test_support.h"
 
 namespace evolve::testing {
 namespace {
 
-const std::string kEngines = EVOLVE_ENGINES_BIN;
-
-// evolve-engines on three free ports; SIGTERM when destroyed.
-class EnginesProcess {
- public:
-  EnginesProcess(const std::string& data_dir, std::vector<std::string> store_args) {
-    std::vector<std::string> argv = {kEngines,   "--feature-port", "0", "--training-port", "0", "--simulation-port",
-                                     "0",        "--data-dir",     data_dir};
-    argv.insert(argv.end(), store_args.begin(), store_args.end());
-    process_ = std::make_unique<Process>(Process::Spawn(argv, {{"LOG_LEVEL", "WARNING"}}));
-    REQUIRE_MESSAGE(WaitFor([&] { return Contains(process_->OutSoFar(), " simulation http"); },
-                            std::chrono::seconds(60)),
-                    process_->ErrSoFar());
-    const std::string out = process_->OutSoFar();
-    auto url_after = [&out](const std::string& label) {
-      const size_t at = out.find(label + " ") + label.size() + 1;
-      return out.substr(at, out.find_first_of(" \n", at) - at);
-    };
-    env_ = {{"FEATURE_URL", url_after("features")},
-            {"TRAINING_URL", url_after("training")},
-            {"SIMULATION_URL", url_after("simulation")}};
-  }
-  ~EnginesProcess() {
-    process_->Signal(SIGTERM);
-    CHECK(process_->Wait().exit_code == 0);
-  }
-  // FEATURE_URL, TRAINING_URL, SIMULATION_URL.
-  const std::map<std::string, std::string>& env() const { return env_; }
-
- private:
-  std::unique_ptr<Process> process_;
-  std::map<std::string, std::string> env_;
-};
-
 TEST_CASE("topology: evolve-engines, evolve serve over HTTP engines and two evolve-workers on PostgreSQL") {
   TestDatabase db;
   TempDir dir;
-  EnginesProcess engines(kData, {"--store", db.url()});
+  Engines engines(kData, std::vector<std::string>{"--store", db.url()});
   std::map<std::string, std::string> env = engines.env();
   env["POSTGRES_URL"] = db.url();
   // No --data-dir: with the services' URLs set, the service needs no data.
@@ -147,10 +114,10 @@ TEST_CASE("topology: the same run gives the same generations and promoted model 
   for (const bool over_http : {false, true}) {
     CAPTURE(over_http);
     TempDir dir;
-    std::unique_ptr<EnginesProcess> engines;
+    std::unique_ptr<Engines> engines;
     std::map<std::string, std::string> env;
     if (over_http) {
-      engines = std::make_unique<EnginesProcess>(data.path(), std::vector<std::string>{"--db", dir / "engines.db"});
+      engines = std::make_unique<Engines>(data.path(), dir / "engines.db");
       env = engines->env();
     }
     Server server({"--db", dir / "evolve.db", "--data-dir", data.path(), "--workers", "2", "--poll-interval", "0.2"},
