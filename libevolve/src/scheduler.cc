@@ -54,7 +54,13 @@ class RunScheduler::Impl {
       }
     }
     // The hook may block (a database lock): not under mu_.
-    if (hooks_.acquire) EVOLVE_RETURN_IF_ERROR(hooks_.acquire(run_id));
+    if (hooks_.acquire) {
+      Status acquired = hooks_.acquire(run_id);
+      // Refused because a concurrent Submit here (adoption, a resume) took
+      // the run meanwhile: it is scheduled, which is what was asked.
+      if (!acquired.ok() && IsScheduled(run_id)) return Status::Ok();
+      EVOLVE_RETURN_IF_ERROR(acquired);
+    }
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) {
       if (hooks_.release) hooks_.release(run_id);
