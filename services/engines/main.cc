@@ -93,7 +93,7 @@ struct Service {
   const char* name;
   const char* flag;
   int port = 0;
-  httplib::Server server;
+  evolve::cli::HttpServer server;
   evolve::cli::Metrics metrics;  // required by the router; not exposed
 };
 
@@ -206,6 +206,7 @@ int main(int argc, char** argv) {
                                            "; address in use, or not an address of this host)"));
     }
     s.port = bound;
+    if (!s.server.WidenListenBacklog(128)) evolve::Log(evolve::LogLevel::kWarning, "could not widen the listen backlog");
   }
   if (!IsLoopback(host)) {
     evolve::Log(evolve::LogLevel::kWarning,

@@ -274,6 +274,11 @@ bool BearerMatches(const std::string& header, const std::string& token) {
 // ---------------------------------------------------------------------------
 // Server policies
 
+bool HttpServer::WidenListenBacklog(int backlog) {
+  const socket_t sock = svr_sock_;
+  return sock != INVALID_SOCKET && ::listen(sock, backlog) == 0;
+}
+
 void ApplyServerPolicies(httplib::Server& server, const ServerPolicies& policies) {
   const size_t max_body = policies.max_body;
   const size_t threads = static_cast<size_t>(std::max(1, policies.threads));

@@ -87,6 +87,17 @@ bool BearerMatches(const std::string& header, const std::string& token);
 // connection otherwise waits ~40 ms for the client's delayed ACK); and an
 // exclusive port: SO_REUSEADDR only, not httplib's SO_REUSEPORT, with which
 // a second process would bind the same port and share its traffic.
+// httplib::Server with a listen backlog that fits a service: Debian's
+// libcpp-httplib is compiled with a backlog of 5, so a burst of new
+// connections overflows the queue and clients retry after a second. Linux
+// lets listen() be called again on a listening socket to change it.
+class HttpServer final : public httplib::Server {
+ public:
+  // Call after bind_to_port / bind_to_any_port. Returns false if the
+  // socket refused (the server still works, with the small backlog).
+  bool WidenListenBacklog(int backlog);
+};
+
 struct ServerPolicies {
   size_t max_body = 1 << 20;
   int threads = 8;

@@ -200,7 +200,7 @@ int ServeCommand(const Argv& argv) {
   if (!default_generations.ok()) return Fail(default_generations.status());
 
   // Signals are taken by one thread from here on; must precede every thread.
-  httplib::Server server;
+  HttpServer server;
   std::atomic<int> signals{0};
   Status handled = HandleStopSignals([&server, &signals](int) {
     if (signals.fetch_add(1) > 0) {
@@ -268,6 +268,7 @@ int ServeCommand(const Argv& argv) {
     return Fail(UnavailableError("cannot listen on " + settings->host + ":" + std::to_string(settings->port) +
                                  " (address in use, or not an address of this host)"));
   }
+  if (!server.WidenListenBacklog(128)) Log(LogLevel::kWarning, "could not widen the listen backlog");
   if (Status s = scheduler.Start(); !s.ok()) {
     Log(LogLevel::kWarning, "resuming the store's runs failed; will retry", {{"error", s.ToString()}});
   }
