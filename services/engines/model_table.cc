@@ -8,6 +8,7 @@
 #include "evolve/json.h"
 #include "evolve/log.h"
 #include "json_out.h"
+#include "json_text.h"
 
 namespace evolve::engines_service {
 namespace {
@@ -27,13 +28,6 @@ bool ParseState(const std::string& name, ModelState* out) {
 }
 
 bool IsLive(ModelState s) { return s != ModelState::kFailed; }
-
-std::string Serialize(const rapidjson::Value& v) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  v.Accept(writer);
-  return std::string(buffer.GetString(), buffer.GetSize());
-}
 
 }  // namespace
 
@@ -103,7 +97,7 @@ Result<ModelRecord> RecordFromLogJson(const std::string& json) {
   r.p_value_threshold = p->value.GetDouble();
   auto spec = doc.FindMember("spec");
   if (spec == doc.MemberEnd()) return InternalError("spec: missing");
-  EVOLVE_ASSIGN_OR_RETURN(r.spec, ModelSpecFromJson(Serialize(spec->value)));
+  EVOLVE_ASSIGN_OR_RETURN(r.spec, ModelSpecFromJson(cli::JsonText(spec->value)));
   auto metrics = doc.FindMember("metrics");
   if (metrics == doc.MemberEnd() || !metrics->value.IsObject()) return InternalError("metrics: missing");
   for (auto it = metrics->value.MemberBegin(); it != metrics->value.MemberEnd(); ++it) {

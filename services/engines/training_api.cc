@@ -12,6 +12,7 @@
 #include "evolve/json.h"
 #include "evolve/log.h"
 #include "json_out.h"
+#include "json_text.h"
 
 namespace evolve::engines_service {
 
@@ -174,10 +175,7 @@ std::optional<std::string> ObjectOrString(JsonBody& body, const char* name) {
       body.AddError(name, "must be a JSON object, or a string holding one; this string is not a JSON object");
       return std::nullopt;
     }
-    rapidjson::StringBuffer buffer;
-    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-    inner.Accept(writer);
-    return std::string(buffer.GetString(), buffer.GetSize());
+    return cli::JsonText(inner);
   }
   body.AddError(name, "must be a JSON object, or a string holding one");
   return std::nullopt;

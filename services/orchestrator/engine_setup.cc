@@ -1,50 +1,29 @@
 #include "engine_setup.h"
 
-#include <algorithm>
-#include <cctype>
-
 #include "run_support.h"
 #include "settings.h"
 
 namespace evolve::cli {
 namespace {
 
-std::string Upper(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
-}
-
 // The checks of a new run against a feature source that is not ours: the
 // symbols it lists and the feature columns of the run's symbol.
 Result<std::vector<FieldError>> RemoteProblems(FeatureSource& features, const EvolutionConfig& config) {
   EVOLVE_ASSIGN_OR_RETURN(std::vector<std::string> symbols, features.ListSymbols());
-  for (std::string& s : symbols) s = Upper(s);
-  auto known = [&symbols](const std::string& s) {
-    return std::find(symbols.begin(), symbols.end(), Upper(s)) != symbols.end();
-  };
-  std::vector<FieldError> problems;
-  const std::string list = JoinSymbols(symbols);
-  if (!known(config.symbol)) {
-    problems.push_back({"symbol", "unknown symbol '" + config.symbol + "': the feature service has " + list});
-    return problems;
-  }
-  for (size_t i = 0; i < config.reference_symbols.size(); ++i) {
-    if (!known(config.reference_symbols[i])) {
-      problems.push_back({"reference_symbols[" + std::to_string(i) + "]",
-                          "unknown symbol '" + config.reference_symbols[i] + "': the feature service has " + list});
-    }
-  }
+  EvolutionConfig checked = config;
+  std::vector<std::string> columns;
   if (!config.seed_features.empty()) {
-    EVOLVE_ASSIGN_OR_RETURN(std::vector<std::string> columns, features.ListFeatures(config.symbol));
-    for (size_t i = 0; i < config.seed_features.size(); ++i) {
-      if (std::find(columns.begin(), columns.end(), config.seed_features[i]) == columns.end()) {
-        problems.push_back({"seed_features[" + std::to_string(i) + "]",
-                            "unknown feature '" + config.seed_features[i] + "' of " + config.symbol +
-                                " (GET /api/features/columns?symbol=" + config.symbol + " lists them)"});
-      }
+    auto listed = features.ListFeatures(config.symbol);
+    if (listed.ok()) {
+      columns = std::move(*listed);
+    } else if (listed.status().code() == StatusCode::kNotFound) {
+      checked.seed_features.clear();  // the unknown symbol is the problem to report
+    } else {
+      return listed.status();
     }
   }
-  return problems;
+  return SymbolAndFeatureProblems(checked, symbols, columns, "the feature service",
+                                  "GET /api/features/columns?symbol=" + config.symbol);
 }
 
 }  // namespace

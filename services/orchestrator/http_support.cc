@@ -14,6 +14,7 @@
 #include <exception>
 
 #include "evolve/log.h"
+#include "json_text.h"
 
 namespace evolve::cli {
 
@@ -97,13 +98,6 @@ std::string TypeName(const rapidjson::Value& v) {
   return "an object";
 }
 
-std::string Serialize(const rapidjson::Value& v) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  v.Accept(writer);
-  return std::string(buffer.GetString(), buffer.GetSize());
-}
-
 }  // namespace
 
 JsonBody::JsonBody(const std::string& body, std::vector<std::string> allowed) : doc_(std::make_unique<Doc>()) {
@@ -174,7 +168,7 @@ std::optional<int64_t> JsonBody::Int(const char* name, int64_t min, int64_t max,
   const rapidjson::Value* v = Member(doc_->doc, doc_->is_object, name, required, errors_);
   if (v == nullptr) return std::nullopt;
   if (!v->IsInt64()) {
-    errors_.push_back({name, "must be an integer, not " + (v->IsNumber() ? Serialize(*v) : TypeName(*v))});
+    errors_.push_back({name, "must be an integer, not " + (v->IsNumber() ? JsonText(*v) : TypeName(*v))});
     return std::nullopt;
   }
   const int64_t n = v->GetInt64();
@@ -195,8 +189,8 @@ std::optional<double> JsonBody::Number(const char* name, double min, double max,
   }
   const double d = v->GetDouble();
   if (!(d >= min && d <= max)) {
-    errors_.push_back({name, "must be in [" + Serialize(rapidjson::Value(min)) + ", " +
-                                 Serialize(rapidjson::Value(max)) + "], got " + Serialize(*v)});
+    errors_.push_back({name, "must be in [" + JsonText(rapidjson::Value(min)) + ", " +
+                                 JsonText(rapidjson::Value(max)) + "], got " + JsonText(*v)});
     return std::nullopt;
   }
   return d;
@@ -215,7 +209,7 @@ std::optional<bool> JsonBody::Bool(const char* name, bool required) {
 std::optional<std::string> JsonBody::Raw(const char* name, bool required) {
   const rapidjson::Value* v = Member(doc_->doc, doc_->is_object, name, required, errors_);
   if (v == nullptr) return std::nullopt;
-  return Serialize(*v);
+  return JsonText(*v);
 }
 
 std::optional<std::vector<std::string>> JsonBody::Array(const char* name, bool required) {
@@ -226,7 +220,7 @@ std::optional<std::vector<std::string>> JsonBody::Array(const char* name, bool r
     return std::nullopt;
   }
   std::vector<std::string> out;
-  for (const rapidjson::Value& e : v->GetArray()) out.push_back(Serialize(e));
+  for (const rapidjson::Value& e : v->GetArray()) out.push_back(JsonText(e));
   return out;
 }
 

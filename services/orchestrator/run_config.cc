@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "evolve/json.h"
+#include "json_text.h"
 
 namespace evolve::cli {
 namespace {
@@ -181,10 +182,7 @@ Result<std::string> RunRequestJson(const Args& args, const DefaultSymbolFn& defa
     EVOLVE_ASSIGN_OR_RETURN(std::string symbol, default_symbol());
     body.AddMember("symbol", rapidjson::Value(symbol.c_str(), body.GetAllocator()), body.GetAllocator());
   }
-  rapidjson::StringBuffer out;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(out);
-  body.Accept(writer);
-  return std::string(out.GetString(), out.GetSize());
+  return JsonText(body);
 }
 
 Result<EvolutionConfig> RunConfigFromArgs(const Args& args, const DefaultSymbolFn& default_symbol,

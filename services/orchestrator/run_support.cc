@@ -106,32 +106,41 @@ std::string JoinSymbols(const std::vector<std::string>& symbols) {
   return list;
 }
 
-std::vector<FieldError> DataProblems(const EvolutionConfig& config, const std::vector<std::string>& symbols,
-                                     const std::string& data_dir) {
+std::vector<FieldError> SymbolAndFeatureProblems(const EvolutionConfig& config,
+                                                 const std::vector<std::string>& symbols,
+                                                 const std::vector<std::string>& columns,
+                                                 const std::string& source, const std::string& columns_hint) {
   std::vector<FieldError> problems;
   auto has = [&symbols](const std::string& s) {
-    return std::find(symbols.begin(), symbols.end(), Upper(s)) != symbols.end();
+    const std::string upper = Upper(s);
+    return std::any_of(symbols.begin(), symbols.end(), [&upper](const std::string& k) { return Upper(k) == upper; });
   };
   const std::string list = JoinSymbols(symbols);
   if (!has(config.symbol)) {
-    problems.push_back({"symbol", "unknown symbol '" + config.symbol + "': " + data_dir + " has " + list});
+    problems.push_back({"symbol", "unknown symbol '" + config.symbol + "': " + source + " has " + list});
   }
   for (size_t i = 0; i < config.reference_symbols.size(); ++i) {
     const std::string& r = config.reference_symbols[i];
     if (!has(r)) {
       problems.push_back({"reference_symbols[" + std::to_string(i) + "]",
-                          "unknown symbol '" + r + "': " + data_dir + " has " + list});
+                          "unknown symbol '" + r + "': " + source + " has " + list});
     }
   }
-  const std::vector<std::string> columns = engines::FeatureNames(config.reference_symbols);
   for (size_t i = 0; i < config.seed_features.size(); ++i) {
     const std::string& f = config.seed_features[i];
     if (std::find(columns.begin(), columns.end(), f) == columns.end()) {
       problems.push_back({"seed_features[" + std::to_string(i) + "]",
-                          "unknown feature '" + f + "' (evolve features " + config.symbol + " --data-dir " +
-                              data_dir + " shows the columns)"});
+                          "unknown feature '" + f + "' (" + columns_hint + " shows the columns)"});
     }
   }
+  return problems;
+}
+
+std::vector<FieldError> DataProblems(const EvolutionConfig& config, const std::vector<std::string>& symbols,
+                                     const std::string& data_dir) {
+  std::vector<FieldError> problems = SymbolAndFeatureProblems(
+      config, symbols, engines::FeatureNames(config.reference_symbols), data_dir,
+      "evolve features " + config.symbol + " --data-dir " + data_dir);
   // What the built-in trainer would refuse: "field: message".
   const Status spec = engines::ValidateBuiltinSpec(SpecFor(config, config.seed_features));
   if (!spec.ok()) {

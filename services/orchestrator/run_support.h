@@ -36,6 +36,16 @@ class RunLock {
 // "A, B, C".
 std::string JoinSymbols(const std::vector<std::string>& symbols);
 
+// The symbol, reference symbols and seed features of `config` against the
+// `symbols` (any case) and feature `columns` a data source has: each
+// problem names its field ("symbol", "reference_symbols[1]",
+// "seed_features[0]"); `source` names the data in the message ("DIR has
+// A, B"), `columns_hint` says what lists the columns.
+std::vector<FieldError> SymbolAndFeatureProblems(const EvolutionConfig& config,
+                                                 const std::vector<std::string>& symbols,
+                                                 const std::vector<std::string>& columns,
+                                                 const std::string& source, const std::string& columns_hint);
+
 // What is wrong with `config` given the data and the built-in engines: an
 // unknown symbol or reference symbol, a seed feature that is not a column,
 // an algorithm, hyperparameters or data options the built-in trainer does

@@ -4,11 +4,11 @@
 #include <set>
 #include <utility>
 
+#include "http_url.h"
 #include "service_client.h"
 
 namespace evolve::http {
 
-using internal::EncodeComponent;
 using internal::ServiceClient;
 
 namespace {
@@ -76,7 +76,7 @@ Result<std::vector<std::string>> HttpFeatureSource::ListSymbols() {
 Result<std::vector<std::string>> HttpFeatureSource::ListFeatures(const std::string& symbol) {
   if (symbol.empty()) return InvalidArgumentError("ListFeatures: the symbol must not be empty");
   ServiceClient& client = impl_->client();
-  const std::string target = "/features_sample?symbol=" + EncodeComponent(symbol) + "&limit=1";
+  const std::string target = "/features_sample?symbol=" + PercentEncode(symbol) + "&limit=1";
   rapidjson::Document doc;
   Status s = client.CallJson("GET", target, "", &doc);
   if (s.code() == StatusCode::kNotFound)

@@ -10,11 +10,11 @@
 #include <utility>
 
 #include "evolve/fingerprint.h"
+#include "http_url.h"
 #include "service_client.h"
 
 namespace evolve::http {
 
-using internal::EncodeComponent;
 using internal::Serialize;
 using internal::ServiceClient;
 
@@ -122,7 +122,7 @@ class HttpTrainer::Impl {
   // training timeout has passed.
   Result<TrainedModel> WaitFor(const std::string& model_id) {
     Clock& clock = client_->clock();
-    const std::string target = "/models/" + EncodeComponent(model_id);
+    const std::string target = "/models/" + PercentEncode(model_id);
     const TimePoint start = clock.Now();
     const TimePoint deadline = start + std::chrono::duration_cast<Duration>(options_.training_timeout);
     for (int polls = 1;; ++polls) {
@@ -284,7 +284,7 @@ Result<TrainedModel> HttpTrainer::Train(const ModelSpec& spec) {
 Result<ImportanceReport> HttpTrainer::Importance(const std::string& model_id) {
   if (model_id.empty()) return InvalidArgumentError("Importance: the model id must not be empty");
   ServiceClient& client = impl_->client();
-  const std::string target = "/api/model/" + EncodeComponent(model_id) + "/importance";
+  const std::string target = "/api/model/" + PercentEncode(model_id) + "/importance";
   rapidjson::Document doc;
   EVOLVE_RETURN_IF_ERROR(client.CallJson("GET", target, "", &doc));
   if (!doc.IsObject()) return InternalError(client.Where("GET", target) + ": the reply is not a JSON object");
@@ -309,7 +309,7 @@ Result<ImportanceReport> HttpTrainer::Importance(const std::string& model_id) {
 Result<ModelSpec> HttpTrainer::DescribeModel(const std::string& model_id) {
   if (model_id.empty()) return InvalidArgumentError("DescribeModel: the model id must not be empty");
   ServiceClient& client = impl_->client();
-  const std::string target = "/api/model/" + EncodeComponent(model_id) + "/config";
+  const std::string target = "/api/model/" + PercentEncode(model_id) + "/config";
   rapidjson::Document doc;
   EVOLVE_RETURN_IF_ERROR(client.CallJson("GET", target, "", &doc));
   const std::string where = client.Where("GET", target);

@@ -22,6 +22,11 @@ struct HttpUrl {
 // outside [1, 65535]. `example_port` appears in the IPv6 hint.
 Result<HttpUrl> ParseHttpUrl(const std::string& url, const std::string& what, int example_port);
 
+// Percent-encodes all but RFC 3986's unreserved characters (and '/' when
+// `keep_slash`): an id as one path segment or query value, or a key that
+// spans several segments.
+std::string PercentEncode(const std::string& s, bool keep_slash = false);
+
 }  // namespace evolve::http
 
 #endif  // EVOLVE_HTTP_SRC_HTTP_URL_H_

@@ -13,45 +13,22 @@
 
 #include "evolve/json.h"
 #include "http_url.h"
+#include "service_client.h"  // internal::Serialize
 
 namespace evolve::http {
 namespace {
+
+using internal::Serialize;
 
 struct Reply {
   int status = 0;
   std::string body;
 };
 
-// Percent-encodes everything but RFC 3986's unreserved characters (and '/'
-// when `keep_slash`), so an id or key is one path segment (or several).
-std::string EncodePath(const std::string& s, bool keep_slash = false) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                            c == '-' || c == '.' || c == '_' || c == '~' || (keep_slash && c == '/');
-    if (unreserved) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 std::string Seconds(Duration d) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.6f", std::chrono::duration<double>(d).count());
   return buf;
-}
-
-std::string Serialize(const rapidjson::Value& v) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  v.Accept(writer);
-  return std::string(buffer.GetString(), buffer.GetSize());
 }
 
 // The code of an error body's "code" ("conflict", ...) as a StatusCode: the
@@ -225,21 +202,21 @@ Result<std::vector<Job>> OrchestratorClient::ClaimJobs(const std::string& worker
 
 Status OrchestratorClient::HeartbeatJob(const std::string& job_id, const std::string& worker_id, Duration lease) {
   const std::string body = "{\"worker_id\":" + JsonQuote(worker_id) + ",\"lease_seconds\":" + Seconds(lease) + "}";
-  return impl_->Call("POST", "/jobs/" + EncodePath(job_id) + "/heartbeat", body, nullptr);
+  return impl_->Call("POST", "/jobs/" + PercentEncode(job_id) + "/heartbeat", body, nullptr);
 }
 
 Status OrchestratorClient::CompleteJob(const std::string& job_id, const std::string& worker_id,
                                        const SimulationResult& result) {
   const std::string body =
       "{\"worker_id\":" + JsonQuote(worker_id) + ",\"success\":true,\"result\":" + ToJson(result) + "}";
-  return impl_->Call("POST", "/jobs/" + EncodePath(job_id) + "/complete", body, nullptr);
+  return impl_->Call("POST", "/jobs/" + PercentEncode(job_id) + "/complete", body, nullptr);
 }
 
 Status OrchestratorClient::FailJob(const std::string& job_id, const std::string& worker_id, const std::string& error,
                                    bool retryable) {
   const std::string body = "{\"worker_id\":" + JsonQuote(worker_id) + ",\"success\":false,\"error\":" +
                            JsonQuote(error) + ",\"retryable\":" + (retryable ? "true" : "false") + "}";
-  return impl_->Call("POST", "/jobs/" + EncodePath(job_id) + "/complete", body, nullptr);
+  return impl_->Call("POST", "/jobs/" + PercentEncode(job_id) + "/complete", body, nullptr);
 }
 
 Result<std::vector<Status>> OrchestratorClient::FinishJobs(const std::string& worker_id,
@@ -297,7 +274,7 @@ Result<std::vector<Status>> OrchestratorClient::FinishJobs(const std::string& wo
 }
 
 Status OrchestratorClient::ReleaseJob(const std::string& job_id, const std::string& worker_id) {
-  return impl_->Call("POST", "/jobs/" + EncodePath(job_id) + "/release",
+  return impl_->Call("POST", "/jobs/" + PercentEncode(job_id) + "/release",
                      "{\"worker_id\":" + JsonQuote(worker_id) + "}", nullptr);
 }
 
@@ -322,12 +299,12 @@ Status OrchestratorClient::RegisterWorker(const WorkerInfo& worker) {
 
 Status OrchestratorClient::WorkerHeartbeat(const std::string& worker_id,
                                            const std::vector<std::string>& current_jobs) {
-  return impl_->Call("POST", "/workers/" + EncodePath(worker_id) + "/heartbeat",
+  return impl_->Call("POST", "/workers/" + PercentEncode(worker_id) + "/heartbeat",
                      "{\"current_jobs\":" + ToJson(current_jobs) + "}", nullptr);
 }
 
 Status OrchestratorClient::DeregisterWorker(const std::string& worker_id) {
-  return impl_->Call("POST", "/workers/" + EncodePath(worker_id) + "/deregister", "{}", nullptr);
+  return impl_->Call("POST", "/workers/" + PercentEncode(worker_id) + "/deregister", "{}", nullptr);
 }
 
 Result<std::vector<WorkerInfo>> OrchestratorClient::ListWorkers() {
@@ -357,7 +334,7 @@ Status OrchestratorClient::PutArtifact(const std::string&, const std::string&) {
 
 Result<std::string> OrchestratorClient::GetArtifact(const std::string& key) {
   if (key.empty()) return InvalidArgumentError("GetArtifact: the key must not be empty");
-  const std::string path = "/artifacts/" + EncodePath(key, /*keep_slash=*/true);
+  const std::string path = "/artifacts/" + PercentEncode(key, /*keep_slash=*/true);
   EVOLVE_ASSIGN_OR_RETURN(Reply reply, impl_->Send("GET", path, ""));
   EVOLVE_RETURN_IF_ERROR(impl_->StatusOf(reply, "GET", path));
   return std::move(reply.body);

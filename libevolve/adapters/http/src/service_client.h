@@ -87,10 +87,6 @@ class ServiceClient {
 // "..." | {"message": ...}}, {"message": ...}, else the start of the body.
 std::string ErrorMessageOf(const std::string& body);
 
-// Percent-encodes all but RFC 3986's unreserved characters: one path segment
-// or one query value.
-std::string EncodeComponent(const std::string& s);
-
 // Compact JSON text of a value.
 std::string Serialize(const rapidjson::Value& v);
 
