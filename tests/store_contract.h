@@ -1446,6 +1446,9 @@ inline void FinishJobsReportsEachOutcome(StoreHarness& h) {
   std::vector<JobOutcome> outcomes(6);
   outcomes[0].job_id = "fin-a";
   outcomes[0].result = MakeResult(3.5);
+  // Text a backend might use to frame a batch: quotes, backslashes, braces,
+  // commas, NULL, and control characters (a record separator among them).
+  outcomes[0].result->start_date = "\"{NULL},\\ \x1e\x1f\n\t";
   outcomes[1].job_id = "fin-b";  // retryable with attempts left: back to PENDING
   outcomes[1].error = "simulator timeout";
   outcomes[1].retryable = true;
@@ -1471,7 +1474,7 @@ inline void FinishJobsReportsEachOutcome(StoreHarness& h) {
   Job a = MustGetJob(store, "fin-a");
   CHECK(a.status == JobStatus::kCompleted);
   REQUIRE(a.result.has_value());
-  CHECK(*a.result == MakeResult(3.5));
+  CHECK(*a.result == *outcomes[0].result);
   Job b = MustGetJob(store, "fin-b");
   CHECK(b.status == JobStatus::kPending);
   CHECK(b.error == "simulator timeout");

@@ -215,8 +215,9 @@ class PathTracker : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, PathT
 // RapidJSON stops the whole document at a number too large for a double
 // (1e999); a second SAX pass finds which field held it, so the caller hears
 // "thresholds[1]: must be a finite number" rather than a bare offset.
-std::optional<FieldError> ParseDocument(std::string_view json, rapidjson::Document* doc) {
-  doc->Parse<kParseFlags>(json.data(), json.size());
+template <typename Document>
+std::optional<FieldError> ParseDocument(std::string_view json, Document* doc) {
+  doc->template Parse<kParseFlags>(json.data(), json.size());
   if (!doc->HasParseError()) return std::nullopt;
   if (doc->GetParseError() == rapidjson::kParseErrorNumberTooBig) {
     rapidjson::MemoryStream memory(json.data(), json.size());
@@ -562,7 +563,55 @@ struct IsOptional : std::false_type {};
 template <typename T>
 struct IsOptional<std::optional<T>> : std::true_type {};
 
-// The Fields() visitor that reads one JSON object into a struct.
+// The common case of a field, read without building its path: a value of
+// the field's type that no rule refuses. Sets *out and returns true exactly
+// when Read() would accept the value and set the same; anything else (a
+// wrong type, a value out of range, a type with rules) returns false and
+// goes through Read(), which names the field.
+template <typename T>
+bool ReadPlain(const Value& /*v*/, T* /*out*/) {
+  return false;
+}
+bool ReadPlain(const Value& v, std::string* out) {
+  if (!v.IsString()) return false;
+  out->assign(v.GetString(), v.GetStringLength());
+  return true;
+}
+bool ReadPlain(const Value& v, bool* out) {
+  if (!v.IsBool()) return false;
+  *out = v.GetBool();
+  return true;
+}
+bool ReadPlain(const Value& v, double* out) {
+  if (!v.IsNumber() || !std::isfinite(v.GetDouble())) return false;
+  *out = v.GetDouble();
+  return true;
+}
+bool ReadPlain(const Value& v, int64_t* out) {
+  if (!v.IsInt64()) return false;
+  *out = v.GetInt64();
+  return true;
+}
+bool ReadPlain(const Value& v, int* out) {
+  if (!v.IsInt()) return false;
+  *out = v.GetInt();
+  return true;
+}
+template <typename T>
+bool ReadPlain(const Value& v, std::optional<T>* out) {
+  if (v.IsNull()) {
+    out->reset();
+    return true;
+  }
+  T value{};
+  if (!ReadPlain(v, &value)) return false;
+  *out = std::move(value);
+  return true;
+}
+
+// The Fields() visitor that reads one JSON object into a struct. A field's
+// path ("config.pruning.strategy") is built only when it is needed: for a
+// problem, or to read an object or a list inside it.
 class ObjectReader {
  public:
   ObjectReader(Problems& problems, const Value& object, const std::string& path)
@@ -570,33 +619,34 @@ class ObjectReader {
 
   template <typename T>
   void operator()(Need need, const char* name, T&& field) {
-    known_.emplace_back(name);
-    const std::string path = Join(path_, name);
+    known_.push_back(name);
     const auto it = object_.FindMember(name);
     if (it == object_.MemberEnd()) {
-      if (need == kRequired) problems_.Fail(path, "required");
+      if (need == kRequired) problems_.Fail(Join(path_, name), "required");
       return;
     }
     // null is "not given" (the default), except where null is a value.
     if (it->value.IsNull() && !IsOptional<std::decay_t<T>>::value) {
-      if (need == kRequired) problems_.Fail(path, "must not be null");
+      if (need == kRequired) problems_.Fail(Join(path_, name), "must not be null");
       return;
     }
-    Read(problems_, it->value, path, &field);
+    if (ReadPlain(it->value, &field)) return;
+    Read(problems_, it->value, Join(path_, name), &field);
   }
 
   // Reports the members that no field claimed, and names given twice (JSON
   // leaves their meaning open; RapidJSON would silently take the first).
   void Finish() {
-    std::vector<std::string> seen;
+    std::vector<std::string_view> seen;  // into the document, which outlives this
+    seen.reserve(object_.MemberCount());
     for (const auto& m : object_.GetObject()) {
-      std::string name(m.name.GetString(), m.name.GetStringLength());
+      const std::string_view name(m.name.GetString(), m.name.GetStringLength());
       if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
-        problems_.Fail(Join(path_, name), "duplicate field");
-      } else if (std::find(known_.begin(), known_.end(), name) == known_.end()) {
-        problems_.Fail(Join(path_, name), "unknown field");
+        problems_.Fail(Join(path_, std::string(name)), "duplicate field");
+      } else if (std::none_of(known_.begin(), known_.end(), [&](const char* k) { return name == k; })) {
+        problems_.Fail(Join(path_, std::string(name)), "unknown field");
       }
-      seen.push_back(std::move(name));
+      seen.push_back(name);
     }
   }
 
@@ -604,7 +654,7 @@ class ObjectReader {
   Problems& problems_;
   const Value& object_;
   const std::string& path_;
-  std::vector<std::string> known_;
+  std::vector<const char*> known_;  // the Fields() names: string literals
 };
 
 bool Read(Problems& p, const Value& v, const std::string& path, std::string* out) {
@@ -776,7 +826,14 @@ bool Read(Problems& p, const Value& v, const std::string& path, T* out) {
 template <typename T>
 Result<T> FromJson(std::string_view json, std::vector<FieldError>* errors, T value = T()) {
   Problems problems;
-  rapidjson::Document doc;
+  // The first 4 KiB of the document and of the parser's stack live here: a
+  // small document (a job's params, a result) needs no heap block for them.
+  char values[4096];
+  char stack[2048];
+  rapidjson::MemoryPoolAllocator<> value_allocator(values, sizeof values);
+  rapidjson::MemoryPoolAllocator<> stack_allocator(stack, sizeof stack);
+  rapidjson::GenericDocument<rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>, rapidjson::MemoryPoolAllocator<>>
+      doc(&value_allocator, 1024, &stack_allocator);
   if (auto problem = ParseDocument(json, &doc)) {
     problems.Fail(problem->field, problem->message);
   } else {
@@ -908,7 +965,8 @@ void Write(JsonWriter& w, const T& value) {
 
 template <typename T>
 std::string WriteJson(const T& value) {
-  rapidjson::StringBuffer buffer;
+  // Room for a job's params or result at once: no regrowing while writing.
+  rapidjson::StringBuffer buffer(nullptr, 1024);
   JsonWriter w(buffer);
   Write(w, value);
   return std::string(buffer.GetString(), buffer.GetSize());

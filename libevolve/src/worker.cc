@@ -1,7 +1,7 @@
 #include "evolve/worker.h"
 
 #include <algorithm>
-#include <map>
+#include <unordered_map>
 #include <mutex>
 #include <thread>
 
@@ -54,8 +54,10 @@ class Worker::Impl {
       // an engine can simulate a whole grid in one pass over the bars.
       size_t end = next + 1;
       while (end < jobs.size() && jobs[end].model_id == first.model_id && !IsLost(jobs[end].id)) ++end;
+      // Nothing reads a job's params after this: they move to the simulator.
       std::vector<SimulationParams> params;
-      for (size_t i = next; i < end; ++i) params.push_back(jobs[i].params);
+      params.reserve(end - next);
+      for (size_t i = next; i < end; ++i) params.push_back(std::move(jobs[i].params));
       std::vector<Result<SimulationResult>> results;
       if (params.size() == 1) {
         results.push_back(simulator_.Simulate(params[0]));
@@ -65,10 +67,11 @@ class Worker::Impl {
       while (results.size() < params.size()) {
         results.push_back(InternalError("simulator returned too few results"));
       }
-      Report(std::vector<Job>(jobs.begin() + static_cast<std::ptrdiff_t>(next),
-                              jobs.begin() + static_cast<std::ptrdiff_t>(end)),
-             results);
-      for (size_t i = next; i < end; ++i) Drop(jobs[i].id);
+      Report(&jobs[next], end - next, results);
+      {
+        std::lock_guard<std::mutex> lock(held_mu_);
+        for (size_t i = next; i < end; ++i) held_.erase(jobs[i].id);
+      }
       next = end;
     }
     done.Notify();
@@ -183,9 +186,9 @@ class Worker::Impl {
 
   // Writes the outcomes of a group of jobs in one FinishJobs call (one
   // transaction), each fenced on this worker's lease.
-  void Report(const std::vector<Job>& jobs, const std::vector<Result<SimulationResult>>& results) {
-    std::vector<JobOutcome> outcomes(jobs.size());
-    for (size_t i = 0; i < jobs.size(); ++i) {
+  void Report(const Job* jobs, size_t count, const std::vector<Result<SimulationResult>>& results) {
+    std::vector<JobOutcome> outcomes(count);
+    for (size_t i = 0; i < count; ++i) {
       outcomes[i].job_id = jobs[i].id;
       if (results[i].ok()) {
         outcomes[i].result = *results[i];
@@ -202,10 +205,10 @@ class Worker::Impl {
     });
     if (!written.ok()) {
       Log(LogLevel::kError, "could not report jobs; their leases will expire and they will be retried",
-          {{"jobs", std::to_string(jobs.size())}, {"error", written.status().ToString()}});
+          {{"jobs", std::to_string(count)}, {"error", written.status().ToString()}});
       return;
     }
-    for (size_t i = 0; i < jobs.size(); ++i) {
+    for (size_t i = 0; i < count; ++i) {
       const Job& job = jobs[i];
       const Status& s = i < written->size() ? (*written)[i] : written.status();
       if (s.code() == StatusCode::kAborted) {
@@ -288,7 +291,7 @@ class Worker::Impl {
   Event wake_;  // stop requested or work may be available
 
   std::mutex held_mu_;
-  std::map<std::string, bool> held_;  // claimed job id -> lease lost; guarded by held_mu_
+  std::unordered_map<std::string, bool> held_;  // claimed job id -> lease lost; guarded by held_mu_
 
   mutable std::mutex stats_mu_;
   WorkerStats stats_;  // guarded by stats_mu_

