@@ -304,6 +304,53 @@ std::string RandomToken() {
   return buffer;
 }
 
+// The two statements of every claim and every finish, prepared once per
+// connection (Impl::Connect): parsing and planning them was ~5% of the
+// server's time per job. Their comments are in ClaimJobs and Impl::Finish.
+constexpr const char* kClaimStatement = "evolve_claim";
+constexpr const char* kFinishStatement = "evolve_finish";
+const std::string& ClaimSql() {
+  static const std::string sql = std::string(
+          "UPDATE job_queue SET status = 'RUNNING', worker_id = $1, attempts = attempts + 1, "
+          "lease_until = now() + $2::bigint * interval '1 microsecond', updated_at = now() "
+          "WHERE ctid = ANY(ARRAY(SELECT ctid FROM job_queue WHERE status <> 'RUNNING' "
+          "ORDER BY priority DESC, created_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)) AND status <> 'RUNNING' "
+          "RETURNING id, batch_id, run_id, model_id, generation, priority, status, params, result, error, "
+          "worker_id, attempts, max_attempts, ") +
+          FloatMicros("lease_until") + ", " + FloatMicros("created_at") + ", " + FloatMicros("updated_at");
+  return sql;
+}
+const std::string& FinishSql() {
+  static const std::string sql = std::string(
+      "WITH input AS (SELECT * FROM unnest($2::text[], string_to_array($3, E'\\x1e', 'null'), "
+      "  $4::text[], $5::boolean[]) "
+      "  AS i (job_id, result, error, retryable)), "
+      "retried AS (UPDATE job_queue AS j SET status = 'PENDING', error = i.error, worker_id = '', "
+      "  lease_until = NULL, updated_at = now() "
+      "  FROM input AS i WHERE j.id = i.job_id AND j.worker_id = $1 AND j.status = 'RUNNING' "
+      "  AND i.result IS NULL AND i.retryable AND j.attempts < j.max_attempts "
+      "  RETURNING j.id, j.status, j.run_id, j.batch_id), "
+      "ended AS (DELETE FROM job_queue AS j USING input AS i "
+      "  WHERE j.id = i.job_id AND j.worker_id = $1 AND j.status = 'RUNNING' "
+      "  AND NOT (i.result IS NULL AND i.retryable AND j.attempts < j.max_attempts) "
+      "  RETURNING j.*, i.result AS new_result, i.error AS new_error), "
+      "finished AS (INSERT INTO priority_jobs (") +
+      kJobTableColumns +
+      ") SELECT id, batch_id, run_id, model_id, generation, priority, "
+      "  CASE WHEN new_result IS NOT NULL THEN 'COMPLETED' ELSE 'FAILED' END, params, "
+      "  COALESCE(new_result, result), CASE WHEN new_result IS NOT NULL THEN '' ELSE new_error END, "
+      "  worker_id, attempts, max_attempts, NULL, created_at, now() FROM ended "
+      "  RETURNING id, status, run_id, batch_id), "
+      "done AS (SELECT * FROM finished UNION ALL SELECT * FROM retried), "
+      "counted AS (UPDATE workers SET "
+      "  jobs_completed = jobs_completed + (SELECT count(*) FROM finished WHERE status = "
+      "'COMPLETED'), "
+      "  jobs_failed = jobs_failed + (SELECT count(*) FROM finished WHERE status = 'FAILED') "
+      "  WHERE id = $1 AND EXISTS (SELECT 1 FROM finished)) "
+      "SELECT id, status, run_id, batch_id FROM done";
+  return sql;
+}
+
 const char* KindName(QueueEvent::Kind kind) {
   return kind == QueueEvent::Kind::kJobsAvailable ? "available" : "finished";
 }
@@ -372,7 +419,20 @@ struct PostgresStore::Impl {
         return conn;
       }
     }
-    return Connect();
+    EVOLVE_ASSIGN_OR_RETURN(std::unique_ptr<pqxx::connection> conn, Connect());
+    // The pool's connections have the queue's statements prepared, once the
+    // schema they name exists (Open drops the connection that migrated it).
+    if (schema_version > 0) {
+      try {
+        conn->prepare(kClaimStatement, ClaimSql());
+        conn->prepare(kFinishStatement, FinishSql());
+      } catch (const pqxx::broken_connection& e) {
+        return Unavailable(e.what());
+      } catch (const std::exception& e) {
+        return InternalError("postgres " + url + ": preparing the queue's statements: " + e.what());
+      }
+    }
+    return conn;
   }
 
   void GiveBack(std::unique_ptr<pqxx::connection> conn) {
@@ -549,6 +609,9 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::Open(const std::string& ur
   impl->options = options;
   impl->conninfo = WithConnectTimeout(url, options.connect_timeout);
   EVOLVE_RETURN_IF_ERROR(impl->Migrate(options.migrate));
+  // That connection was made before the schema was known to exist, so
+  // without the prepared statements: the pool starts afresh.
+  impl->DropIdle();
   return std::unique_ptr<PostgresStore>(new PostgresStore(std::move(impl)));
 }
 
@@ -1081,15 +1144,7 @@ Result<std::vector<Job>> PostgresStore::ClaimJobs(const std::string& worker_id, 
     // Times are read with date_part (double precision, rounded back to whole
     // microseconds: exact for any date a job has) rather than the exact
     // numeric of extract(), which cost more than a tenth of the claim.
-    static const std::string claim_sql = std::string(
-        "UPDATE job_queue SET status = 'RUNNING', worker_id = $1, attempts = attempts + 1, "
-        "lease_until = now() + $2::bigint * interval '1 microsecond', updated_at = now() "
-        "WHERE ctid = ANY(ARRAY(SELECT ctid FROM job_queue WHERE status <> 'RUNNING' "
-        "ORDER BY priority DESC, created_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)) AND status <> 'RUNNING' "
-        "RETURNING id, batch_id, run_id, model_id, generation, priority, status, params, result, error, "
-        "worker_id, attempts, max_attempts, ") +
-        FloatMicros("lease_until") + ", " + FloatMicros("created_at") + ", " + FloatMicros("updated_at");
-    const pqxx::result rows = tx.exec_params(claim_sql, worker_id, lease_micros, max_jobs);
+    const pqxx::result rows = tx.exec_prepared(kClaimStatement, worker_id, lease_micros, max_jobs);
     std::vector<Job> read;
     read.reserve(rows.size());
     for (const pqxx::row& row : rows) {
@@ -1210,35 +1265,8 @@ Result<std::vector<Status>> PostgresStore::Impl::Finish(const std::string& worke
       // attempts left goes back to PENDING in job_queue; every other outcome
       // moves the job from job_queue to priority_jobs, COMPLETED or FAILED;
       // and the worker's counters are updated in the same statement.
-      const pqxx::result done = tx.exec_params(
-          std::string(
-              "WITH input AS (SELECT * FROM unnest($2::text[], string_to_array($3, E'\\x1e', 'null'), "
-              "  $4::text[], $5::boolean[]) "
-              "  AS i (job_id, result, error, retryable)), "
-              "retried AS (UPDATE job_queue AS j SET status = 'PENDING', error = i.error, worker_id = '', "
-              "  lease_until = NULL, updated_at = now() "
-              "  FROM input AS i WHERE j.id = i.job_id AND j.worker_id = $1 AND j.status = 'RUNNING' "
-              "  AND i.result IS NULL AND i.retryable AND j.attempts < j.max_attempts "
-              "  RETURNING j.id, j.status, j.run_id, j.batch_id), "
-              "ended AS (DELETE FROM job_queue AS j USING input AS i "
-              "  WHERE j.id = i.job_id AND j.worker_id = $1 AND j.status = 'RUNNING' "
-              "  AND NOT (i.result IS NULL AND i.retryable AND j.attempts < j.max_attempts) "
-              "  RETURNING j.*, i.result AS new_result, i.error AS new_error), "
-              "finished AS (INSERT INTO priority_jobs (") +
-              kJobTableColumns +
-              ") SELECT id, batch_id, run_id, model_id, generation, priority, "
-              "  CASE WHEN new_result IS NOT NULL THEN 'COMPLETED' ELSE 'FAILED' END, params, "
-              "  COALESCE(new_result, result), CASE WHEN new_result IS NOT NULL THEN '' ELSE new_error END, "
-              "  worker_id, attempts, max_attempts, NULL, created_at, now() FROM ended "
-              "  RETURNING id, status, run_id, batch_id), "
-              "done AS (SELECT * FROM finished UNION ALL SELECT * FROM retried), "
-              "counted AS (UPDATE workers SET "
-              "  jobs_completed = jobs_completed + (SELECT count(*) FROM finished WHERE status = "
-              "'COMPLETED'), "
-              "  jobs_failed = jobs_failed + (SELECT count(*) FROM finished WHERE status = 'FAILED') "
-              "  WHERE id = $1 AND EXISTS (SELECT 1 FROM finished)) "
-              "SELECT id, status, run_id, batch_id FROM done",
-          worker_id, chunk.ids, chunk.results, chunk.errors, chunk.retryables);
+      const pqxx::result done =
+          tx.exec_prepared(kFinishStatement, worker_id, chunk.ids, chunk.results, chunk.errors, chunk.retryables);
       for (const pqxx::row& row : done) {
         written_rows.emplace(Text(row, 0),
                              std::array<std::string, 3>{Text(row, 1), Text(row, 2), Text(row, 3)});
