@@ -826,8 +826,8 @@ bool Read(Problems& p, const Value& v, const std::string& path, T* out) {
 template <typename T>
 Result<T> FromJson(std::string_view json, std::vector<FieldError>* errors, T value = T()) {
   Problems problems;
-  // The first 4 KiB of the document and of the parser's stack live here: a
-  // small document (a job's params, a result) needs no heap block for them.
+  // The document's first 4 KiB and the parser's first 2 KiB live here: a
+  // small document (a job's params, a result) takes no block from the heap.
   char values[4096];
   char stack[2048];
   rapidjson::MemoryPoolAllocator<> value_allocator(values, sizeof values);

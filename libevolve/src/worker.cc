@@ -68,10 +68,7 @@ class Worker::Impl {
         results.push_back(InternalError("simulator returned too few results"));
       }
       Report(&jobs[next], end - next, results);
-      {
-        std::lock_guard<std::mutex> lock(held_mu_);
-        for (size_t i = next; i < end; ++i) held_.erase(jobs[i].id);
-      }
+      for (size_t i = next; i < end; ++i) Drop(jobs[i].id);
       next = end;
     }
     done.Notify();

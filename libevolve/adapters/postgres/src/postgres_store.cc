@@ -32,9 +32,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
 #include <array>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -43,11 +43,11 @@
 #include <random>
 #include <regex>
 #include <set>
-#include <unordered_map>
-#include <unordered_set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -143,7 +143,8 @@ std::string OptionalFloat(const std::optional<double>& value) { return value ? F
 class ArrayLiteral {
  public:
   void Add(std::string_view item) {
-    out_ += out_.size() > 1 ? ",\"" : "\"";
+    Separate();
+    out_ += '"';
     size_t plain = 0;  // start of the run of characters not yet copied
     for (size_t i = 0; i < item.size(); ++i) {
       if (item[i] != '"' && item[i] != '\\') continue;
@@ -155,7 +156,10 @@ class ArrayLiteral {
     out_ += '"';
   }
   void Add(const std::string& item) { Add(std::string_view(item)); }
-  void AddNull() { out_ += out_.size() > 1 ? ",NULL" : "NULL"; }
+  void AddNull() {
+    Separate();
+    out_ += "NULL";
+  }
   void Add(const std::optional<std::string>& item) {
     if (item.has_value()) {
       Add(std::string_view(*item));
@@ -169,7 +173,12 @@ class ArrayLiteral {
   }
 
  private:
+  void Separate() {
+    if (!empty_) out_ += ',';
+    empty_ = false;
+  }
   std::string out_ = "{";
+  bool empty_ = true;
 };
 
 // The array literal of `items`, unset ones NULL.
@@ -305,19 +314,19 @@ std::string RandomToken() {
 }
 
 // The two statements of every claim and every finish, prepared once per
-// connection (Impl::Connect): parsing and planning them was ~5% of the
+// pooled connection (Impl::Borrow): parsing and planning them was ~5% of the
 // server's time per job. Their comments are in ClaimJobs and Impl::Finish.
 constexpr const char* kClaimStatement = "evolve_claim";
 constexpr const char* kFinishStatement = "evolve_finish";
 const std::string& ClaimSql() {
   static const std::string sql = std::string(
-          "UPDATE job_queue SET status = 'RUNNING', worker_id = $1, attempts = attempts + 1, "
-          "lease_until = now() + $2::bigint * interval '1 microsecond', updated_at = now() "
-          "WHERE ctid = ANY(ARRAY(SELECT ctid FROM job_queue WHERE status <> 'RUNNING' "
-          "ORDER BY priority DESC, created_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)) AND status <> 'RUNNING' "
-          "RETURNING id, batch_id, run_id, model_id, generation, priority, status, params, result, error, "
-          "worker_id, attempts, max_attempts, ") +
-          FloatMicros("lease_until") + ", " + FloatMicros("created_at") + ", " + FloatMicros("updated_at");
+      "UPDATE job_queue SET status = 'RUNNING', worker_id = $1, attempts = attempts + 1, "
+      "lease_until = now() + $2::bigint * interval '1 microsecond', updated_at = now() "
+      "WHERE ctid = ANY(ARRAY(SELECT ctid FROM job_queue WHERE status <> 'RUNNING' "
+      "ORDER BY priority DESC, created_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)) AND status <> 'RUNNING' "
+      "RETURNING id, batch_id, run_id, model_id, generation, priority, status, params, result, error, "
+      "worker_id, attempts, max_attempts, ") +
+      FloatMicros("lease_until") + ", " + FloatMicros("created_at") + ", " + FloatMicros("updated_at");
   return sql;
 }
 const std::string& FinishSql() {
@@ -1236,12 +1245,13 @@ Result<std::vector<Status>> PostgresStore::Impl::Finish(const std::string& worke
     // The results, the largest parameter, as one text split by the server
     // (string_to_array) rather than an array literal that it would scan twice
     // and unescape: a record separator between them, `null` for no result.
-    // JSON text never holds a raw control character, nor is a result `null`.
+    // JSON text never holds a raw control character, and a result is an
+    // object, never `null`.
     for (const JobOutcome* o : part) {
       if (!chunk.results.empty()) chunk.results += kResultSeparator;
       if (o->result.has_value()) {
         const std::string json = ToJson(*o->result);
-        if (json.find(kResultSeparator) != std::string::npos || json == kNoResult) {
+        if (json.find(kResultSeparator) != std::string::npos) {
           return InternalError("job " + o->job_id + ": result JSON holds a raw control character");
         }
         chunk.results += json;
