@@ -564,10 +564,10 @@ template <typename T>
 struct IsOptional<std::optional<T>> : std::true_type {};
 
 // The common case of a field, read without building its path: a value of
-// the field's type that no rule refuses. Sets *out and returns true exactly
-// when Read() would accept the value and set the same; anything else (a
-// wrong type, a value out of range, a type with rules) returns false and
-// goes through Read(), which names the field.
+// the field's type that no rule refuses. Sets *out and returns true, or
+// returns false for anything else (a wrong type, a value out of range, a
+// type with rules), which then goes through Read() to be named. Read() of
+// these types starts with ReadPlain, so both accept the same values.
 template <typename T>
 bool ReadPlain(const Value& /*v*/, T* /*out*/) {
   return false;
@@ -658,31 +658,22 @@ class ObjectReader {
 };
 
 bool Read(Problems& p, const Value& v, const std::string& path, std::string* out) {
-  if (!v.IsString()) return p.Fail(path, "expected a string");
-  out->assign(v.GetString(), v.GetStringLength());
-  return true;
+  return ReadPlain(v, out) || p.Fail(path, "expected a string");
 }
 
 bool Read(Problems& p, const Value& v, const std::string& path, bool* out) {
-  if (!v.IsBool()) return p.Fail(path, "expected a boolean");
-  *out = v.GetBool();
-  return true;
+  return ReadPlain(v, out) || p.Fail(path, "expected a boolean");
 }
 
 bool Read(Problems& p, const Value& v, const std::string& path, double* out) {
-  if (!v.IsNumber()) return p.Fail(path, "expected a number");
-  // Only reachable for literals at the edge of the range, e.g. 1.8e308.
-  if (!std::isfinite(v.GetDouble())) return p.Fail(path, "must be a finite number");
-  *out = v.GetDouble();
-  return true;
+  if (ReadPlain(v, out)) return true;
+  // Not finite: only reachable for literals at the edge of the range, e.g. 1.8e308.
+  return p.Fail(path, v.IsNumber() ? "must be a finite number" : "expected a number");
 }
 
 bool Read(Problems& p, const Value& v, const std::string& path, int64_t* out) {
+  if (ReadPlain(v, out)) return true;
   if (!v.IsNumber()) return p.Fail(path, "expected an integer");
-  if (v.IsInt64()) {
-    *out = v.GetInt64();
-    return true;
-  }
   if (v.IsUint64()) return p.Fail(path, "out of range");
   // 2.0 and 1e3 are integers written as doubles; 2.5 is not.
   const double d = v.GetDouble();

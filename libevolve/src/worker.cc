@@ -1,9 +1,9 @@
 #include "evolve/worker.h"
 
 #include <algorithm>
-#include <unordered_map>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include "evolve/log.h"
 

@@ -46,9 +46,9 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -699,8 +699,9 @@ Result<Job> PostgresStore::Impl::ReadJob(const pqxx::row& row) const {
   job.model_id = Text(row, 3);
   job.generation = Int(row, 4);
   job.priority = Double(row, 5);
-  if (!ParseJobStatus(std::string(View(row, 6)), &job.status)) {
-    return Corrupt("priority_jobs", job.id, "unknown status '" + Text(row, 6) + "'");
+  const std::string status = Text(row, 6);
+  if (!ParseJobStatus(status, &job.status)) {
+    return Corrupt("priority_jobs", job.id, "unknown status '" + status + "'");
   }
   EVOLVE_ASSIGN_OR_RETURN(job.params,
                           ReadDoc<SimulationParams>(
