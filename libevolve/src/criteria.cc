@@ -2,9 +2,12 @@
 #include "format.h"
 
 #include <cstdio>
+#include <limits>
 
 namespace evolve {
 namespace {
+
+constexpr double kNoBound = std::numeric_limits<double>::infinity();
 
 // Checks lo <= value <= hi; the failure says which bound and by how much.
 CriterionCheck Range(const char* metric, std::optional<double> value, double lo, double hi,
@@ -29,8 +32,9 @@ CriterionCheck Range(const char* metric, std::optional<double> value, double lo,
 }  // namespace
 
 Criteria CriteriaFrom(const EvolutionConfig& c) {
-  return Criteria{c.sqn_min,         c.sqn_max,         c.profit_factor_min,     c.profit_factor_max,
-                  c.trade_count_min, c.trade_count_max, c.weekly_consistency_max};
+  return Criteria{c.sqn_min,         c.sqn_max,         c.profit_factor_min,      c.profit_factor_max,
+                  c.trade_count_min, c.trade_count_max, c.weekly_consistency_max, c.excess_return_min,
+                  c.max_drawdown_max};
 }
 
 Verdict Evaluate(const Criteria& c, const SimulationResult& r) {
@@ -56,6 +60,30 @@ Verdict Evaluate(const Criteria& c, const SimulationResult& r) {
   }
   v.checks.push_back(weekly);
 
+  if (c.excess_return_min) {
+    v.checks.push_back(Range("excess_return_pct", r.excess_return_pct, *c.excess_return_min, kNoBound,
+                             "the simulator reports no benchmark"));
+  }
+  if (c.max_drawdown_max) {
+    v.checks.push_back(Range("max_drawdown_pct", r.max_drawdown_pct, -kNoBound, *c.max_drawdown_max, ""));
+  }
+
+  v.passed = true;
+  for (const auto& check : v.checks) v.passed = v.passed && check.passed;
+  return v;
+}
+
+Verdict EvaluateHoldout(const EvolutionConfig& c, const SimulationResult& r) {
+  Verdict v;
+  CriterionCheck sqn = Range("holdout sqn", r.sqn, c.holdout_sqn_min, kNoBound, "fewer than two trades or no variance");
+  sqn.metric = "sqn";
+  v.checks.push_back(sqn);
+  if (c.holdout_excess_return_min) {
+    CriterionCheck excess = Range("holdout excess_return_pct", r.excess_return_pct, *c.holdout_excess_return_min,
+                                  kNoBound, "the simulator reports no benchmark");
+    excess.metric = "excess_return_pct";
+    v.checks.push_back(excess);
+  }
   v.passed = true;
   for (const auto& check : v.checks) v.passed = v.passed && check.passed;
   return v;

@@ -12,6 +12,7 @@
 #include "evolve/json.h"
 #include "evolve/log.h"
 #include "format.h"
+#include "selection.h"
 
 namespace evolve {
 namespace {
@@ -19,6 +20,23 @@ namespace {
 std::string GenTag(int g) { return "generation " + std::to_string(g); }
 
 std::string BatchId(const std::string& run_id, int g) { return run_id + "-g" + std::to_string(g); }
+
+// The holdout confirmation of a generation's finalist is a batch of its own.
+std::string HoldoutBatchId(const std::string& batch_id) { return batch_id + "-holdout"; }
+
+// What the grid scores: the research span, or everything when the run has no
+// split (the only span a simulator that knows none can honour).
+const char* ResearchSpan(const EvolutionConfig& config) {
+  return config.split.none() ? kSpanAll : kSpanResearch;
+}
+
+// A simulator must score the span it is asked for. One that knows no spans
+// reports none, which is right only for kSpanAll.
+bool ScoredAsAsked(const Job& job) {
+  const std::string& asked = job.params.span.empty() ? std::string(kSpanAll) : job.params.span;
+  const std::string& scored = job.result->span;
+  return scored == asked || (scored.empty() && asked == kSpanAll);
+}
 
 std::string JobId(const std::string& batch_id, size_t index) {
   char buf[16];
@@ -60,6 +78,7 @@ ModelSpec SpecFor(const EvolutionConfig& config, const std::vector<std::string>&
   spec.hyperparameters = config.hyperparameters;
   spec.data_options = config.data_options;
   spec.reference_symbols = config.reference_symbols;
+  spec.split = config.split;
   return spec;
 }
 
@@ -398,6 +417,12 @@ class EvolutionEngine::Impl {
     }
 
     if (!choice) {
+      auto digest = WithRetry("digesting the bars",
+                              [&] { return deps_.features.DataDigest(spec.symbol, spec.reference_symbols); });
+      if (!digest.ok()) {
+        return Fail(run, GenTag(g) + ": bars of " + spec.symbol + ": " + digest.status().ToString());
+      }
+      spec.data_digest = *digest;
       bool dependency_error = false;
       auto obtained = ObtainModel(run, g, spec, &dependency_error);
       if (!obtained.ok()) {
@@ -458,6 +483,7 @@ class EvolutionEngine::Impl {
         job.params.initial_cash = config.initial_cash;
         job.params.fee_bps = config.fee_bps;
         job.params.slippage_bps = config.slippage_bps;
+        job.params.span = ResearchSpan(config);
         jobs.push_back(std::move(job));
       }
     }
@@ -475,17 +501,24 @@ class EvolutionEngine::Impl {
     return StepOutcome::kProgressed;
   }
 
+  // Evaluates a generation whose batch has finished: ranks its results,
+  // computes the run's selection statistics, and decides. A finalist (the
+  // best result that meets every criterion) goes to the holdout when the run
+  // has one: the frozen cell is simulated there once, and the run waits for
+  // it. Everything here is a pure function of the stored results and the
+  // stored generation, so a crash anywhere is mended by evaluating again.
   Result<StepOutcome> EvaluateGeneration(Run& run, Generation& gen) {
-    const Criteria criteria = CriteriaFrom(run.config);
+    const EvolutionConfig& config = run.config;
+    const Criteria criteria = CriteriaFrom(config);
     JobFilter filter;
     filter.batch_id = gen.batch_id;
     EVOLVE_ASSIGN_OR_RETURN(std::vector<Job> jobs, deps_.store.ListJobs(filter));
 
-    const Job* best = nullptr;          // highest SQN among completed results
+    const Job* best = nullptr;          // highest SQN among results with enough trades
     const Job* best_passing = nullptr;  // highest SQN among results that pass
     std::string first_error;
     gen.jobs_total = static_cast<int>(jobs.size());
-    gen.jobs_completed = gen.jobs_failed = gen.jobs_passing = 0;
+    gen.jobs_completed = gen.jobs_failed = gen.jobs_passing = gen.jobs_too_few_trades = 0;
     // Ties keep the earlier job in claim order (ListJobs order), so the
     // choice is deterministic.
     auto better = [](const Job* current, const Job& candidate) {
@@ -497,9 +530,15 @@ class EvolutionEngine::Impl {
         if (first_error.empty()) first_error = job.id + ": " + job.error;
       }
       if (job.status != JobStatus::kCompleted || !job.result) continue;
+      if (!ScoredAsAsked(job)) return Fail(run, SpanMismatch(gen, job));
       ++gen.jobs_completed;
       const bool passed = Evaluate(criteria, *job.result).passed;
       if (passed) ++gen.jobs_passing;
+      // A result of a handful of trades ranks nowhere: its SQN says nothing.
+      if (job.result->trade_count < config.trade_count_min) {
+        ++gen.jobs_too_few_trades;
+        continue;
+      }
       if (!job.result->sqn) continue;  // an undefined SQN cannot pass and ranks below any
       if (better(best, job)) best = &job;
       if (passed && better(best_passing, job)) best_passing = &job;
@@ -515,8 +554,30 @@ class EvolutionEngine::Impl {
       gen.best_profit_factor.reset();
       gen.best_trade_count = 0;
       gen.best_job_id.clear();
-      gen.verdict = gen.jobs_completed > 0 ? "FAIL: no result has an SQN" : "FAIL: no completed simulation";
+      if (gen.jobs_completed == 0) {
+        gen.verdict = "FAIL: no completed simulation";
+      } else if (gen.jobs_too_few_trades > 0) {
+        gen.verdict = "FAIL: no result has trade_count_min (" + std::to_string(config.trade_count_min) +
+                      ") trades and an SQN";
+      } else {
+        gen.verdict = "FAIL: no result has an SQN";
+      }
     }
+
+    // The run's trials so far: every completed result of its research grid.
+    EVOLVE_ASSIGN_OR_RETURN(gen.selection, Selection(run, gen, best_passing != nullptr ? best_passing : best));
+    std::string gate = SelectionGate(config, *gen.selection);
+    const Job* finalist = gate.empty() ? best_passing : nullptr;
+    if (best_passing != nullptr && !gate.empty()) gen.verdict = "FAIL: " + gate;
+
+    if (finalist != nullptr && config.split.has_holdout()) {
+      auto looked = LookAtHoldout(run, gen, *finalist);
+      if (!looked.ok() || *looked != StepOutcome::kFinished) return looked;
+      if (run.status != RunStatus::kRunning) return looked;  // failed (or stopped meanwhile)
+      // Decided: passed promotes below, failed falls through.
+      if (!gen.holdout->passed) finalist = nullptr;
+    }
+
     gen.state = GenerationState::kEvaluated;
     EVOLVE_RETURN_IF_ERROR(deps_.store.SaveGeneration(gen));
     Log(LogLevel::kInfo, "generation evaluated",
@@ -525,7 +586,8 @@ class EvolutionEngine::Impl {
          {"completed", std::to_string(gen.jobs_completed)},
          {"failed", std::to_string(gen.jobs_failed)},
          {"best_sqn", gen.best_sqn ? internal::FormatNumber(*gen.best_sqn) : "none"},
-         {"verdict", gen.verdict}});
+         {"verdict", gen.verdict},
+         {"holdout", gen.holdout ? gen.holdout->verdict : "none"}});
     if (deps_.observer) deps_.observer->OnGenerationEvaluated(run, gen);
 
     auto record_best = [&gen](Run& r) {
@@ -535,23 +597,25 @@ class EvolutionEngine::Impl {
       }
     };
 
-    if (best_passing != nullptr) {
+    if (finalist != nullptr) {
       Promotion p;
       p.id = run.id + "-promotion";
       p.model_id = gen.model_id;
       p.run_id = run.id;
       p.generation = gen.generation;
-      p.job_id = best_passing->id;
-      p.sqn = *best_passing->result->sqn;
-      p.profit_factor = best_passing->result->profit_factor;
-      p.trade_count = best_passing->result->trade_count;
-      p.weekly_consistency = best_passing->result->weekly_consistency;
-      p.ticker = best_passing->params.ticker;
-      p.regime = best_passing->params.regime;
-      p.threshold = best_passing->params.threshold;
+      p.job_id = finalist->id;
+      p.sqn = *finalist->result->sqn;
+      p.profit_factor = finalist->result->profit_factor;
+      p.trade_count = finalist->result->trade_count;
+      p.weekly_consistency = finalist->result->weekly_consistency;
+      p.ticker = finalist->params.ticker;
+      p.regime = finalist->params.regime;
+      p.threshold = finalist->params.threshold;
       p.spec = SpecFor(run.config, gen.features);
       p.spec.parent_model_id = gen.parent_model_id;
-      p.result = *best_passing->result;
+      p.result = *finalist->result;
+      p.selection = gen.selection;
+      p.holdout = gen.holdout;
       // Saved before the run says PROMOTED: a crash in between re-evaluates
       // and saves the same promotion again (idempotent by id).
       EVOLVE_RETURN_IF_ERROR(deps_.store.SavePromotion(p));
@@ -571,17 +635,143 @@ class EvolutionEngine::Impl {
                   " simulations failed; first error: " + first_error;
       });
     }
+    // A rejected finalist spends a look; with none left the run is over.
+    if (gen.holdout && gen.holdout->look >= config.holdout_looks) {
+      return Commit(run, RunStatus::kRunning, [&](Run& r) {
+        record_best(r);
+        r.status = RunStatus::kCompleted;
+        r.stop_reason = kStopHoldoutRejected;
+      });
+    }
     if (gen.generation + 1 >= run.config.max_generations) {
       return Commit(run, RunStatus::kRunning, [&](Run& r) {
         record_best(r);
         r.status = RunStatus::kCompleted;
-        r.stop_reason = kStopMaxGenerations;
+        r.stop_reason = gen.holdout ? kStopHoldoutRejected : kStopMaxGenerations;
       });
     }
     return Commit(run, RunStatus::kRunning, [&](Run& r) {
       record_best(r);
       r.current_generation = gen.generation + 1;
     });
+  }
+
+  static std::string SpanMismatch(const Generation& gen, const Job& job) {
+    return GenTag(gen.generation) + ": job " + job.id + " asked the simulator to score the '" +
+           (job.params.span.empty() ? std::string(kSpanAll) : job.params.span) + "' span, and it scored '" +
+           (job.result->span.empty() ? std::string("(a simulator that knows no spans)") : job.result->span) +
+           "'; a simulator that knows no spans needs holdout_fraction 0, no holdout_start and "
+           "selection_fraction 0 (docs/validity.md)";
+  }
+
+  // The selection statistics of `gen`, whose candidate is `candidate`: the
+  // run's completed research results of every generation so far are its
+  // trials; what earlier runs spent on the same symbol and research span is
+  // found once, at generation 0, and carried on.
+  Result<SelectionStats> Selection(const Run& run, const Generation& gen, const Job* candidate) {
+    JobFilter filter;
+    filter.run_id = run.id;
+    filter.status = JobStatus::kCompleted;
+    EVOLVE_ASSIGN_OR_RETURN(std::vector<Job> done, deps_.store.ListJobs(filter));
+    std::vector<const SimulationResult*> trials;
+    std::string research_end;
+    for (const Job& job : done) {
+      if (!job.result || job.generation > gen.generation || job.params.span == kSpanHoldout) continue;
+      trials.push_back(&*job.result);
+      if (research_end.empty()) research_end = job.result->end_date;
+    }
+    internal::PriorSearch prior;
+    if (gen.generation > 0) {
+      auto previous = deps_.store.GetGeneration(run.id, gen.generation - 1);
+      if (!previous.ok()) return previous.status();
+      if (previous->selection) {
+        prior.trials = previous->selection->prior_trials;
+        prior.looks = previous->selection->prior_looks;
+      }
+    } else if (gen.selection && gen.selection->research_end == research_end) {
+      prior.trials = gen.selection->prior_trials;  // evaluated before: keep what was found then
+      prior.looks = gen.selection->prior_looks;
+    } else {
+      EVOLVE_ASSIGN_OR_RETURN(prior, internal::FindPriorSearch(deps_.store, run, research_end));
+    }
+    return internal::ComputeSelectionStats(trials, candidate != nullptr ? &*candidate->result : nullptr, prior,
+                                           research_end);
+  }
+
+  // Why the selection statistics stop a finalist ("" when they do not).
+  static std::string SelectionGate(const EvolutionConfig& config, const SelectionStats& s) {
+    std::string why;
+    auto add = [&why](const std::string& reason) { why += (why.empty() ? "" : "; ") + reason; };
+    if (config.dsr_min) {
+      if (!s.dsr) {
+        add("dsr undefined (the simulator reports no trade blocks, or the finalist has too few trades)");
+      } else if (*s.dsr < *config.dsr_min) {
+        add("dsr " + internal::FormatNumber(*s.dsr) + " < min " + internal::FormatNumber(*config.dsr_min));
+      }
+    }
+    if (config.pbo_max) {
+      if (!s.pbo) {
+        add("pbo undefined (fewer than two candidates with trade blocks)");
+      } else if (*s.pbo > *config.pbo_max) {
+        add("pbo " + internal::FormatNumber(*s.pbo) + " > max " + internal::FormatNumber(*config.pbo_max));
+      }
+    }
+    return why;
+  }
+
+  // Takes `finalist` to the holdout: queues its frozen cell on the holdout
+  // span (once), waits for it, then records the verdict in gen.holdout.
+  // kFinished once decided; kProgressed / kWaiting while the simulation is
+  // queued or running; a FAILED run when it failed for good.
+  Result<StepOutcome> LookAtHoldout(Run& run, Generation& gen, const Job& finalist) {
+    if (!gen.holdout) {
+      int look = 1;
+      for (int g = 0; g < gen.generation; ++g) {
+        EVOLVE_ASSIGN_OR_RETURN(Generation earlier, deps_.store.GetGeneration(run.id, g));
+        if (earlier.holdout) ++look;
+      }
+      Job job;
+      job.batch_id = HoldoutBatchId(gen.batch_id);
+      job.id = JobId(job.batch_id, 0);
+      job.run_id = run.id;
+      job.model_id = gen.model_id;
+      job.generation = gen.generation;
+      job.priority = finalist.result->sqn.value_or(0.0);
+      job.max_attempts = options_.job_max_attempts;
+      job.params = finalist.params;  // frozen: model, threshold, regime filter, costs
+      job.params.span = kSpanHoldout;
+      // Idempotent: a crash after this write and before the generation's
+      // queues nothing twice.
+      EVOLVE_RETURN_IF_ERROR(deps_.store.EnqueueBatch(job.batch_id, {job}).status());
+      HoldoutCheck check;
+      check.candidate_job_id = finalist.id;
+      check.job_id = job.id;
+      check.look = look;
+      gen.holdout = check;
+      EVOLVE_RETURN_IF_ERROR(deps_.store.SaveGeneration(gen));
+      Log(LogLevel::kInfo, "finalist sent to the holdout",
+          {{"run_id", run.id},
+           {"generation", std::to_string(gen.generation)},
+           {"job_id", finalist.id},
+           {"look", std::to_string(look)}});
+      return StepOutcome::kProgressed;
+    }
+    if (gen.holdout->decided) return StepOutcome::kFinished;
+    EVOLVE_ASSIGN_OR_RETURN(Job job, deps_.store.GetJob(gen.holdout->job_id));
+    if (!IsFinal(job.status)) return StepOutcome::kWaiting;
+    if (job.status != JobStatus::kCompleted || !job.result) {
+      return Fail(run, GenTag(gen.generation) + ": the holdout simulation " + job.id + " " +
+                           JobStatusName(job.status) + ": " + job.error);
+    }
+    if (!ScoredAsAsked(job)) return Fail(run, SpanMismatch(gen, job));
+    const Verdict verdict = EvaluateHoldout(run.config, *job.result);
+    gen.holdout->decided = true;
+    gen.holdout->passed = verdict.passed;
+    gen.holdout->verdict = verdict.Summary();
+    gen.holdout->result = job.result;
+    Log(LogLevel::kInfo, "holdout verdict",
+        {{"run_id", run.id}, {"generation", std::to_string(gen.generation)}, {"verdict", gen.holdout->verdict}});
+    return StepOutcome::kFinished;
   }
 
   EngineDeps deps_;

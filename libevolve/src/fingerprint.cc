@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <map>
 #include <set>
 
@@ -22,11 +23,28 @@ std::string Lower(std::string s) {
   return s;
 }
 
-// Sorted, unique; optionally upper-cased first.
-std::vector<std::string> SortedUnique(const std::vector<std::string>& in, bool upper) {
-  std::set<std::string> set;
-  for (const auto& s : in) set.insert(upper ? Upper(s) : s);
+// Sorted, unique.
+std::vector<std::string> SortedUnique(const std::vector<std::string>& in) {
+  std::set<std::string> set(in.begin(), in.end());
   return {set.begin(), set.end()};
+}
+
+// Every digit of a double; CanonicalJsonObject then rounds it as it rounds
+// any number. NaN and Infinity come out as text JSON refuses.
+std::string JsonNumber(double d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", d);
+  return buf;
+}
+
+// Upper-cased, first occurrences in their order.
+std::vector<std::string> OrderedUnique(const std::vector<std::string>& in) {
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  for (const auto& s : in) {
+    if (seen.insert(Upper(s)).second) out.push_back(Upper(s));
+  }
+  return out;
 }
 
 std::string JsonStringArray(const std::vector<std::string>& values) {
@@ -61,13 +79,22 @@ Result<std::string> CanonicalModelJson(const ModelSpec& spec) {
   if (!hyper.ok()) return hyper.status().WithContext("hyperparameters");
   auto options = CanonicalJsonObject(spec.data_options.empty() ? "{}" : spec.data_options);
   if (!options.ok()) return options.status().WithContext("data_options");
+  // Written by hand, then canonicalised, so numbers follow the same rule as
+  // in data_options (10 significant digits).
+  auto split = CanonicalJsonObject(
+      "{\"holdout_fraction\":" + JsonNumber(spec.split.holdout_fraction) +
+      ",\"holdout_start\":" + JsonQuote(spec.split.holdout_start) +
+      ",\"selection_fraction\":" + JsonNumber(spec.split.selection_fraction) + "}");
+  if (!split.ok()) return split.status().WithContext("split");
   // Keys in byte order, as CanonicalJsonObject orders nested objects.
   std::string out = "{";
   out += "\"algorithm\":" + JsonQuote(CanonicalAlgorithm(spec.algorithm));
+  out += ",\"data_digest\":" + JsonQuote(spec.data_digest);
   out += ",\"data_options\":" + *options;
-  out += ",\"features\":" + JsonStringArray(SortedUnique(spec.features, false));
+  out += ",\"features\":" + JsonStringArray(SortedUnique(spec.features));
   out += ",\"hyperparameters\":" + *hyper;
-  out += ",\"reference_symbols\":" + JsonStringArray(SortedUnique(spec.reference_symbols, true));
+  out += ",\"reference_symbols\":" + JsonStringArray(OrderedUnique(spec.reference_symbols));
+  out += ",\"split\":" + *split;
   out += ",\"symbol\":" + JsonQuote(Upper(spec.symbol));
   out += ",\"target_col\":" + JsonQuote(spec.target_col);
   out += ",\"target_transform\":" + JsonQuote(Lower(spec.target_transform));

@@ -313,6 +313,13 @@ using IfIs = std::enable_if_t<std::is_same_v<std::remove_const_t<M>, T>>;
 // timestamps); everything else may be omitted and then takes the struct's
 // default. ToJson writes every field, so round trips are exact either way.
 template <typename V, typename M>
+IfIs<M, DataSplit> Fields(V& v, M& m) {
+  v(kOptional, "holdout_fraction", m.holdout_fraction);
+  v(kOptional, "holdout_start", m.holdout_start);
+  v(kOptional, "selection_fraction", m.selection_fraction);
+}
+
+template <typename V, typename M>
 IfIs<M, ModelSpec> Fields(V& v, M& m) {
   v(kRequired, "symbol", m.symbol);
   v(kOptional, "algorithm", m.algorithm);
@@ -323,6 +330,9 @@ IfIs<M, ModelSpec> Fields(V& v, M& m) {
   v(kOptional, "hyperparameters", AsObject(m.hyperparameters));
   v(kOptional, "data_options", AsObject(m.data_options));
   v(kOptional, "reference_symbols", m.reference_symbols);
+  // Specs stored before splits existed read as having none (DataSplit's default).
+  v(kOptional, "split", m.split);
+  v(kOptional, "data_digest", m.data_digest);
   v(kOptional, "parent_model_id", m.parent_model_id);
 }
 
@@ -345,6 +355,16 @@ IfIs<M, SimulationParams> Fields(V& v, M& m) {
   v(kOptional, "use_bot", m.use_bot);
   v(kOptional, "enable_z_score_check", m.enable_z_score_check);
   v(kOptional, "volatility_normalization", m.volatility_normalization);
+  v(kOptional, "span", m.span);
+}
+
+template <typename V, typename M>
+IfIs<M, ReturnSums> Fields(V& v, M& m) {
+  v(kOptional, "n", m.n);
+  v(kOptional, "sum", m.sum);
+  v(kOptional, "sum2", m.sum2);
+  v(kOptional, "sum3", m.sum3);
+  v(kOptional, "sum4", m.sum4);
 }
 
 // All optional: results also come from remote workers and external
@@ -370,6 +390,9 @@ IfIs<M, SimulationResult> Fields(V& v, M& m) {
   v(kOptional, "weeks_traded", m.weeks_traded);
   v(kOptional, "start_date", m.start_date);
   v(kOptional, "end_date", m.end_date);
+  v(kOptional, "span", m.span);
+  v(kOptional, "excess_return_pct", m.excess_return_pct);
+  v(kOptional, "trade_blocks", m.trade_blocks);
 }
 
 template <typename V, typename M>
@@ -406,6 +429,41 @@ IfIs<M, EvolutionConfig> Fields(V& v, M& m) {
   v(kOptional, "initial_cash", m.initial_cash);
   v(kOptional, "fee_bps", m.fee_bps);
   v(kOptional, "slippage_bps", m.slippage_bps);
+  v(kOptional, "holdout_fraction", m.split.holdout_fraction);
+  v(kOptional, "holdout_start", m.split.holdout_start);
+  v(kOptional, "selection_fraction", m.split.selection_fraction);
+  v(kOptional, "holdout_sqn_min", m.holdout_sqn_min);
+  v(kOptional, "holdout_excess_return_min", m.holdout_excess_return_min);
+  v(kOptional, "holdout_looks", m.holdout_looks);
+  v(kOptional, "excess_return_min", m.excess_return_min);
+  v(kOptional, "max_drawdown_max", m.max_drawdown_max);
+  v(kOptional, "dsr_min", m.dsr_min);
+  v(kOptional, "pbo_max", m.pbo_max);
+}
+
+template <typename V, typename M>
+IfIs<M, SelectionStats> Fields(V& v, M& m) {
+  v(kOptional, "trials", m.trials);
+  v(kOptional, "prior_trials", m.prior_trials);
+  v(kOptional, "prior_looks", m.prior_looks);
+  v(kOptional, "research_end", m.research_end);
+  v(kOptional, "sharpe", m.sharpe);
+  v(kOptional, "expected_max_sharpe", m.expected_max_sharpe);
+  v(kOptional, "sharpe_variance", m.sharpe_variance);
+  v(kOptional, "dsr", m.dsr);
+  v(kOptional, "pbo", m.pbo);
+  v(kOptional, "pbo_candidates", m.pbo_candidates);
+}
+
+template <typename V, typename M>
+IfIs<M, HoldoutCheck> Fields(V& v, M& m) {
+  v(kOptional, "candidate_job_id", m.candidate_job_id);
+  v(kOptional, "job_id", m.job_id);
+  v(kOptional, "look", m.look);
+  v(kOptional, "decided", m.decided);
+  v(kOptional, "passed", m.passed);
+  v(kOptional, "verdict", m.verdict);
+  v(kOptional, "result", m.result);
 }
 
 template <typename V, typename M>
@@ -448,6 +506,9 @@ IfIs<M, Generation> Fields(V& v, M& m) {
   v(kOptional, "best_trade_count", m.best_trade_count);
   v(kOptional, "best_job_id", m.best_job_id);
   v(kOptional, "verdict", m.verdict);
+  v(kOptional, "jobs_too_few_trades", m.jobs_too_few_trades);
+  v(kOptional, "selection", m.selection);
+  v(kOptional, "holdout", m.holdout);
   v(kRequired, "updated_at", m.updated_at);
 }
 
@@ -501,6 +562,8 @@ IfIs<M, Promotion> Fields(V& v, M& m) {
   v(kRequired, "threshold", m.threshold);
   v(kRequired, "spec", m.spec);
   v(kRequired, "result", m.result);
+  v(kOptional, "selection", m.selection);
+  v(kOptional, "holdout", m.holdout);
   v(kRequired, "created_at", m.created_at);
 }
 
@@ -977,6 +1040,17 @@ bool IsSymbol(const std::string& s) {
 }
 
 // ^[a-z_][a-z0-9_]*$: the name becomes a column lookup in the simulator.
+// "YYYY-MM-DD" with a month 01-12 and a day 01-31.
+bool IsIsoDate(const std::string& s) {
+  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
+  for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
+    if (s[i] < '0' || s[i] > '9') return false;
+  }
+  const int month = (s[5] - '0') * 10 + (s[6] - '0');
+  const int day = (s[8] - '0') * 10 + (s[9] - '0');
+  return month >= 1 && month <= 12 && day >= 1 && day <= 31;
+}
+
 bool IsRegimeColumn(const std::string& s) {
   if (s.empty() || (s[0] >= '0' && s[0] <= '9')) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
@@ -1169,6 +1243,19 @@ void Check(Problems& problems, const std::string& path, const EvolutionConfig& c
   r.Number("initial_cash", c.initial_cash, 0.0, kOpen);
   r.Number("fee_bps", c.fee_bps, 0.0, kClosed, 1000.0, kOpen);
   r.Number("slippage_bps", c.slippage_bps, 0.0, kClosed, 1000.0, kOpen);
+
+  r.Number("holdout_fraction", c.split.holdout_fraction, 0.0, kClosed, 0.9, kClosed);
+  r.Number("selection_fraction", c.split.selection_fraction, 0.0, kClosed, 0.9, kClosed);
+  if (r.Ready("holdout_start") && !c.split.holdout_start.empty() && !IsIsoDate(c.split.holdout_start)) {
+    r.Fail("holdout_start", "must be a date YYYY-MM-DD (or empty: holdout_fraction decides)");
+  }
+  r.Number("holdout_sqn_min", c.holdout_sqn_min);
+  if (c.holdout_excess_return_min) r.Number("holdout_excess_return_min", *c.holdout_excess_return_min);
+  r.Integer("holdout_looks", c.holdout_looks, 1, 100);
+  if (c.excess_return_min) r.Number("excess_return_min", *c.excess_return_min);
+  if (c.max_drawdown_max) r.Number("max_drawdown_max", *c.max_drawdown_max, 0.0, kOpen, 100.0, kClosed);
+  if (c.dsr_min) r.Number("dsr_min", *c.dsr_min, 0.0, kClosed, 1.0, kClosed);
+  if (c.pbo_max) r.Number("pbo_max", *c.pbo_max, 0.0, kClosed, 1.0, kClosed);
 }
 
 }  // namespace

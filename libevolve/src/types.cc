@@ -9,20 +9,31 @@ namespace {
 
 // Each struct's fields as a tuple of references, in declaration order, so
 // that equality is one line per type and a forgotten field stands out here.
+auto Tie(const DataSplit& v) { return std::tie(v.holdout_fraction, v.holdout_start, v.selection_fraction); }
+auto Tie(const ReturnSums& v) { return std::tie(v.n, v.sum, v.sum2, v.sum3, v.sum4); }
+auto Tie(const SelectionStats& v) {
+  return std::tie(v.trials, v.prior_trials, v.prior_looks, v.research_end, v.sharpe, v.expected_max_sharpe,
+                  v.sharpe_variance, v.dsr, v.pbo, v.pbo_candidates);
+}
+auto Tie(const HoldoutCheck& v) {
+  return std::tie(v.candidate_job_id, v.job_id, v.look, v.decided, v.passed, v.verdict, v.result);
+}
 auto Tie(const ModelSpec& v) {
   return std::tie(v.symbol, v.algorithm, v.target_col, v.target_transform, v.timeframe, v.features,
-                  v.hyperparameters, v.data_options, v.reference_symbols, v.parent_model_id);
+                  v.hyperparameters, v.data_options, v.reference_symbols, v.split, v.data_digest,
+                  v.parent_model_id);
 }
 auto Tie(const RegimeFilter& v) { return std::tie(v.column, v.allowed); }
 auto Tie(const SimulationParams& v) {
   return std::tie(v.model_id, v.ticker, v.threshold, v.regime, v.initial_cash, v.fee_bps,
-                  v.slippage_bps, v.use_bot, v.enable_z_score_check, v.volatility_normalization);
+                  v.slippage_bps, v.use_bot, v.enable_z_score_check, v.volatility_normalization, v.span);
 }
 auto Tie(const SimulationResult& v) {
   return std::tie(v.sqn, v.sqn_100, v.profit_factor, v.trade_count, v.total_trades, v.weekly_consistency,
                   v.win_rate, v.expectancy, v.gross_profit, v.gross_loss, v.total_return_pct,
                   v.benchmark_return_pct, v.max_drawdown_pct, v.sharpe, v.exposure,
-                  v.trades_per_week, v.weeks_traded, v.start_date, v.end_date);
+                  v.trades_per_week, v.weeks_traded, v.start_date, v.end_date, v.span, v.excess_return_pct,
+                  v.trade_blocks);
 }
 auto Tie(const PruningConfig& v) { return std::tie(v.strategy, v.fraction, v.min_importance); }
 auto Tie(const EvolutionConfig& v) {
@@ -31,7 +42,8 @@ auto Tie(const EvolutionConfig& v) {
                   v.reference_symbols, v.thresholds, v.regime_configs, v.sqn_min, v.sqn_max,
                   v.profit_factor_min, v.profit_factor_max, v.trade_count_min, v.trade_count_max,
                   v.weekly_consistency_max, v.hyperparameters, v.pruning, v.initial_cash, v.fee_bps,
-                  v.slippage_bps);
+                  v.slippage_bps, v.split, v.holdout_sqn_min, v.holdout_excess_return_min,
+                  v.holdout_looks, v.excess_return_min, v.max_drawdown_max, v.dsr_min, v.pbo_max);
 }
 auto Tie(const Run& v) {
   return std::tie(v.id, v.config, v.status, v.current_generation, v.seed_model_id, v.best_sqn,
@@ -43,7 +55,7 @@ auto Tie(const Generation& v) {
                   v.reused_model, v.features, v.pruned_features, v.pruning_reason, v.parent_sqn,
                   v.batch_id, v.jobs_total, v.jobs_completed, v.jobs_failed, v.jobs_passing,
                   v.best_sqn, v.best_profit_factor, v.best_trade_count, v.best_job_id, v.verdict,
-                  v.updated_at);
+                  v.jobs_too_few_trades, v.selection, v.holdout, v.updated_at);
 }
 auto Tie(const LineageEdge& v) {
   return std::tie(v.id, v.run_id, v.parent_model_id, v.child_model_id, v.generation, v.parent_sqn,
@@ -57,7 +69,7 @@ auto Tie(const Job& v) {
 auto Tie(const Promotion& v) {
   return std::tie(v.id, v.model_id, v.run_id, v.generation, v.job_id, v.sqn, v.profit_factor,
                   v.trade_count, v.weekly_consistency, v.ticker, v.regime, v.threshold, v.spec,
-                  v.result, v.created_at);
+                  v.result, v.selection, v.holdout, v.created_at);
 }
 auto Tie(const FingerprintRecord& v) {
   return std::tie(v.fingerprint, v.model_id, v.spec, v.created_at);
@@ -98,6 +110,10 @@ bool ParseName(const char* const (&names)[N], const std::string& name, E* out) {
 
 }  // namespace
 
+bool operator==(const DataSplit& a, const DataSplit& b) { return Tie(a) == Tie(b); }
+bool operator==(const ReturnSums& a, const ReturnSums& b) { return Tie(a) == Tie(b); }
+bool operator==(const SelectionStats& a, const SelectionStats& b) { return Tie(a) == Tie(b); }
+bool operator==(const HoldoutCheck& a, const HoldoutCheck& b) { return Tie(a) == Tie(b); }
 bool operator==(const ModelSpec& a, const ModelSpec& b) { return Tie(a) == Tie(b); }
 bool operator==(const RegimeFilter& a, const RegimeFilter& b) { return Tie(a) == Tie(b); }
 bool operator==(const SimulationParams& a, const SimulationParams& b) { return Tie(a) == Tie(b); }

@@ -4,11 +4,13 @@
 # peer), the queue benchmark of issue 5 (evolve-worker, graphile-worker
 # and a pgbench baseline on one PostgreSQL) and the REST API load test of
 # issue 6 (wrk against `evolve serve` on SQLite and PostgreSQL, no peer),
-# and prints a Markdown table of the results.
+# the statistical-validity benchmark (how often `evolve run` promotes on
+# synthetic series with a known truth, tests/bench/validity/; no peer), and
+# prints a Markdown table of the results.
 #
 #   tests/bench/run.sh [--only NAME] [--no-build] [OUT.md]   (default: build/bench/results.md)
 #
-# NAME: features, forest, importance, backtest, gmm, evolution, queue or api
+# NAME: features, forest, importance, backtest, gmm, evolution, queue, api or validity
 # (a comma-separated list runs several); --no-build uses the binaries already in
 # $BUILD_DIR (default build) instead of running `make build`.
 #
@@ -365,6 +367,28 @@ p50 $p50 ms, p99 $p99 ms, errors 0, listen-queue overflows ${overflows:-n/a} | $
   api_store PostgreSQL
   scripts/test-postgres.sh stop "$pg_dir"
   pg_dir=
+fi
+
+if wanted validity; then
+  # Statistical validity: one `evolve run` (the Holy Grail grid of
+  # tests/bench/validity/validity.py) on each of 280 generated series of 4000
+  # daily bars with a known truth (100 noise, 30 drift, 50 each of AR(1) phi
+  # 0.10, 0.20, 0.45; fixed seeds), and how often it PROMOTES: on noise and
+  # drift a promotion is a false positive, on AR(1) a true one. The full table
+  # (Wilson 95% intervals, failed runs, mean SQN) goes to
+  # $build_dir/bench/validity.md, the raw run documents to
+  # $build_dir/bench/validity/results.jsonl. Rates are reported, not judged.
+  echo "== validity: evolve run on 280 synthetic series (noise, drift, AR(1))" >&2
+  "$py" tests/bench/validity/validity.py --evolve "$build_dir/services/orchestrator/evolve" \
+    --out-dir "$build_dir/bench/validity" --out "$build_dir/bench/validity.md" --summary \
+    >"$work/validity.out"
+  while read -r line; do
+    v() { value "$1" "$line"; }
+    rows+=("| \`evolve run\` promotion rate on $(v series) synthetic $(v kind) series of 4000 daily bars \
+(a promotion is a $(case $(v kind) in noise|drift) echo false ;; *) echo true ;; esac) positive; \
+$build_dir/bench/validity.md) | $(v promoted) of $(v finished) promoted, $(v rate) (95% $(v lo) - $(v hi)), \
+$(v failed) failed | none | n/a | reported |")
+  done < <(grep '^validity kind=' "$work/validity.out")
 fi
 
 {

@@ -116,6 +116,8 @@ ModelSpec BaseSpec() {
   spec.hyperparameters = R"({"n_estimators": 100, "max_depth": 6, "random_state": 7})";
   spec.data_options = R"({"train_window": 30, "test_window": 5})";
   spec.reference_symbols = {"SPY", "QQQ"};
+  spec.split = DataSplit{0.2, "", 0.3};
+  spec.data_digest = "0f1e2d3c";
   return spec;
 }
 
@@ -128,10 +130,11 @@ TEST_CASE("fingerprint: canonical JSON and a pinned fingerprint for a fixed spec
   auto canonical = CanonicalModelJson(BaseSpec());
   REQUIRE(canonical.ok());
   CHECK(*canonical ==
-        R"({"algorithm":"random_forest_regressor","data_options":{"test_window":5,"train_window":30},)"
+        R"({"algorithm":"random_forest_regressor","data_digest":"0f1e2d3c","data_options":{"test_window":5,"train_window":30},)"
         R"("features":["macd_line","rsi_14","sma_20"],"hyperparameters":{"max_depth":6,"n_estimators":100,)"
-        R"("random_state":7},"reference_symbols":["QQQ","SPY"],"symbol":"TTRC","target_col":"close",)"
-        R"("target_transform":"log_return","timeframe":"1d","v":1})");
+        R"("random_state":7},"reference_symbols":["SPY","QQQ"],)"
+        R"("split":{"holdout_fraction":0.2,"holdout_start":"","selection_fraction":0.3},"symbol":"TTRC",)"
+        R"("target_col":"close","target_transform":"log_return","timeframe":"1d","v":2})");
   auto fp = Fingerprint(BaseSpec());
   REQUIRE(fp.ok());
   CHECK(*fp == Sha256Hex(*canonical));
@@ -153,7 +156,10 @@ TEST_CASE("fingerprint: what does not change it") {
   CHECK(*Fingerprint(s) == base);
   s = BaseSpec();
   s.symbol = "ttrc";  // symbols are case-insensitive (ARCHITECTURE.md 4)
-  s.reference_symbols = {"qqq", "SPY", "spy"};
+  s.reference_symbols = {"spy", "QQQ", "SPY"};  // case and repeats, not order
+  CHECK(*Fingerprint(s) == base);
+  s = BaseSpec();
+  s.split.holdout_fraction = 0.2000000000001;  // numbers as in data_options
   CHECK(*Fingerprint(s) == base);
   s = BaseSpec();
   s.algorithm = "random_forest_regressor";  // the seed's alias and the service's name agree
@@ -181,6 +187,15 @@ TEST_CASE("fingerprint: what changes it") {
   CHECK(changed([](ModelSpec& s) { s.data_options = R"({"train_window": 31, "test_window": 5})"; }));
   CHECK(changed([](ModelSpec& s) { s.reference_symbols = {"SPY"}; }));
   CHECK(changed([](ModelSpec& s) { s.reference_symbols = {"SPY", "QQQ", "IWM"}; }));
+  // The first reference is the market of the regime labels: order matters.
+  CHECK(changed([](ModelSpec& s) { s.reference_symbols = {"QQQ", "SPY"}; }));
+  // The bars: grown or edited data is another model.
+  CHECK(changed([](ModelSpec& s) { s.data_digest = "0f1e2d3d"; }));
+  CHECK(changed([](ModelSpec& s) { s.data_digest.clear(); }));
+  // The split decides which bars importance and the backtests see.
+  CHECK(changed([](ModelSpec& s) { s.split.holdout_fraction = 0.25; }));
+  CHECK(changed([](ModelSpec& s) { s.split.holdout_start = "2004-01-02"; }));
+  CHECK(changed([](ModelSpec& s) { s.split.selection_fraction = 0; }));
   CHECK(changed([](ModelSpec& s) {
     s.hyperparameters = R"({"n_estimators": 101, "max_depth": 6, "random_state": 7})";
   }));

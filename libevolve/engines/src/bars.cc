@@ -465,4 +465,6 @@ Result<std::shared_ptr<const Bars>> BarDirectory::Load(const std::string& symbol
   return entry->bars;
 }
 
+int64_t CompleteAt(int64_t time, bool intraday) { return intraday ? time : time + 86400; }
+
 }  // namespace evolve::engines

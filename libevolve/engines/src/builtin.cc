@@ -33,7 +33,9 @@ namespace {
 
 // Artifact envelopes (serialize.h): 4-byte magic and a format version.
 constexpr char kModelMagic[] = "EVMB";  // evolve model, built-in
-constexpr uint32_t kModelFormat = 1;
+// Format 2 added the split (scored_start, holdout_start); format 1 models
+// read as scoring everything from their first prediction.
+constexpr uint32_t kModelFormat = 2;
 constexpr char kSimDataMagic[] = "EVSD";  // evolve simulation data
 constexpr uint32_t kSimDataFormat = 1;
 const double kNaN = std::nan("");
@@ -110,6 +112,54 @@ Result<WalkForward> WalkForwardFrom(const std::string& data_options_json) {
   return wf;
 }
 
+Result<SplitBars> ResolveSplit(const DataSplit& split, const std::vector<int64_t>& time, size_t first_prediction) {
+  SplitBars out;
+  out.bars = time.size();
+  out.first_prediction = first_prediction;
+  const size_t n = time.size();
+  auto describe = [&](size_t i) { return i < n ? FormatBarTime(time[i], false) : std::string("the end"); };
+  if (!split.holdout_start.empty()) {
+    auto start = ParseBarTime(split.holdout_start);
+    if (!start.ok() || split.holdout_start.size() != 10) {
+      return InvalidArgumentError("holdout_start: '" + split.holdout_start + "' is not a date YYYY-MM-DD");
+    }
+    out.holdout_start = static_cast<size_t>(std::lower_bound(time.begin(), time.end(), *start) - time.begin());
+    if (out.holdout_start >= n) {
+      return InvalidArgumentError("holdout_start: " + split.holdout_start + " is after the last bar (" +
+                                  describe(n - 1) + ")");
+    }
+  } else {
+    const auto held = static_cast<size_t>(std::llround(split.holdout_fraction * static_cast<double>(n)));
+    out.holdout_start = n - std::min(n, held);
+  }
+  const std::string what = split.holdout_start.empty() ? "holdout_fraction" : "holdout_start";
+  if (out.holdout_start < n && n - out.holdout_start < 2) {
+    return InvalidArgumentError(what + ": the holdout would hold " + std::to_string(n - out.holdout_start) +
+                                " bar; it needs at least 2");
+  }
+  if (out.holdout_start < first_prediction + 2) {
+    return InvalidArgumentError(what + ": the holdout starts at bar " + std::to_string(out.holdout_start) + " (" +
+                                describe(out.holdout_start) + "), but predictions start at bar " +
+                                std::to_string(first_prediction) + " (" + describe(first_prediction) +
+                                "): no research span is left (more bars, a later holdout or a shorter "
+                                "data_options.train_window)");
+  }
+  const size_t research = out.holdout_start - first_prediction;
+  out.scored_start =
+      first_prediction + static_cast<size_t>(std::floor(split.selection_fraction * static_cast<double>(research)));
+  if (split.selection_fraction > 0 && out.scored_start < first_prediction + 2) {
+    return InvalidArgumentError("selection_fraction: the selection span would hold " +
+                                std::to_string(out.scored_start - first_prediction) +
+                                " bars of the research span's " + std::to_string(research) +
+                                "; it needs at least 2");
+  }
+  if (out.holdout_start - out.scored_start < 2) {
+    return InvalidArgumentError("selection_fraction: the scored span would hold " +
+                                std::to_string(out.holdout_start - out.scored_start) + " bars; it needs at least 2");
+  }
+  return out;
+}
+
 namespace {
 
 // ------------------------------------------------------------- artifacts
@@ -128,6 +178,8 @@ struct BuiltinModel {
   WalkForward scheme;
   std::string simdata_key;
   size_t first_prediction = 0;     // bar index of the first out-of-sample prediction
+  size_t scored_start = 0;         // SplitBars, over the simdata's bars
+  size_t holdout_start = 0;
   std::vector<double> prediction;  // per bar of the simdata: expected next-bar return, NaN = none
   ImportanceReport importance;
   std::map<std::string, double> metrics;
@@ -218,12 +270,15 @@ std::string EncodeModel(const BuiltinModel& m) {
     w.F64(v);
   }
   w.String(m.final_model);
+  w.U64(m.scored_start);
+  w.U64(m.holdout_start);
   return WriteEnvelope(kModelMagic, kModelFormat, w.Release());
 }
 
 Result<BuiltinModel> DecodeModel(std::string_view bytes) {
   EVOLVE_ASSIGN_OR_RETURN(Envelope envelope,
                           ReadEnvelope(bytes, kModelMagic, kModelFormat, "built-in model"));
+  const bool format1 = envelope.version == 1;  // lacks only the split, at the end
   BinaryReader r(envelope.payload);
   BuiltinModel m;
   std::string spec_json;
@@ -258,8 +313,18 @@ Result<BuiltinModel> DecodeModel(std::string_view bytes) {
     m.metrics[k] = v;
   }
   EVOLVE_RETURN_IF_ERROR(r.String(&m.final_model));
+  if (format1) {
+    m.scored_start = m.first_prediction;
+    m.holdout_start = m.prediction.size();
+  } else {
+    EVOLVE_RETURN_IF_ERROR(r.U64(&u));
+    m.scored_start = u;
+    EVOLVE_RETURN_IF_ERROR(r.U64(&u));
+    m.holdout_start = u;
+  }
   EVOLVE_RETURN_IF_ERROR(r.ExpectEnd());
-  if (m.first_prediction > m.prediction.size())
+  if (m.first_prediction > m.scored_start || m.scored_start > m.holdout_start ||
+      m.holdout_start > m.prediction.size())
     return InvalidArgumentError("model artifact: corrupt prediction span");
   return m;
 }
@@ -291,6 +356,30 @@ class BuiltinFeatureSource final : public FeatureSource {
   Result<std::vector<std::string>> ListFeatures(const std::string& symbol) override {
     EVOLVE_RETURN_IF_ERROR(bars_->Load(symbol).status());
     return FeatureNames({});
+  }
+
+  // SHA-256 of every column of the symbol's bars, then each reference's, in
+  // order: any edited or appended bar changes it.
+  Result<std::string> DataDigest(const std::string& symbol, const std::vector<std::string>& references) override {
+    std::string input;
+    std::vector<std::string> symbols = {symbol};
+    symbols.insert(symbols.end(), references.begin(), references.end());
+    for (size_t k = 0; k < symbols.size(); ++k) {
+      auto loaded = bars_->Load(symbols[k]);
+      if (!loaded.ok()) return k == 0 ? loaded.status() : loaded.status().WithContext("reference symbol " + symbols[k]);
+      const Bars& b = **loaded;
+      input += std::to_string(k) + ":" + std::to_string(b.size()) + "|";
+      auto append = [&input](const auto& v) {
+        input.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(v[0]));
+      };
+      append(b.time);
+      append(b.open);
+      append(b.high);
+      append(b.low);
+      append(b.close);
+      append(b.volume);
+    }
+    return "sha256:" + Sha256Hex(input);
   }
 
  private:
@@ -422,16 +511,33 @@ Matrix Gather(const std::vector<const std::vector<double>*>& columns, const std:
   return m;
 }
 
-// The close of `market` at each time of `times`: its last bar at or before
-// the time (never a later one); NaN before it starts.
-std::vector<double> AlignClose(const Bars& market, const std::vector<int64_t>& times) {
-  std::vector<double> out(times.size(), kNaN);
+// The close of `market` known at each bar of `bars`: the close of its last
+// bar complete by the bar's own completion (CompleteAt), as the features
+// align references. A daily market bar is known only at the end of its date,
+// so a minute bar sees the previous day's close, never its own day's. NaN
+// before the market's first complete bar.
+std::vector<double> AlignClose(const Bars& market, const Bars& bars) {
+  std::vector<double> out(bars.size(), kNaN);
   size_t k = 0;
-  for (size_t i = 0; i < times.size(); ++i) {
-    while (k < market.size() && market.time[k] <= times[i]) ++k;
+  for (size_t i = 0; i < bars.size(); ++i) {
+    const int64_t now = CompleteAt(bars.time[i], bars.intraday);
+    while (k < market.size() && CompleteAt(market.time[k], market.intraday) <= now) ++k;
     if (k > 0) out[i] = market.close[k - 1];
   }
   return out;
+}
+
+// The first bar from which every column of `frame` that is ever defined is
+// defined (a column defined nowhere, e.g. a volume feature of bars without
+// volume, does not hold everything back: a model naming it fails to train).
+size_t FrameWarmup(const FeatureFrame& frame) {
+  size_t warmup = 0;
+  for (const auto& column : frame.columns) {
+    size_t i = 0;
+    while (i < column.size() && !std::isfinite(column[i])) ++i;
+    if (i < column.size()) warmup = std::max(warmup, i);
+  }
+  return warmup;
 }
 
 // What one walk-forward span leaves for the sequential sums after all spans.
@@ -446,11 +552,12 @@ struct SpanResult {
 // start - 1 is purged: its target is the close of the first test bar),
 // writes its raw predictions for the span's defined rows to (*raw)[i], and
 // its permutation importance (`repeats`, seed `index`: the span's 1-based
-// position) on the rows with a realised target to *out.
+// position) on the rows before `importance_end` (the end of the selection
+// span: never a bar a backtest scores) with a realised target to *out.
 Status TrainSpan(std::pair<size_t, size_t> span, size_t index, const WalkForward& scheme, const FitFn& fit,
                  int threads, int repeats, const std::vector<const std::vector<double>*>& columns,
-                 const std::vector<char>& defined, const std::vector<double>& y, std::vector<double>* raw,
-                 SpanResult* out, bool keep_model) {
+                 const std::vector<char>& defined, const std::vector<double>& y, size_t importance_end,
+                 std::vector<double>* raw, SpanResult* out, bool keep_model) {
   const auto [start, end] = span;
   std::optional<ScopedEnginePhase> phase(EnginePhase::kFit);
   std::vector<size_t> train_rows;
@@ -467,10 +574,12 @@ Status TrainSpan(std::pair<size_t, size_t> span, size_t index, const WalkForward
   auto fitted = fit(Gather(columns, train_rows), y_train, threads);
   if (!fitted.ok()) return fitted.status().WithContext("fitting for bars from " + std::to_string(start));
 
-  std::vector<size_t> scored, unscored;  // test rows with and without a realised target
+  // Test rows that measure importance (a realised target, in the selection
+  // span) and the rest.
+  std::vector<size_t> scored, unscored;
   for (size_t i = start; i < end; ++i) {
     if (!defined[i]) continue;
-    (std::isfinite(y[i]) ? scored : unscored).push_back(i);
+    (i < importance_end && std::isfinite(y[i]) ? scored : unscored).push_back(i);
   }
   if (scored.size() >= 2) {
     // Importance predicts the scored rows as its baseline, bit for bit what
@@ -490,6 +599,7 @@ Status TrainSpan(std::pair<size_t, size_t> span, size_t index, const WalkForward
     out->importance_rows = scored.size();
   } else {
     unscored.insert(unscored.end(), scored.begin(), scored.end());
+    std::sort(unscored.begin(), unscored.end());
   }
   if (!unscored.empty()) {
     phase.emplace(EnginePhase::kPredict);
@@ -547,8 +657,10 @@ class BuiltinTrainer final : public Trainer {
     std::vector<double> y(n, kNaN);
     for (size_t i = 0; i + 1 < n; ++i) y[i] = TargetValue(target, bars->close[i], bars->close[i + 1]);
 
-    size_t warmup = 0;
-    while (warmup < n && !defined[warmup]) ++warmup;
+    // The warm-up of every feature column the symbol has (not only this
+    // model's): every model of the symbol then predicts, and is scored, from
+    // the same bar, whatever its features.
+    const size_t warmup = FrameWarmup(frame);
     const size_t first_test = warmup + scheme.train_window;
     if (first_test + 1 >= n) {
       return InvalidArgumentError("data_options.train_window: " + spec.symbol + " has " + std::to_string(n) +
@@ -556,11 +668,17 @@ class BuiltinTrainer final : public Trainer {
                                   " and a training window of " + std::to_string(scheme.train_window) +
                                   " none is left to test on");
     }
+    EVOLVE_ASSIGN_OR_RETURN(SplitBars split, ResolveSplit(spec.split, bars->time, first_test));
+    // Importance is measured on the selection span only; without one, on the
+    // research span (the scored bars: pruning then sees them).
+    const size_t importance_end = split.scored_start > first_test ? split.scored_start : split.holdout_start;
 
     BuiltinModel model;
     model.spec = spec;
     model.scheme = scheme;
     model.first_prediction = first_test;
+    model.scored_start = split.scored_start;
+    model.holdout_start = split.holdout_start;
     model.prediction.assign(n, kNaN);
 
     // The spans are independent (each fits on its own window, with the
@@ -584,7 +702,7 @@ class BuiltinTrainer final : public Trainer {
       if (first_error.load(std::memory_order_relaxed) < k) return;  // an earlier span failed: no use
       results[k].status =
           TrainSpan(spans[k], k + 1, scheme, fitter.fit, model_threads, options_.importance_repeats, columns,
-                    defined, y, &raw, &results[k], k + 1 == spans.size());
+                    defined, y, importance_end, &raw, &results[k], k + 1 == spans.size());
       if (!results[k].status.ok()) {
         size_t seen = first_error.load();
         while (k < seen && !first_error.compare_exchange_weak(seen, k)) {
@@ -619,6 +737,12 @@ class BuiltinTrainer final : public Trainer {
       if (defined[i] && std::isfinite(y[i])) sst += (y[i] - oos_mean) * (y[i] - oos_mean);
     }
 
+    if (importance_rows < 2) {
+      return InvalidArgumentError(
+          "selection_fraction: the selection span (bars " + std::to_string(first_test) + " to " +
+          std::to_string(importance_end) + ") has " + std::to_string(importance_rows) +
+          " rows to measure importance on; it needs at least 2 (a larger selection_fraction or more bars)");
+    }
     model.importance.importance_type = "permutation";
     for (size_t j = 0; j < columns.size(); ++j) {
       double v = importance_rows ? importance_sum[j] / static_cast<double>(importance_rows) : 0.0;
@@ -627,6 +751,9 @@ class BuiltinTrainer final : public Trainer {
     model.metrics["refits"] = static_cast<double>(refits);
     model.metrics["oos_rows"] = static_cast<double>(oos_rows);
     model.metrics["warmup_bars"] = static_cast<double>(warmup);
+    model.metrics["importance_rows"] = static_cast<double>(importance_rows);
+    model.metrics["scored_start_bar"] = static_cast<double>(split.scored_start);
+    model.metrics["holdout_start_bar"] = static_cast<double>(split.holdout_start);
     if (sst > 0) model.metrics["oos_r2"] = 1.0 - sse / sst;
     if (oos_rows) model.metrics["oos_mse"] = sse / static_cast<double>(oos_rows);
     phase.emplace(EnginePhase::kSimData);
@@ -668,7 +795,7 @@ class BuiltinTrainer final : public Trainer {
                                    const WalkForward& scheme) {
     // The market for regimes: the first reference symbol, else the symbol.
     const Bars& market = references.empty() ? bars : *references[0];
-    std::vector<double> market_close = AlignClose(market, bars.time);
+    std::vector<double> market_close = AlignClose(market, bars);
     std::string digest_input = market.symbol + "|" + bars.symbol + "|" + std::to_string(scheme.train_window) +
                                "|" + std::to_string(scheme.test_window) + "|" +
                                std::to_string(scheme.refit_every) + "|";
@@ -713,14 +840,36 @@ class BuiltinTrainer final : public Trainer {
 
 // --------------------------------------------------------------- simulator
 
-// A model ready to simulate: its out-of-sample span as backtest input.
+// A model ready to simulate: one span of its predictions as backtest input.
 struct Loaded {
   std::string symbol;
+  std::string span;  // kSpanResearch, kSpanHoldout or kSpanAll
   BacktestBars bars;
 };
 
-// Reads a built-in model and its simulation data from the store.
-Result<Loaded> LoadBacktestInput(ArtifactStore& artifacts, const std::string& model_id) {
+// The bars [from, to) a span of `model` scores (SplitBars in builtin.h).
+Result<std::pair<size_t, size_t>> SpanBars(const BuiltinModel& model, const std::string& span,
+                                           const std::string& model_id) {
+  const size_t n = model.prediction.size();
+  std::pair<size_t, size_t> range;
+  if (span == kSpanResearch) {
+    range = {model.scored_start, model.holdout_start};
+  } else if (span == kSpanHoldout) {
+    range = {model.holdout_start, n};
+  } else if (span == kSpanAll || span.empty()) {
+    range = {model.first_prediction, n};
+  } else {
+    return InvalidArgumentError("span: unknown span '" + span + "' (expected research, holdout or all)");
+  }
+  if (range.second - range.first < 1) {
+    return InvalidArgumentError("span: model " + model_id + " has no " + span +
+                                " span (it was trained with holdout_fraction 0 and no holdout_start)");
+  }
+  return range;
+}
+
+// Reads a built-in model and its simulation data from the store, cut to `span`.
+Result<Loaded> LoadBacktestInput(ArtifactStore& artifacts, const std::string& model_id, const std::string& span) {
   EVOLVE_ASSIGN_OR_RETURN(BuiltinModel model, LoadModel(artifacts, model_id));
   auto bytes = artifacts.GetArtifact(model.simdata_key);
   if (!bytes.ok()) return bytes.status().WithContext("simulation data of model " + model_id);
@@ -729,18 +878,42 @@ Result<Loaded> LoadBacktestInput(ArtifactStore& artifacts, const std::string& mo
   if (data->time.size() != model.prediction.size()) {
     return InternalError("model " + model_id + ": predictions do not match its simulation data");
   }
+  EVOLVE_ASSIGN_OR_RETURN(auto range, SpanBars(model, span, model_id));
   Loaded loaded;
   loaded.symbol = model.spec.symbol;
-  const size_t from = model.first_prediction;
-  auto tail = [from](const auto& v) {
-    return std::decay_t<decltype(v)>(v.begin() + static_cast<long>(from), v.end());
-  };
-  loaded.bars.time = tail(data->time);
-  loaded.bars.open = tail(data->open);
-  loaded.bars.close = tail(data->close);
-  loaded.bars.prediction = tail(model.prediction);
-  for (const auto& [name, labels] : data->regimes) loaded.bars.regimes[name] = tail(labels);
+  loaded.span = span.empty() ? kSpanAll : span;
+  const auto from = static_cast<long>(range.first), to = static_cast<long>(range.second);
+  auto cut = [from, to](const auto& v) { return std::decay_t<decltype(v)>(v.begin() + from, v.begin() + to); };
+  loaded.bars.time = cut(data->time);
+  loaded.bars.open = cut(data->open);
+  loaded.bars.close = cut(data->close);
+  loaded.bars.prediction = cut(model.prediction);
+  for (const auto& [name, labels] : data->regimes) loaded.bars.regimes[name] = cut(labels);
   return loaded;
+}
+
+// What the core's selection statistics need of a backtest (types.h):
+// the exposure-matched excess return, and the power sums of the net trade
+// returns in kTradeBlocks equal runs of the span's bars, by exit bar.
+constexpr size_t kTradeBlocks = 16;  // = kCscvBlocks (evolve/selection_stats.h)
+
+void AddSelectionFigures(size_t bars, const std::vector<BacktestTrade>& trades, SimulationResult* r) {
+  if (r->benchmark_return_pct && r->total_return_pct > -100.0 && *r->benchmark_return_pct > -100.0) {
+    const double growth = std::log1p(r->total_return_pct / 100.0);
+    const double matched = r->exposure * std::log1p(*r->benchmark_return_pct / 100.0);
+    const double excess = 100.0 * std::expm1(growth - matched);
+    if (std::isfinite(excess)) r->excess_return_pct = excess;
+  }
+  r->trade_blocks.assign(kTradeBlocks, ReturnSums{});
+  for (const BacktestTrade& t : trades) {
+    ReturnSums& b = r->trade_blocks[std::min(kTradeBlocks - 1, t.exit_bar * kTradeBlocks / bars)];
+    const double x = t.net_return, x2 = x * x;
+    b.n += 1;
+    b.sum += x;
+    b.sum2 += x2;
+    b.sum3 += x2 * x;
+    b.sum4 += x2 * x2;
+  }
 }
 
 class BuiltinSimulator final : public Simulator {
@@ -756,10 +929,10 @@ class BuiltinSimulator final : public Simulator {
     std::vector<Result<SimulationResult>> results(params.size(),
                                                   Result<SimulationResult>(InternalError("unset")));
     // Entries that share a model and costs are one grid: one pass.
-    std::map<std::tuple<std::string, double, double, double>, std::vector<size_t>> groups;
+    std::map<std::tuple<std::string, std::string, double, double, double>, std::vector<size_t>> groups;
     for (size_t i = 0; i < params.size(); ++i) {
       const SimulationParams& p = params[i];
-      groups[{p.model_id, p.fee_bps, p.slippage_bps, p.initial_cash}].push_back(i);
+      groups[{p.model_id, p.span, p.fee_bps, p.slippage_bps, p.initial_cash}].push_back(i);
     }
     for (const auto& [key, members] : groups) {
       auto group = SimulateGroup(params, members);
@@ -775,7 +948,7 @@ class BuiltinSimulator final : public Simulator {
   Result<std::vector<SimulationResult>> SimulateGroup(const std::vector<SimulationParams>& params,
                                                       const std::vector<size_t>& members) {
     const SimulationParams& first = params[members[0]];
-    EVOLVE_ASSIGN_OR_RETURN(std::shared_ptr<const Loaded> loaded, Load(first.model_id));
+    EVOLVE_ASSIGN_OR_RETURN(std::shared_ptr<const Loaded> loaded, Load(first.model_id, first.span));
     std::vector<BacktestCell> cells;
     for (size_t i : members) {
       const SimulationParams& p = params[i];
@@ -796,7 +969,14 @@ class BuiltinSimulator final : public Simulator {
     options.slippage_bps = first.slippage_bps;
     options.initial_cash = first.initial_cash;
     ScopedEnginePhase phase(EnginePhase::kBacktest);
-    return BacktestGrid(loaded->bars, cells, options);
+    std::vector<std::vector<BacktestTrade>> trades;
+    EVOLVE_ASSIGN_OR_RETURN(std::vector<SimulationResult> results,
+                            BacktestGrid(loaded->bars, cells, options, &trades));
+    for (size_t k = 0; k < results.size(); ++k) {
+      results[k].span = loaded->span;
+      AddSelectionFigures(loaded->bars.time.size(), trades[k], &results[k]);
+    }
+    return results;
   }
 
   static bool EqualsIgnoreCase(const std::string& a, const std::string& b) {
@@ -806,25 +986,26 @@ class BuiltinSimulator final : public Simulator {
            });
   }
 
-  // The model's backtest input, from the LRU cache or the artifact store.
-  Result<std::shared_ptr<const Loaded>> Load(const std::string& model_id) {
+  // A span of the model's backtest input, from the LRU cache or the artifact store.
+  Result<std::shared_ptr<const Loaded>> Load(const std::string& model_id, const std::string& span) {
+    const std::string key = model_id + "\n" + span;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      auto it = index_.find(model_id);
+      auto it = index_.find(key);
       if (it != index_.end()) {
         lru_.splice(lru_.begin(), lru_, it->second);
         return it->second->second;
       }
     }
     ScopedEnginePhase phase(EnginePhase::kSimLoad);
-    EVOLVE_ASSIGN_OR_RETURN(Loaded input, LoadBacktestInput(artifacts_, model_id));
+    EVOLVE_ASSIGN_OR_RETURN(Loaded input, LoadBacktestInput(artifacts_, model_id, span));
     auto loaded = std::make_shared<Loaded>(std::move(input));
 
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = index_.find(model_id);
+    auto it = index_.find(key);
     if (it != index_.end()) return it->second->second;  // another thread loaded it meanwhile
-    lru_.emplace_front(model_id, loaded);
-    index_[model_id] = lru_.begin();
+    lru_.emplace_front(key, loaded);
+    index_[key] = lru_.begin();
     while (lru_.size() > std::max<size_t>(1, options_.simulator_cache)) {
       index_.erase(lru_.back().first);
       lru_.pop_back();
@@ -863,8 +1044,9 @@ Result<ModelPredictions> LoadModelPredictions(ArtifactStore& artifacts, const st
   return ModelPredictions{std::move(data.time), std::move(model.prediction)};
 }
 
-Result<BacktestBars> LoadModelBacktestBars(ArtifactStore& artifacts, const std::string& model_id) {
-  EVOLVE_ASSIGN_OR_RETURN(Loaded loaded, LoadBacktestInput(artifacts, model_id));
+Result<BacktestBars> LoadModelBacktestBars(ArtifactStore& artifacts, const std::string& model_id,
+                                           const std::string& span) {
+  EVOLVE_ASSIGN_OR_RETURN(Loaded loaded, LoadBacktestInput(artifacts, model_id, span));
   return std::move(loaded.bars);
 }
 

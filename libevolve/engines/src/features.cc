@@ -167,10 +167,6 @@ Status CheckBars(const Bars& b, const std::string& what) {
 // finite number. Branch-free, so the compiler can vectorise a loop of it.
 inline double FiniteOrNaN(double v) { return v - v == 0.0 ? v : kNaN; }
 
-// The instant a bar is complete, comparable across daily and intraday bars:
-// a daily bar (stamped at 00:00 of its date) completes at the end of its date.
-int64_t CompleteAt(int64_t time, bool intraday) { return intraday ? time : time + kSecondsPerDay; }
-
 int64_t DayOf(int64_t t) {
   return t >= 0 ? t / kSecondsPerDay : -((-t + kSecondsPerDay - 1) / kSecondsPerDay);
 }

@@ -26,13 +26,19 @@ struct Criteria {
   int64_t trade_count_min = 200;
   int64_t trade_count_max = 10000;
   double weekly_consistency_max = 0.5;
+  // Optional (none: not checked): exposure-matched excess return >= min,
+  // max drawdown <= max, both in percent.
+  std::optional<double> excess_return_min;
+  std::optional<double> max_drawdown_max;
 };
 
 Criteria CriteriaFrom(const EvolutionConfig& config);
 
 // The outcome of one metric's check.
 struct CriterionCheck {
-  std::string metric;           // "sqn", "profit_factor", "trade_count", "weekly_consistency"
+  // "sqn", "profit_factor", "trade_count", "weekly_consistency", then when
+  // set "excess_return_pct", "max_drawdown_pct".
+  std::string metric;
   std::optional<double> value;  // none when the metric is undefined
   bool passed = false;
   // Empty when passed, else e.g. "sqn 2.41 < min 3 (short by 0.59)" or
@@ -49,6 +55,12 @@ struct Verdict {
 };
 
 Verdict Evaluate(const Criteria& criteria, const SimulationResult& result);
+
+// The confirmation test of a finalist on the holdout, declared in the run's
+// config: SQN >= holdout_sqn_min and, unless holdout_excess_return_min is
+// none, excess_return_pct >= it. e.g. "FAIL: holdout sqn 0.41 < min 1.645
+// (short by 1.235)".
+Verdict EvaluateHoldout(const EvolutionConfig& config, const SimulationResult& result);
 
 }  // namespace evolve
 

@@ -29,6 +29,19 @@ class FeatureSource {
   // in the source's order.
   // Errors: kNotFound for an unknown symbol; kUnavailable.
   virtual Result<std::vector<std::string>> ListFeatures(const std::string& symbol) = 0;
+
+  // A digest of the bars a model of `symbol` with `references` (in this
+  // order) is trained on: any text that changes whenever those bars change.
+  // It goes into the model fingerprint (ModelSpec::data_digest), so a run on
+  // grown or edited data trains a new model instead of reusing one fitted on
+  // the old bars. The default, "", tells the engine the source cannot say:
+  // models are then reused whatever the data (the original feature service).
+  // Errors: kNotFound for an unknown symbol; kUnavailable.
+  virtual Result<std::string> DataDigest(const std::string& symbol, const std::vector<std::string>& references) {
+    (void)symbol;
+    (void)references;
+    return std::string();
+  }
 };
 
 }  // namespace evolve

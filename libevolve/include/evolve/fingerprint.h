@@ -7,8 +7,13 @@
 //   target_col, target_transform (lower case), timeframe, features (sorted,
 //   unique), hyperparameters and data_options (CanonicalJsonObject: keys
 //   sorted, nulls dropped, numbers to 10 significant digits, so 1, 1.0 and
-//   1.00000000001 agree), reference_symbols (upper case, sorted, unique).
-// parent_model_id is not part of it. Changing any rule bumps the version, so
+//   1.00000000001 agree), reference_symbols (upper case, unique, IN ORDER:
+//   the first reference is the market of the regime labels), split (the
+//   DataSplit as a canonical object: holdout_fraction, holdout_start,
+//   selection_fraction) and data_digest (the digest of the bars, as given).
+// Version 2 added split and data_digest and keeps the reference order;
+// version 1 sorted the references and knew neither, so a model was reused
+// after its bars grew. parent_model_id is not part of it. Changing any rule bumps the version, so
 // old and new fingerprints never collide.
 //
 // Thread-safety: pure functions.
@@ -23,7 +28,7 @@
 
 namespace evolve {
 
-inline constexpr int kFingerprintVersion = 1;
+inline constexpr int kFingerprintVersion = 2;
 
 // The canonical JSON text that is hashed.
 // Errors: kInvalidArgument when hyperparameters or data_options are not JSON

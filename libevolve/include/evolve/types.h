@@ -18,6 +18,44 @@
 
 namespace evolve {
 
+// How a symbol's bars are split in time (docs/validity.md). Every model of a
+// run shares one split, so every result of the run scores the same bars:
+//
+//   [warm-up + train_window | selection span | scored span | holdout      ]
+//    no predictions           pruning's        the grid's    read once, to
+//                             importance only  backtests     confirm a finalist
+//
+// The research span is everything before the holdout. Walk-forward models
+// are refitted through the holdout exactly as they would be live; nothing of
+// the holdout feeds a choice.
+//
+// A default DataSplit is none(): what a model trained before splits existed
+// had. EvolutionConfig's default is a 20% holdout and a 30% selection span.
+struct DataSplit {
+  // The last fraction of the symbol's bars is the holdout; 0 = no holdout.
+  double holdout_fraction = 0.0;
+  // "YYYY-MM-DD": the holdout starts at the first bar on or after this UTC
+  // date; when set it replaces holdout_fraction.
+  std::string holdout_start;
+  // The first fraction of the research span's predicted bars: permutation
+  // importance for pruning is measured there and nowhere else, and the
+  // backtests never score it. 0 = importance on the scored bars (leaks the
+  // scored bars into pruning; for comparison only).
+  double selection_fraction = 0.0;
+
+  // No holdout and no selection span: the whole out-of-sample span is scored
+  // (the only split a simulator that knows no spans can honour).
+  bool none() const { return holdout_fraction == 0 && holdout_start.empty() && selection_fraction == 0; }
+  bool has_holdout() const { return holdout_fraction > 0 || !holdout_start.empty(); }
+};
+
+// Which bars of a split a simulation scores (SimulationParams::span).
+inline constexpr const char kSpanResearch[] = "research";  // the scored span
+inline constexpr const char kSpanHoldout[] = "holdout";
+// The whole out-of-sample span, for a split that is none(); also what a
+// simulator that knows no spans reports ("").
+inline constexpr const char kSpanAll[] = "all";
+
 // What is trained. Everything that changes the trained model is here, and all
 // of it except parent_model_id goes into the fingerprint (evolve/fingerprint.h).
 struct ModelSpec {
@@ -31,7 +69,13 @@ struct ModelSpec {
   std::string hyperparameters = "{}";
   // A JSON object of data options, e.g. {"train_window": 30, "test_window": 5}.
   std::string data_options = "{}";
+  // In order: the first is the market of the regime labels.
   std::vector<std::string> reference_symbols;
+  DataSplit split;
+  // A digest of the bars the model is trained on (the symbol's, then each
+  // reference's, in order), from FeatureSource::DataDigest; empty when the
+  // source cannot tell. A run on grown or edited data trains a new model.
+  std::string data_digest;
   // Lineage only; not part of the fingerprint.
   std::string parent_model_id;
 };
@@ -57,6 +101,18 @@ struct SimulationParams {
   bool use_bot = false;
   bool enable_z_score_check = false;
   bool volatility_normalization = false;
+  // kSpanResearch, kSpanHoldout or kSpanAll; empty reads as kSpanAll.
+  std::string span;
+};
+
+// Power sums of the net returns of a set of trades: enough for their mean,
+// variance, skewness and kurtosis, and blocks add up (evolve/selection_stats.h).
+struct ReturnSums {
+  int64_t n = 0;
+  double sum = 0.0;
+  double sum2 = 0.0;
+  double sum3 = 0.0;
+  double sum4 = 0.0;
 };
 
 // Metrics of one simulation. No per-bar arrays.
@@ -80,6 +136,17 @@ struct SimulationResult {
   int64_t weeks_traded = 0;
   std::string start_date;
   std::string end_date;
+  // The span scored (kSpanResearch, kSpanHoldout, kSpanAll); empty from a
+  // simulator that knows no spans.
+  std::string span;
+  // Exposure-matched excess return, in percent: the strategy's log growth
+  // minus the exposure times buy-and-hold's, as a simple return:
+  // 100 * (exp(ln(1 + R) - exposure * ln(1 + B)) - 1) with R, B fractions.
+  std::optional<double> excess_return_pct;
+  // The scored span cut into kCscvBlocks equal runs of bars; each block holds
+  // the power sums of the trades that closed in it. For the deflated Sharpe
+  // ratio and the CSCV overfitting probability; empty when not reported.
+  std::vector<ReturnSums> trade_blocks;
 };
 
 enum class RunStatus { kPending, kRunning, kPromoted, kCompleted, kStopped, kCancelled, kFailed };
@@ -129,6 +196,23 @@ struct EvolutionConfig {
   double initial_cash = 10000.0;
   double fee_bps = 1.0;
   double slippage_bps = 1.0;
+
+  // Research validity (docs/validity.md).
+  // POST /evolve: holdout_fraction, holdout_start, selection_fraction at the top level.
+  DataSplit split{0.2, "", 0.3};
+  // The confirmation test declared before the run: the finalist, frozen, on
+  // the holdout needs SQN >= holdout_sqn_min (1.645: a one-sided 5% t-test of
+  // mean net trade return > 0) and, unless null, an exposure-matched excess
+  // return >= holdout_excess_return_min percent.
+  double holdout_sqn_min = 1.645;
+  std::optional<double> holdout_excess_return_min = 0.0;
+  // How many finalists a run may take to the holdout (each look is counted).
+  int holdout_looks = 1;
+  // Optional criteria on the research span (null: not checked).
+  std::optional<double> excess_return_min;  // percent, exposure-matched
+  std::optional<double> max_drawdown_max;   // percent
+  std::optional<double> dsr_min;            // deflated Sharpe ratio, 0..1
+  std::optional<double> pbo_max;            // probability of backtest overfitting, 0..1
 };
 
 // Why a run ended (Run::stop_reason).
@@ -139,6 +223,8 @@ inline constexpr const char kStopAllPruned[] = "all_pruned";
 inline constexpr const char kStopCancelled[] = "cancelled";
 inline constexpr const char kStopStopped[] = "stopped";
 inline constexpr const char kStopFailed[] = "failed";
+// The research span's finalist failed its confirmation on the holdout.
+inline constexpr const char kStopHoldoutRejected[] = "holdout_rejected";
 
 struct Run {
   std::string id;
@@ -160,6 +246,36 @@ struct Run {
 enum class GenerationState { kModelReady, kSimulating, kEvaluated };
 const char* GenerationStateName(GenerationState s);  // "MODEL_READY", ...
 bool ParseGenerationState(const std::string& name, GenerationState* out);
+
+// Selection-aware statistics of a generation (docs/validity.md): how many
+// candidates the run has tried, and what that does to the best of them.
+struct SelectionStats {
+  int64_t trials = 0;        // research results of this run so far (cells x generations)
+  int64_t prior_trials = 0;  // of earlier runs on the same symbol and research span
+  int64_t prior_looks = 0;   // holdout looks of earlier runs on the same symbol and research span
+  std::string research_end;  // last date of the research span: with the symbol, the span's identity
+  // The deflated Sharpe ratio (Bailey and Lopez de Prado 2014) of the
+  // selected candidate, per trade, given trials + prior_trials trials.
+  std::optional<double> sharpe;               // the candidate's per-trade Sharpe ratio
+  std::optional<double> expected_max_sharpe;  // of as many trials of no skill
+  std::optional<double> sharpe_variance;      // across the run's trials
+  std::optional<double> dsr;                  // probability, 0..1
+  // The probability of backtest overfitting by CSCV (Bailey, Borwein, Lopez
+  // de Prado and Zhu 2015) over the run's candidates so far.
+  std::optional<double> pbo;
+  int64_t pbo_candidates = 0;
+};
+
+// The one-look confirmation of a research finalist on the holdout.
+struct HoldoutCheck {
+  std::string candidate_job_id;  // the research result that was the finalist
+  std::string job_id;            // the holdout simulation
+  int look = 1;                  // 1-based, within the run
+  bool decided = false;          // the holdout simulation has finished
+  bool passed = false;
+  std::string verdict;  // "PASS" or "FAIL: holdout sqn 0.42 < 1.645; ..."
+  std::optional<SimulationResult> result;
+};
 
 // One generation of a run: its model, how it came from its parent, its batch
 // of simulations and, once evaluated, the summary.
@@ -185,6 +301,11 @@ struct Generation {
   int64_t best_trade_count = 0;              // of the best-SQN result
   std::string best_job_id;
   std::string verdict;  // the criteria verdict of the best-SQN result
+  // "Best" ranks only results with at least trade_count_min trades; the
+  // others are counted here and listed (marked) by the readers.
+  int jobs_too_few_trades = 0;
+  std::optional<SelectionStats> selection;
+  std::optional<HoldoutCheck> holdout;  // set once a finalist goes to the holdout
   TimePoint updated_at{};
 };
 
@@ -239,6 +360,8 @@ struct Promotion {
   double threshold = 0.0;
   ModelSpec spec;
   SimulationResult result;
+  std::optional<SelectionStats> selection;
+  std::optional<HoldoutCheck> holdout;  // none when the run had no holdout
   TimePoint created_at{};
 };
 
@@ -263,6 +386,10 @@ struct WorkerInfo {
 };
 
 // Field-by-field equality (timestamps compared exactly).
+bool operator==(const DataSplit& a, const DataSplit& b);
+bool operator==(const ReturnSums& a, const ReturnSums& b);
+bool operator==(const SelectionStats& a, const SelectionStats& b);
+bool operator==(const HoldoutCheck& a, const HoldoutCheck& b);
 bool operator==(const ModelSpec& a, const ModelSpec& b);
 bool operator==(const RegimeFilter& a, const RegimeFilter& b);
 bool operator==(const SimulationParams& a, const SimulationParams& b);
@@ -276,6 +403,10 @@ bool operator==(const Job& a, const Job& b);
 bool operator==(const Promotion& a, const Promotion& b);
 bool operator==(const FingerprintRecord& a, const FingerprintRecord& b);
 bool operator==(const WorkerInfo& a, const WorkerInfo& b);
+inline bool operator!=(const DataSplit& a, const DataSplit& b) { return !(a == b); }
+inline bool operator!=(const ReturnSums& a, const ReturnSums& b) { return !(a == b); }
+inline bool operator!=(const SelectionStats& a, const SelectionStats& b) { return !(a == b); }
+inline bool operator!=(const HoldoutCheck& a, const HoldoutCheck& b) { return !(a == b); }
 inline bool operator!=(const ModelSpec& a, const ModelSpec& b) { return !(a == b); }
 inline bool operator!=(const RegimeFilter& a, const RegimeFilter& b) { return !(a == b); }
 inline bool operator!=(const SimulationParams& a, const SimulationParams& b) { return !(a == b); }

@@ -56,6 +56,13 @@ struct Bars {
   size_t size() const { return time.size(); }
 };
 
+// The instant a bar is complete, comparable across daily and intraday bars:
+// a daily bar (stamped at 00:00 of its date) completes at the end of its
+// date, so its close is known only then; an intraday bar at its time stamp.
+// Features and regime labels take a reference's last bar complete by the
+// bar's own completion, so a minute bar never sees that day's daily close.
+int64_t CompleteAt(int64_t time, bool intraday);
+
 // Parses CSV `text` (rules above). `source_name` names the input in error
 // messages (a file name). `symbol` is stored as given.
 // Errors: kInvalidArgument naming source, line and problem.

@@ -57,6 +57,28 @@ struct WalkForward {
 // (train_window < 2).
 Result<WalkForward> WalkForwardFrom(const std::string& data_options_json);
 
+// Where a built-in model's split (ModelSpec::split, docs/validity.md) falls
+// in its symbol's bars, as bar indices:
+//   [0, first_prediction)               warm-up and the first training window
+//   [first_prediction, scored_start)    the selection span: importance only
+//   [scored_start, holdout_start)       the scored (research) span
+//   [holdout_start, bars)               the holdout
+// first_prediction is the same for every model of a symbol, its references
+// and scheme (the warm-up of every feature column, then train_window), so all
+// models of a run score the same bars.
+struct SplitBars {
+  size_t first_prediction = 0;
+  size_t scored_start = 0;
+  size_t holdout_start = 0;
+  size_t bars = 0;
+};
+
+// Resolves `split` on bars with time stamps `time` (Unix seconds UTC) whose
+// predictions start at first_prediction.
+// Errors: kInvalidArgument naming the option when the holdout_start date is
+// malformed or past the last bar, or a span would hold fewer than 2 bars.
+Result<SplitBars> ResolveSplit(const DataSplit& split, const std::vector<int64_t>& time, size_t first_prediction);
+
 struct BuiltinOptions {
   std::string data_dir;  // SYMBOL.csv files
   // Training threads (0: all cores; a random forest's n_jobs overrides it).
@@ -102,11 +124,14 @@ struct ModelPredictions {
 // Errors: kNotFound when `model_id` is not a built-in model in `artifacts`.
 Result<ModelPredictions> LoadModelPredictions(ArtifactStore& artifacts, const std::string& model_id);
 
-// The out-of-sample span of a built-in model exactly as its simulator
-// trades it (times, opens, closes, predictions and regime labels from the
-// first out-of-sample bar on): the input of a replay with Backtest(), e.g.
-// for an equity curve. Errors: kNotFound as LoadModelPredictions.
-Result<BacktestBars> LoadModelBacktestBars(ArtifactStore& artifacts, const std::string& model_id);
+// One span of a built-in model exactly as its simulator trades it (times,
+// opens, closes, predictions and regime labels of the span's bars): the
+// input of a replay with Backtest(), e.g. for an equity curve. `span` is
+// kSpanResearch, kSpanHoldout or kSpanAll (from the first out-of-sample bar
+// on). Errors: kNotFound as LoadModelPredictions; kInvalidArgument for an
+// unknown span or one the model does not have.
+Result<BacktestBars> LoadModelBacktestBars(ArtifactStore& artifacts, const std::string& model_id,
+                                           const std::string& span = kSpanAll);
 
 // The three together, over one data directory and one store.
 struct BuiltinEngines {
