@@ -84,6 +84,12 @@ Verdict EvaluateHoldout(const EvolutionConfig& c, const SimulationResult& r) {
     excess.metric = "excess_return_pct";
     v.checks.push_back(excess);
   }
+  if (c.holdout_excess_sqn_min) {
+    CriterionCheck skill = Range("holdout excess_sqn", r.excess_sqn, *c.holdout_excess_sqn_min, kNoBound,
+                                 "fewer than two trades, or the simulator reports no excess");
+    skill.metric = "excess_sqn";
+    v.checks.push_back(skill);
+  }
   v.passed = true;
   for (const auto& check : v.checks) v.passed = v.passed && check.passed;
   return v;

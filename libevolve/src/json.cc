@@ -392,6 +392,7 @@ IfIs<M, SimulationResult> Fields(V& v, M& m) {
   v(kOptional, "end_date", m.end_date);
   v(kOptional, "span", m.span);
   v(kOptional, "excess_return_pct", m.excess_return_pct);
+  v(kOptional, "excess_sqn", m.excess_sqn);
   v(kOptional, "trade_blocks", m.trade_blocks);
 }
 
@@ -434,6 +435,7 @@ IfIs<M, EvolutionConfig> Fields(V& v, M& m) {
   v(kOptional, "selection_fraction", m.split.selection_fraction);
   v(kOptional, "holdout_sqn_min", m.holdout_sqn_min);
   v(kOptional, "holdout_excess_return_min", m.holdout_excess_return_min);
+  v(kOptional, "holdout_excess_sqn_min", m.holdout_excess_sqn_min);
   v(kOptional, "holdout_looks", m.holdout_looks);
   v(kOptional, "excess_return_min", m.excess_return_min);
   v(kOptional, "max_drawdown_max", m.max_drawdown_max);
@@ -1251,6 +1253,7 @@ void Check(Problems& problems, const std::string& path, const EvolutionConfig& c
   }
   r.Number("holdout_sqn_min", c.holdout_sqn_min);
   if (c.holdout_excess_return_min) r.Number("holdout_excess_return_min", *c.holdout_excess_return_min);
+  if (c.holdout_excess_sqn_min) r.Number("holdout_excess_sqn_min", *c.holdout_excess_sqn_min);
   r.Integer("holdout_looks", c.holdout_looks, 1, 100);
   if (c.excess_return_min) r.Number("excess_return_min", *c.excess_return_min);
   if (c.max_drawdown_max) r.Number("max_drawdown_max", *c.max_drawdown_max, 0.0, kOpen, 100.0, kClosed);

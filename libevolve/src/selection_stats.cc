@@ -154,7 +154,10 @@ double NormalQuantile(double p) {
   // underflows (q below ~1e-300), leaving Acklam's 1e-9.
   double density = std::exp(-x * x / 2) / kSqrt2Pi;
   if (density > std::numeric_limits<double>::min()) {
-    double u = (NormalCdf(x) - q) / density;
+    // Z(x) - q; near the median as erf(x / sqrt 2) / 2 - (q - 1/2), which
+    // keeps the relative precision of a small x (q - 1/2 is exact there).
+    double residual = q >= 0.25 ? 0.5 * std::erf(x / kSqrt2) - (q - 0.5) : NormalCdf(x) - q;
+    double u = residual / density;
     x -= u / (1 + x * u / 2);
   }
   return upper ? -x : x;

@@ -32,7 +32,7 @@ auto Tie(const SimulationResult& v) {
   return std::tie(v.sqn, v.sqn_100, v.profit_factor, v.trade_count, v.total_trades, v.weekly_consistency,
                   v.win_rate, v.expectancy, v.gross_profit, v.gross_loss, v.total_return_pct,
                   v.benchmark_return_pct, v.max_drawdown_pct, v.sharpe, v.exposure,
-                  v.trades_per_week, v.weeks_traded, v.start_date, v.end_date, v.span, v.excess_return_pct,
+                  v.trades_per_week, v.weeks_traded, v.start_date, v.end_date, v.span, v.excess_return_pct, v.excess_sqn,
                   v.trade_blocks);
 }
 auto Tie(const PruningConfig& v) { return std::tie(v.strategy, v.fraction, v.min_importance); }
@@ -42,7 +42,7 @@ auto Tie(const EvolutionConfig& v) {
                   v.reference_symbols, v.thresholds, v.regime_configs, v.sqn_min, v.sqn_max,
                   v.profit_factor_min, v.profit_factor_max, v.trade_count_min, v.trade_count_max,
                   v.weekly_consistency_max, v.hyperparameters, v.pruning, v.initial_cash, v.fee_bps,
-                  v.slippage_bps, v.split, v.holdout_sqn_min, v.holdout_excess_return_min,
+                  v.slippage_bps, v.split, v.holdout_sqn_min, v.holdout_excess_return_min, v.holdout_excess_sqn_min,
                   v.holdout_looks, v.excess_return_min, v.max_drawdown_max, v.dsr_min, v.pbo_max);
 }
 auto Tie(const Run& v) {

@@ -61,7 +61,7 @@ std::string SimulateReply(const Result<SimulationResult>& result) {
 void PostSimulate(EnginesContext& ctx, const httplib::Request& req, httplib::Response& res) {
   JsonBody body(req.body, {"model_id", "ticker", "initial_cash", "use_bot", "min_prediction_threshold",
                            "enable_z_score_check", "volatility_normalization", "regime_col", "allowed_regimes",
-                           "fee_bps", "slippage_bps"});
+                           "fee_bps", "slippage_bps", "span"});
   SimulationParams params;
   params.model_id = body.String("model_id", /*required=*/true).value_or("");
   std::optional<std::string> ticker = body.String("ticker");
@@ -69,6 +69,10 @@ void PostSimulate(EnginesContext& ctx, const httplib::Request& req, httplib::Res
   params.threshold = body.Number("min_prediction_threshold", 0.0, 1e9).value_or(0.0);
   params.fee_bps = body.Number("fee_bps", 0.0, 10000.0).value_or(params.fee_bps);
   params.slippage_bps = body.Number("slippage_bps", 0.0, 10000.0).value_or(params.slippage_bps);
+  params.span = body.String("span").value_or(kSpanAll);
+  if (params.span != kSpanAll && params.span != kSpanResearch && params.span != kSpanHoldout) {
+    body.AddError("span", "must be research, holdout or all");
+  }
   // The built-in simulator has no bot, z-score check or volatility
   // normalisation: asking for one is a request it cannot honour.
   for (const char* unsupported : {"use_bot", "enable_z_score_check", "volatility_normalization"}) {

@@ -244,7 +244,8 @@ std::optional<ModelRecord> CompletedModel(EnginesContext& ctx, const std::string
 void PostTrain(EnginesContext& ctx, const httplib::Request& req, httplib::Response& res) {
   JsonBody body(req.body, {"symbol", "algorithm", "target_col", "hyperparameters", "target_transform",
                            "data_options", "timeframe", "parent_model_id", "feature_whitelist", "p_value_threshold",
-                           "reference_symbols"});
+                           "reference_symbols", "holdout_fraction", "holdout_start", "selection_fraction",
+                           "data_digest"});
   ModelSpec spec;
   std::optional<std::string> symbol = body.String("symbol", /*required=*/true);
   if (symbol && symbol->empty()) body.AddError("symbol", "must not be empty");
@@ -266,6 +267,11 @@ void PostTrain(EnginesContext& ctx, const httplib::Request& req, httplib::Respon
   std::optional<std::string> data_options = ObjectOrString(body, "data_options");
   if (data_options) spec.data_options = *data_options;
   const double p_value = body.Number("p_value_threshold", 0.0, 1.0).value_or(0.05);
+  // The split (types.h): none unless given, as for the original service.
+  spec.split.holdout_fraction = body.Number("holdout_fraction", 0.0, 0.9).value_or(0.0);
+  spec.split.holdout_start = body.String("holdout_start").value_or("");
+  spec.split.selection_fraction = body.Number("selection_fraction", 0.0, 0.9).value_or(0.0);
+  spec.data_digest = body.String("data_digest").value_or("");
   std::optional<std::vector<std::string>> whitelist = StringList(body, "feature_whitelist");
   std::optional<std::vector<std::string>> references = StringList(body, "reference_symbols");
   if (!body.ok()) {

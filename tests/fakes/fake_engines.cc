@@ -116,8 +116,11 @@ Result<SimulationResult> FakeSimulator::Simulate(const SimulationParams& params)
     script = script_;
   }
   EVOLVE_RETURN_IF_ERROR(faults_.Enter("Simulate"));
-  if (script) return script(params);
-  return FailingResult();
+  Result<SimulationResult> result = script ? script(params) : FailingResult();
+  // Scores the span it is asked for, as a simulator must (types.h), unless
+  // the script says otherwise.
+  if (result.ok() && result->span.empty()) result->span = params.span.empty() ? kSpanAll : params.span;
+  return result;
 }
 
 std::vector<Result<SimulationResult>> FakeSimulator::SimulateMany(

@@ -57,8 +57,9 @@ struct Verdict {
 Verdict Evaluate(const Criteria& criteria, const SimulationResult& result);
 
 // The confirmation test of a finalist on the holdout, declared in the run's
-// config: SQN >= holdout_sqn_min and, unless holdout_excess_return_min is
-// none, excess_return_pct >= it. e.g. "FAIL: holdout sqn 0.41 < min 1.645
+// config: SQN >= holdout_sqn_min and, unless each is none,
+// excess_return_pct >= holdout_excess_return_min and excess_sqn >=
+// holdout_excess_sqn_min. e.g. "FAIL: holdout sqn 0.41 < min 1.645
 // (short by 1.235)".
 Verdict EvaluateHoldout(const EvolutionConfig& config, const SimulationResult& result);
 

@@ -83,7 +83,8 @@ double NormalCdf(double x);
 
 // The inverse of NormalCdf: x with Z(x) = p. P. J. Acklam's rational
 // approximation (2003; relative error < 1.15e-9), refined by one Halley step
-// on NormalCdf, which brings it to ~1e-14 relative. Returns -infinity for
+// on NormalCdf, which brings it to ~1e-15 relative (p above ~1e-300; below,
+// where the density underflows, Acklam's 1e-9 is left). Returns -infinity for
 // p <= 0, +infinity for p >= 1 and NaN for a NaN p.
 double NormalQuantile(double p);
 

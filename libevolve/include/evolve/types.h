@@ -143,6 +143,11 @@ struct SimulationResult {
   // minus the exposure times buy-and-hold's, as a simple return:
   // 100 * (exp(ln(1 + R) - exposure * ln(1 + B)) - 1) with R, B fractions.
   std::optional<double> excess_return_pct;
+  // Timing skill beyond drift, as a t-statistic: the SQN of the trades' net
+  // log returns less the span's drift over the bars each trade held
+  // (ln(last close / first open) per bar). A long-only strategy on a series
+  // that only drifts has none, however well it does against zero.
+  std::optional<double> excess_sqn;
   // The scored span cut into kCscvBlocks equal runs of bars; each block holds
   // the power sums of the trades that closed in it. For the deflated Sharpe
   // ratio and the CSCV overfitting probability; empty when not reported.
@@ -203,9 +208,12 @@ struct EvolutionConfig {
   // The confirmation test declared before the run: the finalist, frozen, on
   // the holdout needs SQN >= holdout_sqn_min (1.645: a one-sided 5% t-test of
   // mean net trade return > 0) and, unless null, an exposure-matched excess
-  // return >= holdout_excess_return_min percent.
+  // return >= holdout_excess_return_min percent...
   double holdout_sqn_min = 1.645;
   std::optional<double> holdout_excess_return_min = 0.0;
+  // ... and, unless null, excess_sqn >= holdout_excess_sqn_min: the excess
+  // over exposure-matched buy-and-hold is significant, not a coin flip.
+  std::optional<double> holdout_excess_sqn_min = 1.645;
   // How many finalists a run may take to the holdout (each look is counted).
   int holdout_looks = 1;
   // Optional criteria on the research span (null: not checked).

@@ -275,6 +275,13 @@ std::string HttpSimulator::SimulateRequestBody(const SimulationParams& params) c
     for (int r : params.regime.allowed) w.Int(r);
     w.EndArray();
   }
+  // Which bars to score (types.h); evolve-engines honours it and echoes it
+  // in libevolve_result. Not sent for the whole span, which is what the
+  // original service always scores, so requests to it stay as they were.
+  if (!params.span.empty() && params.span != kSpanAll) {
+    w.Key("span");
+    str(params.span);
+  }
   if (impl_->options().send_costs) {
     w.Key("fee_bps");
     num(params.fee_bps);

@@ -227,6 +227,20 @@ Result<std::string> HttpTrainer::TrainRequestBody(const ModelSpec& spec) const {
     for (const std::string& s : spec.reference_symbols) str(s);
     w.EndArray();
   }
+  // The split (types.h), for a service that honours it (evolve-engines);
+  // none is not sent, so requests to the original service stay as they were.
+  if (!spec.split.none()) {
+    w.Key("holdout_fraction");
+    w.Double(spec.split.holdout_fraction);
+    w.Key("holdout_start");
+    str(spec.split.holdout_start);
+    w.Key("selection_fraction");
+    w.Double(spec.split.selection_fraction);
+  }
+  if (!spec.data_digest.empty()) {
+    w.Key("data_digest");
+    str(spec.data_digest);
+  }
   w.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize());
 }

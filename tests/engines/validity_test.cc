@@ -1,0 +1,253 @@
+// Research validity of the built-in engines under the evolution engine
+// (docs/validity.md): pruning never sees the scored bars, a model's
+// fingerprint knows its data, and a regime label never sees a reference bar
+// that was not complete yet.
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <thread>
+
+#include "evolve/engines/bars.h"
+#include "evolve/engines/builtin.h"
+#include "evolve/engines/synthetic.h"
+#include "evolve/evolution.h"
+#include "evolve/json.h"
+#include "evolve/testing/fake_store.h"
+#include "evolve/worker.h"
+
+namespace evolve::engines {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ScratchDir {
+  fs::path path;
+  ScratchDir() {
+    char tmpl[] = "/tmp/evolve-validity-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~ScratchDir() { fs::remove_all(path); }
+};
+
+void Write(const fs::path& dir, const Bars& bars) {
+  REQUIRE(WriteBarsCsv(bars, (dir / (bars.symbol + ".csv")).string()).ok());
+}
+
+Bars Noise(const std::string& symbol, size_t n, uint64_t seed) {
+  SyntheticOptions o;
+  o.symbols = {symbol};
+  o.bars = n;
+  o.seed = seed;
+  return GenerateSyntheticBars(o).at(symbol);
+}
+
+// A small, fast evolution config on daily bars: one cell (threshold 0, no
+// regime filter), criteria nothing meets, and pruning that always prunes,
+// so every run has exactly `generations` generations.
+EvolutionConfig OneCellConfig(const std::string& symbol, int generations) {
+  EvolutionConfig c;
+  c.symbol = symbol;
+  c.timeframe = "1d";
+  c.max_generations = generations;
+  c.hyperparameters = R"({"n_estimators": 30, "max_depth": 5, "min_samples_leaf": 20, "random_state": 3})";
+  c.data_options = R"({"train_window": 400, "test_window": 100})";
+  c.thresholds = {0.0};
+  c.regime_configs = {RegimeFilter{}};
+  c.pruning.strategy = "keep_top_fraction";
+  c.pruning.fraction = 0.7;
+  c.sqn_min = 1000;  // never met: no finalist, no look at the holdout
+  c.sqn_max = 2000;
+  c.trade_count_min = 0;
+  return c;
+}
+
+// Runs `config` to its end on the built-in engines over `data_dir`, with an
+// in-process worker, and returns the run.
+Run Evolve(testing::FakeStore& store, const fs::path& data_dir, const EvolutionConfig& config) {
+  BuiltinOptions options;
+  options.data_dir = data_dir.string();
+  options.threads = 1;
+  auto engines = NewBuiltinEngines(store, options);
+  REQUIRE(engines.ok());
+  EngineOptions engine_options;
+  engine_options.poll_interval = std::chrono::milliseconds(5);
+  EvolutionEngine engine({*engines->features, *engines->trainer, store, nullptr, nullptr}, engine_options);
+  auto run = engine.CreateRun(config);
+  REQUIRE(run.ok());
+  WorkerOptions o;
+  o.worker_id = "validity-worker";
+  o.poll_interval = std::chrono::milliseconds(5);
+  Worker worker(store, &store, *engines->simulator, *RealClock(), o);
+  std::thread thread([&worker] { CHECK(worker.Run().ok()); });
+  auto done = engine.RunToEnd(run->id);
+  worker.RequestStop();
+  thread.join();
+  REQUIRE(done.ok());
+  return *done;
+}
+
+// The fixed cell's research SQN of each generation of `run` (0 when undefined).
+std::vector<double> CellSqnByGeneration(testing::FakeStore& store, const Run& run) {
+  std::vector<double> out;
+  for (const Generation& g : *store.ListGenerations(run.id)) {
+    JobFilter filter;
+    filter.batch_id = g.batch_id;
+    auto jobs = store.ListJobs(filter);
+    REQUIRE(jobs.ok());
+    REQUIRE(jobs->size() == 1);
+    const Job& job = jobs->front();
+    REQUIRE(job.result.has_value());
+    out.push_back(job.result->sqn.value_or(0.0));
+  }
+  return out;
+}
+
+struct Drift {
+  double mean_first = 0, mean_last = 0, standard_error = 0;  // of last - first, paired
+};
+
+// Evolves `series` noise series of 2,500 daily bars for four generations and
+// compares the fixed cell's SQN of generation 3 with generation 0's.
+Drift CellDriftOnNoise(int series, double selection_fraction) {
+  std::vector<double> first, last;
+  for (int s = 0; s < series; ++s) {
+    ScratchDir dir;
+    Write(dir.path, Noise("NOISE", 2500, 1000 + static_cast<uint64_t>(s)));
+    testing::FakeStore store(*RealClock());
+    EvolutionConfig config = OneCellConfig("NOISE", 4);
+    config.split.selection_fraction = selection_fraction;
+    const Run run = Evolve(store, dir.path, config);
+    INFO(ToJson(run));
+    REQUIRE(run.status == RunStatus::kCompleted);
+    const std::vector<double> sqn = CellSqnByGeneration(store, run);
+    REQUIRE(sqn.size() == 4);
+    first.push_back(sqn.front());
+    last.push_back(sqn.back());
+  }
+  Drift d;
+  const double n = static_cast<double>(series);
+  double mean_diff = 0, ss = 0;
+  for (int s = 0; s < series; ++s) {
+    d.mean_first += first[s] / n;
+    d.mean_last += last[s] / n;
+    mean_diff += (last[s] - first[s]) / n;
+  }
+  for (int s = 0; s < series; ++s) {
+    const double e = last[s] - first[s] - mean_diff;
+    ss += e * e;
+  }
+  d.standard_error = std::sqrt(ss / (n - 1) / n);
+  return d;
+}
+
+// What it catches: pruning that keeps the features whose permutation
+// importance looked good on the very bars the backtest scores makes a fixed
+// cell's SQN on pure noise climb with each generation (the leak measured on
+// main before the selection span: -0.07, +0.35, +0.62, +0.82). With the
+// selection span, generation 3's mean stays within two standard errors of
+// generation 0's. 40 seeded series; the margin (2 SE of the paired
+// difference) is what the issue asks for, and the series are fixed.
+TEST_CASE("validity: on noise a fixed cell's SQN does not rise with the generation") {
+  const Drift d = CellDriftOnNoise(40, 0.3);
+  MESSAGE("selection span: generation 0 mean SQN " << d.mean_first << ", generation 3 " << d.mean_last
+                                                   << ", standard error of the difference " << d.standard_error);
+  CHECK(d.mean_last - d.mean_first <= 2 * d.standard_error);
+}
+
+TEST_CASE("validity: appending bars to a CSV trains a new model on the next run") {
+  ScratchDir dir;
+  const Bars all = Noise("GROW", 2600, 77);
+  Bars head = all;
+  for (auto* v : {&head.open, &head.high, &head.low, &head.close, &head.volume}) v->resize(2000);
+  head.time.resize(2000);
+  Write(dir.path, head);
+  testing::FakeStore store(*RealClock());
+  const EvolutionConfig config = OneCellConfig("GROW", 1);
+  const Run first = Evolve(store, dir.path, config);
+  const Run again = Evolve(store, dir.path, config);
+  // Same bars: the model is reused.
+  CHECK(store.GetGeneration(again.id, 0)->reused_model);
+  CHECK(again.seed_model_id == first.seed_model_id);
+
+  Write(dir.path, all);  // 600 more bars
+  const Run grown = Evolve(store, dir.path, config);
+  const Generation g = *store.GetGeneration(grown.id, 0);
+  CHECK_FALSE(g.reused_model);
+  CHECK(grown.seed_model_id != first.seed_model_id);
+  // Its backtest ends where the new data's research span ends, later than before.
+  JobFilter filter;
+  filter.batch_id = g.batch_id;
+  const std::string grown_end = store.ListJobs(filter)->front().result->end_date;
+  filter.batch_id = store.GetGeneration(first.id, 0)->batch_id;
+  const std::string first_end = store.ListJobs(filter)->front().result->end_date;
+  CHECK(grown_end > first_end);
+}
+
+// Minute bars of one symbol with a daily reference whose bars are stamped at
+// 00:00 of their date: the daily close is known only at the end of the day,
+// so no minute bar of that day may see it.
+TEST_CASE("validity: a minute bar's regime label does not change when its own day's daily reference close does") {
+  SyntheticOptions minutes;
+  minutes.symbols = {"MIN"};
+  minutes.bars = 390 * 30;
+  minutes.intraday = true;
+  minutes.seed = 5;
+  const Bars minute_bars = GenerateSyntheticBars(minutes).at("MIN");
+  SyntheticOptions days;
+  days.symbols = {"DAY"};
+  days.bars = 30;
+  days.seed = 6;
+  const Bars daily = GenerateSyntheticBars(days).at("DAY");
+  REQUIRE(daily.time.front() == minute_bars.time.front() - (minute_bars.time.front() % 86400));
+
+  const size_t changed_day = 20;
+  Bars edited = daily;
+  edited.close[changed_day] *= 1.5;
+  edited.high[changed_day] = std::max(edited.high[changed_day], edited.close[changed_day]);
+
+  auto labels = [&](const Bars& reference) {
+    ScratchDir dir;
+    Write(dir.path, minute_bars);
+    Write(dir.path, reference);
+    testing::FakeStore store(*RealClock());
+    BuiltinOptions options;
+    auto trainer = NewBuiltinTrainer(std::make_shared<BarDirectory>(dir.path.string()), store, options);
+    ModelSpec spec;
+    spec.symbol = "MIN";
+    spec.timeframe = "1m";
+    spec.features = {"rsi_14", "ibs", "return_1", "return_z_score_20"};
+    spec.reference_symbols = {"DAY"};
+    spec.hyperparameters = R"({"n_estimators": 10, "max_depth": 4, "random_state": 3})";
+    spec.data_options = R"({"train_window": 1950, "test_window": 390})";
+    auto model = trainer->Train(spec);
+    REQUIRE(model.ok());
+    auto bars = LoadModelBacktestBars(store, model->model_id, kSpanAll);
+    REQUIRE(bars.ok());
+    return *bars;
+  };
+  const BacktestBars before = labels(daily);
+  const BacktestBars after = labels(edited);
+  REQUIRE(before.time == after.time);
+  const int64_t day_end = daily.time[changed_day] + 86400;  // the changed close is known from here on
+  bool later_changed = false;
+  for (const auto& [column, values] : before.regimes) {
+    const std::vector<int8_t>& other = after.regimes.at(column);
+    for (size_t i = 0; i < before.time.size(); ++i) {
+      if (before.time[i] < day_end) {
+        INFO(column << " at bar " << i << " (" << FormatBarTime(before.time[i], true) << ")");
+        CHECK(values[i] == other[i]);
+      } else if (values[i] != other[i]) {
+        later_changed = true;
+      }
+    }
+  }
+  // The edit does reach the labels once the day is complete: the check above
+  // could fail.
+  CHECK(later_changed);
+}
+
+}  // namespace
+}  // namespace evolve::engines
