@@ -235,6 +235,10 @@ int main(int argc, char** argv) {
   config.profit_factor_min = 1.2;
   config.sqn_max = 10;
   config.weekly_consistency_max = 1.0;
+  // The toy simulator always scores the second half of its bars: it knows no
+  // holdout or selection span, so the run has none (docs/validity.md says
+  // what a simulator must do for a run to hold bars out).
+  config.split = evolve::DataSplit{};
   auto run = engine.CreateRun(config);
   if (!run.ok()) {
     std::fprintf(stderr, "error: %s\n", run.status().ToString().c_str());

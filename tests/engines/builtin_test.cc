@@ -307,6 +307,7 @@ TEST_CASE("builtin: an evolution on the bundled TTRC bars runs four generations 
   config.pruning.strategy = "keep_top_fraction";  // always prunes, so all four generations run
   config.pruning.fraction = 0.7;
   config.regime_configs = {RegimeFilter{}, RegimeFilter{"regime_gmm", {0}}, RegimeFilter{"regime_vix", {3}}};
+  config.trade_count_min = 20;  // so every generation has a best result to rank
   auto run = engine.CreateRun(config);
   REQUIRE(run.ok());
 

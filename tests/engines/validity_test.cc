@@ -192,21 +192,27 @@ TEST_CASE("validity: appending bars to a CSV trains a new model on the next run"
 TEST_CASE("validity: a minute bar's regime label does not change when its own day's daily reference close does") {
   SyntheticOptions minutes;
   minutes.symbols = {"MIN"};
-  minutes.bars = 390 * 30;
+  minutes.bars = 390 * 60;
   minutes.intraday = true;
   minutes.seed = 5;
   const Bars minute_bars = GenerateSyntheticBars(minutes).at("MIN");
   SyntheticOptions days;
   days.symbols = {"DAY"};
-  days.bars = 30;
+  days.bars = 60;
   days.seed = 6;
   const Bars daily = GenerateSyntheticBars(days).at("DAY");
   REQUIRE(daily.time.front() == minute_bars.time.front() - (minute_bars.time.front() % 86400));
 
-  const size_t changed_day = 20;
+  // After the first prediction: the reference's 20-day features hold every
+  // model's predictions back to day 21, then one train_window (5 days).
+  const size_t changed_day = 40;
+  // Turn the day's move around (an up day closes 30% down, a down day 30%
+  // up), so the trend label of the following day's minutes flips.
   Bars edited = daily;
-  edited.close[changed_day] *= 1.5;
+  const double previous = daily.close[changed_day - 1];
+  edited.close[changed_day] = previous * (daily.close[changed_day] > previous ? 0.7 : 1.3);
   edited.high[changed_day] = std::max(edited.high[changed_day], edited.close[changed_day]);
+  edited.low[changed_day] = std::min(edited.low[changed_day], edited.close[changed_day]);
 
   auto labels = [&](const Bars& reference) {
     ScratchDir dir;

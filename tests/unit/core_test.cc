@@ -140,7 +140,7 @@ TEST_CASE("fingerprint: canonical JSON and a pinned fingerprint for a fixed spec
   CHECK(*fp == Sha256Hex(*canonical));
   // Pinned: a change here means every stored fingerprint changes meaning,
   // which requires bumping kFingerprintVersion.
-  CHECK(*fp == "b7c93e88ff18ef36e7808228caabf7a851b812e7fde280f99c592400e765c855");
+  CHECK(*fp == "f6097896d3067a4d3ff1131657d4bb20b8b98208f8bce7227b20c2d5d5ed13ec");
 }
 
 TEST_CASE("fingerprint: what does not change it") {

@@ -46,11 +46,21 @@ struct Harness {
         std::make_unique<EvolutionEngine>(EngineDeps{features, trainer, store, pruning, nullptr}, options);
   }
 
+  // No split: these tests are about the loop itself; the holdout has its
+  // own (HoldoutConfig).
   static EvolutionConfig Config() {
     EvolutionConfig c;
     c.symbol = "TTRC";
     c.thresholds = {0.0001, 0.0003};
     c.regime_configs = {RegimeFilter{}, RegimeFilter{"regime_gmm", {1}}};
+    c.split = DataSplit{};
+    return c;
+  }
+
+  // The defaults' split: a holdout and a selection span.
+  static EvolutionConfig HoldoutConfig() {
+    EvolutionConfig c = Config();
+    c.split = EvolutionConfig{}.split;
     return c;
   }
 
@@ -137,6 +147,7 @@ TEST_CASE("engine: stop condition max_generations, with lineage and priorities")
       [&](const SimulationParams&) { return FakeSimulator::FailingResult(1.0 + 0.1 * ++calls); });
   EvolutionConfig config = Harness::Config();
   config.max_generations = 3;
+  config.trade_count_min = 100;  // FailingResult's 100 trades rank (it still fails on PF and consistency)
   Run run = h.Start(config);
   auto done = h.Drive(run.id);
   REQUIRE(done.ok());
@@ -384,6 +395,7 @@ TEST_CASE("engine: jobs of a higher-SQN parent are claimed first, ties by age") 
   EvolutionConfig config = Harness::Config();
   config.thresholds = {0.0001};
   config.regime_configs = {RegimeFilter{}};
+  config.trade_count_min = 100;  // FailingResult's 100 trades rank (it still fails on PF and consistency)
   Run a = h.Start(config);
   config.seed_features = {"a", "b", "c"};
   Run b = h.Start(config);
@@ -627,6 +639,193 @@ TEST_CASE("engine: RunToEnd waits out a store that is away and finishes the run"
   REQUIRE(second.ok());
   store.faults().FailNext("GetRun", InternalError("corrupt row"));
   CHECK(engine.RunToEnd(second->id).status().code() == StatusCode::kInternal);
+}
+
+
+// The research grid answers by threshold (SQN 3.2 / 4.0 pass, 5.5 fails
+// sqn_max); the holdout answers with `holdout`.
+FakeSimulator::Script ResearchAndHoldout(SimulationResult holdout) {
+  return [holdout](const SimulationParams& p) -> Result<SimulationResult> {
+    if (p.span == kSpanHoldout) return holdout;
+    return ByThreshold(p);
+  };
+}
+
+SimulationResult HoldoutResult(double sqn, double excess_sqn, double excess_pct) {
+  SimulationResult r = FakeSimulator::PassingResult(sqn);
+  r.excess_sqn = excess_sqn;
+  r.excess_return_pct = excess_pct;
+  return r;
+}
+
+TEST_CASE("engine: a finalist is promoted only once its frozen cell passes on the holdout") {
+  Harness h;
+  h.simulator.SetScript(ResearchAndHoldout(HoldoutResult(2.1, 1.9, 12.0)));
+  Run run = h.Start(Harness::HoldoutConfig());
+  auto done = h.Drive(run.id);
+  REQUIRE(done.ok());
+  CHECK(done->status == RunStatus::kPromoted);
+  auto gens = h.Generations(run.id);
+  REQUIRE(gens.size() == 1);
+  REQUIRE(gens[0].holdout.has_value());
+  const HoldoutCheck& check = *gens[0].holdout;
+  CHECK(check.decided);
+  CHECK(check.passed);
+  CHECK(check.verdict == "PASS");
+  CHECK(check.look == 1);
+  REQUIRE(check.result.has_value());
+  CHECK(*check.result->sqn == 2.1);
+  // The research grid scored the research span; the holdout job is the
+  // finalist's cell, frozen, on the holdout.
+  auto finalist = h.store.GetJob(check.candidate_job_id);
+  auto looked = h.store.GetJob(check.job_id);
+  REQUIRE(finalist.ok());
+  REQUIRE(looked.ok());
+  CHECK(finalist->params.span == kSpanResearch);
+  CHECK(looked->params.span == kSpanHoldout);
+  CHECK(looked->params.threshold == finalist->params.threshold);
+  CHECK(looked->params.regime == finalist->params.regime);
+  CHECK(looked->params.model_id == finalist->params.model_id);
+  CHECK(*finalist->result->sqn == 4.0);
+  auto promotion = h.store.GetPromotion(done->promotion_id);
+  REQUIRE(promotion.ok());
+  CHECK(promotion->sqn == 4.0);
+  REQUIRE(promotion->holdout.has_value());
+  CHECK(promotion->holdout->passed);
+  REQUIRE(promotion->selection.has_value());
+  CHECK(promotion->selection->trials == 4);
+  // Exactly one look: the simulator saw the holdout once.
+  int holdout_calls = 0;
+  for (const SimulationParams& p : h.simulator.calls()) holdout_calls += p.span == kSpanHoldout;
+  CHECK(holdout_calls == 1);
+}
+
+TEST_CASE("engine: a finalist that fails on the holdout ends the run holdout_rejected, with the figures kept") {
+  Harness h;
+  for (const auto& [holdout, failure] : std::vector<std::pair<SimulationResult, std::string>>{
+           {HoldoutResult(0.4, 0.4, 3.0), "holdout sqn 0.4 < min 1.645"},
+           {HoldoutResult(2.5, 0.2, 1.0), "holdout excess_sqn 0.2 < min 1.645"},
+           {HoldoutResult(2.5, 2.5, -4.0), "holdout excess_return_pct -4 < min 0"}}) {
+    h.simulator.SetScript(ResearchAndHoldout(holdout));
+    EvolutionConfig config = Harness::HoldoutConfig();
+    config.max_generations = 3;
+    Run run = h.Start(config);
+    auto done = h.Drive(run.id);
+    REQUIRE(done.ok());
+    CHECK(done->status == RunStatus::kCompleted);
+    CHECK(done->stop_reason == kStopHoldoutRejected);
+    CHECK_FALSE(done->promoted);
+    auto gens = h.Generations(run.id);
+    REQUIRE(gens.size() == 1);  // one look, and it is spent: the run does not go on
+    REQUIRE(gens[0].holdout.has_value());
+    CHECK_FALSE(gens[0].holdout->passed);
+    INFO(gens[0].holdout->verdict);
+    CHECK(gens[0].holdout->verdict.find(failure) != std::string::npos);
+    CHECK(gens[0].holdout->result.has_value());
+  }
+  CHECK(h.store.ListPromotions(10, 0)->empty());
+}
+
+TEST_CASE("engine: holdout_looks 2 lets a later generation's finalist take the second look") {
+  Harness h;
+  h.trainer.SetImportanceScript(PruneLastOne);
+  int holdout_calls = 0;
+  h.simulator.SetScript([&holdout_calls](const SimulationParams& p) -> Result<SimulationResult> {
+    if (p.span != kSpanHoldout) return ByThreshold(p);
+    return ++holdout_calls == 1 ? HoldoutResult(0.5, 0.5, 1.0) : HoldoutResult(2.0, 2.0, 1.0);
+  });
+  EvolutionConfig config = Harness::HoldoutConfig();
+  config.holdout_looks = 2;
+  Run run = h.Start(config);
+  auto done = h.Drive(run.id);
+  REQUIRE(done.ok());
+  CHECK(done->status == RunStatus::kPromoted);
+  auto gens = h.Generations(run.id);
+  REQUIRE(gens.size() == 2);
+  CHECK(gens[0].holdout->look == 1);
+  CHECK_FALSE(gens[0].holdout->passed);
+  CHECK(gens[1].holdout->look == 2);
+  CHECK(gens[1].holdout->passed);
+  CHECK(h.store.GetPromotion(done->promotion_id)->generation == 1);
+}
+
+TEST_CASE("engine: a simulator that does not score the span it is asked for fails the run, naming it") {
+  Harness h;
+  h.simulator.SetScript([](const SimulationParams& p) -> Result<SimulationResult> {
+    SimulationResult r = *ByThreshold(p);
+    r.span = kSpanAll;  // ignores the research span
+    return r;
+  });
+  Run run = h.Start(Harness::HoldoutConfig());
+  auto done = h.Drive(run.id);
+  REQUIRE(done.ok());
+  CHECK(done->status == RunStatus::kFailed);
+  INFO(done->error);
+  CHECK(done->error.find("asked the simulator to score the 'research' span, and it scored 'all'") !=
+        std::string::npos);
+  CHECK(done->error.find("holdout_fraction 0") != std::string::npos);
+}
+
+TEST_CASE("engine: a result with fewer than trade_count_min trades never ranks as a generation's best") {
+  Harness h;
+  h.simulator.SetScript([](const SimulationParams& p) -> Result<SimulationResult> {
+    SimulationResult r = FakeSimulator::FailingResult(p.threshold < 0.0002 ? 1.19 : 0.8);
+    if (p.threshold < 0.0002) r.trade_count = 3;  // the highest SQN, from 3 trades
+    return r;
+  });
+  EvolutionConfig config = Harness::Config();
+  config.trade_count_min = 50;
+  config.max_generations = 1;
+  Run run = h.Start(config);
+  auto done = h.Drive(run.id);
+  REQUIRE(done.ok());
+  auto gens = h.Generations(run.id);
+  REQUIRE(gens.size() == 1);
+  CHECK(gens[0].jobs_too_few_trades == 2);
+  REQUIRE(gens[0].best_sqn.has_value());
+  CHECK(*gens[0].best_sqn == 0.8);
+  CHECK(gens[0].best_trade_count == 100);
+}
+
+TEST_CASE("engine: every generation stores its trials, and dsr_min and pbo_max hold a finalist back") {
+  Harness h;
+  // Results with trade blocks: 16 blocks of 25 trades each.
+  h.simulator.SetScript([](const SimulationParams& p) -> Result<SimulationResult> {
+    SimulationResult r = *ByThreshold(p);
+    r.end_date = "2020-06-30";  // the research span's last date: the same for both runs
+    const double mean = p.threshold < 0.0002 ? 0.001 : 0.0015;
+    for (int b = 0; b < 16; ++b) {
+      const double sd = 0.01 + 0.001 * b;
+      r.trade_blocks.push_back(ReturnSums{25, 25 * mean, 25 * (sd * sd + mean * mean), 0.0,
+                                          25 * 3 * sd * sd * sd * sd});
+    }
+    return r;
+  });
+  EvolutionConfig config = Harness::Config();
+  Run plain = h.Start(config);
+  auto done = h.Drive(plain.id);
+  REQUIRE(done.ok());
+  CHECK(done->status == RunStatus::kPromoted);
+  auto gens = h.Generations(plain.id);
+  REQUIRE(gens[0].selection.has_value());
+  const SelectionStats& s = *gens[0].selection;
+  CHECK(s.trials == 4);
+  REQUIRE(s.dsr.has_value());
+  REQUIRE(s.pbo.has_value());
+  CHECK(*s.dsr >= 0.0);
+  CHECK(*s.dsr <= 1.0);
+  CHECK(s.pbo_candidates == 4);
+  REQUIRE(h.store.GetPromotion(done->promotion_id)->selection.has_value());
+
+  config.dsr_min = 1.0;  // a DSR of exactly 1 is never reached
+  Run strict = h.Start(config);
+  done = h.Drive(strict.id);
+  REQUIRE(done.ok());
+  CHECK(done->status == RunStatus::kCompleted);
+  gens = h.Generations(strict.id);
+  CHECK(gens[0].verdict.find("FAIL: dsr") == 0);
+  // The earlier run on the same symbol and span counts as prior trials.
+  CHECK(gens[0].selection->prior_trials == 4);
 }
 
 }  // namespace

@@ -440,7 +440,10 @@ TEST_SUITE("json") {
           R"("sqn_max":5.0,"profit_factor_min":2.0,"profit_factor_max":4.0,)"
           R"("trade_count_min":200,"trade_count_max":10000,"weekly_consistency_max":0.5,)"
           R"("hyperparameters":{},"pruning":{"strategy":"non_positive","fraction":0.5,)"
-          R"("min_importance":0.0},"initial_cash":10000.0,"fee_bps":1.0,"slippage_bps":1.0})");
+          R"("min_importance":0.0},"initial_cash":10000.0,"fee_bps":1.0,"slippage_bps":1.0,)"
+        R"("holdout_fraction":0.2,"holdout_start":"","selection_fraction":0.3,"holdout_sqn_min":1.645,)"
+        R"("holdout_excess_return_min":0.0,"holdout_excess_sqn_min":1.645,"holdout_looks":1,)"
+        R"("excess_return_min":null,"max_drawdown_max":null,"dsr_min":null,"pbo_max":null})");
 
     const std::string config = ToJson(FullConfig());
     CHECK(config.find(R"("regime_configs":[{"regime_gmm":[1]},{},{"regime_vix":[2,3]}])") !=
