@@ -75,7 +75,8 @@ class Service {
 constexpr char kEvolveBody[] =
     R"({"symbol": "SYN", "max_generations": 2, "thresholds": [0.0001, 0.0002, 0.0003, 0.0004],)"
     R"( "regime_configs": [{}, {"regime_gmm": [0]}, {"regime_vix": [2, 3]}], "sqn_min": 100, "sqn_max": 200,)"
-    R"( "pruning": {"strategy": "keep_top_fraction", "fraction": 0.7}})";
+    R"( "pruning": {"strategy": "keep_top_fraction", "fraction": 0.7},)"
+    R"( "data_options": {"train_window": 500, "test_window": 100}})";
 
 // Starts the run; returns its id.
 std::string StartRun(const Service& service, const std::string& token = "") {

