@@ -32,9 +32,11 @@ const char* ResearchSpan(const EvolutionConfig& config) {
 
 // A simulator must score the span it is asked for. One that knows no spans
 // reports none, which is right only for kSpanAll.
+// The same for a threshold given as a quantile: the result says what it came to.
 bool ScoredAsAsked(const Job& job) {
   const std::string& asked = job.params.span.empty() ? std::string(kSpanAll) : job.params.span;
   const std::string& scored = job.result->span;
+  if (job.params.threshold_quantile && !job.result->threshold) return false;
   return scored == asked || (scored.empty() && asked == kSpanAll);
 }
 
@@ -465,8 +467,12 @@ class EvolutionEngine::Impl {
   Result<StepOutcome> EnqueueGeneration(Run& run, Generation& gen) {
     const EvolutionConfig& config = run.config;
     gen.batch_id = BatchId(run.id, gen.generation);
+    // The threshold axis: values in return units, then quantiles.
+    std::vector<std::pair<double, std::optional<double>>> thresholds;
+    for (double t : config.thresholds) thresholds.emplace_back(t, std::nullopt);
+    for (double q : config.threshold_quantiles) thresholds.emplace_back(0.0, q);
     std::vector<Job> jobs;
-    for (double threshold : config.thresholds) {
+    for (const auto& [threshold, quantile] : thresholds) {
       for (const RegimeFilter& regime : config.regime_configs) {
         Job job;
         job.id = JobId(gen.batch_id, jobs.size());
@@ -479,6 +485,7 @@ class EvolutionEngine::Impl {
         job.params.model_id = gen.model_id;
         job.params.ticker = config.symbol;
         job.params.threshold = threshold;
+        job.params.threshold_quantile = quantile;
         job.params.regime = regime;
         job.params.initial_cash = config.initial_cash;
         job.params.fee_bps = config.fee_bps;
@@ -610,7 +617,7 @@ class EvolutionEngine::Impl {
       p.weekly_consistency = finalist->result->weekly_consistency;
       p.ticker = finalist->params.ticker;
       p.regime = finalist->params.regime;
-      p.threshold = finalist->params.threshold;
+      p.threshold = finalist->result->threshold.value_or(finalist->params.threshold);
       p.spec = SpecFor(run.config, gen.features);
       p.spec.parent_model_id = gen.parent_model_id;
       p.result = *finalist->result;
@@ -657,6 +664,12 @@ class EvolutionEngine::Impl {
   }
 
   static std::string SpanMismatch(const Generation& gen, const Job& job) {
+    if (job.params.threshold_quantile && !job.result->threshold) {
+      return GenTag(gen.generation) + ": job " + job.id + " asked the simulator for a threshold at quantile " +
+             internal::FormatNumber(*job.params.threshold_quantile) +
+             " of the predictions, and its result does not say what threshold it used; a simulator that knows "
+             "no quantiles needs threshold_quantiles empty (docs/validity.md)";
+    }
     return GenTag(gen.generation) + ": job " + job.id + " asked the simulator to score the '" +
            (job.params.span.empty() ? std::string(kSpanAll) : job.params.span) + "' span, and it scored '" +
            (job.result->span.empty() ? std::string("(a simulator that knows no spans)") : job.result->span) +

@@ -356,6 +356,7 @@ IfIs<M, SimulationParams> Fields(V& v, M& m) {
   v(kOptional, "enable_z_score_check", m.enable_z_score_check);
   v(kOptional, "volatility_normalization", m.volatility_normalization);
   v(kOptional, "span", m.span);
+  v(kOptional, "threshold_quantile", m.threshold_quantile);
 }
 
 template <typename V, typename M>
@@ -391,6 +392,7 @@ IfIs<M, SimulationResult> Fields(V& v, M& m) {
   v(kOptional, "start_date", m.start_date);
   v(kOptional, "end_date", m.end_date);
   v(kOptional, "span", m.span);
+  v(kOptional, "threshold", m.threshold);
   v(kOptional, "excess_return_pct", m.excess_return_pct);
   v(kOptional, "excess_sqn", m.excess_sqn);
   v(kOptional, "trade_blocks", m.trade_blocks);
@@ -417,6 +419,7 @@ IfIs<M, EvolutionConfig> Fields(V& v, M& m) {
   v(kOptional, "seed_model_id", m.seed_model_id);
   v(kOptional, "reference_symbols", m.reference_symbols);
   v(kOptional, "thresholds", m.thresholds);
+  v(kOptional, "threshold_quantiles", m.threshold_quantiles);
   v(kOptional, "regime_configs", AsRegimeConfigs(m.regime_configs));
   v(kOptional, "sqn_min", m.sqn_min);
   v(kOptional, "sqn_max", m.sqn_max);
@@ -1186,18 +1189,24 @@ void Check(Problems& problems, const std::string& path, const EvolutionConfig& c
   r.Names("seed_features", c.seed_features, false);
   r.Names("reference_symbols", c.reference_symbols, true);
 
-  bool thresholds_ok = r.Axis("thresholds", c.thresholds.size());
-  if (thresholds_ok) {
-    for (size_t i = 0; i < c.thresholds.size(); ++i) {
-      const std::string item = At("thresholds", i);
-      const auto first = std::find(c.thresholds.begin(), c.thresholds.end(), c.thresholds[i]) -
-                         c.thresholds.begin();
-      if (!r.Number(item, c.thresholds[i], 0.0, kClosed)) {
+  // Thresholds in return units and as quantiles: one grid axis, which may
+  // come from either list but not from neither.
+  const size_t num_thresholds = c.thresholds.size() + c.threshold_quantiles.size();
+  bool thresholds_ok = r.Axis("thresholds", num_thresholds) && r.Ready("threshold_quantiles");
+  auto check_list = [&](const char* field, const std::vector<double>& list, double hi, Edge hi_edge) {
+    for (size_t i = 0; i < list.size(); ++i) {
+      const std::string item = At(field, i);
+      const auto first = std::find(list.begin(), list.end(), list[i]) - list.begin();
+      if (!r.Number(item, list[i], 0.0, kClosed, hi, hi_edge)) {
         thresholds_ok = false;
       } else if (static_cast<size_t>(first) != i) {
-        thresholds_ok = r.Fail(item, "duplicate of " + At("thresholds", first));
+        thresholds_ok = r.Fail(item, "duplicate of " + At(field, first));
       }
     }
+  };
+  if (thresholds_ok) {
+    check_list("thresholds", c.thresholds, kInf, kOpen);
+    check_list("threshold_quantiles", c.threshold_quantiles, 1.0, kOpen);
   }
 
   bool regimes_ok = r.Axis("regime_configs", c.regime_configs.size());
@@ -1221,10 +1230,10 @@ void Check(Problems& problems, const std::string& path, const EvolutionConfig& c
       regimes_ok = regimes_ok && ok;
     }
   }
-  if (thresholds_ok && regimes_ok && c.thresholds.size() * c.regime_configs.size() > kMaxGridJobs) {
-    r.Fail("thresholds", "thresholds x regime_configs is " + std::to_string(c.thresholds.size()) +
+  if (thresholds_ok && regimes_ok && num_thresholds * c.regime_configs.size() > kMaxGridJobs) {
+    r.Fail("thresholds", "thresholds x regime_configs is " + std::to_string(num_thresholds) +
                              " x " + std::to_string(c.regime_configs.size()) + " = " +
-                             std::to_string(c.thresholds.size() * c.regime_configs.size()) +
+                             std::to_string(num_thresholds * c.regime_configs.size()) +
                              " simulations per generation; at most " +
                              std::to_string(kMaxGridJobs));
   }

@@ -26,20 +26,21 @@ auto Tie(const ModelSpec& v) {
 auto Tie(const RegimeFilter& v) { return std::tie(v.column, v.allowed); }
 auto Tie(const SimulationParams& v) {
   return std::tie(v.model_id, v.ticker, v.threshold, v.regime, v.initial_cash, v.fee_bps,
-                  v.slippage_bps, v.use_bot, v.enable_z_score_check, v.volatility_normalization, v.span);
+                  v.slippage_bps, v.use_bot, v.enable_z_score_check, v.volatility_normalization, v.span,
+                  v.threshold_quantile);
 }
 auto Tie(const SimulationResult& v) {
   return std::tie(v.sqn, v.sqn_100, v.profit_factor, v.trade_count, v.total_trades, v.weekly_consistency,
                   v.win_rate, v.expectancy, v.gross_profit, v.gross_loss, v.total_return_pct,
                   v.benchmark_return_pct, v.max_drawdown_pct, v.sharpe, v.exposure,
-                  v.trades_per_week, v.weeks_traded, v.start_date, v.end_date, v.span, v.excess_return_pct, v.excess_sqn,
+                  v.trades_per_week, v.weeks_traded, v.start_date, v.end_date, v.span, v.threshold, v.excess_return_pct, v.excess_sqn,
                   v.trade_blocks);
 }
 auto Tie(const PruningConfig& v) { return std::tie(v.strategy, v.fraction, v.min_importance); }
 auto Tie(const EvolutionConfig& v) {
   return std::tie(v.symbol, v.algorithm, v.target_col, v.target_transform, v.max_generations,
                   v.timeframe, v.data_options, v.seed_features, v.seed_model_id,
-                  v.reference_symbols, v.thresholds, v.regime_configs, v.sqn_min, v.sqn_max,
+                  v.reference_symbols, v.thresholds, v.threshold_quantiles, v.regime_configs, v.sqn_min, v.sqn_max,
                   v.profit_factor_min, v.profit_factor_max, v.trade_count_min, v.trade_count_max,
                   v.weekly_consistency_max, v.hyperparameters, v.pruning, v.initial_cash, v.fee_bps,
                   v.slippage_bps, v.split, v.holdout_sqn_min, v.holdout_excess_return_min, v.holdout_excess_sqn_min,

@@ -61,7 +61,7 @@ std::string SimulateReply(const Result<SimulationResult>& result) {
 void PostSimulate(EnginesContext& ctx, const httplib::Request& req, httplib::Response& res) {
   JsonBody body(req.body, {"model_id", "ticker", "initial_cash", "use_bot", "min_prediction_threshold",
                            "enable_z_score_check", "volatility_normalization", "regime_col", "allowed_regimes",
-                           "fee_bps", "slippage_bps", "span"});
+                           "fee_bps", "slippage_bps", "span", "threshold_quantile"});
   SimulationParams params;
   params.model_id = body.String("model_id", /*required=*/true).value_or("");
   std::optional<std::string> ticker = body.String("ticker");
@@ -70,6 +70,7 @@ void PostSimulate(EnginesContext& ctx, const httplib::Request& req, httplib::Res
   params.fee_bps = body.Number("fee_bps", 0.0, 10000.0).value_or(params.fee_bps);
   params.slippage_bps = body.Number("slippage_bps", 0.0, 10000.0).value_or(params.slippage_bps);
   params.span = body.String("span").value_or(kSpanAll);
+  params.threshold_quantile = body.Number("threshold_quantile", 0.0, 0.999999);
   if (params.span != kSpanAll && params.span != kSpanResearch && params.span != kSpanHoldout) {
     body.AddError("span", "must be research, holdout or all");
   }

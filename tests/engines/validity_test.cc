@@ -257,3 +257,72 @@ TEST_CASE("validity: a minute bar's regime label does not change when its own da
 
 }  // namespace
 }  // namespace evolve::engines
+
+namespace evolve::engines {
+namespace {
+
+// A threshold given as a quantile trades the same share of the research
+// span's predictions on any scale, is taken of the research span only (so a
+// holdout look trades the very threshold the research span chose), and the
+// result says what it came to.
+TEST_CASE("validity: a threshold quantile is a quantile of the research span's predictions, on every span") {
+  ScratchDir dir;
+  Write(dir.path, Noise("QNT", 2500, 9));
+  testing::FakeStore store(*RealClock());
+  BuiltinOptions options;
+  options.data_dir = dir.path.string();
+  auto engines = NewBuiltinEngines(store, options);
+  REQUIRE(engines.ok());
+  ModelSpec spec;
+  spec.symbol = "QNT";
+  spec.timeframe = "1d";
+  spec.features = {"rsi_14", "ibs", "return_1", "return_z_score_20"};
+  spec.hyperparameters = R"({"n_estimators": 20, "max_depth": 4, "random_state": 3})";
+  spec.data_options = R"({"train_window": 400, "test_window": 100})";
+  spec.split = DataSplit{0.2, "", 0.3};
+  auto model = engines->trainer->Train(spec);
+  REQUIRE(model.ok());
+
+  // The research span's |predictions|, by hand.
+  auto all = LoadModelBacktestBars(store, model->model_id, kSpanAll);
+  auto holdout = LoadModelBacktestBars(store, model->model_id, kSpanHoldout);
+  REQUIRE(all.ok());
+  REQUIRE(holdout.ok());
+  std::vector<double> magnitudes;
+  for (size_t i = 0; i + holdout->time.size() < all->time.size(); ++i) {
+    if (std::isfinite(all->prediction[i])) magnitudes.push_back(std::fabs(all->prediction[i]));
+  }
+  std::sort(magnitudes.begin(), magnitudes.end());
+  REQUIRE(magnitudes.size() > 100);
+  const double h = 0.9 * static_cast<double>(magnitudes.size() - 1);
+  const auto lo = static_cast<size_t>(h);
+  const double q90 = magnitudes[lo] + (h - static_cast<double>(lo)) * (magnitudes[lo + 1] - magnitudes[lo]);
+
+  SimulationParams p;
+  p.model_id = model->model_id;
+  p.ticker = "QNT";
+  p.threshold_quantile = 0.9;
+  for (const char* span : {kSpanResearch, kSpanHoldout}) {
+    p.span = span;
+    auto by_quantile = engines->simulator->Simulate(p);
+    REQUIRE(by_quantile.ok());
+    REQUIRE(by_quantile->threshold.has_value());
+    CHECK(*by_quantile->threshold == doctest::Approx(q90).epsilon(1e-12));
+    CHECK(by_quantile->span == span);
+    // The same as asking for that threshold in return units.
+    SimulationParams fixed = p;
+    fixed.threshold_quantile.reset();
+    fixed.threshold = *by_quantile->threshold;
+    auto by_value = engines->simulator->Simulate(fixed);
+    REQUIRE(by_value.ok());
+    CHECK(by_value->trade_count == by_quantile->trade_count);
+    CHECK(by_value->total_return_pct == by_quantile->total_return_pct);
+  }
+  p.threshold_quantile = 1.5;
+  auto bad = engines->simulator->Simulate(p);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message().find("threshold_quantile") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace evolve::engines

@@ -828,5 +828,44 @@ TEST_CASE("engine: every generation stores its trials, and dsr_min and pbo_max h
   CHECK(gens[0].selection->prior_trials == 4);
 }
 
+
+TEST_CASE("engine: threshold quantiles are grid cells, and a simulator that cannot resolve them fails the run") {
+  Harness h;
+  h.simulator.SetScript([](const SimulationParams& p) -> Result<SimulationResult> {
+    SimulationResult r = FakeSimulator::FailingResult(1.0);
+    if (p.threshold_quantile) r.threshold = 0.001 * *p.threshold_quantile;
+    return r;
+  });
+  EvolutionConfig config = Harness::Config();
+  config.thresholds = {0.0001};
+  config.threshold_quantiles = {0.5, 0.9};
+  config.max_generations = 1;
+  Run run = h.Start(config);
+  auto done = h.Drive(run.id);
+  REQUIRE(done.ok());
+  CHECK(done->status == RunStatus::kCompleted);
+  int quantile_jobs = 0;
+  for (const SimulationParams& p : h.simulator.calls()) quantile_jobs += p.threshold_quantile.has_value();
+  CHECK(quantile_jobs == 4);  // 2 quantiles x 2 regime filters
+  CHECK(h.simulator.calls().size() == 6);
+
+  // A simulator that does not say what threshold a quantile came to.
+  h.simulator.SetScript([](const SimulationParams&) -> Result<SimulationResult> {
+    return FakeSimulator::FailingResult(1.0);
+  });
+  Run blind = h.Start(config);
+  done = h.Drive(blind.id);
+  REQUIRE(done.ok());
+  CHECK(done->status == RunStatus::kFailed);
+  CHECK(done->error.find("threshold at quantile 0.5") != std::string::npos);
+
+  config.thresholds.clear();  // quantiles alone are a grid
+  CHECK(h.engine->CreateRun(config).ok());
+  config.threshold_quantiles = {1.0};
+  auto refused = h.engine->CreateRun(config);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().message().find("threshold_quantiles[0]") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace evolve

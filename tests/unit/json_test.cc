@@ -436,7 +436,7 @@ TEST_SUITE("json") {
           R"({"symbol":"AAPL","algorithm":"RandomForest","target_col":"close",)"
           R"("target_transform":"log_return","max_generations":4,"timeframe":"1m",)"
           R"("data_options":{},"seed_features":null,"seed_model_id":"","reference_symbols":[],)"
-          R"("thresholds":[0.0001,0.0003,0.0005],"regime_configs":[{}],"sqn_min":3.0,)"
+          R"("thresholds":[0.0001,0.0003,0.0005],"threshold_quantiles":[],"regime_configs":[{}],"sqn_min":3.0,)"
           R"("sqn_max":5.0,"profit_factor_min":2.0,"profit_factor_max":4.0,)"
           R"("trade_count_min":200,"trade_count_max":10000,"weekly_consistency_max":0.5,)"
           R"("hyperparameters":{},"pruning":{"strategy":"non_positive","fraction":0.5,)"

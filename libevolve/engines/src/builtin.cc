@@ -846,7 +846,20 @@ struct Loaded {
   std::string symbol;
   std::string span;  // kSpanResearch, kSpanHoldout or kSpanAll
   BacktestBars bars;
+  // |prediction| over the research span (every predicted bar before the
+  // holdout), ascending: what threshold quantiles are taken of, whatever
+  // span is simulated, so a holdout look trades the research threshold.
+  std::vector<double> research_magnitudes;
 };
+
+// The q-quantile of ascending `sorted` by linear interpolation between order
+// statistics (Hyndman and Fan 1996, definition 7, R's default).
+double Quantile(const std::vector<double>& sorted, double q) {
+  const double h = q * static_cast<double>(sorted.size() - 1);
+  const auto lo = static_cast<size_t>(std::floor(h));
+  if (lo + 1 >= sorted.size()) return sorted.back();
+  return sorted[lo] + (h - static_cast<double>(lo)) * (sorted[lo + 1] - sorted[lo]);
+}
 
 // The bars [from, to) a span of `model` scores (SplitBars in builtin.h).
 Result<std::pair<size_t, size_t>> SpanBars(const BuiltinModel& model, const std::string& span,
@@ -890,6 +903,10 @@ Result<Loaded> LoadBacktestInput(ArtifactStore& artifacts, const std::string& mo
   loaded.bars.close = cut(data->close);
   loaded.bars.prediction = cut(model.prediction);
   for (const auto& [name, labels] : data->regimes) loaded.bars.regimes[name] = cut(labels);
+  for (size_t i = model.first_prediction; i < model.holdout_start; ++i) {
+    if (std::isfinite(model.prediction[i])) loaded.research_magnitudes.push_back(std::fabs(model.prediction[i]));
+  }
+  std::sort(loaded.research_magnitudes.begin(), loaded.research_magnitudes.end());
   return loaded;
 }
 
@@ -986,7 +1003,17 @@ class BuiltinSimulator final : public Simulator {
                                     ", not " + p.ticker);
       }
       if (!std::isfinite(p.threshold)) return InvalidArgumentError("threshold: must be a finite number");
-      cells.push_back(BacktestCell{p.threshold, p.regime.column, p.regime.allowed});
+      double threshold = p.threshold;
+      if (p.threshold_quantile) {
+        const double q = *p.threshold_quantile;
+        if (!(q >= 0 && q < 1)) return InvalidArgumentError("threshold_quantile: must be in [0, 1)");
+        if (loaded->research_magnitudes.empty()) {
+          return InvalidArgumentError("threshold_quantile: model " + p.model_id +
+                                      " has no prediction in its research span");
+        }
+        threshold = Quantile(loaded->research_magnitudes, q);
+      }
+      cells.push_back(BacktestCell{threshold, p.regime.column, p.regime.allowed});
     }
     BacktestOptions options;
     options.fee_bps = first.fee_bps;
@@ -998,6 +1025,7 @@ class BuiltinSimulator final : public Simulator {
                             BacktestGrid(loaded->bars, cells, options, &trades));
     for (size_t k = 0; k < results.size(); ++k) {
       results[k].span = loaded->span;
+      results[k].threshold = cells[k].threshold;
       AddSelectionFigures(loaded->bars, trades[k], &results[k]);
     }
     return results;

@@ -94,6 +94,10 @@ struct SimulationParams {
   std::string model_id;
   std::string ticker;
   double threshold = 0.0;  // minimum |prediction| to take a position
+  // When set (0..1): the threshold is this quantile of the model's absolute
+  // predictions over the research span (never the holdout's), and
+  // `threshold` is ignored; the result reports the value used.
+  std::optional<double> threshold_quantile;
   RegimeFilter regime;
   double initial_cash = 10000.0;
   double fee_bps = 1.0;       // per side, in basis points of traded notional
@@ -139,6 +143,9 @@ struct SimulationResult {
   // The span scored (kSpanResearch, kSpanHoldout, kSpanAll); empty from a
   // simulator that knows no spans.
   std::string span;
+  // The threshold used, in the units of the predictions (expected next-bar
+  // return): what a threshold_quantile came to.
+  std::optional<double> threshold;
   // Exposure-matched excess return, in percent: the strategy's log growth
   // minus the exposure times buy-and-hold's, as a simple return:
   // 100 * (exp(ln(1 + R) - exposure * ln(1 + B)) - 1) with R, B fractions.
@@ -188,6 +195,11 @@ struct EvolutionConfig {
   std::string seed_model_id;               // empty: train the seed
   std::vector<std::string> reference_symbols;
   std::vector<double> thresholds = {0.0001, 0.0003, 0.0005};
+  // More grid thresholds, as quantiles (0..1) of each model's absolute
+  // predictions over the research span: 0.9 trades the 10% strongest
+  // predictions, the same on daily and minute bars. Either list may be empty,
+  // not both.
+  std::vector<double> threshold_quantiles;
   std::vector<RegimeFilter> regime_configs = {RegimeFilter{}};  // {} = no filter
   double sqn_min = 3.0;
   double sqn_max = 5.0;

@@ -282,6 +282,10 @@ std::string HttpSimulator::SimulateRequestBody(const SimulationParams& params) c
     w.Key("span");
     str(params.span);
   }
+  if (params.threshold_quantile) {  // evolve-engines only; the engine checks the result says what it used
+    w.Key("threshold_quantile");
+    num(*params.threshold_quantile);
+  }
   if (impl_->options().send_costs) {
     w.Key("fee_bps");
     num(params.fee_bps);
