@@ -81,19 +81,73 @@ std::string Clip(const std::string& s, size_t width) {
   return s.substr(0, width - 3) + "...";
 }
 
+namespace {
+
+// One line on a holdout look: the verdict and the holdout figures.
+std::string HoldoutLine(const HoldoutCheck& h) {
+  std::string out = "holdout look " + std::to_string(h.look) + " (finalist " + h.candidate_job_id + "): ";
+  if (!h.decided) return out + "simulating " + h.job_id;
+  out += h.verdict;
+  if (h.result) {
+    const SimulationResult& r = *h.result;
+    char buf[320];
+    std::snprintf(buf, sizeof buf, "; SQN %s, excess SQN %s, return %.1f%% vs buy-and-hold %s%% (excess %s%%), %lld trades, %s..%s",
+                  Num(r.sqn).c_str(), Num(r.excess_sqn).c_str(), r.total_return_pct,
+                  Num(r.benchmark_return_pct, 1).c_str(), Num(r.excess_return_pct, 1).c_str(),
+                  static_cast<long long>(r.trade_count), r.start_date.c_str(), r.end_date.c_str());
+    out += buf;
+  }
+  return out;
+}
+
+// How the run split its bars, and how often the holdout was looked at.
+std::string SplitText(const Run& run, const std::vector<Generation>& generations) {
+  const DataSplit& split = run.config.split;
+  std::string research_end;
+  int64_t prior_looks = 0, looks = 0;
+  for (const Generation& g : generations) {
+    if (g.selection) {
+      research_end = g.selection->research_end;
+      prior_looks = g.selection->prior_looks;
+    }
+    if (g.holdout && g.holdout->decided) ++looks;
+  }
+  if (!split.has_holdout()) {
+    return "holdout: none (holdout_fraction 0): the promotion rests on the research span alone\n";
+  }
+  char buf[400];
+  std::snprintf(buf, sizeof buf,
+                "holdout: %s%s; selection span %g of the research span; looks at this symbol's holdout: %lld "
+                "(this run %lld, earlier runs %lld)\n",
+                split.holdout_start.empty() ? ("the last " + Num(100 * split.holdout_fraction, 0) + "% of the bars").c_str()
+                                            : ("bars from " + split.holdout_start).c_str(),
+                research_end.empty() ? "" : (", after the research span's last bar " + research_end).c_str(),
+                split.selection_fraction, static_cast<long long>(prior_looks + looks), static_cast<long long>(looks),
+                static_cast<long long>(prior_looks));
+  return buf;
+}
+
+}  // namespace
+
 std::string GenerationsTable(const std::vector<Generation>& generations) {
-  Table table({"gen", "model", "features", "pruned", "jobs", "best SQN", "best PF", "trades", "verdict"});
+  Table table({"gen", "model", "features", "pruned", "jobs", "best SQN", "best PF", "trades", "trials", "DSR",
+               "PBO", "verdict"});
+  std::string holdouts;
   for (const Generation& g : generations) {
     std::string jobs = std::to_string(g.jobs_completed) + "/" + std::to_string(g.jobs_total);
     if (g.jobs_failed > 0) jobs += " (" + std::to_string(g.jobs_failed) + " failed)";
+    if (g.jobs_too_few_trades > 0) jobs += " (" + std::to_string(g.jobs_too_few_trades) + " too few trades)";
     const bool evaluated = g.state == GenerationState::kEvaluated;
+    const std::optional<SelectionStats>& s = g.selection;
     table.AddRow({std::to_string(g.generation), g.model_id + (g.reused_model ? " (reused)" : ""),
                   std::to_string(g.features.size()), std::to_string(g.pruned_features.size()), jobs,
                   Num(g.best_sqn), Num(g.best_profit_factor),
                   evaluated ? std::to_string(g.best_trade_count) : "-",
-                  evaluated ? g.verdict : std::string(GenerationStateName(g.state))});
+                  s ? std::to_string(s->trials + s->prior_trials) : "-", s ? Num(s->dsr) : "-",
+                  s ? Num(s->pbo) : "-", evaluated ? g.verdict : std::string(GenerationStateName(g.state))});
+    if (g.holdout) holdouts += "gen " + std::to_string(g.generation) + " " + HoldoutLine(*g.holdout) + "\n";
   }
-  return table.Render();
+  return table.Render() + holdouts;
 }
 
 Result<std::string> RunOutcomeText(Store& store, const Run& run) {
@@ -101,6 +155,8 @@ Result<std::string> RunOutcomeText(Store& store, const Run& run) {
   if (!run.stop_reason.empty()) out += " (" + run.stop_reason + ")";
   if (!run.error.empty()) out += ": " + run.error;
   out += "\n";
+  EVOLVE_ASSIGN_OR_RETURN(std::vector<Generation> generations, store.ListGenerations(run.id));
+  out += SplitText(run, generations);
   if (run.promoted) {
     EVOLVE_ASSIGN_OR_RETURN(Promotion p, store.GetPromotion(run.promotion_id));
     char buf[512];
@@ -114,6 +170,19 @@ Result<std::string> RunOutcomeText(Store& store, const Run& run) {
     out += "  features (" + std::to_string(p.spec.features.size()) + "): ";
     for (size_t i = 0; i < p.spec.features.size(); ++i) out += (i ? "," : "") + p.spec.features[i];
     out += "\n";
+    if (p.holdout) out += "  confirmed on the " + HoldoutLine(*p.holdout) + "\n";
+    if (p.selection) {
+      out += "  selection: " + std::to_string(p.selection->trials) + " trials in this run, " +
+             std::to_string(p.selection->prior_trials) + " in earlier runs; deflated Sharpe ratio " +
+             Num(p.selection->dsr, 3) + ", probability of backtest overfitting " + Num(p.selection->pbo, 3) + "\n";
+    }
+  } else if (run.stop_reason == kStopHoldoutRejected) {
+    for (const Generation& g : generations) {
+      if (g.holdout && g.holdout->decided && !g.holdout->passed) {
+        out += "no model promoted: the finalist of generation " + std::to_string(g.generation) +
+               " failed its confirmation on the holdout: " + g.holdout->verdict + "\n";
+      }
+    }
   } else if (IsFinal(run.status) || run.status == RunStatus::kStopped) {
     const EvolutionConfig& c = run.config;
     char buf[512];

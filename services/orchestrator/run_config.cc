@@ -15,7 +15,10 @@ namespace evolve::cli {
 namespace {
 
 // How an option's text becomes the field's JSON value.
-enum class Kind { kString, kInt, kNumber, kStringList, kNumberList, kJson };
+// kNullableNumber: a number, or "none" for null (a check that is off).
+// kThresholds: numbers and quantiles "qNN" (q90 = 0.9), split into
+// thresholds and threshold_quantiles.
+enum class Kind { kString, kInt, kNumber, kNullableNumber, kStringList, kNumberList, kThresholds, kJson };
 
 struct FieldOption {
   const char* option;
@@ -37,7 +40,9 @@ const std::vector<FieldOption>& FieldOptions() {
       {"seed-features", "seed_features", Kind::kStringList, "A,B", "generation 0 features (default: all)"},
       {"seed-model-id", "seed_model_id", Kind::kString, "ID", "start from this trained model"},
       {"reference-symbols", "reference_symbols", Kind::kStringList, "A,B", "symbols whose features are added"},
-      {"thresholds", "thresholds", Kind::kNumberList, "a,b,c", "prediction thresholds (default 0.0001,0.0003,0.0005)"},
+      {"thresholds", "thresholds", Kind::kThresholds, "a,b,qNN",
+       "prediction thresholds, in return units or as quantiles of the research span's |predictions| (q90) "
+       "(default 0.0001,0.0003,0.0005)"},
       {"regimes", "regime_configs", Kind::kJson, "JSON", "regime filters, e.g. '[{},{\"regime_gmm\":[0]}]'"},
       {"sqn-min", "sqn_min", Kind::kNumber, "X", "Holy Grail SQN range, low end (default 3)"},
       {"sqn-max", "sqn_max", Kind::kNumber, "X", "SQN high end (default 5)"},
@@ -54,6 +59,17 @@ const std::vector<FieldOption>& FieldOptions() {
       {"initial-cash", "initial_cash", Kind::kNumber, "X", "simulation starting cash (default 10000)"},
       {"fee-bps", "fee_bps", Kind::kNumber, "X", "fee per side, basis points (default 1)"},
       {"slippage-bps", "slippage_bps", Kind::kNumber, "X", "slippage per side, basis points (default 1)"},
+      {"holdout-fraction", "holdout_fraction", Kind::kNumber, "X", "last fraction of the bars held out (default 0.2; 0: none)"},
+      {"holdout-start", "holdout_start", Kind::kString, "DATE", "the holdout starts at this date YYYY-MM-DD (replaces --holdout-fraction)"},
+      {"selection-fraction", "selection_fraction", Kind::kNumber, "X", "research span share where pruning measures importance (default 0.3)"},
+      {"holdout-sqn-min", "holdout_sqn_min", Kind::kNumber, "X", "holdout confirmation: SQN at least (default 1.645)"},
+      {"holdout-excess-return-min", "holdout_excess_return_min", Kind::kNullableNumber, "X|none", "holdout: exposure-matched excess return %, at least (default 0)"},
+      {"holdout-excess-sqn-min", "holdout_excess_sqn_min", Kind::kNullableNumber, "X|none", "holdout: excess SQN at least (default 1.645)"},
+      {"holdout-looks", "holdout_looks", Kind::kInt, "N", "finalists a run may take to the holdout (default 1)"},
+      {"excess-return-min", "excess_return_min", Kind::kNullableNumber, "X|none", "research: exposure-matched excess return %, at least (default none)"},
+      {"max-drawdown-max", "max_drawdown_max", Kind::kNullableNumber, "X|none", "research: max drawdown %, at most (default none)"},
+      {"dsr-min", "dsr_min", Kind::kNullableNumber, "X|none", "finalist: deflated Sharpe ratio at least, 0..1 (default none)"},
+      {"pbo-max", "pbo_max", Kind::kNullableNumber, "X|none", "finalist: probability of backtest overfitting at most, 0..1 (default none)"},
   };
   return options;
 }
@@ -67,6 +83,7 @@ std::string JsonErrorText(const rapidjson::Document& doc) {
 std::string OptionForField(const std::string& field) {
   const size_t end = field.find_first_of(".[");
   const std::string top = field.substr(0, end);
+  if (top == "threshold_quantiles") return "thresholds";  // --thresholds qNN
   std::string best;
   for (const FieldOption& o : FieldOptions()) {
     const std::string f = o.field;
@@ -92,6 +109,33 @@ Status SetField(rapidjson::Document& body, const FieldOption& o, const std::stri
     case Kind::kNumber: {
       EVOLVE_ASSIGN_OR_RETURN(double v, ParseDouble(what, text));
       value.SetDouble(v);
+      break;
+    }
+    case Kind::kNullableNumber: {
+      if (text == "none") break;  // null
+      EVOLVE_ASSIGN_OR_RETURN(double v, ParseDouble(what, text));
+      value.SetDouble(v);
+      break;
+    }
+    case Kind::kThresholds: {
+      EVOLVE_ASSIGN_OR_RETURN(std::vector<std::string> items, ParseList(what, text));
+      value.SetArray();
+      rapidjson::Value quantiles(rapidjson::kArrayType);
+      for (const std::string& s : items) {
+        if (!s.empty() && (s[0] == 'q' || s[0] == 'Q')) {
+          EVOLVE_ASSIGN_OR_RETURN(double percent, ParseDouble(what + " (quantile " + s + ")", s.substr(1)));
+          quantiles.PushBack(rapidjson::Value(percent / 100.0), a);
+        } else {
+          EVOLVE_ASSIGN_OR_RETURN(double v, ParseDouble(what, s));
+          value.PushBack(rapidjson::Value(v), a);
+        }
+      }
+      auto q = body.FindMember("threshold_quantiles");
+      if (q != body.MemberEnd()) {
+        q->value = quantiles;
+      } else {
+        body.AddMember("threshold_quantiles", quantiles, a);
+      }
       break;
     }
     case Kind::kStringList: {

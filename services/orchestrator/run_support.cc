@@ -142,15 +142,23 @@ std::vector<FieldError> DataProblems(const EvolutionConfig& config, const std::v
       config, symbols, engines::FeatureNames(config.reference_symbols), data_dir,
       "evolve features " + config.symbol + " --data-dir " + data_dir);
   // What the built-in trainer would refuse: "field: message".
-  const Status spec = engines::ValidateBuiltinSpec(SpecFor(config, config.seed_features));
-  if (!spec.ok()) {
-    const std::string& m = spec.message();
+  auto refused = [&problems](const Status& status) {
+    if (status.ok()) return;
+    const std::string& m = status.message();
     const size_t colon = m.find(": ");
     if (colon == std::string::npos) {
       problems.push_back({"algorithm", m});
     } else {
       problems.push_back({m.substr(0, colon), m.substr(colon + 2)});
     }
+  };
+  const ModelSpec spec = SpecFor(config, config.seed_features);
+  refused(engines::ValidateBuiltinSpec(spec));
+  // Where the holdout falls: only once the symbol and the scheme are known good.
+  if (problems.empty()) {
+    engines::BarDirectory directory(data_dir);
+    auto bars = directory.Load(config.symbol);
+    if (bars.ok()) refused(engines::ValidateBuiltinSplit(spec, (*bars)->time));
   }
   return problems;
 }

@@ -481,6 +481,11 @@ Result<Fitter> MakeFitter(const ModelSpec& spec, const BuiltinOptions& options) 
 
 }  // namespace
 
+Status ValidateBuiltinSplit(const ModelSpec& spec, const std::vector<int64_t>& time) {
+  EVOLVE_ASSIGN_OR_RETURN(WalkForward scheme, WalkForwardFrom(spec.data_options));
+  return ResolveSplit(spec.split, time, std::min(scheme.train_window, time.size())).status();
+}
+
 Status ValidateBuiltinSpec(const ModelSpec& spec) {
   EVOLVE_RETURN_IF_ERROR(MakeFitter(spec, BuiltinOptions{}).status());
   return WalkForwardFrom(spec.data_options).status();

@@ -79,6 +79,12 @@ struct SplitBars {
 // malformed or past the last bar, or a span would hold fewer than 2 bars.
 Result<SplitBars> ResolveSplit(const DataSplit& split, const std::vector<int64_t>& time, size_t first_prediction);
 
+// Checks, before a run is accepted, that `spec`'s split can fall in `bars`:
+// ResolveSplit with predictions from train_window on (the earliest they can
+// start; training checks again with the features' warm-up).
+// Errors: as ResolveSplit and WalkForwardFrom.
+Status ValidateBuiltinSplit(const ModelSpec& spec, const std::vector<int64_t>& time);
+
 struct BuiltinOptions {
   std::string data_dir;  // SYMBOL.csv files
   // Training threads (0: all cores; a random forest's n_jobs overrides it).
