@@ -84,7 +84,11 @@ void GetEquity(ApiContext& ctx, const std::string& promotion_id, httplib::Respon
     options.slippage_bps = run->config.slippage_bps;
     options.initial_cash = run->config.initial_cash;
   }
-  auto input = engines::LoadModelBacktestBars(ctx.store, p->model_id);
+  // The span the promoted result scored (the research span of a run with a
+  // split), at the threshold it traded (what a quantile came to).
+  const std::string span = p->result.span.empty() ? std::string(kSpanAll) : p->result.span;
+  const double threshold = p->result.threshold.value_or(p->threshold);
+  auto input = engines::LoadModelBacktestBars(ctx.store, p->model_id, span);
   if (!input.ok()) {
     return SendError(res, input.status().code() == StatusCode::kNotFound ? 404 : 500,
                      input.status().code() == StatusCode::kNotFound ? "not_found" : "internal",
@@ -93,7 +97,7 @@ void GetEquity(ApiContext& ctx, const std::string& promotion_id, httplib::Respon
   }
   const engines::BacktestBars& bars = *input;
   std::vector<engines::BacktestTrade> trades;
-  auto result = engines::Backtest(bars, engines::BacktestCell{p->threshold, p->regime.column, p->regime.allowed},
+  auto result = engines::Backtest(bars, engines::BacktestCell{threshold, p->regime.column, p->regime.allowed},
                                   options, &trades);
   if (!result.ok()) return SendStatus(res, result.status());
 

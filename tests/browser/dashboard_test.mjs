@@ -129,9 +129,9 @@ try {
   await page.waitForSelector('#f-seed_features input[type=checkbox]');
   check((await page.locator('#f-seed_features input[type=checkbox]').count()) > 20, 'seed features come from /api/features/columns');
   const fill = async (name, value) => page.fill(`[name="${name}"]`, String(value));
-  await fill('sqn_min', 6.5);
+  await fill('sqn_min', 3);
   await fill('sqn_max', 100);
-  await fill('profit_factor_min', 1.5);
+  await fill('profit_factor_min', 1.3);
   await fill('profit_factor_max', 100);
   await fill('trade_count_min', 100);
   await fill('weekly_consistency_max', 10);
@@ -140,7 +140,7 @@ try {
   check((await page.textContent('#banner')).includes('API token'), 'a 401 asks for the API token');
   await page.fill('#token-input', TOKEN);
   await page.click('#token-form button');
-  check((await page.inputValue('[name="sqn_min"]')) === '6.5', 'entering the token keeps the form as filled');
+  check((await page.inputValue('[name="sqn_min"]')) === '3', 'entering the token keeps the form as filled');
   await shot('start');
   await page.click('#start-submit');
   await page.waitForSelector('#new-run-link');
@@ -174,6 +174,14 @@ try {
   check((await page.locator('svg.sqn-chart circle.dot').count()) === gens.generations.filter((g) => g.best_sqn !== null).length,
     'the SQN chart has a point per evaluated generation');
   check((await page.locator('.gen-card').first().textContent()).includes('Top results'), 'generation cards show top results');
+  // Research validity: the split, and per generation the trials, DSR, PBO and the holdout look.
+  check((await page.textContent('#holdout-split')).includes('the last 20 % of the bars'), 'the run page states the holdout split');
+  const lastCard = page.locator('.gen-card').last();
+  const lastGen = gens.generations[gens.generations.length - 1];
+  check((await lastCard.locator('.trials').textContent()).includes(`${lastGen.selection.trials} in this run`), 'the last generation card shows its trials');
+  check((await lastCard.locator('.dsr').textContent()).startsWith(lastGen.selection.dsr.toFixed(3)), 'the last generation card shows its deflated Sharpe ratio');
+  check((await lastCard.locator('.pbo').textContent()).startsWith(lastGen.selection.pbo.toFixed(3)), 'the last generation card shows its PBO');
+  check((await lastCard.locator('.holdout').textContent()).includes('holdout PASS'), 'the promoting generation card shows its holdout verdict');
   await shot('run');
 
   // ---------------------------------------------------------- promoted model page
@@ -194,6 +202,12 @@ try {
   const verdicts = await page.locator('#criteria tr.criterion .badge').allTextContents();
   check(verdicts.length === 4 && verdicts.every((v) => v === 'pass'), 'the model page shows every criterion passed');
   check((await page.textContent('#simulation')).includes('Threshold'), 'the model page shows the simulation parameters');
+  const holdoutText = await page.textContent('#holdout');
+  check(holdoutText.includes('holdout PASS') && holdoutText.includes(`SQN ${promoted.holdout.result.sqn.toFixed(3)}`),
+    'the model page shows the holdout verdict and the holdout SQN');
+  const selectionText = await page.textContent('#selection');
+  check(selectionText.includes(promoted.selection.dsr.toFixed(3)) && selectionText.includes(promoted.selection.pbo.toFixed(3)),
+    'the model page shows the promotion\'s DSR and PBO');
   await shot('model');
   await page.locator('#equity').scrollIntoViewIfNeeded();
   await page.evaluate(() => document.querySelector('#equity').scrollIntoView({ block: 'start' }));

@@ -439,20 +439,55 @@
       h('ul', { class: 'chips' }, items.map((f) => h('li', { class: 'chip' }, f))));
   }
 
-  function resultsTable(jobs) {
-    return table(['Threshold', 'Regime', 'SQN', 'Profit factor', 'Trades', 'Weekly cons.', 'Return'],
+  // A threshold as the simulator used it: a quantile of the research span's
+  // |predictions| says what it came to.
+  function thresholdText(p, r) {
+    if (p.threshold_quantile === null || p.threshold_quantile === undefined) return fmt(p.threshold, 5);
+    return 'q' + fmt(p.threshold_quantile * 100, 0) + ' = ' + fmt(r.threshold, 5);
+  }
+
+  // Results with fewer than trade_count_min trades are listed, marked, and
+  // never ranked.
+  function resultsTable(jobs, tradeCountMin) {
+    return table(['Threshold', 'Regime', 'SQN', 'Profit factor', 'Trades', 'Weekly cons.', 'Return', 'Excess'],
       (jobs || []).map((j) => {
         const r = j.result || {};
         const p = j.params || {};
-        return h('tr', {},
-          h('td', { class: 'num' }, fmt(p.threshold, 5)), h('td', {}, regimeText(p.regime)),
+        const few = tradeCountMin !== undefined && r.trade_count < tradeCountMin;
+        return h('tr', few ? { class: 'too-few', title: 'fewer than trade_count_min trades: not ranked' } : {},
+          h('td', { class: 'num' }, thresholdText(p, r)), h('td', {}, regimeText(p.regime)),
           h('td', { class: 'num' }, fmt(r.sqn, 3)), h('td', { class: 'num' }, fmt(r.profit_factor, 3)),
-          h('td', { class: 'num' }, fmt(r.trade_count)), h('td', { class: 'num' }, fmt(r.weekly_consistency, 3)),
-          h('td', { class: 'num' }, pct(r.total_return_pct)));
+          h('td', { class: 'num' }, fmt(r.trade_count) + (few ? ' (too few)' : '')),
+          h('td', { class: 'num' }, fmt(r.weekly_consistency, 3)),
+          h('td', { class: 'num' }, pct(r.total_return_pct)), h('td', { class: 'num' }, pct(r.excess_return_pct)));
       }), { class: 'results' });
   }
 
-  function generationCard(g, edge) {
+  // The selection statistics of a generation or a promotion.
+  function selectionRows(s) {
+    if (!s) return [];
+    return [
+      ['Trials', h('span', { class: 'trials' }, fmt(s.trials) + ' in this run' + (s.prior_trials ? ', ' + fmt(s.prior_trials) + ' in earlier runs' : ''))],
+      ['Deflated Sharpe ratio', h('span', { class: 'dsr' }, fmt(s.dsr, 3) + (s.expected_max_sharpe !== null && s.expected_max_sharpe !== undefined
+        ? ' (per-trade Sharpe ' + fmt(s.sharpe, 3) + ' vs ' + fmt(s.expected_max_sharpe, 3) + ' expected of the best of ' + fmt(s.trials + s.prior_trials) + ' tries of no skill)' : ''))],
+      ['Overfitting probability (PBO)', h('span', { class: 'pbo' }, fmt(s.pbo, 3) + (s.pbo_candidates ? ' over ' + fmt(s.pbo_candidates) + ' candidates' : ''))],
+    ];
+  }
+
+  // A look at the holdout: the verdict and the holdout figures.
+  function holdoutNode(x) {
+    if (!x) return null;
+    if (!x.decided) return h('span', { class: 'holdout pending' }, 'look ' + x.look + ': simulating the finalist on the holdout');
+    const r = x.result || {};
+    return h('span', { class: 'holdout', 'data-passed': String(x.passed) },
+      h('span', { class: 'badge ' + (x.passed ? 'pass' : 'fail') }, x.passed ? 'holdout PASS' : 'holdout FAIL'), ' ',
+      'look ' + x.look + ': SQN ' + fmt(r.sqn, 3) + ', excess SQN ' + fmt(r.excess_sqn, 3) + ', return ' + pct(r.total_return_pct) +
+        ' vs buy and hold ' + pct(r.benchmark_return_pct) + ' (excess ' + pct(r.excess_return_pct) + '), ' + fmt(r.trade_count) + ' trades, ' +
+        fmt(r.start_date) + ' → ' + fmt(r.end_date),
+      x.passed ? null : h('div', { class: 'error-text small-text' }, x.verdict));
+  }
+
+  function generationCard(g, edge, tradeCountMin) {
     const jobs = g.jobs || {};
     const pruned = (edge && edge.pruned_features) || g.pruned_features || [];
     return h('article', { class: 'gen-card', 'data-generation': String(g.generation) },
@@ -468,9 +503,23 @@
         ['Best trade count', fmt(g.best_trade_count)],
         ['Jobs', fmt(jobs.completed) + ' done / ' + fmt(jobs.total !== undefined ? jobs.total : g.jobs_total) +
           (jobs.pending ? ', ' + jobs.pending + ' pending' : '') + (jobs.running ? ', ' + jobs.running + ' running' : '') +
-          (jobs.failed ? ', ' + jobs.failed + ' failed' : '') + ' · ' + fmt(g.jobs_passing) + ' passing'],
+          (jobs.failed ? ', ' + jobs.failed + ' failed' : '') + ' · ' + fmt(g.jobs_passing) + ' passing' +
+          (g.jobs_too_few_trades ? ' · ' + g.jobs_too_few_trades + ' with too few trades (not ranked)' : '')],
+        ...selectionRows(g.selection),
+        g.holdout ? ['Holdout', holdoutNode(g.holdout)] : null,
       ]),
-      (g.top_results && g.top_results.length) ? h('details', { class: 'top', open: true }, h('summary', {}, 'Top results'), resultsTable(g.top_results)) : null);
+      (g.top_results && g.top_results.length) ? h('details', { class: 'top', open: true }, h('summary', {}, 'Top results'), resultsTable(g.top_results, tradeCountMin)) : null);
+  }
+
+  // The run's split and its declared confirmation test.
+  function splitText(c) {
+    if (!c.holdout_fraction && !c.holdout_start) return 'none (holdout_fraction 0): the promotion rests on the research span alone';
+    const span = c.holdout_start ? 'bars from ' + c.holdout_start : 'the last ' + fmt(c.holdout_fraction * 100, 0) + ' % of the bars';
+    const test = ['SQN ≥ ' + fmt(c.holdout_sqn_min, 3)];
+    if (c.holdout_excess_sqn_min !== null && c.holdout_excess_sqn_min !== undefined) test.push('excess SQN ≥ ' + fmt(c.holdout_excess_sqn_min, 3));
+    if (c.holdout_excess_return_min !== null && c.holdout_excess_return_min !== undefined) test.push('excess return ≥ ' + fmt(c.holdout_excess_return_min) + ' %');
+    return span + '; selection span ' + fmt(c.selection_fraction) + ' of the research span; confirmation: ' + test.join(', ') +
+      '; ' + fmt(c.holdout_looks) + (c.holdout_looks === 1 ? ' look' : ' looks');
   }
 
   function runView(runId) {
@@ -500,7 +549,8 @@
           ['Algorithm', c.algorithm + ' · target ' + c.target_col + ' (' + c.target_transform + ') · ' + c.timeframe],
           ['Criteria', 'SQN ' + fmt(c.sqn_min) + '..' + fmt(c.sqn_max) + ', profit factor ' + fmt(c.profit_factor_min) + '..' + fmt(c.profit_factor_max) +
             ', trades ' + fmt(c.trade_count_min) + '..' + fmt(c.trade_count_max) + ', weekly consistency < ' + fmt(c.weekly_consistency_max)],
-          ['Grid', (c.thresholds || []).length + ' thresholds × ' + (c.regime_configs || []).length + ' regime filters'],
+          ['Holdout', h('span', { id: 'holdout-split' }, splitText(c))],
+          ['Grid', ((c.thresholds || []).length + (c.threshold_quantiles || []).length) + ' thresholds × ' + (c.regime_configs || []).length + ' regime filters'],
           ['Jobs', fmt(doc.jobs.completed) + ' completed, ' + fmt(doc.jobs.pending) + ' pending, ' + fmt(doc.jobs.running) + ' running, ' + fmt(doc.jobs.failed) + ' failed'],
           ['Created', when(run.created_at)],
           doc.promotion ? ['Promoted', link('#/promoted/' + encodeURIComponent(doc.promotion.id), 'model ' + short(doc.promotion.model_id) + ' (SQN ' + fmt(doc.promotion.sqn, 3) + ')', { id: 'promotion-link' })] : null,
@@ -513,7 +563,7 @@
         : h('p', { class: 'muted' }, 'no generation yet'));
       const edges = {};
       for (const e of doc.lineage || []) edges[e.generation] = e;
-      gens.replaceChildren(...(list.length ? list.map((x) => generationCard(x, edges[x.generation])) : [h('p', { class: 'muted' }, 'no generation yet')]));
+      gens.replaceChildren(...(list.length ? list.map((x) => generationCard(x, edges[x.generation], c.trade_count_min)) : [h('p', { class: 'muted' }, 'no generation yet')]));
       finalShown = run.status !== 'PENDING' && run.status !== 'RUNNING';
     }, err);
   }
@@ -617,6 +667,12 @@
             kv([['Win rate', res.win_rate === null || res.win_rate === undefined ? '–' : fmt(res.win_rate * 100, 1) + ' %'],
               ['Total return', pct(res.total_return_pct)], ['Buy and hold', pct(res.benchmark_return_pct)],
               ['Max drawdown', pct(res.max_drawdown_pct)], ['Sharpe', fmt(res.sharpe, 2)], ['Exposure', fmt((res.exposure || 0) * 100, 1) + ' %']]))),
+        h('div', { class: 'grid2' },
+          section('Holdout confirmation', { id: 'holdout' }, p.holdout
+            ? kv([['Verdict', holdoutNode(p.holdout)], ['Finalist', h('span', { class: 'mono' }, p.holdout.candidate_job_id)],
+              ['Holdout job', h('span', { class: 'mono' }, p.holdout.job_id)]])
+            : h('p', { class: 'muted' }, 'none: the run had no holdout (holdout_fraction 0)')),
+          section('Selection statistics', { id: 'selection' }, p.selection ? kv(selectionRows(p.selection)) : h('p', { class: 'muted' }, 'not recorded'))),
         section('Equity curve', { id: 'equity' }, equityBox),
         section('Lineage back to the seed', { id: 'lineage' }, lineageTree(doc.lineage, p.model_id)));
       try {
@@ -628,7 +684,7 @@
             { points: pts.map((x) => [x[0], x[2]]), cls: 'bench-line', label: 'buy and hold' }],
           label: 'equity curve', cls: 'equity-chart', height: 260,
           xFmt: (t) => new Date(t * 1000).toISOString().slice(0, 10), yFmt: (v) => fmt(v, 0) }),
-          h('p', { class: 'muted small-text' }, 'Out-of-sample span ' + eq.start_date + ' → ' + eq.end_date + ', ' + eq.bars + ' bars, ' +
+          h('p', { class: 'muted small-text' }, 'Span scored by the promoted result (the research span when the run held bars out) ' + eq.start_date + ' → ' + eq.end_date + ', ' + eq.bars + ' bars, ' +
             eq.trade_count + ' trades; ' + fmt(eq.initial_cash) + ' → ' + fmt(eq.final_equity, 0) + ' (' + pct(eq.total_return_pct) +
             '). Replayed by the built-in backtester from the model’s stored predictions, marked to market at each close.'));
       } catch (e) {
@@ -720,6 +776,10 @@
       profit_factor_min: num('profit_factor_min', 2.0), profit_factor_max: num('profit_factor_max', 4.0),
       trade_count_min: num('trade_count_min', 200, { step: '1' }), trade_count_max: num('trade_count_max', 10000, { step: '1' }),
       weekly_consistency_max: num('weekly_consistency_max', 0.5),
+      holdout_fraction: num('holdout_fraction', 0.2),
+      holdout_start: text('holdout_start', '', { placeholder: 'YYYY-MM-DD (replaces the fraction)' }),
+      dsr_min: num('dsr_min', '', { placeholder: 'none' }),
+      pbo_max: num('pbo_max', '', { placeholder: 'none' }),
       hyperparameters: h('textarea', { name: 'hyperparameters', rows: '2', spellcheck: 'false' }, '{}'),
       pruning_strategy: select('pruning.strategy', [['non_positive', 'non_positive: prune importance ≤ 0'], ['keep_top_fraction', 'keep_top_fraction'], ['threshold', 'threshold: prune importance ≤ min']], 'non_positive'),
       pruning_fraction: num('pruning.fraction', 0.5),
@@ -758,6 +818,10 @@
         h('div', { class: 'pair' }, field('profit_factor_min', 'Profit factor min', f.profit_factor_min), field('profit_factor_max', 'Profit factor max', f.profit_factor_max)),
         h('div', { class: 'pair' }, field('trade_count_min', 'Trades min', f.trade_count_min), field('trade_count_max', 'Trades max', f.trade_count_max)),
         field('weekly_consistency_max', 'Weekly consistency max', f.weekly_consistency_max, 'passes when below')),
+      h('fieldset', {}, h('legend', {}, 'Holdout and selection'),
+        field('holdout_fraction', 'Holdout fraction', f.holdout_fraction, 'last share of the bars, read once to confirm a finalist; 0 = none'),
+        field('holdout_start', 'Holdout start', f.holdout_start),
+        h('div', { class: 'pair' }, field('dsr_min', 'Deflated Sharpe min', f.dsr_min, '0..1'), field('pbo_max', 'PBO max', f.pbo_max, '0..1'))),
       h('fieldset', {}, h('legend', {}, 'Pruning'),
         h('div', { class: 'field', 'data-field': 'pruning' }, h('span', { class: 'field-error', 'data-error-for': 'pruning' })),
         field('pruning.strategy', 'Strategy', f.pruning_strategy),
@@ -852,7 +916,9 @@
         if (!v) continue;
         try { b[k] = JSON.parse(v); } catch (e) { errors.push([k, 'not valid JSON: ' + e.message]); }
       }
-      for (const k of ['sqn_min', 'sqn_max', 'profit_factor_min', 'profit_factor_max', 'weekly_consistency_max', 'initial_cash', 'fee_bps', 'slippage_bps']) put(k, f[k]);
+      for (const k of ['sqn_min', 'sqn_max', 'profit_factor_min', 'profit_factor_max', 'weekly_consistency_max', 'initial_cash', 'fee_bps', 'slippage_bps',
+        'holdout_fraction', 'dsr_min', 'pbo_max']) put(k, f[k]);
+      if (f.holdout_start.value.trim()) b.holdout_start = f.holdout_start.value.trim();
       put('trade_count_min', f.trade_count_min, true);
       put('trade_count_max', f.trade_count_max, true);
       const pr = { strategy: f.pruning_strategy.value };
