@@ -17,30 +17,12 @@
 #include "evolve/json.h"
 #include "evolve/testing/fake_store.h"
 #include "evolve/worker.h"
+#include "engines/scratch_dir.h"
 
 namespace evolve::engines {
 namespace {
 
 namespace fs = std::filesystem;
-
-// A scratch directory, removed at the end of the test.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/evolve-engines-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-
-// Writes `bars` (or their first `keep` bars) as SYMBOL.csv into `dir`.
-void WriteBars(const fs::path& dir, Bars bars, size_t keep = 0) {
-  if (keep > 0) {
-    for (auto* v : {&bars.open, &bars.high, &bars.low, &bars.close, &bars.volume}) v->resize(keep);
-    bars.time.resize(keep);
-  }
-  REQUIRE(WriteBarsCsv(bars, (dir / (bars.symbol + ".csv")).string()).ok());
-}
 
 ModelSpec Spec(const std::string& symbol, std::vector<std::string> features) {
   ModelSpec spec;

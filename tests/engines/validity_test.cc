@@ -4,7 +4,6 @@
 // that was not complete yet.
 #include <doctest/doctest.h>
 
-#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -17,24 +16,12 @@
 #include "evolve/json.h"
 #include "evolve/testing/fake_store.h"
 #include "evolve/worker.h"
+#include "engines/scratch_dir.h"
 
 namespace evolve::engines {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct ScratchDir {
-  fs::path path;
-  ScratchDir() {
-    char tmpl[] = "/tmp/evolve-validity-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~ScratchDir() { fs::remove_all(path); }
-};
-
-void Write(const fs::path& dir, const Bars& bars) {
-  REQUIRE(WriteBarsCsv(bars, (dir / (bars.symbol + ".csv")).string()).ok());
-}
 
 Bars Noise(const std::string& symbol, size_t n, uint64_t seed) {
   SyntheticOptions o;
@@ -114,8 +101,8 @@ struct Drift {
 Drift CellDriftOnNoise(int series, double selection_fraction) {
   std::vector<double> first, last;
   for (int s = 0; s < series; ++s) {
-    ScratchDir dir;
-    Write(dir.path, Noise("NOISE", 2500, 1000 + static_cast<uint64_t>(s)));
+    TempDir dir;
+    WriteBars(dir.path, Noise("NOISE", 2500, 1000 + static_cast<uint64_t>(s)));
     testing::FakeStore store(*RealClock());
     EvolutionConfig config = OneCellConfig("NOISE", 4);
     config.split.selection_fraction = selection_fraction;
@@ -169,12 +156,12 @@ TEST_CASE("validity: with importance on the scored bars, a fixed cell's SQN on n
 }
 
 TEST_CASE("validity: appending bars to a CSV trains a new model on the next run") {
-  ScratchDir dir;
+  TempDir dir;
   const Bars all = Noise("GROW", 2600, 77);
   Bars head = all;
   for (auto* v : {&head.open, &head.high, &head.low, &head.close, &head.volume}) v->resize(2000);
   head.time.resize(2000);
-  Write(dir.path, head);
+  WriteBars(dir.path, head);
   testing::FakeStore store(*RealClock());
   const EvolutionConfig config = OneCellConfig("GROW", 1);
   const Run first = Evolve(store, dir.path, config);
@@ -183,7 +170,7 @@ TEST_CASE("validity: appending bars to a CSV trains a new model on the next run"
   CHECK(store.GetGeneration(again.id, 0)->reused_model);
   CHECK(again.seed_model_id == first.seed_model_id);
 
-  Write(dir.path, all);  // 600 more bars
+  WriteBars(dir.path, all);  // 600 more bars
   const Run grown = Evolve(store, dir.path, config);
   const Generation g = *store.GetGeneration(grown.id, 0);
   CHECK_FALSE(g.reused_model);
@@ -226,9 +213,9 @@ TEST_CASE("validity: a minute bar's regime label does not change when its own da
   edited.low[changed_day] = std::min(edited.low[changed_day], edited.close[changed_day]);
 
   auto labels = [&](const Bars& reference) {
-    ScratchDir dir;
-    Write(dir.path, minute_bars);
-    Write(dir.path, reference);
+    TempDir dir;
+    WriteBars(dir.path, minute_bars);
+    WriteBars(dir.path, reference);
     testing::FakeStore store(*RealClock());
     BuiltinOptions options;
     auto trainer = NewBuiltinTrainer(std::make_shared<BarDirectory>(dir.path.string()), store, options);
@@ -277,8 +264,8 @@ namespace {
 // holdout look trades the very threshold the research span chose), and the
 // result says what it came to.
 TEST_CASE("validity: a threshold quantile is a quantile of the research span's predictions, on every span") {
-  ScratchDir dir;
-  Write(dir.path, Noise("QNT", 2500, 9));
+  TempDir dir;
+  WriteBars(dir.path, Noise("QNT", 2500, 9));
   testing::FakeStore store(*RealClock());
   BuiltinOptions options;
   options.data_dir = dir.path.string();
