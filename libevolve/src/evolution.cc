@@ -30,9 +30,9 @@ const char* ResearchSpan(const EvolutionConfig& config) {
   return config.split.none() ? kSpanAll : kSpanResearch;
 }
 
-// A simulator must score the span it is asked for. One that knows no spans
-// reports none, which is right only for kSpanAll.
-// The same for a threshold given as a quantile: the result says what it came to.
+// A simulator must score the span it is asked for (one that knows no spans
+// reports none, which is right only for kSpanAll) and, for a threshold given
+// as a quantile, say what threshold it came to.
 bool ScoredAsAsked(const Job& job) {
   const std::string& asked = job.params.span.empty() ? std::string(kSpanAll) : job.params.span;
   const std::string& scored = job.result->span;
@@ -618,7 +618,10 @@ class EvolutionEngine::Impl {
       p.ticker = finalist->params.ticker;
       p.regime = finalist->params.regime;
       p.threshold = finalist->result->threshold.value_or(finalist->params.threshold);
-      p.spec = SpecFor(run.config, gen.features);
+      // The spec the model was trained as (with its data digest), from its
+      // fingerprint record; the run's config when the record is missing.
+      auto trained = deps_.store.LookupFingerprint(gen.fingerprint);
+      p.spec = trained.ok() ? trained->spec : SpecFor(run.config, gen.features);
       p.spec.parent_model_id = gen.parent_model_id;
       p.result = *finalist->result;
       p.selection = gen.selection;
