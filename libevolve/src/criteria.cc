@@ -75,12 +75,14 @@ Verdict Evaluate(const Criteria& c, const SimulationResult& r) {
 
 Verdict EvaluateHoldout(const EvolutionConfig& c, const SimulationResult& r) {
   Verdict v;
-  CriterionCheck sqn = Range("holdout sqn", r.sqn, c.holdout_sqn_min, kNoBound, "fewer than two trades or no variance");
+  CriterionCheck sqn =
+      Range("holdout sqn", r.sqn, c.holdout_sqn_min, kNoBound, "fewer than two trades or no variance");
   sqn.metric = "sqn";
   v.checks.push_back(sqn);
   if (c.holdout_excess_return_min) {
-    CriterionCheck excess = Range("holdout excess_return_pct", r.excess_return_pct, *c.holdout_excess_return_min,
-                                  kNoBound, "the simulator reports no benchmark");
+    CriterionCheck excess =
+        Range("holdout excess_return_pct", r.excess_return_pct, *c.holdout_excess_return_min, kNoBound,
+              "the simulator reports no benchmark");
     excess.metric = "excess_return_pct";
     v.checks.push_back(excess);
   }

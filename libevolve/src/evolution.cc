@@ -178,7 +178,8 @@ class EvolutionEngine::Impl {
       Log(LogLevel::kWarning, "store unavailable; retrying",
           {{"run_id", run_id},
            {"error", error.ToString()},
-           {"retry_in_ms", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(backoff).count())}});
+           {"retry_in_ms",
+            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(backoff).count())}});
       deps_.store.clock().SleepFor(backoff);
       backoff = std::min(backoff * 2, max_backoff);
     };
@@ -275,7 +276,8 @@ class EvolutionEngine::Impl {
   // trained and recorded. Sets *dependency_error when the trainer failed
   // (the returned status then says why), so the caller can fail the run;
   // other errors are the store's.
-  Result<ModelChoice> ObtainModel(const Run& run, int generation, const ModelSpec& spec, bool* dependency_error) {
+  Result<ModelChoice> ObtainModel(const Run& run, int generation, const ModelSpec& spec,
+                                  bool* dependency_error) {
     *dependency_error = false;
     auto fingerprint = Fingerprint(spec);
     if (!fingerprint.ok()) return InternalError("fingerprint: " + fingerprint.status().message());
@@ -289,7 +291,9 @@ class EvolutionEngine::Impl {
     }
     if (known.status().code() != StatusCode::kNotFound) return known.status();
     Log(LogLevel::kInfo, "training model",
-        {{"run_id", run.id}, {"generation", std::to_string(generation)}, {"fingerprint", choice.fingerprint}});
+        {{"run_id", run.id},
+         {"generation", std::to_string(generation)},
+         {"fingerprint", choice.fingerprint}});
     if (deps_.observer) deps_.observer->OnModelTraining(run, generation, spec);
     auto trained = WithRetry("training", [&] { return deps_.trainer.Train(spec); });
     if (!trained.ok()) {
@@ -304,7 +308,9 @@ class EvolutionEngine::Impl {
     // so that every run agrees on one model per configuration.
     EVOLVE_ASSIGN_OR_RETURN(FingerprintRecord stored, deps_.store.RecordFingerprint(record));
     Log(LogLevel::kInfo, "model recorded",
-        {{"fingerprint", choice.fingerprint}, {"model_id", stored.model_id}, {"trained_id", trained->model_id}});
+        {{"fingerprint", choice.fingerprint},
+         {"model_id", stored.model_id},
+         {"trained_id", trained->model_id}});
     choice.model_id = stored.model_id;
     choice.reused = stored.model_id != trained->model_id;
     return choice;
@@ -572,7 +578,8 @@ class EvolutionEngine::Impl {
     }
 
     // The run's trials so far: every completed result of its research grid.
-    EVOLVE_ASSIGN_OR_RETURN(gen.selection, Selection(run, gen, best_passing != nullptr ? best_passing : best));
+    EVOLVE_ASSIGN_OR_RETURN(gen.selection,
+                            Selection(run, gen, best_passing != nullptr ? best_passing : best));
     std::string gate = SelectionGate(config, *gen.selection);
     const Job* finalist = gate.empty() ? best_passing : nullptr;
     if (best_passing != nullptr && !gate.empty()) gen.verdict = "FAIL: " + gate;
@@ -668,9 +675,11 @@ class EvolutionEngine::Impl {
 
   static std::string SpanMismatch(const Generation& gen, const Job& job) {
     if (job.params.threshold_quantile && !job.result->threshold) {
-      return GenTag(gen.generation) + ": job " + job.id + " asked the simulator for a threshold at quantile " +
+      return GenTag(gen.generation) + ": job " + job.id +
+             " asked the simulator for a threshold at quantile " +
              internal::FormatNumber(*job.params.threshold_quantile) +
-             " of the predictions, and its result does not say what threshold it used; a simulator that knows "
+             " of the predictions, and its result does not say what threshold it used; a simulator that "
+             "knows "
              "no quantiles needs threshold_quantiles empty (docs/validity.md)";
     }
     return GenTag(gen.generation) + ": job " + job.id + " asked the simulator to score the '" +
@@ -710,8 +719,8 @@ class EvolutionEngine::Impl {
     } else {
       EVOLVE_ASSIGN_OR_RETURN(prior, internal::FindPriorSearch(deps_.store, run, research_end));
     }
-    return internal::ComputeSelectionStats(trials, candidate != nullptr ? &*candidate->result : nullptr, prior,
-                                           research_end);
+    return internal::ComputeSelectionStats(trials, candidate != nullptr ? &*candidate->result : nullptr,
+                                           prior, research_end);
   }
 
   // Why the selection statistics stop a finalist ("" when they do not).
@@ -786,7 +795,9 @@ class EvolutionEngine::Impl {
     gen.holdout->verdict = verdict.Summary();
     gen.holdout->result = job.result;
     Log(LogLevel::kInfo, "holdout verdict",
-        {{"run_id", run.id}, {"generation", std::to_string(gen.generation)}, {"verdict", gen.holdout->verdict}});
+        {{"run_id", run.id},
+         {"generation", std::to_string(gen.generation)},
+         {"verdict", gen.holdout->verdict}});
     return StepOutcome::kFinished;
   }
 

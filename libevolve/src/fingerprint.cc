@@ -81,10 +81,10 @@ Result<std::string> CanonicalModelJson(const ModelSpec& spec) {
   if (!options.ok()) return options.status().WithContext("data_options");
   // Written by hand, then canonicalised, so numbers follow the same rule as
   // in data_options (10 significant digits).
-  auto split = CanonicalJsonObject(
-      "{\"holdout_fraction\":" + JsonNumber(spec.split.holdout_fraction) +
-      ",\"holdout_start\":" + JsonQuote(spec.split.holdout_start) +
-      ",\"selection_fraction\":" + JsonNumber(spec.split.selection_fraction) + "}");
+  auto split =
+      CanonicalJsonObject("{\"holdout_fraction\":" + JsonNumber(spec.split.holdout_fraction) +
+                          ",\"holdout_start\":" + JsonQuote(spec.split.holdout_start) +
+                          ",\"selection_fraction\":" + JsonNumber(spec.split.selection_fraction) + "}");
   if (!split.ok()) return split.status().WithContext("split");
   // Keys in byte order, as CanonicalJsonObject orders nested objects.
   std::string out = "{";

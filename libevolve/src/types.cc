@@ -25,26 +25,26 @@ auto Tie(const ModelSpec& v) {
 }
 auto Tie(const RegimeFilter& v) { return std::tie(v.column, v.allowed); }
 auto Tie(const SimulationParams& v) {
-  return std::tie(v.model_id, v.ticker, v.threshold, v.regime, v.initial_cash, v.fee_bps,
-                  v.slippage_bps, v.use_bot, v.enable_z_score_check, v.volatility_normalization, v.span,
+  return std::tie(v.model_id, v.ticker, v.threshold, v.regime, v.initial_cash, v.fee_bps, v.slippage_bps,
+                  v.use_bot, v.enable_z_score_check, v.volatility_normalization, v.span,
                   v.threshold_quantile);
 }
 auto Tie(const SimulationResult& v) {
   return std::tie(v.sqn, v.sqn_100, v.profit_factor, v.trade_count, v.total_trades, v.weekly_consistency,
                   v.win_rate, v.expectancy, v.gross_profit, v.gross_loss, v.total_return_pct,
-                  v.benchmark_return_pct, v.max_drawdown_pct, v.sharpe, v.exposure,
-                  v.trades_per_week, v.weeks_traded, v.start_date, v.end_date, v.span, v.threshold, v.excess_return_pct, v.excess_sqn,
-                  v.trade_blocks);
+                  v.benchmark_return_pct, v.max_drawdown_pct, v.sharpe, v.exposure, v.trades_per_week,
+                  v.weeks_traded, v.start_date, v.end_date, v.span, v.threshold, v.excess_return_pct,
+                  v.excess_sqn, v.trade_blocks);
 }
 auto Tie(const PruningConfig& v) { return std::tie(v.strategy, v.fraction, v.min_importance); }
 auto Tie(const EvolutionConfig& v) {
-  return std::tie(v.symbol, v.algorithm, v.target_col, v.target_transform, v.max_generations,
-                  v.timeframe, v.data_options, v.seed_features, v.seed_model_id,
-                  v.reference_symbols, v.thresholds, v.threshold_quantiles, v.regime_configs, v.sqn_min, v.sqn_max,
-                  v.profit_factor_min, v.profit_factor_max, v.trade_count_min, v.trade_count_max,
-                  v.weekly_consistency_max, v.hyperparameters, v.pruning, v.initial_cash, v.fee_bps,
-                  v.slippage_bps, v.split, v.holdout_sqn_min, v.holdout_excess_return_min, v.holdout_excess_sqn_min,
-                  v.holdout_looks, v.excess_return_min, v.max_drawdown_max, v.dsr_min, v.pbo_max);
+  return std::tie(v.symbol, v.algorithm, v.target_col, v.target_transform, v.max_generations, v.timeframe,
+                  v.data_options, v.seed_features, v.seed_model_id, v.reference_symbols, v.thresholds,
+                  v.threshold_quantiles, v.regime_configs, v.sqn_min, v.sqn_max, v.profit_factor_min,
+                  v.profit_factor_max, v.trade_count_min, v.trade_count_max, v.weekly_consistency_max,
+                  v.hyperparameters, v.pruning, v.initial_cash, v.fee_bps, v.slippage_bps, v.split,
+                  v.holdout_sqn_min, v.holdout_excess_return_min, v.holdout_excess_sqn_min, v.holdout_looks,
+                  v.excess_return_min, v.max_drawdown_max, v.dsr_min, v.pbo_max);
 }
 auto Tie(const Run& v) {
   return std::tie(v.id, v.config, v.status, v.current_generation, v.seed_model_id, v.best_sqn,
@@ -53,28 +53,26 @@ auto Tie(const Run& v) {
 }
 auto Tie(const Generation& v) {
   return std::tie(v.run_id, v.generation, v.state, v.model_id, v.parent_model_id, v.fingerprint,
-                  v.reused_model, v.features, v.pruned_features, v.pruning_reason, v.parent_sqn,
-                  v.batch_id, v.jobs_total, v.jobs_completed, v.jobs_failed, v.jobs_passing,
-                  v.best_sqn, v.best_profit_factor, v.best_trade_count, v.best_job_id, v.verdict,
-                  v.jobs_too_few_trades, v.selection, v.holdout, v.updated_at);
+                  v.reused_model, v.features, v.pruned_features, v.pruning_reason, v.parent_sqn, v.batch_id,
+                  v.jobs_total, v.jobs_completed, v.jobs_failed, v.jobs_passing, v.best_sqn,
+                  v.best_profit_factor, v.best_trade_count, v.best_job_id, v.verdict, v.jobs_too_few_trades,
+                  v.selection, v.holdout, v.updated_at);
 }
 auto Tie(const LineageEdge& v) {
   return std::tie(v.id, v.run_id, v.parent_model_id, v.child_model_id, v.generation, v.parent_sqn,
                   v.pruned_features, v.remaining_features, v.pruning_reason, v.created_at);
 }
 auto Tie(const Job& v) {
-  return std::tie(v.id, v.batch_id, v.run_id, v.model_id, v.generation, v.priority, v.status,
-                  v.params, v.result, v.error, v.worker_id, v.attempts, v.max_attempts,
-                  v.lease_until, v.created_at, v.updated_at);
+  return std::tie(v.id, v.batch_id, v.run_id, v.model_id, v.generation, v.priority, v.status, v.params,
+                  v.result, v.error, v.worker_id, v.attempts, v.max_attempts, v.lease_until, v.created_at,
+                  v.updated_at);
 }
 auto Tie(const Promotion& v) {
-  return std::tie(v.id, v.model_id, v.run_id, v.generation, v.job_id, v.sqn, v.profit_factor,
-                  v.trade_count, v.weekly_consistency, v.ticker, v.regime, v.threshold, v.spec,
-                  v.result, v.selection, v.holdout, v.created_at);
+  return std::tie(v.id, v.model_id, v.run_id, v.generation, v.job_id, v.sqn, v.profit_factor, v.trade_count,
+                  v.weekly_consistency, v.ticker, v.regime, v.threshold, v.spec, v.result, v.selection,
+                  v.holdout, v.created_at);
 }
-auto Tie(const FingerprintRecord& v) {
-  return std::tie(v.fingerprint, v.model_id, v.spec, v.created_at);
-}
+auto Tie(const FingerprintRecord& v) { return std::tie(v.fingerprint, v.model_id, v.spec, v.created_at); }
 auto Tie(const WorkerInfo& v) {
   return std::tie(v.id, v.host, v.pid, v.status, v.started_at, v.last_heartbeat, v.current_jobs,
                   v.jobs_completed, v.jobs_failed);
@@ -83,13 +81,11 @@ auto Tie(const WorkerInfo& v) {
 // Enum names, indexed by the enumerator's value.
 constexpr const char* kRunStatusNames[] = {"PENDING", "RUNNING",   "PROMOTED", "COMPLETED",
                                            "STOPPED", "CANCELLED", "FAILED"};
-constexpr const char* kJobStatusNames[] = {"PENDING", "RUNNING", "COMPLETED", "FAILED",
-                                           "CANCELLED"};
+constexpr const char* kJobStatusNames[] = {"PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"};
 constexpr const char* kGenerationStateNames[] = {"MODEL_READY", "SIMULATING", "EVALUATED"};
 static_assert(std::size(kRunStatusNames) == static_cast<std::size_t>(RunStatus::kFailed) + 1);
 static_assert(std::size(kJobStatusNames) == static_cast<std::size_t>(JobStatus::kCancelled) + 1);
-static_assert(std::size(kGenerationStateNames) ==
-              static_cast<std::size_t>(GenerationState::kEvaluated) + 1);
+static_assert(std::size(kGenerationStateNames) == static_cast<std::size_t>(GenerationState::kEvaluated) + 1);
 
 template <typename E, std::size_t N>
 const char* NameOf(const char* const (&names)[N], E value) {
@@ -130,18 +126,14 @@ bool operator==(const FingerprintRecord& a, const FingerprintRecord& b) { return
 bool operator==(const WorkerInfo& a, const WorkerInfo& b) { return Tie(a) == Tie(b); }
 
 const char* RunStatusName(RunStatus s) { return NameOf(kRunStatusNames, s); }
-bool ParseRunStatus(const std::string& name, RunStatus* out) {
-  return ParseName(kRunStatusNames, name, out);
-}
+bool ParseRunStatus(const std::string& name, RunStatus* out) { return ParseName(kRunStatusNames, name, out); }
 bool IsFinal(RunStatus s) {
   return s == RunStatus::kPromoted || s == RunStatus::kCompleted || s == RunStatus::kCancelled ||
          s == RunStatus::kFailed;
 }
 
 const char* JobStatusName(JobStatus s) { return NameOf(kJobStatusNames, s); }
-bool ParseJobStatus(const std::string& name, JobStatus* out) {
-  return ParseName(kJobStatusNames, name, out);
-}
+bool ParseJobStatus(const std::string& name, JobStatus* out) { return ParseName(kJobStatusNames, name, out); }
 bool IsFinal(JobStatus s) {
   return s == JobStatus::kCompleted || s == JobStatus::kFailed || s == JobStatus::kCancelled;
 }

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "engines/scratch_dir.h"
 #include "evolve/engines/bars.h"
 #include "evolve/engines/builtin.h"
 #include "evolve/engines/synthetic.h"
@@ -17,7 +18,6 @@
 #include "evolve/json.h"
 #include "evolve/testing/fake_store.h"
 #include "evolve/worker.h"
-#include "engines/scratch_dir.h"
 
 namespace evolve::engines {
 namespace {

@@ -4,11 +4,11 @@
 // that was not complete yet.
 #include <doctest/doctest.h>
 
-
 #include <cmath>
 #include <filesystem>
 #include <thread>
 
+#include "engines/scratch_dir.h"
 #include "evolve/engines/bars.h"
 #include "evolve/engines/builtin.h"
 #include "evolve/engines/synthetic.h"
@@ -16,7 +16,6 @@
 #include "evolve/json.h"
 #include "evolve/testing/fake_store.h"
 #include "evolve/worker.h"
-#include "engines/scratch_dir.h"
 
 namespace evolve::engines {
 namespace {
@@ -140,7 +139,8 @@ Drift CellDriftOnNoise(int series, double selection_fraction) {
 TEST_CASE("validity: on noise a fixed cell's SQN does not rise with the generation") {
   const Drift d = CellDriftOnNoise(40, 0.3);
   MESSAGE("selection span: generation 0 mean SQN " << d.mean_first << ", generation 3 " << d.mean_last
-                                                   << ", standard error of the difference " << d.standard_error);
+                                                   << ", standard error of the difference "
+                                                   << d.standard_error);
   CHECK(d.mean_last - d.mean_first <= 2 * d.standard_error);
 }
 
@@ -149,9 +149,9 @@ TEST_CASE("validity: on noise a fixed cell's SQN does not rise with the generati
 // out is there, so the test above could fail.
 TEST_CASE("validity: with importance on the scored bars, a fixed cell's SQN on noise does rise") {
   const Drift d = CellDriftOnNoise(40, 0.0);
-  MESSAGE("importance on the scored bars: generation 0 mean SQN " << d.mean_first << ", generation 3 "
-                                                                  << d.mean_last << ", standard error of the difference "
-                                                                  << d.standard_error);
+  MESSAGE("importance on the scored bars: generation 0 mean SQN "
+          << d.mean_first << ", generation 3 " << d.mean_last << ", standard error of the difference "
+          << d.standard_error);
   CHECK(d.mean_last - d.mean_first > 2 * d.standard_error);
 }
 
@@ -187,7 +187,8 @@ TEST_CASE("validity: appending bars to a CSV trains a new model on the next run"
 // Minute bars of one symbol with a daily reference whose bars are stamped at
 // 00:00 of their date: the daily close is known only at the end of the day,
 // so no minute bar of that day may see it.
-TEST_CASE("validity: a minute bar's regime label does not change when its own day's daily reference close does") {
+TEST_CASE(
+    "validity: a minute bar's regime label does not change when its own day's daily reference close does") {
   SyntheticOptions minutes;
   minutes.symbols = {"MIN"};
   minutes.bars = 390 * 60;

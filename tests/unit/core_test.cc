@@ -130,7 +130,8 @@ TEST_CASE("fingerprint: canonical JSON and a pinned fingerprint for a fixed spec
   auto canonical = CanonicalModelJson(BaseSpec());
   REQUIRE(canonical.ok());
   CHECK(*canonical ==
-        R"({"algorithm":"random_forest_regressor","data_digest":"0f1e2d3c","data_options":{"test_window":5,"train_window":30},)"
+        R"({"algorithm":"random_forest_regressor","data_digest":"0f1e2d3c",)"
+        R"("data_options":{"test_window":5,"train_window":30},)"
         R"("features":["macd_line","rsi_14","sma_20"],"hyperparameters":{"max_depth":6,"n_estimators":100,)"
         R"("random_state":7},"reference_symbols":["SPY","QQQ"],)"
         R"("split":{"holdout_fraction":0.2,"holdout_start":"","selection_fraction":0.3},"symbol":"TTRC",)"
@@ -155,7 +156,7 @@ TEST_CASE("fingerprint: what does not change it") {
   s.data_options = R"({"test_window": 5.0, "train_window": 30})";
   CHECK(*Fingerprint(s) == base);
   s = BaseSpec();
-  s.symbol = "ttrc";  // symbols are case-insensitive (ARCHITECTURE.md 4)
+  s.symbol = "ttrc";                            // symbols are case-insensitive (ARCHITECTURE.md 4)
   s.reference_symbols = {"spy", "QQQ", "SPY"};  // case and repeats, not order
   CHECK(*Fingerprint(s) == base);
   s = BaseSpec();

@@ -113,7 +113,8 @@ Result<WalkForward> WalkForwardFrom(const std::string& data_options_json) {
   return wf;
 }
 
-Result<SplitBars> ResolveSplit(const DataSplit& split, const std::vector<int64_t>& time, size_t first_prediction) {
+Result<SplitBars> ResolveSplit(const DataSplit& split, const std::vector<int64_t>& time,
+                               size_t first_prediction) {
   SplitBars out;
   out.bars = time.size();
   out.first_prediction = first_prediction;
@@ -124,7 +125,8 @@ Result<SplitBars> ResolveSplit(const DataSplit& split, const std::vector<int64_t
     if (!start.ok() || split.holdout_start.size() != 10) {
       return InvalidArgumentError("holdout_start: '" + split.holdout_start + "' is not a date YYYY-MM-DD");
     }
-    out.holdout_start = static_cast<size_t>(std::lower_bound(time.begin(), time.end(), *start) - time.begin());
+    out.holdout_start =
+        static_cast<size_t>(std::lower_bound(time.begin(), time.end(), *start) - time.begin());
     if (out.holdout_start >= n) {
       return InvalidArgumentError("holdout_start: " + split.holdout_start + " is after the last bar (" +
                                   describe(n - 1) + ")");
@@ -139,15 +141,16 @@ Result<SplitBars> ResolveSplit(const DataSplit& split, const std::vector<int64_t
                                 " bar; it needs at least 2");
   }
   if (out.holdout_start < first_prediction + 2) {
-    return InvalidArgumentError(what + ": the holdout starts at bar " + std::to_string(out.holdout_start) + " (" +
-                                describe(out.holdout_start) + "), but predictions start at bar " +
+    return InvalidArgumentError(what + ": the holdout starts at bar " + std::to_string(out.holdout_start) +
+                                " (" + describe(out.holdout_start) + "), but predictions start at bar " +
                                 std::to_string(first_prediction) + " (" + describe(first_prediction) +
                                 "): no research span is left (more bars, a later holdout or a shorter "
                                 "data_options.train_window)");
   }
   const size_t research = out.holdout_start - first_prediction;
   out.scored_start =
-      first_prediction + static_cast<size_t>(std::floor(split.selection_fraction * static_cast<double>(research)));
+      first_prediction +
+      static_cast<size_t>(std::floor(split.selection_fraction * static_cast<double>(research)));
   if (split.selection_fraction > 0 && out.scored_start < first_prediction + 2) {
     return InvalidArgumentError("selection_fraction: the selection span would hold " +
                                 std::to_string(out.scored_start - first_prediction) +
@@ -156,7 +159,8 @@ Result<SplitBars> ResolveSplit(const DataSplit& split, const std::vector<int64_t
   }
   if (out.holdout_start - out.scored_start < 2) {
     return InvalidArgumentError("selection_fraction: the scored span would hold " +
-                                std::to_string(out.holdout_start - out.scored_start) + " bars; it needs at least 2");
+                                std::to_string(out.holdout_start - out.scored_start) +
+                                " bars; it needs at least 2");
   }
   return out;
 }
@@ -178,8 +182,8 @@ struct BuiltinModel {
   ModelSpec spec;
   WalkForward scheme;
   std::string simdata_key;
-  size_t first_prediction = 0;     // bar index of the first out-of-sample prediction
-  size_t scored_start = 0;         // SplitBars, over the simdata's bars
+  size_t first_prediction = 0;  // bar index of the first out-of-sample prediction
+  size_t scored_start = 0;      // SplitBars, over the simdata's bars
   size_t holdout_start = 0;
   std::vector<double> prediction;  // per bar of the simdata: expected next-bar return, NaN = none
   ImportanceReport importance;
@@ -361,13 +365,15 @@ class BuiltinFeatureSource final : public FeatureSource {
 
   // SHA-256 of every column of the symbol's bars, then each reference's, in
   // order: any edited or appended bar changes it.
-  Result<std::string> DataDigest(const std::string& symbol, const std::vector<std::string>& references) override {
+  Result<std::string> DataDigest(const std::string& symbol,
+                                 const std::vector<std::string>& references) override {
     std::string input;
     std::vector<std::string> symbols = {symbol};
     symbols.insert(symbols.end(), references.begin(), references.end());
     for (size_t k = 0; k < symbols.size(); ++k) {
       auto loaded = bars_->Load(symbols[k]);
-      if (!loaded.ok()) return k == 0 ? loaded.status() : loaded.status().WithContext("reference symbol " + symbols[k]);
+      if (!loaded.ok())
+        return k == 0 ? loaded.status() : loaded.status().WithContext("reference symbol " + symbols[k]);
       const Bars& b = **loaded;
       input += std::to_string(k) + ":" + std::to_string(b.size()) + "|";
       auto append = [&input](const auto& v) {
@@ -888,7 +894,8 @@ Result<std::pair<size_t, size_t>> SpanBars(const BuiltinModel& model, const std:
 }
 
 // Reads a built-in model and its simulation data from the store, cut to `span`.
-Result<Loaded> LoadBacktestInput(ArtifactStore& artifacts, const std::string& model_id, const std::string& span) {
+Result<Loaded> LoadBacktestInput(ArtifactStore& artifacts, const std::string& model_id,
+                                 const std::string& span) {
   EVOLVE_ASSIGN_OR_RETURN(BuiltinModel model, LoadModel(artifacts, model_id));
   auto bytes = artifacts.GetArtifact(model.simdata_key);
   if (!bytes.ok()) return bytes.status().WithContext("simulation data of model " + model_id);
@@ -902,14 +909,17 @@ Result<Loaded> LoadBacktestInput(ArtifactStore& artifacts, const std::string& mo
   loaded.symbol = model.spec.symbol;
   loaded.span = span.empty() ? kSpanAll : span;
   const auto from = static_cast<long>(range.first), to = static_cast<long>(range.second);
-  auto cut = [from, to](const auto& v) { return std::decay_t<decltype(v)>(v.begin() + from, v.begin() + to); };
+  auto cut = [from, to](const auto& v) {
+    return std::decay_t<decltype(v)>(v.begin() + from, v.begin() + to);
+  };
   loaded.bars.time = cut(data->time);
   loaded.bars.open = cut(data->open);
   loaded.bars.close = cut(data->close);
   loaded.bars.prediction = cut(model.prediction);
   for (const auto& [name, labels] : data->regimes) loaded.bars.regimes[name] = cut(labels);
   for (size_t i = model.first_prediction; i < model.holdout_start; ++i) {
-    if (std::isfinite(model.prediction[i])) loaded.research_magnitudes.push_back(std::fabs(model.prediction[i]));
+    if (std::isfinite(model.prediction[i]))
+      loaded.research_magnitudes.push_back(std::fabs(model.prediction[i]));
   }
   std::sort(loaded.research_magnitudes.begin(), loaded.research_magnitudes.end());
   return loaded;
@@ -920,7 +930,8 @@ Result<Loaded> LoadBacktestInput(ArtifactStore& artifacts, const std::string& mo
 // net trade returns in kCscvBlocks equal runs of the span's bars, by exit bar.
 constexpr size_t kTradeBlocks = static_cast<size_t>(kCscvBlocks);
 
-void AddSelectionFigures(const BacktestBars& span, const std::vector<BacktestTrade>& trades, SimulationResult* r) {
+void AddSelectionFigures(const BacktestBars& span, const std::vector<BacktestTrade>& trades,
+                         SimulationResult* r) {
   const size_t bars = span.time.size();
   if (r->benchmark_return_pct && r->total_return_pct > -100.0 && *r->benchmark_return_pct > -100.0) {
     const double growth = std::log1p(r->total_return_pct / 100.0);

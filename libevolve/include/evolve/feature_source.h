@@ -37,7 +37,8 @@ class FeatureSource {
   // the old bars. The default, "", tells the engine the source cannot say:
   // models are then reused whatever the data (the original feature service).
   // Errors: kNotFound for an unknown symbol; kUnavailable.
-  virtual Result<std::string> DataDigest(const std::string& symbol, const std::vector<std::string>& references) {
+  virtual Result<std::string> DataDigest(const std::string& symbol,
+                                         const std::vector<std::string>& references) {
     (void)symbol;
     (void)references;
     return std::string();

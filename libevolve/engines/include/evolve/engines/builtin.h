@@ -77,7 +77,8 @@ struct SplitBars {
 // predictions start at first_prediction.
 // Errors: kInvalidArgument naming the option when the holdout_start date is
 // malformed or past the last bar, or a span would hold fewer than 2 bars.
-Result<SplitBars> ResolveSplit(const DataSplit& split, const std::vector<int64_t>& time, size_t first_prediction);
+Result<SplitBars> ResolveSplit(const DataSplit& split, const std::vector<int64_t>& time,
+                               size_t first_prediction);
 
 // Checks, before a run is accepted, that `spec`'s split can fall in `bars`:
 // ResolveSplit with predictions from train_window on (the earliest they can
