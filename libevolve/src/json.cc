@@ -1280,6 +1280,8 @@ std::string ToJson(const PruningConfig& v) { return WriteJson(v); }
 std::string ToJson(const EvolutionConfig& v) { return WriteJson(v); }
 std::string ToJson(const Run& v) { return WriteJson(v); }
 std::string ToJson(const Generation& v) { return WriteJson(v); }
+std::string ToJson(const SelectionStats& v) { return WriteJson(v); }
+std::string ToJson(const HoldoutCheck& v) { return WriteJson(v); }
 std::string ToJson(const LineageEdge& v) { return WriteJson(v); }
 std::string ToJson(const Job& v) { return WriteJson(v); }
 std::string ToJson(const Promotion& v) { return WriteJson(v); }

@@ -9,6 +9,7 @@
 #include "api.h"
 #include "evolve/log.h"
 #include "output.h"
+#include "validity_summary.h"
 
 namespace evolve::cli {
 namespace {
@@ -138,7 +139,8 @@ void GetRun(ApiContext& ctx, const std::string& run_id, httplib::Response& res) 
            "{\"run\":" + ToJson(*run) + ",\"lineage\":" + JsonArray(edges) + ",\"generations\":" + JsonArray(gens) +
                ",\"jobs\":" + JobCountsJson(*counts) + ",\"completed_jobs\":" + std::to_string(counts->completed) +
                ",\"results_sample\":" + JobsJson(BestResults(std::move(*completed), kResultsSample)) +
-               ",\"promotion\":" + promotion + ",\"scheduled\":" +
+               ",\"promotion\":" + promotion +
+               ",\"validity\":" + ValiditySummaryJson(SummarizeValidity(*run, *generations)) + ",\"scheduled\":" +
                (ctx.scheduler.IsScheduled(run_id) ? "true" : "false") + "}");
 }
 

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "evolve/json.h"
+#include "validity_summary.h"
 
 namespace evolve::cli {
 namespace {
@@ -91,40 +92,52 @@ std::string HoldoutLine(const HoldoutCheck& h) {
   if (h.result) {
     const SimulationResult& r = *h.result;
     char buf[320];
-    std::snprintf(buf, sizeof buf, "; SQN %s, excess SQN %s, return %.1f%% vs buy-and-hold %s%% (excess %s%%), %lld trades, %s..%s",
-                  Num(r.sqn).c_str(), Num(r.excess_sqn).c_str(), r.total_return_pct,
-                  Num(r.benchmark_return_pct, 1).c_str(), Num(r.excess_return_pct, 1).c_str(),
-                  static_cast<long long>(r.trade_count), r.start_date.c_str(), r.end_date.c_str());
+    std::snprintf(
+        buf, sizeof buf,
+        "; SQN %s, excess SQN %s, return %.1f%% vs buy-and-hold %s%% (excess %s%%), %lld trades, %s..%s",
+        Num(r.sqn).c_str(), Num(r.excess_sqn).c_str(), r.total_return_pct,
+        Num(r.benchmark_return_pct, 1).c_str(), Num(r.excess_return_pct, 1).c_str(),
+        static_cast<long long>(r.trade_count), r.start_date.c_str(), r.end_date.c_str());
     out += buf;
   }
   return out;
 }
 
 // How the run split its bars, and how often the holdout was looked at.
-std::string SplitText(const Run& run, const std::vector<Generation>& generations) {
+std::string SplitText(const Run& run, const ValiditySummary& v) {
   const DataSplit& split = run.config.split;
-  std::string research_end;
-  int64_t prior_looks = 0, looks = 0;
-  for (const Generation& g : generations) {
-    if (g.selection) {
-      research_end = g.selection->research_end;
-      prior_looks = g.selection->prior_looks;
-    }
-    if (g.holdout && g.holdout->decided) ++looks;
-  }
-  if (!split.has_holdout()) {
+  if (!v.has_holdout) {
     return "holdout: none (holdout_fraction 0): the promotion rests on the research span alone\n";
   }
-  char buf[400];
-  std::snprintf(buf, sizeof buf,
-                "holdout: %s%s; selection span %g of the research span; looks at this symbol's holdout: %lld "
-                "(this run %lld, earlier runs %lld)\n",
-                split.holdout_start.empty() ? ("the last " + Num(100 * split.holdout_fraction, 0) + "% of the bars").c_str()
-                                            : ("bars from " + split.holdout_start).c_str(),
-                research_end.empty() ? "" : (", after the research span's last bar " + research_end).c_str(),
-                split.selection_fraction, static_cast<long long>(prior_looks + looks), static_cast<long long>(looks),
-                static_cast<long long>(prior_looks));
-  return buf;
+  std::string out = "holdout: " + (split.holdout_start.empty()
+                                       ? "the last " + Num(100 * split.holdout_fraction, 0) + "% of the bars"
+                                       : "bars from " + split.holdout_start);
+  if (!v.holdout_first_date.empty()) out += ", from " + v.holdout_first_date;
+  if (!v.research_end.empty()) out += ", after the research span's last bar " + v.research_end;
+  char buf[200];
+  std::snprintf(
+      buf, sizeof buf,
+      "; selection span %g of the research span; looks at this symbol's holdout: %lld (this run %lld, "
+      "earlier runs %lld)\n",
+      split.selection_fraction, static_cast<long long>(v.prior_looks + v.looks),
+      static_cast<long long>(v.looks), static_cast<long long>(v.prior_looks));
+  return out + buf;
+}
+
+// The research criteria beyond the Holy Grail bands that the run set.
+std::string OptionalCriteriaText(const EvolutionConfig& c) {
+  std::string out;
+  char buf[64];
+  auto add = [&](const char* format, const std::optional<double>& v) {
+    if (!v) return;
+    std::snprintf(buf, sizeof buf, format, *v);
+    out += std::string(", ") + buf;
+  };
+  add("excess return >= %g%%", c.excess_return_min);
+  add("max drawdown <= %g%%", c.max_drawdown_max);
+  add("DSR >= %g", c.dsr_min);
+  add("PBO <= %g", c.pbo_max);
+  return out;
 }
 
 }  // namespace
@@ -156,7 +169,7 @@ Result<std::string> RunOutcomeText(Store& store, const Run& run) {
   if (!run.error.empty()) out += ": " + run.error;
   out += "\n";
   EVOLVE_ASSIGN_OR_RETURN(std::vector<Generation> generations, store.ListGenerations(run.id));
-  out += SplitText(run, generations);
+  out += SplitText(run, SummarizeValidity(run, generations));
   if (run.promoted) {
     EVOLVE_ASSIGN_OR_RETURN(Promotion p, store.GetPromotion(run.promotion_id));
     char buf[512];
@@ -165,7 +178,8 @@ Result<std::string> RunOutcomeText(Store& store, const Run& run) {
                   "threshold %g%s%s\n",
                   p.model_id.c_str(), p.generation, p.sqn, Num(p.profit_factor, 3).c_str(),
                   static_cast<long long>(p.trade_count), Num(p.weekly_consistency, 3).c_str(), p.threshold,
-                  p.regime.empty() ? "" : ", regime filter ", p.regime.empty() ? "" : ToJson(p.regime).c_str());
+                  p.regime.empty() ? "" : ", regime filter ",
+                  p.regime.empty() ? "" : ToJson(p.regime).c_str());
     out += buf;
     out += "  features (" + std::to_string(p.spec.features.size()) + "): ";
     for (size_t i = 0; i < p.spec.features.size(); ++i) out += (i ? "," : "") + p.spec.features[i];
@@ -174,7 +188,8 @@ Result<std::string> RunOutcomeText(Store& store, const Run& run) {
     if (p.selection) {
       out += "  selection: " + std::to_string(p.selection->trials) + " trials in this run, " +
              std::to_string(p.selection->prior_trials) + " in earlier runs; deflated Sharpe ratio " +
-             Num(p.selection->dsr, 3) + ", probability of backtest overfitting " + Num(p.selection->pbo, 3) + "\n";
+             Num(p.selection->dsr, 3) + ", probability of backtest overfitting " + Num(p.selection->pbo, 3) +
+             "\n";
     }
   } else if (run.stop_reason == kStopHoldoutRejected) {
     for (const Generation& g : generations) {
@@ -187,11 +202,11 @@ Result<std::string> RunOutcomeText(Store& store, const Run& run) {
     const EvolutionConfig& c = run.config;
     char buf[512];
     std::snprintf(buf, sizeof buf,
-                  "no model promoted: none met SQN %g-%g, PF %g-%g, trades %lld-%lld and weekly consistency < "
-                  "%g at once; each generation's verdict above names what failed\n",
+                  "no model promoted: none met SQN %g-%g, PF %g-%g, trades %lld-%lld, weekly consistency < "
+                  "%g%s at once; each generation's verdict above names what failed\n",
                   c.sqn_min, c.sqn_max, c.profit_factor_min, c.profit_factor_max,
                   static_cast<long long>(c.trade_count_min), static_cast<long long>(c.trade_count_max),
-                  c.weekly_consistency_max);
+                  c.weekly_consistency_max, OptionalCriteriaText(c).c_str());
     out += buf;
   }
   return out;
@@ -224,8 +239,10 @@ Result<std::string> RunDocumentJson(Store& store, const std::string& run_id) {
   std::vector<std::string> gens, edges;
   for (const Generation& g : generations) gens.push_back(ToJson(g));
   for (const LineageEdge& e : lineage) edges.push_back(ToJson(e));
-  return "{\"run\":" + ToJson(run) + ",\"generations\":" + JsonArray(gens) + ",\"lineage\":" + JsonArray(edges) +
-         ",\"jobs\":" + JobCountsJson(counts) + ",\"promotion\":" + promotion + "}";
+  return "{\"run\":" + ToJson(run) + ",\"generations\":" + JsonArray(gens) +
+         ",\"lineage\":" + JsonArray(edges) + ",\"jobs\":" + JobCountsJson(counts) +
+         ",\"promotion\":" + promotion +
+         ",\"validity\":" + ValiditySummaryJson(SummarizeValidity(run, generations)) + "}";
 }
 
 }  // namespace evolve::cli

@@ -49,16 +49,18 @@ std::string Num(std::optional<double> v, int precision = 2);
 // Shortens `s` to `width` characters with a trailing "...".
 std::string Clip(const std::string& s, size_t width);
 
-// The table of a run's generations: features kept and pruned, jobs, best
-// SQN/PF/trades and the verdict of the best result.
+// The table of a run's generations: features kept and pruned, jobs (and
+// those with too few trades to rank), best SQN/PF/trades, trials, DSR, PBO
+// and the verdict of the best result; then a line per holdout look.
 std::string GenerationsTable(const std::vector<Generation>& generations);
-// The closing lines of a run: how it ended, and the promoted model (or why
-// none was promoted).
+// The closing lines of a run: how it ended, the split and the looks at the
+// holdout, and the promoted model with its holdout confirmation (or why none
+// was promoted).
 Result<std::string> RunOutcomeText(Store& store, const Run& run);
 
 // {"run": ..., "generations": [...], "lineage": [...], "jobs": {counts},
-//  "promotion": {...} | null}: what `evolve show --json` and `evolve run
-// --json` print.
+//  "promotion": {...} | null, "validity": {...}}: what `evolve show --json`
+// and `evolve run --json` print (validity: validity_summary.h).
 Result<std::string> RunDocumentJson(Store& store, const std::string& run_id);
 
 // {"pending", "running", "completed", "failed", "cancelled", "total"}.

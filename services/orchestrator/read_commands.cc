@@ -158,14 +158,19 @@ int PromotedCommand(const Argv& argv) {
     std::printf("{\"promoted\":%s,\"count\":%zu}\n", JsonArray(items).c_str(), promotions->size());
     return kExitOk;
   }
+  // "holdout SQN": the confirmation's SQN on the holdout ("none" without a
+  // holdout); DSR: the deflated Sharpe ratio at selection.
   Table table({"model", "run", "gen", "symbol", "SQN", "PF", "trades", "weekly cons.", "threshold", "regime",
-               "features"});
+               "features", "holdout SQN", "DSR"});
   for (const Promotion& p : *promotions) {
     char threshold[32];
     std::snprintf(threshold, sizeof threshold, "%g", p.threshold);
+    const std::string holdout_sqn =
+        !p.holdout ? "none" : p.holdout->result ? Num(p.holdout->result->sqn, 3) : "-";
     table.AddRow({p.model_id, p.run_id, std::to_string(p.generation), p.ticker, Num(p.sqn, 3),
                   Num(p.profit_factor, 3), std::to_string(p.trade_count), Num(p.weekly_consistency, 3), threshold,
-                  p.regime.empty() ? "-" : ToJson(p.regime), std::to_string(p.spec.features.size())});
+                  p.regime.empty() ? "-" : ToJson(p.regime), std::to_string(p.spec.features.size()), holdout_sqn,
+                  p.selection ? Num(p.selection->dsr, 3) : "-"});
   }
   std::printf("%s", table.Render().c_str());
   if (promotions->empty()) std::printf("(no promoted models)\n");

@@ -6,8 +6,10 @@
 // 401 asks for it), watches the run reach a final state in the runs list,
 // opens the run page (generation cards, SQN chart) and the promoted model
 // (lineage tree of generation + 1 nodes, metrics against the criteria,
-// equity curve), the hall of fame and the job queue; submits sqn_min >
-// sqn_max and finds the error next to sqn_min; starts runs carrying
+// equity curve, holdout verdict, DSR and PBO), the hall of fame and the
+// job queue; a run whose finalist fails its holdout test (the run page says
+// why it was not promoted); submits sqn_min > sqn_max and finds the error
+// next to sqn_min; starts runs carrying
 // `<script>` / `<img onerror>` text and finds it shown as text with no
 // dialog. Fails on any page error or console error (CSP violations are
 // console errors). Screenshots go to $EVOLVE_BROWSER_ARTIFACTS; with
@@ -182,6 +184,10 @@ try {
   check((await lastCard.locator('.dsr').textContent()).startsWith(lastGen.selection.dsr.toFixed(3)), 'the last generation card shows its deflated Sharpe ratio');
   check((await lastCard.locator('.pbo').textContent()).startsWith(lastGen.selection.pbo.toFixed(3)), 'the last generation card shows its PBO');
   check((await lastCard.locator('.holdout').textContent()).includes('holdout PASS'), 'the promoting generation card shows its holdout verdict');
+  const runDoc = await (await fetch(`${base}/runs/${runId}`)).json();
+  check(runDoc.validity.holdout_looks === 1 && runDoc.validity.holdout.passed, 'GET /runs/{id} summarises the run\'s holdout look');
+  check((await page.textContent('#holdout-looks')).includes(`1 in this run, ${runDoc.validity.prior_holdout_looks} in earlier runs`),
+    'the run page counts the looks at the symbol\'s holdout');
   await shot('run');
 
   // ---------------------------------------------------------- promoted model page
@@ -215,6 +221,29 @@ try {
 
   await page.goto(base + '/#/promoted');
   await page.waitForSelector('tr.promoted-row');
+  const promotedRow = page.locator(`tr.promoted-row[data-promotion-id="${promoted.id}"]`);
+  check((await promotedRow.locator('.holdout-sqn').textContent()) === promoted.holdout.result.sqn.toFixed(3) &&
+    (await promotedRow.locator('.dsr').textContent()) === promoted.selection.dsr.toFixed(3),
+    'the hall of fame shows each model\'s holdout SQN and DSR');
+
+  // ---------------------------------------------------------- a finalist rejected on the holdout
+  const rejectedPost = await fetch(`${base}/evolve`, {
+    method: 'POST', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ symbol: 'SYN', max_generations: 2, sqn_min: 3, sqn_max: 100, profit_factor_min: 1.3, profit_factor_max: 100,
+      trade_count_min: 100, weekly_consistency_max: 10, holdout_sqn_min: 1000 }) });
+  const rejectedId = (await rejectedPost.json()).run_id;
+  let rejected = null;
+  for (let i = 0; i < 600 && !(rejected && !['PENDING', 'RUNNING'].includes(rejected.run.status)); i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    rejected = await (await fetch(`${base}/runs/${rejectedId}`)).json();
+  }
+  check(rejected.run.stop_reason === 'holdout_rejected', `a run whose finalist fails the holdout ends holdout_rejected (${rejected.run.stop_reason})`);
+  await page.goto(`${base}/#/runs/${rejectedId}`);
+  await page.waitForSelector('#outcome');
+  const outcome = await page.textContent('#outcome');
+  check(outcome.includes(`the finalist of generation ${rejected.validity.holdout.generation} failed its holdout confirmation: FAIL`) &&
+    outcome.includes('< min 1000'), 'the run page says which finalist failed its holdout confirmation and why');
+  check((await page.locator('.gen-card .holdout[data-passed="false"]').count()) === 1, 'the generation card shows holdout FAIL');
   await shot('promoted');
 
   // ---------------------------------------------------------- bad form value: the error sits by its field

@@ -62,6 +62,19 @@ TEST_CASE("cli: bad input exits 2 with one line naming the problem and leaves th
       {{"run", "--config", dir / "absent.json"}, "--config: cannot read"},
       {{"run", "--sqn-min", "6"}, "sqn_min (--sqn-min): must be <= sqn_max"},
       {{"run", "--seed-features", "rsi_14,tea_leaves"}, "unknown feature 'tea_leaves'"},
+      {{"run", "--holdout-fraction", "1.5"}, "holdout_fraction (--holdout-fraction): "},
+      {{"run", "--holdout-fraction", "most"}, "--holdout-fraction: 'most' is not a number"},
+      {{"run", "--holdout-start", "April"}, "holdout_start (--holdout-start)"},
+      {{"run", "--holdout-start", "2999-01-01"}, "holdout_start (--holdout-start): 2999-01-01 is after the last bar"},
+      {{"run", "--selection-fraction", "-0.1"}, "selection_fraction (--selection-fraction)"},
+      {{"run", "--holdout-sqn-min", "high"}, "--holdout-sqn-min: 'high' is not a number"},
+      {{"run", "--holdout-excess-return-min", "nil"}, "--holdout-excess-return-min: 'nil' is not a number"},
+      {{"run", "--holdout-excess-sqn-min", "x"}, "--holdout-excess-sqn-min: 'x' is not a number"},
+      {{"run", "--holdout-looks", "0"}, "holdout_looks (--holdout-looks)"},
+      {{"run", "--excess-return-min", "?"}, "--excess-return-min: '?' is not a number"},
+      {{"run", "--max-drawdown-max", "0"}, "max_drawdown_max (--max-drawdown-max)"},
+      {{"run", "--dsr-min", "1.5"}, "dsr_min (--dsr-min)"},
+      {{"run", "--pbo-max", "-1"}, "pbo_max (--pbo-max)"},
       {{"run", "--workers", "-1"}, "--workers"},
       {{"run", "--resume", "run_x", "--symbol", "TTRC"}, "--symbol cannot be given with it"},
       {{"run", "--resume", "run_missing"}, "run_missing"},
@@ -228,6 +241,13 @@ std::vector<std::string> PlantedRun(const std::string& db, const std::string& da
                  "--trade-count-min", "100", "--weekly-consistency-max", "10"});
 }
 
+// `v` as the tables print it: three decimals.
+std::string Num3(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", v);
+  return buf;
+}
+
 Run RunOfDocument(const std::string& doc) {
   const size_t start = doc.find("\"run\":") + 6;
   auto parsed = RunFromJson(doc.substr(start, doc.find(",\"generations\":") - start));
@@ -291,6 +311,108 @@ TEST_CASE("cli: a planted, learnable signal is promoted and its lineage leads ba
   read = RunProcess(Evolve({"promoted", "--db", db}));
   CHECK(read.exit_code == 0);
   CHECK(Contains(read.out, promotion->model_id));
+
+  // Research validity: the promotion was confirmed on the holdout, with the
+  // selection statistics of its generation.
+  REQUIRE(promotion->holdout.has_value());
+  const HoldoutCheck& holdout = *promotion->holdout;
+  CHECK(holdout.decided);
+  CHECK(holdout.passed);
+  CHECK(holdout.verdict == "PASS");
+  REQUIRE(holdout.result.has_value());
+  CHECK(holdout.result->span == kSpanHoldout);
+  REQUIRE(promotion->selection.has_value());
+  CHECK(promotion->selection->trials > 0);
+  CHECK(promotion->selection->dsr.has_value());
+  CHECK(promotion->selection->pbo.has_value());
+  CHECK(Contains(read.out, "holdout SQN"));
+  CHECK(Contains(read.out, "DSR"));
+  CHECK(Contains(read.out, Num3(*holdout.result->sqn)));
+  CHECK(Contains(read.out, Num3(*promotion->selection->dsr)));
+
+  // `evolve show`: trials, DSR and PBO per generation, the holdout look, the
+  // split, and the promotion's confirmation.
+  read = RunProcess(Evolve({"show", run.id, "--db", db}));
+  REQUIRE(read.exit_code == 0);
+  for (const char* column : {"trials", "DSR", "PBO"}) CHECK_MESSAGE(Contains(read.out, column), read.out);
+  CHECK_MESSAGE(Contains(read.out, "gen " + std::to_string(promotion->generation) + " holdout look 1 (finalist " +
+                                       holdout.candidate_job_id + "): PASS; SQN "),
+                read.out);
+  CHECK_MESSAGE(Contains(read.out, "holdout: the last 20% of the bars, from " + holdout.result->start_date), read.out);
+  CHECK_MESSAGE(Contains(read.out, "looks at this symbol's holdout: 1 (this run 1, earlier runs 0)"), read.out);
+  CHECK_MESSAGE(Contains(read.out, "  confirmed on the holdout look 1"), read.out);
+
+  // `evolve show --json` (what `evolve run --json` printed): every
+  // generation's selection and holdout as stored, and the summary.
+  read = RunProcess(Evolve({"show", run.id, "--db", db, "--json"}));
+  REQUIRE(read.exit_code == 0);
+  CHECK(read.out == r.out);
+  auto generations = store->ListGenerations(run.id);
+  REQUIRE(generations.ok());
+  for (const Generation& g : *generations) {
+    CAPTURE(g.generation);
+    CHECK(g.selection.has_value());
+    CHECK(Contains(read.out, ToJson(g)));
+  }
+  const Generation& last = generations->back();
+  REQUIRE(last.selection.has_value());
+  CHECK(last.selection->dsr.has_value());
+  CHECK(last.selection->pbo.has_value());
+  CHECK(last.holdout.has_value());
+  CHECK(Contains(read.out, "\"dsr\":"));
+  CHECK(Contains(read.out, "\"pbo\":"));
+  CHECK(Contains(read.out, "\"holdout\":{\"candidate_job_id\":" + JsonQuote(holdout.candidate_job_id)));
+  CHECK(Contains(read.out, "\"validity\":{\"has_holdout\":true,"));
+  CHECK(Contains(read.out, "\"holdout_looks\":1,\"prior_holdout_looks\":0,\"holdout\":{\"generation\":" +
+                               std::to_string(promotion->generation) + ","));
+}
+
+TEST_CASE("cli: a finalist that fails its holdout confirmation is not promoted, and the run says why") {
+  TempDir dir;
+  WriteSynthetic(dir.path(), 6000, 0.35);
+  const std::string db = dir / "evolve.db";
+  std::vector<std::string> args = PlantedRun(db, dir.path());
+  for (const char* a : {"--holdout-sqn-min", "1000"}) args.push_back(a);
+  const ProcessResult r = RunProcess(args);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const Run run = RunOfDocument(r.out);
+  CHECK(run.status == RunStatus::kCompleted);
+  CHECK(run.stop_reason == kStopHoldoutRejected);
+  CHECK_FALSE(run.promoted);
+
+  auto store = OpenDb(db);
+  auto generations = store->ListGenerations(run.id);
+  REQUIRE(generations.ok());
+  const Generation& last = generations->back();
+  REQUIRE(last.holdout.has_value());
+  CHECK(last.holdout->decided);
+  CHECK_FALSE(last.holdout->passed);
+  CHECK_MESSAGE(Contains(last.holdout->verdict, "< min 1000"), last.holdout->verdict);
+
+  const ProcessResult show = RunProcess(Evolve({"show", run.id, "--db", db}));
+  REQUIRE(show.exit_code == 0);
+  CHECK_MESSAGE(Contains(show.out, "(holdout_rejected)"), show.out);
+  CHECK_MESSAGE(Contains(show.out, "no model promoted: the finalist of generation " + std::to_string(last.generation) +
+                                       " failed its confirmation on the holdout: " + last.holdout->verdict),
+                show.out);
+  CHECK_MESSAGE(Contains(show.out, "holdout look 1 (finalist " + last.holdout->candidate_job_id + "): FAIL"), show.out);
+  const ProcessResult promoted = RunProcess(Evolve({"promoted", "--db", db}));
+  CHECK(promoted.exit_code == 0);
+  CHECK(Contains(promoted.out, "(no promoted models)"));
+}
+
+TEST_CASE("cli: a run without a holdout says so") {
+  TempDir dir;
+  const std::string db = dir / "evolve.db";
+  const ProcessResult r =
+      RunProcess(Evolve({"run", "--db", db, "--data-dir", kData, "--generations", "1", "--workers", "2",
+                         "--holdout-fraction", "0", "--selection-fraction", "0", "--dsr-min", "0.5"}));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_MESSAGE(Contains(r.out, "holdout: none (holdout_fraction 0)"), r.out);
+  CHECK_MESSAGE(Contains(r.out, "DSR >= 0.5"), r.out);
+  CHECK_FALSE(Contains(r.out, "holdout look"));
 }
 
 // Starts the long run with no in-process workers and lets one evolve-worker

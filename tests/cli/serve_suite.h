@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "evolve/json.h"
 #include "seed_examples.h"
 #include "serve_test_support.h"
 
@@ -94,6 +95,20 @@ inline void ServeInfoAndReadEndpoints(StoreFactory make_store) {
     CAPTURE(path);
     CHECK((*openapi)["paths"].HasMember(path));
   }
+  // Every field of a POST /evolve body (as the service stores it) is in the
+  // request schema, the validity fields included.
+  rapidjson::Document config;
+  const std::string config_json = ToJson(EvolutionConfig{});
+  config.Parse(config_json.c_str(), config_json.size());
+  REQUIRE(config.IsObject());
+  const rapidjson::Value& request = (*openapi)["components"]["schemas"]["EvolveRequest"]["properties"];
+  for (const auto& m : config.GetObject()) {
+    CAPTURE(m.name.GetString());
+    CHECK(request.HasMember(m.name.GetString()));
+  }
+  CHECK(request.HasMember("holdout_fraction"));
+  CHECK(Contains(Serialize((*openapi)["components"]["schemas"]["Run"]), "holdout_rejected"));
+  CHECK((*openapi)["components"]["schemas"]["ValiditySummary"]["properties"].HasMember("dsr"));
 
   r = server.Get("/api/features/symbols");
   REQUIRE(r.status == 200);
@@ -362,6 +377,65 @@ inline void ServePromotion(StoreFactory make_store) {
   CHECK(RunIds(server.Get("/runs?status=PROMOTED")) == std::vector<std::string>{run_id});
   auto stats = Json(server.Get("/api/stats"));
   CHECK(Int(*stats, "promoted_runs") == 1);
+
+  // Research validity. The promotion carries its holdout confirmation and
+  // its selection statistics.
+  const rapidjson::Value& holdout = (*detail)["promotion"]["holdout"];
+  REQUIRE(holdout.IsObject());
+  CHECK(holdout["passed"].GetBool());
+  CHECK(Str(holdout, "verdict") == "PASS");
+  CHECK(Str(holdout["result"], "span") == "holdout");
+  CHECK(holdout["result"]["sqn"].IsNumber());
+  CHECK(holdout["result"].HasMember("excess_return_pct"));
+  CHECK(holdout["result"]["trade_blocks"].IsArray());
+  const rapidjson::Value& selection = (*detail)["promotion"]["selection"];
+  REQUIRE(selection.IsObject());
+  CHECK(Int(selection, "trials") > 0);
+  CHECK(selection["dsr"].IsNumber());
+  CHECK(selection["pbo"].IsNumber());
+  CHECK(Str((*detail)["result"], "span") == "research");
+
+  // Every evaluated generation has its selection statistics; the promoting
+  // one its holdout look.
+  r = server.Get("/runs/" + run_id + "/generations");
+  REQUIRE(r.status == 200);
+  auto gens = Json(r);
+  const rapidjson::Value& gen_list = (*gens)["generations"];
+  const rapidjson::Value* promoting = nullptr;
+  for (const auto& g : gen_list.GetArray()) {
+    CAPTURE(Int(g, "generation"));
+    CHECK(g.HasMember("jobs_too_few_trades"));
+    REQUIRE(g["selection"].IsObject());
+    for (const char* field : {"trials", "prior_trials", "prior_looks", "research_end", "sharpe", "expected_max_sharpe",
+                              "sharpe_variance", "dsr", "pbo", "pbo_candidates"}) {
+      CHECK_MESSAGE(g["selection"].HasMember(field), field);
+    }
+    CHECK(g.HasMember("holdout"));
+    if (Int(g, "generation") == Int(promotion, "generation")) promoting = &g;
+  }
+  REQUIRE(promoting != nullptr);
+  REQUIRE((*promoting)["holdout"].IsObject());
+  CHECK(Str((*promoting)["holdout"], "job_id") == Str(holdout, "job_id"));
+
+  // GET /runs/{id} sums it up.
+  auto run_doc = Json(server.Get("/runs/" + run_id));
+  const rapidjson::Value& validity = (*run_doc)["validity"];
+  REQUIRE(validity.IsObject());
+  CHECK(validity["has_holdout"].GetBool());
+  CHECK(Int(validity, "holdout_looks") == 1);
+  CHECK(Int(validity, "prior_holdout_looks") == 0);
+  CHECK(Int(validity, "generation") == Int(gen_list[gen_list.Size() - 1], "generation"));
+  CHECK(validity["dsr"].IsNumber());
+  CHECK(validity["pbo"].IsNumber());
+  CHECK(Str(validity, "research_end") == Str(selection, "research_end"));
+  CHECK(Str(validity, "holdout_first_date") == Str(holdout["result"], "start_date"));
+  REQUIRE(validity["holdout"].IsObject());
+  CHECK(Int(validity["holdout"], "generation") == Int(promotion, "generation"));
+  CHECK(Str(validity["holdout"], "verdict") == "PASS");
+  const rapidjson::Value& summarised = validity["holdout"]["result"];
+  CHECK(Int(summarised, "trade_count") == Int(holdout["result"], "trade_count"));
+  CHECK(Str(summarised, "end_date") == Str(holdout["result"], "end_date"));
+  CHECK(summarised["sqn"].GetDouble() == doctest::Approx(holdout["result"]["sqn"].GetDouble()).epsilon(1e-12));
 }
 
 // Stop, resume and cancel act on the live loop; wrong states are 409.
@@ -497,6 +571,19 @@ inline void ServeBadEvolveBodies(StoreFactory make_store) {
       {R"({"symbol": "AAPL", "hyperparameters": [1, 2]})", "hyperparameters"},
       {R"({"symbol": "AAPL", "pruning": {"strategy": "coin_flip"}})", "pruning"},
       {R"({"symbol": "AAPL", "colour": "blue"})", "colour"},
+      {R"({"symbol": "AAPL", "holdout_fraction": 2})", "holdout_fraction"},
+      {R"({"symbol": "AAPL", "holdout_fraction": "0.2"})", "holdout_fraction"},
+      {R"({"symbol": "AAPL", "holdout_start": "April"})", "holdout_start"},
+      {R"({"symbol": "AAPL", "holdout_start": "2999-01-01"})", "holdout_start"},
+      {R"({"symbol": "AAPL", "selection_fraction": -0.1})", "selection_fraction"},
+      {R"({"symbol": "AAPL", "holdout_sqn_min": "high"})", "holdout_sqn_min"},
+      {R"({"symbol": "AAPL", "holdout_excess_return_min": "none"})", "holdout_excess_return_min"},
+      {R"({"symbol": "AAPL", "holdout_excess_sqn_min": true})", "holdout_excess_sqn_min"},
+      {R"({"symbol": "AAPL", "holdout_looks": 0})", "holdout_looks"},
+      {R"({"symbol": "AAPL", "excess_return_min": "high"})", "excess_return_min"},
+      {R"({"symbol": "AAPL", "max_drawdown_max": 0})", "max_drawdown_max"},
+      {R"({"symbol": "AAPL", "dsr_min": 1.5})", "dsr_min"},
+      {R"({"symbol": "AAPL", "pbo_max": -1})", "pbo_max"},
   };
   for (const Case& c : cases) {
     CAPTURE(c.body);

@@ -42,6 +42,8 @@ std::string ToJson(const PruningConfig& v);
 std::string ToJson(const EvolutionConfig& v);
 std::string ToJson(const Run& v);
 std::string ToJson(const Generation& v);
+std::string ToJson(const SelectionStats& v);
+std::string ToJson(const HoldoutCheck& v);
 std::string ToJson(const LineageEdge& v);
 std::string ToJson(const Job& v);
 std::string ToJson(const Promotion& v);

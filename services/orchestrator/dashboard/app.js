@@ -522,6 +522,23 @@
       '; ' + fmt(c.holdout_looks) + (c.holdout_looks === 1 ? ' look' : ' looks');
   }
 
+  // Where the run's research validity stands (GET /runs/{id}'s "validity"):
+  // the looks at the symbol's holdout, and why a finalist was not promoted.
+  function validityRows(run, v) {
+    if (!v) return [];
+    const rows = [];
+    if (v.has_holdout) {
+      rows.push(['Holdout looks', h('span', { id: 'holdout-looks' }, fmt(v.holdout_looks) + ' in this run, ' + fmt(v.prior_holdout_looks) +
+        ' in earlier runs on this symbol' + (v.holdout_first_date ? ' · holdout from ' + v.holdout_first_date : '') +
+        (v.research_end ? ' · research span to ' + v.research_end : ''))]);
+    }
+    if (run.stop_reason === 'holdout_rejected' && v.holdout) {
+      rows.push(['Outcome', h('span', { id: 'outcome', class: 'error-text' }, 'no model promoted: the finalist of generation ' + v.holdout.generation +
+        ' failed its holdout confirmation: ' + v.holdout.verdict)]);
+    }
+    return rows;
+  }
+
   function runView(runId) {
     const head = h('div', {});
     const chart = h('div', { class: 'chart-box' });
@@ -550,6 +567,7 @@
           ['Criteria', 'SQN ' + fmt(c.sqn_min) + '..' + fmt(c.sqn_max) + ', profit factor ' + fmt(c.profit_factor_min) + '..' + fmt(c.profit_factor_max) +
             ', trades ' + fmt(c.trade_count_min) + '..' + fmt(c.trade_count_max) + ', weekly consistency < ' + fmt(c.weekly_consistency_max)],
           ['Holdout', h('span', { id: 'holdout-split' }, splitText(c))],
+          ...validityRows(run, doc.validity),
           ['Grid', ((c.thresholds || []).length + (c.threshold_quantiles || []).length) + ' thresholds × ' + (c.regime_configs || []).length + ' regime filters'],
           ['Jobs', fmt(doc.jobs.completed) + ' completed, ' + fmt(doc.jobs.pending) + ' pending, ' + fmt(doc.jobs.running) + ' running, ' + fmt(doc.jobs.failed) + ' failed'],
           ['Created', when(run.created_at)],
@@ -572,7 +590,7 @@
 
   function promotedTable(list, rankFrom) {
     const sorted = (list || []).slice().sort((a, b) => (b.sqn || 0) - (a.sqn || 0));
-    return table(['#', 'Model', 'Symbol', 'SQN', 'Profit factor', 'Trades', 'Weekly cons.', 'Threshold', 'Regime', 'Gen.', 'Promoted'],
+    return table(['#', 'Model', 'Symbol', 'SQN', 'Profit factor', 'Trades', 'Weekly cons.', 'Threshold', 'Regime', 'Gen.', 'Holdout SQN', 'DSR', 'Promoted'],
       sorted.map((p, i) => h('tr', { class: 'promoted-row', 'data-promotion-id': p.id },
         h('td', {}, String(rankFrom + i + 1)),
         h('td', { class: 'mono' }, link('#/promoted/' + encodeURIComponent(p.id), short(p.model_id), { title: p.model_id })),
@@ -580,6 +598,8 @@
         h('td', { class: 'num' }, fmt(p.profit_factor, 3)), h('td', { class: 'num' }, fmt(p.trade_count)),
         h('td', { class: 'num' }, fmt(p.weekly_consistency, 3)), h('td', { class: 'num' }, fmt(p.threshold, 5)),
         h('td', {}, regimeText(p.regime)), h('td', { class: 'num' }, fmt(p.generation)),
+        h('td', { class: 'num holdout-sqn' }, p.holdout ? fmt((p.holdout.result || {}).sqn, 3) : 'none'),
+        h('td', { class: 'num dsr' }, fmt((p.selection || {}).dsr, 3)),
         h('td', { title: when(p.created_at) }, ago(p.created_at)))), { class: 'promoted' });
   }
 
