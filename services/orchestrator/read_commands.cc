@@ -1,6 +1,8 @@
 // evolve runs | show | promoted | lineage | migrate: read (or migrate) the
 // store. Reading commands never create a database.
+#include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -104,6 +106,52 @@ int RunsCommand(const Argv& argv) {
   return kExitOk;
 }
 
+// What each threshold of a generation's grid came to, in return units (a
+// quantile's value is the model's), and how many trades its cells made
+// across the regime filters, e.g. "q90 = 0.00123: 41-97 trades".
+Result<std::string> ThresholdsLine(Store& store, const Generation& g) {
+  JobFilter filter;
+  filter.batch_id = g.batch_id;
+  EVOLVE_ASSIGN_OR_RETURN(std::vector<Job> jobs, store.ListJobs(filter));
+  struct Cell {
+    std::string name;
+    std::optional<double> value;
+    int64_t fewest = -1, most = -1;
+  };
+  std::vector<Cell> cells;
+  for (const Job& job : jobs) {
+    char name[64];
+    if (job.params.threshold_quantile) {
+      std::snprintf(name, sizeof name, "q%g", 100 * *job.params.threshold_quantile);
+    } else {
+      std::snprintf(name, sizeof name, "%g", job.params.threshold);
+    }
+    auto it = std::find_if(cells.begin(), cells.end(), [&](const Cell& c) { return c.name == name; });
+    if (it == cells.end()) it = cells.insert(cells.end(), Cell{name, std::nullopt, -1, -1});
+    if (job.status != JobStatus::kCompleted || !job.result) continue;
+    if (job.result->threshold) it->value = job.result->threshold;
+    const int64_t n = job.result->trade_count;
+    it->fewest = it->fewest < 0 ? n : std::min(it->fewest, n);
+    it->most = std::max(it->most, n);
+  }
+  std::string out;
+  for (const Cell& c : cells) {
+    char buf[160];
+    std::string value = c.name;
+    if (c.name[0] == 'q') value += " = " + (c.value ? Num(c.value, 6) : std::string("?"));
+    if (c.fewest < 0) {
+      std::snprintf(buf, sizeof buf, "%s: no result", value.c_str());
+    } else if (c.fewest == c.most) {
+      std::snprintf(buf, sizeof buf, "%s: %lld trades", value.c_str(), static_cast<long long>(c.most));
+    } else {
+      std::snprintf(buf, sizeof buf, "%s: %lld-%lld trades", value.c_str(), static_cast<long long>(c.fewest),
+                    static_cast<long long>(c.most));
+    }
+    out += (out.empty() ? "" : "; ") + std::string(buf);
+  }
+  return out;
+}
+
 int ShowCommand(const Argv& argv) {
   bool help = false;
   auto opened = Open("show", argv, With({}), 1, "evolve show RUN_ID [--json]", &help);
@@ -123,8 +171,8 @@ int ShowCommand(const Argv& argv) {
   if (!generations.ok()) return Fail(generations.status());
   const EvolutionConfig& c = run->config;
   std::printf("run %s: %s %s, %s, up to %d generations, %zu thresholds x %zu regime filters\n", run->id.c_str(),
-              c.symbol.c_str(), c.timeframe.c_str(), c.algorithm.c_str(), c.max_generations, c.thresholds.size(),
-              c.regime_configs.size());
+              c.symbol.c_str(), c.timeframe.c_str(), c.algorithm.c_str(), c.max_generations,
+              c.thresholds.size() + c.threshold_quantiles.size(), c.regime_configs.size());
   std::printf("created %s, updated %s\n\n", FormatTime(run->created_at).c_str(),
               FormatTime(run->updated_at).c_str());
   std::printf("%s", GenerationsTable(*generations).c_str());
@@ -132,6 +180,11 @@ int ShowCommand(const Argv& argv) {
     if (!g.pruned_features.empty()) {
       std::printf("gen %d pruned (%s): %s\n", g.generation, g.pruning_reason.c_str(),
                   Features(g.pruned_features).c_str());
+    }
+    if (!g.batch_id.empty()) {
+      auto thresholds = ThresholdsLine(store, g);
+      if (!thresholds.ok()) return Fail(thresholds.status());
+      std::printf("gen %d thresholds: %s\n", g.generation, thresholds->c_str());
     }
   }
   auto outcome = RunOutcomeText(store, *run);

@@ -341,6 +341,8 @@ TEST_CASE("cli: a planted, learnable signal is promoted and its lineage leads ba
   CHECK_MESSAGE(Contains(read.out, "holdout: the last 20% of the bars, from " + holdout.result->start_date), read.out);
   CHECK_MESSAGE(Contains(read.out, "looks at this symbol's holdout: 1 (this run 1, earlier runs 0)"), read.out);
   CHECK_MESSAGE(Contains(read.out, "  confirmed on the holdout look 1"), read.out);
+  // What each threshold was and how many trades it made.
+  CHECK_MESSAGE(Contains(read.out, "gen 0 thresholds: 0.0001: "), read.out);
 
   // `evolve show --json` (what `evolve run --json` printed): every
   // generation's selection and holdout as stored, and the summary.
@@ -413,6 +415,18 @@ TEST_CASE("cli: a run without a holdout says so") {
   CHECK_MESSAGE(Contains(r.out, "holdout: none (holdout_fraction 0)"), r.out);
   CHECK_MESSAGE(Contains(r.out, "DSR >= 0.5"), r.out);
   CHECK_FALSE(Contains(r.out, "holdout look"));
+
+  // A quantile threshold: `evolve show` says what it came to, in return units.
+  const ProcessResult q =
+      RunProcess(Evolve({"run", "--db", db, "--data-dir", kData, "--generations", "1", "--workers", "2",
+                         "--thresholds", "0.0001,q90", "--json"}));
+  INFO(q.err);
+  REQUIRE(q.exit_code == 0);
+  const std::string id = q.out.substr(q.out.find("\"id\":\"") + 6, 28);
+  const ProcessResult show = RunProcess(Evolve({"show", id, "--db", db}));
+  REQUIRE(show.exit_code == 0);
+  CHECK_MESSAGE(Contains(show.out, "2 thresholds x 1 regime filters"), show.out);
+  CHECK_MESSAGE(Contains(show.out, "; q90 = 0.00"), show.out);
 }
 
 // Starts the long run with no in-process workers and lets one evolve-worker
