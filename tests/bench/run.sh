@@ -371,24 +371,28 @@ fi
 
 if wanted validity; then
   # Statistical validity: one `evolve run` (the Holy Grail grid of
-  # tests/bench/validity/validity.py) on each of 280 generated series of 4000
-  # daily bars with a known truth (100 noise, 30 drift, 50 each of AR(1) phi
-  # 0.10, 0.20, 0.45; fixed seeds), and how often it PROMOTES: on noise and
-  # drift a promotion is a false positive, on AR(1) a true one. The full table
-  # (Wilson 95% intervals, failed runs, mean SQN) goes to
-  # $build_dir/bench/validity.md, the raw run documents to
-  # $build_dir/bench/validity/results.jsonl. Rates are reported, not judged.
-  echo "== validity: evolve run on 280 synthetic series (noise, drift, AR(1))" >&2
-  "$py" tests/bench/validity/validity.py --evolve "$build_dir/services/orchestrator/evolve" \
-    --out-dir "$build_dir/bench/validity" --out "$build_dir/bench/validity.md" --summary \
-    >"$work/validity.out"
-  while read -r line; do
-    v() { value "$1" "$line"; }
-    rows+=("| \`evolve run\` promotion rate on $(v series) synthetic $(v kind) series of 4000 daily bars \
+  # tests/bench/validity/validity.py) on each of 280 generated series with a
+  # known truth (100 noise, 30 drift, 50 each of AR(1) phi 0.10, 0.20, 0.45;
+  # fixed seeds), and how often it PROMOTES: on noise and drift a promotion is
+  # a false positive, on AR(1) a true one. Twice: 4,000 and 5,000 daily bars,
+  # because the power of the one look at the holdout (20% of the bars) grows
+  # with its length (docs/validity.md). The full tables (Wilson 95% intervals,
+  # failed runs, mean SQN) go to $build_dir/bench/validity-BARS.md, the raw run
+  # documents to $build_dir/bench/validity-BARS/results.jsonl. Rates are
+  # reported, not judged.
+  for bars in 4000 5000; do
+    echo "== validity: evolve run on 280 synthetic series of $bars bars (noise, drift, AR(1))" >&2
+    "$py" tests/bench/validity/validity.py --evolve "$build_dir/services/orchestrator/evolve" --bars "$bars" \
+      --out-dir "$build_dir/bench/validity-$bars" --out "$build_dir/bench/validity-$bars.md" --summary \
+      >"$work/validity.out"
+    while read -r line; do
+      v() { value "$1" "$line"; }
+      rows+=("| \`evolve run\` promotion rate on $(v series) synthetic $(v kind) series of $bars daily bars \
 (a promotion is a $(case $(v kind) in noise|drift) echo false ;; *) echo true ;; esac) positive; \
-$build_dir/bench/validity.md) | $(v promoted) of $(v finished) promoted, $(v rate) (95% $(v lo) - $(v hi)), \
+$build_dir/bench/validity-$bars.md) | $(v promoted) of $(v finished) promoted, $(v rate) (95% $(v lo) - $(v hi)), \
 $(v failed) failed | none | n/a | reported |")
-  done < <(grep '^validity kind=' "$work/validity.out")
+    done < <(grep '^validity kind=' "$work/validity.out")
+  done
 fi
 
 {
