@@ -9,11 +9,13 @@
 #include <thread>
 
 #include "engines/scratch_dir.h"
+#include "evolve/engines/backtest.h"
 #include "evolve/engines/bars.h"
 #include "evolve/engines/builtin.h"
 #include "evolve/engines/synthetic.h"
 #include "evolve/evolution.h"
 #include "evolve/json.h"
+#include "evolve/selection_stats.h"
 #include "evolve/testing/fake_store.h"
 #include "evolve/worker.h"
 
@@ -321,6 +323,59 @@ TEST_CASE("validity: a threshold quantile is a quantile of the research span's p
   auto bad = engines->simulator->Simulate(p);
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.status().message().find("threshold_quantile") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace evolve::engines
+
+namespace evolve::engines {
+namespace {
+
+// The figures the selection statistics and the holdout test read, by hand on
+// a span of 32 bars and three trades. What it catches: the drift left in the
+// excess SQN (a long trade on a rising market is not skill), the excess
+// return not matched to the exposure, a trade counted in the wrong block.
+TEST_CASE("validity: excess return, excess SQN and trade blocks of a backtest, by hand") {
+  BacktestBars span;
+  for (int i = 0; i < 32; ++i) {
+    span.time.push_back(946857600 + 86400 * i);
+    span.open.push_back(100.0 * std::exp(0.001 * i));
+    span.close.push_back(100.0 * std::exp(0.001 * (i + 1)));
+  }
+  span.prediction.assign(32, 0.0);
+  std::vector<BacktestTrade> trades(3);
+  trades[0] = {2, 6, false, 1, 0, 0, 0.010};     // held 4 bars, exit in block 3
+  trades[1] = {10, 12, false, 1, 0, 0, -0.002};  // held 2 bars, block 6
+  trades[2] = {20, 31, true, 1, 0, 0, 0.030};    // held to the last close: 12 bars, block 15
+  SimulationResult r;
+  r.total_return_pct = 20.0;
+  r.benchmark_return_pct = 50.0;
+  r.exposure = 0.25;
+  AddSelectionFigures(span, trades, &r);
+
+  REQUIRE(r.excess_return_pct.has_value());
+  CHECK(*r.excess_return_pct == doctest::Approx(100 * (std::exp(std::log(1.2) - 0.25 * std::log(1.5)) - 1)));
+
+  const double drift = std::log(span.close[31] / span.open[0]) / 32;  // 0.001 per bar
+  CHECK(drift == doctest::Approx(0.001));
+  const double x[3] = {std::log1p(0.010) - 4 * drift, std::log1p(-0.002) - 2 * drift,
+                       std::log1p(0.030) - 12 * drift};
+  const double mean = (x[0] + x[1] + x[2]) / 3;
+  double ss = 0;
+  for (double v : x) ss += (v - mean) * (v - mean);
+  REQUIRE(r.excess_sqn.has_value());
+  CHECK(*r.excess_sqn == doctest::Approx(std::sqrt(3.0) * mean / std::sqrt(ss / 2)));
+
+  REQUIRE(r.trade_blocks.size() == static_cast<size_t>(kCscvBlocks));
+  int64_t total = 0;
+  for (size_t b = 0; b < r.trade_blocks.size(); ++b) {
+    total += r.trade_blocks[b].n;
+    const bool has = b == 3 || b == 6 || b == 15;
+    CHECK(r.trade_blocks[b].n == (has ? 1 : 0));
+  }
+  CHECK(total == 3);
+  CHECK(r.trade_blocks[15].sum == doctest::Approx(0.030));
+  CHECK(r.trade_blocks[15].sum4 == doctest::Approx(std::pow(0.030, 4)));
 }
 
 }  // namespace

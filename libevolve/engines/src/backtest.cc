@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "evolve/selection_stats.h"
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -1022,6 +1024,53 @@ Result<SimulationResult> Backtest(const BacktestBars& bars, const BacktestCell& 
                           BacktestGrid(bars, {cell}, options, trades != nullptr ? &all : nullptr));
   if (trades != nullptr) *trades = std::move(all[0]);
   return results[0];
+}
+
+namespace {
+constexpr size_t kTradeBlocks = static_cast<size_t>(kCscvBlocks);
+}  // namespace
+
+void AddSelectionFigures(const BacktestBars& span, const std::vector<BacktestTrade>& trades,
+                         SimulationResult* r) {
+  const size_t bars = span.time.size();
+  if (r->benchmark_return_pct && r->total_return_pct > -100.0 && *r->benchmark_return_pct > -100.0) {
+    const double growth = std::log1p(r->total_return_pct / 100.0);
+    const double matched = r->exposure * std::log1p(*r->benchmark_return_pct / 100.0);
+    const double excess = 100.0 * std::expm1(growth - matched);
+    if (std::isfinite(excess)) r->excess_return_pct = excess;
+  }
+  // Drift per bar of the span, and each trade's net log return less the
+  // drift over the bars it held (entry open to exit open, or to the last
+  // close: one bar more).
+  const double drift = std::log(span.close[bars - 1] / span.open[0]) / static_cast<double>(bars);
+  ReturnSums excess;
+  for (const BacktestTrade& t : trades) {
+    if (t.net_return <= -1.0) continue;
+    const double held = static_cast<double>(t.exit_bar - t.entry_bar + (t.at_close ? 1 : 0));
+    const double x = std::log1p(t.net_return) - t.side * drift * held;
+    excess.n += 1;
+    excess.sum += x;
+    excess.sum2 += x * x;
+  }
+  if (excess.n >= 2) {
+    const double count = static_cast<double>(excess.n);
+    const double mean = excess.sum / count;
+    const double var = (excess.sum2 - excess.sum * mean) / (count - 1);
+    if (var > 0) {
+      const double sqn = std::sqrt(count) * mean / std::sqrt(var);
+      if (std::isfinite(sqn)) r->excess_sqn = sqn;
+    }
+  }
+  r->trade_blocks.assign(kTradeBlocks, ReturnSums{});
+  for (const BacktestTrade& t : trades) {
+    ReturnSums& b = r->trade_blocks[std::min(kTradeBlocks - 1, t.exit_bar * kTradeBlocks / bars)];
+    const double x = t.net_return, x2 = x * x;
+    b.n += 1;
+    b.sum += x;
+    b.sum2 += x2;
+    b.sum3 += x2 * x;
+    b.sum4 += x2 * x2;
+  }
 }
 
 }  // namespace evolve::engines

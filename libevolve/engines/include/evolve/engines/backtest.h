@@ -101,6 +101,16 @@ Result<SimulationResult> Backtest(const BacktestBars& bars, const BacktestCell& 
                                   const BacktestOptions& options,
                                   std::vector<BacktestTrade>* trades = nullptr);
 
+// Adds to `result` (of a backtest over `span` whose trades are `trades`) what
+// the core's selection statistics need (evolve/types.h): the exposure-matched
+// excess return, 100 * (exp(ln(1 + R) - exposure * ln(1 + B)) - 1); the
+// excess SQN, sqrt(N) * mean / sd of each trade's net log return less the
+// span's drift per bar (ln(last close / first open) / bars) times the bars it
+// held; and trade_blocks, the power sums of the net trade returns in
+// kCscvBlocks equal runs of the span's bars, by exit bar.
+void AddSelectionFigures(const BacktestBars& span, const std::vector<BacktestTrade>& trades,
+                         SimulationResult* result);
+
 // ISO 8601 week of a UTC time stamp: weeks start on Monday and belong to
 // the year of their Thursday (2020-12-31 and 2021-01-01 are both 2020-W53).
 struct IsoWeek {
