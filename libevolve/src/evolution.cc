@@ -147,6 +147,12 @@ class EvolutionEngine::Impl {
           if (deps_.observer) deps_.observer->OnBatchProgress(run, *gen, counts);
           return StepOutcome::kWaiting;
         }
+        // A finalist on the holdout: nothing to evaluate again until its
+        // simulation has finished.
+        if (gen->holdout && !gen->holdout->decided) {
+          EVOLVE_ASSIGN_OR_RETURN(Job look, deps_.store.GetJob(gen->holdout->job_id));
+          if (!IsFinal(look.status)) return StepOutcome::kWaiting;
+        }
         return EvaluateGeneration(run, *gen);
       }
       case GenerationState::kEvaluated:

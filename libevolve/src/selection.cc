@@ -10,15 +10,7 @@ namespace {
 
 ReturnMoments Total(const std::vector<ReturnSums>& blocks) {
   ReturnMoments total;
-  for (const ReturnSums& b : blocks) {
-    ReturnMoments m;
-    m.n = b.n;
-    m.sum = b.sum;
-    m.sum2 = b.sum2;
-    m.sum3 = b.sum3;
-    m.sum4 = b.sum4;
-    total.Merge(m);
-  }
+  for (const ReturnSums& b : blocks) total.Merge(b);
   return total;
 }
 

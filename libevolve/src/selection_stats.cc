@@ -98,7 +98,7 @@ void ReturnMoments::Add(double r) {
   sum4 += r2 * r2;
 }
 
-void ReturnMoments::Merge(const ReturnMoments& other) {
+void ReturnMoments::Merge(const ReturnSums& other) {
   n += other.n;
   sum += other.sum;
   sum2 += other.sum2;
@@ -131,12 +131,6 @@ std::optional<double> ReturnMoments::Kurtosis() const {
   if (!(c.m2 > 0)) return std::nullopt;
   return c.m4 / (c.m2 * c.m2);
 }
-
-bool operator==(const ReturnMoments& a, const ReturnMoments& b) {
-  return a.n == b.n && a.sum == b.sum && a.sum2 == b.sum2 && a.sum3 == b.sum3 && a.sum4 == b.sum4;
-}
-
-bool operator!=(const ReturnMoments& a, const ReturnMoments& b) { return !(a == b); }
 
 double NormalCdf(double x) { return 0.5 * std::erfc(-x / kSqrt2); }
 

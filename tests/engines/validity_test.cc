@@ -133,10 +133,10 @@ Drift CellDriftOnNoise(int series, double selection_fraction) {
 
 // What it catches: pruning that keeps the features whose permutation
 // importance looked good on the very bars the backtest scores makes a fixed
-// cell's SQN on pure noise climb with each generation (the leak measured on
-// main before the selection span: -0.07, +0.35, +0.62, +0.82). With the
-// selection span, generation 3's mean stays within two standard errors of
-// generation 0's. 40 seeded series; the margin (2 SE of the paired
+// cell's SQN on pure noise climb with each generation (the next test measures
+// that leak: +0.47 with importance on the scored bars). With the selection
+// span, generation 3's mean stays within two standard errors of generation
+// 0's. 40 seeded series; the margin (2 SE of the paired
 // difference) is what the issue asks for, and the series are fixed.
 TEST_CASE("validity: on noise a fixed cell's SQN does not rise with the generation") {
   const Drift d = CellDriftOnNoise(40, 0.3);

@@ -1043,34 +1043,21 @@ void AddSelectionFigures(const BacktestBars& span, const std::vector<BacktestTra
   // drift over the bars it held (entry open to exit open, or to the last
   // close: one bar more).
   const double drift = std::log(span.close[bars - 1] / span.open[0]) / static_cast<double>(bars);
-  ReturnSums excess;
+  ReturnMoments excess;
   for (const BacktestTrade& t : trades) {
     if (t.net_return <= -1.0) continue;
     const double held = static_cast<double>(t.exit_bar - t.entry_bar + (t.at_close ? 1 : 0));
-    const double x = std::log1p(t.net_return) - t.side * drift * held;
-    excess.n += 1;
-    excess.sum += x;
-    excess.sum2 += x * x;
+    excess.Add(std::log1p(t.net_return) - t.side * drift * held);
   }
-  if (excess.n >= 2) {
-    const double count = static_cast<double>(excess.n);
-    const double mean = excess.sum / count;
-    const double var = (excess.sum2 - excess.sum * mean) / (count - 1);
-    if (var > 0) {
-      const double sqn = std::sqrt(count) * mean / std::sqrt(var);
-      if (std::isfinite(sqn)) r->excess_sqn = sqn;
-    }
+  if (const std::optional<double> sharpe = excess.Sharpe()) {
+    const double sqn = std::sqrt(static_cast<double>(excess.n)) * *sharpe;
+    if (std::isfinite(sqn)) r->excess_sqn = sqn;
   }
-  r->trade_blocks.assign(kTradeBlocks, ReturnSums{});
+  std::vector<ReturnMoments> blocks(kTradeBlocks);
   for (const BacktestTrade& t : trades) {
-    ReturnSums& b = r->trade_blocks[std::min(kTradeBlocks - 1, t.exit_bar * kTradeBlocks / bars)];
-    const double x = t.net_return, x2 = x * x;
-    b.n += 1;
-    b.sum += x;
-    b.sum2 += x2;
-    b.sum3 += x2 * x;
-    b.sum4 += x2 * x2;
+    blocks[std::min(kTradeBlocks - 1, t.exit_bar * kTradeBlocks / bars)].Add(t.net_return);
   }
+  r->trade_blocks.assign(blocks.begin(), blocks.end());
 }
 
 }  // namespace evolve::engines

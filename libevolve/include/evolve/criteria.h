@@ -2,8 +2,11 @@
 // promote its model.
 //
 // SQN, profit factor and trade count must lie in [min, max] (inclusive);
-// weekly consistency must be strictly below its maximum. An undefined metric
-// (no SQN, no profit factor because there was no losing trade) fails its check.
+// weekly consistency must be strictly below its maximum; when set, the
+// exposure-matched excess return must reach its minimum and the drawdown stay
+// within its maximum. An undefined metric (no SQN, no profit factor because
+// there was no losing trade) fails its check. EvaluateHoldout is the separate
+// confirmation test of a finalist on the holdout (docs/validity.md).
 //
 // Thread-safety: pure functions.
 #ifndef EVOLVE_CRITERIA_H_

@@ -34,12 +34,14 @@
 #include <vector>
 
 #include "evolve/status.h"
+#include "evolve/types.h"
 
 namespace evolve {
 
-// Power sums of a series of per-period returns: enough for the mean,
-// variance, skewness and kurtosis, and mergeable (the sums of the blocks of a
-// backtest add up to the sums of the whole).
+// The power sums of a series of per-period returns (ReturnSums, the form a
+// SimulationResult stores them in) with what they give: the mean, variance,
+// skewness and kurtosis; mergeable (the sums of the blocks of a backtest add
+// up to the sums of the whole).
 //
 // A variance whose centred sum of squares is at most 1e-10 of the raw sum of
 // squares (a standard deviation below ~1e-5 of the root mean square, which is
@@ -47,16 +49,13 @@ namespace evolve {
 // moments are recovered from raw sums, so their relative precision degrades
 // as |mean| / standard deviation grows; for returns (a small ratio) they are
 // accurate to ~1e-12.
-struct ReturnMoments {
-  int64_t n = 0;
-  double sum = 0;   // sum of r
-  double sum2 = 0;  // sum of r^2
-  double sum3 = 0;  // sum of r^3
-  double sum4 = 0;  // sum of r^4
+struct ReturnMoments : ReturnSums {
+  ReturnMoments() = default;
+  explicit ReturnMoments(const ReturnSums& sums) : ReturnSums(sums) {}
 
   void Add(double r);
   // Adds other's sums to these: the moments of the concatenated series.
-  void Merge(const ReturnMoments& other);
+  void Merge(const ReturnSums& other);
 
   // None when n == 0.
   std::optional<double> Mean() const;
@@ -72,10 +71,6 @@ struct ReturnMoments {
   // distribution has 3). None when n < 4 or the variance is zero.
   std::optional<double> Kurtosis() const;
 };
-
-// Exact equality of every field.
-bool operator==(const ReturnMoments& a, const ReturnMoments& b);
-bool operator!=(const ReturnMoments& a, const ReturnMoments& b);
 
 // The standard normal cumulative distribution function Z(x), from erfc:
 // relative error ~1e-16 * (1 + x^2), in the lower tail too.
