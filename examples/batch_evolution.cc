@@ -1,6 +1,7 @@
 // Batch evolution: several symbols evolved at once, as `evolve serve` does it.
 // One EvolutionEngine, one RunScheduler stepping every run on 2 threads (a run
-// waiting for its simulations holds no thread), 2 in-process Workers draining
+// waiting for its simulations holds no thread, and each run is held under the
+// store's run lock while it is scheduled), a WorkerPool of 2 workers draining
 // the one shared queue, one SQLite store.
 //
 // The symbols are synthetic daily bars (evolve/engines/synthetic.h) written as
@@ -29,7 +30,7 @@
 #include "evolve/log.h"
 #include "evolve/scheduler.h"
 #include "evolve/sqlite/sqlite_store.h"
-#include "evolve/worker.h"
+#include "evolve/worker_pool.h"
 
 namespace fs = std::filesystem;
 
@@ -102,7 +103,7 @@ int Main(const fs::path& work_dir) {
   }
 
   // 2. The store, the built-in engines over the bars, one engine for all runs.
-  auto store = evolve::sqlite::SqliteStore::Open((work_dir / "evolve.db").string());
+  auto store = evolve::sqlite::OpenSqliteStore((work_dir / "evolve.db").string());
   if (!store.ok()) {
     std::fprintf(stderr, "error: %s\n", store.status().ToString().c_str());
     return 1;
@@ -138,16 +139,15 @@ int Main(const fs::path& work_dir) {
   }
   for (const auto& id : run_ids) (void)scheduler.Submit(id);  // Start() adopted them already; harmless
 
-  std::vector<std::unique_ptr<evolve::Worker>> workers;
-  std::vector<std::thread> threads;
-  for (int i = 0; i < 2; ++i) {
-    evolve::WorkerOptions o;
-    o.worker_id = "batch-worker-" + std::to_string(i + 1);
-    o.max_jobs_per_claim = 3;  // a model's grid in one claim
-    o.poll_interval = std::chrono::milliseconds(50);
-    workers.push_back(std::make_unique<evolve::Worker>(**store, store->get(), *engines->simulator,
-                                                       (*store)->clock(), o));
-    threads.emplace_back([w = workers.back().get()] { (void)w->Run(); });
+  evolve::WorkerPoolOptions pool_options;
+  pool_options.size = 2;
+  pool_options.worker.worker_id = "batch-worker";
+  pool_options.worker.max_jobs_per_claim = 3;  // a model's grid in one claim
+  pool_options.worker.poll_interval = std::chrono::milliseconds(50);
+  evolve::WorkerPool pool(**store, *engines->simulator, pool_options);
+  if (auto st = pool.Start(); !st.ok()) {
+    std::fprintf(stderr, "error: %s\n", st.ToString().c_str());
+    return 1;
   }
 
   // 4. Wait until every run is final (a service would just keep serving).
@@ -163,8 +163,7 @@ int Main(const fs::path& work_dir) {
   }
   const evolve::SchedulerStats stats = scheduler.stats();
   scheduler.Shutdown();
-  for (auto& w : workers) w->RequestStop();
-  for (auto& t : threads) t.join();
+  pool.Stop();
 
   std::printf("\n%d scheduler steps, %lld step errors\n", static_cast<int>(stats.steps),
               static_cast<long long>(stats.step_errors));

@@ -210,7 +210,7 @@ int main(int argc, char** argv) {
                                       ("own_engines_" + evolve::NewId("") + ".db"))
                                          .string()
                                    : argv[1];
-  auto store = evolve::sqlite::SqliteStore::Open(db);
+  auto store = evolve::sqlite::OpenSqliteStore(db);
   if (!store.ok()) {
     std::fprintf(stderr, "error: %s\n", store.status().ToString().c_str());
     return 1;

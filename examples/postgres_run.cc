@@ -1,5 +1,5 @@
 // Driving a run against PostgreSQL: the same engine and workers as with
-// SQLite, on evolve::postgres::PostgresStore. Opening the store creates or
+// SQLite, on evolve::postgres::OpenPostgresStore. Opening the store creates or
 // migrates the schema; the built-in engines keep their trained models in the
 // database (artifacts), so an evolve-worker on any other host with the same
 // URL could simulate them: this process runs the engine and two workers,
@@ -19,13 +19,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
-#include <thread>
 
 #include "evolve/engines/builtin.h"
 #include "evolve/evolution.h"
 #include "evolve/log.h"
 #include "evolve/postgres/postgres_store.h"
-#include "evolve/worker.h"
+#include "evolve/worker_pool.h"
 
 #ifndef EVOLVE_EXAMPLES_DATA_DIR
 #define EVOLVE_EXAMPLES_DATA_DIR "examples/data"
@@ -70,10 +69,10 @@ int main(int argc, char** argv) {
 
   // Connects, and creates or migrates the schema (under an advisory lock, so
   // processes starting together are safe). A newer schema is refused.
-  auto store = evolve::postgres::PostgresStore::Open(url);
+  auto store = evolve::postgres::OpenPostgresStore(url);
   if (!store.ok()) return Fail(store.status());
-  evolve::postgres::PostgresStore& db = **store;
-  std::printf("connected to %s, schema version %d\n", db.url().c_str(), db.schema_version());
+  evolve::Store& db = **store;
+  std::printf("connected, schema version %d\n", evolve::postgres::LatestSchemaVersion());
 
   evolve::engines::BuiltinOptions options;
   options.data_dir = data_dir;
@@ -95,18 +94,14 @@ int main(int argc, char** argv) {
               config.thresholds.size() * config.regime_configs.size());
 
   // Workers claim with FOR UPDATE SKIP LOCKED and wake on LISTEN/NOTIFY.
-  std::vector<std::unique_ptr<evolve::Worker>> workers;
-  std::vector<std::thread> threads;
-  for (int i = 0; i < 2; ++i) {
-    evolve::WorkerOptions o;
-    o.worker_id = evolve::NewId("pg-example-worker-");  // unique among the database's workers
-    o.max_jobs_per_claim = 3;
-    workers.push_back(std::make_unique<evolve::Worker>(db, &db, *engines->simulator, db.clock(), o));
-    threads.emplace_back([w = workers.back().get()] { (void)w->Run(); });
-  }
-  auto done = engine.RunToEnd(run->id);
-  for (auto& w : workers) w->RequestStop();
-  for (auto& t : threads) t.join();
+  evolve::WorkerPoolOptions pool_options;
+  pool_options.size = 2;
+  pool_options.worker.worker_id = evolve::NewId("pg-example-worker-");  // unique among the database's workers
+  pool_options.worker.max_jobs_per_claim = 3;
+  evolve::WorkerPool pool(db, *engines->simulator, pool_options);
+  if (evolve::Status s = pool.Start(); !s.ok()) return Fail(s);
+  auto done = engine.RunToEnd(run->id);  // holds the run's lock: no other process steps it meanwhile
+  pool.Stop();
   if (!done.ok()) return Fail(done.status());
   std::printf("run ended %s (%s), best SQN %.2f\n", evolve::RunStatusName(done->status), done->stop_reason.c_str(),
               done->best_sqn.value_or(0.0));

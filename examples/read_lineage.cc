@@ -34,7 +34,7 @@ std::string Join(const std::vector<std::string>& v) {
 }
 
 // Runs a 3-generation evolution of TTRC and returns the run as stored.
-evolve::Result<evolve::Run> Evolve(evolve::sqlite::SqliteStore& store, const std::string& data_dir) {
+evolve::Result<evolve::Run> Evolve(evolve::Store& store, const std::string& data_dir) {
   evolve::engines::BuiltinOptions options;
   options.data_dir = data_dir;
   EVOLVE_ASSIGN_OR_RETURN(evolve::engines::BuiltinEngines engines, evolve::engines::NewBuiltinEngines(store, options));
@@ -60,7 +60,7 @@ evolve::Result<evolve::Run> Evolve(evolve::sqlite::SqliteStore& store, const std
   return done;
 }
 
-int Main(evolve::sqlite::SqliteStore& store, const std::string& data_dir) {
+int Main(evolve::Store& store, const std::string& data_dir) {
   auto run = Evolve(store, data_dir);
   if (!run.ok()) {
     std::fprintf(stderr, "error: %s\n", run.status().ToString().c_str());
@@ -114,7 +114,7 @@ int main(int argc, char** argv) {
                 : argv[2];
   int exit_code = 1;
   {
-    auto store = evolve::sqlite::SqliteStore::Open(db);
+    auto store = evolve::sqlite::OpenSqliteStore(db);
     if (!store.ok()) {
       std::fprintf(stderr, "error: %s\n", store.status().ToString().c_str());
       return 1;

@@ -32,6 +32,10 @@
 #define EVOLVE_TESTS_STORE_CONTRACT_H_
 
 #include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -49,6 +53,7 @@
 #include "evolve/clock.h"
 #include "evolve/status.h"
 #include "evolve/store.h"
+#include "evolve/testing/samples.h"
 #include "evolve/types.h"
 
 namespace evolve::testing {
@@ -101,6 +106,31 @@ class RealTimeHarness final : public StoreHarness {
  private:
   std::unique_ptr<Store> store_;
 };
+
+// A backend's harness that owns what its store lives in (a directory, a
+// database) besides the store: `Resource` is made first and outlives the
+// store; `make_inner(resource)` returns the harness of the store (one of
+// the two above).
+template <typename Resource, typename Inner>
+class OwningHarness : public StoreHarness {
+ public:
+  template <typename MakeInner>
+  explicit OwningHarness(MakeInner make_inner) : inner_(make_inner(resource_)) {}
+
+  Store& store() override { return inner_.store(); }
+  void AdvanceTime(Duration d) override { inner_.AdvanceTime(d); }
+  bool exact_time() const override { return inner_.exact_time(); }
+
+ private:
+  Resource resource_;  // declared first: outlives the store
+  Inner inner_;
+};
+
+// The store a backend's Open... function returned, REQUIREd to be open.
+inline std::unique_ptr<Store> Opened(Result<std::unique_ptr<Store>> opened) {
+  REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+  return std::move(opened).value();
+}
 
 namespace store_contract {
 
@@ -188,21 +218,9 @@ inline SimulationParams MakeParams(const std::string& model_id, double threshold
 }
 
 inline SimulationResult MakeResult(double sqn) {
-  SimulationResult result;
-  result.sqn = sqn;
-  result.profit_factor = 2.25;
-  result.trade_count = 250;
-  result.total_trades = 500;
-  result.weekly_consistency = 0.3;
-  result.win_rate = 0.55;
-  result.expectancy = 0.0012;
-  result.gross_profit = 1.5;
-  result.gross_loss = 0.75;
-  result.total_return_pct = 12.5;
+  SimulationResult result = SampleResult(sqn);
   result.max_drawdown_pct = 4.25;
   result.exposure = 0.4;
-  result.trades_per_week = 12.5;
-  result.weeks_traded = 20;
   result.start_date = "2024-01-01";
   result.end_date = "2024-06-30";
   return result;
@@ -1664,6 +1682,129 @@ inline void SubscribersAreNotified(StoreHarness& h) {
   store.Unsubscribe(second_handle);  // unknown handles are ignored
 }
 
+// ------------------------------------------------------------- run locks
+
+// A run's lock is exclusive among every holder sharing the store (here:
+// this store), runs are independent, and destroying the lock frees the run
+// at once. The run need not exist.
+inline void RunLocksAreExclusivePerRun(StoreHarness& h) {
+  Store& store = h.store();
+  Result<std::unique_ptr<RunLock>> first = store.TryLockRun("run-lock-a");
+  EVOLVE_CONTRACT_OK(first);
+  CHECK((*first)->run_id() == "run-lock-a");
+  Result<std::unique_ptr<RunLock>> second = store.TryLockRun("run-lock-a");
+  EVOLVE_CONTRACT_CODE(second, kFailedPrecondition);
+  CHECK_MESSAGE(Contains(second.status().message(), "run-lock-a"), second.status().ToString());
+
+  Result<std::unique_ptr<RunLock>> other = store.TryLockRun("run-lock-b");
+  EVOLVE_CONTRACT_OK(other);  // another run: independent
+  first->reset();
+  EVOLVE_CONTRACT_OK(store.TryLockRun("run-lock-a"));  // freed (and freed again at once)
+  EVOLVE_CONTRACT_CODE(store.TryLockRun("run-lock-b"), kFailedPrecondition);  // still held
+
+  // Threads racing for one free run: exactly one wins.
+  constexpr int kRacers = 8;
+  std::vector<std::unique_ptr<RunLock>> won(kRacers);
+  std::vector<Status> refused(kRacers);
+  std::vector<std::thread> racers;
+  for (int i = 0; i < kRacers; ++i) {
+    racers.emplace_back([&store, &won, &refused, i] {
+      Result<std::unique_ptr<RunLock>> lock = store.TryLockRun("run-lock-race");
+      if (lock.ok()) {
+        won[static_cast<size_t>(i)] = std::move(lock).value();
+      } else {
+        refused[static_cast<size_t>(i)] = lock.status();
+      }
+    });
+  }
+  for (std::thread& racer : racers) racer.join();
+  int winners = 0;
+  for (int i = 0; i < kRacers; ++i) {
+    if (won[static_cast<size_t>(i)] != nullptr) {
+      ++winners;
+    } else {
+      EVOLVE_CONTRACT_CODE(refused[static_cast<size_t>(i)], kFailedPrecondition);
+    }
+  }
+  CHECK(winners == 1);
+}
+
+// Not in the suite, for a backend's own tests: a run that `first` holds is
+// refused through `second`, another store sharing its data (another
+// session, another open of the file), and is free there once the holder's
+// lock is destroyed.
+inline void RunLockExcludesAnotherStore(Store& first, Store& second) {
+  Result<std::unique_ptr<RunLock>> held = first.TryLockRun("run-shared");
+  EVOLVE_CONTRACT_OK(held);
+  EVOLVE_CONTRACT_CODE(second.TryLockRun("run-shared"), kFailedPrecondition);
+  EVOLVE_CONTRACT_OK(second.TryLockRun("run-other"));  // other runs are free
+  held->reset();
+  Result<std::unique_ptr<RunLock>> taken = second.TryLockRun("run-shared");
+  EVOLVE_CONTRACT_OK(taken);
+  EVOLVE_CONTRACT_CODE(first.TryLockRun("run-shared"), kFailedPrecondition);
+}
+
+// Not in the suite, for a backend's own tests: a run held by another
+// process (a child that opens a store with `open` and locks the run) is
+// refused here, and is free once that process was killed with SIGKILL,
+// within `grace` (a database server notices a dead client a moment later).
+// `open` must not REQUIRE (it runs in the child too); call this before
+// opening any store that a child must not share.
+inline void RunLockOfKilledHolderIsFreed(const std::function<Result<std::unique_ptr<Store>>()>& open,
+                                         Duration grace) {
+  int ready[2];
+  REQUIRE(pipe(ready) == 0);
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {  // the child: no doctest here; the pipe reports
+    close(ready[0]);
+    char locked = 0;
+    try {
+      Result<std::unique_ptr<Store>> store = open();
+      std::unique_ptr<RunLock> lock;
+      if (store.ok()) {
+        Result<std::unique_ptr<RunLock>> taken = (*store)->TryLockRun("run-killed");
+        if (taken.ok()) lock = std::move(taken).value();
+      }
+      locked = lock != nullptr ? 1 : 0;
+      if (write(ready[1], &locked, 1) == 1 && locked == 1) {
+        while (true) pause();  // until killed
+      }
+    } catch (...) {
+    }
+    _exit(1);
+  }
+  close(ready[1]);
+  struct Reaper {  // the child dies with the test, whatever fails
+    pid_t pid;
+    bool reaped = false;
+    ~Reaper() {
+      if (reaped) return;
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  } child{pid};
+  char locked = 0;
+  const bool reported = read(ready[0], &locked, 1) == 1;
+  close(ready[0]);
+  REQUIRE_MESSAGE((reported && locked == 1), "the child could not open the store and lock the run");
+
+  std::unique_ptr<Store> store = Opened(open());
+  EVOLVE_CONTRACT_CODE(store->TryLockRun("run-killed"), kFailedPrecondition);
+  REQUIRE(kill(pid, SIGKILL) == 0);
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  child.reaped = true;
+  CHECK(WIFSIGNALED(status));
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  Result<std::unique_ptr<RunLock>> freed = store->TryLockRun("run-killed");
+  while (!freed.ok() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(20));
+    freed = store->TryLockRun("run-killed");
+  }
+  EVOLVE_CONTRACT_OK(freed);
+}
+
 // ------------------------------------------------------------------ index
 
 using Check = void (*)(StoreHarness&);
@@ -1700,6 +1841,7 @@ inline const std::vector<NamedCheck>& AllChecks() {
       {"WorkerRegistryAndCounters", &WorkerRegistryAndCounters},
       {"SubscribersAreNotified", &SubscribersAreNotified},
       {"ArtifactsAreImmutableBlobs", &ArtifactsAreImmutableBlobs},
+      {"RunLocksAreExclusivePerRun", &RunLocksAreExclusivePerRun},
   };
   return kChecks;
 }
@@ -1741,6 +1883,7 @@ inline const std::vector<NamedCheck>& AllChecks() {
   EVOLVE_STORE_CONTRACT_CASE_(prefix, PromotionsOrderAndIdempotence, make_harness)              \
   EVOLVE_STORE_CONTRACT_CASE_(prefix, WorkerRegistryAndCounters, make_harness)                  \
   EVOLVE_STORE_CONTRACT_CASE_(prefix, SubscribersAreNotified, make_harness)                     \
-  EVOLVE_STORE_CONTRACT_CASE_(prefix, ArtifactsAreImmutableBlobs, make_harness)
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, ArtifactsAreImmutableBlobs, make_harness)                 \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, RunLocksAreExclusivePerRun, make_harness)
 
 #endif  // EVOLVE_TESTS_STORE_CONTRACT_H_

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "evolve/criteria.h"
+#include "evolve/enum_name.h"
 #include "evolve/fingerprint.h"
 #include "evolve/json.h"
 #include "evolve/log.h"
@@ -56,17 +57,8 @@ struct ModelChoice {
 }  // namespace
 
 const char* StepOutcomeName(StepOutcome outcome) {
-  switch (outcome) {
-    case StepOutcome::kProgressed:
-      return "progressed";
-    case StepOutcome::kWaiting:
-      return "waiting";
-    case StepOutcome::kFinished:
-      return "finished";
-    case StepOutcome::kHalted:
-      return "halted";
-  }
-  return "unknown";
+  static constexpr const char* kNames[] = {"progressed", "waiting", "finished", "halted"};
+  return EnumName<StepOutcome::kHalted>(outcome, kNames, "unknown");
 }
 
 ModelSpec SpecFor(const EvolutionConfig& config, const std::vector<std::string>& features) {
@@ -102,6 +94,8 @@ std::string NewId(const std::string& prefix) {
 class EvolutionEngine::Impl {
  public:
   Impl(EngineDeps deps, EngineOptions options) : deps_(deps), options_(options) {}
+
+  Store& store() { return deps_.store; }
 
   Result<Run> CreateRun(const EvolutionConfig& config) {
     EVOLVE_RETURN_IF_ERROR(ValidateEvolutionConfig(config));
@@ -821,7 +815,12 @@ Result<Run> EvolutionEngine::CreateRun(const EvolutionConfig& config) { return i
 Result<StepOutcome> EvolutionEngine::Step(const std::string& run_id) { return impl_->Step(run_id); }
 
 Result<Run> EvolutionEngine::RunToEnd(const std::string& run_id, Event* stop) {
+  EVOLVE_ASSIGN_OR_RETURN(std::unique_ptr<RunLock> lock, impl_->store().TryLockRun(run_id));
   return impl_->RunToEnd(run_id, stop);
+}
+
+Result<Run> EvolutionEngine::RunToEnd(const RunLock& held, Event* stop) {
+  return impl_->RunToEnd(held.run_id(), stop);
 }
 
 Status EvolutionEngine::StopRun(const std::string& run_id) {

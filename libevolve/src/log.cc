@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "evolve/clock.h"
+#include "evolve/enum_name.h"
 
 namespace evolve {
 namespace {
@@ -71,17 +72,8 @@ void AppendValue(std::string& out, const std::string& v) {
 }  // namespace
 
 const char* LogLevelName(LogLevel level) {
-  switch (level) {
-    case LogLevel::kDebug:
-      return "DEBUG";
-    case LogLevel::kInfo:
-      return "INFO";
-    case LogLevel::kWarning:
-      return "WARNING";
-    case LogLevel::kError:
-      return "ERROR";
-  }
-  return "INFO";
+  static constexpr const char* kNames[] = {"DEBUG", "INFO", "WARNING", "ERROR"};
+  return EnumName<LogLevel::kError>(level, kNames, "INFO");
 }
 
 bool ParseLogLevel(const std::string& name, LogLevel* out) {

@@ -20,8 +20,8 @@ std::string Millis(Duration d) {
 
 class RunScheduler::Impl {
  public:
-  Impl(EvolutionEngine& engine, Store& store, SchedulerOptions options, SchedulerHooks hooks)
-      : engine_(engine), store_(store), clock_(store.clock()), options_(options), hooks_(std::move(hooks)) {}
+  Impl(EvolutionEngine& engine, Store& store, SchedulerOptions options)
+      : engine_(engine), store_(store), clock_(store.clock()), options_(options) {}
 
   ~Impl() { Shutdown(); }
 
@@ -53,21 +53,18 @@ class RunScheduler::Impl {
         return Status::Ok();
       }
     }
-    // The hook may block (a database lock): not under mu_.
-    if (hooks_.acquire) {
-      Status acquired = hooks_.acquire(run_id);
-      // Refused because a concurrent Submit here (adoption, a resume) took
-      // the run meanwhile: it is scheduled, which is what was asked.
-      if (!acquired.ok() && IsScheduled(run_id)) return Status::Ok();
-      EVOLVE_RETURN_IF_ERROR(acquired);
-    }
+    // The store's run lock: one stepper per run across every process that
+    // shares the store. Taking it may wait on the database: not under mu_.
+    Result<std::unique_ptr<RunLock>> acquired = store_.TryLockRun(run_id);
+    // Refused because a concurrent Submit here (adoption, a resume) took
+    // the run meanwhile: it is scheduled, which is what was asked.
+    if (!acquired.ok() && IsScheduled(run_id)) return Status::Ok();
+    EVOLVE_RETURN_IF_ERROR(acquired.status());
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_) {
-      if (hooks_.release) hooks_.release(run_id);
-      return FailedPreconditionError("the run scheduler is shutting down");
-    }
+    if (stopping_) return FailedPreconditionError("the run scheduler is shutting down");
+    // A Submit that raced with this one keeps its lock; this one is released.
     auto [it, inserted] = runs_.emplace(run_id, Slot{});
-    if (!inserted && hooks_.release) hooks_.release(run_id);  // raced with another Submit
+    if (inserted) it->second.lock = std::move(*acquired);
     MakeReadyLocked(run_id, it->second);
     Log(LogLevel::kDebug, "run scheduled", {{"run_id", run_id}});
     return Status::Ok();
@@ -96,9 +93,7 @@ class RunScheduler::Impl {
       held.swap(runs_);
       ready_.clear();
     }
-    if (hooks_.release) {
-      for (const auto& entry : held) hooks_.release(entry.first);
-    }
+    held.clear();  // releases the run locks
   }
 
   bool IsScheduled(const std::string& run_id) const {
@@ -123,6 +118,7 @@ class RunScheduler::Impl {
     TimePoint last_step{};      // end of its last turn
     bool wake_pending = false;  // woken while stepping: step again at once
     Duration backoff{};         // after retryable errors
+    std::unique_ptr<RunLock> lock;  // the store's lock of the run, held while scheduled
   };
 
   // Caller holds mu_.
@@ -242,9 +238,7 @@ class RunScheduler::Impl {
 
   // Caller holds mu_.
   void DropLocked(std::map<std::string, Slot>::iterator it) {
-    const std::string run_id = it->first;
-    runs_.erase(it);
-    if (hooks_.release) hooks_.release(run_id);
+    runs_.erase(it);  // releases the run lock
   }
 
   // Moves due waiting runs to the ready line; reaps and adopts on schedule.
@@ -326,7 +320,6 @@ class RunScheduler::Impl {
   Store& store_;
   Clock& clock_;
   const SchedulerOptions options_;
-  const SchedulerHooks hooks_;
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;   // ready_ gained a run, or stopping
@@ -341,8 +334,8 @@ class RunScheduler::Impl {
   std::thread timer_;
 };
 
-RunScheduler::RunScheduler(EvolutionEngine& engine, Store& store, SchedulerOptions options, SchedulerHooks hooks)
-    : impl_(std::make_unique<Impl>(engine, store, options, std::move(hooks))) {}
+RunScheduler::RunScheduler(EvolutionEngine& engine, Store& store, SchedulerOptions options)
+    : impl_(std::make_unique<Impl>(engine, store, options)) {}
 RunScheduler::~RunScheduler() = default;
 Status RunScheduler::Start() { return impl_->Start(); }
 Status RunScheduler::Submit(const std::string& run_id) { return impl_->Submit(run_id); }

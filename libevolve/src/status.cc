@@ -1,31 +1,14 @@
 #include "evolve/status.h"
 
+#include "evolve/enum_name.h"
+
 namespace evolve {
 
 const char* StatusCodeName(StatusCode code) {
-  switch (code) {
-    case StatusCode::kOk:
-      return "OK";
-    case StatusCode::kInvalidArgument:
-      return "INVALID_ARGUMENT";
-    case StatusCode::kNotFound:
-      return "NOT_FOUND";
-    case StatusCode::kAlreadyExists:
-      return "ALREADY_EXISTS";
-    case StatusCode::kFailedPrecondition:
-      return "FAILED_PRECONDITION";
-    case StatusCode::kAborted:
-      return "ABORTED";
-    case StatusCode::kUnavailable:
-      return "UNAVAILABLE";
-    case StatusCode::kDeadlineExceeded:
-      return "DEADLINE_EXCEEDED";
-    case StatusCode::kCancelled:
-      return "CANCELLED";
-    case StatusCode::kInternal:
-      return "INTERNAL";
-  }
-  return "UNKNOWN";
+  static constexpr const char* kNames[] = {
+      "OK",      "INVALID_ARGUMENT", "NOT_FOUND",         "ALREADY_EXISTS", "FAILED_PRECONDITION",
+      "ABORTED", "UNAVAILABLE",      "DEADLINE_EXCEEDED", "CANCELLED",      "INTERNAL"};
+  return EnumName<StatusCode::kInternal>(code, kNames, "UNKNOWN");
 }
 
 Status::Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {

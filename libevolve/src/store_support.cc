@@ -1,6 +1,8 @@
 #include "evolve/store_support.h"
 
 #include <cmath>
+#include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -154,6 +156,47 @@ Result<std::vector<Status>> JobQueue::FinishJobs(const std::string& worker_id,
   // a backend that writes the batch in one transaction would give.
   if (!any_written && !statuses.empty() && statuses.front().IsRetryable()) return statuses.front();
   return statuses;
+}
+
+struct InProcessRunLocks::Table {
+  std::mutex mu;
+  std::set<std::string> held;  // guarded by mu
+};
+
+namespace {
+
+class InProcessRunLock final : public RunLock {
+ public:
+  InProcessRunLock(std::string run_id, std::shared_ptr<InProcessRunLocks::Table> table,
+                   std::function<void()> release)
+      : RunLock(std::move(run_id)), table_(std::move(table)), release_(std::move(release)) {}
+
+  ~InProcessRunLock() override {
+    if (release_) release_();
+    std::lock_guard<std::mutex> lock(table_->mu);
+    table_->held.erase(run_id());
+  }
+
+ private:
+  std::shared_ptr<InProcessRunLocks::Table> table_;
+  std::function<void()> release_;
+};
+
+}  // namespace
+
+InProcessRunLocks::InProcessRunLocks() : table_(std::make_shared<Table>()) {}
+
+Result<std::unique_ptr<RunLock>> InProcessRunLocks::TryLock(const std::string& run_id,
+                                                            std::function<void()> release) {
+  {
+    std::lock_guard<std::mutex> lock(table_->mu);
+    if (!table_->held.insert(run_id).second) return RunBusyError(run_id);
+  }
+  return std::unique_ptr<RunLock>(new InProcessRunLock(run_id, table_, std::move(release)));
+}
+
+Status RunBusyError(const std::string& run_id) {
+  return FailedPreconditionError("run " + run_id + " is being run by another process; wait for it or stop it");
 }
 
 }  // namespace evolve

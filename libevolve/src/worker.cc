@@ -1,5 +1,7 @@
 #include "evolve/worker.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <mutex>
 #include <thread>
@@ -11,7 +13,7 @@ namespace evolve {
 
 class Worker::Impl {
  public:
-  Impl(JobQueue& queue, WorkerRegistry* registry, Simulator& simulator, Clock& clock, WorkerOptions options)
+  Impl(WorkerQueue& queue, WorkerRegistry* registry, Simulator& simulator, Clock& clock, WorkerOptions options)
       : queue_(queue),
         registry_(registry),
         simulator_(simulator),
@@ -278,7 +280,7 @@ class Worker::Impl {
     if (!s.ok()) Log(LogLevel::kWarning, "worker heartbeat failed", {{"error", s.ToString()}});
   }
 
-  JobQueue& queue_;
+  WorkerQueue& queue_;
   WorkerRegistry* registry_;
   Simulator& simulator_;
   Clock& clock_;
@@ -294,11 +296,21 @@ class Worker::Impl {
   WorkerStats stats_;  // guarded by stats_mu_
 };
 
-Worker::Worker(JobQueue& queue, WorkerRegistry* registry, Simulator& simulator, Clock& clock,
+Worker::Worker(WorkerQueue& queue, WorkerRegistry* registry, Simulator& simulator, Clock& clock,
                WorkerOptions options)
     : impl_(std::make_unique<Impl>(queue, registry, simulator, clock, std::move(options))) {}
 
 Worker::~Worker() = default;
+
+bool IsWorkerLive(const WorkerInfo& worker, TimePoint now) {
+  return worker.status == "ACTIVE" && now - worker.last_heartbeat <= kWorkerLiveness;
+}
+
+std::string HostName() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
+  return buf;
+}
 
 Status Worker::ValidateOptions(const WorkerOptions& o) {
   if (o.worker_id.empty()) return InvalidArgumentError("worker_id: must not be empty");
@@ -307,6 +319,11 @@ Status Worker::ValidateOptions(const WorkerOptions& o) {
   if (o.lease.count() <= 0) return InvalidArgumentError("lease: must be positive");
   if (o.heartbeat_interval.count() <= 0 || o.heartbeat_interval >= o.lease) {
     return InvalidArgumentError("heartbeat_interval: must be positive and shorter than the lease");
+  }
+  if (o.heartbeat_interval > kWorkerLiveness / 2) {
+    return InvalidArgumentError("heartbeat_interval: must be at most " +
+                                std::to_string(std::chrono::duration_cast<std::chrono::seconds>(kWorkerLiveness / 2).count()) +
+                                " s, or the worker would look dead between two heartbeats");
   }
   if (o.poll_interval.count() <= 0) return InvalidArgumentError("poll_interval: must be positive");
   if (o.error_backoff.count() <= 0) return InvalidArgumentError("error_backoff: must be positive");

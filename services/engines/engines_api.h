@@ -1,11 +1,9 @@
-// The three services of evolve-engines, each on its own httplib::Server:
+// The three services of evolve-engines, each on its own HttpServer:
 // the feature service (8100), the training service (8200) and the
 // simulation service (8300) of WIRE-CONTRACT.md part B, answered by the
 // built-in engines. docs/engines-service.md documents every endpoint.
 #ifndef EVOLVE_SERVICES_ENGINES_ENGINES_API_H_
 #define EVOLVE_SERVICES_ENGINES_ENGINES_API_H_
-
-#include <httplib.h>
 
 #include <condition_variable>
 #include <cstddef>
@@ -18,8 +16,9 @@
 
 #include "evolve/engines/bars.h"
 #include "evolve/engines/builtin.h"
+#include "evolve/http/http_server.h"
+#include "evolve/http/json_body.h"
 #include "evolve/store.h"
-#include "http_support.h"
 #include "model_table.h"
 
 namespace evolve::engines_service {
@@ -61,12 +60,17 @@ struct EnginesContext {
   TrainingPool& training;
 };
 
-using Router = cli::Router;
+// What every handler file uses (SendJson, SendError and SendStatus come
+// with Response, by argument-dependent lookup).
+using http::Access;
+using http::JsonBody;
+using http::Method;
+using http::Request;
+using http::Response;
 
-void RegisterFeatureRoutes(Router& router, EnginesContext& ctx);
-void RegisterTrainingRoutes(Router& router, EnginesContext& ctx);
-void RegisterSimulationRoutes(Router& router, EnginesContext& ctx);
-
+void RegisterFeatureRoutes(http::HttpServer& server, EnginesContext& ctx);
+void RegisterTrainingRoutes(http::HttpServer& server, EnginesContext& ctx);
+void RegisterSimulationRoutes(http::HttpServer& server, EnginesContext& ctx);
 
 }  // namespace evolve::engines_service
 

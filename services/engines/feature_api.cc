@@ -4,13 +4,12 @@
 
 #include "engines_api.h"
 #include "evolve/engines/features.h"
-#include "json_out.h"
+#include "evolve/service/http_support.h"
+#include "evolve/service/json_text.h"
 
 namespace evolve::engines_service {
 
-using cli::SendError;
-using cli::SendJson;
-using cli::SendStatus;
+using service::JsonOut;
 
 namespace {
 
@@ -27,10 +26,10 @@ std::string IsoTime(int64_t unix_seconds) {
 }
 
 // False (after a 400 reply) for an option set other than the default.
-bool CheckOptions(const httplib::Request& req, httplib::Response& res, bool* matches) {
+bool CheckOptions(const Request& req, Response& res, bool* matches) {
   *matches = true;
-  if (!req.has_param("options")) return true;
-  const std::string options = req.get_param_value("options");
+  if (!req.HasParam("options")) return true;
+  const std::string options = req.Param("options");
   if (options.empty()) {
     SendError(res, 400, "invalid_argument", "options: must not be empty", {{"options", "must not be empty"}});
     return false;
@@ -39,7 +38,7 @@ bool CheckOptions(const httplib::Request& req, httplib::Response& res, bool* mat
   return true;
 }
 
-void GetSymbols(EnginesContext& ctx, const httplib::Request& req, httplib::Response& res) {
+void GetSymbols(EnginesContext& ctx, const Request& req, Response& res) {
   bool matches = true;
   if (!CheckOptions(req, res, &matches)) return;
   auto symbols = ctx.bars->Symbols();
@@ -52,15 +51,15 @@ void GetSymbols(EnginesContext& ctx, const httplib::Request& req, httplib::Respo
   SendJson(res, 200, out.str());
 }
 
-void GetFeaturesSample(EnginesContext& ctx, const httplib::Request& req, httplib::Response& res) {
+void GetFeaturesSample(EnginesContext& ctx, const Request& req, Response& res) {
   bool matches = true;
   if (!CheckOptions(req, res, &matches)) return;
-  const std::string symbol = req.get_param_value("symbol");
+  const std::string symbol = req.Param("symbol");
   if (symbol.empty()) {
     SendError(res, 400, "invalid_argument", "symbol: is required", {{"symbol", "is required"}});
     return;
   }
-  auto limit = cli::QueryInt(req, "limit", 100, 1, 100000);
+  auto limit = service::QueryInt(req, "limit", 100, 1, 100000);
   if (!limit.ok()) {
     SendError(res, 400, "invalid_argument", limit.status().message(), {{"limit", limit.status().message()}});
     return;
@@ -69,7 +68,7 @@ void GetFeaturesSample(EnginesContext& ctx, const httplib::Request& req, httplib
   if (!bars.ok() || !matches) {
     if (!matches || bars.status().code() == StatusCode::kNotFound) {
       SendError(res, 404, "not_found",
-                "no data for symbol '" + symbol + "'" + (matches ? "" : " with options " + req.get_param_value("options")));
+                "no data for symbol '" + symbol + "'" + (matches ? "" : " with options " + req.Param("options")));
     } else {
       SendStatus(res, bars.status());
     }
@@ -104,33 +103,34 @@ void GetFeaturesSample(EnginesContext& ctx, const httplib::Request& req, httplib
   SendJson(res, 200, out.str());
 }
 
+void GetOptions(EnginesContext&, const Request&, Response& res) {
+  SendJson(res, 200, std::string("[\"") + kDefaultOptions + "\"]");
+}
+
+void GetHealth(EnginesContext& ctx, const Request&, Response& res) {
+  auto symbols = ctx.bars->Symbols();
+  JsonOut out;
+  out.StartObject();
+  out.Key("status").String(symbols.ok() ? "healthy" : "unhealthy");
+  out.Key("service").String("features");
+  out.Key("engine").String("builtin");
+  out.Key("data_dir").String(ctx.bars->dir());
+  if (symbols.ok()) {
+    out.Key("symbols").Int(static_cast<int64_t>(symbols->size()));
+  } else {
+    out.Key("error").String(symbols.status().message());
+  }
+  out.EndObject();
+  SendJson(res, 200, out.str());
+}
+
 }  // namespace
 
-void RegisterFeatureRoutes(Router& router, EnginesContext& ctx) {
-  using Access = Router::Access;
-  router.Get("/symbols", Access::kPublic,
-             [&ctx](const httplib::Request& req, httplib::Response& res) { GetSymbols(ctx, req, res); });
-  router.Get("/options", Access::kPublic, [](const httplib::Request&, httplib::Response& res) {
-    SendJson(res, 200, std::string("[\"") + kDefaultOptions + "\"]");
-  });
-  router.Get("/features_sample", Access::kPublic,
-             [&ctx](const httplib::Request& req, httplib::Response& res) { GetFeaturesSample(ctx, req, res); });
-  router.Get("/health", Access::kPublic, [&ctx](const httplib::Request&, httplib::Response& res) {
-    auto symbols = ctx.bars->Symbols();
-    JsonOut out;
-    out.StartObject();
-    out.Key("status").String(symbols.ok() ? "healthy" : "unhealthy");
-    out.Key("service").String("features");
-    out.Key("engine").String("builtin");
-    out.Key("data_dir").String(ctx.bars->dir());
-    if (symbols.ok()) {
-      out.Key("symbols").Int(static_cast<int64_t>(symbols->size()));
-    } else {
-      out.Key("error").String(symbols.status().message());
-    }
-    out.EndObject();
-    SendJson(res, 200, out.str());
-  });
+void RegisterFeatureRoutes(http::HttpServer& server, EnginesContext& ctx) {
+  server.Add(ctx, {{Method::kGet, "/symbols", Access::kPublic, &GetSymbols},
+                   {Method::kGet, "/options", Access::kPublic, &GetOptions},
+                   {Method::kGet, "/features_sample", Access::kPublic, &GetFeaturesSample},
+                   {Method::kGet, "/health", Access::kPublic, &GetHealth}});
 }
 
 }  // namespace evolve::engines_service

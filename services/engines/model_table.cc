@@ -4,13 +4,16 @@
 
 #include <algorithm>
 
+#include "evolve/enum_name.h"
 #include "evolve/evolution.h"
 #include "evolve/json.h"
 #include "evolve/log.h"
-#include "json_out.h"
-#include "json_text.h"
+#include "evolve/service/json_text.h"
 
 namespace evolve::engines_service {
+
+using service::JsonOut;
+
 namespace {
 
 constexpr char kLogPrefix[] = "engines/models/";
@@ -32,17 +35,8 @@ bool IsLive(ModelState s) { return s != ModelState::kFailed; }
 }  // namespace
 
 const char* ModelStateName(ModelState state) {
-  switch (state) {
-    case ModelState::kPending:
-      return "pending";
-    case ModelState::kTraining:
-      return "training";
-    case ModelState::kCompleted:
-      return "completed";
-    case ModelState::kFailed:
-      return "failed";
-  }
-  return "failed";
+  static constexpr const char* kNames[] = {"pending", "training", "completed", "failed"};
+  return EnumName<ModelState::kFailed>(state, kNames, "failed");
 }
 
 std::string RecordToLogJson(const ModelRecord& r) {
@@ -97,7 +91,7 @@ Result<ModelRecord> RecordFromLogJson(const std::string& json) {
   r.p_value_threshold = p->value.GetDouble();
   auto spec = doc.FindMember("spec");
   if (spec == doc.MemberEnd()) return InternalError("spec: missing");
-  EVOLVE_ASSIGN_OR_RETURN(r.spec, ModelSpecFromJson(cli::JsonText(spec->value)));
+  EVOLVE_ASSIGN_OR_RETURN(r.spec, ModelSpecFromJson(JsonOut::Text(spec->value)));
   auto metrics = doc.FindMember("metrics");
   if (metrics == doc.MemberEnd() || !metrics->value.IsObject()) return InternalError("metrics: missing");
   for (auto it = metrics->value.MemberBegin(); it != metrics->value.MemberEnd(); ++it) {

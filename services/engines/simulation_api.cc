@@ -6,14 +6,11 @@
 #include "engines_api.h"
 #include "evolve/json.h"
 #include "evolve/log.h"
-#include "json_out.h"
+#include "evolve/service/json_text.h"
 
 namespace evolve::engines_service {
 
-using cli::JsonBody;
-using cli::SendError;
-using cli::SendJson;
-using cli::SendStatus;
+using service::JsonOut;
 
 namespace {
 
@@ -58,7 +55,7 @@ std::string SimulateReply(const Result<SimulationResult>& result) {
   return out.str();
 }
 
-void PostSimulate(EnginesContext& ctx, const httplib::Request& req, httplib::Response& res) {
+void PostSimulate(EnginesContext& ctx, const Request& req, Response& res) {
   JsonBody body(req.body, {"model_id", "ticker", "initial_cash", "use_bot", "min_prediction_threshold",
                            "enable_z_score_check", "volatility_normalization", "regime_col", "allowed_regimes",
                            "fee_bps", "slippage_bps", "span", "threshold_quantile"});
@@ -142,15 +139,15 @@ void PostSimulate(EnginesContext& ctx, const httplib::Request& req, httplib::Res
   SendJson(res, 200, SimulateReply(result));
 }
 
+void GetHealth(EnginesContext&, const Request&, Response& res) {
+  SendJson(res, 200, R"({"status":"healthy","service":"simulation","engine":"builtin"})");
+}
+
 }  // namespace
 
-void RegisterSimulationRoutes(Router& router, EnginesContext& ctx) {
-  using Access = Router::Access;
-  router.Post("/api/simulate", Access::kPublic,
-              [&ctx](const httplib::Request& req, httplib::Response& res) { PostSimulate(ctx, req, res); });
-  router.Get("/health", Access::kPublic, [](const httplib::Request&, httplib::Response& res) {
-    SendJson(res, 200, R"({"status":"healthy","service":"simulation","engine":"builtin"})");
-  });
+void RegisterSimulationRoutes(http::HttpServer& server, EnginesContext& ctx) {
+  server.Add(ctx, {{Method::kPost, "/api/simulate", Access::kPublic, &PostSimulate},
+                   {Method::kGet, "/health", Access::kPublic, &GetHealth}});
 }
 
 }  // namespace evolve::engines_service

@@ -11,15 +11,11 @@
 #include "evolve/fingerprint.h"
 #include "evolve/json.h"
 #include "evolve/log.h"
-#include "json_out.h"
-#include "json_text.h"
+#include "evolve/service/json_text.h"
 
 namespace evolve::engines_service {
 
-using cli::JsonBody;
-using cli::SendError;
-using cli::SendJson;
-using cli::SendStatus;
+using service::JsonOut;
 
 // ---------------------------------------------------------------------------
 // TrainingPool
@@ -175,7 +171,7 @@ std::optional<std::string> ObjectOrString(JsonBody& body, const char* name) {
       body.AddError(name, "must be a JSON object, or a string holding one; this string is not a JSON object");
       return std::nullopt;
     }
-    return cli::JsonText(inner);
+    return JsonOut::Text(inner);
   }
   body.AddError(name, "must be a JSON object, or a string holding one");
   return std::nullopt;
@@ -226,7 +222,7 @@ Result<ModelRecord> ResolveModel(EnginesContext& ctx, const std::string& id) {
 
 // The record for `id` when it is completed; else replies (404, 409) and
 // returns nothing.
-std::optional<ModelRecord> CompletedModel(EnginesContext& ctx, const std::string& id, httplib::Response& res) {
+std::optional<ModelRecord> CompletedModel(EnginesContext& ctx, const std::string& id, Response& res) {
   auto r = ResolveModel(ctx, id);
   if (!r.ok()) {
     SendStatus(res, r.status());
@@ -241,7 +237,7 @@ std::optional<ModelRecord> CompletedModel(EnginesContext& ctx, const std::string
   return *r;
 }
 
-void PostTrain(EnginesContext& ctx, const httplib::Request& req, httplib::Response& res) {
+void PostTrain(EnginesContext& ctx, const Request& req, Response& res) {
   JsonBody body(req.body, {"symbol", "algorithm", "target_col", "hyperparameters", "target_transform",
                            "data_options", "timeframe", "parent_model_id", "feature_whitelist", "p_value_threshold",
                            "reference_symbols", "holdout_fraction", "holdout_start", "selection_fraction",
@@ -363,10 +359,10 @@ void PostTrain(EnginesContext& ctx, const httplib::Request& req, httplib::Respon
   SendJson(res, 200, out.str());
 }
 
-void GetModels(EnginesContext& ctx, const httplib::Request& req, httplib::Response& res) {
+void GetModels(EnginesContext& ctx, const Request& req, Response& res) {
   std::optional<ModelState> filter;
-  if (req.has_param("status")) {
-    const std::string s = req.get_param_value("status");
+  if (req.HasParam("status")) {
+    const std::string s = req.Param("status");
     for (ModelState state : {ModelState::kPending, ModelState::kTraining, ModelState::kCompleted, ModelState::kFailed}) {
       if (s == ModelStateName(state)) filter = state;
     }
@@ -385,7 +381,8 @@ void GetModels(EnginesContext& ctx, const httplib::Request& req, httplib::Respon
   SendJson(res, 200, out.str());
 }
 
-void GetModel(EnginesContext& ctx, const std::string& id, httplib::Response& res) {
+void GetModel(EnginesContext& ctx, const Request& req, Response& res) {
+  const std::string& id = req.matches[1];
   auto r = ResolveModel(ctx, id);
   if (!r.ok()) {
     SendStatus(res, r.status());
@@ -394,7 +391,8 @@ void GetModel(EnginesContext& ctx, const std::string& id, httplib::Response& res
   SendJson(res, 200, ModelJson(*r));
 }
 
-void GetImportance(EnginesContext& ctx, const std::string& id, httplib::Response& res) {
+void GetImportance(EnginesContext& ctx, const Request& req, Response& res) {
+  const std::string& id = req.matches[1];
   std::optional<ModelRecord> r = CompletedModel(ctx, id, res);
   if (!r) return;
   auto report = ctx.engines.trainer->Importance(r->engine_model_id);
@@ -418,7 +416,8 @@ void GetImportance(EnginesContext& ctx, const std::string& id, httplib::Response
   SendJson(res, 200, out.str());
 }
 
-void GetConfig(EnginesContext& ctx, const std::string& id, httplib::Response& res) {
+void GetConfig(EnginesContext& ctx, const Request& req, Response& res) {
+  const std::string& id = req.matches[1];
   auto r = ResolveModel(ctx, id);
   if (!r.ok()) {
     SendStatus(res, r.status());
@@ -444,38 +443,34 @@ void GetConfig(EnginesContext& ctx, const std::string& id, httplib::Response& re
   SendJson(res, 200, out.str());
 }
 
+void GetHealth(EnginesContext& ctx, const Request&, Response& res) {
+  const ModelTable::Counts c = ctx.models.CountByState();
+  JsonOut out;
+  out.StartObject();
+  out.Key("status").String("healthy");
+  out.Key("service").String("training");
+  out.Key("engine").String("builtin");
+  out.Key("models");
+  out.StartObject();
+  out.Key("pending").Int(c.pending);
+  out.Key("training").Int(c.training);
+  out.Key("completed").Int(c.completed);
+  out.Key("failed").Int(c.failed);
+  out.EndObject();
+  out.Key("queued").Int(static_cast<int64_t>(ctx.training.queued()));
+  out.EndObject();
+  SendJson(res, 200, out.str());
+}
+
 }  // namespace
 
-void RegisterTrainingRoutes(Router& router, EnginesContext& ctx) {
-  using Access = Router::Access;
-  router.Post("/train", Access::kPublic,
-              [&ctx](const httplib::Request& req, httplib::Response& res) { PostTrain(ctx, req, res); });
-  router.Get("/models", Access::kPublic,
-             [&ctx](const httplib::Request& req, httplib::Response& res) { GetModels(ctx, req, res); });
-  router.Get(R"(/models/([^/]+))", Access::kPublic,
-             [&ctx](const httplib::Request& req, httplib::Response& res) { GetModel(ctx, req.matches[1], res); });
-  router.Get(R"(/api/model/([^/]+)/importance)", Access::kPublic,
-             [&ctx](const httplib::Request& req, httplib::Response& res) { GetImportance(ctx, req.matches[1], res); });
-  router.Get(R"(/api/model/([^/]+)/config)", Access::kPublic,
-             [&ctx](const httplib::Request& req, httplib::Response& res) { GetConfig(ctx, req.matches[1], res); });
-  router.Get("/health", Access::kPublic, [&ctx](const httplib::Request&, httplib::Response& res) {
-    const ModelTable::Counts c = ctx.models.CountByState();
-    JsonOut out;
-    out.StartObject();
-    out.Key("status").String("healthy");
-    out.Key("service").String("training");
-    out.Key("engine").String("builtin");
-    out.Key("models");
-    out.StartObject();
-    out.Key("pending").Int(c.pending);
-    out.Key("training").Int(c.training);
-    out.Key("completed").Int(c.completed);
-    out.Key("failed").Int(c.failed);
-    out.EndObject();
-    out.Key("queued").Int(static_cast<int64_t>(ctx.training.queued()));
-    out.EndObject();
-    SendJson(res, 200, out.str());
-  });
+void RegisterTrainingRoutes(http::HttpServer& server, EnginesContext& ctx) {
+  server.Add(ctx, {{Method::kPost, "/train", Access::kPublic, &PostTrain},
+                   {Method::kGet, "/models", Access::kPublic, &GetModels},
+                   {Method::kGet, R"(/models/([^/]+))", Access::kPublic, &GetModel},
+                   {Method::kGet, R"(/api/model/([^/]+)/importance)", Access::kPublic, &GetImportance},
+                   {Method::kGet, R"(/api/model/([^/]+)/config)", Access::kPublic, &GetConfig},
+                   {Method::kGet, "/health", Access::kPublic, &GetHealth}});
 }
 
 }  // namespace evolve::engines_service

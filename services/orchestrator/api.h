@@ -1,7 +1,8 @@
 // The REST API of `evolve serve` (docs/api.md; WIRE-CONTRACT.md part A).
 // The routes are split by subject; each Register* function adds its routes
-// to the router. Handlers use only the context, so a test can serve them
-// over any store.
+// to the server (evolve::http::HttpServer, which applies the token, the
+// metrics and the logging). Handlers use only the context, so a test can
+// serve them over any store.
 #ifndef EVOLVE_SERVICES_ORCHESTRATOR_API_H_
 #define EVOLVE_SERVICES_ORCHESTRATOR_API_H_
 
@@ -14,10 +15,20 @@
 #include "evolve/json.h"
 #include "evolve/scheduler.h"
 #include "evolve/store.h"
-#include "http_support.h"
-#include "metrics.h"
+#include "evolve/http/http_server.h"
+#include "evolve/service/http_support.h"
+#include "evolve/service/metrics.h"
+#include "evolve/worker.h"
 
 namespace evolve::cli {
+
+// What every handler file of the API uses (SendJson, SendError and
+// SendStatus come with Response, by argument-dependent lookup).
+using http::Access;
+using http::Method;
+using http::Request;
+using http::Response;
+using service::Metrics;
 
 // Names of the counters the API adds to (Metrics::Add); /metrics reports
 // them together with the in-process workers' own counts.
@@ -26,20 +37,13 @@ inline constexpr char kJobsCompletedOverHttp[] = "http_jobs_completed";
 inline constexpr char kJobsFailedOverHttp[] = "http_jobs_failed";
 inline constexpr char kJobsLostOverHttp[] = "http_jobs_lost";  // 409: the lease was gone
 
-// A worker is live while it is ACTIVE and has heartbeat within the last
-// 60 s (in-process workers heartbeat every 5 s, evolve-worker every 15 s
-// by default).
-inline bool IsLive(const WorkerInfo& worker, TimePoint now) {
-  return worker.status == "ACTIVE" && now - worker.last_heartbeat <= std::chrono::seconds(60);
-}
-
 struct ApiContext {
   Store& store;
   EvolutionEngine& engine;
   RunScheduler& scheduler;
   FeatureSource& features;
   Metrics& metrics;
-  int default_max_generations = 4;
+  int default_max_generations = EvolutionConfig{}.max_generations;
   std::string store_kind;    // "sqlite" or "postgresql"
   std::string engines_kind;  // "builtin" or "http"
   // Checks a new run's config against the data and fills what the data
@@ -55,21 +59,22 @@ struct ApiContext {
 // POST /evolve, GET /runs, GET /runs/{id}, GET /runs/{id}/generations,
 // POST /runs/{id}/stop|cancel|resume, GET /promoted, GET /promoted/{id},
 // GET /models/{id}/lineage.
-void RegisterRunRoutes(Router& router, ApiContext& ctx);
+void RegisterRunRoutes(http::HttpServer& server, ApiContext& ctx);
 
-// The worker protocol: POST /jobs/claim, /jobs/{id}/heartbeat,
-// /jobs/{id}/complete, /jobs/{id}/release, /jobs/finish; GET /jobs/pending;
-// GET /workers, POST /workers/register, /workers/{id}/heartbeat,
-// /workers/{id}/deregister; GET /artifacts/{key}.
-void RegisterJobRoutes(Router& router, ApiContext& ctx);
+// The worker protocol over the store (evolve/http/worker_protocol.h: POST
+// /jobs/claim, /jobs/{id}/heartbeat|complete|release, /jobs/finish; GET
+// /workers, POST /workers/register, /workers/{id}/heartbeat|deregister; GET
+// /artifacts/{key}), counted in the metrics; and GET /jobs/pending, the
+// dashboard's page of the queue.
+void RegisterJobRoutes(http::HttpServer& server, ApiContext& ctx);
 
-// GET /health, /api/stats, /api/features/symbols, /api/features/columns,
-// /metrics, /openapi.json.
-void RegisterInfoRoutes(Router& router, ApiContext& ctx);
+// GET /health, /api/stats, /api/defaults, /api/features/symbols,
+// /api/features/columns, /metrics, /openapi.json.
+void RegisterInfoRoutes(http::HttpServer& server, ApiContext& ctx);
 
 // The dashboard: GET / and /dashboard/app.js, /dashboard/style.css (compiled
 // in); GET /promoted/{id}/equity (a promoted model's equity curve).
-void RegisterDashboardRoutes(Router& router, ApiContext& ctx);
+void RegisterDashboardRoutes(http::HttpServer& server, ApiContext& ctx);
 
 }  // namespace evolve::cli
 

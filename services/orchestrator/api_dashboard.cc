@@ -16,7 +16,7 @@
 #include "api.h"
 #include "evolve/engines/backtest.h"
 #include "evolve/engines/builtin.h"
-#include "evolve/engines/serialize.h"  // Fnv1a64, for ETags
+#include "evolve/fingerprint.h"
 #include "output.h"
 
 namespace evolve::cli {
@@ -42,28 +42,24 @@ struct Asset {
   std::string etag;
 };
 
-std::string ETagOf(const std::string& body) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "\"%016llx\"",
-                static_cast<unsigned long long>(engines::Fnv1a64(body)));
-  return buf;
-}
+// A strong ETag: the first 128 bits of the bytes' SHA-256.
+std::string ETagOf(const std::string& body) { return "\"" + Sha256Hex(body).substr(0, 32) + "\""; }
 
 // The bytes with a strong ETag; revalidated on every load (no-cache), so a
 // new binary's dashboard is picked up at once and an unchanged one costs a 304.
-void ServeAsset(const Asset& asset, const httplib::Request& req, httplib::Response& res) {
-  res.set_header("Content-Security-Policy", kContentSecurityPolicy);
-  res.set_header("X-Content-Type-Options", "nosniff");
-  res.set_header("Referrer-Policy", "no-referrer");
-  res.set_header("X-Frame-Options", "DENY");
-  res.set_header("Cache-Control", "no-cache");
-  res.set_header("ETag", asset.etag);
-  if (req.get_header_value("If-None-Match") == asset.etag) {
+void ServeAsset(const Asset& asset, const Request& req, Response& res) {
+  res.SetHeader("Content-Security-Policy", kContentSecurityPolicy);
+  res.SetHeader("X-Content-Type-Options", "nosniff");
+  res.SetHeader("Referrer-Policy", "no-referrer");
+  res.SetHeader("X-Frame-Options", "DENY");
+  res.SetHeader("Cache-Control", "no-cache");
+  res.SetHeader("ETag", asset.etag);
+  if (req.Header("If-None-Match") == asset.etag) {
     res.status = 304;
     return;
   }
   res.status = 200;
-  res.set_content(*asset.body, asset.content_type);
+  res.SetContent(*asset.body, asset.content_type);
 }
 
 // ------------------------------------------------------------ equity curve
@@ -75,7 +71,7 @@ std::string Num(double v) {
   return buf;
 }
 
-void GetEquity(ApiContext& ctx, const std::string& promotion_id, httplib::Response& res) {
+void GetEquity(ApiContext& ctx, const std::string& promotion_id, Response& res) {
   auto p = ctx.store.GetPromotion(promotion_id);
   if (!p.ok()) return SendStatus(res, p.status());
   engines::BacktestOptions options;
@@ -101,28 +97,11 @@ void GetEquity(ApiContext& ctx, const std::string& promotion_id, httplib::Respon
                                   options, &trades);
   if (!result.ok()) return SendStatus(res, result.status());
 
-  // Equity marked to market at every close: flat between trades; inside a
-  // trade, what closing at that bar's close would give after costs; at an
-  // exit, the trade's own net return (as the backtester books it).
+  // Equity marked to market at every close, by the backtester's own rule.
   const size_t n = bars.time.size();
-  const double c = (options.fee_bps + options.slippage_bps) / 1e4;
-  std::vector<double> equity(n, options.initial_cash);
-  double cash = options.initial_cash;
-  size_t next = 0;  // first bar not yet marked
-  for (const engines::BacktestTrade& t : trades) {
-    for (; next < t.entry_bar && next < n; ++next) equity[next] = cash;
-    // Held through the closes of entry_bar .. exit_bar - 1, filled at the
-    // open of exit_bar; or, still open after the last bar, through its close.
-    const size_t hold_end = t.at_close ? t.exit_bar + 1 : t.exit_bar;
-    for (; next < hold_end && next < n; ++next) {
-      const double ratio = bars.close[next] / t.entry_price;
-      const double r = t.side > 0 ? ratio * (1 - c) / (1 + c) - 1 : (1 - c) - ratio * (1 + c);
-      equity[next] = cash * (1 + std::max(-1.0, r));
-    }
-    cash *= 1 + t.net_return;
-    if (t.at_close && t.exit_bar < n) equity[t.exit_bar] = cash;
-  }
-  for (; next < n; ++next) equity[next] = cash;
+  auto curve = engines::EquityCurve(bars, trades, options);
+  if (!curve.ok()) return SendStatus(res, curve.status());
+  const std::vector<double>& equity = *curve;
 
   const size_t step = std::max<size_t>(1, (n + kMaxEquityPoints - 1) / kMaxEquityPoints);
   std::string points = "[";
@@ -140,7 +119,8 @@ void GetEquity(ApiContext& ctx, const std::string& promotion_id, httplib::Respon
   SendJson(res, 200,
            "{\"promotion_id\":" + JsonQuote(p->id) + ",\"model_id\":" + JsonQuote(p->model_id) +
                ",\"source\":\"builtin_backtest_replay\",\"initial_cash\":" + Num(options.initial_cash) +
-               ",\"final_equity\":" + Num(cash) + ",\"total_return_pct\":" + Num(result->total_return_pct) +
+               ",\"final_equity\":" + Num(equity[n - 1]) +
+               ",\"total_return_pct\":" + Num(result->total_return_pct) +
                ",\"trade_count\":" + std::to_string(result->trade_count) +
                ",\"sqn\":" + (result->sqn.has_value() ? Num(*result->sqn) : "null") +
                ",\"bars\":" + std::to_string(n) + ",\"start_date\":" + JsonQuote(engines::UtcDate(bars.time[0])) +
@@ -150,18 +130,16 @@ void GetEquity(ApiContext& ctx, const std::string& promotion_id, httplib::Respon
 
 }  // namespace
 
-void RegisterDashboardRoutes(Router& router, ApiContext& ctx) {
-  using Access = Router::Access;
-  auto asset = [&router](const std::string& path, const std::string& body, const char* type) {
+void RegisterDashboardRoutes(http::HttpServer& server, ApiContext& ctx) {
+  auto asset = [&server](const std::string& path, const std::string& body, const char* type) {
     Asset a{&body, type, ETagOf(body)};
-    router.Get(path, Access::kPublic,
-               [a](const httplib::Request& req, httplib::Response& res) { ServeAsset(a, req, res); });
+    server.Add({Method::kGet, path, Access::kPublic, [a](const Request& req, Response& res) { ServeAsset(a, req, res); }});
   };
   asset("/", DashboardIndexHtml(), "text/html; charset=utf-8");
   asset("/dashboard/app.js", DashboardAppJs(), "text/javascript; charset=utf-8");
   asset("/dashboard/style.css", DashboardStyleCss(), "text/css; charset=utf-8");
-  router.Get(R"(/promoted/([^/]+)/equity)", Access::kPublic,
-             [&ctx](const httplib::Request& req, httplib::Response& res) { GetEquity(ctx, req.matches[1], res); });
+  server.Add({Method::kGet, R"(/promoted/([^/]+)/equity)", Access::kPublic,
+              [&ctx](const Request& req, Response& res) { GetEquity(ctx, req.matches[1], res); }});
 }
 
 }  // namespace evolve::cli

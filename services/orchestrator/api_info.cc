@@ -1,5 +1,5 @@
-// The service's own information: GET /health, /api/stats, the feature
-// proxies, /metrics and /openapi.json.
+// The service's own information: GET /health, /api/stats, /api/defaults,
+// the feature proxies, /metrics and /openapi.json.
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -40,7 +40,7 @@ Result<Snapshot> ReadSnapshot(ApiContext& ctx) {
   const TimePoint now = ctx.store.clock().Now();
   for (const WorkerInfo& w : workers) {
     ++s.workers;
-    if (IsLive(w, now)) ++s.live_workers;
+    if (IsWorkerLive(w, now)) ++s.live_workers;
   }
   return s;
 }
@@ -68,12 +68,30 @@ class SnapshotCache {
   std::chrono::steady_clock::time_point taken_;
 };
 
+// What the routes below serve from: the API's context and the snapshot
+// cache of /api/stats and /metrics.
+struct Info {
+  ApiContext& api;
+  SnapshotCache cache;
+};
+
+void GetOpenApi(Info&, const Request&, Response& res) { SendJson(res, 200, OpenApiDocument()); }
+
+// The defaults of a POST /evolve body: a default EvolutionConfig (the one
+// source of them) with this service's default max_generations.
+void GetDefaults(Info& info, const Request&, Response& res) {
+  EvolutionConfig defaults;
+  defaults.max_generations = info.api.default_max_generations;
+  SendJson(res, 200, ToJson(defaults));
+}
+
 // {"kind": kind, ...object's fields}.
 std::string WithKind(const std::string& object, const std::string& kind) {
   return "{\"kind\":" + JsonQuote(kind) + "," + object.substr(1);
 }
 
-void GetHealth(ApiContext& ctx, httplib::Response& res) {
+void GetHealth(Info& info, const Request&, Response& res) {
+  ApiContext& ctx = info.api;
   // One cheap read of each dependency.
   RunFilter one;
   one.limit = 1;
@@ -91,8 +109,8 @@ void GetHealth(ApiContext& ctx, httplib::Response& res) {
                WithKind(reach(symbols.status()), ctx.engines_kind) + "}");
 }
 
-void GetStats(ApiContext& ctx, SnapshotCache& cache, httplib::Response& res) {
-  auto snap = cache.Get(ctx);
+void GetStats(Info& info, const Request&, Response& res) {
+  auto snap = info.cache.Get(info.api);
   if (!snap.ok()) return SendStatus(res, snap.status());
   const RunCounts& r = snap->runs;
   const int64_t active = r.Of(RunStatus::kPending) + r.Of(RunStatus::kRunning);
@@ -115,21 +133,21 @@ void GetStats(ApiContext& ctx, SnapshotCache& cache, httplib::Response& res) {
                ",\"known_workers\":" + std::to_string(snap->workers) + "}");
 }
 
-void GetSymbols(ApiContext& ctx, httplib::Response& res) {
-  auto symbols = ctx.features.ListSymbols();
+void GetSymbols(Info& info, const Request&, Response& res) {
+  auto symbols = info.api.features.ListSymbols();
   if (!symbols.ok()) return SendStatus(res, symbols.status());
   std::vector<std::string> quoted;
   for (const std::string& s : *symbols) quoted.push_back(JsonQuote(s));
   SendJson(res, 200, "{\"symbols\":" + JsonArray(quoted) + ",\"count\":" + std::to_string(quoted.size()) + "}");
 }
 
-void GetColumns(ApiContext& ctx, const httplib::Request& req, httplib::Response& res) {
-  const std::string symbol = req.get_param_value("symbol");
+void GetColumns(Info& info, const Request& req, Response& res) {
+  const std::string symbol = req.Param("symbol");
   if (symbol.empty()) {
     return SendError(res, 400, "invalid_argument", "symbol: the query parameter is required (?symbol=TTRC)",
                      {{"symbol", "is required"}});
   }
-  auto columns = ctx.features.ListFeatures(symbol);
+  auto columns = info.api.features.ListFeatures(symbol);
   if (!columns.ok()) return SendStatus(res, columns.status());
   std::vector<std::string> quoted;
   for (const std::string& c : *columns) quoted.push_back(JsonQuote(c));
@@ -138,53 +156,47 @@ void GetColumns(ApiContext& ctx, const httplib::Request& req, httplib::Response&
                ",\"count\":" + std::to_string(quoted.size()) + "}");
 }
 
-void GetMetrics(ApiContext& ctx, SnapshotCache& cache, httplib::Response& res) {
+void GetMetrics(Info& info, const Request&, Response& res) {
+  ApiContext& ctx = info.api;
   std::string out;
-  auto snap = cache.Get(ctx);
-  out += MetricHeader("evolve_store_up", "gauge", "1 when the store answered this scrape.");
-  out += MetricLine("evolve_store_up", {}, snap.ok() ? 1 : 0);
+  auto snap = info.cache.Get(ctx);
+  out += service::MetricHeader("evolve_store_up", "gauge", "1 when the store answered this scrape.");
+  out += service::MetricLine("evolve_store_up", {}, snap.ok() ? 1 : 0);
   if (snap.ok()) {
-    out += MetricHeader("evolve_runs", "gauge", "Runs in the store, by status.");
+    out += service::MetricHeader("evolve_runs", "gauge", "Runs in the store, by status.");
     for (RunStatus status : kAllRunStatuses) {
-      out += MetricLine("evolve_runs", {{"status", RunStatusName(status)}},
+      out += service::MetricLine("evolve_runs", {{"status", RunStatusName(status)}},
                         static_cast<double>(snap->runs.Of(status)));
     }
     const JobCounts& j = snap->jobs;
-    out += MetricHeader("evolve_jobs", "gauge", "Simulation jobs in the store, by status.");
-    out += MetricLine("evolve_jobs", {{"status", "PENDING"}}, j.pending);
-    out += MetricLine("evolve_jobs", {{"status", "RUNNING"}}, j.running);
-    out += MetricLine("evolve_jobs", {{"status", "COMPLETED"}}, j.completed);
-    out += MetricLine("evolve_jobs", {{"status", "FAILED"}}, j.failed);
-    out += MetricLine("evolve_jobs", {{"status", "CANCELLED"}}, j.cancelled);
-    out += MetricHeader("evolve_live_workers", "gauge", "Workers that heartbeat within the last 60 s.");
-    out += MetricLine("evolve_live_workers", {}, snap->live_workers);
+    out += service::MetricHeader("evolve_jobs", "gauge", "Simulation jobs in the store, by status.");
+    out += service::MetricLine("evolve_jobs", {{"status", "PENDING"}}, j.pending);
+    out += service::MetricLine("evolve_jobs", {{"status", "RUNNING"}}, j.running);
+    out += service::MetricLine("evolve_jobs", {{"status", "COMPLETED"}}, j.completed);
+    out += service::MetricLine("evolve_jobs", {{"status", "FAILED"}}, j.failed);
+    out += service::MetricLine("evolve_jobs", {{"status", "CANCELLED"}}, j.cancelled);
+    out += service::MetricHeader("evolve_live_workers", "gauge", "Workers that heartbeat within the last 60 s.");
+    out += service::MetricLine("evolve_live_workers", {}, snap->live_workers);
   } else {
     Log(LogLevel::kWarning, "metrics: the store did not answer", {{"error", snap.status().ToString()}});
   }
   if (ctx.process_metrics) out += ctx.process_metrics();
   out += ctx.metrics.RenderRequests();
   res.status = 200;
-  res.set_content(out, "text/plain; version=0.0.4; charset=utf-8");
+  res.SetContent(std::move(out), "text/plain; version=0.0.4; charset=utf-8");
 }
 
 }  // namespace
 
-void RegisterInfoRoutes(Router& router, ApiContext& ctx) {
-  using Access = Router::Access;
-  router.Get("/health", Access::kPublic,
-             [&ctx](const httplib::Request&, httplib::Response& res) { GetHealth(ctx, res); });
-  auto cache = std::make_shared<SnapshotCache>();
-  router.Get("/api/stats", Access::kPublic,
-             [&ctx, cache](const httplib::Request&, httplib::Response& res) { GetStats(ctx, *cache, res); });
-  router.Get("/api/features/symbols", Access::kPublic,
-             [&ctx](const httplib::Request&, httplib::Response& res) { GetSymbols(ctx, res); });
-  router.Get("/api/features/columns", Access::kPublic,
-             [&ctx](const httplib::Request& req, httplib::Response& res) { GetColumns(ctx, req, res); });
-  router.Get("/metrics", Access::kPublic,
-             [&ctx, cache](const httplib::Request&, httplib::Response& res) { GetMetrics(ctx, *cache, res); });
-  router.Get("/openapi.json", Access::kPublic, [](const httplib::Request&, httplib::Response& res) {
-    SendJson(res, 200, OpenApiDocument());
-  });
+void RegisterInfoRoutes(http::HttpServer& server, ApiContext& ctx) {
+  std::shared_ptr<Info> info(new Info{ctx, {}});
+  server.Add(info, {{Method::kGet, "/health", Access::kPublic, &GetHealth},
+                    {Method::kGet, "/api/stats", Access::kPublic, &GetStats},
+                    {Method::kGet, "/api/defaults", Access::kPublic, &GetDefaults},
+                    {Method::kGet, "/api/features/symbols", Access::kPublic, &GetSymbols},
+                    {Method::kGet, "/api/features/columns", Access::kPublic, &GetColumns},
+                    {Method::kGet, "/metrics", Access::kPublic, &GetMetrics},
+                    {Method::kGet, "/openapi.json", Access::kPublic, &GetOpenApi}});
 }
 
 }  // namespace evolve::cli

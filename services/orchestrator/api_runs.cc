@@ -47,7 +47,7 @@ bool NamesTimeframe(const std::string& body) {
   return !doc.HasParseError() && doc.IsObject() && doc.HasMember("timeframe") && !doc["timeframe"].IsNull();
 }
 
-void PostEvolve(ApiContext& ctx, const httplib::Request& req, httplib::Response& res) {
+void PostEvolve(ApiContext& ctx, const Request& req, Response& res) {
   std::vector<FieldError> errors;
   auto config = EvolutionConfigFromJson(req.body, &errors, ctx.default_max_generations);
   if (!config.ok()) {
@@ -73,7 +73,7 @@ void PostEvolve(ApiContext& ctx, const httplib::Request& req, httplib::Response&
     // Stored PENDING: the next start of a service on this store adopts it.
     Log(LogLevel::kWarning, "run stored but not scheduled", {{"run_id", run->id}, {"error", scheduled.ToString()}});
   }
-  res.set_header("Location", "/runs/" + run->id);
+  res.SetHeader("Location", "/runs/" + run->id);
   SendJson(res, 202,
            "{\"run_id\":" + JsonQuote(run->id) + ",\"status\":\"started\",\"message\":" +
                JsonQuote("Evolution run started for " + run->config.symbol) +
@@ -81,19 +81,19 @@ void PostEvolve(ApiContext& ctx, const httplib::Request& req, httplib::Response&
                "}");
 }
 
-void GetRuns(ApiContext& ctx, const httplib::Request& req, httplib::Response& res) {
-  auto page = QueryPage(req);
+void GetRuns(ApiContext& ctx, const Request& req, Response& res) {
+  auto page = service::QueryPage(req);
   if (!page.ok()) return SendStatus(res, page.status());
   RunFilter filter;
   filter.limit = page->limit;
   filter.offset = page->offset;
-  if (req.has_param("status")) {
-    std::string name = req.get_param_value("status");
+  if (req.HasParam("status")) {
+    std::string name = req.Param("status");
     std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::toupper(c); });
     RunStatus status;
     if (!ParseRunStatus(name, &status)) {
       return SendError(res, 400, "invalid_argument",
-                       "status: unknown run status '" + req.get_param_value("status") +
+                       "status: unknown run status '" + req.Param("status") +
                            "' (PENDING, RUNNING, PROMOTED, COMPLETED, STOPPED, CANCELLED, FAILED)",
                        {{"status", "unknown run status"}});
     }
@@ -112,7 +112,8 @@ void GetRuns(ApiContext& ctx, const httplib::Request& req, httplib::Response& re
                ",\"offset\":" + std::to_string(filter.offset) + "}");
 }
 
-void GetRun(ApiContext& ctx, const std::string& run_id, httplib::Response& res) {
+void GetRun(ApiContext& ctx, const Request& req, Response& res) {
+  const std::string& run_id = req.matches[1];
   auto run = ctx.store.GetRun(run_id);
   if (!run.ok()) return SendStatus(res, run.status());
   auto generations = ctx.store.ListGenerations(run_id);
@@ -144,7 +145,8 @@ void GetRun(ApiContext& ctx, const std::string& run_id, httplib::Response& res) 
                (ctx.scheduler.IsScheduled(run_id) ? "true" : "false") + "}");
 }
 
-void GetGenerations(ApiContext& ctx, const std::string& run_id, httplib::Response& res) {
+void GetGenerations(ApiContext& ctx, const Request& req, Response& res) {
+  const std::string& run_id = req.matches[1];
   auto run = ctx.store.GetRun(run_id);
   if (!run.ok()) return SendStatus(res, run.status());
   auto generations = ctx.store.ListGenerations(run_id);
@@ -173,7 +175,7 @@ void GetGenerations(ApiContext& ctx, const std::string& run_id, httplib::Respons
 
 // Replies with the run's stored status after a user action.
 void ReplyRunStatus(ApiContext& ctx, const std::string& run_id, const std::string& message,
-                    httplib::Response& res) {
+                    Response& res) {
   auto run = ctx.store.GetRun(run_id);
   if (!run.ok()) return SendStatus(res, run.status());
   SendJson(res, 200,
@@ -181,7 +183,9 @@ void ReplyRunStatus(ApiContext& ctx, const std::string& run_id, const std::strin
                ",\"message\":" + JsonQuote(message) + "}");
 }
 
-void PostRunAction(ApiContext& ctx, const std::string& run_id, const std::string& action, httplib::Response& res) {
+void PostRunAction(ApiContext& ctx, const Request& req, Response& res) {
+  const std::string& run_id = req.matches[1];
+  const std::string& action = req.matches[2];
   if (action == "stop") {
     if (Status s = ctx.engine.StopRun(run_id); !s.ok()) return SendStatus(res, s);
     ctx.scheduler.Wake(run_id);  // its loop records the stop now, not at the next poll
@@ -206,8 +210,8 @@ void PostRunAction(ApiContext& ctx, const std::string& run_id, const std::string
   ReplyRunStatus(ctx, run_id, message, res);
 }
 
-void GetPromoted(ApiContext& ctx, const httplib::Request& req, httplib::Response& res) {
-  auto page = QueryPage(req);
+void GetPromoted(ApiContext& ctx, const Request& req, Response& res) {
+  auto page = service::QueryPage(req);
   if (!page.ok()) return SendStatus(res, page.status());
   auto promotions = ctx.store.ListPromotions(page->limit, page->offset);
   if (!promotions.ok()) return SendStatus(res, promotions.status());
@@ -224,7 +228,8 @@ std::string LineageJson(const std::vector<LineageEdge>& edges) {
   return JsonArray(out);
 }
 
-void GetPromotion(ApiContext& ctx, const std::string& id, httplib::Response& res) {
+void GetPromotion(ApiContext& ctx, const Request& req, Response& res) {
+  const std::string& id = req.matches[1];
   auto p = ctx.store.GetPromotion(id);
   if (!p.ok()) return SendStatus(res, p.status());
   auto ancestry = ctx.store.Ancestry(p->model_id);
@@ -241,7 +246,8 @@ void GetPromotion(ApiContext& ctx, const std::string& id, httplib::Response& res
                ",\"result\":" + ToJson(p->result) + "}");
 }
 
-void GetModelLineage(ApiContext& ctx, const std::string& model_id, httplib::Response& res) {
+void GetModelLineage(ApiContext& ctx, const Request& req, Response& res) {
+  const std::string& model_id = req.matches[1];
   auto ancestry = ctx.store.Ancestry(model_id);
   if (!ancestry.ok()) return SendStatus(res, ancestry.status());
   if (ancestry->empty()) {
@@ -254,30 +260,15 @@ void GetModelLineage(ApiContext& ctx, const std::string& model_id, httplib::Resp
 
 }  // namespace
 
-void RegisterRunRoutes(Router& router, ApiContext& ctx) {
-  using Access = Router::Access;
-  router.Post("/evolve", Access::kProtected,
-              [&ctx](const httplib::Request& req, httplib::Response& res) { PostEvolve(ctx, req, res); });
-  router.Get("/runs", Access::kPublic,
-             [&ctx](const httplib::Request& req, httplib::Response& res) { GetRuns(ctx, req, res); });
-  router.Get(R"(/runs/([^/]+))", Access::kPublic,
-             [&ctx](const httplib::Request& req, httplib::Response& res) { GetRun(ctx, req.matches[1], res); });
-  router.Get(R"(/runs/([^/]+)/generations)", Access::kPublic,
-             [&ctx](const httplib::Request& req, httplib::Response& res) {
-               GetGenerations(ctx, req.matches[1], res);
-             });
-  router.Post(R"(/runs/([^/]+)/(stop|cancel|resume))", Access::kProtected,
-              [&ctx](const httplib::Request& req, httplib::Response& res) {
-                PostRunAction(ctx, req.matches[1], req.matches[2], res);
-              });
-  router.Get("/promoted", Access::kPublic,
-             [&ctx](const httplib::Request& req, httplib::Response& res) { GetPromoted(ctx, req, res); });
-  router.Get(R"(/promoted/([^/]+))", Access::kPublic,
-             [&ctx](const httplib::Request& req, httplib::Response& res) { GetPromotion(ctx, req.matches[1], res); });
-  router.Get(R"(/models/([^/]+)/lineage)", Access::kPublic,
-             [&ctx](const httplib::Request& req, httplib::Response& res) {
-               GetModelLineage(ctx, req.matches[1], res);
-             });
+void RegisterRunRoutes(http::HttpServer& server, ApiContext& ctx) {
+  server.Add(ctx, {{Method::kPost, "/evolve", Access::kProtected, &PostEvolve},
+                   {Method::kGet, "/runs", Access::kPublic, &GetRuns},
+                   {Method::kGet, R"(/runs/([^/]+))", Access::kPublic, &GetRun},
+                   {Method::kGet, R"(/runs/([^/]+)/generations)", Access::kPublic, &GetGenerations},
+                   {Method::kPost, R"(/runs/([^/]+)/(stop|cancel|resume))", Access::kProtected, &PostRunAction},
+                   {Method::kGet, "/promoted", Access::kPublic, &GetPromoted},
+                   {Method::kGet, R"(/promoted/([^/]+))", Access::kPublic, &GetPromotion},
+                   {Method::kGet, R"(/models/([^/]+)/lineage)", Access::kPublic, &GetModelLineage}});
 }
 
 }  // namespace evolve::cli

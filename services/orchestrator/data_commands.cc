@@ -7,15 +7,25 @@
 #include <string>
 #include <vector>
 
-#include "args.h"
 #include "commands.h"
 #include "evolve/engines/bars.h"
 #include "evolve/engines/features.h"
+#include "evolve/service/args.h"
+#include "evolve/service/exit.h"
+#include "evolve/service/settings.h"
 #include "output.h"
-#include "settings.h"
 
 namespace evolve::cli {
 namespace {
+
+using service::Args;
+using service::DataDirOption;
+using service::Fail;
+using service::kExitOk;
+using service::OptionSpec;
+using service::OptionsHelp;
+using service::ParseList;
+using service::ResolveDataDir;
 
 // "YYYY-MM-DD" for a daily bar, "YYYY-MM-DDTHH:MM:SSZ" for an intraday one:
 // both read back by the bars CSV reader.

@@ -1,7 +1,9 @@
-// Which engines a shell runs on (ARCHITECTURE.md section 5): the built-in
-// ones over a data directory and the store's artifacts, or the original
-// feature, training and simulation services over HTTP (evolve::http) when
-// FEATURE_URL, TRAINING_URL and SIMULATION_URL are set.
+// The engines of `evolve run` and `evolve serve` (ARCHITECTURE.md section
+// 5): the built-in ones over a data directory and the store's artifacts, or
+// the original feature, training and simulation services over HTTP
+// (evolve::http) when FEATURE_URL, TRAINING_URL and SIMULATION_URL are set
+// (evolve/service/engine_setup.h), with the checks of a new run's config
+// against their data.
 #ifndef EVOLVE_SERVICES_ORCHESTRATOR_ENGINE_SETUP_H_
 #define EVOLVE_SERVICES_ORCHESTRATOR_ENGINE_SETUP_H_
 
@@ -38,17 +40,9 @@ struct EngineSet {
   http::ServiceEngines remote;
 };
 
-// The services' URLs from the environment: all three or none.
-// Errors: kInvalidArgument naming what is missing or malformed.
-Result<http::ServiceEnginesOptions> RemoteEngineOptions();
-
 // The engines of `evolve serve`: the HTTP adapters when the three URLs are
 // set, else the built-in engines over `data_dir` and `artifacts`.
 Result<EngineSet> OpenEngines(ArtifactStore& artifacts, const std::string& data_dir);
-
-// The simulator of a worker: the simulation service at SIMULATION_URL when
-// it is set, else the built-in simulator over `artifacts`.
-Result<std::unique_ptr<Simulator>> OpenWorkerSimulator(ArtifactStore& artifacts);
 
 }  // namespace evolve::cli
 

@@ -10,7 +10,8 @@
 
 #include "commands.h"
 #include "evolve/log.h"
-#include "output.h"
+#include "evolve/service/exit.h"
+#include "evolve/service/settings.h"
 
 namespace {
 
@@ -43,28 +44,25 @@ void PrintUsage(std::FILE* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  evolve::LogLevel level = evolve::LogLevel::kWarning;
-  if (const char* env = std::getenv("LOG_LEVEL"); env != nullptr && *env != '\0') {
-    if (!evolve::ParseLogLevel(env, &level)) {
-      std::fprintf(stderr, "evolve: error: LOG_LEVEL: unknown level '%s' (DEBUG, INFO, WARNING, ERROR)\n", env);
-      return evolve::cli::kExitUsage;
-    }
+  using evolve::service::kExitOk;
+  using evolve::service::kExitUsage;
+  if (evolve::Status s = evolve::service::SetLogLevelFromEnvironment(evolve::LogLevel::kWarning); !s.ok()) {
+    return evolve::service::Fail(s);
   }
-  evolve::SetLogLevel(level);
-  evolve::cli::SetProgramName(argv[0]);
+  evolve::service::SetProgramName(argv[0]);
   if (argc < 2) {
     PrintUsage(stderr);
-    return evolve::cli::kExitUsage;
+    return kExitUsage;
   }
   const std::string name = argv[1];
   if (name == "--help" || name == "-h" || name == "help") {
     PrintUsage(stdout);
-    return evolve::cli::kExitOk;
+    return kExitOk;
   }
   const std::vector<std::string> rest(argv + 2, argv + argc);
   for (const Command& c : kCommands) {
     if (name == c.name) return c.fn(rest);
   }
   std::fprintf(stderr, "evolve: error: unknown command '%s' (evolve --help lists them)\n", name.c_str());
-  return evolve::cli::kExitUsage;
+  return kExitUsage;
 }

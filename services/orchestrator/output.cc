@@ -23,21 +23,7 @@ bool LooksNumeric(const std::string& s) {
   return digits > 0;
 }
 
-std::string& ProgramNameStorage() {
-  static std::string name = "evolve";
-  return name;
-}
-
 }  // namespace
-
-void SetProgramName(const std::string& name) { ProgramNameStorage() = name; }
-const std::string& ProgramName() { return ProgramNameStorage(); }
-
-int Fail(const Status& status) {
-  std::fprintf(stderr, "evolve: error: %s\n", status.message().c_str());
-  const StatusCode code = status.code();
-  return code == StatusCode::kInvalidArgument || code == StatusCode::kNotFound ? kExitUsage : kExitError;
-}
 
 std::string Table::Render() const {
   std::vector<size_t> width(headers_.size(), 0);

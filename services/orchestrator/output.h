@@ -1,5 +1,5 @@
-// Text output of the `evolve` commands: aligned tables, numbers, the JSON
-// documents of --json, and the exit codes.
+// Text output of the `evolve` commands: aligned tables, numbers and the
+// JSON documents of --json (the exit codes: evolve/service/exit.h).
 #ifndef EVOLVE_SERVICES_ORCHESTRATOR_OUTPUT_H_
 #define EVOLVE_SERVICES_ORCHESTRATOR_OUTPUT_H_
 
@@ -12,24 +12,6 @@
 #include "evolve/types.h"
 
 namespace evolve::cli {
-
-// Exit codes: 0 success (a run that ended, promoted or not), 1 an error while
-// working (store, engines), 2 bad input (nothing was changed), 130 stopped by
-// SIGINT/SIGTERM (the run can be resumed).
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitError = 1;
-inline constexpr int kExitUsage = 2;
-inline constexpr int kExitInterrupted = 130;
-
-// The command as the user typed it (argv[0]), for hints that must work when
-// pasted: "build/services/orchestrator/evolve show run_...".
-void SetProgramName(const std::string& name);
-const std::string& ProgramName();
-
-// Prints "evolve: error: <message>" to stderr and returns the exit code for
-// `status`: kExitUsage for kInvalidArgument and kNotFound (bad input: an
-// unknown symbol, run or file), kExitError otherwise.
-int Fail(const Status& status);
 
 class Table {
  public:

@@ -6,14 +6,26 @@
 #include <string>
 #include <vector>
 
-#include "args.h"
 #include "commands.h"
 #include "evolve/json.h"
+#include "evolve/service/args.h"
+#include "evolve/service/exit.h"
+#include "evolve/service/settings.h"
 #include "output.h"
-#include "settings.h"
 
 namespace evolve::cli {
 namespace {
+
+using service::Args;
+using service::Fail;
+using service::kExitOk;
+using service::OpenStore;
+using service::OptionSpec;
+using service::OptionsHelp;
+using service::ParseInt;
+using service::ResolveStore;
+using service::StoreOptions;
+using service::StoreSettings;
 
 std::vector<OptionSpec> With(std::vector<OptionSpec> specs) {
   for (const OptionSpec& s : StoreOptions()) specs.push_back(s);

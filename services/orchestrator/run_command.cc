@@ -17,28 +17,59 @@
 #include <thread>
 #include <vector>
 
-#include "args.h"
 #include "commands.h"
 #include "evolve/engines/bars.h"
 #include "evolve/engines/builtin.h"
 #include "evolve/engines/features.h"
 #include "evolve/evolution.h"
+#include "evolve/worker_pool.h"
 #include "evolve/json.h"
 #include "evolve/log.h"
 #ifdef EVOLVE_HAVE_POSTGRES
 #include "evolve/postgres/postgres_store.h"
 #endif
+#include "evolve/service/args.h"
+#include "evolve/service/exit.h"
+#include "evolve/service/settings.h"
 #include "evolve/shutdown.h"
 #include "evolve/worker.h"
 #include "output.h"
 #include "run_config.h"
 #include "run_support.h"
-#include "settings.h"
 
 namespace evolve::cli {
 namespace {
 
+using service::Args;
+using service::DataDirOption;
+using service::Fail;
+using service::kExitError;
+using service::kExitInterrupted;
+using service::kExitOk;
+using service::OpenStore;
+using service::OptionSpec;
+using service::OptionsHelp;
+using service::ParseInt;
+using service::ProgramName;
+using service::ResolveDataDir;
+using service::ResolveStore;
+using service::StoreOptions;
+
 constexpr char kDefaultSymbol[] = "TTRC";
+
+// `evolve run` always uses the built-in engines: TRAINING_URL,
+// SIMULATION_URL or FEATURE_URL (the original services, which evolve serve
+// and evolve-worker use) fail loudly there instead of being ignored.
+Status CheckUnsupportedEnvironment() {
+  for (const char* name : {"TRAINING_URL", "SIMULATION_URL", "FEATURE_URL"}) {
+    if (!service::Env(name).empty()) {
+      return InvalidArgumentError(std::string(name) +
+                                  " is set, but evolve run always uses the built-in engines; the original "
+                                  "services are used by evolve serve and evolve-worker. Unset it here");
+    }
+  }
+  return Status::Ok();
+}
 
 std::vector<OptionSpec> RunOptions() {
   std::vector<OptionSpec> specs = {
@@ -253,12 +284,14 @@ int RunCommand(const Argv& argv) {
   if (resume.has_value()) {
     run_id = *resume;
     // Taken before the run is touched: another live process may be running it.
-    auto locked = RunLock::Acquire(*store_settings, store, run_id);
+    auto locked = store.TryLockRun(run_id);
     if (!locked.ok()) return Fail(locked.status());
     lock = std::move(*locked);
     if (store_settings->url.empty()) {
-      if (int released = ReleaseJobsOfDeadLocalWorkers(store, HostName()); released > 0) {
-        std::fprintf(stderr, "handed back %d job(s) held by workers of a dead evolve process\n", released);
+      // One host shares a SQLite file: a dead process's workers are known by pid.
+      auto released = ReleaseJobsOfDeadWorkers(store, store, HostName());
+      if (released.ok() && *released > 0) {
+        std::fprintf(stderr, "handed back %d job(s) held by workers of a dead evolve process\n", *released);
       }
     }
     auto run = store.GetRun(run_id);
@@ -281,7 +314,7 @@ int RunCommand(const Argv& argv) {
                  config.thresholds.size(), config.regime_configs.size(), store_settings->sqlite_path.c_str());
   }
   if (lock == nullptr) {
-    auto locked = RunLock::Acquire(*store_settings, store, run_id);
+    auto locked = store.TryLockRun(run_id);
     if (!locked.ok()) return Fail(locked.status());
     lock = std::move(*locked);
   }
@@ -289,8 +322,11 @@ int RunCommand(const Argv& argv) {
   // The workers: one claim takes a fair share of a generation's grid, so the
   // simulator runs each share in one pass over the bars.
   const int grid = static_cast<int>(config.thresholds.size() * config.regime_configs.size());
-  WorkerPool pool(store, *engines->simulator, "evolve-run", workers, (grid + workers - 1) / std::max(1, workers));
-  auto finished = engine.RunToEnd(run_id, &interrupt.stop);
+  WorkerPool pool(store, *engines->simulator,
+                  InProcessWorkerPoolOptions("evolve-run", workers, (grid + workers - 1) / std::max(1, workers)));
+  // --workers 0: no pool to start (evolve-worker processes simulate).
+  if (Status s = pool.size() > 0 ? pool.Start() : Status::Ok(); !s.ok()) return Fail(s);
+  auto finished = engine.RunToEnd(*lock, &interrupt.stop);
   pool.Stop();
   if (!finished.ok()) {
     std::fprintf(stderr, "evolve: resume with: %s run --resume %s %s\n", ProgramName().c_str(), run_id.c_str(),

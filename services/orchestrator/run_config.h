@@ -8,14 +8,14 @@
 #include <string>
 #include <vector>
 
-#include "args.h"
+#include "evolve/service/args.h"
 #include "evolve/status.h"
 #include "evolve/types.h"
 
 namespace evolve::cli {
 
 // One option per field of the POST /evolve body (plus --config).
-const std::vector<OptionSpec>& RunConfigOptions();
+const std::vector<service::OptionSpec>& RunConfigOptions();
 
 // True for the options of RunConfigOptions().
 bool IsRunConfigOption(const std::string& name);
@@ -25,14 +25,18 @@ bool IsRunConfigOption(const std::string& name);
 // (and default_symbol is set; its error is returned). Errors (kInvalidArgument, naming the option or the
 // file): unreadable file, malformed JSON, a value of the wrong kind.
 using DefaultSymbolFn = std::function<Result<std::string>()>;
-Result<std::string> RunRequestJson(const Args& args, const DefaultSymbolFn& default_symbol);
+Result<std::string> RunRequestJson(const service::Args& args, const DefaultSymbolFn& default_symbol);
 
 // RunRequestJson parsed and validated (EvolutionConfigFromJson);
 // `timeframe_given` (if not null) tells whether the body names a timeframe.
 // Errors name the
 // field and the option that sets it: "sqn_min (--sqn-min): must be <= ...".
-Result<EvolutionConfig> RunConfigFromArgs(const Args& args, const DefaultSymbolFn& default_symbol,
+Result<EvolutionConfig> RunConfigFromArgs(const service::Args& args, const DefaultSymbolFn& default_symbol,
                                           int default_max_generations, bool* timeframe_given = nullptr);
+
+// DEFAULT_MAX_GENERATIONS, else EvolutionConfig{}.max_generations. Errors: kInvalidArgument for a value that
+// is not a positive integer.
+Result<int> DefaultMaxGenerations();
 
 }  // namespace evolve::cli
 

@@ -1,104 +1,23 @@
 #include "run_support.h"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
-#include <cstdio>
-#include <functional>
+#include <thread>
 
-#include "args.h"
 #include "evolve/engines/builtin.h"
 #include "evolve/engines/features.h"
 #include "evolve/evolution.h"
 #include "evolve/log.h"
-#ifdef EVOLVE_HAVE_POSTGRES
-#include "evolve/postgres/postgres_store.h"
-#endif
 
 namespace evolve::cli {
 namespace {
-
-// The prefixes of in-process worker ids (WorkerPool).
-const char* const kLocalWorkerPrefixes[] = {"evolve-run", "evolve-serve"};
-
-Status Busy(const std::string& run_id) {
-  return FailedPreconditionError("run " + run_id + " is being run by another process; wait for it or stop it");
-}
-
-class FileRunLock final : public RunLock {
- public:
-  explicit FileRunLock(int fd) : fd_(fd) {}
-  ~FileRunLock() override { ::close(fd_); }
-
- private:
-  int fd_;
-};
-
-#ifdef EVOLVE_HAVE_POSTGRES
-class PostgresRunLock final : public RunLock {
- public:
-  explicit PostgresRunLock(std::unique_ptr<postgres::PostgresStore::SessionLock> lock) : lock_(std::move(lock)) {}
-
- private:
-  std::unique_ptr<postgres::PostgresStore::SessionLock> lock_;
-};
-#endif
 
 std::string Upper(std::string s) {
   for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return s;
 }
 
-// The pid of an in-process worker on `host` whose process is no longer
-// running, or 0.
-pid_t DeadLocalWorkerPid(const std::string& worker_id, const std::string& host) {
-  for (const char* kind : kLocalWorkerPrefixes) {
-    const std::string prefix = std::string(kind) + "-" + host + "-";
-    if (worker_id.compare(0, prefix.size(), prefix) != 0) continue;
-    const size_t dash = worker_id.find('-', prefix.size());
-    if (dash == std::string::npos) return 0;
-    auto pid = ParseInt("worker id", worker_id.substr(prefix.size(), dash - prefix.size()));
-    if (!pid.ok() || *pid <= 0 || *pid == ::getpid()) return 0;
-    return ::kill(static_cast<pid_t>(*pid), 0) != 0 && errno == ESRCH ? static_cast<pid_t>(*pid) : 0;
-  }
-  return 0;
-}
-
 }  // namespace
-
-Result<std::unique_ptr<RunLock>> RunLock::Acquire(const StoreSettings& settings, Store& store,
-                                                 const std::string& run_id) {
-#ifdef EVOLVE_HAVE_POSTGRES
-  if (!settings.url.empty()) {
-    // Across hosts: a session advisory lock on the database.
-    auto* pg = dynamic_cast<postgres::PostgresStore*>(&store);
-    if (pg == nullptr) return InternalError("the PostgreSQL settings opened another kind of store");
-    auto lock = pg->TryLock("run/" + run_id);
-    if (lock.status().code() == StatusCode::kAborted) return Busy(run_id);
-    if (!lock.ok()) return lock.status();
-    return std::unique_ptr<RunLock>(new PostgresRunLock(std::move(*lock)));
-  }
-#endif
-  (void)store;
-  // One host: an OFD lock on one byte of "<db>-runs.lock" per run.
-  const std::string path = settings.sqlite_path + "-runs.lock";
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return UnavailableError("cannot open lock file " + path);
-  struct flock fl = {};
-  fl.l_type = F_WRLCK;
-  fl.l_whence = SEEK_SET;
-  fl.l_start = static_cast<off_t>(std::hash<std::string>{}(run_id) % (uint64_t{1} << 40));
-  fl.l_len = 1;
-  if (::fcntl(fd, F_OFD_SETLK, &fl) != 0) {
-    ::close(fd);
-    return Busy(run_id);
-  }
-  return std::unique_ptr<RunLock>(new FileRunLock(fd));
-}
 
 std::string JoinSymbols(const std::vector<std::string>& symbols) {
   std::string list;
@@ -169,66 +88,5 @@ Result<std::string> TimeframeOfData(const std::string& symbol, engines::BarDirec
 }
 
 int DefaultWorkers() { return std::max(1u, std::thread::hardware_concurrency()); }
-
-WorkerPool::WorkerPool(Store& store, Simulator& simulator, const std::string& prefix, int workers,
-                       int max_jobs_per_claim) {
-  const std::string host = HostName();
-  for (int i = 0; i < workers; ++i) {
-    WorkerOptions o;
-    o.worker_id = prefix + "-" + host + "-" + std::to_string(::getpid()) + "-" + std::to_string(i + 1);
-    o.host = host;
-    o.pid = ::getpid();
-    o.max_jobs_per_claim = std::max(1, max_jobs_per_claim);
-    // In-process workers die with the process; a short lease lets another
-    // process take their jobs back soon after a kill -9.
-    o.lease = std::chrono::seconds(20);
-    o.heartbeat_interval = std::chrono::seconds(5);
-    o.poll_interval = std::chrono::seconds(1);
-    workers_.push_back(std::make_unique<Worker>(store, &store, simulator, store.clock(), o));
-    threads_.emplace_back([w = workers_.back().get()] {
-      Status s = w->Run();
-      if (!s.ok()) Log(LogLevel::kError, "worker stopped", {{"error", s.ToString()}});
-    });
-  }
-}
-
-WorkerPool::~WorkerPool() { Stop(); }
-
-void WorkerPool::Stop() {
-  for (auto& w : workers_) w->RequestStop();
-  for (auto& t : threads_) {
-    if (t.joinable()) t.join();
-  }
-}
-
-WorkerStats WorkerPool::stats() const {
-  WorkerStats total;
-  for (const auto& w : workers_) {
-    const WorkerStats s = w->stats();
-    total.claimed += s.claimed;
-    total.completed += s.completed;
-    total.failed += s.failed;
-    total.retried += s.retried;
-    total.released += s.released;
-    total.lost += s.lost;
-  }
-  return total;
-}
-
-int ReleaseJobsOfDeadLocalWorkers(Store& store, const std::string& host) {
-  JobFilter running;
-  running.status = JobStatus::kRunning;
-  auto jobs = store.ListJobs(running);
-  if (!jobs.ok()) return 0;  // the leases will do it
-  int released = 0;
-  for (const Job& job : *jobs) {
-    const pid_t pid = DeadLocalWorkerPid(job.worker_id, host);
-    if (pid == 0) continue;
-    Status s = store.FailJob(job.id, job.worker_id, "the evolve process " + std::to_string(pid) + " died",
-                             /*retryable=*/true);
-    if (s.ok()) ++released;
-  }
-  return released;
-}
 
 }  // namespace evolve::cli

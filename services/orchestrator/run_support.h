@@ -1,37 +1,16 @@
-// What `evolve run` and `evolve serve` share: the per-run lock, the checks
-// of a new run's config against the data, and the pool of in-process
-// workers (with the hand-back of jobs that a killed process's workers held).
+// What `evolve run` and `evolve serve` share: the checks of a new run's
+// config against the data.
 #ifndef EVOLVE_SERVICES_ORCHESTRATOR_RUN_SUPPORT_H_
 #define EVOLVE_SERVICES_ORCHESTRATOR_RUN_SUPPORT_H_
 
-#include <sys/types.h>
-
-#include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "evolve/engines/bars.h"
 #include "evolve/json.h"
-#include "evolve/simulator.h"
 #include "evolve/status.h"
-#include "evolve/store.h"
-#include "evolve/worker.h"
-#include "settings.h"
 
 namespace evolve::cli {
-
-// Refuses to step a run that another live process is stepping: one engine
-// per run (evolution.h). The lock is released when its holder dies, even by
-// kill -9, so a killed run can be resumed at once.
-class RunLock {
- public:
-  virtual ~RunLock() = default;
-
-  // Errors: kFailedPrecondition when another process holds the run.
-  static Result<std::unique_ptr<RunLock>> Acquire(const StoreSettings& settings, Store& store,
-                                                  const std::string& run_id);
-};
 
 // "A, B, C".
 std::string JoinSymbols(const std::vector<std::string>& symbols);
@@ -59,38 +38,6 @@ std::vector<FieldError> DataProblems(const EvolutionConfig& config, const std::v
 Result<std::string> TimeframeOfData(const std::string& symbol, engines::BarDirectory& bars);
 
 int DefaultWorkers();  // the number of cores, at least 1
-
-// N workers draining the store's queue on threads of this process, with ids
-// "<prefix>-<host>-<pid>-<n>" so that a later process on this host can tell
-// the workers of a dead process from live ones. Their leases are short
-// (20 s, heartbeat 5 s): they die with the process.
-class WorkerPool {
- public:
-  WorkerPool(Store& store, Simulator& simulator, const std::string& prefix, int workers, int max_jobs_per_claim);
-  ~WorkerPool();  // Stop()
-  WorkerPool(const WorkerPool&) = delete;
-  WorkerPool& operator=(const WorkerPool&) = delete;
-
-  // Stops every worker after its simulation in flight (claimed jobs not
-  // started are released) and joins the threads.
-  void Stop();
-  // The sum of every worker's stats.
-  WorkerStats stats() const;
-  int size() const { return static_cast<int>(workers_.size()); }
-
- private:
-  std::vector<std::unique_ptr<Worker>> workers_;
-  std::vector<std::thread> threads_;
-};
-
-// Hands back at once, as a failed attempt, the jobs that in-process workers
-// of a dead `evolve run` or `evolve serve` on this host still hold (it was
-// killed): otherwise they would wait for their lease to run out. The attempt
-// counts, so a job that kills its process fails for good after
-// max_attempts. Only for a SQLite store, whose users share one host; on
-// PostgreSQL, leases do this for every host alike. Returns how many jobs it
-// handed back.
-int ReleaseJobsOfDeadLocalWorkers(Store& store, const std::string& host);
 
 }  // namespace evolve::cli
 

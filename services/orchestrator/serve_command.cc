@@ -13,21 +13,32 @@
 #include <thread>
 
 #include "api.h"
-#include "args.h"
 #include "commands.h"
 #include "engine_setup.h"
 #include "evolve/evolution.h"
 #include "evolve/log.h"
 #include "evolve/scheduler.h"
+#include "evolve/service/args.h"
+#include "evolve/service/engine_setup.h"
+#include "evolve/service/exit.h"
+#include "evolve/service/settings.h"
 #include "evolve/shutdown.h"
-#include "http_support.h"
-#include "metrics.h"
-#include "output.h"
+#include "evolve/worker_pool.h"
+#include "run_config.h"
 #include "run_support.h"
-#include "settings.h"
 
 namespace evolve::cli {
 namespace {
+
+using service::Args;
+using service::Fail;
+using service::IntOption;
+using service::kExitInterrupted;
+using service::kExitOk;
+using service::MetricHeader;
+using service::MetricLine;
+using service::OpenStore;
+using service::OptionSpec;
 
 constexpr int kDefaultPort = 8400;
 constexpr size_t kDefaultMaxBody = 1 << 20;  // 1 MiB
@@ -46,8 +57,8 @@ std::vector<OptionSpec> ServeOptions() {
       {"poll-interval", "SECONDS", "how often a waiting run is re-checked without a queue event (default 1)"},
       {"help", "", "show this help"},
   };
-  for (const OptionSpec& s : StoreOptions()) specs.push_back(s);
-  specs.push_back(DataDirOption());
+  for (const OptionSpec& s : service::StoreOptions()) specs.push_back(s);
+  specs.push_back(service::DataDirOption());
   return specs;
 }
 
@@ -61,23 +72,7 @@ void PrintServeHelp() {
       "environment: EVOLVE_API_TOKEN (bearer token for every mutating and /jobs endpoint),\n"
       "POSTGRES_URL / EVOLVE_DB, EVOLVE_DATA_DIR, DEFAULT_MAX_GENERATIONS, LOG_LEVEL (default INFO).\n\n"
       "options:\n%s",
-      OptionsHelp(ServeOptions()).c_str());
-}
-
-// 127.0.0.0/8, ::1 and localhost.
-bool IsLoopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.compare(0, 4, "127.") == 0;
-}
-
-Result<int> IntOption(const Args& args, const char* name, int fallback, int min, int max) {
-  std::optional<std::string> text = args.Get(name);
-  if (!text.has_value()) return fallback;
-  EVOLVE_ASSIGN_OR_RETURN(int64_t n, ParseInt(std::string("--") + name, *text));
-  if (n < min || n > max) {
-    return InvalidArgumentError("--" + std::string(name) + ": must be in [" + std::to_string(min) + ", " +
-                                std::to_string(max) + "], got " + *text);
-  }
-  return static_cast<int>(n);
+      service::OptionsHelp(ServeOptions()).c_str());
 }
 
 struct ServeSettings {
@@ -106,48 +101,20 @@ Result<ServeSettings> ParseServeSettings(const Args& args) {
   EVOLVE_ASSIGN_OR_RETURN(int max_body, IntOption(args, "max-body", kDefaultMaxBody, 1024, 1 << 30));
   s.max_body = static_cast<size_t>(max_body);
   if (std::optional<std::string> poll = args.Get("poll-interval")) {
-    EVOLVE_ASSIGN_OR_RETURN(double seconds, ParseDouble("--poll-interval", *poll));
+    EVOLVE_ASSIGN_OR_RETURN(double seconds, service::ParseDouble("--poll-interval", *poll));
     if (!(seconds >= 0.01 && seconds <= 3600)) {
       return InvalidArgumentError("--poll-interval: must be in [0.01, 3600] seconds, got " + *poll);
     }
     s.poll_interval = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(seconds));
   }
-  EVOLVE_ASSIGN_OR_RETURN(s.token, ResolveApiToken(args));
-  if (!IsLoopback(s.host) && s.token.empty() && !args.Has("insecure")) {
+  EVOLVE_ASSIGN_OR_RETURN(s.token, service::ResolveApiToken(args));
+  if (!service::IsLoopback(s.host) && s.token.empty() && !args.Has("insecure")) {
     return InvalidArgumentError("--host " + s.host +
                                 ": refusing to serve a non-loopback address without a token; set "
                                 "EVOLVE_API_TOKEN or --token-file (or pass --insecure)");
   }
   return s;
 }
-
-// The run locks the scheduler takes (RunLock: one process steps a run).
-class RunLocks {
- public:
-  RunLocks(const StoreSettings& settings, Store& store) : settings_(settings), store_(store) {}
-
-  Status Acquire(const std::string& run_id) {
-    EVOLVE_ASSIGN_OR_RETURN(std::unique_ptr<RunLock> lock, RunLock::Acquire(settings_, store_, run_id));
-    std::lock_guard<std::mutex> guard(mu_);
-    held_[run_id] = std::move(lock);
-    return Status::Ok();
-  }
-
-  void Release(const std::string& run_id) {
-    std::unique_ptr<RunLock> lock;
-    std::lock_guard<std::mutex> guard(mu_);
-    auto it = held_.find(run_id);
-    if (it == held_.end()) return;
-    lock = std::move(it->second);
-    held_.erase(it);
-  }
-
- private:
-  const StoreSettings& settings_;
-  Store& store_;
-  std::mutex mu_;
-  std::map<std::string, std::unique_ptr<RunLock>> held_;  // guarded by mu_
-};
 
 // Metric text of the in-process workers and the scheduler.
 std::string ProcessMetrics(const WorkerPool& pool, const RunScheduler& scheduler, const Metrics& metrics) {
@@ -188,19 +155,21 @@ int ServeCommand(const Argv& argv) {
     PrintServeHelp();
     return kExitOk;
   }
-  if (Env("LOG_LEVEL").empty()) SetLogLevel(LogLevel::kInfo);
-  if (auto remote = RemoteEngineOptions(); !remote.ok()) return Fail(remote.status());
+  if (service::Env("LOG_LEVEL").empty()) SetLogLevel(LogLevel::kInfo);
+  if (auto remote = service::RemoteEngineOptions(); !remote.ok()) return Fail(remote.status());
   auto settings = ParseServeSettings(args);
   if (!settings.ok()) return Fail(settings.status());
-  auto store_settings = ResolveStore(args);
+  auto store_settings = service::ResolveStore(args);
   if (!store_settings.ok()) return Fail(store_settings.status());
-  auto data_dir = ResolveDataDir(args);
+  auto data_dir = service::ResolveDataDir(args);
   if (!data_dir.ok()) return Fail(data_dir.status());
   auto default_generations = DefaultMaxGenerations();
   if (!default_generations.ok()) return Fail(default_generations.status());
 
+  Metrics metrics;
+  http::HttpServer server(
+      service::CountedServerOptions(settings->max_body, settings->http_threads, settings->token, metrics));
   // Signals are taken by one thread from here on; must precede every thread.
-  HttpServer server;
   std::atomic<int> signals{0};
   Status handled = HandleStopSignals([&server, &signals](int) {
     if (signals.fetch_add(1) > 0) {
@@ -208,7 +177,7 @@ int ServeCommand(const Argv& argv) {
       std::_Exit(kExitInterrupted);
     }
     Log(LogLevel::kInfo, "stopping: no new requests; finishing the steps and simulations in flight");
-    server.stop();
+    server.Stop();
   });
   if (!handled.ok()) return Fail(handled);
 
@@ -223,22 +192,22 @@ int ServeCommand(const Argv& argv) {
   EvolutionEngine engine({*engines->features, *engines->trainer, store, nullptr, nullptr}, options);
 
   if (store_settings->url.empty()) {
-    if (int released = ReleaseJobsOfDeadLocalWorkers(store, HostName()); released > 0) {
+    // One host shares a SQLite file: a dead process's workers are known by pid.
+    auto released = ReleaseJobsOfDeadWorkers(store, store, HostName());
+    if (released.ok() && *released > 0) {
       Log(LogLevel::kWarning, "handed back jobs held by workers of a dead evolve process on this host",
-          {{"count", std::to_string(released)}});
+          {{"count", std::to_string(*released)}});
     }
   }
-  RunLocks locks(*store_settings, store);
   SchedulerOptions scheduler_options;
   scheduler_options.threads = settings->run_threads;
   scheduler_options.poll_interval = settings->poll_interval;
-  SchedulerHooks hooks;
-  hooks.acquire = [&locks](const std::string& id) { return locks.Acquire(id); };
-  hooks.release = [&locks](const std::string& id) { locks.Release(id); };
-  RunScheduler scheduler(engine, store, scheduler_options, hooks);
-  WorkerPool pool(store, *engines->simulator, "evolve-serve", settings->workers, settings->max_jobs_per_claim);
+  RunScheduler scheduler(engine, store, scheduler_options);
+  WorkerPool pool(store, *engines->simulator,
+                  InProcessWorkerPoolOptions("evolve-serve", settings->workers, settings->max_jobs_per_claim));
+  // --workers 0: no pool to start (evolve-worker processes simulate).
+  if (Status s = pool.size() > 0 ? pool.Start() : Status::Ok(); !s.ok()) return Fail(s);
 
-  Metrics metrics;
   ApiContext ctx{store,
                  engine,
                  scheduler,
@@ -250,38 +219,24 @@ int ServeCommand(const Argv& argv) {
                  engines->prepare_config,
                  [&pool, &scheduler, &metrics] { return ProcessMetrics(pool, scheduler, metrics); }};
 
-  ApplyServerPolicies(server, ServerPolicies{settings->max_body, settings->http_threads});
-  Router router(server, settings->token, metrics);
-  RegisterRunRoutes(router, ctx);
-  RegisterJobRoutes(router, ctx);
-  RegisterInfoRoutes(router, ctx);
-  RegisterDashboardRoutes(router, ctx);
+  RegisterRunRoutes(server, ctx);
+  RegisterJobRoutes(server, ctx);
+  RegisterInfoRoutes(server, ctx);
+  RegisterDashboardRoutes(server, ctx);
 
-  int port = settings->port;
-  if (port == 0) {
-    port = server.bind_to_any_port(settings->host);
-    if (port < 0) port = 0;
-  } else if (!server.bind_to_port(settings->host, port)) {
-    port = 0;
-  }
-  if (port == 0) {
-    return Fail(UnavailableError("cannot listen on " + settings->host + ":" + std::to_string(settings->port) +
-                                 " (address in use, or not an address of this host)"));
-  }
-  if (!server.WidenListenBacklog(128)) Log(LogLevel::kWarning, "could not widen the listen backlog");
+  auto port = server.Bind(settings->host, settings->port);
+  if (!port.ok()) return Fail(port.status());
   if (Status s = scheduler.Start(); !s.ok()) {
     Log(LogLevel::kWarning, "resuming the store's runs failed; will retry", {{"error", s.ToString()}});
   }
-  const std::string url = "http://" + (settings->host.find(':') != std::string::npos ? "[" + settings->host + "]"
-                                                                                      : settings->host) +
-                          ":" + std::to_string(port);
+  const std::string url = service::ListenUrl(settings->host, *port);
   std::printf("evolve serve: listening on %s (store %s, %d in-process workers%s)\n", url.c_str(),
               store_settings->flag_text.c_str(), settings->workers,
               settings->token.empty() ? ", no API token" : ", API token required");
   std::fflush(stdout);
   Log(LogLevel::kInfo, "listening", {{"url", url}, {"store", ctx.store_kind}, {"engines", ctx.engines_kind}});
 
-  const bool served = server.listen_after_bind();
+  const bool served = server.Serve();
   scheduler.Shutdown();
   pool.Stop();
   Log(LogLevel::kInfo, "stopped");

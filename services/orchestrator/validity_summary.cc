@@ -3,7 +3,7 @@
 #include <rapidjson/document.h>
 
 #include "evolve/json.h"
-#include "json_text.h"
+#include "evolve/service/json_text.h"
 
 namespace evolve::cli {
 namespace {
@@ -77,7 +77,7 @@ std::string ValiditySummaryJson(const ValiditySummary& s) {
     for (auto& m : check.GetObject()) holdout.AddMember(m.name, m.value, a);
   }
   doc.AddMember("holdout", holdout, a);
-  return JsonText(doc);
+  return service::JsonOut::Text(doc);
 }
 
 }  // namespace evolve::cli

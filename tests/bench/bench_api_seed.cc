@@ -447,10 +447,10 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<evolve::Store> store;
   if (!db.empty()) {
-    store = Take(evolve::sqlite::SqliteStore::Open(db), "open " + db);
+    store = Take(evolve::sqlite::OpenSqliteStore(db), "open " + db);
   } else {
 #ifdef EVOLVE_BENCH_HAVE_POSTGRES
-    store = Take(evolve::postgres::PostgresStore::Open(url), "open PostgreSQL store");
+    store = Take(evolve::postgres::OpenPostgresStore(url), "open PostgreSQL store");
 #else
     Die("this build has no PostgreSQL store");
 #endif

@@ -28,7 +28,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -37,6 +36,7 @@
 #include <immintrin.h>
 #endif
 
+#include "../engines/test_data.h"
 #include "evolve/engines/backtest.h"
 #include "evolve/engines/regimes.h"
 
@@ -44,28 +44,15 @@ namespace {
 
 using evolve::engines::BacktestBars;
 using evolve::engines::BacktestCell;
+using evolve::engines::MtNormal;
 
 double Seconds(std::chrono::steady_clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-// Normal deviates by Box-Muller over mt19937_64 (the same on every platform).
-class Normal {
- public:
-  explicit Normal(uint64_t seed) : rng_(seed) {}
-  double operator()() {
-    const double u1 = (static_cast<double>(rng_() >> 11) + 0.5) * 0x1.0p-53;
-    const double u2 = (static_cast<double>(rng_() >> 11) + 0.5) * 0x1.0p-53;
-    return std::sqrt(-2 * std::log(u1)) * std::cos(6.283185307179586 * u2);
-  }
-
- private:
-  std::mt19937_64 rng_;
-};
 
 // One-minute bars from 2024-01-01, volatility switching between calm and
 // stressed every ~20,000 bars; a prediction that is a persistent (AR(1))
 // noisy forecast of the next return, NaN now and then (no model yet).
 BacktestBars MakeBars(size_t n) {
-  Normal normal(42);
+  MtNormal normal(42);
   BacktestBars b;
   b.time.resize(n);
   b.open.resize(n);

@@ -46,13 +46,13 @@
 
 #include "evolve/engines/bars.h"
 #include "evolve/engines/builtin.h"
-#include "evolve/engines/phase_timing.h"
 #include "evolve/engines/synthetic.h"
 #include "evolve/evolution.h"
 #include "evolve/fingerprint.h"
 #include "evolve/log.h"
 #include "evolve/testing/fake_store.h"
 #include "evolve/worker.h"
+#include "phase_timing.h"
 
 namespace {
 

@@ -18,13 +18,16 @@
 #include <string>
 #include <vector>
 
-#include "evolve/engines/dataset.h"
-#include "evolve/engines/forest.h"
+#include "../engines/test_data.h"
+#include "dataset.h"
+#include "forest.h"
+#include "random.h"
 
 namespace {
 
 using evolve::engines::ForestParams;
 using evolve::engines::Matrix;
+using evolve::engines::R2;
 using evolve::engines::RandomForest;
 using evolve::engines::Rng;
 
@@ -62,19 +65,6 @@ bool WriteCsv(const std::string& path, const Matrix& x, const std::vector<double
     std::fprintf(f, "%.17g\n", y[i]);
   }
   return std::fclose(f) == 0;
-}
-
-double R2(const std::vector<double>& y, const std::vector<double>& p) {
-  double mean = 0.0;
-  for (double v : y) mean += v;
-  mean /= static_cast<double>(y.size());
-  double ss_res = 0.0;
-  double ss_tot = 0.0;
-  for (size_t i = 0; i < y.size(); ++i) {
-    ss_res += (y[i] - p[i]) * (y[i] - p[i]);
-    ss_tot += (y[i] - mean) * (y[i] - mean);
-  }
-  return 1.0 - ss_res / ss_tot;
 }
 
 }  // namespace

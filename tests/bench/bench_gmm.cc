@@ -17,30 +17,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
-#include <random>
 #include <string>
 #include <vector>
 
+#include "../engines/test_data.h"
 #include "evolve/engines/regimes.h"
 
-namespace {
-
-// Normal deviates by Box-Muller over mt19937_64 (the same on every platform).
-class Normal {
- public:
-  explicit Normal(uint64_t seed) : rng_(seed) {}
-  double operator()() {
-    const double u1 = (static_cast<double>(rng_() >> 11) + 0.5) * 0x1.0p-53;
-    const double u2 = (static_cast<double>(rng_() >> 11) + 0.5) * 0x1.0p-53;
-    return std::sqrt(-2 * std::log(u1)) * std::cos(6.283185307179586 * u2);
-  }
-  uint64_t Raw() { return rng_(); }
-
- private:
-  std::mt19937_64 rng_;
-};
-
-}  // namespace
+using evolve::engines::MtNormal;
 
 int main(int argc, char** argv) {
   if (argc < 2) {
@@ -52,7 +35,7 @@ int main(int argc, char** argv) {
   const size_t n = argc > 3 ? static_cast<size_t>(std::atoll(argv[3])) : 1000000;
 
   // (one-minute log return, its 20-bar volatility): 75 % calm, 25 % stressed.
-  Normal normal(7);
+  MtNormal normal(7);
   std::vector<double> x0(n), x1(n);
   for (size_t i = 0; i < n; ++i) {
     const bool stressed = normal.Raw() % 4 == 0;

@@ -19,9 +19,9 @@
 #include <string>
 #include <vector>
 
-#include "evolve/engines/dataset.h"
-#include "evolve/engines/forest.h"
-#include "evolve/engines/importance.h"
+#include "dataset.h"
+#include "forest.h"
+#include "importance.h"
 
 namespace {
 

@@ -5,7 +5,7 @@
 //               [--per-claim M] [--jobs-per-model K] [--worker PATH]
 //
 // URL is any database of the server; NAME (default evolve_bench_queue) is
-// dropped and created afresh, and PostgresStore::Open gives it libevolve's
+// dropped and created afresh, and OpenPostgresStore gives it libevolve's
 // schema. N no-op jobs (default 100,000) are enqueued with EnqueueBatch in
 // batches of 5,000, untimed (the peers add theirs untimed too). Then P
 // processes `evolve-worker --simulator noop --once --concurrency C
@@ -330,8 +330,8 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     Die(std::string("creating database ") + o.database + ": " + e.what());
   }
-  auto store = evolve::postgres::PostgresStore::Open(db_url);
-  Check(store.status(), "PostgresStore::Open");
+  auto store = evolve::postgres::OpenPostgresStore(db_url);
+  Check(store.status(), "OpenPostgresStore");
 
   char dir_template[] = "/tmp/bench_queue.XXXXXX";
   if (mkdtemp(dir_template) == nullptr) Die("mkdtemp failed");

@@ -2,8 +2,8 @@
 //
 // Starts `evolve serve --port 0` with an API token on a throwaway SQLite
 // store over synthetic bars whose planted signal gets promoted, then, as a
-// user would: submits the Start Evolution form (first without the token:
-// 401 asks for it), watches the run reach a final state in the runs list,
+// user would: finds the Start Evolution form filled from GET /api/defaults,
+// submits it (first without the token: 401 asks for it), watches the run reach a final state in the runs list,
 // opens the run page (generation cards, SQN chart) and the promoted model
 // (lineage tree of generation + 1 nodes, metrics against the criteria,
 // equity curve, holdout verdict, DSR and PBO), the hall of fame and the
@@ -126,10 +126,19 @@ try {
   check((await page.locator('#status-panel table.workers tbody tr').count()) === 2, 'overview lists the 2 live workers');
 
   // ---------------------------------------------------------- start a run with the form
+  // The form's defaults are GET /api/defaults' (the library's): changed
+  // there (for this page only), changed in the form.
+  const defaults = await (await fetch(base + '/api/defaults')).json();
+  check(typeof defaults.sqn_min === 'number' && Array.isArray(defaults.thresholds), 'GET /api/defaults serves the run defaults');
+  await page.route('**/api/defaults', (r) => r.fulfill({ contentType: 'application/json',
+    body: JSON.stringify(Object.assign({}, defaults, { sqn_min: 2.5, max_generations: 9 })) }));
   await page.goto(base + '/#/start');
   await page.waitForSelector('select[name=symbol] option[value=SYN]', { state: 'attached' });
   await page.waitForSelector('#f-seed_features input[type=checkbox]');
   check((await page.locator('#f-seed_features input[type=checkbox]').count()) > 20, 'seed features come from /api/features/columns');
+  check((await page.inputValue('[name="sqn_min"]')) === '2.5' && (await page.inputValue('[name="thresholds"]')) === defaults.thresholds.join(', ') &&
+    (await page.getAttribute('[name="max_generations"]', 'placeholder')).includes('(9)'), 'the form shows the defaults of GET /api/defaults');
+  await page.unroute('**/api/defaults');
   const fill = async (name, value) => page.fill(`[name="${name}"]`, String(value));
   await fill('sqn_min', 3);
   await fill('sqn_max', 100);

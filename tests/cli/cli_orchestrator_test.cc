@@ -96,7 +96,7 @@ Run WaitForFinalRun(const std::string& db, const std::string& run_id) {
   std::optional<Run> run;
   const bool done = WaitFor(
       [&] {
-        auto store = sqlite::SqliteStore::Open(db);
+        auto store = sqlite::OpenSqliteStore(db);
         if (!store.ok()) return false;
         auto got = (*store)->GetRun(run_id);
         if (!got.ok()) return false;
@@ -124,7 +124,7 @@ void CheckDrainedOverHttp(std::vector<Process>& workers, const std::string& db, 
     completed += std::stoll(r.out.substr(at + 10));
     CHECK(Contains(r.out, "lost=0"));
   }
-  auto store = sqlite::SqliteStore::Open(db);
+  auto store = sqlite::OpenSqliteStore(db);
   REQUIRE(store.ok());
   auto generations = (*store)->ListGenerations(run_id);
   REQUIRE(generations.ok());
@@ -203,7 +203,7 @@ TEST_CASE("orchestrator cli: with an API token, workers that hold it drain the r
   const Run run = WaitForFinalRun(db, run_id);
   CHECK(run.status == RunStatus::kCompleted);
   CheckDrainedOverHttp(workers, db, run_id, {"env-token", "file-token"});
-  auto store = sqlite::SqliteStore::Open(db);
+  auto store = sqlite::OpenSqliteStore(db);
   REQUIRE(store.ok());
   for (const WorkerInfo& w : *(*store)->ListWorkers()) {
     CAPTURE(w.id);

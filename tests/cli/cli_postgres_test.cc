@@ -19,8 +19,8 @@
 namespace evolve::testing {
 namespace {
 
-std::unique_ptr<postgres::PostgresStore> OpenPg(const std::string& url) {
-  auto store = postgres::PostgresStore::Open(url);
+std::unique_ptr<Store> OpenPg(const std::string& url) {
+  auto store = postgres::OpenPostgresStore(url);
   REQUIRE_MESSAGE(store.ok(), store.status().ToString());
   return std::move(*store);
 }

@@ -23,8 +23,8 @@
 namespace evolve::testing {
 namespace {
 
-std::unique_ptr<sqlite::SqliteStore> OpenDb(const std::string& path) {
-  auto store = sqlite::SqliteStore::Open(path);
+std::unique_ptr<Store> OpenDb(const std::string& path) {
+  auto store = sqlite::OpenSqliteStore(path);
   REQUIRE_MESSAGE(store.ok(), store.status().ToString());
   return std::move(*store);
 }
@@ -225,7 +225,7 @@ std::vector<std::string> LongRun(const std::string& db, const std::string& data,
 // The one run of the store, once it exists.
 std::optional<Run> OnlyRun(const std::string& db) {
   if (!FileExists(db)) return std::nullopt;
-  auto store = sqlite::SqliteStore::Open(db);
+  auto store = sqlite::OpenSqliteStore(db);
   if (!store.ok()) return std::nullopt;
   auto runs = (*store)->ListRuns({});
   if (!runs.ok() || runs->size() != 1) return std::nullopt;
@@ -447,7 +447,7 @@ Process StartRunStoppedMidway(const std::string& db, const std::string& data, st
   *run_id = run->id;
   // The engine has seen the last completion and queued nothing more.
   REQUIRE(WaitFor([&] {
-    auto store = sqlite::SqliteStore::Open(db);
+    auto store = sqlite::OpenSqliteStore(db);
     JobFilter pending;
     pending.status = JobStatus::kPending;
     return store.ok() && (*store)->ListJobs(pending)->size() == 5;
@@ -517,7 +517,7 @@ TEST_CASE("cli: --resume hands back at once the jobs the in-process workers of a
   auto held_now = [&]() -> std::optional<std::vector<std::string>> {
     sqlite::SqliteOptions options;
     options.busy_timeout = std::chrono::milliseconds(200);
-    auto store = sqlite::SqliteStore::Open(db, options);
+    auto store = sqlite::OpenSqliteStore(db, options);
     if (!store.ok()) return std::nullopt;
     JobFilter running;
     running.status = JobStatus::kRunning;

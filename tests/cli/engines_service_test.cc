@@ -333,7 +333,7 @@ TEST_CASE("evolve-engines simulates exactly as the in-process built-in simulator
 
   // The same simulations in process, on the service's SQLite file.
   {
-    auto store = sqlite::SqliteStore::Open(db);
+    auto store = sqlite::OpenSqliteStore(db);
     REQUIRE(store.ok());
     engines::BuiltinOptions options;
     options.data_dir = data;

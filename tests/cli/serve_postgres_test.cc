@@ -13,7 +13,7 @@ class PostgresUnderTest final : public StoreUnderTest {
  public:
   std::vector<std::string> Args() const override { return {"--store", db_.url()}; }
   std::unique_ptr<Store> Open() const override {
-    auto store = postgres::PostgresStore::Open(db_.url());
+    auto store = postgres::OpenPostgresStore(db_.url());
     REQUIRE_MESSAGE(store.ok(), store.status().ToString());
     return std::move(*store);
   }

@@ -11,7 +11,7 @@ class SqliteUnderTest final : public StoreUnderTest {
  public:
   std::vector<std::string> Args() const override { return {"--db", dir_ / "evolve.db"}; }
   std::unique_ptr<Store> Open() const override {
-    auto store = sqlite::SqliteStore::Open(dir_ / "evolve.db");
+    auto store = sqlite::OpenSqliteStore(dir_ / "evolve.db");
     REQUIRE_MESSAGE(store.ok(), store.status().ToString());
     return std::move(*store);
   }

@@ -17,6 +17,16 @@ run(${CMAKE_COMMAND} -S ${EVOLVE_CONSUMER_SOURCE_DIR} -B ${EVOLVE_CONSUMER_WORK_
 run(${CMAKE_COMMAND} --build ${EVOLVE_CONSUMER_WORK_DIR}/build)
 run(${EVOLVE_CONSUMER_WORK_DIR}/build/consumer ${EVOLVE_CONSUMER_WORK_DIR}/consumer.db)
 
+# The engines install their public headers only (docs/engines.md, "Public
+# and internal headers"): none of libevolve/engines/src/ is installed.
+file(GLOB internal_headers RELATIVE ${EVOLVE_CONSUMER_SOURCE_DIR}/../../libevolve/engines/src
+     ${EVOLVE_CONSUMER_SOURCE_DIR}/../../libevolve/engines/src/*.h)
+foreach(header ${internal_headers})
+  if(EXISTS ${prefix}/include/evolve/engines/${header})
+    message(FATAL_ERROR "an internal header of the engines is installed: include/evolve/engines/${header}")
+  endif()
+endforeach()
+
 # The schemas are installed as SQL next to the data.
 foreach(schema sqlite/0001_initial.sql postgres/0001_initial.sql)
   if(NOT EXISTS ${prefix}/share/evolve/sql/${schema})

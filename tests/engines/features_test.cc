@@ -17,8 +17,8 @@
 
 #include "evolve/engines/bars.h"
 #include "evolve/engines/features.h"
-#include "evolve/engines/indicators.h"
 #include "evolve/engines/synthetic.h"
+#include "indicators.h"
 
 namespace evolve::engines {
 namespace {

@@ -1,6 +1,6 @@
 // The histogram random forest and the quantile binner: learning, limits,
 // determinism across thread counts, serialisation, hyperparameter JSON.
-#include "evolve/engines/forest.h"
+#include "forest.h"
 
 #include <doctest/doctest.h>
 
@@ -10,9 +10,11 @@
 #include <string>
 #include <vector>
 
-#include "evolve/engines/dataset.h"
-#include "evolve/engines/linear.h"
-#include "evolve/engines/serialize.h"
+#include "dataset.h"
+#include "engines/test_data.h"
+#include "serialize.h"
+#include "linear.h"
+#include "random.h"
 
 namespace evolve::engines {
 namespace {
@@ -26,19 +28,6 @@ void Planted(size_t rows, uint64_t seed, Matrix* x, std::vector<double>* y) {
     for (size_t j = 0; j < 10; ++j) x->at(i, j) = rng.Normal();
     (*y)[i] = 2.0 * x->at(i, 0) - x->at(i, 1) * x->at(i, 1) + 0.3 * rng.Normal();
   }
-}
-
-double R2(const std::vector<double>& y, const std::vector<double>& p) {
-  double mean = 0.0;
-  for (double v : y) mean += v;
-  mean /= static_cast<double>(y.size());
-  double res = 0.0;
-  double tot = 0.0;
-  for (size_t i = 0; i < y.size(); ++i) {
-    res += (y[i] - p[i]) * (y[i] - p[i]);
-    tot += (y[i] - mean) * (y[i] - mean);
-  }
-  return 1.0 - res / tot;
 }
 
 ForestParams SmallParams() {

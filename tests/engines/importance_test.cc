@@ -1,6 +1,6 @@
 // Permutation importance: signed values, planted vs noise features, and the
 // forest fast path against the generic predict-callback path.
-#include "evolve/engines/importance.h"
+#include "importance.h"
 
 #include <doctest/doctest.h>
 
@@ -10,9 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "evolve/engines/dataset.h"
-#include "evolve/engines/forest.h"
-#include "evolve/engines/linear.h"
+#include "dataset.h"
+#include "forest.h"
+#include "linear.h"
+#include "random.h"
 
 namespace evolve::engines {
 namespace {

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "evolve/engines/bars.h"
-#include "evolve/engines/indicators.h"
+#include "indicators.h"
 
 namespace evolve::engines {
 namespace {

@@ -1,5 +1,5 @@
 // ElasticNet / ordinary least squares on standardised features.
-#include "evolve/engines/linear.h"
+#include "linear.h"
 
 #include <doctest/doctest.h>
 
@@ -8,7 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "evolve/engines/dataset.h"
+#include "dataset.h"
+#include "random.h"
 
 namespace evolve::engines {
 namespace {

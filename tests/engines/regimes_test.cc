@@ -6,9 +6,9 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <random>
 #include <vector>
 
+#include "engines/test_data.h"
 #include "evolve/engines/regimes.h"
 
 namespace evolve::engines {
@@ -16,26 +16,11 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// Normal deviates by Box-Muller over mt19937_64 (same on every platform).
-class Normal {
- public:
-  explicit Normal(uint64_t seed) : rng_(seed) {}
-  double operator()() {
-    const double u1 = (static_cast<double>(rng_() >> 11) + 0.5) * 0x1.0p-53;
-    const double u2 = (static_cast<double>(rng_() >> 11) + 0.5) * 0x1.0p-53;
-    return std::sqrt(-2 * std::log(u1)) * std::cos(6.283185307179586 * u2);
-  }
-  uint64_t Raw() { return rng_(); }
-
- private:
-  std::mt19937_64 rng_;
-};
-
 // A 2-D mixture: 70 % calm (x0 ~ N(0, 0.5), x1 ~ N(1, 0.1)), 30 % stressed
 // (x0 ~ N(0, 2), x1 ~ N(2, 0.3)), in random order.
 void Mixture(size_t n, uint64_t seed, std::vector<double>* x0, std::vector<double>* x1,
              std::vector<int>* truth) {
-  Normal normal(seed);
+  MtNormal normal(seed);
   for (size_t i = 0; i < n; ++i) {
     const bool stressed = normal.Raw() % 10 < 3;
     x0->push_back(normal() * (stressed ? 2.0 : 0.5));
@@ -47,7 +32,7 @@ void Mixture(size_t n, uint64_t seed, std::vector<double>* x0, std::vector<doubl
 // Closes whose log returns have stdev 0.005 (calm) or 0.03 (stressed) in
 // blocks of `block` bars; regime[i] is the block's state.
 std::vector<double> RegimePrices(size_t n, size_t block, uint64_t seed, std::vector<int>* regime) {
-  Normal normal(seed);
+  MtNormal normal(seed);
   std::vector<double> close;
   double price = 100;
   for (size_t i = 0; i < n; ++i) {
@@ -98,7 +83,7 @@ TEST_CASE("gmm: separates a calm/stressed mixture, label 0 is calm") {
 TEST_CASE("gmm: the order of components follows dimension 1, not the data order") {
   // Stressed points first: EM's component 0 starts as the stressed one.
   std::vector<double> x0, x1;
-  Normal normal(3);
+  MtNormal normal(3);
   for (int i = 0; i < 3000; ++i) {
     const bool stressed = i < 1000;
     x0.push_back(normal() * (stressed ? 2.0 : 0.5));

@@ -1,6 +1,6 @@
 // The binary encoding of the built-in models: byte layout, bounds-checked
 // reading and the versioned, checksummed envelope.
-#include "evolve/engines/serialize.h"
+#include "serialize.h"
 
 #include <doctest/doctest.h>
 

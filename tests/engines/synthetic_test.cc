@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "evolve/engines/bars.h"
-#include "evolve/engines/indicators.h"
 #include "evolve/engines/synthetic.h"
+#include "indicators.h"
 
 namespace evolve::engines {
 namespace {

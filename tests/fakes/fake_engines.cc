@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "evolve/testing/samples.h"
+
 namespace evolve::testing {
 
 // ---- FakeFeatureSource ----
@@ -138,19 +140,7 @@ std::vector<size_t> FakeSimulator::many_batch_sizes() const {
 }
 
 SimulationResult FakeSimulator::PassingResult(double sqn) {
-  SimulationResult r;
-  r.sqn = sqn;
-  r.profit_factor = 2.5;
-  r.trade_count = 400;
-  r.total_trades = 800;
-  r.weekly_consistency = 0.3;
-  r.win_rate = 0.55;
-  r.expectancy = 0.002;
-  r.gross_profit = 1.5;
-  r.gross_loss = 0.6;
-  r.total_return_pct = 90.0;
-  r.trades_per_week = 4.0;
-  r.weeks_traded = 100;
+  SimulationResult r = SampleResult(sqn);
   r.excess_return_pct = 40.0;  // passes the default holdout test too
   r.excess_sqn = sqn;
   return r;

@@ -78,6 +78,7 @@ struct FakeStore::State {
   std::map<std::string, Promotion> promotions;
   std::map<std::string, std::string> artifacts;
   std::map<std::string, WorkerInfo> workers;
+  InProcessRunLocks run_locks;  // not under mu: it has its own
 
   QueueListeners listeners;  // called with mu released
 
@@ -156,6 +157,11 @@ FakeStore::~FakeStore() = default;
 FaultInjector& FakeStore::faults() { return state_->faults; }
 
 Clock& FakeStore::clock() { return state_->clock; }
+
+Result<std::unique_ptr<RunLock>> FakeStore::TryLockRun(const std::string& run_id) {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("TryLockRun"));
+  return state_->run_locks.TryLock(run_id);
+}
 
 // ---------------------------------------------------------------- RunStore
 

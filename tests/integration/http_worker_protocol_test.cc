@@ -1,9 +1,11 @@
-// The worker protocol end to end on loopback: OrchestratorClient against a
-// real httplib server serving RegisterJobRoutes over a real SqliteStore
+// The worker protocol end to end on loopback: both sides of evolve::http's
+// module (evolve/http/worker_protocol.h): OrchestratorClient against
+// RegisterWorkerProtocolRoutes on a real HttpServer over a real SQLite store
 // file. What a worker sees through the client must be what it would see on
 // the database: claim order, leases, fencing, and the Status codes of the
-// interfaces; what it sends must change the store exactly as the store's
-// own calls would, and bad requests must change nothing.
+// interfaces (every code round-trips: error_reply.h); what it sends must
+// change the store exactly as the store's own calls would, and bad requests
+// must change nothing.
 #include <doctest/doctest.h>
 #include <httplib.h>
 #include <netinet/in.h>
@@ -17,115 +19,110 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "net_test_support.h"
-#include "api.h"
+#include "services/service_test_support.h"
 #include "evolve/clock.h"
-#include "evolve/evolution.h"
+#include "evolve/http/error_reply.h"
+#include "evolve/http/http_server.h"
 #include "evolve/http/orchestrator_client.h"
+#include "evolve/http/worker_protocol.h"
 #include "evolve/json.h"
-#include "evolve/scheduler.h"
 #include "evolve/sqlite/sqlite_store.h"
+#include "evolve/store_backend.h"
 #include "evolve/testing/fake_engines.h"
+#include "evolve/testing/fake_store.h"
 #include "evolve/worker.h"
-#include "http_support.h"
-#include "metrics.h"
 #include "store_contract.h"
 
 namespace evolve::testing {
 namespace {
 
 using namespace store_contract;  // NOLINT: MakeJob, Enqueue, MustGetJob, ...
+using services::ScratchDir;
+using services::ServedOnLoopback;
 using http::OrchestratorClient;
 using http::OrchestratorClientOptions;
 
-// A fresh directory removed with its files.
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "evolve-http-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
+// What the server's hooks were told (WorkerProtocolHooks), as `evolve
+// serve` counts it in its metrics.
+struct Told {
+  std::atomic<int64_t> claimed{0};    // jobs handed out
+  std::atomic<int64_t> completed{0};  // outcomes with a result, written
+  std::atomic<int64_t> failed{0};     // outcomes with an error, written
+  std::atomic<int64_t> lost{0};       // outcomes refused with kAborted
 
- private:
-  std::string path_;
+  http::WorkerProtocolHooks Hooks() {
+    http::WorkerProtocolHooks hooks;
+    hooks.on_claim = [this](const std::string&, size_t jobs) { claimed += static_cast<int64_t>(jobs); };
+    hooks.on_outcome = [this](const JobOutcome& outcome, const Status& written) {
+      if (written.ok()) {
+        ++(outcome.result.has_value() ? completed : failed);
+      } else if (written.code() == StatusCode::kAborted) {
+        ++lost;
+      }
+    };
+    return hooks;
+  }
 };
 
-// `evolve serve`'s job routes over a SQLite file whose time is a
-// ManualClock, on 127.0.0.1 and a port of the kernel's choice.
+std::unique_ptr<OrchestratorClient> ClientOf(const std::string& url, const std::string& token = "") {
+  OrchestratorClientOptions options;
+  options.url = url;
+  options.token = token;
+  auto client = OrchestratorClient::Create(options);
+  REQUIRE_MESSAGE(client.ok(), client.status().ToString());
+  return std::move(*client);
+}
+
+// The worker protocol over a SQLite file whose time is a ManualClock.
 class Served {
  public:
-  explicit Served(const std::string& token = "") {
+  explicit Served(const std::string& token = "") : server_(Options(token)) {
     sqlite::SqliteOptions options;
     options.clock = &clock_;
-    auto opened = sqlite::SqliteStore::Open(dir_.path() + "/evolve.db", options);
+    auto opened = sqlite::OpenSqliteStore(dir_.path() + "/evolve.db", options);
     REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
     store_ = std::move(*opened);
-    engine_ = std::make_unique<EvolutionEngine>(EngineDeps{features_, trainer_, *store_});
-    scheduler_ = std::make_unique<RunScheduler>(*engine_, *store_);
-    ctx_.reset(new cli::ApiContext{*store_, *engine_, *scheduler_, features_, metrics_,
-                                   /*default_max_generations=*/4, "sqlite", "builtin",
-                                   /*prepare_config=*/nullptr, /*process_metrics=*/nullptr});
-    router_ = std::make_unique<cli::Router>(server_, token, metrics_);
-    cli::RegisterJobRoutes(*router_, *ctx_);
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    REQUIRE(port_ > 0);
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  ~Served() {
-    server_.stop();
-    thread_.join();
+    http::RegisterWorkerProtocolRoutes(server_, {*store_, *store_, *store_, clock_}, told_.Hooks());
+    serving_ = std::make_unique<ServedOnLoopback>(server_);
   }
 
-  sqlite::SqliteStore& store() { return *store_; }
+  Store& store() { return *store_; }
   ManualClock& clock() { return clock_; }
-  cli::Metrics& metrics() { return metrics_; }
-  int port() const { return port_; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  const Told& told() const { return told_; }
+  int port() const { return serving_->port(); }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port()); }
 
-  std::unique_ptr<OrchestratorClient> Client(const std::string& token = "") const {
-    OrchestratorClientOptions options;
-    options.url = url();
-    options.token = token;
-    auto client = OrchestratorClient::Create(options);
-    REQUIRE_MESSAGE(client.ok(), client.status().ToString());
-    return std::move(*client);
-  }
+  std::unique_ptr<OrchestratorClient> Client(const std::string& token = "") const { return ClientOf(url(), token); }
 
   // A raw request, for what the client never sends.
   httplib::Result Post(const std::string& path, const std::string& body, const std::string& token = "") const {
-    httplib::Client raw("127.0.0.1", port_);
+    httplib::Client raw("127.0.0.1", port());
     if (!token.empty()) raw.set_bearer_token_auth(token);
     return raw.Post(path.c_str(), body, "application/json");
   }
   httplib::Result Get(const std::string& path, const std::string& token = "") const {
-    httplib::Client raw("127.0.0.1", port_);
+    httplib::Client raw("127.0.0.1", port());
     if (!token.empty()) raw.set_bearer_token_auth(token);
     return raw.Get(path.c_str());
   }
 
  private:
+  static http::ServerOptions Options(const std::string& token) {
+    http::ServerOptions options;
+    options.token = token;
+    return options;
+  }
+
   ScratchDir dir_;
   ManualClock clock_;
-  std::unique_ptr<sqlite::SqliteStore> store_;
-  FakeFeatureSource features_;
-  FakeTrainer trainer_;
-  std::unique_ptr<EvolutionEngine> engine_;
-  std::unique_ptr<RunScheduler> scheduler_;
-  cli::Metrics metrics_;
-  std::unique_ptr<cli::ApiContext> ctx_;
-  httplib::Server server_;
-  std::unique_ptr<cli::Router> router_;
-  int port_ = 0;
-  std::thread thread_;
+  std::unique_ptr<Store> store_;
+  Told told_;
+  http::HttpServer server_;
+  std::unique_ptr<ServedOnLoopback> serving_;  // last: stops before the rest goes
 };
 
 // `n` jobs of run `run_id`, batch `batch`, with priorities n, n-1, ..., 1
@@ -158,7 +155,7 @@ TEST_CASE("http worker protocol: claim, heartbeat, complete, and a second or for
     CHECK(job.attempts == 1);
     CHECK(job.lease_until == s.clock().Now() + std::chrono::seconds(30));
   }
-  CHECK(s.metrics().Get(cli::kJobsClaimedOverHttp) == 2);
+  CHECK(s.told().claimed == 2);
   // The claim registered the worker, holding what it claimed.
   auto workers = client->ListWorkers();
   REQUIRE(workers.ok());
@@ -198,9 +195,9 @@ TEST_CASE("http worker protocol: claim, heartbeat, complete, and a second or for
   REQUIRE(client->FailJob("j-1", "w1", "bad model", /*retryable=*/false).ok());
   CHECK(MustGetJob(s.store(), "j-1").status == JobStatus::kFailed);
 
-  CHECK(s.metrics().Get(cli::kJobsCompletedOverHttp) == 1);
-  CHECK(s.metrics().Get(cli::kJobsFailedOverHttp) == 2);
-  CHECK(s.metrics().Get(cli::kJobsLostOverHttp) == 2);
+  CHECK(s.told().completed == 1);
+  CHECK(s.told().failed == 2);
+  CHECK(s.told().lost == 2);
 
   // The queue's own answer when there is nothing left for this worker.
   auto last = client->ClaimJobs("w1", 5, std::chrono::seconds(30));
@@ -290,18 +287,8 @@ TEST_CASE("http worker protocol: finish reports a batch in one request, and rele
   CHECK(client->ReleaseJob("f-2", "w").code() == StatusCode::kAborted);
   CHECK(client->ReleaseJob("f-3", "intruder").code() == StatusCode::kAborted);
   CHECK(client->ReleaseJob("f-missing", "w").code() == StatusCode::kNotFound);
-
-  // GET /jobs/pending: claim order, paged, with the total.
-  auto pending = s.Get("/jobs/pending?run_id=run-f&limit=1");
-  REQUIRE(pending);
-  CHECK(pending->status == 200);
-  CHECK(Contains(pending->body, R"("id":"f-2")"));
-  CHECK_FALSE(Contains(pending->body, R"("id":"f-4")"));
-  CHECK(Contains(pending->body, R"("count":1,"total":2)"));
-  auto other_run = s.Get("/jobs/pending?run_id=run-other");
-  REQUIRE(other_run);
-  CHECK(other_run->body == R"({"jobs":[],"count":0,"total":0})");
-  CHECK(s.Get("/jobs/pending?limit=0")->status == 400);
+  // GET /jobs/pending is `evolve serve`'s own read of the queue
+  // (tests/services/orchestrator_jobs_test.cc).
 }
 
 TEST_CASE("http worker protocol: the worker registry and artifacts, byte for byte") {
@@ -501,7 +488,7 @@ TEST_CASE("http worker protocol: evolve::Worker drains a queue through the clien
     counted += w.jobs_completed;
   }
   CHECK(counted == n);
-  CHECK(s.metrics().Get(cli::kJobsCompletedOverHttp) == n);
+  CHECK(s.told().completed == n);
 }
 
 TEST_CASE("http worker protocol: the client checks its URL, and an orchestrator that is away is kUnavailable") {
@@ -527,9 +514,93 @@ TEST_CASE("http worker protocol: the client checks its URL, and an orchestrator 
   CHECK(claimed.status().code() == StatusCode::kUnavailable);
   CHECK((*gone)->CompleteJob("j", "w", MakeResult(1.0)).code() == StatusCode::kUnavailable);
   CHECK((*gone)->GetArtifact("model/x").status().code() == StatusCode::kUnavailable);
-  // What a worker never calls says so.
-  CHECK((*gone)->EnqueueBatch("b", {}).status().code() == StatusCode::kFailedPrecondition);
-  CHECK((*gone)->ListJobs({}).status().code() == StatusCode::kFailedPrecondition);
+  // What a worker never calls is not there to call: the client is a
+  // WorkerQueue, not a JobQueue.
+  static_assert(std::is_base_of_v<WorkerQueue, OrchestratorClient>);
+  static_assert(!std::is_base_of_v<JobQueue, OrchestratorClient>);
+}
+
+
+// A WorkerQueue that answers every call with the code it is told to.
+class ScriptedQueue final : public WorkerQueue {
+ public:
+  EVOLVE_WORKER_QUEUE_OVERRIDES
+
+  void Answer(StatusCode code) { code_ = code; }
+
+ private:
+  Status Scripted() const { return Status(code_.load(), "scripted " + std::string(StatusCodeName(code_.load()))); }
+
+  std::atomic<StatusCode> code_{StatusCode::kInternal};
+};
+
+Result<std::vector<Job>> ScriptedQueue::ClaimJobs(const std::string&, int, Duration) { return Scripted(); }
+Status ScriptedQueue::HeartbeatJob(const std::string&, const std::string&, Duration) { return Scripted(); }
+Result<std::vector<Status>> ScriptedQueue::FinishJobs(const std::string&, const std::vector<JobOutcome>& outcomes) {
+  return std::vector<Status>(outcomes.size(), Scripted());
+}
+Status ScriptedQueue::ReleaseJob(const std::string&, const std::string&) { return Scripted(); }
+int64_t ScriptedQueue::Subscribe(std::function<void(const QueueEvent&)>) { return 0; }
+void ScriptedQueue::Unsubscribe(int64_t) {}
+
+constexpr StatusCode kErrorCodes[] = {StatusCode::kInvalidArgument,   StatusCode::kNotFound,
+                                      StatusCode::kAlreadyExists,     StatusCode::kFailedPrecondition,
+                                      StatusCode::kAborted,           StatusCode::kUnavailable,
+                                      StatusCode::kDeadlineExceeded,  StatusCode::kCancelled,
+                                      StatusCode::kInternal};
+
+TEST_CASE("http worker protocol: every Status code travels from the server's queue to the client as itself") {
+  // The mapping, written once (error_reply.h): what a server sends for a
+  // code is read back as that code.
+  for (StatusCode code : kErrorCodes) {
+    CAPTURE(StatusCodeName(code));
+    CHECK(http::StatusCodeOfReply(http::HttpStatusOf(code), http::ErrorCodeOf(code)) == code);
+    CHECK(http::StatusCodeNamed(http::ErrorCodeOf(code)) == code);
+  }
+  CHECK(http::HttpStatusOf(StatusCode::kAborted) == 409);  // what the documentation promises a worker
+  CHECK(std::string(http::ErrorCodeOf(StatusCode::kAborted)) == "conflict");
+  // Replies that carry no code of a Status (the server's own 401, 405 and
+  // 413, a proxy's 502) are read by their HTTP status.
+  CHECK(http::StatusCodeOfReply(401, "unauthorized") == StatusCode::kFailedPrecondition);
+  CHECK(http::StatusCodeOfReply(403, "") == StatusCode::kFailedPrecondition);
+  CHECK(http::StatusCodeOfReply(404, "") == StatusCode::kNotFound);
+  CHECK(http::StatusCodeOfReply(405, "method_not_allowed") == StatusCode::kFailedPrecondition);
+  CHECK(http::StatusCodeOfReply(409, "") == StatusCode::kAborted);
+  CHECK(http::StatusCodeOfReply(413, "payload_too_large") == StatusCode::kInvalidArgument);
+  CHECK(http::StatusCodeOfReply(502, "") == StatusCode::kUnavailable);
+  CHECK_FALSE(http::StatusCodeNamed("ok").has_value());
+
+  // And through the wire: a queue that answers each code in turn, served,
+  // and the client a worker uses.
+  ManualClock clock;
+  FakeStore registry(clock);
+  ScriptedQueue queue;
+  http::HttpServer server;
+  http::RegisterWorkerProtocolRoutes(server, {queue, registry, registry, clock});
+  ServedOnLoopback serving(server);
+  auto client = ClientOf("http://127.0.0.1:" + std::to_string(serving.port()));
+  JobOutcome outcome;
+  outcome.job_id = "j";
+  outcome.result = MakeResult(1.0);
+  for (StatusCode code : kErrorCodes) {
+    CAPTURE(StatusCodeName(code));
+    queue.Answer(code);
+    // A reply's status (POST /jobs/{id}/heartbeat, /release).
+    const Status beat = client->HeartbeatJob("j", "w", std::chrono::seconds(30));
+    CHECK(beat.code() == code);
+    CHECK(Contains(beat.message(), "scripted " + std::string(StatusCodeName(code))));
+    CHECK(client->ReleaseJob("j", "w").code() == code);
+    // An outcome's status inside a 200 (POST /jobs/finish).
+    auto finished = client->FinishJobs("w", {outcome});
+    REQUIRE_MESSAGE(finished.ok(), finished.status().ToString());
+    REQUIRE(finished->size() == 1);
+    CHECK(finished->front().code() == code);
+    // A Status of a claim, except the one the client reads as "no worker
+    // protocol here" (a 404 for the claim route itself).
+    if (code != StatusCode::kNotFound) {
+      CHECK(client->ClaimJobs("w", 1, std::chrono::seconds(30)).status().code() == code);
+    }
+  }
 }
 
 }  // namespace

@@ -1,13 +1,15 @@
-// PostgresStore on a real server (CTest's evolve_postgres fixture): the Store
-// contract suite, claim priority over a backlog, many claimers with their own
-// connections, concurrent migrations, reconnecting after a server restart,
-// and LISTEN/NOTIFY between stores.
+// The PostgreSQL store on a real server (CTest's evolve_postgres fixture):
+// the Store contract suite, claim priority over a backlog, many claimers
+// with their own connections, concurrent migrations, reconnecting after a
+// server restart, LISTEN/NOTIFY between stores, and run locks across
+// sessions and processes, on one session per store.
 #include "evolve/postgres/postgres_store.h"
 
 #include <doctest/doctest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -19,46 +21,35 @@
 #include <vector>
 
 #include "evolve/clock.h"
+#include "evolve/log.h"
 #include "evolve/status.h"
 #include "evolve/store.h"
 #include "postgres_test_support.h"
+#include "crash_suite.h"
 #include "store_contract.h"
 
 namespace evolve::postgres {
 namespace {
 
+using testing::Opened;
+using testing::OwningHarness;
+using testing::QueryValue;
 using testing::RealTimeHarness;
-using testing::StoreHarness;
+using testing::SqlSession;
 using testing::TestDatabase;
 using testing::TestServer;
-using testing::store_contract::Contains;
-using testing::store_contract::Enqueue;
-using testing::store_contract::EventLog;
-using testing::store_contract::kLongLease;
-using testing::store_contract::MakeJob;
-using testing::store_contract::MakeResult;
-using testing::store_contract::MakeRun;
-using testing::store_contract::MustGetJob;
+using namespace testing::store_contract;  // NOLINT: the contract's fixtures (MakeJob, Enqueue, ...)
 
-std::unique_ptr<PostgresStore> MustOpen(const std::string& url, const PostgresOptions& options = {}) {
-  Result<std::unique_ptr<PostgresStore>> store = PostgresStore::Open(url, options);
-  REQUIRE_MESSAGE(store.ok(), store.status().ToString());
-  return std::move(store).value();
+std::unique_ptr<Store> MustOpen(const std::string& url, const PostgresOptions& options = {}) {
+  return Opened(OpenPostgresStore(url, options));
 }
 
 // The contract's RealTimeHarness over a store on a fresh database, dropped
 // after the store is closed.
-class PostgresHarness final : public StoreHarness {
+class PostgresHarness final : public OwningHarness<TestDatabase, RealTimeHarness> {
  public:
-  PostgresHarness() : inner_(MustOpen(database_.url())) {}
-
-  Store& store() override { return inner_.store(); }
-  void AdvanceTime(Duration d) override { inner_.AdvanceTime(d); }
-  bool exact_time() const override { return inner_.exact_time(); }
-
- private:
-  TestDatabase database_;  // declared first: outlives the store
-  RealTimeHarness inner_;
+  PostgresHarness()
+      : OwningHarness([](TestDatabase& database) { return RealTimeHarness(MustOpen(database.url())); }) {}
 };
 
 // `count` jobs of one batch, all of `priority`.
@@ -74,12 +65,13 @@ std::vector<Job> MakeBatch(const std::string& prefix, const std::string& batch_i
 }  // namespace
 
 EVOLVE_STORE_CONTRACT_TESTS("postgres", std::make_unique<PostgresHarness>())
+EVOLVE_CRASH_AT_EVERY_WRITE_TEST("postgres", std::make_unique<PostgresHarness>())
 
 namespace {
 
 TEST_CASE("postgres store: a late high-priority batch is claimed before a backlog") {
   TestDatabase database;
-  std::unique_ptr<PostgresStore> store = MustOpen(database.url());
+  std::unique_ptr<Store> store = MustOpen(database.url());
   Enqueue(*store, "run-low", "batch-low", MakeBatch("low-", "batch-low", "run-low", 200, 0.5));
   std::this_thread::sleep_for(std::chrono::milliseconds(10));  // a later created_at
   Enqueue(*store, "run-high", "batch-high", MakeBatch("high-", "batch-high", "run-high", 10, 3.0));
@@ -101,7 +93,7 @@ TEST_CASE("postgres store: eight claimers with their own connections never share
   constexpr int kJobs = 2000;
   constexpr int kClaimers = 8;
   {
-    std::unique_ptr<PostgresStore> store = MustOpen(database.url());
+    std::unique_ptr<Store> store = MustOpen(database.url());
     for (int b = 0; b < 4; ++b) {
       const std::string batch = "batch-" + std::to_string(b);
       std::vector<Job> jobs;
@@ -112,7 +104,7 @@ TEST_CASE("postgres store: eight claimers with their own connections never share
     }
   }
 
-  std::vector<std::unique_ptr<PostgresStore>> stores;
+  std::vector<std::unique_ptr<Store>> stores;
   for (int t = 0; t < kClaimers; ++t) stores.push_back(MustOpen(database.url()));
   std::vector<std::vector<std::string>> claimed_by(kClaimers);
   std::vector<std::string> errors;
@@ -120,7 +112,7 @@ TEST_CASE("postgres store: eight claimers with their own connections never share
   std::vector<std::thread> threads;
   for (int t = 0; t < kClaimers; ++t) {
     threads.emplace_back([&, t] {
-      PostgresStore& store = *stores[static_cast<size_t>(t)];
+      Store& store = *stores[static_cast<size_t>(t)];
       const std::string worker = "worker-" + std::to_string(t);
       for (int round = 0;; ++round) {
         const int batch_size = 1 + (round + t) % 10;  // 1..10 at a time
@@ -195,8 +187,7 @@ TEST_CASE("postgres store: processes migrating one fresh database at once both s
       close(go[1]);
       char byte;
       if (read(go[0], &byte, 1) != 1) _exit(3);
-      Result<std::unique_ptr<PostgresStore>> store = PostgresStore::Open(database.url());
-      _exit(store.ok() && (*store)->schema_version() == LatestSchemaVersion() ? 0 : 1);
+      _exit(OpenPostgresStore(database.url()).ok() ? 0 : 1);
     }
     children.push_back(pid);
   }
@@ -209,8 +200,10 @@ TEST_CASE("postgres store: processes migrating one fresh database at once both s
     CHECK(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 0);
   }
-  std::unique_ptr<PostgresStore> store = MustOpen(database.url());
-  CHECK(store->schema_version() == LatestSchemaVersion());
+  // Each migration applied once.
+  CHECK(QueryValue(database.url(), "SELECT count(*) || '/' || max(version) FROM schema_migrations") ==
+        std::to_string(LatestSchemaVersion()) + "/" + std::to_string(LatestSchemaVersion()));
+  std::unique_ptr<Store> store = MustOpen(database.url());
   EVOLVE_CONTRACT_OK(store->CreateRun(MakeRun("run-after-migration")));
 }
 
@@ -220,7 +213,7 @@ TEST_CASE("postgres store: a database from a newer libevolve is refused") {
   testing::ExecSql(database.url(), "INSERT INTO schema_migrations (version, name, applied_at) VALUES (" +
                                        std::to_string(LatestSchemaVersion() + 1) +
                                        ", '9999_future.sql', now())");
-  Result<std::unique_ptr<PostgresStore>> refused = PostgresStore::Open(database.url());
+  Result<std::unique_ptr<Store>> refused = OpenPostgresStore(database.url());
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.status().code() == StatusCode::kFailedPrecondition);
   CHECK_MESSAGE(Contains(refused.status().message(), "newer"), refused.status().ToString());
@@ -230,7 +223,7 @@ TEST_CASE("postgres store: a database behind the schema is refused when migratio
   TestDatabase database;
   PostgresOptions options;
   options.migrate = false;
-  Result<std::unique_ptr<PostgresStore>> refused = PostgresStore::Open(database.url(), options);
+  Result<std::unique_ptr<Store>> refused = OpenPostgresStore(database.url(), options);
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.status().code() == StatusCode::kFailedPrecondition);
   CHECK_MESSAGE(Contains(refused.status().message(), "evolve migrate"), refused.status().ToString());
@@ -240,8 +233,8 @@ TEST_CASE("postgres store: an unreachable server is kUnavailable, naming the URL
   PostgresOptions options;
   options.connect_timeout = std::chrono::seconds(2);
   // Port 1 on the loopback: nothing listens there.
-  Result<std::unique_ptr<PostgresStore>> store =
-      PostgresStore::Open("postgresql://evolve:s3cret@127.0.0.1:1/evolve", options);
+  Result<std::unique_ptr<Store>> store =
+      OpenPostgresStore("postgresql://evolve:s3cret@127.0.0.1:1/evolve", options);
   REQUIRE_FALSE(store.ok());
   CHECK(store.status().code() == StatusCode::kUnavailable);
   CHECK_MESSAGE(Contains(store.status().message(), "127.0.0.1:1/evolve"), store.status().ToString());
@@ -252,7 +245,7 @@ TEST_CASE("postgres store: after a server restart calls reconnect and listeners 
   TestServer server;  // private: a restart would cut every other test's connections
   TestDatabase database(server.url());
   {
-    std::unique_ptr<PostgresStore> store = MustOpen(database.url());
+    std::unique_ptr<Store> store = MustOpen(database.url());
     Enqueue(*store, "run-restart", "batch-restart",
             {MakeJob("restart-1", "batch-restart", "run-restart", 1)});
     EventLog events;
@@ -281,8 +274,8 @@ TEST_CASE("postgres store: after a server restart calls reconnect and listeners 
 
 TEST_CASE("postgres store: a listener hears another store's enqueue through NOTIFY") {
   TestDatabase database;
-  std::unique_ptr<PostgresStore> listening = MustOpen(database.url());
-  std::unique_ptr<PostgresStore> writing = MustOpen(database.url());
+  std::unique_ptr<Store> listening = MustOpen(database.url());
+  std::unique_ptr<Store> writing = MustOpen(database.url());
   EventLog heard;
   const int64_t handle = listening->Subscribe([&heard](const QueueEvent& e) { heard.Add(e); });
 
@@ -309,6 +302,145 @@ TEST_CASE("postgres store: a listener hears another store's enqueue through NOTI
   for (const QueueEvent& e : own.events()) copies += e.batch_id == "batch-n2" ? 1 : 0;
   CHECK(copies == 1);
   writing->Unsubscribe(own_handle);
+}
+
+// ----------------------------------------------------------------- run locks
+
+// The advisory-lock key of `run_id` in SQL, derived as the store documents.
+std::string RunKeySql(const std::string& run_id) {
+  return "('x' || left(encode(sha256(convert_to('evolve/run/" + run_id +
+         "', 'UTF8')), 'hex'), 16))::bit(64)::bigint";
+}
+
+// The run locks (bigint advisory locks) held in this database, as
+// "locks/sessions".
+constexpr char kHeldRunLocks[] =
+    "SELECT count(*) || '/' || count(DISTINCT pid) FROM pg_locks WHERE locktype = 'advisory' "
+    "AND objsubid = 1 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+
+// The backend holding the lock of `run_id` in this database; "" for none.
+std::string HolderOf(SqlSession& sql, const std::string& run_id) {
+  return sql.Query(
+      "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND granted AND database = "
+      "(SELECT oid FROM pg_database WHERE datname = current_database()) AND "
+      "((classid::bigint << 32) | objid::bigint) = " +
+      RunKeySql(run_id));
+}
+
+// The log records written while it lives.
+class CapturedLog {
+ public:
+  CapturedLog() {
+    SetLogSink([this](LogLevel, const std::string& line) {
+      std::lock_guard<std::mutex> lock(mu_);
+      lines_.push_back(line);
+    });
+  }
+  ~CapturedLog() { SetLogSink(nullptr); }
+
+  // Waits up to 10 s for a record containing every one of `parts`.
+  bool WaitFor(const std::vector<std::string>& parts) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (const std::string& line : lines_) {
+          if (std::all_of(parts.begin(), parts.end(),
+                          [&line](const std::string& p) { return Contains(line, p); })) {
+            return true;
+          }
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> lines_;
+};
+
+TEST_CASE("postgres store: a run locked through one store is refused through another session") {
+  TestDatabase database;
+  std::unique_ptr<Store> first = MustOpen(database.url());
+  std::unique_ptr<Store> second = MustOpen(database.url());
+  RunLockExcludesAnotherStore(*first, *second);
+}
+
+TEST_CASE("postgres store: a run held by a process killed with SIGKILL is freed by the server") {
+  TestDatabase database;
+  const std::string url = database.url();
+  RunLockOfKilledHolderIsFreed([&url] { return OpenPostgresStore(url); }, std::chrono::seconds(10));
+}
+
+TEST_CASE("postgres store: fifty runs locked at once hold one session, on the documented keys") {
+  TestDatabase database;
+  std::unique_ptr<Store> store = MustOpen(database.url());
+  SqlSession sql(database.url());
+  const std::string connections =
+      "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client "
+      "backend'";
+  EVOLVE_CONTRACT_OK(store->CountRuns());  // the pool's connection is open
+  const int before = std::stoi(sql.Query(connections));
+
+  std::vector<std::unique_ptr<RunLock>> locks;
+  for (int i = 0; i < 50; ++i) {
+    Result<std::unique_ptr<RunLock>> lock = store->TryLockRun("run-" + std::to_string(i));
+    EVOLVE_CONTRACT_OK(lock);
+    locks.push_back(std::move(lock).value());
+  }
+  CHECK(sql.Query(kHeldRunLocks) == "50/1");
+  CHECK(std::stoi(sql.Query(connections)) == before + 1);  // the lock session, and nothing else
+  for (int i : {0, 17, 49}) {
+    CHECK_MESSAGE(!HolderOf(sql, "run-" + std::to_string(i)).empty(), "run-" << i << " not on its key");
+  }
+  locks.resize(10);
+  CHECK(sql.Query(kHeldRunLocks) == "10/1");
+  locks.clear();
+  CHECK(sql.Query(kHeldRunLocks) == "0/0");
+}
+
+TEST_CASE("postgres store: a cut lock session is logged, reconnected, and its locks taken back") {
+  TestDatabase database;
+  CapturedLog log;
+  std::unique_ptr<Store> store = MustOpen(database.url());
+  std::unique_ptr<Store> other = MustOpen(database.url());
+  SqlSession sql(database.url());
+  Result<std::unique_ptr<RunLock>> kept = store->TryLockRun("run-kept");
+  EVOLVE_CONTRACT_OK(kept);
+  Result<std::unique_ptr<RunLock>> lost = store->TryLockRun("run-lost");
+  EVOLVE_CONTRACT_OK(lost);
+  const std::string session = HolderOf(sql, "run-kept");
+  REQUIRE(!session.empty());
+
+  // Cut the session while nobody can connect (set from another database:
+  // not allowed on the current one), and take run-lost meanwhile: the
+  // server released it with the session.
+  const std::string server = testing::TestServerUrl();
+  testing::ExecSql(server, "ALTER DATABASE " + database.name() + " ALLOW_CONNECTIONS false");
+  REQUIRE(sql.Query("SELECT pg_terminate_backend(" + session + ", 10000)") == "t");
+  REQUIRE(sql.Query("SELECT pg_try_advisory_lock(" + RunKeySql("run-lost") + ")") == "t");
+  CHECK(log.WaitFor({"ERROR", "run-lock session lost", "run-kept", "run-lost"}));
+  EVOLVE_CONTRACT_CODE(store->TryLockRun("run-new"), kUnavailable);  // no session to be had
+  testing::ExecSql(server, "ALTER DATABASE " + database.name() + " ALLOW_CONNECTIONS true");
+
+  // The store reconnects by itself and takes back what it still can.
+  CHECK(log.WaitFor({"WARNING", "taken again", "run-kept"}));
+  CHECK(log.WaitFor({"ERROR", "lost for good", "run-lost"}));
+  const std::string new_session = HolderOf(sql, "run-kept");
+  CHECK(!new_session.empty());
+  CHECK(new_session != session);
+  EVOLVE_CONTRACT_CODE(other->TryLockRun("run-kept"), kFailedPrecondition);
+  EVOLVE_CONTRACT_CODE(other->TryLockRun("run-lost"), kFailedPrecondition);  // the SQL session has it
+
+  lost->reset();  // void: releases nothing of the SQL session's
+  CHECK(HolderOf(sql, "run-lost") == sql.Query("SELECT pg_backend_pid()"));
+  REQUIRE(sql.Query("SELECT pg_advisory_unlock(" + RunKeySql("run-lost") + ")") == "t");
+  EVOLVE_CONTRACT_OK(other->TryLockRun("run-lost"));
+  kept->reset();
+  EVOLVE_CONTRACT_OK(other->TryLockRun("run-kept"));
+  EVOLVE_CONTRACT_OK(store->TryLockRun("run-new"));
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <string>
@@ -53,15 +54,36 @@ void RunTestServerScript(const std::string& command, const std::string& dir) {
   REQUIRE_MESSAGE((rc != -1 && WIFEXITED(rc) && WEXITSTATUS(rc) == 0), line << " failed (" << rc << ")");
 }
 
-void ExecSql(const std::string& url, const std::string& sql) {
+struct SqlSession::Impl {
+  explicit Impl(const std::string& url) : conn(url) {}
+  pqxx::connection conn;
+};
+
+SqlSession::SqlSession(const std::string& url) {
   try {
-    pqxx::connection conn(url);
-    pqxx::nontransaction tx(conn);
-    tx.exec(sql);
+    impl_ = std::make_unique<Impl>(url);
   } catch (const std::exception& e) {
-    FAIL("on " << url << ": " << sql << ": " << e.what());
+    FAIL("cannot connect to " << url << ": " << std::string(e.what()));
   }
 }
+
+SqlSession::~SqlSession() = default;
+
+std::string SqlSession::Query(const std::string& sql) {
+  try {
+    pqxx::nontransaction tx(impl_->conn);
+    const pqxx::result rows = tx.exec(sql);
+    if (rows.empty() || rows[0][0].is_null()) return "";
+    return rows[0][0].c_str();
+  } catch (const std::exception& e) {
+    FAIL("on " << std::string(impl_->conn.dbname()) << ": " << sql << ": " << std::string(e.what()));
+  }
+  return "";
+}
+
+std::string QueryValue(const std::string& url, const std::string& sql) { return SqlSession(url).Query(sql); }
+
+void ExecSql(const std::string& url, const std::string& sql) { SqlSession(url).Query(sql); }
 
 std::string DatabaseUrl(const std::string& server_url, const std::string& database) {
   const size_t slash = server_url.rfind('/');

@@ -10,6 +10,7 @@
 #ifndef EVOLVE_TESTS_INTEGRATION_POSTGRES_TEST_SUPPORT_H_
 #define EVOLVE_TESTS_INTEGRATION_POSTGRES_TEST_SUPPORT_H_
 
+#include <memory>
 #include <string>
 
 namespace evolve::testing {
@@ -30,6 +31,30 @@ void RunTestServerScript(const std::string& command, const std::string& dir);
 // `url` outside any store, for what a store must not be able to do itself;
 // fails the test when it fails.
 void ExecSql(const std::string& url, const std::string& sql);
+
+// A connection of its own to the database at `url`, outside any store, for
+// what a test does on one session (hold an advisory lock) or wants to see
+// as the server sees it (pg_locks, pg_stat_activity).
+class SqlSession {
+ public:
+  // Fails the test when it cannot connect.
+  explicit SqlSession(const std::string& url);
+  SqlSession(const SqlSession&) = delete;
+  SqlSession& operator=(const SqlSession&) = delete;
+  ~SqlSession();
+
+  // Runs `sql` (no parameters) and returns the first column of its first
+  // row as text: "" when there is no row or it is NULL. Fails the test on
+  // an error.
+  std::string Query(const std::string& sql);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// SqlSession(url).Query(sql), on a connection for this one query.
+std::string QueryValue(const std::string& url, const std::string& sql);
 
 // `server_url` with its database replaced by `database`.
 std::string DatabaseUrl(const std::string& server_url, const std::string& database);

@@ -1,6 +1,6 @@
-// SqliteStore on real files: the Store contract suite, persistence across
-// reopening, migrations, files it must refuse, and several processes
-// draining one queue.
+// The SQLite store on real files: the Store contract suite, persistence
+// across reopening, migrations, files it must refuse, several processes
+// draining one queue, and run locks across stores and processes.
 #include "evolve/sqlite/sqlite_store.h"
 
 #include <doctest/doctest.h>
@@ -25,25 +25,16 @@
 #include "evolve/clock.h"
 #include "evolve/status.h"
 #include "evolve/store.h"
+#include "crash_suite.h"
 #include "store_contract.h"
 
 namespace evolve::sqlite {
 namespace {
 
 using testing::ManualClockHarness;
-using testing::StoreHarness;
-using testing::store_contract::Contains;
-using testing::store_contract::Enqueue;
-using testing::store_contract::EnsureRun;
-using testing::store_contract::kLongLease;
-using testing::store_contract::MakeEdge;
-using testing::store_contract::MakeJob;
-using testing::store_contract::MakePromotion;
-using testing::store_contract::MakeResult;
-using testing::store_contract::MakeRun;
-using testing::store_contract::MakeWorker;
-using testing::store_contract::MustGetJob;
-using testing::store_contract::MustGetRun;
+using testing::Opened;
+using testing::OwningHarness;
+using namespace testing::store_contract;  // NOLINT: the contract's fixtures (MakeJob, Enqueue, ...)
 
 // A fresh directory under $TMPDIR (or /tmp), removed with its contents.
 class TempDir {
@@ -68,30 +59,22 @@ class TempDir {
   std::string path_;
 };
 
-std::unique_ptr<SqliteStore> MustOpen(const std::string& path, const SqliteOptions& options = {}) {
-  Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path, options);
-  REQUIRE_MESSAGE(store.ok(), store.status().ToString());
-  return std::move(store).value();
+std::unique_ptr<Store> MustOpen(const std::string& path, const SqliteOptions& options = {}) {
+  return Opened(OpenSqliteStore(path, options));
 }
 
 // The contract's ManualClockHarness over a fresh file, and the directory
 // that holds it, removed after the store is closed.
-class SqliteHarness final : public StoreHarness {
+class SqliteHarness final : public OwningHarness<TempDir, ManualClockHarness> {
  public:
   SqliteHarness()
-      : inner_([this](Clock& clock) -> std::unique_ptr<Store> {
-          SqliteOptions options;
-          options.clock = &clock;
-          return MustOpen(dir_.File("store.db"), options);
+      : OwningHarness([](TempDir& dir) {
+          return ManualClockHarness([&dir](Clock& clock) {
+            SqliteOptions options;
+            options.clock = &clock;
+            return MustOpen(dir.File("store.db"), options);
+          });
         }) {}
-
-  Store& store() override { return inner_.store(); }
-  void AdvanceTime(Duration d) override { inner_.AdvanceTime(d); }
-  bool exact_time() const override { return inner_.exact_time(); }
-
- private:
-  TempDir dir_;  // declared first: outlives the store
-  ManualClockHarness inner_;
 };
 
 // Raw SQL on the file, for what the store must not be able to do itself.
@@ -106,9 +89,25 @@ void RawExec(const std::string& path, const std::string& sql) {
   REQUIRE_MESSAGE(rc == SQLITE_OK, message);
 }
 
+// The schema version recorded in the file, read behind the store's back.
+int StoredSchemaVersion(const std::string& path) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  int version = -1;
+  if (sqlite3_prepare_v2(db, "SELECT MAX(version) FROM schema_migrations", -1, &stmt, nullptr) == SQLITE_OK &&
+      sqlite3_step(stmt) == SQLITE_ROW) {
+    version = sqlite3_column_int(stmt, 0);
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return version;
+}
+
 }  // namespace
 
 EVOLVE_STORE_CONTRACT_TESTS("sqlite", std::make_unique<SqliteHarness>())
+EVOLVE_CRASH_AT_EVERY_WRITE_TEST("sqlite", std::make_unique<SqliteHarness>())
 
 namespace {
 
@@ -138,8 +137,8 @@ TEST_CASE("sqlite store: everything written is read back after reopening") {
   std::vector<WorkerInfo> workers_before;
   std::string blob("\0\x01\x02 model", 9);
   {
-    std::unique_ptr<SqliteStore> store = MustOpen(path, options);
-    CHECK(store->path() == path);
+    std::unique_ptr<Store> store = MustOpen(path, options);
+    CHECK(std::filesystem::exists(path));
     EnsureRun(*store, "run-1");
     REQUIRE(store->SaveGeneration(generation).ok());
     REQUIRE(store->RecordFingerprint(fingerprint).ok());
@@ -166,7 +165,7 @@ TEST_CASE("sqlite store: everything written is read back after reopening") {
     workers_before = *store->ListWorkers();
   }
 
-  std::unique_ptr<SqliteStore> store = MustOpen(path, options);
+  std::unique_ptr<Store> store = MustOpen(path, options);
   CHECK(MustGetRun(*store, "run-1") == run_before);
   CHECK(run_before.config.hyperparameters == "{\"n_estimators\": 50}");
   CHECK(MustGetJob(*store, "j-1") == done_before);
@@ -195,10 +194,12 @@ TEST_CASE("sqlite store: a fresh file gets the latest schema, reopening changes 
   TempDir dir;
   const std::string path = dir.File("fresh.db");
   CHECK(LatestSchemaVersion() >= 1);
-  CHECK(MustOpen(path)->schema_version() == LatestSchemaVersion());
+  MustOpen(path);
+  CHECK(StoredSchemaVersion(path) == LatestSchemaVersion());
   SqliteOptions no_migrate;
   no_migrate.migrate = false;  // nothing is pending any more
-  CHECK(MustOpen(path, no_migrate)->schema_version() == LatestSchemaVersion());
+  MustOpen(path, no_migrate);
+  CHECK(StoredSchemaVersion(path) == LatestSchemaVersion());
 }
 
 TEST_CASE("sqlite store: a file from a newer libevolve is refused") {
@@ -208,7 +209,7 @@ TEST_CASE("sqlite store: a file from a newer libevolve is refused") {
   const int newer = LatestSchemaVersion() + 1;
   RawExec(path, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (" + std::to_string(newer) +
                     ", 'future.sql', 0)");
-  Result<std::unique_ptr<SqliteStore>> refused = SqliteStore::Open(path);
+  Result<std::unique_ptr<Store>> refused = OpenSqliteStore(path);
   CHECK(refused.status().code() == StatusCode::kFailedPrecondition);
   CHECK_MESSAGE(Contains(refused.status().message(), "newer"), refused.status().ToString());
   CHECK_MESSAGE(Contains(refused.status().message(), path), refused.status().ToString());
@@ -221,13 +222,13 @@ TEST_CASE("sqlite store: a file behind this build is migrated, or refused with m
   RawExec(path, "CREATE TABLE unrelated (x INTEGER)");
   SqliteOptions no_migrate;
   no_migrate.migrate = false;
-  Result<std::unique_ptr<SqliteStore>> refused = SqliteStore::Open(path, no_migrate);
+  Result<std::unique_ptr<Store>> refused = OpenSqliteStore(path, no_migrate);
   CHECK(refused.status().code() == StatusCode::kFailedPrecondition);
   CHECK_MESSAGE(Contains(refused.status().message(), "evolve migrate"), refused.status().ToString());
   CHECK_MESSAGE(Contains(refused.status().message(), path), refused.status().ToString());
 
-  std::unique_ptr<SqliteStore> migrated = MustOpen(path);
-  CHECK(migrated->schema_version() == LatestSchemaVersion());
+  std::unique_ptr<Store> migrated = MustOpen(path);
+  CHECK(StoredSchemaVersion(path) == LatestSchemaVersion());
   CHECK(migrated->CreateRun(MakeRun("run-1")).ok());
 }
 
@@ -242,16 +243,13 @@ TEST_CASE("sqlite store: threads and processes opening one new file at once all 
     for (int i = 0; i < kOpeners; ++i) {
       openers.emplace_back([&, i] {
         while (!go) std::this_thread::yield();
-        Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
-        outcomes[static_cast<size_t>(i)] = store.status();
-        if (store.ok() && (*store)->schema_version() != LatestSchemaVersion()) {
-          outcomes[static_cast<size_t>(i)] = InternalError("wrong schema version");
-        }
+        outcomes[static_cast<size_t>(i)] = OpenSqliteStore(path).status();
       });
     }
     go = true;
     for (std::thread& t : openers) t.join();
     for (const Status& s : outcomes) CHECK_MESSAGE(s.ok(), s.ToString());
+    CHECK(StoredSchemaVersion(path) == LatestSchemaVersion());
   }
   SUBCASE("processes") {
     const std::string path = dir.File("processes.db");
@@ -261,9 +259,8 @@ TEST_CASE("sqlite store: threads and processes opening one new file at once all 
       const pid_t pid = fork();
       REQUIRE(pid >= 0);
       if (pid == 0) {
-        Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
-        const bool ok = store.ok() && (*store)->schema_version() == LatestSchemaVersion() &&
-                        (*store)->CreateRun(MakeRun("run-" + std::to_string(i))).ok();
+        Result<std::unique_ptr<Store>> store = OpenSqliteStore(path);
+        const bool ok = store.ok() && (*store)->CreateRun(MakeRun("run-" + std::to_string(i))).ok();
         _exit(ok ? 0 : 1);
       }
       children.push_back(pid);
@@ -277,6 +274,7 @@ TEST_CASE("sqlite store: threads and processes opening one new file at once all 
     Result<std::vector<Run>> runs = MustOpen(path)->ListRuns(RunFilter{});
     REQUIRE(runs.ok());
     CHECK(runs->size() == static_cast<size_t>(kOpeners));
+    CHECK(StoredSchemaVersion(path) == LatestSchemaVersion());
   }
 }
 
@@ -285,14 +283,14 @@ TEST_CASE("sqlite store: files it cannot use give a clear error naming the path"
   SUBCASE("not a database") {
     const std::string path = dir.File("garbage.db");
     std::ofstream(path) << std::string(8192, '\x5a') << "this is not a SQLite file";
-    Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
+    Result<std::unique_ptr<Store>> store = OpenSqliteStore(path);
     CHECK(store.status().code() == StatusCode::kInternal);
     CHECK_MESSAGE(Contains(store.status().message(), path), store.status().ToString());
     CHECK_MESSAGE(Contains(store.status().message(), "not a SQLite database"), store.status().ToString());
   }
   SUBCASE("missing directory") {
     const std::string path = dir.File("no-such-dir/store.db");
-    Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
+    Result<std::unique_ptr<Store>> store = OpenSqliteStore(path);
     CHECK(store.status().code() == StatusCode::kUnavailable);
     CHECK_MESSAGE(Contains(store.status().message(), path), store.status().ToString());
   }
@@ -304,7 +302,7 @@ TEST_CASE("sqlite store: files it cannot use give a clear error naming the path"
       // Permission bits do not stop root, so the file is writable after all.
       MESSAGE("running as root: a read-only file cannot be simulated; skipping that check");
     } else {
-      Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
+      Result<std::unique_ptr<Store>> store = OpenSqliteStore(path);
       CHECK(store.status().code() == StatusCode::kUnavailable);
       CHECK_MESSAGE(Contains(store.status().message(), path), store.status().ToString());
       CHECK_MESSAGE(Contains(store.status().message(), "read-only"), store.status().ToString());
@@ -317,7 +315,7 @@ TEST_CASE("sqlite store: a write blocked by another process past the busy timeou
   const std::string path = dir.File("locked.db");
   SqliteOptions options;
   options.busy_timeout = std::chrono::milliseconds(100);
-  std::unique_ptr<SqliteStore> store = MustOpen(path, options);
+  std::unique_ptr<Store> store = MustOpen(path, options);
   REQUIRE(store->CreateRun(MakeRun("run-1")).ok());
 
   sqlite3* other = nullptr;
@@ -335,7 +333,7 @@ TEST_CASE("sqlite store: a write blocked by another process past the busy timeou
 
 TEST_CASE("sqlite store: a record that could not be read back is refused, not stored") {
   TempDir dir;
-  std::unique_ptr<SqliteStore> store = MustOpen(dir.File("invalid.db"));
+  std::unique_ptr<Store> store = MustOpen(dir.File("invalid.db"));
   Run run = MakeRun("run-bad");
   run.config.sqn_min = 9;  // > sqn_max
   const Status refused = store->CreateRun(run);
@@ -353,7 +351,7 @@ TEST_CASE("sqlite store: a record that could not be read back is refused, not st
 TEST_CASE("sqlite store: a corrupt stored document is kInternal naming the table") {
   TempDir dir;
   const std::string path = dir.File("corrupt.db");
-  std::unique_ptr<SqliteStore> store = MustOpen(path);
+  std::unique_ptr<Store> store = MustOpen(path);
   EnsureRun(*store, "run-1");
   Generation generation;
   generation.run_id = "run-1";
@@ -366,7 +364,7 @@ TEST_CASE("sqlite store: a corrupt stored document is kInternal naming the table
 
 TEST_CASE("sqlite store: a lineage cycle is reported, not followed") {
   TempDir dir;
-  std::unique_ptr<SqliteStore> store = MustOpen(dir.File("cycle.db"));
+  std::unique_ptr<Store> store = MustOpen(dir.File("cycle.db"));
   REQUIRE(store->AddLineageEdge(MakeEdge("edge-1", "run-1", "model-a", "model-b", 1)).ok());
   REQUIRE(store->AddLineageEdge(MakeEdge("edge-2", "run-1", "model-b", "model-a", 2)).ok());
   Result<std::vector<LineageEdge>> ancestry = store->Ancestry("model-b");
@@ -376,7 +374,7 @@ TEST_CASE("sqlite store: a lineage cycle is reported, not followed") {
 
 TEST_CASE("sqlite store: a listener may call back into the store") {
   TempDir dir;
-  std::unique_ptr<SqliteStore> store = MustOpen(dir.File("listener.db"));
+  std::unique_ptr<Store> store = MustOpen(dir.File("listener.db"));
   std::vector<std::string> claimed_ids;
   // Would deadlock if listeners were called with the store's mutex held.
   const int64_t handle = store->Subscribe([&](const QueueEvent& e) {
@@ -427,7 +425,7 @@ TEST_CASE("sqlite store: processes sharing the file never claim a job twice") {
   constexpr int kProcesses = 4;
   {
     // Closed before forking: a SQLite connection must not cross fork().
-    std::unique_ptr<SqliteStore> store = MustOpen(path);
+    std::unique_ptr<Store> store = MustOpen(path);
     std::vector<Job> jobs;
     for (int i = 0; i < kJobs; ++i) {
       jobs.push_back(MakeJob("job-" + std::to_string(i), "batch-mp", "run-mp", i % 7));
@@ -451,7 +449,7 @@ TEST_CASE("sqlite store: processes sharing the file never claim a job twice") {
       const std::string worker = "p" + std::to_string(p);
       int claimed = 0;
       bool ok = false;
-      Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
+      Result<std::unique_ptr<Store>> store = OpenSqliteStore(path);
       if (store.ok() && (*store)->RegisterWorker(MakeWorker(worker)).ok()) {
         ok = true;
         while (ok) {
@@ -489,7 +487,7 @@ TEST_CASE("sqlite store: processes sharing the file never claim a job twice") {
   }
   CHECK(total == kJobs);
 
-  std::unique_ptr<SqliteStore> store = MustOpen(path);
+  std::unique_ptr<Store> store = MustOpen(path);
   Result<std::vector<Job>> jobs = store->ListJobs(JobFilter{});
   REQUIRE(jobs.ok());
   REQUIRE(jobs->size() == static_cast<size_t>(kJobs));
@@ -504,6 +502,28 @@ TEST_CASE("sqlite store: processes sharing the file never claim a job twice") {
   Result<std::vector<WorkerInfo>> workers = store->ListWorkers();
   REQUIRE(workers.ok());
   for (const WorkerInfo& worker : *workers) CHECK(worker.jobs_completed == reported.at(worker.id));
+}
+
+TEST_CASE("sqlite store: a database without a file is refused") {
+  for (const char* path : {":memory:", ""}) {
+    CAPTURE(path);
+    Result<std::unique_ptr<Store>> store = OpenSqliteStore(path);
+    CHECK(store.status().code() == StatusCode::kFailedPrecondition);
+    CHECK_MESSAGE(Contains(store.status().message(), "WAL"), store.status().ToString());
+  }
+}
+
+TEST_CASE("sqlite store: a run locked through one store is refused through another on the same file") {
+  TempDir dir;
+  std::unique_ptr<Store> first = MustOpen(dir.File("locks.db"));
+  std::unique_ptr<Store> second = MustOpen(dir.File("./locks.db"));  // another spelling, the same file
+  RunLockExcludesAnotherStore(*first, *second);
+}
+
+TEST_CASE("sqlite store: a run held by a process killed with SIGKILL is free at once") {
+  TempDir dir;
+  const std::string path = dir.File("killed.db");
+  RunLockOfKilledHolderIsFreed([&path] { return OpenSqliteStore(path); }, Duration::zero());
 }
 
 }  // namespace

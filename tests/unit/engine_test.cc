@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <set>
 #include <thread>
 
@@ -11,6 +12,8 @@
 #include "evolve/testing/fake_engines.h"
 #include "evolve/testing/fake_store.h"
 #include "evolve/worker.h"
+#include "evolve/worker_pool.h"
+#include "crash_suite.h"
 
 namespace evolve {
 namespace {
@@ -69,30 +72,15 @@ struct Harness {
     WorkerOptions o;
     o.worker_id = "w1";
     Worker worker(store, &store, simulator, clock, o);
-    int total = 0;
-    for (;;) {
-      EVOLVE_ASSIGN_OR_RETURN(int n, worker.RunOnce());
-      if (n == 0) return total;
-      total += n;
-    }
+    return testing::crash_suite::DrainQueue(worker);
   }
 
-  // Steps the run to a final or stopped state, draining the queue whenever
-  // the engine waits; when nothing is claimable, time passes so that
-  // expired leases are reaped.
+  // Steps the run to a final or stopped state (crash_suite.h's DriveRun);
+  // when nothing is claimable, two minutes pass so that expired leases are
+  // reaped.
   Result<Run> Drive(const std::string& run_id) {
-    for (int steps = 0; steps < 1000; ++steps) {
-      EVOLVE_ASSIGN_OR_RETURN(StepOutcome outcome, engine->Step(run_id));
-      if (outcome == StepOutcome::kFinished || outcome == StepOutcome::kHalted) return store.GetRun(run_id);
-      if (outcome == StepOutcome::kWaiting) {
-        EVOLVE_ASSIGN_OR_RETURN(int n, Drain());
-        if (n == 0) {
-          clock.Advance(std::chrono::minutes(2));
-          EVOLVE_RETURN_IF_ERROR(store.ReapExpiredJobs().status());
-        }
-      }
-    }
-    return InternalError("run did not finish in 1000 steps");
+    return testing::crash_suite::DriveRun(*engine, store, run_id, [this] { return Drain(); },
+                                          [this] { clock.Advance(std::chrono::minutes(2)); });
   }
 
   Run Start(const EvolutionConfig& config = Config()) {
@@ -445,99 +433,18 @@ TEST_CASE("engine: invalid configs are refused and nothing is stored") {
   CHECK(h.engine->Step("run_nope").status().code() == StatusCode::kNotFound);
 }
 
-// What a finished run looked like, for comparing a crashed-and-resumed run
-// with an uninterrupted one.
-struct Outcome {
-  RunStatus status;
-  std::string stop_reason;
-  std::vector<std::vector<std::string>> features;  // per generation
-  std::vector<std::optional<double>> best_sqn;     // per generation
-  size_t lineage_edges;
-  double promoted_sqn;
-  int trained;
-  size_t simulated;
-};
+// The crash-at-every-write test (crash_suite.h) on the in-memory fake; the
+// SQLite and PostgreSQL store tests run the same one.
+}  // namespace
+}  // namespace evolve
 
-Outcome Capture(Harness& h, const Run& run) {
-  Outcome o{run.status,
-            run.stop_reason,
-            {},
-            {},
-            h.store.ListLineage(run.id)->size(),
-            0.0,
-            h.trainer.train_count(),
-            h.simulator.calls().size()};
-  for (const auto& g : h.Generations(run.id)) {
-    o.features.push_back(g.features);
-    o.best_sqn.push_back(g.best_sqn);
-  }
-  if (run.promoted) o.promoted_sqn = h.store.GetPromotion(run.promotion_id)->sqn;
-  return o;
-}
+EVOLVE_CRASH_AT_EVERY_WRITE_TEST("fake", std::make_unique<evolve::testing::ManualClockHarness>(
+                                             [](evolve::Clock& clock) -> std::unique_ptr<evolve::Store> {
+                                               return std::make_unique<evolve::testing::FakeStore>(clock);
+                                             }))
 
-// Three generations; passes only once two features are pruned (gen 2).
-void ScriptThreeGenerations(Harness& h) {
-  h.trainer.SetImportanceScript(PruneLastOne);
-  h.simulator.SetScript([&h](const SimulationParams& p) -> Result<SimulationResult> {
-    EVOLVE_ASSIGN_OR_RETURN(ModelSpec spec, h.trainer.DescribeModel(p.model_id));
-    double sqn = 1.0 + 10000.0 * p.threshold + (p.regime.empty() ? 0.0 : 0.5);
-    return spec.features.size() <= 4 ? FakeSimulator::PassingResult(sqn + 1.5)
-                                     : FakeSimulator::FailingResult(sqn);
-  });
-}
-
-TEST_CASE("engine: a crash at any step resumes without retraining or re-simulating") {
-  Harness baseline;
-  ScriptThreeGenerations(baseline);
-  Run base_run = baseline.Start();
-  const int64_t writes_before = baseline.store.faults().mutation_count();
-  auto base_done = baseline.Drive(base_run.id);
-  REQUIRE(base_done.ok());
-  REQUIRE(base_done->status == RunStatus::kPromoted);
-  const Outcome expected = Capture(baseline, *base_done);
-  REQUIRE(expected.features.size() == 3);
-  const int64_t total_writes = baseline.store.faults().mutation_count() - writes_before;
-  REQUIRE(total_writes > 20);
-
-  // The crashed worker logs errors; keep them out of the test output.
-  SetLogSink([](LogLevel, const std::string&) {});
-  std::set<std::string> crashed_in;
-  for (int64_t n = 0; n < total_writes; ++n) {
-    CAPTURE(n);
-    Harness h;
-    ScriptThreeGenerations(h);
-    Run run = h.Start();
-    h.store.faults().FailMutationsAfter(n, InternalError("simulated crash"));
-    auto crashed = h.Drive(run.id);
-    REQUIRE_FALSE(crashed.ok());  // every write is needed, so every crash point is hit
-    // The write that crashed: the first one the store failed.
-    const std::string failed_write = h.store.faults().failed_calls().front();
-    crashed_in.insert(failed_write);
-    CAPTURE(failed_write);
-
-    h.store.faults().ClearFailures();
-    h.NewEngine();  // a new process over the same store
-    auto resumed = h.Drive(run.id);
-    REQUIRE(resumed.ok());
-    Outcome got = Capture(h, *resumed);
-    CHECK(got.status == expected.status);
-    CHECK(got.stop_reason == expected.stop_reason);
-    CHECK(got.features == expected.features);
-    CHECK(got.best_sqn == expected.best_sqn);
-    CHECK(got.lineage_edges == expected.lineage_edges);
-    CHECK(got.promoted_sqn == expected.promoted_sqn);
-    // The only repeated work: a model trained just before the crash lost its
-    // fingerprint write, and a simulation whose result write was lost.
-    CHECK(got.trained == expected.trained + (failed_write == "RecordFingerprint" ? 1 : 0));
-    CHECK(got.simulated == expected.simulated + (failed_write == "FinishJobs" ? 1 : 0));
-  }
-  SetLogSink(nullptr);
-  // Every kind of write of the loop was a crash point.
-  for (const char* write : {"UpdateRun", "RecordFingerprint", "AddLineageEdge", "SaveGeneration",
-                            "EnqueueBatch", "ClaimJobs", "FinishJobs", "SavePromotion"}) {
-    CHECK(crashed_in.count(write) == 1);
-  }
-}
+namespace evolve {
+namespace {
 
 // The fakes on the real clock, for RunToEnd with workers on threads: each
 // generation prunes one feature, and models of 5 features or fewer pass.
@@ -571,18 +478,15 @@ TEST_CASE("engine: RunToEnd with workers on threads, woken by queue events") {
   auto run = engine.CreateRun(Harness::Config());
   REQUIRE(run.ok());
 
-  std::vector<std::unique_ptr<Worker>> workers;
-  std::vector<std::thread> threads;
-  for (int i = 0; i < 3; ++i) {
-    WorkerOptions o;
-    o.worker_id = "thread-worker-" + std::to_string(i);
-    o.poll_interval = std::chrono::milliseconds(50);
-    workers.push_back(std::make_unique<Worker>(store, &store, simulator, clock, o));
-    threads.emplace_back([w = workers.back().get()] { CHECK(w->Run().ok()); });
-  }
+  WorkerPoolOptions pool_options;
+  pool_options.size = 3;
+  pool_options.worker.worker_id = "thread-worker";
+  pool_options.worker.poll_interval = std::chrono::milliseconds(50);
+  WorkerPool pool(store, &store, simulator, clock, pool_options);
+  REQUIRE(pool.Start().ok());
   auto done = engine.RunToEnd(run->id);
-  for (auto& w : workers) w->RequestStop();
-  for (auto& t : threads) t.join();
+  pool.RequestStop();
+  CHECK(pool.Wait().ok());
   REQUIRE(done.ok());
   CHECK(done->status == RunStatus::kPromoted);
   CHECK(store.GetPromotion(done->promotion_id)->generation == 1);
@@ -605,6 +509,48 @@ TEST_CASE("engine: RunToEnd returns early when asked to stop, leaving the run re
   auto done = h.Drive(run.id);
   REQUIRE(done.ok());
   CHECK(done->status == RunStatus::kCompleted);
+}
+
+TEST_CASE("engine: RunToEnd holds the run's lock, and refuses a run another holder steps") {
+  Harness h;
+  Run run = h.Start();
+  {
+    auto other = h.store.TryLockRun(run.id);  // e.g. an evolve serve stepping it
+    REQUIRE(other.ok());
+    auto refused = h.engine->RunToEnd(run.id);
+    CHECK(refused.status().code() == StatusCode::kFailedPrecondition);
+    CHECK(refused.status().message().find(run.id) != std::string::npos);
+    CHECK(h.store.GetRun(run.id)->status == RunStatus::kPending);  // untouched
+    CHECK(h.store.CountJobs({})->total() == 0);
+    // The holder itself may run it to the end with the lock it has.
+    Event stop;
+    stop.Notify();
+    auto held = h.engine->RunToEnd(**other, &stop);
+    CHECK(held.ok());
+  }
+}
+
+TEST_CASE("engine: RunToEnd takes the run's lock for the whole call and gives it back") {
+  ThreadedHarness h;
+  auto run = h.engine->CreateRun(Harness::Config());
+  REQUIRE(run.ok());
+  std::atomic<int> simulated_while_locked{0};
+  h.simulator.SetScript([&](const SimulationParams&) -> Result<SimulationResult> {
+    if (h.store.TryLockRun(run->id).status().code() == StatusCode::kFailedPrecondition) ++simulated_while_locked;
+    return FakeSimulator::FailingResult();
+  });
+  WorkerPoolOptions pool_options;
+  pool_options.worker.worker_id = "lock-test-worker";
+  pool_options.worker.poll_interval = std::chrono::milliseconds(20);
+  WorkerPool pool(h.store, &h.store, h.simulator, h.clock, pool_options);
+  REQUIRE(pool.Start().ok());
+  auto done = h.engine->RunToEnd(run->id);
+  pool.Stop();
+  REQUIRE(done.ok());
+  CHECK(done->status == RunStatus::kCompleted);
+  CHECK(simulated_while_locked.load() == static_cast<int>(h.simulator.calls().size()));
+  CHECK(simulated_while_locked.load() > 0);
+  CHECK(h.store.TryLockRun(run->id).ok());
 }
 
 TEST_CASE("engine: RunToEnd waits out a store that is away and finishes the run") {

@@ -120,47 +120,52 @@ TEST_CASE("one step thread serves many runs: a run waiting for its jobs holds no
   CHECK(Eventually([&] { return scheduler.stats().scheduled == 0; }));
 }
 
-TEST_CASE("Start adopts the store's RUNNING and PENDING runs, and the hooks see each run once") {
+TEST_CASE("Start adopts the store's RUNNING and PENDING runs, holding each one's run lock while it has it") {
   Harness h;
   const std::string running = h.NewRun();
   REQUIRE(h.engine.Step(running).ok());  // PENDING -> RUNNING, as a killed process left it
   REQUIRE(h.StatusOf(running) == RunStatus::kRunning);
   const std::string pending = h.NewRun();
-  const std::string refused = h.NewRun();
+  const std::string elsewhere = h.NewRun();
+  // Another holder (another process, as far as the store can tell) steps this one.
+  auto other = h.store.TryLockRun(elsewhere);
+  REQUIRE(other.ok());
 
-  std::mutex mu;
-  std::map<std::string, int> acquired, released;
-  SchedulerHooks hooks;
-  hooks.acquire = [&](const std::string& id) {
-    std::lock_guard<std::mutex> lock(mu);
-    if (id == refused) return FailedPreconditionError("run " + id + " is being run by another process");
-    ++acquired[id];
-    return Status::Ok();
-  };
-  hooks.release = [&](const std::string& id) {
-    std::lock_guard<std::mutex> lock(mu);
-    ++released[id];
-  };
-  RunScheduler scheduler(h.engine, h.store, FastOptions(2), hooks);
+  RunScheduler scheduler(h.engine, h.store, FastOptions(2));
   REQUIRE(scheduler.Start().ok());
   CHECK(scheduler.IsScheduled(running));
   CHECK(scheduler.IsScheduled(pending));
-  CHECK_FALSE(scheduler.IsScheduled(refused));
+  CHECK_FALSE(scheduler.IsScheduled(elsewhere));
+  CHECK(scheduler.Submit(elsewhere).code() == StatusCode::kFailedPrecondition);
+  // While the scheduler has a run, nobody else can take its lock.
+  CHECK(h.store.TryLockRun(running).status().code() == StatusCode::kFailedPrecondition);
 
   BackgroundWorker worker(h);
   CHECK(Eventually([&] { return IsFinal(h.StatusOf(running)) && IsFinal(h.StatusOf(pending)); }));
-  CHECK(Eventually([&] {
-    std::lock_guard<std::mutex> lock(mu);
-    return released.size() == 2;
-  }));
-  // The refused run was never stepped: still PENDING, with no job.
-  CHECK(h.StatusOf(refused) == RunStatus::kPending);
-  CHECK(h.QueuedJobs(refused) == 0);
-  std::lock_guard<std::mutex> lock(mu);
-  CHECK(acquired[running] == 1);  // re-adoption does not acquire a held run again
-  CHECK(acquired[pending] == 1);
-  CHECK(released[running] == 1);
-  CHECK(released[pending] == 1);
+  // A run that ended left the scheduler, and its lock with it.
+  CHECK(Eventually([&] { return h.store.TryLockRun(running).ok() && h.store.TryLockRun(pending).ok(); }));
+  // The run held elsewhere was never stepped: still PENDING, with no job.
+  CHECK(h.StatusOf(elsewhere) == RunStatus::kPending);
+  CHECK(h.QueuedJobs(elsewhere) == 0);
+  // Once its holder lets go, the next adoption takes it.
+  other->reset();
+  REQUIRE(scheduler.Submit(elsewhere).ok());
+  CHECK(Eventually([&] { return IsFinal(h.StatusOf(elsewhere)); }));
+}
+
+TEST_CASE("Shutdown releases the run locks of the runs it held") {
+  Harness h;
+  SchedulerOptions options = FastOptions(1);
+  options.poll_interval = std::chrono::hours(1);
+  options.adopt_interval = Duration::zero();
+  RunScheduler scheduler(h.engine, h.store, options);
+  REQUIRE(scheduler.Start().ok());
+  const std::string id = h.NewRun();
+  REQUIRE(scheduler.Submit(id).ok());
+  REQUIRE(Eventually([&] { return scheduler.stats().waiting == 1; }));  // no worker: it waits for its jobs
+  CHECK(h.store.TryLockRun(id).status().code() == StatusCode::kFailedPrecondition);
+  scheduler.Shutdown();
+  CHECK(h.store.TryLockRun(id).ok());
 }
 
 TEST_CASE("a run stopped while it waits leaves the scheduler at once and keeps its jobs") {

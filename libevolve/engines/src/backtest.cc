@@ -1,10 +1,11 @@
+// The built-in backtester (backtest.h): one pass over the bars for a whole
+// grid of cells. The calendar of its weekly metrics is calendar.h's, the
+// per-chunk signal bits signal_bits.h's, the drawdown kernels of long
+// positions drawdown_band.h's; this file simulates the cells and reports.
 #include "evolve/engines/backtest.h"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -12,18 +13,16 @@
 #include <utility>
 #include <vector>
 
+#include "drawdown_band.h"
+#include "evolve/engines/calendar.h"
 #include "evolve/selection_stats.h"
-
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define EVOLVE_BACKTEST_AVX2 1
-#include <immintrin.h>
-#endif
+#include "position.h"
+#include "signal_bits.h"
 
 namespace evolve::engines {
 namespace {
+
+using namespace backtest_internal;  // NOLINT: the pass's own kernels
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr int64_t kSecondsPerDay = 86400;
@@ -32,380 +31,16 @@ constexpr double kSecondsPerYear = 365.25 * 86400;
 // More weeks than 1,000 years hold means the time stamps are not seconds.
 constexpr int64_t kMaxWeeks = 1000 * 53;
 
-int64_t FloorDiv(int64_t a, int64_t b) {
-  const int64_t q = a / b;
-  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
-}
-
-// Civil date of a day count since 1970-01-01 (proleptic Gregorian; H.
-// Hinnant's algorithm).
-void CivilFromDays(int64_t z, int64_t* year, unsigned* month, unsigned* day) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  *day = doy - (153 * mp + 2) / 5 + 1;
-  *month = mp < 10 ? mp + 3 : mp - 9;
-  *year = static_cast<int64_t>(yoe) + era * 400 + (*month <= 2 ? 1 : 0);
-}
-
-int64_t DaysFromCivil(int64_t year, unsigned month, unsigned day) {
-  year -= month <= 2 ? 1 : 0;
-  const int64_t era = (year >= 0 ? year : year - 399) / 400;
-  const auto yoe = static_cast<unsigned>(year - era * 400);
-  const unsigned doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-// Day number (since the epoch) of the Monday of the ISO week of a time
-// stamp. 1970-01-01 was a Thursday.
-int64_t MondayOf(int64_t unix_seconds) {
-  const int64_t days = FloorDiv(unix_seconds, kSecondsPerDay);
-  return days - (days + 3 - FloorDiv(days + 3, 7) * 7);
-}
-
 // An optional metric is set only when finite: no NaN or Infinity leaves.
 std::optional<double> Finite(double v) { return std::isfinite(v) ? std::optional<double>(v) : std::nullopt; }
 
 // ---------------------------------------------------------------------------
-// Layout of the pass (docs/simulation.md section 6).
-//
-// The bars are processed kChunk at a time. For a chunk, the work shared by
-// all cells is done first, with AVX2 where the CPU has it: validation, the
-// close-to-close returns, and one bit mask per distinct threshold and per
-// distinct regime filter. Then every cell is simulated over the chunk while
-// its data is in the L1/L2 cache: its signals are the AND of two masks, its
-// position changes the XOR of those shifted by one bar, and only the bars
-// where its position changes, or that it holds, cost it any work. Long-only
-// grids (the default) take a specialised path (Engine::RunLong): the
-// transitions' arithmetic without data-dependent branches, and the drawdown
-// of the bars held by a vector kernel (HeldLongSse2) that proves, bar by
-// bar, that it gives the same bits as the general rule, or defers to it.
-constexpr size_t kChunk = 4096;
-constexpr size_t kChunkWords = kChunk / 64;
-
-// Margin within which a held bar counts as too near the edge of the
-// drawdown band (Engine::SetBand) to be decided without the band's
-// divisions; see HeldLongPortable. The rounding errors involved are below
-// 1e-15.
-constexpr double kBandMargin = 1e-12;
-
-inline int CountTrailingZeros(uint64_t v) { return __builtin_ctzll(v); }
-
-// The positions of the set bits of each byte value, ascending (then zeros),
-// and their number.
-struct ByteBits {
-  uint16_t position[8];
-  uint16_t count;
-};
-
-constexpr std::array<ByteBits, 256> MakeByteBits() {
-  std::array<ByteBits, 256> table{};
-  for (int v = 0; v < 256; ++v) {
-    uint16_t k = 0;
-    for (int b = 0; b < 8; ++b) {
-      if (((v >> b) & 1) != 0) table[v].position[k++] = static_cast<uint16_t>(b);
-    }
-    table[v].count = k;
-  }
-  return table;
-}
-
-constexpr std::array<ByteBits, 256> kByteBits = MakeByteBits();
-
-// Appends offset + the positions of the set bits of `bits`, ascending, to
-// out[count ..] and returns the new count. A byte at a time, without a
-// data-dependent branch; it writes up to 8 scratch entries past the result.
-inline size_t AppendBits(uint64_t bits, uint16_t offset, uint16_t* out, size_t count) {
-  for (int b = 0; b < 8; ++b) {
-    const ByteBits& t = kByteBits[(bits >> (8 * b)) & 0xff];
-    const auto at = static_cast<uint16_t>(offset + 8 * b);
-#if defined(__SSE2__)
-    const __m128i p = _mm_loadu_si128(reinterpret_cast<const __m128i*>(t.position));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + count),
-                     _mm_add_epi16(p, _mm_set1_epi16(static_cast<int16_t>(at))));
-#else
-    for (int i = 0; i < 8; ++i)
-      out[count + static_cast<size_t>(i)] = static_cast<uint16_t>(at + t.position[i]);
-#endif
-    count += t.count;
-  }
-  return count;
-}
-
-// The shared per-bar data of the chunk of bars [begin, begin + len).
-struct Chunk {
-  size_t begin = 0, len = 0;
-  // g[i]: close-to-close return of bar begin + i (0 for bar 0).
-  double g[kChunk] = {};
-  // Bit i of word w is bar begin + 64 w + i: up[k * kChunkWords + w] is
-  // prediction > thresholds[k], down[...] is -prediction > thresholds[k]
-  // (0 unless allow_short), filter[f * kChunkWords + w] is "regime filter f
-  // allows the bar's label" (filter 0 allows every bar).
-  std::vector<uint64_t> up, down, filter;
-};
-
-// A regime filter: the labels (0..127) one or more cells allow on a column.
-struct Filter {
-  size_t column = 0;
-  bool allowed[128] = {};
-  std::vector<int8_t> values;  // the allowed labels, ascending
-};
-
-// What the per-chunk preparation reads.
-struct Inputs {
-  const double* open = nullptr;
-  const double* close = nullptr;
-  const double* prediction = nullptr;
-  const int64_t* time = nullptr;
-  size_t n = 0;
-  std::vector<double> thresholds;  // distinct, ascending
-  bool allow_short = false;
-  std::vector<Filter> filters;        // [0] allows every bar
-  std::vector<const int8_t*> labels;  // per regime column
-};
-
-// Bars [base, base + count) of word w of the chunk (count <= 64): returns
-// whether they are valid, and fills their returns and signal bits. The
-// portable kernel; PrepareWordAvx2 gives the same bits.
-bool PrepareWord(const Inputs& in, size_t base, size_t count, size_t w, Chunk* ch) {
-  const size_t off = base - ch->begin;
-  bool ok = true;
-  for (size_t i = 0; i < count; ++i) {
-    const size_t j = base + i;
-    ok &= (in.open[j] > 0) & (in.open[j] < kInf) & (in.close[j] > 0) & (in.close[j] < kInf);
-    ok &= j == 0 || in.time[j] > in.time[j - 1];
-  }
-  for (size_t i = 0; i < count; ++i) {
-    const size_t j = base + i;
-    ch->g[off + i] = j == 0 ? 0.0 : in.close[j] / in.close[j - 1] - 1.0;
-  }
-  const double* p = in.prediction + base;
-  for (size_t k = 0; k < in.thresholds.size(); ++k) {
-    const double t = in.thresholds[k];
-    uint64_t up = 0, down = 0;
-    for (size_t i = 0; i < count; ++i) {
-      up |= uint64_t{p[i] > t} << i;
-      down |= uint64_t{-p[i] > t} << i;
-    }
-    ch->up[k * kChunkWords + w] = up;
-    ch->down[k * kChunkWords + w] = in.allow_short ? down : 0;
-  }
-  for (size_t f = 1; f < in.filters.size(); ++f) {
-    const Filter& filter = in.filters[f];
-    const int8_t* labels = in.labels[filter.column] + base;
-    uint64_t m = 0;
-    for (size_t i = 0; i < count; ++i) m |= uint64_t{labels[i] >= 0 && filter.allowed[labels[i]]} << i;
-    ch->filter[f * kChunkWords + w] = m;
-  }
-  return ok;
-}
-
-#if defined(EVOLVE_BACKTEST_AVX2)
-// PrepareWord for a whole word (count = 64) after bar 0, with AVX2: the same
-// comparisons and the same IEEE divisions (AVX2 brings no FMA contraction),
-// so the same bits.
-__attribute__((target("avx2"))) bool PrepareWordAvx2(const Inputs& in, size_t base, size_t w, Chunk* ch) {
-  const size_t off = base - ch->begin;
-  const __m256d zero = _mm256_setzero_pd();
-  const __m256d inf = _mm256_set1_pd(kInf);
-  const __m256d one = _mm256_set1_pd(1.0);
-  __m256d ok = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
-  __m256i increasing = _mm256_set1_epi64x(-1);
-  for (size_t i = 0; i < 64; i += 4) {
-    const size_t j = base + i;
-    const __m256d o = _mm256_loadu_pd(in.open + j);
-    const __m256d c = _mm256_loadu_pd(in.close + j);
-    const __m256d o_ok = _mm256_and_pd(_mm256_cmp_pd(o, zero, _CMP_GT_OQ), _mm256_cmp_pd(o, inf, _CMP_LT_OQ));
-    const __m256d c_ok = _mm256_and_pd(_mm256_cmp_pd(c, zero, _CMP_GT_OQ), _mm256_cmp_pd(c, inf, _CMP_LT_OQ));
-    ok = _mm256_and_pd(ok, _mm256_and_pd(o_ok, c_ok));
-    const __m256i t = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in.time + j));
-    const __m256i t_prev = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in.time + j - 1));
-    increasing = _mm256_and_si256(increasing, _mm256_cmpgt_epi64(t, t_prev));
-    const __m256d g = _mm256_sub_pd(_mm256_div_pd(c, _mm256_loadu_pd(in.close + j - 1)), one);
-    _mm256_storeu_pd(ch->g + off + i, g);
-  }
-  const double* p = in.prediction + base;
-  for (size_t k = 0; k < in.thresholds.size(); ++k) {
-    const __m256d t = _mm256_set1_pd(in.thresholds[k]);
-    const __m256d neg_t = _mm256_set1_pd(-in.thresholds[k]);
-    uint64_t up = 0, down = 0;
-    for (size_t i = 0; i < 64; i += 4) {
-      const __m256d v = _mm256_loadu_pd(p + i);
-      up |= static_cast<uint64_t>(_mm256_movemask_pd(_mm256_cmp_pd(v, t, _CMP_GT_OQ))) << i;
-      // -p > t exactly when p < -t (both false for NaN).
-      down |= static_cast<uint64_t>(_mm256_movemask_pd(_mm256_cmp_pd(v, neg_t, _CMP_LT_OQ))) << i;
-    }
-    ch->up[k * kChunkWords + w] = up;
-    ch->down[k * kChunkWords + w] = in.allow_short ? down : 0;
-  }
-  for (size_t f = 1; f < in.filters.size(); ++f) {
-    const Filter& filter = in.filters[f];
-    const int8_t* labels = in.labels[filter.column] + base;
-    uint64_t m = 0;
-    if (filter.values.size() <= 8) {
-      for (size_t half = 0; half < 2; ++half) {
-        const __m256i l = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(labels + 32 * half));
-        __m256i hit = _mm256_setzero_si256();
-        for (int8_t v : filter.values) hit = _mm256_or_si256(hit, _mm256_cmpeq_epi8(l, _mm256_set1_epi8(v)));
-        m |= static_cast<uint64_t>(static_cast<uint32_t>(_mm256_movemask_epi8(hit))) << (32 * half);
-      }
-    } else {
-      for (size_t i = 0; i < 64; ++i) m |= uint64_t{labels[i] >= 0 && filter.allowed[labels[i]]} << i;
-    }
-    ch->filter[f * kChunkWords + w] = m;
-  }
-  const bool valid =
-      _mm256_movemask_pd(ok) == 0xf && _mm256_movemask_pd(_mm256_castsi256_pd(increasing)) == 0xf;
-  // Clean upper register halves for the SSE code that follows (GCC does not
-  // always insert this itself; without it, that code runs much slower).
-  _mm256_zeroupper();
-  return valid;
-}
-#endif
-
-// Whether the SIMD kernels run (SSE2 on x86-64, AVX2 where the CPU has it):
-// unless the environment variable EVOLVE_BACKTEST_PORTABLE is set and not
-// empty, which tests use to check that the portable kernels give the same
-// results.
-bool UseSimd() {
-  const char* portable = std::getenv("EVOLVE_BACKTEST_PORTABLE");
-  return portable == nullptr || *portable == 0;
-}
-
-bool UseAvx2(bool simd) {
-#if defined(EVOLVE_BACKTEST_AVX2)
-  static const bool cpu = __builtin_cpu_supports("avx2") != 0;
-  return simd && cpu;
-#else
-  (void)simd;
-  return false;
-#endif
-}
-
-// Prepares the chunk [ch->begin, ch->begin + ch->len); false when a bar of it
-// is invalid.
-bool PrepareChunk(const Inputs& in, bool avx2, Chunk* ch) {
-  bool ok = true;
-  const size_t words = (ch->len + 63) / 64;
-  for (size_t w = 0; w < words; ++w) {
-    const size_t base = ch->begin + 64 * w;
-    const size_t count = std::min<size_t>(64, in.n - base);
-#if defined(EVOLVE_BACKTEST_AVX2)
-    if (avx2 && count == 64 && base > 0) {
-      ok &= PrepareWordAvx2(in, base, w, ch);
-      continue;
-    }
-#else
-    (void)avx2;
-#endif
-    ok &= PrepareWord(in, base, count, w, ch);
-  }
-  return ok;
-}
-
-// ---------------------------------------------------------------------------
-// The drawdown of the bars held long between a trade's entry and exit marks.
-//
-// Run's rule marks such a bar's close (Drawdown of units * close) only when
-// it is outside the band (Engine::SetBand) of the peak and maximum drawdown
-// before it. The kernels below mark every held bar instead, branch-free and
-// in order, which gives the same peak and drawdown provided that every bar
-// that changes them is certainly outside the band, since marking a close
-// that changes nothing changes nothing. They check that and return false
-// when a bar changes them within kBandMargin of the band's edge; the caller
-// then applies Run's rule (Engine::ExactHeldLong) from the same state.
-//
-// Why the margin suffices, with e = fl(units * close), the band's top
-// fl(peak / units) and bottom fl(fl(peak * fl(1 - mdd)) / units): e >
-// peak (1 + kBandMargin) implies close > top, and a new drawdown dd =
-// fl(1 - fl(e / peak)) > mdd + kBandMargin implies close < bottom, for any
-// margin above a few ulps of 1.
-//
-// They also add the held bars' close-to-close returns g (and g^2) to *sum1
-// (*sum2), in bar order, whatever they return.
-bool HeldLongPortable(const double* c, const double* g, size_t len, double units, double* peak, double* mdd,
-                      double* sum1, double* sum2) {
-  double p = *peak, m = *mdd, s1 = *sum1, s2 = *sum2;
-  bool unsure = false;
-  for (size_t i = 0; i < len; ++i) {
-    s1 += g[i];
-    s2 += g[i] * g[i];
-    const double e = units * c[i];
-    const double dd = 1.0 - e / p;
-    unsure |= ((e > p) & (e <= p * (1.0 + kBandMargin))) | ((dd > m) & (dd <= m + kBandMargin));
-    m = std::max(m, dd);
-    p = std::max(p, e);
-  }
-  *sum1 = s1;
-  *sum2 = s2;
-  if (unsure) return false;
-  *peak = p;
-  *mdd = m;
-  return true;
-}
-
-#if defined(__SSE2__)
-// HeldLongPortable, two bars at a time. The maxima are exact, and the
-// products, divisions and sums are the same IEEE operations in the same
-// order, so the results have the same bits; only a few uncertain cases may
-// be decided differently, and those fall back to the exact rule.
-inline bool HeldLongSse2(const double* c, const double* g, size_t len, double units, double* peak,
-                         double* mdd, double* sum1, double* sum2) {
-  const __m128d u = _mm_set1_pd(units);
-  const __m128d one = _mm_set1_pd(1.0);
-  const __m128d up = _mm_set1_pd(1.0 + kBandMargin);
-  const __m128d margin = _mm_set1_pd(kBandMargin);
-  const __m128d low = _mm_set1_pd(-kInf);
-  __m128d p = _mm_set1_pd(*peak);
-  __m128d m = _mm_set1_pd(*mdd);
-  __m128d unsure = _mm_setzero_pd();
-  double s1 = *sum1, s2 = *sum2;
-  size_t i = 0;
-  for (; i + 2 <= len; i += 2) {
-    const double g0 = g[i], g1 = g[i + 1];
-    s1 += g0;
-    s1 += g1;
-    s2 += g0 * g0;
-    s2 += g1 * g1;
-    const __m128d e = _mm_mul_pd(u, _mm_loadu_pd(c + i));
-    // The peak and maximum drawdown before each of the two bars.
-    const __m128d p_before = _mm_max_pd(p, _mm_unpacklo_pd(low, e));
-    const __m128d dd = _mm_sub_pd(one, _mm_div_pd(e, p_before));
-    const __m128d m_before = _mm_max_pd(m, _mm_unpacklo_pd(low, dd));
-    const __m128d near_high =
-        _mm_and_pd(_mm_cmpgt_pd(e, p_before), _mm_cmple_pd(e, _mm_mul_pd(p_before, up)));
-    const __m128d near_low =
-        _mm_and_pd(_mm_cmpgt_pd(dd, m_before), _mm_cmple_pd(dd, _mm_add_pd(m_before, margin)));
-    unsure = _mm_or_pd(unsure, _mm_or_pd(near_high, near_low));
-    p = _mm_max_pd(p, _mm_max_pd(e, _mm_shuffle_pd(e, e, 1)));
-    m = _mm_max_pd(m, _mm_max_pd(dd, _mm_shuffle_pd(dd, dd, 1)));
-  }
-  double pv = _mm_cvtsd_f64(p), mv = _mm_cvtsd_f64(m);
-  bool bad = _mm_movemask_pd(unsure) != 0;
-  if (i < len) {  // the odd bar
-    s1 += g[i];
-    s2 += g[i] * g[i];
-    const double e = units * c[i];
-    const double dd = 1.0 - e / pv;
-    bad |= ((e > pv) & (e <= pv * (1.0 + kBandMargin))) | ((dd > mv) & (dd <= mv + kBandMargin));
-    mv = std::max(mv, dd);
-    pv = std::max(pv, e);
-  }
-  *sum1 = s1;
-  *sum2 = s2;
-  if (bad) return false;
-  *peak = pv;
-  *mdd = mv;
-  return true;
-}
-#endif
-
-// ---------------------------------------------------------------------------
-// The simulation of the cells.
+// The simulation of the cells, a chunk at a time over the chunk's signal
+// bits (signal_bits.h has the layout of the pass). Long-only grids (the
+// default) take a specialised path (Engine::RunLong): the transitions'
+// arithmetic without data-dependent branches, and the drawdown of the bars
+// held by a vector kernel (HeldLongSse2, drawdown_band.h) that proves, bar
+// by bar, that it gives the same bits as the general rule, or defers to it.
 
 // Per-cell state.
 struct CellState {
@@ -592,7 +227,7 @@ class Engine {
         s.side = 1;
         s.entry_bar = j;
         s.entry_price = price;
-        s.units = s.cash / (price * (1.0 + cost_));
+        s.units = LongUnits(s.cash, price, cost_);
         s.held1 = 0;
         s.held2 = 0;
         const auto week = static_cast<uint64_t>(bars_.time[j] - week0_) / kSecondsPerWeek;
@@ -633,9 +268,7 @@ class Engine {
 
  private:
   static double Mark(const CellState& s, double price) {
-    if (s.side > 0) return s.units * price;
-    if (s.side < 0) return s.units * std::max(0.0, s.anchor - price);
-    return s.cash;
+    return MarkToMarket(s.side, s.units, s.anchor, s.cash, price);
   }
 
   static void AddBar(CellState& s, double prev, double now) {
@@ -742,10 +375,10 @@ class Engine {
     s.entry_bar = bar;
     s.entry_price = price;
     if (side > 0) {
-      s.units = s.cash / (price * (1.0 + cost_));
+      s.units = LongUnits(s.cash, price, cost_);
     } else {
-      s.units = s.cash / price;
-      s.anchor = price * (2.0 - cost_);
+      s.units = ShortUnits(s.cash, price);
+      s.anchor = ShortAnchor(price, cost_);
     }
     s.held1 = 0;
     s.held2 = 0;
@@ -846,24 +479,6 @@ Status Validate(const BacktestBars& bars, const std::vector<BacktestCell>& cells
 
 }  // namespace
 
-IsoWeek IsoWeekOf(int64_t unix_seconds) {
-  const int64_t thursday = MondayOf(unix_seconds) + 3;
-  int64_t year;
-  unsigned month, day;
-  CivilFromDays(thursday, &year, &month, &day);
-  const int64_t jan1 = DaysFromCivil(year, 1, 1);
-  return IsoWeek{static_cast<int>(year), static_cast<int>((thursday - jan1) / 7 + 1)};
-}
-
-std::string UtcDate(int64_t unix_seconds) {
-  int64_t year;
-  unsigned month, day;
-  CivilFromDays(FloorDiv(unix_seconds, kSecondsPerDay), &year, &month, &day);
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02u", static_cast<long long>(year), month, day);
-  return buf;
-}
-
 Result<std::vector<SimulationResult>> BacktestGrid(const BacktestBars& bars,
                                                    const std::vector<BacktestCell>& cells,
                                                    const BacktestOptions& options,
@@ -915,8 +530,8 @@ Result<std::vector<SimulationResult>> BacktestGrid(const BacktestBars& bars,
   std::vector<const int8_t*> labels(columns.size());
   for (size_t q = 0; q < columns.size(); ++q) labels[q] = bars.regimes.at(columns[q]).data();
 
-  const int64_t monday0 = MondayOf(bars.time[0]);
-  const int64_t span_weeks = (MondayOf(bars.time[n - 1]) - monday0) / 7 + 1;
+  const int64_t monday0 = IsoWeekMonday(bars.time[0]);
+  const int64_t span_weeks = (IsoWeekMonday(bars.time[n - 1]) - monday0) / 7 + 1;
   if (span_weeks > kMaxWeeks) {
     return InvalidArgumentError("time: the bars span " + std::to_string(span_weeks) +
                                 " weeks; time stamps must be Unix seconds");

@@ -1,4 +1,4 @@
-#include "evolve/engines/dataset.h"
+#include "dataset.h"
 
 #include <algorithm>
 #include <cmath>
@@ -115,53 +115,7 @@ inline uint8_t PaddedLowerBound(const double* padded, double x) {
   return static_cast<uint8_t>(idx);
 }
 
-uint64_t SplitMix64(uint64_t* state) {
-  uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-inline uint64_t Rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
 }  // namespace
-
-Rng::Rng(uint64_t seed) {
-  uint64_t state = seed;
-  for (uint64_t& s : s_) s = SplitMix64(&state);
-}
-
-uint64_t Rng::Mix(uint64_t a, uint64_t b) {
-  uint64_t state = a;
-  uint64_t h = SplitMix64(&state);
-  state = h ^ (b + 0x632be59bd9b4e019ULL);
-  return SplitMix64(&state);
-}
-
-uint64_t Rng::Next() {
-  const uint64_t result = Rotl(s_[1] * 5, 7) * 9;
-  const uint64_t t = s_[1] << 17;
-  s_[2] ^= s_[0];
-  s_[3] ^= s_[1];
-  s_[1] ^= s_[2];
-  s_[0] ^= s_[3];
-  s_[2] ^= t;
-  s_[3] = Rotl(s_[3], 45);
-  return result;
-}
-
-uint32_t Rng::Below(uint32_t n) {
-  uint64_t m = (Next() >> 32) * n;
-  uint32_t low = static_cast<uint32_t>(m);
-  if (low < n) {
-    const uint32_t threshold = static_cast<uint32_t>(-n) % n;
-    while (low < threshold) {
-      m = (Next() >> 32) * n;
-      low = static_cast<uint32_t>(m);
-    }
-  }
-  return static_cast<uint32_t>(m >> 32);
-}
 
 int ResolveThreads(int threads, size_t work_items) {
   size_t t = threads > 0 ? static_cast<size_t>(threads) : std::max(1u, std::thread::hardware_concurrency());

@@ -15,7 +15,7 @@
 #include <emmintrin.h>
 #endif
 
-#include "evolve/engines/indicators.h"
+#include "indicators.h"
 
 namespace evolve::engines {
 namespace {

@@ -1,11 +1,8 @@
-#include "evolve/engines/forest.h"
+#include "forest.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
-#include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -13,7 +10,9 @@
 #include <memory>
 #include <utility>
 
-#include "evolve/engines/serialize.h"
+#include "serialize.h"
+#include "hyperparameters.h"
+#include "random.h"
 
 namespace evolve::engines {
 namespace {
@@ -539,32 +538,6 @@ class TreeBuilder {
   std::vector<int> free_;
 };
 
-// ---- JSON hyperparameters ----
-
-Status KeyError(const std::string& key, const std::string& problem) {
-  return InvalidArgumentError("hyperparameters." + key + ": " + problem);
-}
-
-Status ReadInt(const rapidjson::Value& v, const std::string& key, int64_t lo, int64_t hi, int* out) {
-  if (!v.IsNumber()) return KeyError(key, "must be an integer");
-  double d = v.GetDouble();
-  if (v.IsInt64()) d = static_cast<double>(v.GetInt64());
-  if (!std::isfinite(d) || std::floor(d) != d) return KeyError(key, "must be an integer");
-  if (d < static_cast<double>(lo) || d > static_cast<double>(hi)) {
-    return KeyError(key, "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
-  }
-  *out = static_cast<int>(d);
-  return Status::Ok();
-}
-
-Status ReadFraction(const rapidjson::Value& v, const std::string& key, double* out) {
-  if (!v.IsNumber()) return KeyError(key, "must be a number in (0, 1]");
-  const double d = v.GetDouble();
-  if (!(d > 0.0 && d <= 1.0)) return KeyError(key, "must be a number in (0, 1]");
-  *out = d;
-  return Status::Ok();
-}
-
 }  // namespace
 
 size_t ForestParams::FeaturesPerSplit(size_t num_features) const {
@@ -603,29 +576,21 @@ Status ForestParams::Validate() const {
 }
 
 Result<ForestParams> ForestParamsFromJson(std::string_view json_object) {
-  rapidjson::Document doc;
-  doc.Parse(json_object.data(), json_object.size());
-  if (doc.HasParseError()) {
-    return InvalidArgumentError(std::string("hyperparameters: invalid JSON: ") +
-                                rapidjson::GetParseError_En(doc.GetParseError()));
-  }
-  if (!doc.IsObject()) return InvalidArgumentError("hyperparameters: must be a JSON object");
   ForestParams p;
   bool seen_seed = false;
   bool seen_threads = false;
-  for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
-    const std::string key(it->name.GetString(), it->name.GetStringLength());
-    const rapidjson::Value& v = it->value;
+  auto read = [&](const std::string& key, const rapidjson::Value& v) -> Status {
     if (key == "n_estimators") {
-      EVOLVE_RETURN_IF_ERROR(ReadInt(v, key, 1, kMaxEstimators, &p.n_estimators));
+      EVOLVE_RETURN_IF_ERROR(ReadIntHyperparameter(v, key, 1, kMaxEstimators, &p.n_estimators));
     } else if (key == "max_depth") {
       if (v.IsNull()) {
         p.max_depth = -1;
       } else {
-        EVOLVE_RETURN_IF_ERROR(ReadInt(v, key, 1, 1000000, &p.max_depth));
+        EVOLVE_RETURN_IF_ERROR(ReadIntHyperparameter(v, key, 1, 1000000, &p.max_depth));
       }
     } else if (key == "min_samples_leaf") {
-      EVOLVE_RETURN_IF_ERROR(ReadInt(v, key, 1, std::numeric_limits<int>::max(), &p.min_samples_leaf));
+      EVOLVE_RETURN_IF_ERROR(
+          ReadIntHyperparameter(v, key, 1, std::numeric_limits<int>::max(), &p.min_samples_leaf));
     } else if (key == "max_features") {
       p.max_features = 1.0;
       p.max_features_rule = MaxFeaturesRule::kFraction;
@@ -637,53 +602,55 @@ Result<ForestParams> ForestParamsFromJson(std::string_view json_object) {
         } else if (s == "log2") {
           p.max_features_rule = MaxFeaturesRule::kLog2;
         } else if (s != "all") {
-          return KeyError(key, "must be a number in (0, 1], \"sqrt\", \"log2\", \"all\" or null");
+          return HyperparameterError(key, "must be a number in (0, 1], \"sqrt\", \"log2\", \"all\" or null");
         }
       } else if (v.IsNumber()) {
-        EVOLVE_RETURN_IF_ERROR(ReadFraction(v, key, &p.max_features));
+        EVOLVE_RETURN_IF_ERROR(ReadFractionHyperparameter(v, key, &p.max_features));
       } else {
-        return KeyError(key, "must be a number in (0, 1], \"sqrt\", \"log2\", \"all\" or null");
+        return HyperparameterError(key, "must be a number in (0, 1], \"sqrt\", \"log2\", \"all\" or null");
       }
     } else if (key == "bootstrap") {
-      if (!v.IsBool()) return KeyError(key, "must be true or false");
+      if (!v.IsBool()) return HyperparameterError(key, "must be true or false");
       p.bootstrap = v.GetBool();
     } else if (key == "max_samples") {
       if (v.IsNull()) {
         p.max_samples = 1.0;
       } else {
-        EVOLVE_RETURN_IF_ERROR(ReadFraction(v, key, &p.max_samples));
+        EVOLVE_RETURN_IF_ERROR(ReadFractionHyperparameter(v, key, &p.max_samples));
       }
     } else if (key == "random_state" || key == "seed") {
-      if (seen_seed) return KeyError(key, "give random_state or seed, not both");
+      if (seen_seed) return HyperparameterError(key, "give random_state or seed, not both");
       seen_seed = true;
       if (v.IsNull()) {
         p.seed = 1;
       } else if (v.IsUint64()) {
         p.seed = v.GetUint64();
       } else {
-        return KeyError(key, "must be a non-negative integer or null");
+        return HyperparameterError(key, "must be a non-negative integer or null");
       }
     } else if (key == "n_jobs" || key == "threads") {
-      if (seen_threads) return KeyError(key, "give n_jobs or threads, not both");
+      if (seen_threads) return HyperparameterError(key, "give n_jobs or threads, not both");
       seen_threads = true;
       if (v.IsNull()) {
         p.threads = 0;
       } else {
         int t = 0;
-        EVOLVE_RETURN_IF_ERROR(ReadInt(v, key, std::numeric_limits<int>::min(), 4096, &t));
+        EVOLVE_RETURN_IF_ERROR(ReadIntHyperparameter(v, key, std::numeric_limits<int>::min(), 4096, &t));
         p.threads = t < 0 ? 0 : t;
       }
     } else if (key == "max_bins") {
-      EVOLVE_RETURN_IF_ERROR(ReadInt(v, key, 2, Binner::kMaxBins, &p.max_bins));
+      EVOLVE_RETURN_IF_ERROR(ReadIntHyperparameter(v, key, 2, Binner::kMaxBins, &p.max_bins));
     } else if (key == "criterion") {
       if (!v.IsString() ||
           (std::string(v.GetString()) != "squared_error" && std::string(v.GetString()) != "mse")) {
-        return KeyError(key, "only \"squared_error\" is supported");
+        return HyperparameterError(key, "only \"squared_error\" is supported");
       }
     } else {
-      return InvalidArgumentError("hyperparameters: unknown key \"" + key + "\" for random_forest_regressor");
+      return UnknownHyperparameter(key, "random_forest_regressor");
     }
-  }
+    return Status::Ok();
+  };
+  EVOLVE_RETURN_IF_ERROR(ForEachHyperparameter(json_object, read));
   EVOLVE_RETURN_IF_ERROR(p.Validate());
   return p;
 }

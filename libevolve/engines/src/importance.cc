@@ -1,10 +1,12 @@
-#include "evolve/engines/importance.h"
+#include "importance.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
 #include <utility>
+
+#include "random.h"
 
 namespace evolve::engines {
 namespace {

@@ -1,4 +1,4 @@
-#include "evolve/engines/indicators.h"
+#include "indicators.h"
 
 #include <cmath>
 #include <cstddef>

@@ -1,7 +1,4 @@
-#include "evolve/engines/linear.h"
-
-#include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
+#include "linear.h"
 
 #include <algorithm>
 #include <cmath>
@@ -9,16 +6,13 @@
 #include <string>
 #include <utility>
 
-#include "evolve/engines/serialize.h"
+#include "serialize.h"
+#include "hyperparameters.h"
 
 namespace evolve::engines {
 namespace {
 
 constexpr char kMagic[] = "EVEN";
-
-Status KeyError(const std::string& key, const std::string& problem) {
-  return InvalidArgumentError("hyperparameters." + key + ": " + problem);
-}
 
 double Dot(const double* a, const double* b, size_t n) {
   double s = 0.0;
@@ -77,41 +71,34 @@ Status ElasticNetParams::Validate() const {
 }
 
 Result<ElasticNetParams> ElasticNetParamsFromJson(std::string_view json_object) {
-  rapidjson::Document doc;
-  doc.Parse(json_object.data(), json_object.size());
-  if (doc.HasParseError()) {
-    return InvalidArgumentError(std::string("hyperparameters: invalid JSON: ") +
-                                rapidjson::GetParseError_En(doc.GetParseError()));
-  }
-  if (!doc.IsObject()) return InvalidArgumentError("hyperparameters: must be a JSON object");
   ElasticNetParams p;
-  for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
-    const std::string key(it->name.GetString(), it->name.GetStringLength());
-    const rapidjson::Value& v = it->value;
+  auto read = [&p](const std::string& key, const rapidjson::Value& v) -> Status {
     if (key == "alpha" || key == "l1_ratio" || key == "tol") {
-      if (!v.IsNumber()) return KeyError(key, "must be a number");
-      const double d = v.GetDouble();
+      double d = 0;
+      EVOLVE_RETURN_IF_ERROR(ReadNumberHyperparameter(v, key, "a number", &d));
       if (key == "alpha") {
-        if (!(d >= 0.0)) return KeyError(key, "must be >= 0");
+        if (!(d >= 0.0)) return HyperparameterError(key, "must be >= 0");
         p.alpha = d;
       } else if (key == "l1_ratio") {
-        if (!(d >= 0.0 && d <= 1.0)) return KeyError(key, "must be in [0, 1]");
+        if (!(d >= 0.0 && d <= 1.0)) return HyperparameterError(key, "must be in [0, 1]");
         p.l1_ratio = d;
       } else {
-        if (!(d > 0.0)) return KeyError(key, "must be > 0");
+        if (!(d > 0.0)) return HyperparameterError(key, "must be > 0");
         p.tol = d;
       }
     } else if (key == "max_iter") {
-      if (!v.IsNumber()) return KeyError(key, "must be an integer");
-      const double d = v.GetDouble();
+      double d = 0;
+      EVOLVE_RETURN_IF_ERROR(ReadNumberHyperparameter(v, key, "an integer", &d));
       if (std::floor(d) != d || d < 1 || d > std::numeric_limits<int>::max()) {
-        return KeyError(key, "must be an integer >= 1");
+        return HyperparameterError(key, "must be an integer >= 1");
       }
       p.max_iter = static_cast<int>(d);
     } else {
-      return InvalidArgumentError("hyperparameters: unknown key \"" + key + "\" for elasticnet_regression");
+      return UnknownHyperparameter(key, "elasticnet_regression");
     }
-  }
+    return Status::Ok();
+  };
+  EVOLVE_RETURN_IF_ERROR(ForEachHyperparameter(json_object, read));
   EVOLVE_RETURN_IF_ERROR(p.Validate());
   return p;
 }

@@ -1,6 +1,8 @@
-#include "evolve/engines/phase_timing.h"
+#include "phase_timing.h"
 
 #include <atomic>
+
+#include "evolve/enum_name.h"
 
 namespace evolve::engines {
 namespace {
@@ -13,25 +15,9 @@ std::atomic<int64_t> g_calls[kEnginePhaseCount];
 }  // namespace
 
 const char* EnginePhaseName(EnginePhase phase) {
-  switch (phase) {
-    case EnginePhase::kFeatures:
-      return "features";
-    case EnginePhase::kFit:
-      return "fit";
-    case EnginePhase::kPredict:
-      return "predict";
-    case EnginePhase::kImportance:
-      return "importance";
-    case EnginePhase::kSimData:
-      return "simdata";
-    case EnginePhase::kModelStore:
-      return "model_store";
-    case EnginePhase::kSimLoad:
-      return "sim_load";
-    case EnginePhase::kBacktest:
-      return "backtest";
-  }
-  return "unknown";
+  static constexpr const char* kNames[] = {"features",    "fit",      "predict", "importance", "simdata",
+                                           "model_store", "sim_load", "backtest"};
+  return EnumName<EnginePhase::kBacktest>(phase, kNames, "unknown");
 }
 
 EnginePhaseTimes GetEnginePhaseTimes() {

@@ -1,4 +1,4 @@
-#include "evolve/engines/serialize.h"
+#include "serialize.h"
 
 #include <cstring>
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "random.h"
+
 namespace evolve::engines {
 namespace {
 
@@ -11,64 +13,6 @@ constexpr int kMinutesPerSession = 390;
 constexpr int64_t kSessionOpenSeconds = 14 * 3600 + 30 * 60;  // 14:30 UTC
 constexpr double kPriceTick = 1e-4;
 constexpr double kTicksPerUnit = 1e4;
-
-uint64_t SplitMix64(uint64_t* state) {
-  uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
-// xoshiro256** (Blackman and Vigna): fast, and its output is fixed by its
-// definition, unlike std::normal_distribution's, which varies by library.
-class Rng {
- public:
-  explicit Rng(uint64_t seed) {
-    uint64_t sm = seed;
-    for (uint64_t& word : s_) word = SplitMix64(&sm);
-  }
-
-  uint64_t Next() {
-    const uint64_t result = Rotl(s_[1] * 5, 7) * 9;
-    const uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = Rotl(s_[3], 45);
-    return result;
-  }
-
-  // Uniform in [0, 1) with 53 random bits.
-  double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
-
-  // Standard normal by the Marsaglia polar method: only sqrt (exact in IEEE)
-  // and log, so the stream does not depend on a library's sin/cos.
-  double Normal() {
-    if (has_spare_) {
-      has_spare_ = false;
-      return spare_;
-    }
-    double u, v, s;
-    do {
-      u = 2.0 * Uniform() - 1.0;
-      v = 2.0 * Uniform() - 1.0;
-      s = u * u + v * v;
-    } while (s >= 1.0 || s == 0.0);
-    const double f = std::sqrt(-2.0 * std::log(s) / s);
-    spare_ = v * f;
-    has_spare_ = true;
-    return u * f;
-  }
-
- private:
-  static uint64_t Rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-  uint64_t s_[4];
-  double spare_ = 0.0;
-  bool has_spare_ = false;
-};
 
 // k / 10000 (a correctly rounded division) is the double nearest the decimal,
 // so prices print as short decimals and round-trip through CSV exactly.
@@ -114,6 +58,7 @@ Generated Generate(const SyntheticOptions& options) {
   out.regimes.reserve(n);
 
   Rng rng(options.seed);
+  PolarNormal normal;
   std::vector<double> prev_close(k_count);
   for (size_t k = 0; k < k_count; ++k) {
     prev_close[k] = RoundPrice(options.start_price * (1.0 + 0.1 * static_cast<double>(k)));
@@ -141,10 +86,10 @@ Generated Generate(const SyntheticOptions& options) {
         day * kSecondsPerDay + (options.intraday ? kSessionOpenSeconds + int64_t{60} * minute : 0);
     out.regimes.push_back(regime);
     const double sigma = vol[regime];
-    const double common = rng.Normal();
+    const double common = normal(rng);
     for (size_t k = 0; k < k_count; ++k) {
-      const double shock = w_common * common + w_own * rng.Normal();
-      const double g = rng.Normal(), w1 = rng.Normal(), w2 = rng.Normal(), v = rng.Normal();
+      const double shock = w_common * common + w_own * normal(rng);
+      const double g = normal(rng), w1 = normal(rng), w2 = normal(rng), v = normal(rng);
       const double r = (k == 0 ? signal_mean : 0.0) + sigma * shock;
       const double open = t == 0 ? prev_close[k] : RoundPrice(prev_close[k] * std::exp(0.25 * sigma * g));
       const double close = RoundPrice(prev_close[k] * std::exp(r));

@@ -21,14 +21,16 @@
 
 namespace evolve {
 
+// The defaults are EvolutionConfig's (evolve/types.h), the one source of a
+// run's defaults: Criteria{} == CriteriaFrom(EvolutionConfig{}).
 struct Criteria {
-  double sqn_min = 3.0;
-  double sqn_max = 5.0;
-  double profit_factor_min = 2.0;
-  double profit_factor_max = 4.0;
-  int64_t trade_count_min = 200;
-  int64_t trade_count_max = 10000;
-  double weekly_consistency_max = 0.5;
+  double sqn_min = EvolutionConfig{}.sqn_min;
+  double sqn_max = EvolutionConfig{}.sqn_max;
+  double profit_factor_min = EvolutionConfig{}.profit_factor_min;
+  double profit_factor_max = EvolutionConfig{}.profit_factor_max;
+  int64_t trade_count_min = EvolutionConfig{}.trade_count_min;
+  int64_t trade_count_max = EvolutionConfig{}.trade_count_max;
+  double weekly_consistency_max = EvolutionConfig{}.weekly_consistency_max;
   // Optional (none: not checked): exposure-matched excess return >= min,
   // max drawdown <= max, both in percent.
   std::optional<double> excess_return_min;

@@ -26,7 +26,10 @@
 // returned to the caller and leave the run as it was, to be resumed.
 //
 // Thread-safety: an engine may be used from several threads, but one run
-// must be stepped by one thread at a time (the run scheduler's job).
+// must be stepped by one thread of one process at a time. The store's run
+// locks (store.h, RunLocks) enforce that: RunToEnd and RunScheduler hold the
+// run's lock while they step it; a caller of Step() directly takes it
+// itself (store.TryLockRun).
 #ifndef EVOLVE_EVOLUTION_H_
 #define EVOLVE_EVOLUTION_H_
 
@@ -109,7 +112,14 @@ class EvolutionEngine {
   // Retryable store errors (kUnavailable: a database restarting) are logged
   // and waited out with backoff (up to max(poll_interval, 5 s) between
   // tries), as every step is safe to repeat; other store errors are returned.
+  // Holds the run's lock (RunLocks::TryLockRun) for the whole call, so no
+  // other process or scheduler steps the run meanwhile.
+  // Errors: kFailedPrecondition when another holder has the run's lock.
   Result<Run> RunToEnd(const std::string& run_id, Event* stop = nullptr);
+  // The same, for a caller that took the run's lock itself before touching
+  // the run (e.g. to resume it): `held` must be the lock of the run, taken
+  // from this engine's store, and held until the call returns.
+  Result<Run> RunToEnd(const RunLock& held, Event* stop = nullptr);
 
   // User actions, effective at the next step of whoever is stepping the run.
   // Stop: PENDING/RUNNING -> STOPPED (queued jobs stay queued).

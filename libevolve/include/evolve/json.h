@@ -10,6 +10,10 @@
 // Round trip: XFromJson(ToJson(x)) == x for every valid x (timestamps at
 // microsecond precision).
 //
+// The value rules applied while reading are evolve/validation.h's; JSON-valued
+// fields are kept as canonical text (evolve/canonical_json.h). Both headers
+// are included here.
+//
 // Thread-safety: all functions are pure.
 #ifndef EVOLVE_JSON_H_
 #define EVOLVE_JSON_H_
@@ -18,21 +22,12 @@
 #include <string_view>
 #include <vector>
 
+#include "evolve/canonical_json.h"
 #include "evolve/status.h"
 #include "evolve/types.h"
+#include "evolve/validation.h"
 
 namespace evolve {
-
-// One problem found while parsing: the JSON path of the field and what is
-// wrong with it. `field` is empty for a problem with the document itself.
-struct FieldError {
-  std::string field;
-  std::string message;
-
-  friend bool operator==(const FieldError& a, const FieldError& b) {
-    return a.field == b.field && a.message == b.message;
-  }
-};
 
 std::string ToJson(const ModelSpec& v);
 std::string ToJson(const RegimeFilter& v);
@@ -67,7 +62,7 @@ Result<PruningConfig> PruningConfigFromJson(std::string_view json, std::vector<F
 // DEFAULT_MAX_GENERATIONS in the services); `symbol` is required.
 Result<EvolutionConfig> EvolutionConfigFromJson(std::string_view json,
                                                 std::vector<FieldError>* errors = nullptr,
-                                                int default_max_generations = 4);
+                                                int default_max_generations = EvolutionConfig{}.max_generations);
 Result<Run> RunFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
 Result<Generation> GenerationFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
 Result<LineageEdge> LineageEdgeFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
@@ -78,20 +73,6 @@ Result<FingerprintRecord> FingerprintRecordFromJson(std::string_view json,
 Result<WorkerInfo> WorkerInfoFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
 Result<std::vector<std::string>> StringListFromJson(std::string_view json,
                                                     std::vector<FieldError>* errors = nullptr);
-
-// Checks the cross-field rules of a config built in code (min <= max, a
-// non-empty grid, finite numbers, known names). EvolutionConfigFromJson
-// applies the same rules.
-Status ValidateEvolutionConfig(const EvolutionConfig& config, std::vector<FieldError>* errors = nullptr);
-
-// Parses `json`, which must be a JSON object, and writes it back with keys
-// sorted, nulls dropped and numbers normalised to 10 significant digits
-// (integral values without a fraction), recursively. This is the form used in
-// fingerprints and stored configs. kInvalidArgument if not an object.
-Result<std::string> CanonicalJsonObject(std::string_view json);
-
-// `s` as a JSON string literal, quotes included.
-std::string JsonQuote(std::string_view s);
 
 }  // namespace evolve
 

@@ -10,9 +10,11 @@
 // (training, queueing, evaluating).
 //
 // One run is never stepped by two threads at once (evolution.h asks that of
-// its caller). Across processes, the `acquire` hook lets a service take a
-// lock per run before stepping it (e.g. the same run lock `evolve run`
-// takes), so a run being stepped elsewhere is left alone.
+// its caller), nor by two processes: before a run is first stepped here the
+// scheduler takes the store's lock of the run (RunLocks::TryLockRun) and
+// holds it until the run leaves the scheduler, so a run that another
+// process (an `evolve run`, another `evolve serve`) is stepping is left
+// alone, and adopted once that process is gone.
 //
 // On Start() the scheduler adopts every PENDING and RUNNING run of the
 // store (an orchestrator killed mid-run resumes them where they were), and
@@ -30,7 +32,6 @@
 #define EVOLVE_SCHEDULER_H_
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -63,15 +64,6 @@ struct SchedulerOptions {
   Duration error_backoff = std::chrono::seconds(5);
 };
 
-struct SchedulerHooks {
-  // Called before a run is first stepped here; an error leaves the run
-  // unscheduled (e.g. kFailedPrecondition: another process steps it).
-  std::function<Status(const std::string& run_id)> acquire;
-  // Called when a scheduled run leaves the scheduler: it ended or was
-  // stopped, it vanished, or the scheduler shut down.
-  std::function<void(const std::string& run_id)> release;
-};
-
 struct SchedulerStats {
   int64_t steps = 0;
   int64_t step_errors = 0;
@@ -83,7 +75,7 @@ struct SchedulerStats {
 class RunScheduler {
  public:
   // `engine` and `store` must outlive the scheduler.
-  RunScheduler(EvolutionEngine& engine, Store& store, SchedulerOptions options = {}, SchedulerHooks hooks = {});
+  RunScheduler(EvolutionEngine& engine, Store& store, SchedulerOptions options = {});
   ~RunScheduler();  // Shutdown()
   RunScheduler(const RunScheduler&) = delete;
   RunScheduler& operator=(const RunScheduler&) = delete;
@@ -95,7 +87,8 @@ class RunScheduler {
 
   // Schedules a run (a new one, or one just resumed). Scheduling a run that
   // is already held only makes it be checked soon.
-  // Errors: kFailedPrecondition after Shutdown(); errors of `acquire`.
+  // Errors: kFailedPrecondition after Shutdown(), or when another holder
+  // has the run's lock (RunLocks::TryLockRun).
   Status Submit(const std::string& run_id);
 
   // Makes a held run be stepped soon (e.g. after the user stopped or

@@ -1,5 +1,5 @@
 // Store: everything libevolve keeps. Split into focused interfaces so a
-// component asks only for what it uses (a worker needs a JobQueue and a
+// component asks only for what it uses (a worker needs a WorkerQueue and a
 // WorkerRegistry; the engine needs a Store), and combined in Store, which
 // one backend (SQLite, PostgreSQL, the in-memory fake) implements whole.
 //
@@ -19,8 +19,10 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "evolve/clock.h"
@@ -183,24 +185,21 @@ struct QueueEvent {
   std::string batch_id;
 };
 
-// The priority queue of simulation jobs, with leases.
+// What a worker needs of the queue, and all it needs: claim jobs, keep
+// their leases, report their outcomes, give back what it will not run, and
+// be woken when work arrives. JobQueue extends it with what an engine and an
+// operator need; a worker on another host reaches it over HTTP
+// (evolve::http::OrchestratorClient implements it whole).
 //
 // Order of claims: priority DESC, created_at ASC, id ASC. A claim moves a job
 // to RUNNING with worker_id, attempts + 1 and lease_until = now + lease. Only
 // the worker holding the lease may heartbeat, complete, fail or release it.
-class JobQueue {
+class WorkerQueue {
  public:
-  JobQueue() = default;
-  JobQueue(const JobQueue&) = delete;
-  JobQueue& operator=(const JobQueue&) = delete;
-  virtual ~JobQueue() = default;
-
-  // Inserts every job of `jobs` (all with batch_id == `batch_id`) as PENDING,
-  // in one transaction. If the batch already has jobs, inserts nothing and
-  // returns 0: idempotent, so a resumed engine may enqueue again. Returns
-  // the number inserted. Notifies kJobsAvailable.
-  // Errors: kInvalidArgument if a job's batch_id differs or an id repeats.
-  virtual Result<int> EnqueueBatch(const std::string& batch_id, const std::vector<Job>& jobs) = 0;
+  WorkerQueue() = default;
+  WorkerQueue(const WorkerQueue&) = delete;
+  WorkerQueue& operator=(const WorkerQueue&) = delete;
+  virtual ~WorkerQueue() = default;
 
   // Claims up to `max_jobs` PENDING jobs in priority order for `worker_id`,
   // each leased for `lease`. Never returns a job to two workers. Empty when
@@ -211,6 +210,42 @@ class JobQueue {
   // Errors: kNotFound; kAborted when the worker no longer holds the job
   // (lease expired and reaped, re-claimed, cancelled).
   virtual Status HeartbeatJob(const std::string& job_id, const std::string& worker_id, Duration lease) = 0;
+
+  // Reports several outcomes of jobs this worker holds, each exactly as
+  // JobQueue::CompleteJob / FailJob would, in one round trip: a backend
+  // writes them in one transaction, so a worker with many short jobs pays
+  // one commit per batch instead of one per job. Returns one Status per
+  // outcome, in order: OK when written, else why not (kAborted/kNotFound for
+  // a job the worker no longer holds; the others are still written). The
+  // call itself fails only when nothing was written (e.g. kUnavailable).
+  // Notifies kJobFinished per written outcome.
+  virtual Result<std::vector<Status>> FinishJobs(const std::string& worker_id,
+                                                 const std::vector<JobOutcome>& outcomes) = 0;
+
+  // Gives back a job this worker holds but will not run (shutdown): PENDING
+  // again, and the claim's attempt is not counted. Errors: as HeartbeatJob.
+  virtual Status ReleaseJob(const std::string& job_id, const std::string& worker_id) = 0;
+
+  // Calls `listener` (from any thread, possibly with store locks released)
+  // after events of this process's queue object. Other processes sharing the
+  // database may be seen late or not at all: listeners are a wake-up hint,
+  // never the only way to learn of work (a queue with no push events at all
+  // may register the listener and never call it). Returns a handle for
+  // Unsubscribe.
+  virtual int64_t Subscribe(std::function<void(const QueueEvent&)> listener) = 0;
+  virtual void Unsubscribe(int64_t handle) = 0;
+};
+
+// The priority queue of simulation jobs, with leases: what a worker needs
+// (WorkerQueue) and what the engine and an operator need besides.
+class JobQueue : public WorkerQueue {
+ public:
+  // Inserts every job of `jobs` (all with batch_id == `batch_id`) as PENDING,
+  // in one transaction. If the batch already has jobs, inserts nothing and
+  // returns 0: idempotent, so a resumed engine may enqueue again. Returns
+  // the number inserted. Notifies kJobsAvailable.
+  // Errors: kInvalidArgument if a job's batch_id differs or an id repeats.
+  virtual Result<int> EnqueueBatch(const std::string& batch_id, const std::vector<Job>& jobs) = 0;
 
   // Stores the result and marks the job COMPLETED, only if `worker_id` holds
   // it and it is RUNNING. Notifies kJobFinished.
@@ -225,20 +260,10 @@ class JobQueue {
   virtual Status FailJob(const std::string& job_id, const std::string& worker_id, const std::string& error,
                          bool retryable) = 0;
 
-  // Reports several outcomes of jobs this worker holds, each exactly as
-  // CompleteJob / FailJob would, in one round trip: a backend writes them in
-  // one transaction, so a worker with many short jobs pays one commit per
-  // batch instead of one per job. Returns one Status per outcome, in order:
-  // OK when written, else why not (kAborted/kNotFound for a job the worker
-  // no longer holds, as CompleteJob says; the others are still written). The
-  // call itself fails only when nothing was written (e.g. kUnavailable).
-  // The default calls CompleteJob / FailJob for each outcome.
-  virtual Result<std::vector<Status>> FinishJobs(const std::string& worker_id,
-                                                 const std::vector<JobOutcome>& outcomes);
-
-  // Gives back a job this worker holds but will not run (shutdown): PENDING
-  // again, and the claim's attempt is not counted. Errors: as CompleteJob.
-  virtual Status ReleaseJob(const std::string& job_id, const std::string& worker_id) = 0;
+  // WorkerQueue::FinishJobs. The default calls CompleteJob / FailJob for
+  // each outcome; a backend overrides it to write them in one transaction.
+  Result<std::vector<Status>> FinishJobs(const std::string& worker_id,
+                                         const std::vector<JobOutcome>& outcomes) override;
 
   // Returns every RUNNING job whose lease ended before now to PENDING, or
   // marks it FAILED ("lease expired after N attempts") when it has used all
@@ -254,13 +279,6 @@ class JobQueue {
   // Counts by status of the jobs matching run_id/batch_id of `filter`
   // (status, limit and offset are ignored).
   virtual Result<JobCounts> CountJobs(const JobFilter& filter) = 0;
-
-  // Calls `listener` (from any thread, possibly with store locks released)
-  // after events of this process's queue object. Other processes sharing the
-  // database may be seen late or not at all: listeners are a wake-up hint,
-  // never the only way to learn of work. Returns a handle for Unsubscribe.
-  virtual int64_t Subscribe(std::function<void(const QueueEvent&)> listener) = 0;
-  virtual void Unsubscribe(int64_t handle) = 0;
 };
 
 // Holy Grail wins.
@@ -321,13 +339,51 @@ class ArtifactStore {
   virtual Result<std::string> GetArtifact(const std::string& key) = 0;
 };
 
+// The lock of one run: while it is held, no other holder (in this process
+// or in any other process sharing the store) can take it. Released when the
+// object is destroyed, and when the holding process dies, even by kill -9,
+// so a killed run can be resumed at once.
+class RunLock {
+ public:
+  explicit RunLock(std::string run_id) : run_id_(std::move(run_id)) {}
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+  virtual ~RunLock() = default;
+
+  const std::string& run_id() const { return run_id_; }
+
+ private:
+  std::string run_id_;
+};
+
+// One stepper per run (evolution.h) is enforced by the run locks of the
+// store the run lives in: EvolutionEngine::RunToEnd and RunScheduler take
+// them. A backend implements them for every process that shares its data:
+// the in-memory fake within its process, SQLite on the host (file locks
+// beside the database), PostgreSQL across hosts (advisory locks of the
+// database, many runs on one session).
+class RunLocks {
+ public:
+  RunLocks() = default;
+  RunLocks(const RunLocks&) = delete;
+  RunLocks& operator=(const RunLocks&) = delete;
+  virtual ~RunLocks() = default;
+
+  // Takes the lock of `run_id` without waiting; the run need not exist.
+  // Errors: kFailedPrecondition when another holder has it (the message
+  // names the run and says what to do); kUnavailable when the backend
+  // cannot be reached.
+  virtual Result<std::unique_ptr<RunLock>> TryLockRun(const std::string& run_id) = 0;
+};
+
 // Everything, from one backend.
 class Store : public RunStore,
               public ModelRegistry,
               public JobQueue,
               public PromotionStore,
               public WorkerRegistry,
-              public ArtifactStore {
+              public ArtifactStore,
+              public RunLocks {
  public:
   // The time the store writes into timestamps and leases.
   virtual Clock& clock() = 0;

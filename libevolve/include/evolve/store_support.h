@@ -101,6 +101,36 @@ std::string LeaseExhaustedMessage(int attempts, const std::string& worker_id);
 // "PENDING, RUNNING" (or "(none)"), for TransitionRun's refusal.
 std::string JoinRunStatuses(const std::vector<RunStatus>& statuses);
 
+
+// The run locks held in this process (RunLocks): what the in-memory fake
+// needs whole, and what a backend whose cross-process lock does not exclude
+// holders in the same process (a PostgreSQL session's advisory locks stack)
+// puts in front of it. A lock taken here stays valid after the table's owner
+// is gone (the table is shared with the locks).
+//
+// Thread-safety: safe for concurrent use.
+class InProcessRunLocks {
+ public:
+  InProcessRunLocks();
+
+  // Takes `run_id` for this process. When the returned lock is destroyed,
+  // `release` (may be empty: the backend's own unlock) runs first, then the
+  // run is free again here, so no holder of this process can take the run
+  // while the backend still holds it.
+  // Errors: kFailedPrecondition when the run is held here already
+  // (RunBusyError).
+  Result<std::unique_ptr<RunLock>> TryLock(const std::string& run_id, std::function<void()> release = {});
+
+  struct Table;  // the held runs; shared by the table and its locks
+
+ private:
+  std::shared_ptr<Table> table_;
+};
+
+// The kFailedPrecondition of RunLocks::TryLockRun when another holder has
+// the run: names the run and what to do.
+Status RunBusyError(const std::string& run_id);
+
 }  // namespace evolve
 
 #endif  // EVOLVE_STORE_SUPPORT_H_

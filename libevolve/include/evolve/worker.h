@@ -29,6 +29,17 @@
 
 namespace evolve {
 
+// How long a worker counts as live after its last heartbeat: a worker is
+// live while it is ACTIVE and has heartbeat within this time. Every worker
+// heartbeats well within it (WorkerOptions::heartbeat_interval is at most
+// half of it), so a live worker is never reported dead.
+inline constexpr Duration kWorkerLiveness = std::chrono::seconds(60);
+bool IsWorkerLive(const WorkerInfo& worker, TimePoint now);
+
+// This host's name, as workers register it (WorkerInfo::host); "localhost"
+// when the system gives none.
+std::string HostName();
+
 struct WorkerOptions {
   std::string worker_id;  // required, unique among live workers
   std::string host;
@@ -36,7 +47,7 @@ struct WorkerOptions {
   int max_jobs_per_claim = 1;
   Duration lease = std::chrono::seconds(60);
   // How often held leases (and the registry entry) are refreshed; must be
-  // well below `lease`.
+  // well below `lease`, and at most half of kWorkerLiveness.
   Duration heartbeat_interval = std::chrono::seconds(15);
   // How long an idle worker waits before claiming again, unless woken.
   Duration poll_interval = std::chrono::seconds(5);
@@ -62,7 +73,7 @@ class Worker {
  public:
   // `registry` may be null (no registration, e.g. in tests). All references
   // must outlive the worker.
-  Worker(JobQueue& queue, WorkerRegistry* registry, Simulator& simulator, Clock& clock,
+  Worker(WorkerQueue& queue, WorkerRegistry* registry, Simulator& simulator, Clock& clock,
          WorkerOptions options);
   ~Worker();
   Worker(const Worker&) = delete;

@@ -750,8 +750,18 @@
 
   // ------------------------------------------------------------ start evolution
 
-  // Every POST /evolve field (docs/api.md), with the seed's defaults.
+  // Every POST /evolve field (docs/api.md), with the service's defaults
+  // (GET /api/defaults: the library's EvolutionConfig, their one source).
   function startView() {
+    const shown = location.hash;
+    api('/api/defaults').then((d) => {
+      if (location.hash === shown) startForm(d);
+    }, (e) => {
+      if (location.hash === shown) view().append(section('Start evolution', { id: 'start' }, errorNote(e)));
+    });
+  }
+
+  function startForm(d) {
     const fieldBoxes = {};
     const top = h('div', { class: 'form-errors', id: 'form-errors', role: 'alert' });
 
@@ -765,7 +775,7 @@
       fieldBoxes[name] = box;
       return box;
     }
-    const num = (name, value, extra) => h('input', Object.assign({ type: 'number', step: 'any', name, value: value === undefined ? '' : String(value) }, extra || {}));
+    const num = (name, value, extra) => h('input', Object.assign({ type: 'number', step: 'any', name, value: value === undefined || value === null ? '' : String(value) }, extra || {}));
     const text = (name, value, extra) => h('input', Object.assign({ type: 'text', name, value: value || '', spellcheck: 'false' }, extra || {}));
     const select = (name, options, value) => {
       const el = h('select', { name }, options.map(([v, l]) => h('option', { value: v }, l)));
@@ -781,30 +791,30 @@
     const setAll = (on) => features.querySelectorAll('input[type=checkbox]').forEach((c) => { if (!c.parentNode.hidden) c.checked = on; });
 
     const f = {
-      algorithm: select('algorithm', [['RandomForest', 'RandomForest (random_forest_regressor)'], ['ElasticNet', 'ElasticNet (elasticnet_regression)'], ['linear_regression', 'linear_regression']], 'RandomForest'),
-      target_col: text('target_col', 'close'),
-      target_transform: select('target_transform', [['log_return', 'log_return'], ['none', 'none'], ['log', 'log'], ['pct_change', 'pct_change']], 'log_return'),
-      max_generations: num('max_generations', '', { placeholder: 'server default (4)' }),
+      algorithm: select('algorithm', [['RandomForest', 'RandomForest (random_forest_regressor)'], ['ElasticNet', 'ElasticNet (elasticnet_regression)'], ['linear_regression', 'linear_regression']], d.algorithm),
+      target_col: text('target_col', d.target_col),
+      target_transform: select('target_transform', [['log_return', 'log_return'], ['none', 'none'], ['log', 'log'], ['pct_change', 'pct_change']], d.target_transform),
+      max_generations: num('max_generations', '', { placeholder: 'server default (' + d.max_generations + ')' }),
       timeframe: text('timeframe', '', { placeholder: 'the data’s (1d or 1m)' }),
       train_window: num('data_options.train_window', '', { placeholder: '1000' }),
       test_window: num('data_options.test_window', '', { placeholder: '250' }),
       refit_every: num('data_options.refit_every', '', { placeholder: 'ceil(train / test)' }),
       seed_model_id: text('seed_model_id', '', { placeholder: 'none: train the seed' }),
-      thresholds: text('thresholds', '0.0001, 0.0003, 0.0005'),
-      regime_configs: h('textarea', { name: 'regime_configs', rows: '2', spellcheck: 'false' }, '[{}]'),
-      sqn_min: num('sqn_min', 3.0), sqn_max: num('sqn_max', 5.0),
-      profit_factor_min: num('profit_factor_min', 2.0), profit_factor_max: num('profit_factor_max', 4.0),
-      trade_count_min: num('trade_count_min', 200, { step: '1' }), trade_count_max: num('trade_count_max', 10000, { step: '1' }),
-      weekly_consistency_max: num('weekly_consistency_max', 0.5),
-      holdout_fraction: num('holdout_fraction', 0.2),
+      thresholds: text('thresholds', d.thresholds.join(', ')),
+      regime_configs: h('textarea', { name: 'regime_configs', rows: '2', spellcheck: 'false' }, JSON.stringify(d.regime_configs)),
+      sqn_min: num('sqn_min', d.sqn_min), sqn_max: num('sqn_max', d.sqn_max),
+      profit_factor_min: num('profit_factor_min', d.profit_factor_min), profit_factor_max: num('profit_factor_max', d.profit_factor_max),
+      trade_count_min: num('trade_count_min', d.trade_count_min, { step: '1' }), trade_count_max: num('trade_count_max', d.trade_count_max, { step: '1' }),
+      weekly_consistency_max: num('weekly_consistency_max', d.weekly_consistency_max),
+      holdout_fraction: num('holdout_fraction', d.holdout_fraction),
       holdout_start: text('holdout_start', '', { placeholder: 'YYYY-MM-DD (replaces the fraction)' }),
-      dsr_min: num('dsr_min', '', { placeholder: 'none' }),
-      pbo_max: num('pbo_max', '', { placeholder: 'none' }),
-      hyperparameters: h('textarea', { name: 'hyperparameters', rows: '2', spellcheck: 'false' }, '{}'),
-      pruning_strategy: select('pruning.strategy', [['non_positive', 'non_positive: prune importance ≤ 0'], ['keep_top_fraction', 'keep_top_fraction'], ['threshold', 'threshold: prune importance ≤ min']], 'non_positive'),
-      pruning_fraction: num('pruning.fraction', 0.5),
-      pruning_min_importance: num('pruning.min_importance', 0),
-      initial_cash: num('initial_cash', 10000), fee_bps: num('fee_bps', 1), slippage_bps: num('slippage_bps', 1),
+      dsr_min: num('dsr_min', d.dsr_min, { placeholder: 'none' }),
+      pbo_max: num('pbo_max', d.pbo_max, { placeholder: 'none' }),
+      hyperparameters: h('textarea', { name: 'hyperparameters', rows: '2', spellcheck: 'false' }, JSON.stringify(d.hyperparameters)),
+      pruning_strategy: select('pruning.strategy', [['non_positive', 'non_positive: prune importance ≤ 0'], ['keep_top_fraction', 'keep_top_fraction'], ['threshold', 'threshold: prune importance ≤ min']], d.pruning.strategy),
+      pruning_fraction: num('pruning.fraction', d.pruning.fraction),
+      pruning_min_importance: num('pruning.min_importance', d.pruning.min_importance),
+      initial_cash: num('initial_cash', d.initial_cash), fee_bps: num('fee_bps', d.fee_bps), slippage_bps: num('slippage_bps', d.slippage_bps),
     };
     const submit = h('button', { type: 'submit', class: 'primary', id: 'start-submit' }, 'Start evolution');
     const form = h('form', { id: 'evolve-form', class: 'evolve-form', novalidate: true },

@@ -11,31 +11,19 @@ prints
 Only the fit is timed. --model-out pickles the fitted model for
 importance_sklearn.py (so that it does not refit for ~90 s).
 """
-import argparse
 import pickle
 import time
 
-import numpy as np
-from sklearn.ensemble import RandomForestRegressor
 from sklearn.metrics import r2_score
 
-
-def load(path):
-    data = np.loadtxt(path, delimiter=",", skiprows=1)
-    return data[:, :-1], data[:, -1]
+from forest_peer import arguments, forest, load
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("train")
-    ap.add_argument("holdout")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--model-out")
-    args = ap.parse_args()
+    args = arguments("--model-out", "pickle the fitted forest here")
     x, y = load(args.train)
     xh, yh = load(args.holdout)
-    model = RandomForestRegressor(n_estimators=100, max_depth=10, min_samples_leaf=5, max_features=1.0,
-                                  bootstrap=True, n_jobs=args.threads, random_state=0)
+    model = forest(args.threads)
     start = time.perf_counter()
     model.fit(x, y)
     seconds = time.perf_counter() - start

@@ -10,35 +10,24 @@ RandomForestRegressor, untimed), then times
 on the 20k-row holdout (30 features x 5 repeats) and prints
     sklearn_importance_seconds=<s>
 """
-import argparse
 import pickle
 import time
 
 import numpy as np
-from sklearn.ensemble import RandomForestRegressor
 from sklearn.inspection import permutation_importance
 
-
-def load(path):
-    data = np.loadtxt(path, delimiter=",", skiprows=1)
-    return data[:, :-1], data[:, -1]
+from forest_peer import arguments, forest, load
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("train")
-    ap.add_argument("holdout")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--model")
-    args = ap.parse_args()
+    args = arguments("--model", "the forest pickled by forest_sklearn.py --model-out")
     xh, yh = load(args.holdout)
     if args.model:
         with open(args.model, "rb") as f:
             model = pickle.load(f)
     else:
         x, y = load(args.train)
-        model = RandomForestRegressor(n_estimators=100, max_depth=10, min_samples_leaf=5, max_features=1.0,
-                                      bootstrap=True, n_jobs=args.threads, random_state=0).fit(x, y)
+        model = forest(args.threads).fit(x, y)
     model.set_params(n_jobs=1)  # permutation_importance parallelises over features itself
     start = time.perf_counter()
     result = permutation_importance(model, xh, yh, scoring="neg_mean_squared_error", n_repeats=5,

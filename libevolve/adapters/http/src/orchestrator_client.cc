@@ -11,14 +11,16 @@
 #include <exception>
 #include <utility>
 
+#include "evolve/http/error_reply.h"
 #include "evolve/json.h"
 #include "http_url.h"
 #include "service_client.h"  // internal::Serialize
+#include "worker_protocol_wire.h"
 
 namespace evolve::http {
 namespace {
 
-using internal::Serialize;
+using namespace internal;  // NOLINT: Serialize, the wire's paths
 
 struct Reply {
   int status = 0;
@@ -29,34 +31,6 @@ std::string Seconds(Duration d) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.6f", std::chrono::duration<double>(d).count());
   return buf;
-}
-
-// The code of an error body's "code" ("conflict", ...) as a StatusCode: the
-// inverse of what the orchestrator sends.
-StatusCode CodeFromName(const std::string& code) {
-  if (code == "invalid_argument") return StatusCode::kInvalidArgument;
-  if (code == "not_found") return StatusCode::kNotFound;
-  if (code == "conflict") return StatusCode::kAborted;
-  if (code == "failed_precondition") return StatusCode::kFailedPrecondition;
-  if (code == "already_exists") return StatusCode::kAlreadyExists;
-  if (code == "unavailable") return StatusCode::kUnavailable;
-  return StatusCode::kInternal;
-}
-
-// {"error": {"message": ...}} of an error reply, else the start of the body.
-std::string ErrorMessage(const std::string& body) {
-  rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
-  if (!doc.HasParseError() && doc.IsObject()) {
-    auto error = doc.FindMember("error");
-    if (error != doc.MemberEnd() && error->value.IsObject()) {
-      auto message = error->value.FindMember("message");
-      if (message != error->value.MemberEnd() && message->value.IsString()) return message->value.GetString();
-    }
-  }
-  std::string text = body.substr(0, 200);
-  std::replace(text.begin(), text.end(), '\n', ' ');
-  return text.empty() ? "(no body)" : text;
 }
 
 }  // namespace
@@ -96,30 +70,24 @@ class OrchestratorClient::Impl {
     }
   }
 
-  // The Status of a reply: OK for 2xx, else the code its HTTP status means.
+  // The Status of a reply: OK for 2xx, else what the server sent
+  // (error_reply.h), with the token named for a 401 or 403.
   Status StatusOf(const Reply& reply, const char* method, const std::string& path) const {
     if (reply.status >= 200 && reply.status < 300) return Status::Ok();
     const std::string context = "orchestrator " + url_ + ": " + method + " " + path + ": HTTP " +
                                 std::to_string(reply.status) + ": ";
-    const std::string message = ErrorMessage(reply.body);
-    switch (reply.status) {
-      case 400:
-      case 413:
-        return InvalidArgumentError(context + message);
-      case 401:
-      case 403:
-        return FailedPreconditionError(context + "the orchestrator refused the API token (" +
-                                       (options_.token.empty() ? "none was given; set EVOLVE_API_TOKEN"
-                                                               : "check EVOLVE_API_TOKEN or --token-file") +
-                                       "): " + message);
-      case 404:
-        return NotFoundError(context + message);
-      case 409:
-        return AbortedError(context + message);
-      default:
-        if (reply.status >= 500) return UnavailableError(context + message);
-        return FailedPreconditionError(context + "unexpected reply: " + message);
+    const ErrorBody error = ParseErrorJson(reply.body);
+    const StatusCode code = StatusCodeOfReply(reply.status, error.code);
+    if (reply.status == 401 || reply.status == 403) {
+      return Status(code, context + "the orchestrator refused the API token (" +
+                              (options_.token.empty() ? "none was given; set EVOLVE_API_TOKEN"
+                                                      : "check EVOLVE_API_TOKEN or --token-file") +
+                              "): " + error.message);
     }
+    if (error.code.empty() && code == StatusCode::kFailedPrecondition) {
+      return Status(code, context + "unexpected reply: " + error.message);
+    }
+    return Status(code, context + error.message);
   }
 
   // A request whose 2xx reply is a JSON object, parsed into `doc`.
@@ -133,13 +101,6 @@ class OrchestratorClient::Impl {
                            ": the reply is not a JSON object: " + reply.body.substr(0, 200));
     }
     return Status::Ok();
-  }
-
-  // A Status for what the protocol does not offer.
-  Status NotOffered(const char* call) const {
-    return FailedPreconditionError(std::string("OrchestratorClient::") + call + " is not offered over the " +
-                                   "orchestrator's HTTP API (" + url_ +
-                                   "): a remote worker only claims, heartbeats and reports jobs");
   }
 
   int64_t NextHandle() { return ++handles_; }
@@ -174,7 +135,7 @@ Result<std::vector<Job>> OrchestratorClient::ClaimJobs(const std::string& worker
   const std::string body = "{\"worker_id\":" + JsonQuote(worker_id) + ",\"max_jobs\":" + std::to_string(n) +
                            ",\"lease_seconds\":" + Seconds(lease) + "}";
   rapidjson::Document doc;
-  if (Status s = impl_->Call("POST", "/jobs/claim", body, &doc); !s.ok()) {
+  if (Status s = impl_->Call("POST", kClaimPath, body, &doc); !s.ok()) {
     // No such route: not an `evolve serve`, or one without the worker
     // protocol. Retrying would not help.
     if (s.code() == StatusCode::kNotFound) {
@@ -202,21 +163,24 @@ Result<std::vector<Job>> OrchestratorClient::ClaimJobs(const std::string& worker
 
 Status OrchestratorClient::HeartbeatJob(const std::string& job_id, const std::string& worker_id, Duration lease) {
   const std::string body = "{\"worker_id\":" + JsonQuote(worker_id) + ",\"lease_seconds\":" + Seconds(lease) + "}";
-  return impl_->Call("POST", "/jobs/" + PercentEncode(job_id) + "/heartbeat", body, nullptr);
+  return impl_->Call("POST", JobPath(job_id, kHeartbeat), body, nullptr);
 }
 
 Status OrchestratorClient::CompleteJob(const std::string& job_id, const std::string& worker_id,
                                        const SimulationResult& result) {
-  const std::string body =
-      "{\"worker_id\":" + JsonQuote(worker_id) + ",\"success\":true,\"result\":" + ToJson(result) + "}";
-  return impl_->Call("POST", "/jobs/" + PercentEncode(job_id) + "/complete", body, nullptr);
+  JobOutcome outcome;
+  outcome.result = result;
+  return impl_->Call("POST", JobPath(job_id, kComplete),
+                     "{\"worker_id\":" + JsonQuote(worker_id) + "," + OutcomeFields(outcome) + "}", nullptr);
 }
 
 Status OrchestratorClient::FailJob(const std::string& job_id, const std::string& worker_id, const std::string& error,
                                    bool retryable) {
-  const std::string body = "{\"worker_id\":" + JsonQuote(worker_id) + ",\"success\":false,\"error\":" +
-                           JsonQuote(error) + ",\"retryable\":" + (retryable ? "true" : "false") + "}";
-  return impl_->Call("POST", "/jobs/" + PercentEncode(job_id) + "/complete", body, nullptr);
+  JobOutcome outcome;
+  outcome.error = error;
+  outcome.retryable = retryable;
+  return impl_->Call("POST", JobPath(job_id, kComplete),
+                     "{\"worker_id\":" + JsonQuote(worker_id) + "," + OutcomeFields(outcome) + "}", nullptr);
 }
 
 Result<std::vector<Status>> OrchestratorClient::FinishJobs(const std::string& worker_id,
@@ -226,19 +190,12 @@ Result<std::vector<Status>> OrchestratorClient::FinishJobs(const std::string& wo
     const size_t end = std::min(outcomes.size(), start + kMaxJobsPerRequest);
     std::string body = "{\"worker_id\":" + JsonQuote(worker_id) + ",\"outcomes\":[";
     for (size_t i = start; i < end; ++i) {
-      const JobOutcome& o = outcomes[i];
       if (i > start) body += ',';
-      body += "{\"job_id\":" + JsonQuote(o.job_id);
-      if (o.result.has_value()) {
-        body += ",\"success\":true,\"result\":" + ToJson(*o.result) + "}";
-      } else {
-        body += ",\"success\":false,\"error\":" + JsonQuote(o.error) +
-                ",\"retryable\":" + (o.retryable ? "true" : "false") + "}";
-      }
+      body += "{\"job_id\":" + JsonQuote(outcomes[i].job_id) + "," + OutcomeFields(outcomes[i]) + "}";
     }
     body += "]}";
     rapidjson::Document doc;
-    Status s = impl_->Call("POST", "/jobs/finish", body, &doc);
+    Status s = impl_->Call("POST", kFinishPath, body, &doc);
     if (!s.ok()) {
       // The earlier requests were written: report this one's outcomes as
       // failed rather than the whole call.
@@ -261,10 +218,12 @@ Result<std::vector<Status>> OrchestratorClient::FinishJobs(const std::string& wo
         statuses.push_back(Status::Ok());
         continue;
       }
+      // An outcome's error is the Status the store gave it (error_reply.h).
       auto code = error->value.FindMember("code");
       auto message = error->value.FindMember("message");
+      const bool named = code != error->value.MemberEnd() && code->value.IsString();
       statuses.emplace_back(
-          CodeFromName(code != error->value.MemberEnd() && code->value.IsString() ? code->value.GetString() : ""),
+          StatusCodeNamed(named ? code->value.GetString() : "").value_or(StatusCode::kInternal),
           "orchestrator " + url() + ": " +
               (message != error->value.MemberEnd() && message->value.IsString() ? message->value.GetString()
                                                                                  : Serialize(error->value)));
@@ -274,17 +233,8 @@ Result<std::vector<Status>> OrchestratorClient::FinishJobs(const std::string& wo
 }
 
 Status OrchestratorClient::ReleaseJob(const std::string& job_id, const std::string& worker_id) {
-  return impl_->Call("POST", "/jobs/" + PercentEncode(job_id) + "/release",
-                     "{\"worker_id\":" + JsonQuote(worker_id) + "}", nullptr);
+  return impl_->Call("POST", JobPath(job_id, kRelease), "{\"worker_id\":" + JsonQuote(worker_id) + "}", nullptr);
 }
-
-Result<int> OrchestratorClient::EnqueueBatch(const std::string&, const std::vector<Job>&) {
-  return impl_->NotOffered("EnqueueBatch");
-}
-Result<int> OrchestratorClient::ReapExpiredJobs() { return impl_->NotOffered("ReapExpiredJobs"); }
-Result<Job> OrchestratorClient::GetJob(const std::string&) { return impl_->NotOffered("GetJob"); }
-Result<std::vector<Job>> OrchestratorClient::ListJobs(const JobFilter&) { return impl_->NotOffered("ListJobs"); }
-Result<JobCounts> OrchestratorClient::CountJobs(const JobFilter&) { return impl_->NotOffered("CountJobs"); }
 
 int64_t OrchestratorClient::Subscribe(std::function<void(const QueueEvent&)>) { return impl_->NextHandle(); }
 void OrchestratorClient::Unsubscribe(int64_t) {}
@@ -294,22 +244,22 @@ void OrchestratorClient::Unsubscribe(int64_t) {}
 Status OrchestratorClient::RegisterWorker(const WorkerInfo& worker) {
   const std::string body = "{\"id\":" + JsonQuote(worker.id) + ",\"host\":" + JsonQuote(worker.host) +
                            ",\"pid\":" + std::to_string(worker.pid) + "}";
-  return impl_->Call("POST", "/workers/register", body, nullptr);
+  return impl_->Call("POST", kRegisterPath, body, nullptr);
 }
 
 Status OrchestratorClient::WorkerHeartbeat(const std::string& worker_id,
                                            const std::vector<std::string>& current_jobs) {
-  return impl_->Call("POST", "/workers/" + PercentEncode(worker_id) + "/heartbeat",
-                     "{\"current_jobs\":" + ToJson(current_jobs) + "}", nullptr);
+  return impl_->Call("POST", WorkerPath(worker_id, kHeartbeat), "{\"current_jobs\":" + ToJson(current_jobs) + "}",
+                     nullptr);
 }
 
 Status OrchestratorClient::DeregisterWorker(const std::string& worker_id) {
-  return impl_->Call("POST", "/workers/" + PercentEncode(worker_id) + "/deregister", "{}", nullptr);
+  return impl_->Call("POST", WorkerPath(worker_id, kDeregister), "{}", nullptr);
 }
 
 Result<std::vector<WorkerInfo>> OrchestratorClient::ListWorkers() {
   rapidjson::Document doc;
-  EVOLVE_RETURN_IF_ERROR(impl_->Call("GET", "/workers", "", &doc));
+  EVOLVE_RETURN_IF_ERROR(impl_->Call("GET", kWorkersPath, "", &doc));
   auto workers = doc.FindMember("workers");
   if (workers == doc.MemberEnd() || !workers->value.IsArray()) {
     return InternalError("orchestrator " + url() + ": GET /workers: the reply has no \"workers\" array");
@@ -329,12 +279,13 @@ Result<std::vector<WorkerInfo>> OrchestratorClient::ListWorkers() {
 // -------------------------------------------------------------- artifacts
 
 Status OrchestratorClient::PutArtifact(const std::string&, const std::string&) {
-  return impl_->NotOffered("PutArtifact");
+  return FailedPreconditionError("OrchestratorClient::PutArtifact: the worker protocol of " + url() +
+                                 " has no upload; a remote worker only reads artifacts");
 }
 
 Result<std::string> OrchestratorClient::GetArtifact(const std::string& key) {
   if (key.empty()) return InvalidArgumentError("GetArtifact: the key must not be empty");
-  const std::string path = "/artifacts/" + PercentEncode(key, /*keep_slash=*/true);
+  const std::string path = ArtifactPath(key);
   EVOLVE_ASSIGN_OR_RETURN(Reply reply, impl_->Send("GET", path, ""));
   EVOLVE_RETURN_IF_ERROR(impl_->StatusOf(reply, "GET", path));
   return std::move(reply.body);

@@ -133,6 +133,11 @@ Connection::~Connection() {
   sqlite3_close(db_);
 }
 
+std::string Connection::FileName() const {
+  const char* name = sqlite3_db_filename(db_, "main");
+  return name != nullptr ? name : "";
+}
+
 Result<Statement> Connection::Prepare(const std::string& sql) {
   auto it = statements_.find(sql);
   if (it == statements_.end()) {

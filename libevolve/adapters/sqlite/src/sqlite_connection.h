@@ -64,6 +64,15 @@ class Statement {
   // map a constraint violation to a contract code.
   int last_error() const { return last_error_; }
 
+  // Reads the columns `first`, `first + 1`, ... into `fields` (as BindAll
+  // binds): std::string, int, int64_t, double, bool (non-zero), TimePoint,
+  // or an optional double or TimePoint, each as the reader below says.
+  template <typename... T>
+  void ReadAll(int first, T&... fields) const {
+    int column = first;
+    (Read(column++, &fields), ...);
+  }
+
   // Columns are numbered from 0. NULL reads as "", 0, or nullopt.
   bool IsNull(int column) const;
   std::string Text(int column) const;
@@ -74,6 +83,16 @@ class Statement {
   TimePoint Time(int column) const { return FromUnixMicros(Int64(column)); }
   std::optional<TimePoint> OptionalTime(int column) const;
   std::string Blob(int column) const;
+
+ private:
+  void Read(int column, std::string* out) const { *out = Text(column); }
+  void Read(int column, int* out) const { *out = Int(column); }
+  void Read(int column, int64_t* out) const { *out = Int64(column); }
+  void Read(int column, double* out) const { *out = Double(column); }
+  void Read(int column, bool* out) const { *out = Int64(column) != 0; }
+  void Read(int column, TimePoint* out) const { *out = Time(column); }
+  void Read(int column, std::optional<double>* out) const { *out = OptionalDouble(column); }
+  void Read(int column, std::optional<TimePoint>* out) const { *out = OptionalTime(column); }
 
  private:
   void Check(int rc);
@@ -96,6 +115,9 @@ class Connection {
   ~Connection();
 
   const std::string& path() const { return path_; }
+  // The absolute name of the database file, as SQLite resolved `path`;
+  // empty for a database without a file (in memory, temporary).
+  std::string FileName() const;
 
   // The cached statement for `sql` (prepared once, persistent).
   Result<Statement> Prepare(const std::string& sql);

@@ -29,11 +29,28 @@
 #include <vector>
 
 #include "evolve/json.h"
+#include "evolve/store_backend.h"
 #include "evolve/store_support.h"
 #include "sqlite_connection.h"
 #include "sqlite_migrations.h"
+#include "sqlite_run_locks.h"
 
 namespace evolve::sqlite {
+
+// The Store that OpenSqliteStore returns. Impl holds the connection and the
+// helpers the methods share.
+class SqliteStore final : public Store {
+ public:
+  struct Impl;
+  explicit SqliteStore(std::unique_ptr<Impl> impl);
+  ~SqliteStore() override;
+
+  EVOLVE_STORE_OVERRIDES
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
 namespace {
 
 // Deeper than any real lineage (one edge per generation); reaching it means
@@ -103,10 +120,14 @@ int64_t SqlLimit(int limit) { return limit == 0 ? -1 : limit; }
 struct SqliteStore::Impl {
   std::string path;
   Clock* clock = nullptr;
-  int schema_version = 0;
   std::mutex mu;
   std::unique_ptr<Connection> db;  // guarded by mu
   QueueListeners listeners;
+  // The run locks: OFD locks in this file beside the database. A database
+  // without a file (which Open refuses today) would have no other process
+  // to exclude: its locks would be this process's alone.
+  std::string run_lock_file;
+  InProcessRunLocks in_process_run_locks;
 
   // Now, at the microsecond precision of the stored times, so that what a
   // call returns equals what a later read returns.
@@ -133,6 +154,22 @@ struct SqliteStore::Impl {
   }
 
   Status Migrate(bool migrate);
+
+  // The write of an immutable record (a lineage edge, a promotion): stamps
+  // its created_at, refuses it when its JSON would not read back (`parse`;
+  // `what` names it), and runs `sql`, an INSERT ... ON CONFLICT (id) DO
+  // NOTHING, bound by `bind(insert, stamped record, its JSON)`.
+  template <typename T, typename Parse, typename Bind>
+  Status InsertRecord(T record, Parse parse, const std::string& what, const char* sql, Bind bind) {
+    record.created_at = Now();
+    const std::string doc = ToJson(record);
+    EVOLVE_RETURN_IF_ERROR(CheckReadable<T>(doc, parse, what));
+    return Write([&]() -> Status {
+      EVOLVE_ASSIGN_OR_RETURN(Statement insert, db->Prepare(sql));
+      bind(insert, record, doc);
+      return insert.Run();
+    });
+  }
 
   // Readers of one row of the column lists above.
   Result<Run> ReadRun(const Statement& row) const;
@@ -199,13 +236,11 @@ Status SqliteStore::Impl::Migrate(bool migrate) {
       record.BindAll(migration.version, migration.name, Now());
       EVOLVE_RETURN_IF_ERROR(record.Run());
     }
-    schema_version = latest;
     return Status::Ok();
   });
 }
 
-Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
-                                                       const SqliteOptions& options) {
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, const SqliteOptions& options) {
   const std::vector<Migration>& migrations = Migrations();
   for (size_t i = 0; i < migrations.size(); ++i) {
     if (migrations[i].version != static_cast<int>(i) + 1) {
@@ -213,7 +248,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
                            std::to_string(i + 1) + ": versions must run 1, 2, ... without gaps");
     }
   }
-  auto impl = std::make_unique<Impl>();
+  auto impl = std::make_unique<SqliteStore::Impl>();
   impl->path = path;
   impl->clock = options.clock != nullptr ? options.clock : RealClock();
   EVOLVE_ASSIGN_OR_RETURN(impl->db, Connection::Open(path, options.busy_timeout));
@@ -229,18 +264,20 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
   EVOLVE_RETURN_IF_ERROR(db.Exec("PRAGMA synchronous=NORMAL"));
   EVOLVE_RETURN_IF_ERROR(db.Exec("PRAGMA foreign_keys=ON"));
   EVOLVE_RETURN_IF_ERROR(impl->Migrate(options.migrate));
-  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(impl)));
+  if (!db.FileName().empty()) impl->run_lock_file = RunLockFilePath(db.FileName());
+  return std::unique_ptr<Store>(new SqliteStore(std::move(impl)));
 }
 
 SqliteStore::SqliteStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 SqliteStore::~SqliteStore() = default;
 
-const std::string& SqliteStore::path() const { return impl_->path; }
-
-int SqliteStore::schema_version() const { return impl_->schema_version; }
-
 Clock& SqliteStore::clock() { return *impl_->clock; }
+
+Result<std::unique_ptr<RunLock>> SqliteStore::TryLockRun(const std::string& run_id) {
+  if (impl_->run_lock_file.empty()) return impl_->in_process_run_locks.TryLock(run_id);
+  return TryLockRunInFile(impl_->run_lock_file, run_id);
+}
 
 // ---------------------------------------------------------------- readers
 
@@ -262,29 +299,15 @@ Result<Run> SqliteStore::Impl::ReadRun(const Statement& row) const {
       run.config,
       ReadDoc<EvolutionConfig>(
           row, 2, [](std::string_view j) { return EvolutionConfigFromJson(j); }, "evolution_runs", run.id));
-  run.config.hyperparameters = row.Text(3);
-  run.config.data_options = row.Text(4);
-  run.current_generation = row.Int(5);
-  run.seed_model_id = row.Text(6);
-  run.best_sqn = row.OptionalDouble(7);
-  run.best_model_id = row.Text(8);
-  run.promoted = row.Int64(9) != 0;
-  run.promotion_id = row.Text(10);
-  run.stop_reason = row.Text(11);
-  run.error = row.Text(12);
-  run.created_at = row.Time(13);
-  run.updated_at = row.Time(14);
+  row.ReadAll(3, run.config.hyperparameters, run.config.data_options, run.current_generation, run.seed_model_id,
+              run.best_sqn, run.best_model_id, run.promoted, run.promotion_id, run.stop_reason, run.error,
+              run.created_at, run.updated_at);
   return run;
 }
 
 Result<Job> SqliteStore::Impl::ReadJob(const Statement& row) const {
   Job job;
-  job.id = row.Text(0);
-  job.batch_id = row.Text(1);
-  job.run_id = row.Text(2);
-  job.model_id = row.Text(3);
-  job.generation = row.Int(4);
-  job.priority = row.Double(5);
+  row.ReadAll(0, job.id, job.batch_id, job.run_id, job.model_id, job.generation, job.priority);
   if (!ParseJobStatus(row.Text(6), &job.status)) {
     return Corrupt(path, "priority_jobs", job.id, "unknown status '" + row.Text(6) + "'");
   }
@@ -298,13 +321,8 @@ Result<Job> SqliteStore::Impl::ReadJob(const Statement& row) const {
         ReadDoc<SimulationResult>(
             row, 8, [](std::string_view j) { return SimulationResultFromJson(j); }, "priority_jobs", job.id));
   }
-  job.error = row.Text(9);
-  job.worker_id = row.Text(10);
-  job.attempts = row.Int(11);
-  job.max_attempts = row.Int(12);
-  job.lease_until = row.OptionalTime(13);
-  job.created_at = row.Time(14);
-  job.updated_at = row.Time(15);
+  row.ReadAll(9, job.error, job.worker_id, job.attempts, job.max_attempts, job.lease_until, job.created_at,
+              job.updated_at);
   return job;
 }
 
@@ -333,18 +351,12 @@ Result<Promotion> SqliteStore::Impl::ReadPromotion(const Statement& row) const {
 
 Result<WorkerInfo> SqliteStore::Impl::ReadWorker(const Statement& row) const {
   WorkerInfo worker;
-  worker.id = row.Text(0);
-  worker.host = row.Text(1);
-  worker.pid = row.Int64(2);
-  worker.status = row.Text(3);
-  worker.started_at = row.Time(4);
-  worker.last_heartbeat = row.Time(5);
+  row.ReadAll(0, worker.id, worker.host, worker.pid, worker.status, worker.started_at, worker.last_heartbeat);
   EVOLVE_ASSIGN_OR_RETURN(
       worker.current_jobs,
       ReadDoc<std::vector<std::string>>(
           row, 6, [](std::string_view j) { return StringListFromJson(j); }, "workers", worker.id));
-  worker.jobs_completed = row.Int64(7);
-  worker.jobs_failed = row.Int64(8);
+  row.ReadAll(7, worker.jobs_completed, worker.jobs_failed);
   return worker;
 }
 
@@ -623,22 +635,14 @@ Result<FingerprintRecord> SqliteStore::RecordFingerprint(const FingerprintRecord
 
 Status SqliteStore::AddLineageEdge(const LineageEdge& edge) {
   if (edge.id.empty()) return InvalidArgumentError("lineage edge id: must not be empty");
-  LineageEdge stored = edge;
-  stored.created_at = impl_->Now();
-  const std::string doc = ToJson(stored);
-  EVOLVE_RETURN_IF_ERROR(CheckReadable<LineageEdge>(
-      doc, [](std::string_view j) { return LineageEdgeFromJson(j); }, "lineage edge " + edge.id));
-  return impl_->Write([&]() -> Status {
-    EVOLVE_ASSIGN_OR_RETURN(
-        Statement insert,
-        impl_->db->Prepare(
-            "INSERT INTO evolution_log (id, run_id, parent_model_id, child_model_id, generation, "
-            "parent_sqn, doc, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
-            "ON CONFLICT (id) DO NOTHING"));
-    insert.BindAll(stored.id, stored.run_id, stored.parent_model_id, stored.child_model_id, stored.generation,
-                   stored.parent_sqn, doc, stored.created_at);
-    return insert.Run();
-  });
+  return impl_->InsertRecord(
+      edge, [](std::string_view j) { return LineageEdgeFromJson(j); }, "lineage edge " + edge.id,
+      "INSERT INTO evolution_log (id, run_id, parent_model_id, child_model_id, generation, parent_sqn, doc, "
+      "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO NOTHING",
+      [](Statement& insert, const LineageEdge& e, const std::string& doc) {
+        insert.BindAll(e.id, e.run_id, e.parent_model_id, e.child_model_id, e.generation, e.parent_sqn, doc,
+                       e.created_at);
+      });
 }
 
 Result<std::vector<LineageEdge>> SqliteStore::ListLineage(const std::string& run_id) {
@@ -1062,22 +1066,14 @@ void SqliteStore::Unsubscribe(int64_t handle) { impl_->listeners.Unsubscribe(han
 
 Status SqliteStore::SavePromotion(const Promotion& promotion) {
   if (promotion.id.empty()) return InvalidArgumentError("promotion id: must not be empty");
-  Promotion stored = promotion;
-  stored.created_at = impl_->Now();
-  const std::string doc = ToJson(stored);
-  EVOLVE_RETURN_IF_ERROR(CheckReadable<Promotion>(
-      doc, [](std::string_view j) { return PromotionFromJson(j); }, "promotion " + promotion.id));
-  return impl_->Write([&]() -> Status {
-    EVOLVE_ASSIGN_OR_RETURN(
-        Statement insert,
-        impl_->db->Prepare(
-            "INSERT INTO promoted_models (id, model_id, run_id, generation, sqn, doc, hyperparameters, "
-            "data_options, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
-            "ON CONFLICT (id) DO NOTHING"));
-    insert.BindAll(stored.id, stored.model_id, stored.run_id, stored.generation, stored.sqn, doc,
-                   stored.spec.hyperparameters, stored.spec.data_options, stored.created_at);
-    return insert.Run();
-  });
+  return impl_->InsertRecord(
+      promotion, [](std::string_view j) { return PromotionFromJson(j); }, "promotion " + promotion.id,
+      "INSERT INTO promoted_models (id, model_id, run_id, generation, sqn, doc, hyperparameters, data_options, "
+      "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (id) DO NOTHING",
+      [](Statement& insert, const Promotion& p, const std::string& doc) {
+        insert.BindAll(p.id, p.model_id, p.run_id, p.generation, p.sqn, doc, p.spec.hyperparameters,
+                       p.spec.data_options, p.created_at);
+      });
 }
 
 Result<Promotion> SqliteStore::GetPromotion(const std::string& promotion_id) {

@@ -38,6 +38,7 @@
 #include <string>
 #include <vector>
 
+#include "evolve/engines/calendar.h"  // IsoWeek, IsoWeekOf, UtcDate
 #include "evolve/status.h"
 #include "evolve/types.h"
 
@@ -101,6 +102,19 @@ Result<SimulationResult> Backtest(const BacktestBars& bars, const BacktestCell& 
                                   const BacktestOptions& options,
                                   std::vector<BacktestTrade>* trades = nullptr);
 
+// The equity at the close of every bar of `bars` (one value per bar) of a
+// backtest with `options` whose trades are `trades`, in order, as Backtest
+// or BacktestGrid returned them for these bars and options: flat, the
+// equity; in a trade, the position marked to market at the close exactly as
+// the backtester marks it for its drawdown (long: units * close, the
+// exit's costs not yet paid; short: units * max(0, entry (2 - c) - close));
+// from a trade's exit on, the equity times 1 + its net return. The last
+// value is initial_cash * (1 + total_return_pct / 100) of that backtest.
+// Errors: kInvalidArgument for no bars, columns of different lengths, or
+// trades out of order or outside the bars (the message names the trade).
+Result<std::vector<double>> EquityCurve(const BacktestBars& bars, const std::vector<BacktestTrade>& trades,
+                                        const BacktestOptions& options);
+
 // Adds to `result` (of a backtest over `span` whose trades are `trades`) what
 // the core's selection statistics need (evolve/types.h): the exposure-matched
 // excess return, 100 * (exp(ln(1 + R) - exposure * ln(1 + B)) - 1); the
@@ -110,18 +124,6 @@ Result<SimulationResult> Backtest(const BacktestBars& bars, const BacktestCell& 
 // kCscvBlocks equal runs of the span's bars, by exit bar.
 void AddSelectionFigures(const BacktestBars& span, const std::vector<BacktestTrade>& trades,
                          SimulationResult* result);
-
-// ISO 8601 week of a UTC time stamp: weeks start on Monday and belong to
-// the year of their Thursday (2020-12-31 and 2021-01-01 are both 2020-W53).
-struct IsoWeek {
-  int year = 0;
-  int week = 0;  // 1..53
-  friend bool operator==(const IsoWeek& a, const IsoWeek& b) { return a.year == b.year && a.week == b.week; }
-};
-IsoWeek IsoWeekOf(int64_t unix_seconds);
-
-// "YYYY-MM-DD" of a UTC time stamp.
-std::string UtcDate(int64_t unix_seconds);
 
 }  // namespace evolve::engines
 

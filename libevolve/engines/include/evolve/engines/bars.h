@@ -34,6 +34,7 @@
 #include <string_view>
 #include <vector>
 
+#include "evolve/engines/calendar.h"  // CivilTime, ToCivilTime, DaysFromCivil
 #include "evolve/status.h"
 
 namespace evolve::engines {
@@ -85,19 +86,6 @@ Result<int64_t> ParseBarTime(std::string_view text);
 
 // "YYYY-MM-DD" (intraday = false) or "YYYY-MM-DD HH:MM:SS" (UTC).
 std::string FormatBarTime(int64_t unix_seconds, bool intraday);
-
-// A Unix time broken down in UTC (proleptic Gregorian calendar).
-struct CivilTime {
-  int year = 1970;
-  int month = 1;  // 1..12
-  int day = 1;    // 1..31
-  int hour = 0, minute = 0, second = 0;
-  int day_of_week = 3;  // 0 = Monday .. 6 = Sunday (1970-01-01 was a Thursday)
-};
-CivilTime ToCivilTime(int64_t unix_seconds);
-
-// Days since 1970-01-01 of a valid proleptic Gregorian date.
-int64_t DaysFromCivil(int year, int month, int day);
 
 // The bars of a directory with one SYMBOL.csv file per symbol. A file's
 // symbol is its stem upper-cased ("ttrc.csv" -> "TTRC").

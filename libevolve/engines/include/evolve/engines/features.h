@@ -1,7 +1,7 @@
 // Feature columns of a symbol's bars: the inputs of the built-in trainer and
 // of the FeatureSource. docs/features.md defines every column exactly (warm-up,
-// population or sample stdev, units); the indicators themselves are in
-// evolve/engines/indicators.h.
+// population or sample stdev, units); the indicators themselves are
+// internal (libevolve/engines/src/indicators.h).
 //
 // Guarantees:
 //   * No look-ahead: the value at bar i uses bars 0..i only (and reference

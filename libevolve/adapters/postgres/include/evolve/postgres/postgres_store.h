@@ -1,11 +1,12 @@
-// PostgresStore: the Store on a PostgreSQL server, for many hosts sharing
-// one queue.
+// The Store on a PostgreSQL server, for many hosts sharing one queue:
+// OpenPostgresStore.
 //
 // Implements the whole Store contract (tests/store_contract.h runs the same
-// cases on it as on the in-memory fake and SqliteStore). Every call is one
-// transaction on a pooled connection, so calls of many threads run side by
-// side; claims use FOR UPDATE SKIP LOCKED, so any number of workers on any
-// number of hosts drain one queue and a job is never handed to two of them.
+// cases on it as on the in-memory fake and the SQLite store). Every call is
+// one transaction on a pooled connection, so calls of many threads run side
+// by side; claims use FOR UPDATE SKIP LOCKED, so any number of workers on
+// any number of hosts drain one queue and a job is never handed to two of
+// them.
 //
 // Time is the database's: created_at, updated_at, leases and the reaper's
 // "now" are the server's now(), so hosts whose clocks differ still agree on
@@ -15,7 +16,8 @@
 // Opening applies the pending migrations of sql/postgres/ (compiled in) in
 // one transaction under an advisory lock, so processes starting together are
 // safe. A database written by a newer libevolve is refused with
-// kFailedPrecondition.
+// kFailedPrecondition. Once open, the database's schema version is
+// LatestSchemaVersion().
 //
 // Queue listeners (Subscribe) hear this process's events at once, and other
 // processes' through LISTEN/NOTIFY on a connection of their own: a worker
@@ -23,22 +25,30 @@
 // and came back, every listener is sent a kJobsAvailable wake-up (events may
 // have been missed meanwhile).
 //
+// Run locks (RunLocks::TryLockRun) are session advisory locks of the
+// database, every run a store locks on one connection of its own (the lock
+// session; one connection however many runs are held), on the key of the
+// first 64 bits of SHA-256("evolve/run/" + run id). The server releases
+// them when the holder's process dies. When the lock session's connection
+// breaks, the server has released them all: each lock object held is then
+// stale, and another process may take its run. The store logs an ERROR
+// naming the runs, reconnects at once (and at the latest on the next
+// TryLockRun) and takes the locks back; a run another process took
+// meanwhile stays with that process, is logged as an ERROR, and its lock
+// object is void from then on.
+//
 // Errors: a lost connection is kUnavailable ("postgres <url>: connection
 // lost: ..."), and the next call reconnects. Messages name the URL with any
 // password elided.
 //
-// Thread-safety: safe for concurrent use by many threads.
+// Thread-safety: the store is safe for concurrent use by many threads.
 #ifndef EVOLVE_POSTGRES_POSTGRES_STORE_H_
 #define EVOLVE_POSTGRES_POSTGRES_STORE_H_
 
 #include <chrono>
-#include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
-#include <vector>
 
-#include "evolve/clock.h"
 #include "evolve/status.h"
 #include "evolve/store.h"
 
@@ -61,96 +71,13 @@ struct PostgresOptions {
 // sql/postgres/).
 int LatestSchemaVersion();
 
-class PostgresStore final : public Store {
- public:
-  // Connects to `url` (a libpq URL or key=value string, e.g.
-  // "postgresql://user@host:5432/db") and brings its schema up to date.
-  // Errors: kUnavailable when the server cannot be reached;
-  // kFailedPrecondition for a newer schema, or pending migrations with
-  // migrate=false; kInvalidArgument for bad options. Every message names
-  // the URL (password elided).
-  static Result<std::unique_ptr<PostgresStore>> Open(const std::string& url,
-                                                     const PostgresOptions& options = {});
-
-  ~PostgresStore() override;
-
-  // The URL with any password elided, as messages show it.
-  const std::string& url() const;
-  // The schema version of the database (LatestSchemaVersion() once open).
-  int schema_version() const;
-
-  // A lock that one process at a time can hold, across every host sharing
-  // the database: a session-level advisory lock on a connection of its own,
-  // released by destroying the handle, or by the server when the holder's
-  // connection ends (its process died, even by kill -9; the server
-  // restarted). Used to let one process step a run at a time.
-  class SessionLock {
-   public:
-    virtual ~SessionLock() = default;
-  };
-  // Takes the lock named `name` without waiting. Errors: kAborted when
-  // another session holds it; kUnavailable when the server cannot be reached.
-  Result<std::unique_ptr<SessionLock>> TryLock(const std::string& name);
-
-  Clock& clock() override;
-
-  // RunStore
-  Status CreateRun(const Run& run) override;
-  Result<Run> GetRun(const std::string& run_id) override;
-  Result<std::vector<Run>> ListRuns(const RunFilter& filter) override;
-  Result<RunCounts> CountRuns() override;
-  Status UpdateRun(const Run& run, RunStatus expected) override;
-  Status TransitionRun(const std::string& run_id, const std::vector<RunStatus>& from, RunStatus to,
-                       const std::string& stop_reason, const std::string& error) override;
-  Status SaveGeneration(const Generation& generation) override;
-  Result<Generation> GetGeneration(const std::string& run_id, int generation) override;
-  Result<std::vector<Generation>> ListGenerations(const std::string& run_id) override;
-
-  // ModelRegistry
-  Result<FingerprintRecord> LookupFingerprint(const std::string& fingerprint) override;
-  Result<FingerprintRecord> RecordFingerprint(const FingerprintRecord& record) override;
-  Status AddLineageEdge(const LineageEdge& edge) override;
-  Result<std::vector<LineageEdge>> ListLineage(const std::string& run_id) override;
-  Result<std::vector<LineageEdge>> Ancestry(const std::string& model_id) override;
-
-  // JobQueue
-  Result<int> EnqueueBatch(const std::string& batch_id, const std::vector<Job>& jobs) override;
-  Result<std::vector<Job>> ClaimJobs(const std::string& worker_id, int max_jobs, Duration lease) override;
-  Status HeartbeatJob(const std::string& job_id, const std::string& worker_id, Duration lease) override;
-  Status CompleteJob(const std::string& job_id, const std::string& worker_id,
-                     const SimulationResult& result) override;
-  Status FailJob(const std::string& job_id, const std::string& worker_id, const std::string& error,
-                 bool retryable) override;
-  Result<std::vector<Status>> FinishJobs(const std::string& worker_id,
-                                         const std::vector<JobOutcome>& outcomes) override;
-  Status ReleaseJob(const std::string& job_id, const std::string& worker_id) override;
-  Result<int> ReapExpiredJobs() override;
-  Result<Job> GetJob(const std::string& job_id) override;
-  Result<std::vector<Job>> ListJobs(const JobFilter& filter) override;
-  Result<JobCounts> CountJobs(const JobFilter& filter) override;
-  int64_t Subscribe(std::function<void(const QueueEvent&)> listener) override;
-  void Unsubscribe(int64_t handle) override;
-
-  // PromotionStore
-  Status SavePromotion(const Promotion& promotion) override;
-  Result<Promotion> GetPromotion(const std::string& promotion_id) override;
-  Result<std::vector<Promotion>> ListPromotions(int limit, int offset) override;
-
-  // WorkerRegistry
-  Status RegisterWorker(const WorkerInfo& worker) override;
-  Status WorkerHeartbeat(const std::string& worker_id, const std::vector<std::string>& current_jobs) override;
-  Status DeregisterWorker(const std::string& worker_id) override;
-  Result<std::vector<WorkerInfo>> ListWorkers() override;
-
-  // ArtifactStore
-  Status PutArtifact(const std::string& key, const std::string& bytes) override;
-  Result<std::string> GetArtifact(const std::string& key) override;
-
- private:
-  struct Impl;
-  explicit PostgresStore(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
-};
+// Connects to `url` (a libpq URL or key=value string, e.g.
+// "postgresql://user@host:5432/db") and brings its schema up to date.
+// Errors: kUnavailable when the server cannot be reached;
+// kFailedPrecondition for a newer schema, or pending migrations with
+// migrate=false; kInvalidArgument for bad options. Every message names the
+// URL (password elided).
+Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url, const PostgresOptions& options = {});
 
 }  // namespace evolve::postgres
 

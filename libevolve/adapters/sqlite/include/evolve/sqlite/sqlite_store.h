@@ -1,4 +1,4 @@
-// SqliteStore: the embedded default Store, one SQLite file.
+// The embedded default Store, one SQLite file: OpenSqliteStore.
 //
 // Implements the whole Store contract (tests/store_contract.h runs the same
 // cases on it as on the in-memory fake). The file is in WAL mode and every
@@ -14,6 +14,13 @@
 //
 // Queue listeners (Subscribe) hear only this process's events; workers in
 // other processes find new work by polling (WorkerOptions::poll_interval).
+//
+// Run locks (RunLocks::TryLockRun) are open-file-description locks, one
+// byte per run of "<database file>-runs.lock" beside the database: they
+// exclude every other holder on the host (another store of this process
+// included), and the kernel drops them when the holding process dies, even
+// by kill -9. They do not reach other hosts, nor does the store (WAL needs
+// one host's shared memory).
 //
 // Thread-safety: safe for concurrent use by many threads (calls are
 // serialised on one connection).
@@ -46,81 +53,16 @@ struct SqliteOptions {
 // The schema version this build writes (the highest migration in sql/sqlite/).
 int LatestSchemaVersion();
 
-class SqliteStore final : public Store {
- public:
-  // Opens (creating if needed) the database at `path` and brings its schema
-  // up to date. Errors: kFailedPrecondition for a newer schema or pending
-  // migrations with migrate=false; kUnavailable when the file cannot be
-  // opened or written (missing directory, permissions, locked past the busy
-  // timeout); kInternal when it is not a SQLite database or is corrupt. Every
-  // message names `path`.
-  static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path, const SqliteOptions& options = {});
-
-  ~SqliteStore() override;
-
-  const std::string& path() const;
-  // The schema version of the open file (LatestSchemaVersion() once open).
-  int schema_version() const;
-
-  Clock& clock() override;
-
-  // RunStore
-  Status CreateRun(const Run& run) override;
-  Result<Run> GetRun(const std::string& run_id) override;
-  Result<std::vector<Run>> ListRuns(const RunFilter& filter) override;
-  Result<RunCounts> CountRuns() override;
-  Status UpdateRun(const Run& run, RunStatus expected) override;
-  Status TransitionRun(const std::string& run_id, const std::vector<RunStatus>& from, RunStatus to,
-                       const std::string& stop_reason, const std::string& error) override;
-  Status SaveGeneration(const Generation& generation) override;
-  Result<Generation> GetGeneration(const std::string& run_id, int generation) override;
-  Result<std::vector<Generation>> ListGenerations(const std::string& run_id) override;
-
-  // ModelRegistry
-  Result<FingerprintRecord> LookupFingerprint(const std::string& fingerprint) override;
-  Result<FingerprintRecord> RecordFingerprint(const FingerprintRecord& record) override;
-  Status AddLineageEdge(const LineageEdge& edge) override;
-  Result<std::vector<LineageEdge>> ListLineage(const std::string& run_id) override;
-  Result<std::vector<LineageEdge>> Ancestry(const std::string& model_id) override;
-
-  // JobQueue
-  Result<int> EnqueueBatch(const std::string& batch_id, const std::vector<Job>& jobs) override;
-  Result<std::vector<Job>> ClaimJobs(const std::string& worker_id, int max_jobs, Duration lease) override;
-  Status HeartbeatJob(const std::string& job_id, const std::string& worker_id, Duration lease) override;
-  Status CompleteJob(const std::string& job_id, const std::string& worker_id,
-                     const SimulationResult& result) override;
-  Status FailJob(const std::string& job_id, const std::string& worker_id, const std::string& error,
-                 bool retryable) override;
-  Result<std::vector<Status>> FinishJobs(const std::string& worker_id,
-                                         const std::vector<JobOutcome>& outcomes) override;
-  Status ReleaseJob(const std::string& job_id, const std::string& worker_id) override;
-  Result<int> ReapExpiredJobs() override;
-  Result<Job> GetJob(const std::string& job_id) override;
-  Result<std::vector<Job>> ListJobs(const JobFilter& filter) override;
-  Result<JobCounts> CountJobs(const JobFilter& filter) override;
-  int64_t Subscribe(std::function<void(const QueueEvent&)> listener) override;
-  void Unsubscribe(int64_t handle) override;
-
-  // PromotionStore
-  Status SavePromotion(const Promotion& promotion) override;
-  Result<Promotion> GetPromotion(const std::string& promotion_id) override;
-  Result<std::vector<Promotion>> ListPromotions(int limit, int offset) override;
-
-  // WorkerRegistry
-  Status RegisterWorker(const WorkerInfo& worker) override;
-  Status WorkerHeartbeat(const std::string& worker_id, const std::vector<std::string>& current_jobs) override;
-  Status DeregisterWorker(const std::string& worker_id) override;
-  Result<std::vector<WorkerInfo>> ListWorkers() override;
-
-  // ArtifactStore
-  Status PutArtifact(const std::string& key, const std::string& bytes) override;
-  Result<std::string> GetArtifact(const std::string& key) override;
-
- private:
-  struct Impl;
-  explicit SqliteStore(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
-};
+// Opens (creating if needed) the database file at `path` and brings its
+// schema up to date: once open, the file's schema version is
+// LatestSchemaVersion(). A database with no file (":memory:", "") is refused
+// with kFailedPrecondition: the store needs WAL, so a file on a local
+// filesystem. Errors: kFailedPrecondition for a newer schema or pending
+// migrations with migrate=false; kUnavailable when the file cannot be
+// opened or written (missing directory, permissions, locked past the busy
+// timeout); kInternal when it is not a SQLite database or is corrupt. Every
+// message names `path`.
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, const SqliteOptions& options = {});
 
 }  // namespace evolve::sqlite
 

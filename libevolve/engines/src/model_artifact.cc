@@ -1,0 +1,174 @@
+// The built-in engines' artifact format (model_artifact.h): encoding,
+// decoding and validation of the model and simulation-data artifacts.
+#include "model_artifact.h"
+
+#include <utility>
+
+#include "serialize.h"
+#include "evolve/json.h"
+
+namespace evolve::engines {
+namespace {
+
+// Vectors the serialiser has no call for: int64 as a count and values,
+// int8 labels as one length-prefixed byte string.
+void WriteInt64s(BinaryWriter& w, const std::vector<int64_t>& v) {
+  w.U64(v.size());
+  for (int64_t x : v) w.I64(x);
+}
+
+Status ReadInt64s(BinaryReader& r, std::vector<int64_t>* v) {
+  size_t n = 0;
+  EVOLVE_RETURN_IF_ERROR(r.Count(uint64_t{1} << 40, 8, &n));
+  v->resize(n);
+  for (auto& x : *v) EVOLVE_RETURN_IF_ERROR(r.I64(&x));
+  return Status::Ok();
+}
+
+void WriteInt8s(BinaryWriter& w, const std::vector<int8_t>& v) {
+  w.String(std::string_view(reinterpret_cast<const char*>(v.data()), v.size()));
+}
+
+Status ReadInt8s(BinaryReader& r, std::vector<int8_t>* v) {
+  std::string bytes;
+  EVOLVE_RETURN_IF_ERROR(r.String(&bytes));
+  v->assign(bytes.begin(), bytes.end());
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string EncodeSimData(const SimData& d) {
+  BinaryWriter w;
+  WriteInt64s(w, d.time);
+  w.F64Vector(d.open);
+  w.F64Vector(d.close);
+  w.U64(d.regimes.size());
+  for (const auto& [name, labels] : d.regimes) {
+    w.String(name);
+    WriteInt8s(w, labels);
+  }
+  return WriteEnvelope(kSimDataMagic, kSimDataFormat, w.Release());
+}
+
+Result<SimData> DecodeSimData(std::string_view bytes) {
+  EVOLVE_ASSIGN_OR_RETURN(Envelope envelope,
+                          ReadEnvelope(bytes, kSimDataMagic, kSimDataFormat, "simulation data"));
+  BinaryReader r(envelope.payload);
+  SimData d;
+  EVOLVE_RETURN_IF_ERROR(ReadInt64s(r, &d.time));
+  EVOLVE_RETURN_IF_ERROR(r.F64Vector(&d.open));
+  EVOLVE_RETURN_IF_ERROR(r.F64Vector(&d.close));
+  size_t n = 0;
+  EVOLVE_RETURN_IF_ERROR(r.Count(64, 16, &n));
+  for (size_t i = 0; i < n; ++i) {
+    std::string name;
+    std::vector<int8_t> labels;
+    EVOLVE_RETURN_IF_ERROR(r.String(&name));
+    EVOLVE_RETURN_IF_ERROR(ReadInt8s(r, &labels));
+    d.regimes.emplace(std::move(name), std::move(labels));
+  }
+  EVOLVE_RETURN_IF_ERROR(r.ExpectEnd());
+  if (d.open.size() != d.time.size() || d.close.size() != d.time.size()) {
+    return InvalidArgumentError("simulation data: columns of different lengths");
+  }
+  return d;
+}
+
+std::string EncodeModel(const BuiltinModel& m) {
+  BinaryWriter w;
+  w.String(ToJson(m.spec));
+  w.U64(m.scheme.train_window);
+  w.U64(m.scheme.test_window);
+  w.U64(m.scheme.refit_every);
+  w.String(m.simdata_key);
+  w.U64(m.first_prediction);
+  w.F64Vector(m.prediction);
+  w.String(m.importance.importance_type);
+  w.U64(m.importance.importances.size());
+  for (const auto& fi : m.importance.importances) {
+    w.String(fi.feature);
+    w.F64(fi.importance);
+  }
+  w.U64(m.metrics.size());
+  for (const auto& [k, v] : m.metrics) {
+    w.String(k);
+    w.F64(v);
+  }
+  w.String(m.final_model);
+  w.U64(m.scored_start);
+  w.U64(m.holdout_start);
+  return WriteEnvelope(kModelMagic, kModelFormat, w.Release());
+}
+
+Result<BuiltinModel> DecodeModel(std::string_view bytes) {
+  EVOLVE_ASSIGN_OR_RETURN(Envelope envelope,
+                          ReadEnvelope(bytes, kModelMagic, kModelFormat, "built-in model"));
+  const bool format1 = envelope.version == 1;  // lacks only the split, at the end
+  BinaryReader r(envelope.payload);
+  BuiltinModel m;
+  std::string spec_json;
+  uint64_t u = 0;
+  size_t n = 0;
+  EVOLVE_RETURN_IF_ERROR(r.String(&spec_json));
+  EVOLVE_ASSIGN_OR_RETURN(m.spec, ModelSpecFromJson(spec_json));
+  EVOLVE_RETURN_IF_ERROR(r.U64(&u));
+  m.scheme.train_window = u;
+  EVOLVE_RETURN_IF_ERROR(r.U64(&u));
+  m.scheme.test_window = u;
+  EVOLVE_RETURN_IF_ERROR(r.U64(&u));
+  m.scheme.refit_every = u;
+  EVOLVE_RETURN_IF_ERROR(r.String(&m.simdata_key));
+  EVOLVE_RETURN_IF_ERROR(r.U64(&u));
+  m.first_prediction = u;
+  EVOLVE_RETURN_IF_ERROR(r.F64Vector(&m.prediction));
+  EVOLVE_RETURN_IF_ERROR(r.String(&m.importance.importance_type));
+  EVOLVE_RETURN_IF_ERROR(r.Count(1 << 20, 16, &n));
+  for (size_t i = 0; i < n; ++i) {
+    FeatureImportance fi;
+    EVOLVE_RETURN_IF_ERROR(r.String(&fi.feature));
+    EVOLVE_RETURN_IF_ERROR(r.F64(&fi.importance));
+    m.importance.importances.push_back(fi);
+  }
+  EVOLVE_RETURN_IF_ERROR(r.Count(1 << 10, 16, &n));
+  for (size_t i = 0; i < n; ++i) {
+    std::string k;
+    double v = 0;
+    EVOLVE_RETURN_IF_ERROR(r.String(&k));
+    EVOLVE_RETURN_IF_ERROR(r.F64(&v));
+    m.metrics[k] = v;
+  }
+  EVOLVE_RETURN_IF_ERROR(r.String(&m.final_model));
+  if (format1) {
+    m.scored_start = m.first_prediction;
+    m.holdout_start = m.prediction.size();
+  } else {
+    EVOLVE_RETURN_IF_ERROR(r.U64(&u));
+    m.scored_start = u;
+    EVOLVE_RETURN_IF_ERROR(r.U64(&u));
+    m.holdout_start = u;
+  }
+  EVOLVE_RETURN_IF_ERROR(r.ExpectEnd());
+  if (m.first_prediction > m.scored_start || m.scored_start > m.holdout_start ||
+      m.holdout_start > m.prediction.size())
+    return InvalidArgumentError("model artifact: corrupt prediction span");
+  return m;
+}
+
+std::string ModelKey(const std::string& model_id) { return "model/" + model_id; }
+
+Result<BuiltinModel> LoadModel(ArtifactStore& artifacts, const std::string& model_id) {
+  auto bytes = artifacts.GetArtifact(ModelKey(model_id));
+  if (!bytes.ok()) {
+    if (bytes.status().code() == StatusCode::kNotFound) {
+      return NotFoundError("model " + model_id + " is not a model of the built-in trainer");
+    }
+    return bytes.status();
+  }
+  auto model = DecodeModel(*bytes);
+  if (!model.ok()) return model.status().WithContext("model " + model_id);
+  model->importance.model_id = model_id;
+  return model;
+}
+
+}  // namespace evolve::engines
