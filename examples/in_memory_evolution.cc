@@ -15,7 +15,7 @@
 #include "evolve/log.h"
 #include "evolve/testing/fake_engines.h"
 #include "evolve/testing/fake_store.h"
-#include "evolve/worker.h"
+#include "evolve/worker_pool.h"
 
 namespace {
 
@@ -78,18 +78,17 @@ int main() {
   std::printf("run %s on %s: %zu thresholds x %zu regime filters per generation\n", run->id.c_str(),
               config.symbol.c_str(), config.thresholds.size(), config.regime_configs.size());
 
-  std::vector<std::unique_ptr<evolve::Worker>> workers;
-  std::vector<std::thread> threads;
-  for (int i = 0; i < 2; ++i) {
-    evolve::WorkerOptions options;
-    options.worker_id = "demo-worker-" + std::to_string(i + 1);
-    options.poll_interval = std::chrono::milliseconds(200);
-    workers.push_back(std::make_unique<evolve::Worker>(store, &store, simulator, clock, options));
-    threads.emplace_back([w = workers.back().get()] { (void)w->Run(); });
+  evolve::WorkerPoolOptions pool_options;
+  pool_options.size = 2;
+  pool_options.worker.worker_id = "demo-worker";
+  pool_options.worker.poll_interval = std::chrono::milliseconds(200);
+  evolve::WorkerPool pool(store, &store, simulator, clock, pool_options);
+  if (evolve::Status s = pool.Start(); !s.ok()) {
+    std::fprintf(stderr, "error: %s\n", s.ToString().c_str());
+    return 1;
   }
   auto done = engine.RunToEnd(run->id);
-  for (auto& w : workers) w->RequestStop();
-  for (auto& t : threads) t.join();
+  pool.Stop();
   if (!done.ok()) {
     std::fprintf(stderr, "error: %s\n", done.status().ToString().c_str());
     return 1;

@@ -37,7 +37,7 @@
 #include "evolve/simulator.h"
 #include "evolve/sqlite/sqlite_store.h"
 #include "evolve/trainer.h"
-#include "evolve/worker.h"
+#include "evolve/worker_pool.h"
 
 namespace {
 
@@ -248,18 +248,17 @@ int main(int argc, char** argv) {
               temporary ? "a temporary SQLite file" : db.c_str());
 
   // Two workers drain the queue with our simulator, as evolve-worker would.
-  std::vector<std::unique_ptr<evolve::Worker>> workers;
-  std::vector<std::thread> threads;
-  for (int i = 0; i < 2; ++i) {
-    evolve::WorkerOptions o;
-    o.worker_id = "toy-worker-" + std::to_string(i + 1);
-    o.poll_interval = std::chrono::milliseconds(50);
-    workers.push_back(std::make_unique<evolve::Worker>(**store, store->get(), simulator, (*store)->clock(), o));
-    threads.emplace_back([w = workers.back().get()] { (void)w->Run(); });
+  evolve::WorkerPoolOptions pool_options;
+  pool_options.size = 2;
+  pool_options.worker.worker_id = "toy-worker";
+  pool_options.worker.poll_interval = std::chrono::milliseconds(50);
+  evolve::WorkerPool pool(**store, simulator, pool_options);
+  if (evolve::Status s = pool.Start(); !s.ok()) {
+    std::fprintf(stderr, "error: %s\n", s.ToString().c_str());
+    return 1;
   }
   auto done = engine.RunToEnd(run->id);
-  for (auto& w : workers) w->RequestStop();
-  for (auto& t : threads) t.join();
+  pool.Stop();
   int exit_code = 0;
   if (!done.ok()) {
     std::fprintf(stderr, "error: %s\n", done.status().ToString().c_str());

@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
     exit_code = Main(**store, data_dir);
   }
   if (temporary) {
-    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db + suffix);
+    for (const char* suffix : {"", "-wal", "-shm", "-runs.lock"}) std::filesystem::remove(db + suffix);
   }
   return exit_code;
 }

@@ -14,7 +14,7 @@
 #include "evolve/evolution.h"
 #include "evolve/log.h"
 #include "evolve/testing/fake_store.h"
-#include "evolve/worker.h"
+#include "evolve/worker_pool.h"
 
 #ifndef EVOLVE_EXAMPLES_DATA_DIR
 #define EVOLVE_EXAMPLES_DATA_DIR "examples/data"
@@ -72,19 +72,18 @@ int main(int argc, char** argv) {
   std::printf("run %s: TTRC daily bars, up to %d generations, %zu thresholds x %zu regime filters\n",
               run->id.c_str(), generations, config.thresholds.size(), config.regime_configs.size());
 
-  std::vector<std::unique_ptr<evolve::Worker>> workers;
-  std::vector<std::thread> threads;
-  for (int i = 0; i < 2; ++i) {
-    evolve::WorkerOptions o;
-    o.worker_id = "demo-worker-" + std::to_string(i + 1);
-    o.max_jobs_per_claim = 9;  // a model's grid in one claim: one pass over the bars
-    o.poll_interval = std::chrono::milliseconds(50);
-    workers.push_back(std::make_unique<evolve::Worker>(store, &store, *engines->simulator, clock, o));
-    threads.emplace_back([w = workers.back().get()] { (void)w->Run(); });
+  evolve::WorkerPoolOptions pool_options;
+  pool_options.size = 2;
+  pool_options.worker.worker_id = "demo-worker";
+  pool_options.worker.max_jobs_per_claim = 9;  // a model's grid in one claim: one pass over the bars
+  pool_options.worker.poll_interval = std::chrono::milliseconds(50);
+  evolve::WorkerPool pool(store, &store, *engines->simulator, clock, pool_options);
+  if (evolve::Status s = pool.Start(); !s.ok()) {
+    std::fprintf(stderr, "error: %s\n", s.ToString().c_str());
+    return 1;
   }
   auto done = engine.RunToEnd(run->id);
-  for (auto& w : workers) w->RequestStop();
-  for (auto& t : threads) t.join();
+  pool.Stop();
   if (!done.ok()) {
     std::fprintf(stderr, "error: %s\n", done.status().ToString().c_str());
     return 1;

@@ -12,36 +12,18 @@
 #include "evolve/testing/fake_engines.h"
 #include "evolve/testing/fake_store.h"
 #include "evolve/worker_pool.h"
+#include "job_fixtures.h"
 
 namespace evolve {
 namespace {
 
 using testing::FakeSimulator;
 
-template <typename Pred>
-bool Eventually(Pred done) {
-  for (int i = 0; i < 10000; ++i) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return done();
-}
+using testing::Eventually;
 
+// `n` jobs, each of its own model: one simulation per job.
 std::vector<Job> MakeJobs(const std::string& batch, int n) {
-  std::vector<Job> jobs;
-  for (int i = 0; i < n; ++i) {
-    Job j;
-    j.id = batch + "-" + std::to_string(i);
-    j.batch_id = batch;
-    j.run_id = "run-1";
-    j.model_id = "model-" + std::to_string(i);  // one simulation per job
-    j.max_attempts = 3;
-    j.params.model_id = j.model_id;
-    j.params.ticker = "TTRC";
-    j.params.threshold = 0.0001;
-    jobs.push_back(j);
-  }
-  return jobs;
+  return testing::MakeJobs(batch, n, /*max_attempts=*/3, /*distinct_models=*/true);
 }
 
 WorkerPoolOptions PoolOptions(int size) {
