@@ -61,7 +61,8 @@ inline Result<int> DrainQueue(Worker& worker) {
 // engine waits; when it ran nothing, `pass_lease_time` lets the leases of
 // jobs held by a lost worker run out, and the reaper returns them.
 inline Result<Run> DriveRun(EvolutionEngine& engine, Store& store, const std::string& run_id,
-                            const std::function<Result<int>()>& drain, const std::function<void()>& pass_lease_time) {
+                            const std::function<Result<int>()>& drain,
+                            const std::function<void()>& pass_lease_time) {
   for (int steps = 0; steps < 1000; ++steps) {
     EVOLVE_ASSIGN_OR_RETURN(StepOutcome outcome, engine.Step(run_id));
     if (outcome == StepOutcome::kFinished || outcome == StepOutcome::kHalted) return store.GetRun(run_id);
@@ -98,7 +99,8 @@ struct CrashHarness {
 
   // A fresh engine over the same store: what a restarted process gets.
   void NewEngine() {
-    engine = std::make_unique<EvolutionEngine>(EngineDeps{features, trainer, store, nullptr, nullptr}, options);
+    engine =
+        std::make_unique<EvolutionEngine>(EngineDeps{features, trainer, store, nullptr, nullptr}, options);
   }
 
   static EvolutionConfig Config() {
@@ -121,8 +123,8 @@ struct CrashHarness {
   }
 
   Result<Run> Drive(const std::string& run_id) {
-    return DriveRun(*engine, store, run_id, [this] { return Drain(); },
-                    [this] { backend->AdvanceTime(kPastLease); });
+    return DriveRun(
+        *engine, store, run_id, [this] { return Drain(); }, [this] { backend->AdvanceTime(kPastLease); });
   }
 
   std::unique_ptr<StoreHarness> backend;
@@ -210,18 +212,18 @@ inline void CrashAtEveryWriteResumes(const std::function<std::unique_ptr<StoreHa
   }
   SetLogSink(nullptr);
   // Every kind of write of the loop was a crash point.
-  for (const char* write : {"UpdateRun", "RecordFingerprint", "AddLineageEdge", "SaveGeneration", "EnqueueBatch",
-                            "ClaimJobs", "FinishJobs", "SavePromotion"}) {
+  for (const char* write : {"UpdateRun", "RecordFingerprint", "AddLineageEdge", "SaveGeneration",
+                            "EnqueueBatch", "ClaimJobs", "FinishJobs", "SavePromotion"}) {
     CHECK(crashed_in.count(write) == 1);
   }
 }
 
 }  // namespace evolve::testing::crash_suite
 
-#define EVOLVE_CRASH_AT_EVERY_WRITE_TEST(prefix, make_harness)                                                \
+#define EVOLVE_CRASH_AT_EVERY_WRITE_TEST(prefix, make_harness)                                               \
   TEST_CASE(prefix " store: a crash at any write of the loop resumes without retraining or re-simulating") { \
-    ::evolve::testing::crash_suite::CrashAtEveryWriteResumes(                                                 \
-        []() -> std::unique_ptr<::evolve::testing::StoreHarness> { return make_harness; });                   \
+    ::evolve::testing::crash_suite::CrashAtEveryWriteResumes(                                                \
+        []() -> std::unique_ptr<::evolve::testing::StoreHarness> { return make_harness; });                  \
   }
 
 #endif  // EVOLVE_TESTS_CRASH_SUITE_H_

@@ -34,8 +34,8 @@ Result<RunCounts> StoreWrapper::CountRuns() {
 Status StoreWrapper::UpdateRun(const Run& run, RunStatus expected) {
   return Forward(Intercept("UpdateRun", kWrites), [&] { return target_.UpdateRun(run, expected); });
 }
-Status StoreWrapper::TransitionRun(const std::string& run_id, const std::vector<RunStatus>& from, RunStatus to,
-                                   const std::string& stop_reason, const std::string& error) {
+Status StoreWrapper::TransitionRun(const std::string& run_id, const std::vector<RunStatus>& from,
+                                   RunStatus to, const std::string& stop_reason, const std::string& error) {
   return Forward(Intercept("TransitionRun", kWrites),
                  [&] { return target_.TransitionRun(run_id, from, to, stop_reason, error); });
 }
@@ -43,14 +43,16 @@ Status StoreWrapper::SaveGeneration(const Generation& generation) {
   return Forward(Intercept("SaveGeneration", kWrites), [&] { return target_.SaveGeneration(generation); });
 }
 Result<Generation> StoreWrapper::GetGeneration(const std::string& run_id, int generation) {
-  return Forward(Intercept("GetGeneration", kReads), [&] { return target_.GetGeneration(run_id, generation); });
+  return Forward(Intercept("GetGeneration", kReads),
+                 [&] { return target_.GetGeneration(run_id, generation); });
 }
 Result<std::vector<Generation>> StoreWrapper::ListGenerations(const std::string& run_id) {
   return Forward(Intercept("ListGenerations", kReads), [&] { return target_.ListGenerations(run_id); });
 }
 
 Result<FingerprintRecord> StoreWrapper::LookupFingerprint(const std::string& fingerprint) {
-  return Forward(Intercept("LookupFingerprint", kReads), [&] { return target_.LookupFingerprint(fingerprint); });
+  return Forward(Intercept("LookupFingerprint", kReads),
+                 [&] { return target_.LookupFingerprint(fingerprint); });
 }
 Result<FingerprintRecord> StoreWrapper::RecordFingerprint(const FingerprintRecord& record) {
   return Forward(Intercept("RecordFingerprint", kWrites), [&] { return target_.RecordFingerprint(record); });
@@ -66,10 +68,12 @@ Result<std::vector<LineageEdge>> StoreWrapper::Ancestry(const std::string& model
 }
 
 Result<std::vector<Job>> StoreWrapper::ClaimJobs(const std::string& worker_id, int max_jobs, Duration lease) {
-  return Forward(Intercept("ClaimJobs", kWrites), [&] { return target_.ClaimJobs(worker_id, max_jobs, lease); });
+  return Forward(Intercept("ClaimJobs", kWrites),
+                 [&] { return target_.ClaimJobs(worker_id, max_jobs, lease); });
 }
 Status StoreWrapper::HeartbeatJob(const std::string& job_id, const std::string& worker_id, Duration lease) {
-  return Forward(Intercept("HeartbeatJob", kWrites), [&] { return target_.HeartbeatJob(job_id, worker_id, lease); });
+  return Forward(Intercept("HeartbeatJob", kWrites),
+                 [&] { return target_.HeartbeatJob(job_id, worker_id, lease); });
 }
 Result<std::vector<Status>> StoreWrapper::FinishJobs(const std::string& worker_id,
                                                      const std::vector<JobOutcome>& outcomes) {
@@ -88,10 +92,11 @@ Result<int> StoreWrapper::EnqueueBatch(const std::string& batch_id, const std::v
 }
 Status StoreWrapper::CompleteJob(const std::string& job_id, const std::string& worker_id,
                                  const SimulationResult& result) {
-  return Forward(Intercept("CompleteJob", kWrites), [&] { return target_.CompleteJob(job_id, worker_id, result); });
+  return Forward(Intercept("CompleteJob", kWrites),
+                 [&] { return target_.CompleteJob(job_id, worker_id, result); });
 }
-Status StoreWrapper::FailJob(const std::string& job_id, const std::string& worker_id, const std::string& error,
-                             bool retryable) {
+Status StoreWrapper::FailJob(const std::string& job_id, const std::string& worker_id,
+                             const std::string& error, bool retryable) {
   return Forward(Intercept("FailJob", kWrites),
                  [&] { return target_.FailJob(job_id, worker_id, error, retryable); });
 }
@@ -121,7 +126,8 @@ Result<std::vector<Promotion>> StoreWrapper::ListPromotions(int limit, int offse
 Status StoreWrapper::RegisterWorker(const WorkerInfo& worker) {
   return Forward(Intercept("RegisterWorker", kWrites), [&] { return target_.RegisterWorker(worker); });
 }
-Status StoreWrapper::WorkerHeartbeat(const std::string& worker_id, const std::vector<std::string>& current_jobs) {
+Status StoreWrapper::WorkerHeartbeat(const std::string& worker_id,
+                                     const std::vector<std::string>& current_jobs) {
   return Forward(Intercept("WorkerHeartbeat", kWrites),
                  [&] { return target_.WorkerHeartbeat(worker_id, current_jobs); });
 }

@@ -25,7 +25,8 @@ WorkerStats Sum(WorkerStats total, const WorkerStats& s) {
 }
 
 std::string WorkerIdAt(const WorkerPoolOptions& options, int i) {
-  return options.size == 1 ? options.worker.worker_id : options.worker.worker_id + "-" + std::to_string(i + 1);
+  return options.size == 1 ? options.worker.worker_id
+                           : options.worker.worker_id + "-" + std::to_string(i + 1);
 }
 
 // True when `pid` names no running process of this host.
@@ -48,8 +49,13 @@ WorkerPoolOptions InProcessWorkerPoolOptions(const std::string& id_prefix, int s
 
 class WorkerPool::Impl {
  public:
-  Impl(WorkerQueue& queue, WorkerRegistry* registry, Simulator& simulator, Clock& clock, WorkerPoolOptions options)
-      : queue_(queue), registry_(registry), simulator_(simulator), clock_(clock), options_(std::move(options)) {
+  Impl(WorkerQueue& queue, WorkerRegistry* registry, Simulator& simulator, Clock& clock,
+       WorkerPoolOptions options)
+      : queue_(queue),
+        registry_(registry),
+        simulator_(simulator),
+        clock_(clock),
+        options_(std::move(options)) {
     if (options_.worker.host.empty()) options_.worker.host = HostName();
     if (options_.worker.pid == 0) options_.worker.pid = ::getpid();
   }
@@ -74,7 +80,10 @@ class WorkerPool::Impl {
     for (size_t i = 0; i < workers_.size(); ++i) {
       threads_.emplace_back([this, i] {
         Status s = workers_[i]->Run();
-        if (!s.ok()) Log(LogLevel::kError, "worker stopped", {{"worker_id", WorkerIdAt(options_, static_cast<int>(i))}, {"error", s.ToString()}});
+        if (!s.ok()) {
+          Log(LogLevel::kError, "worker stopped",
+              {{"worker_id", WorkerIdAt(options_, static_cast<int>(i))}, {"error", s.ToString()}});
+        }
         std::lock_guard<std::mutex> guard(mu_);
         results_[i] = s;
       });
@@ -118,8 +127,8 @@ class WorkerPool::Impl {
   Clock& clock_;
   WorkerPoolOptions options_;
   mutable std::mutex mu_;
-  bool started_ = false;         // guarded by mu_
-  bool stop_requested_ = false;  // guarded by mu_
+  bool started_ = false;                          // guarded by mu_
+  bool stop_requested_ = false;                   // guarded by mu_
   std::vector<std::unique_ptr<Worker>> workers_;  // fixed once Start() returns; guarded by mu_ before
   std::vector<Status> results_;                   // guarded by mu_
   std::vector<std::thread> threads_;              // Start() and Wait() only
@@ -177,10 +186,10 @@ Result<int> ReleaseJobsOfDeadWorkers(JobQueue& queue, WorkerRegistry& registry, 
     auto it = dead.find(job.worker_id);
     if (it == dead.end()) continue;
     // kAborted: its lease ran out and another worker has it now; nothing to do.
-    Status s = queue.FailJob(job.id, job.worker_id,
-                             "the process " + std::to_string(it->second) + " of worker " + job.worker_id + " on " +
-                                 host + " died",
-                             /*retryable=*/true);
+    Status s = queue.FailJob(
+        job.id, job.worker_id,
+        "the process " + std::to_string(it->second) + " of worker " + job.worker_id + " on " + host + " died",
+        /*retryable=*/true);
     if (s.ok()) ++released;
   }
   for (const auto& entry : dead) (void)registry.DeregisterWorker(entry.first);
