@@ -50,15 +50,9 @@ struct Harness {
   }
 
   // No split: these tests are about the loop itself; the holdout has its
-  // own (HoldoutConfig).
-  static EvolutionConfig Config() {
-    EvolutionConfig c;
-    c.symbol = "TTRC";
-    c.thresholds = {0.0001, 0.0003};
-    c.regime_configs = {RegimeFilter{}, RegimeFilter{"regime_gmm", {1}}};
-    c.split = DataSplit{};
-    return c;
-  }
+  // own (HoldoutConfig). The crash suite's run: TTRC, 2 thresholds x 2
+  // regime filters.
+  static EvolutionConfig Config() { return testing::crash_suite::CrashHarness::Config(); }
 
   // The defaults' split: a holdout and a selection span.
   static EvolutionConfig HoldoutConfig() {
