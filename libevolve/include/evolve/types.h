@@ -359,6 +359,14 @@ struct Job {
   std::string worker_id;
   int attempts = 0;
   int max_attempts = 3;
+  // Times the job's holder died while running it (lease expired, process
+  // gone): counted apart from attempts, so a killed service does not fail
+  // the jobs it held.
+  int deaths = 0;
+  // The secret of the current claim (ClaimJobs returns it to the claimer
+  // only; never listed or served): heartbeat, complete and release present
+  // it. Empty while the job is not RUNNING.
+  std::string claim_token;
   std::optional<TimePoint> lease_until;
   TimePoint created_at{};
   TimePoint updated_at{};
