@@ -12,5 +12,11 @@
 -- a service killed three times must not fail the jobs it held. A job whose
 -- holders died too often is quarantined (FAILED, with the evidence in
 -- error) and `resume` can queue it again.
+--
+-- Both tables get both columns, at the end, so job_queue keeps every column
+-- of priority_jobs in the same order (version 2); a finished job keeps its
+-- deaths and an empty claim_token.
+ALTER TABLE job_queue ADD COLUMN claim_token text NOT NULL DEFAULT '';
+ALTER TABLE job_queue ADD COLUMN deaths integer NOT NULL DEFAULT 0;
 ALTER TABLE priority_jobs ADD COLUMN claim_token text NOT NULL DEFAULT '';
 ALTER TABLE priority_jobs ADD COLUMN deaths integer NOT NULL DEFAULT 0;
