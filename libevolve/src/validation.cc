@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "evolve/canonical_json.h"
+#include "evolve/selection_stats.h"  // kCscvBlocks
 #include "field_errors.h"
 #include "validation_rules.h"
 
@@ -271,12 +272,77 @@ void CheckRules(Problems& problems, const std::string& path, const EvolutionConf
   if (c.pbo_max) r.Number("pbo_max", *c.pbo_max, 0.0, kClosed, 1.0, kClosed);
 }
 
+// The rules of a simulation's metrics, as a worker reports them: what the
+// metrics can be by their definitions (types.h), so that a worker of another
+// build, a bug or a hostile client cannot store a result the statistics and
+// the criteria would read as evidence.
+void CheckRules(Problems& problems, const std::string& path, const SimulationResult& c) {
+  Rules r(problems, path);
+  auto optional = [&r](const char* field, const std::optional<double>& v, double lo = -kInf, Edge lo_edge = kOpen,
+                       double hi = kInf, Edge hi_edge = kOpen) {
+    if (v) r.Number(field, *v, lo, lo_edge, hi, hi_edge);
+  };
+  optional("sqn", c.sqn);
+  optional("sqn_100", c.sqn_100);
+  optional("profit_factor", c.profit_factor, 0.0, kClosed);
+  r.Integer("trade_count", c.trade_count, 0);
+  r.Integer("total_trades", c.total_trades, 0);
+  optional("weekly_consistency", c.weekly_consistency, 0.0, kClosed);
+  optional("win_rate", c.win_rate, 0.0, kClosed, 1.0, kClosed);
+  // A long-only book cannot lose more than everything: a trade's net
+  // return, and so the mean, is > -1 (-100%).
+  optional("expectancy", c.expectancy, -1.0, kClosed);
+  r.Number("gross_profit", c.gross_profit, 0.0, kClosed);
+  r.Number("gross_loss", c.gross_loss, 0.0, kClosed);
+  r.Number("total_return_pct", c.total_return_pct, -100.0, kClosed);
+  optional("benchmark_return_pct", c.benchmark_return_pct, -100.0, kClosed);
+  r.Number("max_drawdown_pct", c.max_drawdown_pct, 0.0, kClosed, 100.0, kClosed);
+  optional("sharpe", c.sharpe);
+  r.Number("exposure", c.exposure, 0.0, kClosed, 1.0, kClosed);
+  r.Number("trades_per_week", c.trades_per_week, 0.0, kClosed);
+  r.Integer("weeks_traded", c.weeks_traded, 0);
+  for (const char* field : {"start_date", "end_date"}) {
+    const std::string& date = field[0] == 's' ? c.start_date : c.end_date;
+    if (!date.empty() && !IsIsoDate(date)) r.Fail(field, "must be a date YYYY-MM-DD (or empty)");
+  }
+  if (!c.span.empty()) r.OneOf("span", c.span, {kSpanResearch, kSpanHoldout, kSpanAll});
+  optional("threshold", c.threshold);
+  optional("excess_return_pct", c.excess_return_pct, -100.0, kClosed);
+  optional("excess_sqn", c.excess_sqn);
+  if (c.trade_blocks.size() > static_cast<size_t>(kCscvBlocks)) {
+    r.Fail("trade_blocks", "at most " + std::to_string(kCscvBlocks) + " blocks (got " +
+                               std::to_string(c.trade_blocks.size()) + ")");
+    return;
+  }
+  int64_t block_trades = 0;
+  for (size_t i = 0; i < c.trade_blocks.size(); ++i) {
+    const ReturnSums& b = c.trade_blocks[i];
+    const std::string block_path = FieldPath(path, ItemPath("trade_blocks", i));
+    Rules block(problems, block_path);
+    if (block.Integer("n", b.n, 0, c.trade_count)) block_trades += b.n;
+    block.Number("sum", b.sum);
+    block.Number("sum2", b.sum2, 0.0, kClosed);
+    block.Number("sum3", b.sum3);
+    block.Number("sum4", b.sum4, 0.0, kClosed);
+  }
+  if (r.Ready("trade_count") && block_trades > c.trade_count) {
+    r.Fail("trade_blocks", "hold " + std::to_string(block_trades) + " trades, more than trade_count (" +
+                               std::to_string(c.trade_count) + ")");
+  }
+}
+
 }  // namespace internal
 
 std::vector<FieldError> EvolutionConfigErrors(const EvolutionConfig& config) {
   internal::Problems problems;
   internal::CheckRules(problems, "", config);
   internal::CheckRules(problems, "pruning", config.pruning);
+  return problems.list();
+}
+
+std::vector<FieldError> SimulationResultErrors(const SimulationResult& result) {
+  internal::Problems problems;
+  internal::CheckRules(problems, "", result);
   return problems.list();
 }
 

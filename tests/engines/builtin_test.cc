@@ -17,6 +17,7 @@
 #include "evolve/evolution.h"
 #include "evolve/json.h"
 #include "evolve/testing/fake_store.h"
+#include "evolve/validation.h"
 #include "evolve/worker.h"
 
 namespace evolve::engines {
@@ -264,6 +265,9 @@ TEST_CASE("builtin: a grid in one call equals its cells one by one, from any pro
     const std::string json = ToJson(*alone);
     CHECK(json.find("nan") == std::string::npos);
     CHECK(json.find("inf") == std::string::npos);
+    // What the worker protocol would refuse, the built-in simulator never
+    // reports.
+    CHECK(SimulationResultErrors(*alone).empty());
   }
   // Higher thresholds trade no more often than lower ones.
   CHECK(together[0]->trade_count >= together[3]->trade_count);

@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "evolve/json.h"
+#include "evolve/selection_stats.h"  // kCscvBlocks
 #include "evolve/status.h"
+#include "evolve/testing/samples.h"
 #include "evolve/types.h"
 
 namespace evolve {
@@ -128,6 +130,49 @@ TEST_SUITE("validation") {
     bad = c;
     bad.seed_features.clear();
     CHECK(ValidateEvolutionConfig(bad).ok());
+  }
+
+  TEST_CASE("validation: a worker's simulation result, each metric within its definition") {
+    const SimulationResult good = testing::SampleResult(2.0);
+    CHECK(SimulationResultErrors(good).empty());
+    CHECK(SimulationResultErrors(SimulationResult{}).empty());  // no trades at all is a result
+
+    // The worker results the hardening probe stored (issue 18), and more:
+    // each refused, naming its field.
+    SimulationResult bad = good;
+    bad.trade_count = -5;
+    bad.win_rate = 7.0;
+    bad.profit_factor = -3.0;
+    bad.start_date = std::string(1 << 20, '9');
+    bad.exposure = 1.5;
+    bad.max_drawdown_pct = 140.0;
+    bad.total_return_pct = -250.0;
+    bad.span = "everything";
+    bad.sharpe = std::numeric_limits<double>::quiet_NaN();
+    CHECK(SimulationResultErrors(bad) ==
+          std::vector<FieldError>{
+              {"profit_factor", "must be >= 0"},
+              {"trade_count", "must be >= 0"},
+              {"win_rate", "must be >= 0 and <= 1"},
+              {"total_return_pct", "must be >= -100"},
+              {"max_drawdown_pct", "must be >= 0 and <= 100"},
+              {"sharpe", "must be a finite number"},
+              {"exposure", "must be >= 0 and <= 1"},
+              {"start_date", "must be a date YYYY-MM-DD (or empty)"},
+              {"span", "must be one of research, holdout, all"},
+          });
+
+    bad = good;
+    bad.trade_blocks.assign(2, ReturnSums{300, 0.1, 0.01, 0.0, 0.001});
+    CHECK(SimulationResultErrors(bad) ==
+          std::vector<FieldError>{{"trade_blocks", "hold 600 trades, more than trade_count (400)"}});
+    bad.trade_blocks = {ReturnSums{-1, 0.0, -0.5, 0.0, 0.0}};
+    CHECK(SimulationResultErrors(bad) ==
+          std::vector<FieldError>{{"trade_blocks[0].n", "must be between 0 and 400"},
+                                  {"trade_blocks[0].sum2", "must be >= 0"}});
+    bad.trade_blocks.assign(kCscvBlocks + 1, ReturnSums{});
+    CHECK(SimulationResultErrors(bad) ==
+          std::vector<FieldError>{{"trade_blocks", "at most 16 blocks (got 17)"}});
   }
 }
 

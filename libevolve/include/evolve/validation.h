@@ -34,6 +34,14 @@ struct FieldError {
 // one per bad field; empty when the config is valid.
 std::vector<FieldError> EvolutionConfigErrors(const EvolutionConfig& config);
 
+// Every problem of a simulation's metrics as a worker reports them: each
+// value within what its definition allows (types.h: win_rate and exposure
+// in [0, 1], counts and gross sums >= 0, max_drawdown_pct in [0, 100],
+// returns >= -100%, dates YYYY-MM-DD, a known span, at most kCscvBlocks
+// trade blocks holding no more trades than trade_count). The worker
+// protocol refuses a result with any.
+std::vector<FieldError> SimulationResultErrors(const SimulationResult& result);
+
 // OK when `errors` is empty; otherwise kInvalidArgument whose message names
 // each problem, "sqn_min: must be <= sqn_max (6 > 5); thresholds: must not be
 // empty" (a problem without a field is its message alone).
