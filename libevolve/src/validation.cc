@@ -26,6 +26,7 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr size_t kMaxGridAxis = 100;   // thresholds, regime_configs
 constexpr size_t kMaxGridJobs = 1000;  // thresholds x regime_configs
 constexpr size_t kMaxSymbolLength = 16;
+constexpr double kMaxCash = 1e12;
 
 // Shortest text that reads back as the same double ("6", "0.0003"), so that
 // "(6 > 5)" shows what the caller sent.
@@ -59,9 +60,8 @@ bool IsIsoDate(const std::string& s) {
 // ^[a-z_][a-z0-9_]*$: the name becomes a column lookup in the simulator.
 bool IsRegimeColumn(const std::string& s) {
   if (s.empty() || (s[0] >= '0' && s[0] <= '9')) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-  });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
 }
 
 // Rules on the fields of one object at `path`. Each method skips a field that
@@ -86,8 +86,7 @@ class Rules {
     return IsSymbol(value) || Fail(field, "must be 1 to 16 characters of A-Z a-z 0-9 . _ ^ = -");
   }
 
-  bool OneOf(const std::string& field, const std::string& value,
-             std::initializer_list<const char*> choices) {
+  bool OneOf(const std::string& field, const std::string& value, std::initializer_list<const char*> choices) {
     if (!Ready(field)) return false;
     std::string list;
     for (const char* choice : choices) {
@@ -124,11 +123,9 @@ class Rules {
 
   // min <= max, reported on the min field.
   template <typename N>
-  void Ordered(bool valid, const std::string& min_field, N min, const std::string& max_field,
-               N max) {
+  void Ordered(bool valid, const std::string& min_field, N min, const std::string& max_field, N max) {
     if (valid && min > max) {
-      Fail(min_field,
-           "must be <= " + max_field + " (" + NumberText(min) + " > " + NumberText(max) + ")");
+      Fail(min_field, "must be <= " + max_field + " (" + NumberText(min) + " > " + NumberText(max) + ")");
     }
   }
 
@@ -158,8 +155,8 @@ class Rules {
     if (!Ready(field)) return false;
     if (size == 0) return Fail(field, "must not be empty");
     if (size > kMaxGridAxis) {
-      return Fail(field, "at most " + std::to_string(kMaxGridAxis) + " entries (got " +
-                             std::to_string(size) + ")");
+      return Fail(field,
+                  "at most " + std::to_string(kMaxGridAxis) + " entries (got " + std::to_string(size) + ")");
     }
     return true;
   }
@@ -186,7 +183,9 @@ void CheckRules(Problems& problems, const std::string& path, const EvolutionConf
   r.NonEmpty("target_col", c.target_col);
   r.OneOf("target_transform", c.target_transform, {"none", "log_return", "log", "pct_change"});
   r.Integer("max_generations", c.max_generations, 1, 1000);
-  r.NonEmpty("timeframe", c.timeframe);
+  // The bar spacings a run can be labelled with: a free text would be
+  // fingerprinted and recorded as if it meant something.
+  r.OneOf("timeframe", c.timeframe, {"1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w"});
   r.JsonObject("data_options", c.data_options);
   r.Names("seed_features", c.seed_features, false);
   r.Names("reference_symbols", c.reference_symbols, true);
@@ -233,11 +232,10 @@ void CheckRules(Problems& problems, const std::string& path, const EvolutionConf
     }
   }
   if (thresholds_ok && regimes_ok && num_thresholds * c.regime_configs.size() > kMaxGridJobs) {
-    r.Fail("thresholds", "thresholds x regime_configs is " + std::to_string(num_thresholds) +
-                             " x " + std::to_string(c.regime_configs.size()) + " = " +
+    r.Fail("thresholds", "thresholds x regime_configs is " + std::to_string(num_thresholds) + " x " +
+                             std::to_string(c.regime_configs.size()) + " = " +
                              std::to_string(num_thresholds * c.regime_configs.size()) +
-                             " simulations per generation; at most " +
-                             std::to_string(kMaxGridJobs));
+                             " simulations per generation; at most " + std::to_string(kMaxGridJobs));
   }
 
   const bool sqn_min_ok = r.Number("sqn_min", c.sqn_min);
@@ -253,7 +251,9 @@ void CheckRules(Problems& problems, const std::string& path, const EvolutionConf
             c.trade_count_max);
   r.Number("weekly_consistency_max", c.weekly_consistency_max, 0.0, kOpen);
   r.JsonObject("hyperparameters", c.hyperparameters);
-  r.Number("initial_cash", c.initial_cash, 0.0, kOpen);
+  // Money the backtest's doubles keep exact to the cent: 1e308 overflowed
+  // into a return of 0 and a drawdown of 0.
+  r.Number("initial_cash", c.initial_cash, 0.0, kOpen, kMaxCash, kClosed);
   r.Number("fee_bps", c.fee_bps, 0.0, kClosed, 1000.0, kOpen);
   r.Number("slippage_bps", c.slippage_bps, 0.0, kClosed, 1000.0, kOpen);
 
@@ -278,8 +278,8 @@ void CheckRules(Problems& problems, const std::string& path, const EvolutionConf
 // the criteria would read as evidence.
 void CheckRules(Problems& problems, const std::string& path, const SimulationResult& c) {
   Rules r(problems, path);
-  auto optional = [&r](const char* field, const std::optional<double>& v, double lo = -kInf, Edge lo_edge = kOpen,
-                       double hi = kInf, Edge hi_edge = kOpen) {
+  auto optional = [&r](const char* field, const std::optional<double>& v, double lo = -kInf,
+                       Edge lo_edge = kOpen, double hi = kInf, Edge hi_edge = kOpen) {
     if (v) r.Number(field, *v, lo, lo_edge, hi, hi_edge);
   };
   optional("sqn", c.sqn);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "api.h"
+#include "evolve/evolution.h"  // NewId
 #include "evolve/log.h"
 #include "output.h"
 #include "validity_summary.h"
@@ -41,6 +42,15 @@ std::string JobsJson(const std::vector<Job>& jobs) {
 
 // True when the body is a JSON object with a "timeframe" member: a run
 // whose request names none takes the data's (daily or one-minute bars).
+// The field a kInvalidArgument of the engine names ("seed_model_id: no
+// model 'm_x'"), as the one detail of its 400.
+std::vector<FieldError> FieldErrorsOf(const Status& status) {
+  const std::string& m = status.message();
+  const size_t colon = m.find(": ");
+  if (status.code() != StatusCode::kInvalidArgument || colon == std::string::npos) return {};
+  return {{m.substr(0, colon), m.substr(colon + 2)}};
+}
+
 bool NamesTimeframe(const std::string& body) {
   rapidjson::Document doc;
   doc.Parse(body.data(), body.size());
@@ -61,24 +71,35 @@ void PostEvolve(ApiContext& ctx, const Request& req, Response& res) {
     errors = std::move(*problems);
     if (!errors.empty()) {
       std::string message;
-      for (const FieldError& e : errors) message += (message.empty() ? "" : "; ") + e.field + ": " + e.message;
+      for (const FieldError& e : errors)
+        message += (message.empty() ? "" : "; ") + e.field + ": " + e.message;
       SendError(res, 400, "invalid_argument", message, errors);
       return;
     }
   }
+  // A run this service could not lock (a read-only run-lock file, a lost
+  // lock session) would be stored and never stepped: find out first, with
+  // a lock on an id no run has.
+  {
+    auto probe = ctx.store.TryLockRun("probe_" + NewId("lock_"));
+    if (!probe.ok()) {
+      return SendError(res, 503, "unavailable",
+                       "this service cannot schedule runs now: " + probe.status().message());
+    }
+  }
   auto run = ctx.engine.CreateRun(*config);
-  if (!run.ok()) return SendStatus(res, run.status());
+  if (!run.ok()) return SendStatus(res, run.status(), FieldErrorsOf(run.status()));
   Status scheduled = ctx.scheduler.Submit(run->id);
   if (!scheduled.ok()) {
     // Stored PENDING: the next start of a service on this store adopts it.
-    Log(LogLevel::kWarning, "run stored but not scheduled", {{"run_id", run->id}, {"error", scheduled.ToString()}});
+    Log(LogLevel::kWarning, "run stored but not scheduled",
+        {{"run_id", run->id}, {"error", scheduled.ToString()}});
   }
   res.SetHeader("Location", "/runs/" + run->id);
   SendJson(res, 202,
            "{\"run_id\":" + JsonQuote(run->id) + ",\"status\":\"started\",\"message\":" +
-               JsonQuote("Evolution run started for " + run->config.symbol) +
-               ",\"max_generations\":" + std::to_string(run->config.max_generations) + ",\"run\":" + ToJson(*run) +
-               "}");
+               JsonQuote("Evolution run started for " + run->config.symbol) + ",\"max_generations\":" +
+               std::to_string(run->config.max_generations) + ",\"run\":" + ToJson(*run) + "}");
 }
 
 void GetRuns(ApiContext& ctx, const Request& req, Response& res) {
@@ -137,12 +158,12 @@ void GetRun(ApiContext& ctx, const Request& req, Response& res) {
   for (const Generation& g : *generations) gens.push_back(ToJson(g));
   for (const LineageEdge& e : *lineage) edges.push_back(ToJson(e));
   SendJson(res, 200,
-           "{\"run\":" + ToJson(*run) + ",\"lineage\":" + JsonArray(edges) + ",\"generations\":" + JsonArray(gens) +
-               ",\"jobs\":" + JobCountsJson(*counts) + ",\"completed_jobs\":" + std::to_string(counts->completed) +
-               ",\"results_sample\":" + JobsJson(BestResults(std::move(*completed), kResultsSample)) +
-               ",\"promotion\":" + promotion +
-               ",\"validity\":" + ValiditySummaryJson(SummarizeValidity(*run, *generations)) + ",\"scheduled\":" +
-               (ctx.scheduler.IsScheduled(run_id) ? "true" : "false") + "}");
+           "{\"run\":" + ToJson(*run) + ",\"lineage\":" + JsonArray(edges) +
+               ",\"generations\":" + JsonArray(gens) + ",\"jobs\":" + JobCountsJson(*counts) +
+               ",\"completed_jobs\":" + std::to_string(counts->completed) + ",\"results_sample\":" +
+               JobsJson(BestResults(std::move(*completed), kResultsSample)) + ",\"promotion\":" + promotion +
+               ",\"validity\":" + ValiditySummaryJson(SummarizeValidity(*run, *generations)) +
+               ",\"scheduled\":" + (ctx.scheduler.IsScheduled(run_id) ? "true" : "false") + "}");
 }
 
 void GetGenerations(ApiContext& ctx, const Request& req, Response& res) {
@@ -166,7 +187,8 @@ void GetGenerations(ApiContext& ctx, const Request& req, Response& res) {
       if (!jobs.ok()) return SendStatus(res, jobs.status());
       top = BestResults(std::move(*jobs), kTopResults);
     }
-    out.push_back(WithFields(ToJson(g), ",\"jobs\":" + JobCountsJson(counts) + ",\"top_results\":" + JobsJson(top)));
+    out.push_back(
+        WithFields(ToJson(g), ",\"jobs\":" + JobCountsJson(counts) + ",\"top_results\":" + JobsJson(top)));
   }
   SendJson(res, 200,
            "{\"run_id\":" + JsonQuote(run_id) + ",\"status\":" + JsonQuote(RunStatusName(run->status)) +
@@ -174,8 +196,7 @@ void GetGenerations(ApiContext& ctx, const Request& req, Response& res) {
 }
 
 // Replies with the run's stored status after a user action.
-void ReplyRunStatus(ApiContext& ctx, const std::string& run_id, const std::string& message,
-                    Response& res) {
+void ReplyRunStatus(ApiContext& ctx, const std::string& run_id, const std::string& message, Response& res) {
   auto run = ctx.store.GetRun(run_id);
   if (!run.ok()) return SendStatus(res, run.status());
   SendJson(res, 200,
@@ -189,8 +210,8 @@ void PostRunAction(ApiContext& ctx, const Request& req, Response& res) {
   if (action == "stop") {
     if (Status s = ctx.engine.StopRun(run_id); !s.ok()) return SendStatus(res, s);
     ctx.scheduler.Wake(run_id);  // its loop records the stop now, not at the next poll
-    return ReplyRunStatus(ctx, run_id, "stopped; queued jobs stay queued; POST /runs/" + run_id + "/resume continues",
-                          res);
+    return ReplyRunStatus(
+        ctx, run_id, "stopped; queued jobs stay queued; POST /runs/" + run_id + "/resume continues", res);
   }
   if (action == "cancel") {
     if (Status s = ctx.engine.CancelRun(run_id); !s.ok()) return SendStatus(res, s);
@@ -218,8 +239,8 @@ void GetPromoted(ApiContext& ctx, const Request& req, Response& res) {
   std::vector<std::string> out;
   for (const Promotion& p : *promotions) out.push_back(ToJson(p));
   SendJson(res, 200,
-           "{\"promoted\":" + JsonArray(out) + ",\"count\":" + std::to_string(out.size()) +
-               ",\"limit\":" + std::to_string(page->limit) + ",\"offset\":" + std::to_string(page->offset) + "}");
+           "{\"promoted\":" + JsonArray(out) + ",\"count\":" + std::to_string(out.size()) + ",\"limit\":" +
+               std::to_string(page->limit) + ",\"offset\":" + std::to_string(page->offset) + "}");
 }
 
 std::string LineageJson(const std::vector<LineageEdge>& edges) {
@@ -240,8 +261,8 @@ void GetPromotion(ApiContext& ctx, const Request& req, Response& res) {
   params.threshold = p->threshold;
   params.regime = p->regime;
   SendJson(res, 200,
-           "{\"promotion\":" + ToJson(*p) + ",\"model\":" + WithFields(ToJson(p->spec), ",\"model_id\":" +
-                                                                        JsonQuote(p->model_id)) +
+           "{\"promotion\":" + ToJson(*p) +
+               ",\"model\":" + WithFields(ToJson(p->spec), ",\"model_id\":" + JsonQuote(p->model_id)) +
                ",\"simulation\":" + ToJson(params) + ",\"lineage\":" + LineageJson(*ancestry) +
                ",\"result\":" + ToJson(p->result) + "}");
 }
@@ -261,14 +282,15 @@ void GetModelLineage(ApiContext& ctx, const Request& req, Response& res) {
 }  // namespace
 
 void RegisterRunRoutes(http::HttpServer& server, ApiContext& ctx) {
-  server.Add(ctx, {{Method::kPost, "/evolve", Access::kProtected, &PostEvolve},
-                   {Method::kGet, "/runs", Access::kPublic, &GetRuns},
-                   {Method::kGet, R"(/runs/([^/]+))", Access::kPublic, &GetRun},
-                   {Method::kGet, R"(/runs/([^/]+)/generations)", Access::kPublic, &GetGenerations},
-                   {Method::kPost, R"(/runs/([^/]+)/(stop|cancel|resume))", Access::kProtected, &PostRunAction},
-                   {Method::kGet, "/promoted", Access::kPublic, &GetPromoted},
-                   {Method::kGet, R"(/promoted/([^/]+))", Access::kPublic, &GetPromotion},
-                   {Method::kGet, R"(/models/([^/]+)/lineage)", Access::kPublic, &GetModelLineage}});
+  server.Add(ctx,
+             {{Method::kPost, "/evolve", Access::kProtected, &PostEvolve},
+              {Method::kGet, "/runs", Access::kPublic, &GetRuns},
+              {Method::kGet, R"(/runs/([^/]+))", Access::kPublic, &GetRun},
+              {Method::kGet, R"(/runs/([^/]+)/generations)", Access::kPublic, &GetGenerations},
+              {Method::kPost, R"(/runs/([^/]+)/(stop|cancel|resume))", Access::kProtected, &PostRunAction},
+              {Method::kGet, "/promoted", Access::kPublic, &GetPromoted},
+              {Method::kGet, R"(/promoted/([^/]+))", Access::kPublic, &GetPromotion},
+              {Method::kGet, R"(/models/([^/]+)/lineage)", Access::kPublic, &GetModelLineage}});
 }
 
 }  // namespace evolve::cli

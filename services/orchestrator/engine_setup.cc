@@ -38,7 +38,9 @@ Result<EngineSet> OpenEngines(ArtifactStore& artifacts, const std::string& data_
     set.trainer = set.remote.trainer.get();
     set.simulator = set.remote.simulator.get();
     FeatureSource* features = set.features;
-    set.prepare_config = [features](EvolutionConfig& config, bool) { return RemoteProblems(*features, config); };
+    set.prepare_config = [features](EvolutionConfig& config, bool) {
+      return RemoteProblems(*features, config);
+    };
     return set;
   }
   engines::BuiltinOptions options;
@@ -50,10 +52,13 @@ Result<EngineSet> OpenEngines(ArtifactStore& artifacts, const std::string& data_
   set.trainer = set.builtin->trainer.get();
   set.simulator = set.builtin->simulator.get();
   std::shared_ptr<engines::BarDirectory> bars = set.builtin->bars;
-  set.prepare_config = [bars, data_dir](EvolutionConfig& config,
-                                        bool timeframe_given) -> Result<std::vector<FieldError>> {
+  set.prepare_config = [bars](EvolutionConfig& config,
+                              bool timeframe_given) -> Result<std::vector<FieldError>> {
     EVOLVE_ASSIGN_OR_RETURN(std::vector<std::string> symbols, bars->Symbols());
-    std::vector<FieldError> problems = DataProblems(config, symbols, data_dir);
+    // A service's replies do not name its paths.
+    std::vector<FieldError> problems = DataProblems(
+        config, symbols, *bars, {"the data directory", "GET /api/features/columns?symbol=" + config.symbol},
+        timeframe_given);
     if (problems.empty() && !timeframe_given) {
       EVOLVE_ASSIGN_OR_RETURN(config.timeframe, TimeframeOfData(config.symbol, *bars));
     }

@@ -22,9 +22,9 @@
 #include "evolve/engines/builtin.h"
 #include "evolve/engines/features.h"
 #include "evolve/evolution.h"
-#include "evolve/worker_pool.h"
 #include "evolve/json.h"
 #include "evolve/log.h"
+#include "evolve/worker_pool.h"
 #ifdef EVOLVE_HAVE_POSTGRES
 #include "evolve/postgres/postgres_store.h"
 #endif
@@ -47,8 +47,8 @@ using service::kExitError;
 using service::kExitInterrupted;
 using service::kExitOk;
 using service::OpenStore;
-using service::OptionSpec;
 using service::OptionsHelp;
+using service::OptionSpec;
 using service::ParseInt;
 using service::ProgramName;
 using service::ResolveDataDir;
@@ -155,8 +155,8 @@ class Progress final : public EngineObserver {
 
  private:
   void Draw(const Generation& g, int done, int total, std::optional<double> best) {
-    const std::string tail = " " + std::to_string(done) + "/" + std::to_string(total) + " jobs, best SQN " +
-                             Num(best);
+    const std::string tail =
+        " " + std::to_string(done) + "/" + std::to_string(total) + " jobs, best SQN " + Num(best);
     if (tty_) {
       constexpr int kWidth = 30;
       const int filled = total > 0 ? done * kWidth / total : 0;
@@ -182,13 +182,15 @@ class Progress final : public EngineObserver {
 // The symbol when none is given: TTRC when the data has it (the bundled
 // data), else the data directory's only symbol.
 Result<std::string> DefaultSymbol(const std::vector<std::string>& symbols, const std::string& data_dir) {
-  if (std::find(symbols.begin(), symbols.end(), kDefaultSymbol) != symbols.end()) return std::string(kDefaultSymbol);
+  if (std::find(symbols.begin(), symbols.end(), kDefaultSymbol) != symbols.end())
+    return std::string(kDefaultSymbol);
   if (symbols.size() == 1) return symbols[0];
   return InvalidArgumentError("--symbol is required: " + data_dir + " has " + JoinSymbols(symbols));
 }
 
 // Builds and validates the config of a new run; changes nothing.
-Result<EvolutionConfig> NewRunConfig(const Args& args, const std::string& data_dir, engines::BarDirectory& bars) {
+Result<EvolutionConfig> NewRunConfig(const Args& args, const std::string& data_dir,
+                                     engines::BarDirectory& bars) {
   EVOLVE_ASSIGN_OR_RETURN(int default_generations, DefaultMaxGenerations());
   EVOLVE_ASSIGN_OR_RETURN(std::vector<std::string> symbols, bars.Symbols());
   if (symbols.empty()) return NotFoundError("no SYMBOL.csv files in " + data_dir);
@@ -196,12 +198,20 @@ Result<EvolutionConfig> NewRunConfig(const Args& args, const std::string& data_d
   bool timeframe_given = false;
   EVOLVE_ASSIGN_OR_RETURN(EvolutionConfig config,
                           RunConfigFromArgs(args, default_symbol, default_generations, &timeframe_given));
-  const std::vector<FieldError> problems = DataProblems(config, symbols, data_dir);
+  const std::vector<FieldError> problems = DataProblems(
+      config, symbols, bars, {data_dir, "evolve features " + config.symbol + " --data-dir " + data_dir},
+      timeframe_given);
   if (!problems.empty()) {
-    // The option that sets the field: "seed_features[2]" -> --seed-features.
-    std::string option = problems[0].field.substr(0, problems[0].field.find('['));
-    std::replace(option.begin(), option.end(), '_', '-');
-    return InvalidArgumentError(problems[0].field + " (--" + option + "): " + problems[0].message);
+    // Every problem, each with the option that sets its field
+    // ("seed_features[2] (--seed-features)"); a field no option sets comes
+    // from --config.
+    std::string text;
+    for (const FieldError& p : problems) {
+      std::string option = OptionForField(p.field);
+      if (option.empty()) option = "config";
+      text += (text.empty() ? "" : "; ") + p.field + " (--" + option + "): " + p.message;
+    }
+    return InvalidArgumentError(text);
   }
   if (!timeframe_given) {
     EVOLVE_ASSIGN_OR_RETURN(config.timeframe, TimeframeOfData(config.symbol, bars));
@@ -309,7 +319,8 @@ int RunCommand(const Argv& argv) {
     auto run = engine.CreateRun(config);
     if (!run.ok()) return Fail(run.status());
     run_id = run->id;
-    std::fprintf(stderr, "run %s: %s %s bars, up to %d generations, %zu thresholds x %zu regime filters, store %s\n",
+    std::fprintf(stderr,
+                 "run %s: %s %s bars, up to %d generations, %zu thresholds x %zu regime filters, store %s\n",
                  run_id.c_str(), config.symbol.c_str(), config.timeframe.c_str(), config.max_generations,
                  config.thresholds.size(), config.regime_configs.size(), store_settings->sqlite_path.c_str());
   }
@@ -322,22 +333,25 @@ int RunCommand(const Argv& argv) {
   // The workers: one claim takes a fair share of a generation's grid, so the
   // simulator runs each share in one pass over the bars.
   const int grid = static_cast<int>(config.thresholds.size() * config.regime_configs.size());
-  WorkerPool pool(store, *engines->simulator,
-                  InProcessWorkerPoolOptions("evolve-run", workers, (grid + workers - 1) / std::max(1, workers)));
+  WorkerPool pool(
+      store, *engines->simulator,
+      InProcessWorkerPoolOptions("evolve-run", workers, (grid + workers - 1) / std::max(1, workers)));
   // --workers 0: no pool to start (evolve-worker processes simulate).
   if (Status s = pool.size() > 0 ? pool.Start() : Status::Ok(); !s.ok()) return Fail(s);
   auto finished = engine.RunToEnd(*lock, &interrupt.stop);
   pool.Stop();
   if (!finished.ok()) {
-    std::fprintf(stderr, "evolve: resume with: %s run --resume %s %s\n", ProgramName().c_str(), run_id.c_str(),
-                 store_settings->flag_text.c_str());
+    std::fprintf(stderr, "evolve: resume with: %s run --resume %s %s\n", ProgramName().c_str(),
+                 run_id.c_str(), store_settings->flag_text.c_str());
     return Fail(finished.status());
   }
   Run run = *finished;
-  if (interrupt.stop.IsNotified() && (run.status == RunStatus::kRunning || run.status == RunStatus::kPending)) {
+  if (interrupt.stop.IsNotified() &&
+      (run.status == RunStatus::kRunning || run.status == RunStatus::kPending)) {
     if (Status s = engine.StopRun(run_id); !s.ok()) return Fail(s);
-    std::fprintf(stderr, "run %s stopped at generation %d; resume with: %s run --resume %s %s\n", run_id.c_str(),
-                 run.current_generation, ProgramName().c_str(), run_id.c_str(), store_settings->flag_text.c_str());
+    std::fprintf(stderr, "run %s stopped at generation %d; resume with: %s run --resume %s %s\n",
+                 run_id.c_str(), run.current_generation, ProgramName().c_str(), run_id.c_str(),
+                 store_settings->flag_text.c_str());
     return kExitInterrupted;
   }
 
@@ -359,8 +373,8 @@ int RunCommand(const Argv& argv) {
         "  %s runs %s\n"
         "  %s promoted %s\n"
         "  %s lineage %s %s\n",
-        store_settings->sqlite_path.c_str(), prog, run_id.c_str(), store_flag, prog, store_flag, prog, store_flag,
-        prog, (run.best_model_id.empty() ? "MODEL_ID" : run.best_model_id).c_str(), store_flag);
+        store_settings->sqlite_path.c_str(), prog, run_id.c_str(), store_flag, prog, store_flag, prog,
+        store_flag, prog, (run.best_model_id.empty() ? "MODEL_ID" : run.best_model_id).c_str(), store_flag);
   }
   return run.status == RunStatus::kFailed ? kExitError : kExitOk;
 }

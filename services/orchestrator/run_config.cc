@@ -42,46 +42,71 @@ struct FieldOption {
 
 const std::vector<FieldOption>& FieldOptions() {
   static const std::vector<FieldOption> options = {
-      {"symbol", "symbol", Kind::kString, "S", "symbol to evolve (default TTRC, or the data dir's only symbol)"},
-      {"algorithm", "algorithm", Kind::kString, "NAME", "RandomForest, elasticnet_regression, ... (default {default})"},
+      {"symbol", "symbol", Kind::kString, "S",
+       "symbol to evolve (default TTRC, or the data dir's only symbol)"},
+      {"algorithm", "algorithm", Kind::kString, "NAME",
+       "RandomForest, elasticnet_regression, ... (default {default})"},
       {"target-col", "target_col", Kind::kString, "COL", "column the model predicts (default {default})"},
-      {"target-transform", "target_transform", Kind::kString, "T", "none | log_return | log | pct_change (default {default})"},
-      {"generations", "max_generations", Kind::kInt, "N", "maximum generations (default $DEFAULT_MAX_GENERATIONS or {default})"},
-      {"timeframe", "timeframe", Kind::kString, "TF", "bar timeframe label (default: 1d for daily bars, else {default})"},
-      {"data-options", "data_options", Kind::kJson, "JSON", "data options object, e.g. '{\"train_window\":500}'"},
+      {"target-transform", "target_transform", Kind::kString, "T",
+       "none | log_return | log | pct_change (default {default})"},
+      {"generations", "max_generations", Kind::kInt, "N",
+       "maximum generations (default $DEFAULT_MAX_GENERATIONS or {default})"},
+      {"timeframe", "timeframe", Kind::kString, "TF",
+       "bar timeframe label (default: 1d for daily bars, else {default})"},
+      {"data-options", "data_options", Kind::kJson, "JSON",
+       "data options object, e.g. '{\"train_window\":500}'"},
       {"seed-features", "seed_features", Kind::kStringList, "A,B", "generation 0 features (default: all)"},
       {"seed-model-id", "seed_model_id", Kind::kString, "ID", "start from this trained model"},
-      {"reference-symbols", "reference_symbols", Kind::kStringList, "A,B", "symbols whose features are added"},
+      {"reference-symbols", "reference_symbols", Kind::kStringList, "A,B",
+       "symbols whose features are added"},
       {"thresholds", "thresholds", Kind::kThresholds, "a,b,qNN",
        "prediction thresholds, in return units or as quantiles of the research span's |predictions| (q90) "
        "(default {default})"},
       {"regimes", "regime_configs", Kind::kJson, "JSON", "regime filters, e.g. '[{},{\"regime_gmm\":[0]}]'"},
       {"sqn-min", "sqn_min", Kind::kNumber, "X", "Holy Grail SQN range, low end (default {default})"},
       {"sqn-max", "sqn_max", Kind::kNumber, "X", "SQN high end (default {default})"},
-      {"profit-factor-min", "profit_factor_min", Kind::kNumber, "X", "profit factor low end (default {default})"},
-      {"profit-factor-max", "profit_factor_max", Kind::kNumber, "X", "profit factor high end (default {default})"},
+      {"profit-factor-min", "profit_factor_min", Kind::kNumber, "X",
+       "profit factor low end (default {default})"},
+      {"profit-factor-max", "profit_factor_max", Kind::kNumber, "X",
+       "profit factor high end (default {default})"},
       {"trade-count-min", "trade_count_min", Kind::kInt, "N", "fewest trades (default {default})"},
       {"trade-count-max", "trade_count_max", Kind::kInt, "N", "most trades (default {default})"},
-      {"weekly-consistency-max", "weekly_consistency_max", Kind::kNumber, "X", "weekly consistency must be below (default {default})"},
+      {"weekly-consistency-max", "weekly_consistency_max", Kind::kNumber, "X",
+       "weekly consistency must be below (default {default})"},
       {"hyperparameters", "hyperparameters", Kind::kJson, "JSON", "model hyperparameters object"},
       {"pruning", "pruning", Kind::kJson, "JSON", "pruning object {strategy, fraction, min_importance}"},
-      {"pruning-strategy", "pruning.strategy", Kind::kString, "S", "non_positive | keep_top_fraction | threshold (default {default})"},
-      {"pruning-fraction", "pruning.fraction", Kind::kNumber, "X", "keep_top_fraction: fraction kept (default {default})"},
-      {"pruning-min-importance", "pruning.min_importance", Kind::kNumber, "X", "threshold: prune importance <= X (default {default})"},
+      {"pruning-strategy", "pruning.strategy", Kind::kString, "S",
+       "non_positive | keep_top_fraction | threshold (default {default})"},
+      {"pruning-fraction", "pruning.fraction", Kind::kNumber, "X",
+       "keep_top_fraction: fraction kept (default {default})"},
+      {"pruning-min-importance", "pruning.min_importance", Kind::kNumber, "X",
+       "threshold: prune importance <= X (default {default})"},
       {"initial-cash", "initial_cash", Kind::kNumber, "X", "simulation starting cash (default {default})"},
       {"fee-bps", "fee_bps", Kind::kNumber, "X", "fee per side, basis points (default {default})"},
-      {"slippage-bps", "slippage_bps", Kind::kNumber, "X", "slippage per side, basis points (default {default})"},
-      {"holdout-fraction", "holdout_fraction", Kind::kNumber, "X", "last fraction of the bars held out (default {default}; 0: none)"},
-      {"holdout-start", "holdout_start", Kind::kString, "DATE", "the holdout starts at this date YYYY-MM-DD (replaces --holdout-fraction)"},
-      {"selection-fraction", "selection_fraction", Kind::kNumber, "X", "research span share where pruning measures importance (default {default})"},
-      {"holdout-sqn-min", "holdout_sqn_min", Kind::kNumber, "X", "holdout confirmation: SQN at least (default {default})"},
-      {"holdout-excess-return-min", "holdout_excess_return_min", Kind::kNullableNumber, "X|none", "holdout: exposure-matched excess return %, at least (default {default})"},
-      {"holdout-excess-sqn-min", "holdout_excess_sqn_min", Kind::kNullableNumber, "X|none", "holdout: excess SQN at least (default {default})"},
-      {"holdout-looks", "holdout_looks", Kind::kInt, "N", "finalists a run may take to the holdout (default {default})"},
-      {"excess-return-min", "excess_return_min", Kind::kNullableNumber, "X|none", "research: exposure-matched excess return %, at least (default {default})"},
-      {"max-drawdown-max", "max_drawdown_max", Kind::kNullableNumber, "X|none", "research: max drawdown %, at most (default {default})"},
-      {"dsr-min", "dsr_min", Kind::kNullableNumber, "X|none", "finalist: deflated Sharpe ratio at least, 0..1 (default {default})"},
-      {"pbo-max", "pbo_max", Kind::kNullableNumber, "X|none", "finalist: probability of backtest overfitting at most, 0..1 (default {default})"},
+      {"slippage-bps", "slippage_bps", Kind::kNumber, "X",
+       "slippage per side, basis points (default {default})"},
+      {"holdout-fraction", "holdout_fraction", Kind::kNumber, "X",
+       "last fraction of the bars held out (default {default}; 0: none)"},
+      {"holdout-start", "holdout_start", Kind::kString, "DATE",
+       "the holdout starts at this date YYYY-MM-DD (replaces --holdout-fraction)"},
+      {"selection-fraction", "selection_fraction", Kind::kNumber, "X",
+       "research span share where pruning measures importance (default {default})"},
+      {"holdout-sqn-min", "holdout_sqn_min", Kind::kNumber, "X",
+       "holdout confirmation: SQN at least (default {default})"},
+      {"holdout-excess-return-min", "holdout_excess_return_min", Kind::kNullableNumber, "X|none",
+       "holdout: exposure-matched excess return %, at least (default {default})"},
+      {"holdout-excess-sqn-min", "holdout_excess_sqn_min", Kind::kNullableNumber, "X|none",
+       "holdout: excess SQN at least (default {default})"},
+      {"holdout-looks", "holdout_looks", Kind::kInt, "N",
+       "finalists a run may take to the holdout (default {default})"},
+      {"excess-return-min", "excess_return_min", Kind::kNullableNumber, "X|none",
+       "research: exposure-matched excess return %, at least (default {default})"},
+      {"max-drawdown-max", "max_drawdown_max", Kind::kNullableNumber, "X|none",
+       "research: max drawdown %, at most (default {default})"},
+      {"dsr-min", "dsr_min", Kind::kNullableNumber, "X|none",
+       "finalist: deflated Sharpe ratio at least, 0..1 (default {default})"},
+      {"pbo-max", "pbo_max", Kind::kNullableNumber, "X|none",
+       "finalist: probability of backtest overfitting at most, 0..1 (default {default})"},
   };
   return options;
 }
@@ -119,28 +144,16 @@ std::string HelpText(const FieldOption& o) {
   if (at == std::string::npos) return help;
   const std::string field = o.field;
   const size_t dot = field.find('.');
-  const rapidjson::Value* value = rapidjson::Pointer(
-      "/" + (dot == std::string::npos ? field : field.substr(0, dot) + "/" + field.substr(dot + 1))).Get(defaults);
+  const rapidjson::Value* value =
+      rapidjson::Pointer(
+          "/" + (dot == std::string::npos ? field : field.substr(0, dot) + "/" + field.substr(dot + 1)))
+          .Get(defaults);
   return help.replace(at, kDefault.size(), value != nullptr ? OptionText(*value) : "?");
 }
 
 std::string JsonErrorText(const rapidjson::Document& doc) {
   return std::string(rapidjson::GetParseError_En(doc.GetParseError())) + " at offset " +
          std::to_string(doc.GetErrorOffset());
-}
-
-// The option that sets `field` ("sqn_min", "regime_configs[1].x", ...).
-std::string OptionForField(const std::string& field) {
-  const size_t end = field.find_first_of(".[");
-  const std::string top = field.substr(0, end);
-  if (top == "threshold_quantiles") return "thresholds";  // --thresholds qNN
-  std::string best;
-  for (const FieldOption& o : FieldOptions()) {
-    const std::string f = o.field;
-    if (f == field) return o.option;
-    if (f == top) best = o.option;
-  }
-  return best;
 }
 
 Status SetField(rapidjson::Document& body, const FieldOption& o, const std::string& text) {
@@ -208,7 +221,8 @@ Status SetField(rapidjson::Document& body, const FieldOption& o, const std::stri
     case Kind::kJson: {
       rapidjson::Document parsed(&a);
       parsed.Parse(text.c_str(), text.size());
-      if (parsed.HasParseError()) return InvalidArgumentError(what + ": not valid JSON: " + JsonErrorText(parsed));
+      if (parsed.HasParseError())
+        return InvalidArgumentError(what + ": not valid JSON: " + JsonErrorText(parsed));
       value.CopyFrom(parsed, a);
       break;
     }
@@ -242,7 +256,8 @@ Status SetField(rapidjson::Document& body, const FieldOption& o, const std::stri
 
 const std::vector<OptionSpec>& RunConfigOptions() {
   static const std::vector<OptionSpec> specs = [] {
-    std::vector<OptionSpec> out = {{"config", "FILE", "a POST /evolve JSON body; options below override its fields"}};
+    std::vector<OptionSpec> out = {
+        {"config", "FILE", "a POST /evolve JSON body; options below override its fields"}};
     for (const FieldOption& o : FieldOptions()) out.push_back({o.option, o.value_name, HelpText(o)});
     return out;
   }();
@@ -256,6 +271,19 @@ bool IsRunConfigOption(const std::string& name) {
   return false;
 }
 
+std::string OptionForField(const std::string& field) {
+  const size_t end = field.find_first_of(".[");
+  const std::string top = field.substr(0, end);
+  if (top == "threshold_quantiles") return "thresholds";  // --thresholds qNN
+  std::string best;
+  for (const FieldOption& o : FieldOptions()) {
+    const std::string f = o.field;
+    if (f == field) return o.option;
+    if (f == top) best = o.option;
+  }
+  return best;
+}
+
 Result<std::string> RunRequestJson(const Args& args, const DefaultSymbolFn& default_symbol) {
   rapidjson::Document body;
   body.SetObject();
@@ -267,10 +295,12 @@ Result<std::string> RunRequestJson(const Args& args, const DefaultSymbolFn& defa
     const std::string s = text.str();
     body.Parse(s.c_str(), s.size());
     if (body.HasParseError()) return InvalidArgumentError(*path + ": not valid JSON: " + JsonErrorText(body));
-    if (!body.IsObject()) return InvalidArgumentError(*path + ": must be a JSON object (a POST /evolve body)");
+    if (!body.IsObject())
+      return InvalidArgumentError(*path + ": must be a JSON object (a POST /evolve body)");
   }
   for (const FieldOption& o : FieldOptions()) {
-    if (std::optional<std::string> text = args.Get(o.option)) EVOLVE_RETURN_IF_ERROR(SetField(body, o, *text));
+    if (std::optional<std::string> text = args.Get(o.option))
+      EVOLVE_RETURN_IF_ERROR(SetField(body, o, *text));
   }
   if (default_symbol && !body.HasMember("symbol")) {
     EVOLVE_ASSIGN_OR_RETURN(std::string symbol, default_symbol());

@@ -20,6 +20,11 @@ const std::vector<service::OptionSpec>& RunConfigOptions();
 // True for the options of RunConfigOptions().
 bool IsRunConfigOption(const std::string& name);
 
+// The option that sets `field` ("sqn_min" -> "sqn-min", "regime_configs[1]"
+// -> "regimes", "data_options.x" -> "data-options"); "" for a field only
+// --config sets.
+std::string OptionForField(const std::string& field);
+
 // The POST /evolve JSON body: --config's object with each given option
 // replacing its field, and "symbol": default_symbol() when neither gives one
 // (and default_symbol is set; its error is returned). Errors (kInvalidArgument, naming the option or the

@@ -32,7 +32,8 @@ std::vector<FieldError> SymbolAndFeatureProblems(const EvolutionConfig& config,
   std::vector<FieldError> problems;
   auto has = [&symbols](const std::string& s) {
     const std::string upper = Upper(s);
-    return std::any_of(symbols.begin(), symbols.end(), [&upper](const std::string& k) { return Upper(k) == upper; });
+    return std::any_of(symbols.begin(), symbols.end(),
+                       [&upper](const std::string& k) { return Upper(k) == upper; });
   };
   const std::string list = JoinSymbols(symbols);
   if (!has(config.symbol)) {
@@ -56,11 +57,11 @@ std::vector<FieldError> SymbolAndFeatureProblems(const EvolutionConfig& config,
 }
 
 std::vector<FieldError> DataProblems(const EvolutionConfig& config, const std::vector<std::string>& symbols,
-                                     const std::string& data_dir) {
+                                     engines::BarDirectory& bars, const DataNames& names,
+                                     bool timeframe_given) {
   std::vector<FieldError> problems = SymbolAndFeatureProblems(
-      config, symbols, engines::FeatureNames(config.reference_symbols), data_dir,
-      "evolve features " + config.symbol + " --data-dir " + data_dir);
-  // What the built-in trainer would refuse: "field: message".
+      config, symbols, engines::FeatureNames(config.reference_symbols), names.source, names.columns_hint);
+  // What the built-in engines would refuse: "field: message".
   auto refused = [&problems](const Status& status) {
     if (status.ok()) return;
     const std::string& m = status.message();
@@ -73,14 +74,44 @@ std::vector<FieldError> DataProblems(const EvolutionConfig& config, const std::v
   };
   const ModelSpec spec = SpecFor(config, config.seed_features);
   refused(engines::ValidateBuiltinSpec(spec));
-  // Where the holdout falls: only once the symbol and the scheme are known good.
-  if (problems.empty()) {
-    engines::BarDirectory directory(data_dir);
-    auto bars = directory.Load(config.symbol);
-    if (bars.ok()) refused(engines::ValidateBuiltinSplit(spec, (*bars)->time));
+  const std::vector<std::string> regimes = engines::BuiltinRegimeColumns();
+  for (size_t i = 0; i < config.regime_configs.size(); ++i) {
+    const RegimeFilter& f = config.regime_configs[i];
+    if (f.empty() || std::find(regimes.begin(), regimes.end(), f.column) != regimes.end()) continue;
+    problems.push_back(
+        {"regime_configs[" + std::to_string(i) + "]",
+         "unknown regime column '" + f.column + "': the built-in simulator has " + JoinSymbols(regimes)});
   }
+  // What needs the bars: only once the symbols and the scheme are known good.
+  if (!problems.empty()) return problems;
+  auto own = bars.Load(config.symbol);
+  if (!own.ok()) {
+    problems.push_back(
+        {"symbol", "the bars of " + config.symbol + " cannot be read: " + own.status().message()});
+    return problems;
+  }
+  if (timeframe_given && IsDailyTimeframe(config.timeframe) == (*own)->intraday) {
+    problems.push_back({"timeframe", "'" + config.timeframe + "' names " +
+                                         ((*own)->intraday ? "daily or weekly" : "intraday") +
+                                         " bars, but the bars of " + config.symbol + " are " +
+                                         ((*own)->intraday ? "intraday" : "daily") +
+                                         " (leave timeframe out to take the data's)"});
+  }
+  std::vector<std::shared_ptr<const engines::Bars>> references;
+  for (const std::string& r : config.reference_symbols) {
+    auto loaded = bars.Load(r);
+    if (!loaded.ok()) {
+      problems.push_back(
+          {"reference_symbols", "the bars of " + r + " cannot be read: " + loaded.status().message()});
+      return problems;
+    }
+    references.push_back(*loaded);
+  }
+  refused(engines::ValidateBuiltinBars(spec, **own, references));
   return problems;
 }
+
+bool IsDailyTimeframe(const std::string& timeframe) { return timeframe == "1d" || timeframe == "1w"; }
 
 Result<std::string> TimeframeOfData(const std::string& symbol, engines::BarDirectory& bars) {
   EVOLVE_ASSIGN_OR_RETURN(std::shared_ptr<const engines::Bars> b, bars.Load(symbol));

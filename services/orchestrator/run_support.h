@@ -25,13 +25,33 @@ std::vector<FieldError> SymbolAndFeatureProblems(const EvolutionConfig& config,
                                                  const std::vector<std::string>& columns,
                                                  const std::string& source, const std::string& columns_hint);
 
-// What is wrong with `config` given the data and the built-in engines: an
-// unknown symbol or reference symbol, a seed feature that is not a column,
-// an algorithm, hyperparameters or data options the built-in trainer does
-// not take. Each problem names its field ("symbol", "reference_symbols[1]",
-// "seed_features[0]", "hyperparameters", "data_options.train_window").
+// How DataProblems names the data in its messages: the CLI names the data
+// directory; a service, whose callers may not be trusted with its paths,
+// says "the data directory".
+struct DataNames {
+  std::string source;        // "DIR" in "unknown symbol 'X': DIR has A, B"
+  std::string columns_hint;  // what lists the feature columns
+};
+
+// What is wrong with `config` given the data and the built-in engines,
+// everything a run will need checked before it is accepted: an unknown
+// symbol or reference symbol, a seed feature that is not a column, an
+// algorithm, hyperparameters, data options (unknown keys too) or a
+// target_col the built-in trainer does not take, a regime column the
+// simulator does not have, a timeframe given (`timeframe_given`) that
+// contradicts the bars, too few
+// bars for the warm-up, training window and split (saying how many are
+// needed and why). Each problem names its field ("symbol",
+// "reference_symbols[1]", "seed_features[0]", "regime_configs[0]",
+// "timeframe", "data_options.train_window").
 std::vector<FieldError> DataProblems(const EvolutionConfig& config, const std::vector<std::string>& symbols,
-                                     const std::string& data_dir);
+                                     engines::BarDirectory& bars, const DataNames& names,
+                                     bool timeframe_given);
+
+// True for the labels of daily and weekly bars ("1d", "1w"), whose bars
+// are stamped at midnight UTC; the other labels (validation.h) are
+// intraday.
+bool IsDailyTimeframe(const std::string& timeframe);
 
 // "1m" for intraday bars of the run's symbol, else "1d": the timeframe of a
 // run whose request named none.

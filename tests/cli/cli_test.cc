@@ -65,7 +65,8 @@ TEST_CASE("cli: bad input exits 2 with one line naming the problem and leaves th
       {{"run", "--holdout-fraction", "1.5"}, "holdout_fraction (--holdout-fraction): "},
       {{"run", "--holdout-fraction", "most"}, "--holdout-fraction: 'most' is not a number"},
       {{"run", "--holdout-start", "April"}, "holdout_start (--holdout-start)"},
-      {{"run", "--holdout-start", "2999-01-01"}, "holdout_start (--holdout-start): 2999-01-01 is after the last bar"},
+      {{"run", "--holdout-start", "2999-01-01"},
+       "holdout_start (--holdout-start): 2999-01-01 is after the last bar"},
       {{"run", "--selection-fraction", "-0.1"}, "selection_fraction (--selection-fraction)"},
       {{"run", "--holdout-sqn-min", "high"}, "--holdout-sqn-min: 'high' is not a number"},
       {{"run", "--holdout-excess-return-min", "nil"}, "--holdout-excess-return-min: 'nil' is not a number"},
@@ -75,6 +76,24 @@ TEST_CASE("cli: bad input exits 2 with one line naming the problem and leaves th
       {{"run", "--max-drawdown-max", "0"}, "max_drawdown_max (--max-drawdown-max)"},
       {{"run", "--dsr-min", "1.5"}, "dsr_min (--dsr-min)"},
       {{"run", "--pbo-max", "-1"}, "pbo_max (--pbo-max)"},
+      // Everything a run needs of the data and the engines (issue 18):
+      // refused before the store is written, not failed at run time.
+      {{"run", "--target-col", "nope"}, "target_col (--target-col): the built-in trainer predicts 'close'"},
+      {{"run", "--seed-model-id", "mdl_missing"}, "seed_model_id: no model 'mdl_missing'"},
+      {{"run", "--regimes", "[{\"nope\": [1]}]"},
+       "regime_configs[0] (--regimes): unknown regime column 'nope': the built-in simulator has regime_gmm, "
+       "regime_vix"},
+      {{"run", "--data-options", "{\"trian_window\": 500}"},
+       "data_options.trian_window (--data-options): unknown option"},
+      {{"run", "--data-options", "{\"embargo\": 2}"},
+       "data_options.embargo (--data-options): unknown option"},
+      {{"run", "--data-options", "{\"train_window\": 5500}"},
+       "data_options.train_window (--data-options): TTRC has 5550 bars; a run needs at least 5701: 199 of "
+       "feature warm-up"},
+      {{"run", "--timeframe", "5m"},
+       "timeframe (--timeframe): '5m' names intraday bars, but the bars of TTRC are daily"},
+      {{"run", "--timeframe", "1 minute"}, "timeframe (--timeframe): must be one of 1m, 5m"},
+      {{"run", "--initial-cash", "1e308"}, "initial_cash (--initial-cash): must be > 0 and <= 1e+12"},
       {{"run", "--workers", "-1"}, "--workers"},
       {{"run", "--resume", "run_x", "--symbol", "TTRC"}, "--symbol cannot be given with it"},
       {{"run", "--resume", "run_missing"}, "run_missing"},
@@ -193,8 +212,8 @@ TEST_CASE("cli: features adds reference symbols' columns, aligned on the symbol'
   REQUIRE(engines::WriteBarsCsv(bars.at("REF"), dir / "REF.csv").ok());
   ProcessResult r = RunProcess(Evolve({"symbols", "--data-dir", dir.path()}));
   CHECK(r.out == "REF\nSYN\n");
-  r = RunProcess(Evolve({"features", "SYN", "--data-dir", dir.path(), "--reference-symbols", "REF", "--columns",
-                         "return_1,ref_return_1"}));
+  r = RunProcess(Evolve({"features", "SYN", "--data-dir", dir.path(), "--reference-symbols", "REF",
+                         "--columns", "return_1,ref_return_1"}));
   REQUIRE(r.exit_code == 0);
   std::istringstream lines(r.out);
   std::string header, first, second;
@@ -205,7 +224,8 @@ TEST_CASE("cli: features adds reference symbols' columns, aligned on the symbol'
   CHECK(first == "2000-01-03,,");  // no return on the first bar
   const double ref_close0 = bars.at("REF").close[0], ref_close1 = bars.at("REF").close[1];
   const std::string ref_cell = second.substr(second.rfind(',') + 1);
-  CHECK(std::strtod(ref_cell.c_str(), nullptr) == doctest::Approx(ref_close1 / ref_close0 - 1).epsilon(1e-12));
+  CHECK(std::strtod(ref_cell.c_str(), nullptr) ==
+        doctest::Approx(ref_close1 / ref_close0 - 1).epsilon(1e-12));
   // A reference symbol that is not in the data is an error naming it.
   r = RunProcess(Evolve({"features", "SYN", "--data-dir", dir.path(), "--reference-symbols", "QQQ"}));
   CHECK(r.exit_code == 2);
@@ -217,9 +237,27 @@ TEST_CASE("cli: features adds reference symbols' columns, aligned on the symbol'
 // A run of 4 generations that always prunes and never promotes, with a 9-job
 // grid per generation: long enough to be interrupted.
 std::vector<std::string> LongRun(const std::string& db, const std::string& data, const std::string& workers) {
-  return Evolve({"run", "--db", db, "--data-dir", data, "--symbol", "SYN", "--generations", "4", "--workers",
-                 workers, "--pruning-strategy", "keep_top_fraction", "--pruning-fraction", "0.7", "--regimes",
-                 R"([{}, {"regime_gmm": [0]}, {"regime_vix": [2, 3]}])", "--sqn-min", "100", "--sqn-max", "200"});
+  return Evolve({"run",
+                 "--db",
+                 db,
+                 "--data-dir",
+                 data,
+                 "--symbol",
+                 "SYN",
+                 "--generations",
+                 "4",
+                 "--workers",
+                 workers,
+                 "--pruning-strategy",
+                 "keep_top_fraction",
+                 "--pruning-fraction",
+                 "0.7",
+                 "--regimes",
+                 R"([{}, {"regime_gmm": [0]}, {"regime_vix": [2, 3]}])",
+                 "--sqn-min",
+                 "100",
+                 "--sqn-max",
+                 "200"});
 }
 
 // The one run of the store, once it exists.
@@ -236,9 +274,26 @@ std::optional<Run> OnlyRun(const std::string& db) {
 // (best SQN about 2 over four generations and several seeds), below what
 // the planted signal gives once pruning has removed the noise features.
 std::vector<std::string> PlantedRun(const std::string& db, const std::string& data) {
-  return Evolve({"run", "--db", db, "--data-dir", data, "--json", "--workers", "2", "--sqn-min", "3",
-                 "--sqn-max", "100", "--profit-factor-min", "1.3", "--profit-factor-max", "100",
-                 "--trade-count-min", "100", "--weekly-consistency-max", "10"});
+  return Evolve({"run",
+                 "--db",
+                 db,
+                 "--data-dir",
+                 data,
+                 "--json",
+                 "--workers",
+                 "2",
+                 "--sqn-min",
+                 "3",
+                 "--sqn-max",
+                 "100",
+                 "--profit-factor-min",
+                 "1.3",
+                 "--profit-factor-max",
+                 "100",
+                 "--trade-count-min",
+                 "100",
+                 "--weekly-consistency-max",
+                 "10"});
 }
 
 // `v` as the tables print it: three decimals.
@@ -335,11 +390,14 @@ TEST_CASE("cli: a planted, learnable signal is promoted and its lineage leads ba
   read = RunProcess(Evolve({"show", run.id, "--db", db}));
   REQUIRE(read.exit_code == 0);
   for (const char* column : {"trials", "DSR", "PBO"}) CHECK_MESSAGE(Contains(read.out, column), read.out);
-  CHECK_MESSAGE(Contains(read.out, "gen " + std::to_string(promotion->generation) + " holdout look 1 (finalist " +
-                                       holdout.candidate_job_id + "): PASS; SQN "),
+  CHECK_MESSAGE(
+      Contains(read.out, "gen " + std::to_string(promotion->generation) + " holdout look 1 (finalist " +
+                             holdout.candidate_job_id + "): PASS; SQN "),
+      read.out);
+  CHECK_MESSAGE(Contains(read.out, "holdout: the last 20% of the bars, from " + holdout.result->start_date),
                 read.out);
-  CHECK_MESSAGE(Contains(read.out, "holdout: the last 20% of the bars, from " + holdout.result->start_date), read.out);
-  CHECK_MESSAGE(Contains(read.out, "looks at this symbol's holdout: 1 (this run 1, earlier runs 0)"), read.out);
+  CHECK_MESSAGE(Contains(read.out, "looks at this symbol's holdout: 1 (this run 1, earlier runs 0)"),
+                read.out);
   CHECK_MESSAGE(Contains(read.out, "  confirmed on the holdout look 1"), read.out);
   // What each threshold was and how many trades it made.
   CHECK_MESSAGE(Contains(read.out, "gen 0 thresholds: 0.0001: "), read.out);
@@ -395,10 +453,12 @@ TEST_CASE("cli: a finalist that fails its holdout confirmation is not promoted, 
   const ProcessResult show = RunProcess(Evolve({"show", run.id, "--db", db}));
   REQUIRE(show.exit_code == 0);
   CHECK_MESSAGE(Contains(show.out, "(holdout_rejected)"), show.out);
-  CHECK_MESSAGE(Contains(show.out, "no model promoted: the finalist of generation " + std::to_string(last.generation) +
-                                       " failed its confirmation on the holdout: " + last.holdout->verdict),
+  CHECK_MESSAGE(
+      Contains(show.out, "no model promoted: the finalist of generation " + std::to_string(last.generation) +
+                             " failed its confirmation on the holdout: " + last.holdout->verdict),
+      show.out);
+  CHECK_MESSAGE(Contains(show.out, "holdout look 1 (finalist " + last.holdout->candidate_job_id + "): FAIL"),
                 show.out);
-  CHECK_MESSAGE(Contains(show.out, "holdout look 1 (finalist " + last.holdout->candidate_job_id + "): FAIL"), show.out);
   const ProcessResult promoted = RunProcess(Evolve({"promoted", "--db", db}));
   CHECK(promoted.exit_code == 0);
   CHECK(Contains(promoted.out, "(no promoted models)"));
@@ -417,9 +477,8 @@ TEST_CASE("cli: a run without a holdout says so") {
   CHECK_FALSE(Contains(r.out, "holdout look"));
 
   // A quantile threshold: `evolve show` says what it came to, in return units.
-  const ProcessResult q =
-      RunProcess(Evolve({"run", "--db", db, "--data-dir", kData, "--generations", "1", "--workers", "2",
-                         "--thresholds", "0.0001,q90", "--json"}));
+  const ProcessResult q = RunProcess(Evolve({"run", "--db", db, "--data-dir", kData, "--generations", "1",
+                                             "--workers", "2", "--thresholds", "0.0001,q90", "--json"}));
   INFO(q.err);
   REQUIRE(q.exit_code == 0);
   const std::string id = q.out.substr(q.out.find("\"id\":\"") + 6, 28);
@@ -462,7 +521,8 @@ TEST_CASE("cli: a run killed with SIGKILL resumes without retraining or running 
   std::string run_id;
   Process first = StartRunStoppedMidway(db, dir.path(), &run_id);
   // While its process lives, nobody else may step the run.
-  const ProcessResult refused = RunProcess(Evolve({"run", "--resume", run_id, "--db", db, "--data-dir", dir.path()}));
+  const ProcessResult refused =
+      RunProcess(Evolve({"run", "--resume", run_id, "--db", db, "--data-dir", dir.path()}));
   CHECK(refused.exit_code == 1);
   CHECK(Contains(refused.err, "is being run by another process"));
   first.Signal(SIGKILL);
@@ -472,8 +532,8 @@ TEST_CASE("cli: a run killed with SIGKILL resumes without retraining or running 
   const std::set<std::string> trained_before = LoggedFingerprints(killed.err, "model recorded");
   CHECK(trained_before.size() == 2);  // generations 0 and 1
 
-  const ProcessResult resumed =
-      RunProcess(Evolve({"run", "--resume", run_id, "--db", db, "--data-dir", dir.path()}), {{"LOG_LEVEL", "INFO"}});
+  const ProcessResult resumed = RunProcess(
+      Evolve({"run", "--resume", run_id, "--db", db, "--data-dir", dir.path()}), {{"LOG_LEVEL", "INFO"}});
   INFO(resumed.err);
   REQUIRE(resumed.exit_code == 0);
   CHECK(Contains(resumed.err, "resuming run " + run_id));
@@ -507,9 +567,9 @@ TEST_CASE("cli: --resume hands back at once the jobs the in-process workers of a
   WriteSynthetic(dir.path(), 20000, 0.5);
   const std::string db = dir / "evolve.db";
   // One worker that claims the whole 1,000-job grid at once.
-  Process first = Process::Spawn(Evolve({"run", "--db", db, "--data-dir", dir.path(), "--symbol", "SYN",
-                                         "--workers", "1", "--generations", "1", "--thresholds", Thresholds(100),
-                                         "--regimes", kTenRegimes, "--sqn-min", "100", "--sqn-max", "200"}));
+  Process first = Process::Spawn(Evolve(
+      {"run", "--db", db, "--data-dir", dir.path(), "--symbol", "SYN", "--workers", "1", "--generations", "1",
+       "--thresholds", Thresholds(100), "--regimes", kTenRegimes, "--sqn-min", "100", "--sqn-max", "200"}));
   std::string run_id;
   std::vector<std::string> held;
   // The jobs its worker holds; nothing when the file is locked (a frozen
@@ -548,18 +608,21 @@ TEST_CASE("cli: --resume hands back at once the jobs the in-process workers of a
   first.Wait();
   run_id = OnlyRun(db)->id;
 
-  const ProcessResult resumed = RunProcess(Evolve({"run", "--resume", run_id, "--db", db, "--data-dir", dir.path()}));
+  const ProcessResult resumed =
+      RunProcess(Evolve({"run", "--resume", run_id, "--db", db, "--data-dir", dir.path()}));
   INFO(resumed.err);
   REQUIRE(resumed.exit_code == 0);
   // Handed back when the resume started, not after the 20 s lease.
-  CHECK(Contains(resumed.err, "handed back " + std::to_string(held.size()) + " job(s) held by workers of a dead"));
+  CHECK(Contains(resumed.err,
+                 "handed back " + std::to_string(held.size()) + " job(s) held by workers of a dead"));
   auto store = OpenDb(db);
   for (const std::string& id : held) {
     CAPTURE(id);
     Result<Job> job = store->GetJob(id);
     REQUIRE(job.ok());
     CHECK(job->status == JobStatus::kCompleted);
-    CHECK(job->attempts == 2);  // the killed attempt counts
+    CHECK(job->attempts == 1);  // the killed holder's attempt was given back
+    CHECK(job->deaths == 1);
   }
   CheckEveryJobCompletedOnce(*store, run_id, 1000);
 }
@@ -579,7 +642,8 @@ TEST_CASE("cli: SIGINT stops a run cleanly, says how to resume, and --resume fin
     auto store = OpenDb(db);
     CHECK(store->GetRun(run_id)->status == RunStatus::kStopped);
   }
-  const ProcessResult resumed = RunProcess(Evolve({"run", "--resume", run_id, "--db", db, "--data-dir", dir.path()}));
+  const ProcessResult resumed =
+      RunProcess(Evolve({"run", "--resume", run_id, "--db", db, "--data-dir", dir.path()}));
   INFO(resumed.err);
   REQUIRE(resumed.exit_code == 0);
   CHECK(Contains(resumed.out, "run " + run_id + " COMPLETED (max_generations)"));
@@ -587,7 +651,8 @@ TEST_CASE("cli: SIGINT stops a run cleanly, says how to resume, and --resume fin
   CheckEveryJobCompletedOnce(*store, run_id, 36);
 }
 
-TEST_CASE("cli: an engine-only run and two evolve-worker processes share one SQLite file, no job runs twice") {
+TEST_CASE(
+    "cli: an engine-only run and two evolve-worker processes share one SQLite file, no job runs twice") {
   TempDir dir;
   WriteSynthetic(dir.path(), 3000, 0.5);
   const std::string db = dir / "evolve.db";

@@ -39,8 +39,8 @@ using StoreFactory = std::unique_ptr<StoreUnderTest> (*)();
 inline std::vector<std::string> ServeArgs(const StoreUnderTest& store, const std::string& data, int workers,
                                           std::vector<std::string> extra = {}) {
   std::vector<std::string> args = store.Args();
-  for (const std::string& a : {std::string("--data-dir"), data, std::string("--workers"), std::to_string(workers),
-                               std::string("--poll-interval"), std::string("0.2")}) {
+  for (const std::string& a : {std::string("--data-dir"), data, std::string("--workers"),
+                               std::to_string(workers), std::string("--poll-interval"), std::string("0.2")}) {
     args.push_back(a);
   }
   args.insert(args.end(), extra.begin(), extra.end());
@@ -86,12 +86,27 @@ inline void ServeInfoAndReadEndpoints(StoreFactory make_store) {
   REQUIRE(r.status == 200);
   auto openapi = Json(r);
   CHECK(Str(*openapi, "openapi").rfind("3.", 0) == 0);
-  for (const char* path :
-       {"/evolve", "/runs", "/runs/{run_id}", "/runs/{run_id}/generations", "/runs/{run_id}/stop",
-        "/runs/{run_id}/cancel", "/runs/{run_id}/resume", "/promoted", "/promoted/{promoted_id}",
-        "/models/{model_id}/lineage", "/jobs/claim", "/jobs/{job_id}/heartbeat", "/jobs/{job_id}/complete",
-        "/jobs/pending", "/workers", "/health", "/api/stats", "/api/features/symbols", "/api/features/columns",
-        "/metrics", "/openapi.json"}) {
+  for (const char* path : {"/evolve",
+                           "/runs",
+                           "/runs/{run_id}",
+                           "/runs/{run_id}/generations",
+                           "/runs/{run_id}/stop",
+                           "/runs/{run_id}/cancel",
+                           "/runs/{run_id}/resume",
+                           "/promoted",
+                           "/promoted/{promoted_id}",
+                           "/models/{model_id}/lineage",
+                           "/jobs/claim",
+                           "/jobs/{job_id}/heartbeat",
+                           "/jobs/{job_id}/complete",
+                           "/jobs/pending",
+                           "/workers",
+                           "/health",
+                           "/api/stats",
+                           "/api/features/symbols",
+                           "/api/features/columns",
+                           "/metrics",
+                           "/openapi.json"}) {
     CAPTURE(path);
     CHECK((*openapi)["paths"].HasMember(path));
   }
@@ -169,7 +184,8 @@ inline void ServeInfoAndReadEndpoints(StoreFactory make_store) {
   CHECK(Contains(r.body, "evolve_runs{status=\"PENDING\"} 0\n"));
   CHECK(Contains(r.body, "evolve_live_workers 2\n"));
   CHECK(Contains(r.body, "evolve_http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"} 1\n"));
-  CHECK(Contains(r.body, "evolve_http_request_duration_seconds_bucket{method=\"GET\",route=\"/runs\",le=\"+Inf\"}"));
+  CHECK(Contains(r.body,
+                 "evolve_http_request_duration_seconds_bucket{method=\"GET\",route=\"/runs\",le=\"+Inf\"}"));
   CHECK(Contains(r.body, "# TYPE evolve_jobs_claimed_total counter"));
   CHECK(server.Stop() == 0);  // SIGTERM: graceful
 }
@@ -406,8 +422,8 @@ inline void ServePromotion(StoreFactory make_store) {
     CAPTURE(Int(g, "generation"));
     CHECK(g.HasMember("jobs_too_few_trades"));
     REQUIRE(g["selection"].IsObject());
-    for (const char* field : {"trials", "prior_trials", "prior_looks", "research_end", "sharpe", "expected_max_sharpe",
-                              "sharpe_variance", "dsr", "pbo", "pbo_candidates"}) {
+    for (const char* field : {"trials", "prior_trials", "prior_looks", "research_end", "sharpe",
+                              "expected_max_sharpe", "sharpe_variance", "dsr", "pbo", "pbo_candidates"}) {
       CHECK_MESSAGE(g["selection"].HasMember(field), field);
     }
     CHECK(g.HasMember("holdout"));
@@ -435,7 +451,8 @@ inline void ServePromotion(StoreFactory make_store) {
   const rapidjson::Value& summarised = validity["holdout"]["result"];
   CHECK(Int(summarised, "trade_count") == Int(holdout["result"], "trade_count"));
   CHECK(Str(summarised, "end_date") == Str(holdout["result"], "end_date"));
-  CHECK(summarised["sqn"].GetDouble() == doctest::Approx(holdout["result"]["sqn"].GetDouble()).epsilon(1e-12));
+  CHECK(summarised["sqn"].GetDouble() ==
+        doctest::Approx(holdout["result"]["sqn"].GetDouble()).epsilon(1e-12));
 }
 
 // Stop, resume and cancel act on the live loop; wrong states are 409.
@@ -520,7 +537,8 @@ inline void ServeAuth(StoreFactory make_store) {
     CHECK(Str(*Json(r), "status") == "no_jobs");
   }
   // A non-loopback address needs a token, or --insecure.
-  ProcessResult refused = RunProcess(Evolve({"serve", "--host", "0.0.0.0", "--port", "0", "--data-dir", data.path()}));
+  ProcessResult refused =
+      RunProcess(Evolve({"serve", "--host", "0.0.0.0", "--port", "0", "--data-dir", data.path()}));
   CHECK(refused.exit_code == 2);
   CHECK(Contains(refused.err, "--host 0.0.0.0: refusing to serve a non-loopback address without a token"));
 }
@@ -584,6 +602,18 @@ inline void ServeBadEvolveBodies(StoreFactory make_store) {
       {R"({"symbol": "AAPL", "max_drawdown_max": 0})", "max_drawdown_max"},
       {R"({"symbol": "AAPL", "dsr_min": 1.5})", "dsr_min"},
       {R"({"symbol": "AAPL", "pbo_max": -1})", "pbo_max"},
+      // What the run would fail on after a 202 (issue 18): its data and
+      // engines, checked before anything is stored.
+      {R"({"symbol": "AAPL", "target_col": "nope"})", "target_col"},
+      {R"({"symbol": "AAPL", "seed_model_id": "mdl_missing"})", "seed_model_id"},
+      {R"({"symbol": "AAPL", "regime_configs": [{"nope": [1]}]})", "regime_configs[0]"},
+      {R"({"symbol": "AAPL", "data_options": {"trian_window": 500}})", "data_options.trian_window"},
+      {R"({"symbol": "AAPL", "data_options": {"embargo": 2}})", "data_options.embargo"},
+      {R"({"symbol": "AAPL", "data_options": {"train_window": 1500}})", "data_options.train_window"},
+      {R"({"symbol": "AAPL", "timeframe": "1h"})", "timeframe"},
+      {R"({"symbol": "AAPL", "timeframe": "hourly"})", "timeframe"},
+      {R"({"symbol": "AAPL", "initial_cash": 1e308})", "initial_cash"},
+      {R"({"symbol": "AAPL", "initial_cash": 0})", "initial_cash"},
   };
   for (const Case& c : cases) {
     CAPTURE(c.body);
@@ -602,7 +632,18 @@ inline void ServeBadEvolveBodies(StoreFactory make_store) {
     CHECK(r.status == 400);
     CHECK(Str((*Json(r))["error"], "code") == "invalid_argument");
   }
-  const Reply big = server.Post("/evolve", R"({"symbol": "AAPL", "seed_model_id": ")" + std::string(5000, 'x') + "\"}");
+  // How many bars a run needs, and why; and no server path in a reply.
+  const Reply few = server.Post("/evolve", R"({"symbol": "AAPL", "data_options": {"train_window": 1500}})");
+  CHECK_MESSAGE(Contains(few.body, "AAPL has 1600 bars; a run needs at least"), few.body);
+  CHECK_MESSAGE(Contains(few.body, "of feature warm-up"), few.body);
+  const Reply unknown = server.Post("/evolve", R"({"symbol": "NOPE"})");
+  CHECK_MESSAGE(Contains(unknown.body, "the data directory has AAPL"), unknown.body);
+  CHECK_FALSE(Contains(unknown.body, data.path()));
+  const Reply columns = server.Get("/api/features/columns?symbol=NOPE");
+  CHECK(columns.status == 404);
+  CHECK_FALSE(Contains(columns.body, data.path()));
+  const Reply big =
+      server.Post("/evolve", R"({"symbol": "AAPL", "seed_model_id": ")" + std::string(5000, 'x') + "\"}");
   CHECK(big.status == 413);
   CHECK(Str((*Json(big))["error"], "code") == "payload_too_large");
 
@@ -648,14 +689,17 @@ inline void ServeWorkerProtocol(StoreFactory make_store) {
   CHECK(server.Post("/jobs/" + first + "/heartbeat", R"({"worker_id": "w1"})").status == 200);
   CHECK(server.Post("/jobs/" + first + "/heartbeat", R"({"worker_id": "w2"})").status == 409);
   CHECK(server.Post("/jobs/job_nope/heartbeat", R"({"worker_id": "w1"})").status == 404);
-  const std::string result = R"({"success": true, "result": {"sqn": 1.5, "profit_factor": 1.2, "trade_count": 40}})";
+  const std::string result =
+      R"({"success": true, "result": {"sqn": 1.5, "profit_factor": 1.2, "trade_count": 40}})";
   r = server.Post("/jobs/" + first + "/complete", R"({"worker_id": "w1",)" + result.substr(1));
   INFO(r.body);
   CHECK(r.status == 200);
   CHECK(Str(*Json(r), "status") == "completed");
   // A second completion, or one by a worker that never held the job, writes nothing.
-  CHECK(server.Post("/jobs/" + first + "/complete", R"({"worker_id": "w1",)" + result.substr(1)).status == 409);
-  CHECK(server.Post("/jobs/" + second + "/complete", R"({"worker_id": "w2",)" + result.substr(1)).status == 409);
+  CHECK(server.Post("/jobs/" + first + "/complete", R"({"worker_id": "w1",)" + result.substr(1)).status ==
+        409);
+  CHECK(server.Post("/jobs/" + second + "/complete", R"({"worker_id": "w2",)" + result.substr(1)).status ==
+        409);
   r = server.Post("/jobs/" + second + "/complete", R"({"worker_id": "w1", "success": true})");
   CHECK(r.status == 400);
   CHECK(ErrorFields(r).count("result") == 1);
@@ -671,9 +715,10 @@ inline void ServeWorkerProtocol(StoreFactory make_store) {
   CHECK(server.Get("/artifacts/model/mdl_nope").status == 404);
 
   // A remote worker drains the rest; the run ends.
-  Process worker = Process::Spawn({kWorker, "--orchestrator", "http://127.0.0.1:" + std::to_string(server.port()),
-                                   "--poll-interval", "0.1", "--worker-id", "remote-1"},
-                                  {{"LOG_LEVEL", "WARNING"}});
+  Process worker =
+      Process::Spawn({kWorker, "--orchestrator", "http://127.0.0.1:" + std::to_string(server.port()),
+                      "--poll-interval", "0.1", "--worker-id", "remote-1"},
+                     {{"LOG_LEVEL", "WARNING"}});
   auto doc = server.WaitForRunEnd(run_id);
   worker.Signal(SIGTERM);
   const ProcessResult stopped = worker.Wait();
@@ -700,10 +745,10 @@ inline void ServeKilledAndRestarted(StoreFactory make_store) {
   WriteSymbols(data.path(), {"SYN"}, 3000, 0.5, 3);
   Server server(ServeArgs(*store, data.path(), 0));
   // Four generations of 20 x 10 jobs that always prune and never promote.
-  const std::string run_id = StartRun(
-      server, R"({"symbol": "SYN", "max_generations": 4, "sqn_min": 100, "sqn_max": 200,)"
-              R"( "pruning": {"strategy": "keep_top_fraction", "fraction": 0.5}, "thresholds": [)" +
-                  Thresholds(20) + "], \"regime_configs\": " + kTenRegimes + "}");
+  const std::string run_id =
+      StartRun(server, R"({"symbol": "SYN", "max_generations": 4, "sqn_min": 100, "sqn_max": 200,)"
+                       R"( "pruning": {"strategy": "keep_top_fraction", "fraction": 0.5}, "thresholds": [)" +
+                           Thresholds(20) + "], \"regime_configs\": " + kTenRegimes + "}");
   auto worker = [&](std::vector<std::string> extra) {
     std::vector<std::string> argv = {kWorker, "--max-jobs-per-claim", "10", "--poll-interval", "0.1"};
     const std::vector<std::string> store_args = store->Args();
@@ -749,22 +794,25 @@ inline void ServeKilledAndRestarted(StoreFactory make_store) {
   TEST_CASE(prefix ": " name) { ::evolve::testing::check(make_store); }
 
 // The suite, for a store made by `make_store` (a StoreFactory).
-#define EVOLVE_SERVE_SUITE(prefix, make_store)                                                                 \
-  EVOLVE_SERVE_CASE_(prefix, "health, openapi, features, metrics, empty lists and 404s",                       \
-                     ServeInfoAndReadEndpoints, make_store)                                                    \
-  EVOLVE_SERVE_CASE_(prefix, "the seed README's POST /evolve body through every read endpoint",                \
-                     ServeSeedExampleEndToEnd, make_store)                                                     \
-  EVOLVE_SERVE_CASE_(prefix, "a batch of four symbols at once, per-symbol criteria, pages and filters",        \
-                     ServeBatchOfSymbolsAndPerSymbolCriteria, make_store)                                      \
-  EVOLVE_SERVE_CASE_(prefix, "a planted signal is promoted and /promoted shows model, params, lineage, result", \
-                     ServePromotion, make_store)                                                               \
-  EVOLVE_SERVE_CASE_(prefix, "stop, resume and cancel act on the live loop", ServeStopCancelResume, make_store) \
-  EVOLVE_SERVE_CASE_(prefix, "auth on and off", ServeAuth, make_store)                                         \
-  EVOLVE_SERVE_CASE_(prefix, "every POST /evolve field with a bad value is 400 naming it and writes nothing",   \
-                     ServeBadEvolveBodies, make_store)                                                         \
-  EVOLVE_SERVE_CASE_(prefix, "the worker protocol call by call, then evolve-worker --orchestrator",           \
-                     ServeWorkerProtocol, make_store)                                                         \
-  EVOLVE_SERVE_CASE_(prefix, "killed with SIGKILL mid-run and started again, the run resumes and finishes",     \
+#define EVOLVE_SERVE_SUITE(prefix, make_store)                                                              \
+  EVOLVE_SERVE_CASE_(prefix, "health, openapi, features, metrics, empty lists and 404s",                    \
+                     ServeInfoAndReadEndpoints, make_store)                                                 \
+  EVOLVE_SERVE_CASE_(prefix, "the seed README's POST /evolve body through every read endpoint",             \
+                     ServeSeedExampleEndToEnd, make_store)                                                  \
+  EVOLVE_SERVE_CASE_(prefix, "a batch of four symbols at once, per-symbol criteria, pages and filters",     \
+                     ServeBatchOfSymbolsAndPerSymbolCriteria, make_store)                                   \
+  EVOLVE_SERVE_CASE_(prefix,                                                                                \
+                     "a planted signal is promoted and /promoted shows model, params, lineage, result",     \
+                     ServePromotion, make_store)                                                            \
+  EVOLVE_SERVE_CASE_(prefix, "stop, resume and cancel act on the live loop", ServeStopCancelResume,         \
+                     make_store)                                                                            \
+  EVOLVE_SERVE_CASE_(prefix, "auth on and off", ServeAuth, make_store)                                      \
+  EVOLVE_SERVE_CASE_(prefix,                                                                                \
+                     "every POST /evolve field with a bad value is 400 naming it and writes nothing",       \
+                     ServeBadEvolveBodies, make_store)                                                      \
+  EVOLVE_SERVE_CASE_(prefix, "the worker protocol call by call, then evolve-worker --orchestrator",         \
+                     ServeWorkerProtocol, make_store)                                                       \
+  EVOLVE_SERVE_CASE_(prefix, "killed with SIGKILL mid-run and started again, the run resumes and finishes", \
                      ServeKilledAndRestarted, make_store)
 
 }  // namespace evolve::testing

@@ -46,8 +46,7 @@ void ExpectOnly(const std::string& body, const std::string& field, const std::st
 
 // `body` is rejected with one problem on `field` whose message starts with
 // `prefix` (for messages that quote the parser).
-void ExpectOnlyPrefix(const std::string& body, const std::string& field,
-                      const std::string& prefix) {
+void ExpectOnlyPrefix(const std::string& body, const std::string& field, const std::string& prefix) {
   CAPTURE(body);
   const std::vector<FieldError> errors = ConfigErrors(body);
   REQUIRE(errors.size() == 1);
@@ -127,8 +126,7 @@ EvolutionConfig FullConfig() {
   c.seed_model_id = "model-seed";
   c.reference_symbols = {"SPY", "^VIX"};
   c.thresholds = {0.0, 0.0002, 1.5};
-  c.regime_configs = {RegimeFilter{"regime_gmm", {1}}, RegimeFilter{},
-                      RegimeFilter{"regime_vix", {2, 3}}};
+  c.regime_configs = {RegimeFilter{"regime_gmm", {1}}, RegimeFilter{}, RegimeFilter{"regime_vix", {2, 3}}};
   c.sqn_min = 2.5;
   c.sqn_max = 6.0;
   c.profit_factor_min = 1.5;
@@ -264,9 +262,8 @@ auto ParseConfig = [](std::string_view j) { return EvolutionConfigFromJson(j); }
 
 TEST_SUITE("json") {
   TEST_CASE("json: enum names round trip and finality") {
-    for (RunStatus s :
-         {RunStatus::kPending, RunStatus::kRunning, RunStatus::kPromoted, RunStatus::kCompleted,
-          RunStatus::kStopped, RunStatus::kCancelled, RunStatus::kFailed}) {
+    for (RunStatus s : {RunStatus::kPending, RunStatus::kRunning, RunStatus::kPromoted, RunStatus::kCompleted,
+                        RunStatus::kStopped, RunStatus::kCancelled, RunStatus::kFailed}) {
       RunStatus parsed = RunStatus::kPending;
       REQUIRE(ParseRunStatus(RunStatusName(s), &parsed));
       CHECK(parsed == s);
@@ -281,8 +278,8 @@ TEST_SUITE("json") {
     CHECK_FALSE(IsFinal(RunStatus::kRunning));
     CHECK_FALSE(IsFinal(RunStatus::kStopped));
 
-    for (JobStatus s : {JobStatus::kPending, JobStatus::kRunning, JobStatus::kCompleted,
-                        JobStatus::kFailed, JobStatus::kCancelled}) {
+    for (JobStatus s : {JobStatus::kPending, JobStatus::kRunning, JobStatus::kCompleted, JobStatus::kFailed,
+                        JobStatus::kCancelled}) {
       JobStatus parsed = JobStatus::kPending;
       REQUIRE(ParseJobStatus(JobStatusName(s), &parsed));
       CHECK(parsed == s);
@@ -294,8 +291,8 @@ TEST_SUITE("json") {
     CHECK_FALSE(IsFinal(JobStatus::kPending));
     CHECK_FALSE(IsFinal(JobStatus::kRunning));
 
-    for (GenerationState s : {GenerationState::kModelReady, GenerationState::kSimulating,
-                              GenerationState::kEvaluated}) {
+    for (GenerationState s :
+         {GenerationState::kModelReady, GenerationState::kSimulating, GenerationState::kEvaluated}) {
       GenerationState parsed = GenerationState::kModelReady;
       REQUIRE(ParseGenerationState(GenerationStateName(s), &parsed));
       CHECK(parsed == s);
@@ -361,8 +358,7 @@ TEST_SUITE("json") {
     CheckRoundTrip(FullEdge(), [](std::string_view j) { return LineageEdgeFromJson(j); });
     CheckRoundTrip(FullJob(), [](std::string_view j) { return JobFromJson(j); });
     CheckRoundTrip(FullPromotion(), [](std::string_view j) { return PromotionFromJson(j); });
-    CheckRoundTrip(FullFingerprint(),
-                   [](std::string_view j) { return FingerprintRecordFromJson(j); });
+    CheckRoundTrip(FullFingerprint(), [](std::string_view j) { return FingerprintRecordFromJson(j); });
     CheckRoundTrip(FullWorker(), [](std::string_view j) { return WorkerInfoFromJson(j); });
   }
 
@@ -411,22 +407,22 @@ TEST_SUITE("json") {
   }
 
   TEST_CASE("json: ToJson shape: key order, nested objects, timestamps, enums") {
-    CHECK(ToJson(RegimeFilter{"regime_vix", {2, 3}}) ==
-          R"({"column":"regime_vix","allowed":[2,3]})");
+    CHECK(ToJson(RegimeFilter{"regime_vix", {2, 3}}) == R"({"column":"regime_vix","allowed":[2,3]})");
     CHECK(ToJson(PruningConfig{"threshold", 0.25, -0.001}) ==
           R"({"strategy":"threshold","fraction":0.25,"min_importance":-0.001})");
 
     EvolutionConfig c;
     c.symbol = "AAPL";
-    CHECK(ToJson(c) ==
-          R"({"symbol":"AAPL","algorithm":"RandomForest","target_col":"close",)"
-          R"("target_transform":"log_return","max_generations":4,"timeframe":"1m",)"
-          R"("data_options":{},"seed_features":null,"seed_model_id":"","reference_symbols":[],)"
-          R"("thresholds":[0.0001,0.0003,0.0005],"threshold_quantiles":[],"regime_configs":[{}],"sqn_min":3.0,)"
-          R"("sqn_max":5.0,"profit_factor_min":2.0,"profit_factor_max":4.0,)"
-          R"("trade_count_min":200,"trade_count_max":10000,"weekly_consistency_max":0.5,)"
-          R"("hyperparameters":{},"pruning":{"strategy":"non_positive","fraction":0.5,)"
-          R"("min_importance":0.0},"initial_cash":10000.0,"fee_bps":1.0,"slippage_bps":1.0,)"
+    CHECK(
+        ToJson(c) ==
+        R"({"symbol":"AAPL","algorithm":"RandomForest","target_col":"close",)"
+        R"("target_transform":"log_return","max_generations":4,"timeframe":"1m",)"
+        R"("data_options":{},"seed_features":null,"seed_model_id":"","reference_symbols":[],)"
+        R"("thresholds":[0.0001,0.0003,0.0005],"threshold_quantiles":[],"regime_configs":[{}],"sqn_min":3.0,)"
+        R"("sqn_max":5.0,"profit_factor_min":2.0,"profit_factor_max":4.0,)"
+        R"("trade_count_min":200,"trade_count_max":10000,"weekly_consistency_max":0.5,)"
+        R"("hyperparameters":{},"pruning":{"strategy":"non_positive","fraction":0.5,)"
+        R"("min_importance":0.0},"initial_cash":10000.0,"fee_bps":1.0,"slippage_bps":1.0,)"
         R"("holdout_fraction":0.2,"holdout_start":"","selection_fraction":0.3,"holdout_sqn_min":1.645,)"
         R"("holdout_excess_return_min":0.0,"holdout_excess_sqn_min":1.645,"holdout_looks":1,)"
         R"("excess_return_min":null,"max_drawdown_max":null,"dsr_min":null,"pbo_max":null})");
@@ -434,8 +430,7 @@ TEST_SUITE("json") {
     const std::string config = ToJson(FullConfig());
     CHECK(config.find(R"("regime_configs":[{"regime_gmm":[1]},{},{"regime_vix":[2,3]}])") !=
           std::string::npos);
-    CHECK(config.find(R"("data_options":{"test_window":5,"train_window":30})") !=
-          std::string::npos);
+    CHECK(config.find(R"("data_options":{"test_window":5,"train_window":30})") != std::string::npos);
 
     const std::string run = ToJson(FullRun());
     CHECK(run.rfind(R"({"id":"run-1","config":{"symbol":"BRK.B",)", 0) == 0);
@@ -451,8 +446,7 @@ TEST_SUITE("json") {
 
     // Object text is written as a nested object, never as a string.
     const std::string spec = ToJson(FullSpec());
-    CHECK(spec.find(
-              R"("hyperparameters":{"alpha":0.5,"l1_ratio":0.1,"nested":{"a":[1,2.5,null]}})") !=
+    CHECK(spec.find(R"("hyperparameters":{"alpha":0.5,"l1_ratio":0.1,"nested":{"a":[1,2.5,null]}})") !=
           std::string::npos);
     CHECK(spec.find(R"("features":["sma_20","rsi_14","weird \"name\"\n"])") != std::string::npos);
 
@@ -533,8 +527,7 @@ TEST_SUITE("json") {
     ExpectOnly(R"({"symbol":null})", "symbol", "must not be null");
     ExpectOnly(R"({"symbol":5})", "symbol", "expected a string");
     ExpectOnly(R"({"symbol":""})", "symbol", "must not be empty");
-    ExpectOnly(R"({"symbol":"AA PL"})", "symbol",
-               "must be 1 to 16 characters of A-Z a-z 0-9 . _ ^ = -");
+    ExpectOnly(R"({"symbol":"AA PL"})", "symbol", "must be 1 to 16 characters of A-Z a-z 0-9 . _ ^ = -");
     ExpectOnly(R"({"symbol":"ABCDEFGHIJKLMNOPQ"})", "symbol",
                "must be 1 to 16 characters of A-Z a-z 0-9 . _ ^ = -");
     CHECK(EvolutionConfigFromJson(R"({"symbol":"ABCDEFGHIJKLMNOP"})").ok());  // 16 is fine
@@ -545,8 +538,7 @@ TEST_SUITE("json") {
   TEST_CASE("json: POST /evolve rejects unknown and duplicate fields") {
     ExpectOnly(Body(R"("sqn_minimum": 3)"), "sqn_minimum", "unknown field");
     ExpectOnly(R"({"symbol":"AAPL","symbol":"MSFT"})", "symbol", "duplicate field");
-    ExpectOnly(Body(R"("pruning": {"strategy": "threshold", "bogus": 1})"), "pruning.bogus",
-               "unknown field");
+    ExpectOnly(Body(R"("pruning": {"strategy": "threshold", "bogus": 1})"), "pruning.bogus", "unknown field");
   }
 
   TEST_CASE("json: POST /evolve rejects bad names and choices") {
@@ -556,7 +548,10 @@ TEST_SUITE("json") {
     ExpectOnly(Body(R"("target_col": "")"), "target_col", "must not be empty");
     ExpectOnly(Body(R"("target_transform": "sqrt")"), "target_transform",
                "must be one of none, log_return, log, pct_change");
-    ExpectOnly(Body(R"("timeframe": "")"), "timeframe", "must not be empty");
+    ExpectOnly(Body(R"("timeframe": "")"), "timeframe", "must be one of 1m, 5m, 15m, 30m, 1h, 4h, 1d, 1w");
+    ExpectOnly(Body(R"("timeframe": "1 minute")"), "timeframe",
+               "must be one of 1m, 5m, 15m, 30m, 1h, 4h, 1d, 1w");
+    ExpectOnly(Body(R"("initial_cash": 1e308)"), "initial_cash", "must be > 0 and <= 1000000000000");
     ExpectOnly(Body(R"("timeframe": false)"), "timeframe", "expected a string");
     ExpectOnly(Body(R"("seed_model_id": 5)"), "seed_model_id", "expected a string");
   }
@@ -612,34 +607,30 @@ TEST_SUITE("json") {
     ExpectOnly(Body(R"("thresholds": 0.1)"), "thresholds", "expected an array");
     ExpectOnly(Body(R"("thresholds": [0.1, "0.2"])"), "thresholds[1]", "expected a number");
     ExpectOnly(Body(R"("thresholds": [0.1, -0.2])"), "thresholds[1]", "must be >= 0");
-    ExpectOnly(Body(R"("thresholds": [0.1, 0.2, 0.1])"), "thresholds[2]",
-               "duplicate of thresholds[0]");
+    ExpectOnly(Body(R"("thresholds": [0.1, 0.2, 0.1])"), "thresholds[2]", "duplicate of thresholds[0]");
     ExpectOnly(Body(R"("thresholds": [0.1, 1e999])"), "thresholds[1]", "must be a finite number");
     ExpectOnly(Body(R"("thresholds": [0.1, -1e999])"), "thresholds[1]", "must be a finite number");
     // NaN and Infinity are not JSON: the document itself is rejected.
     ExpectOnly(Body(R"("thresholds": [NaN])"), "", "malformed JSON at offset 32: Invalid value.");
-    ExpectOnly(Body(R"("thresholds": [Infinity])"), "",
-               "malformed JSON at offset 32: Invalid value.");
+    ExpectOnly(Body(R"("thresholds": [Infinity])"), "", "malformed JSON at offset 32: Invalid value.");
 
     std::string many = "[";
     for (int i = 0; i <= 100; ++i) many += (i ? "," : "") + std::to_string(i);
-    ExpectOnly(Body("\"thresholds\": " + many + "]"), "thresholds",
-               "at most 100 entries (got 101)");
+    ExpectOnly(Body("\"thresholds\": " + many + "]"), "thresholds", "at most 100 entries (got 101)");
   }
 
   TEST_CASE("json: POST /evolve rejects bad regime_configs") {
     ExpectOnly(Body(R"("regime_configs": [])"), "regime_configs", "must not be empty");
-    ExpectOnly(Body(R"("regime_configs": {"regime_gmm": [1]})"), "regime_configs",
-               "expected an array");
-    ExpectOnly(Body(R"("regime_configs": [{"regime_gmm": [1], "regime_vix": [2]}])"),
-               "regime_configs[0]", "one regime column per config");
+    ExpectOnly(Body(R"("regime_configs": {"regime_gmm": [1]})"), "regime_configs", "expected an array");
+    ExpectOnly(Body(R"("regime_configs": [{"regime_gmm": [1], "regime_vix": [2]}])"), "regime_configs[0]",
+               "one regime column per config");
     ExpectOnly(Body(R"("regime_configs": [{}, 5])"), "regime_configs[1]", "expected an object");
     ExpectOnly(Body(R"("regime_configs": [{"regime_gmm": []}])"), "regime_configs[0].regime_gmm",
                "must not be empty");
     ExpectOnly(Body(R"("regime_configs": [{"regime_gmm": 1}])"), "regime_configs[0].regime_gmm",
                "expected an array");
-    ExpectOnly(Body(R"("regime_configs": [{"regime_gmm": [1, 1.5]}])"),
-               "regime_configs[0].regime_gmm[1]", "must be an integer");
+    ExpectOnly(Body(R"("regime_configs": [{"regime_gmm": [1, 1.5]}])"), "regime_configs[0].regime_gmm[1]",
+               "must be an integer");
     ExpectOnly(Body(R"("regime_configs": [{"Regime-GMM": [1]}])"), "regime_configs[0]",
                "regime column 'Regime-GMM' must match ^[a-z_][a-z0-9_]*$");
     ExpectOnly(Body(R"("regime_configs": [{"regime_gmm": [1]}, {}, {"regime_gmm": [1]}])"),
@@ -651,10 +642,9 @@ TEST_SUITE("json") {
     std::string regimes = "[";
     for (int i = 0; i < 30; ++i)
       regimes += std::string(i ? "," : "") + "{\"regime_gmm\":[" + std::to_string(i) + "]}";
-    ExpectOnly(
-        Body("\"thresholds\": " + thresholds + "], \"regime_configs\": " + regimes + "]"),
-        "thresholds",
-        "thresholds x regime_configs is 40 x 30 = 1200 simulations per generation; at most 1000");
+    ExpectOnly(Body("\"thresholds\": " + thresholds + "], \"regime_configs\": " + regimes + "]"),
+               "thresholds",
+               "thresholds x regime_configs is 40 x 30 = 1200 simulations per generation; at most 1000");
   }
 
   TEST_CASE("json: POST /evolve rejects min > max and out-of-range criteria") {
@@ -670,8 +660,7 @@ TEST_SUITE("json") {
     ExpectOnly(Body(R"("trade_count_min": -1)"), "trade_count_min", "must be >= 0");
     ExpectOnly(Body(R"("trade_count_max": 10.5)"), "trade_count_max", "must be an integer");
     ExpectOnly(Body(R"("weekly_consistency_max": 0)"), "weekly_consistency_max", "must be > 0");
-    ExpectOnly(Body(R"("weekly_consistency_max": "x")"), "weekly_consistency_max",
-               "expected a number");
+    ExpectOnly(Body(R"("weekly_consistency_max": "x")"), "weekly_consistency_max", "expected a number");
     // A field that did not parse is not compared with its partner.
     ExpectOnly(Body(R"("sqn_min": "9", "sqn_max": 5)"), "sqn_min", "expected a number");
     CHECK(EvolutionConfigFromJson(Body(R"("sqn_min": 4, "sqn_max": 4)")).ok());
@@ -685,8 +674,8 @@ TEST_SUITE("json") {
     ExpectOnly(Body(R"("pruning": {"min_importance": "low"})"), "pruning.min_importance",
                "expected a number");
     ExpectOnly(Body(R"("pruning": "threshold")"), "pruning", "expected an object");
-    Result<EvolutionConfig> pruning = EvolutionConfigFromJson(
-        Body(R"("pruning": {"strategy": "keep_top_fraction", "fraction": 0.3})"));
+    Result<EvolutionConfig> pruning =
+        EvolutionConfigFromJson(Body(R"("pruning": {"strategy": "keep_top_fraction", "fraction": 0.3})"));
     REQUIRE(pruning.ok());
     CHECK(pruning->pruning == PruningConfig{"keep_top_fraction", 0.3, 0.0});
 
@@ -700,10 +689,10 @@ TEST_SUITE("json") {
 
   TEST_CASE("json: POST /evolve collects every problem at once") {
     std::vector<FieldError> errors = {FieldError{"earlier", "kept"}};
-    Result<EvolutionConfig> r = EvolutionConfigFromJson(
-        R"({"max_generations": 0, "thresholds": [], "sqn_min": 6, "sqn_max": 5,)"
-        R"( "fee_bps": "x", "colour": "red", "pruning": {"fraction": 2}})",
-        &errors);
+    Result<EvolutionConfig> r =
+        EvolutionConfigFromJson(R"({"max_generations": 0, "thresholds": [], "sqn_min": 6, "sqn_max": 5,)"
+                                R"( "fee_bps": "x", "colour": "red", "pruning": {"fraction": 2}})",
+                                &errors);
     REQUIRE_FALSE(r.ok());
     CHECK(r.status().code() == StatusCode::kInvalidArgument);
     const std::vector<FieldError> expected = {
@@ -724,8 +713,7 @@ TEST_SUITE("json") {
   }
 
   TEST_CASE("json: malformed documents and non-object roots") {
-    ExpectOnly(R"({"symbol":"AAPL",})", "",
-               "malformed JSON at offset 17: Missing a name for object member.");
+    ExpectOnly(R"({"symbol":"AAPL",})", "", "malformed JSON at offset 17: Missing a name for object member.");
     ExpectOnlyPrefix(R"({"symbol":"AAPL"} trailing)", "", "malformed JSON at offset 18: ");
     ExpectOnlyPrefix("", "", "malformed JSON at offset 0: ");
     ExpectOnlyPrefix("{\"symbol\":\"\xff\"}", "", "malformed JSON at offset ");  // not UTF-8
@@ -758,11 +746,9 @@ TEST_SUITE("json") {
     const std::string job = ToJson(FullJob());
 
     errors.clear();
-    CHECK_FALSE(
-        JobFromJson(replace(job, R"("status":"COMPLETED")", R"("status":"DONE")"), &errors).ok());
+    CHECK_FALSE(JobFromJson(replace(job, R"("status":"COMPLETED")", R"("status":"DONE")"), &errors).ok());
     REQUIRE(errors.size() == 1);
-    CHECK(errors[0] ==
-          FieldError{"status", "must be one of PENDING, RUNNING, COMPLETED, FAILED, CANCELLED"});
+    CHECK(errors[0] == FieldError{"status", "must be one of PENDING, RUNNING, COMPLETED, FAILED, CANCELLED"});
 
     errors.clear();
     CHECK_FALSE(JobFromJson(replace(job, R"({"id":"job-1",)", "{"), &errors).ok());
@@ -770,8 +756,7 @@ TEST_SUITE("json") {
     CHECK(errors[0] == FieldError{"id", "required"});
 
     errors.clear();
-    CHECK_FALSE(
-        JobFromJson(replace(job, R"("threshold":0.00037)", R"("threshold":"0.1")"), &errors).ok());
+    CHECK_FALSE(JobFromJson(replace(job, R"("threshold":0.00037)", R"("threshold":"0.1")"), &errors).ok());
     REQUIRE(errors.size() == 1);
     CHECK(errors[0] == FieldError{"params.threshold", "expected a number"});
 
@@ -789,18 +774,17 @@ TEST_SUITE("json") {
     CHECK(errors[0] == FieldError{"result.sqm", "unknown field"});
 
     errors.clear();
-    CHECK_FALSE(GenerationFromJson(replace(ToJson(FullGeneration()), R"("generation":2)",
-                                           R"("generation":3000000000)"),
-                                   &errors)
-                    .ok());
+    CHECK_FALSE(
+        GenerationFromJson(
+            replace(ToJson(FullGeneration()), R"("generation":2)", R"("generation":3000000000)"), &errors)
+            .ok());
     REQUIRE(errors.size() == 1);
     CHECK(errors[0] == FieldError{"generation", "out of range"});
 
     errors.clear();
-    CHECK_FALSE(
-        WorkerInfoFromJson(
-            replace(ToJson(FullWorker()), R"("pid":4242)", R"("pid":9223372036854775808)"), &errors)
-            .ok());
+    CHECK_FALSE(WorkerInfoFromJson(
+                    replace(ToJson(FullWorker()), R"("pid":4242)", R"("pid":9223372036854775808)"), &errors)
+                    .ok());
     REQUIRE(errors.size() == 1);
     CHECK(errors[0] == FieldError{"pid", "out of range"});
 
@@ -821,11 +805,11 @@ TEST_SUITE("json") {
     CHECK(errors[0].field == "strategy");
 
     errors.clear();
-    CHECK_FALSE(FingerprintRecordFromJson(
-                    R"({"fingerprint":"f","model_id":"m","spec":{"symbol":"A","features":"x"},)"
-                    R"("created_at":"2026-01-01T00:00:00Z"})",
-                    &errors)
-                    .ok());
+    CHECK_FALSE(
+        FingerprintRecordFromJson(R"({"fingerprint":"f","model_id":"m","spec":{"symbol":"A","features":"x"},)"
+                                  R"("created_at":"2026-01-01T00:00:00Z"})",
+                                  &errors)
+            .ok());
     REQUIRE(errors.size() == 1);
     CHECK(errors[0] == FieldError{"spec.features", "expected an array"});
 
@@ -835,9 +819,8 @@ TEST_SUITE("json") {
     CHECK(sparse->sqn == 1.5);
     CHECK_FALSE(sparse->profit_factor.has_value());
     errors.clear();
-    CHECK_FALSE(LineageEdgeFromJson(replace(ToJson(FullEdge()), R"("id":"edge-1")", R"("id":null)"),
-                                    &errors)
-                    .ok());
+    CHECK_FALSE(
+        LineageEdgeFromJson(replace(ToJson(FullEdge()), R"("id":"edge-1")", R"("id":null)"), &errors).ok());
     REQUIRE(errors.size() == 1);
     CHECK(errors[0] == FieldError{"id", "must not be null"});
   }
@@ -848,10 +831,8 @@ TEST_SUITE("json") {
       REQUIRE_MESSAGE(r.ok(), r.status().ToString());
       return *r;
     };
-    CHECK(canonical(R"({"b":1,"a":{"d":[3,1],"c":null},"e":null})") ==
-          R"({"a":{"d":[3,1]},"b":1})");
-    CHECK(canonical(R"( { "z" : [ {"y":2,"x":1} , null , "s" ] } )") ==
-          R"({"z":[{"x":1,"y":2},null,"s"]})");
+    CHECK(canonical(R"({"b":1,"a":{"d":[3,1],"c":null},"e":null})") == R"({"a":{"d":[3,1]},"b":1})");
+    CHECK(canonical(R"( { "z" : [ {"y":2,"x":1} , null , "s" ] } )") == R"({"z":[{"x":1,"y":2},null,"s"]})");
     CHECK(canonical("{}") == "{}");
     CHECK(canonical(R"({"gone":null})") == "{}");
     // Byte order: upper case before lower case, multi-byte UTF-8 last.
@@ -878,12 +859,11 @@ TEST_SUITE("json") {
     // Deep nesting is refused, not a stack overflow.
     const std::string deep = "{\"a\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
     CHECK_FALSE(CanonicalJsonObject(deep).ok());
-    ExpectOnly(Body("\"hyperparameters\": " + deep), "hyperparameters",
-               "nested deeper than 64 levels");
+    ExpectOnly(Body("\"hyperparameters\": " + deep), "hyperparameters", "nested deeper than 64 levels");
     CHECK_FALSE(EvolutionConfigFromJson(std::string(200000, '[')).ok());
 
-    for (const char* bad : {"[1]", "\"x\"", "5", "null", "", "{", R"({"a":1,"a":2})",
-                            R"({"a":NaN})", R"({"a":1e999})"}) {
+    for (const char* bad :
+         {"[1]", "\"x\"", "5", "null", "", "{", R"({"a":1,"a":2})", R"({"a":NaN})", R"({"a":1e999})"}) {
       CAPTURE(bad);
       Result<std::string> r = CanonicalJsonObject(bad);
       CHECK_FALSE(r.ok());

@@ -6,12 +6,15 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstddef>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -122,6 +125,28 @@ size_t FrameWarmup(const FeatureFrame& frame) {
   return warmup;
 }
 
+Status CheckTargetColumn(const ModelSpec& spec) {
+  if (spec.target_col == "close") return Status::Ok();
+  return InvalidArgumentError("target_col: the built-in trainer predicts 'close', not '" + spec.target_col +
+                              "'");
+}
+
+// Training needs the features' warm-up, a training window and at least two
+// bars after them: one to predict and the next close that scores it.
+Status CheckBarCount(const std::string& symbol, size_t bars, size_t warmup, const WalkForward& scheme) {
+  const size_t needed = warmup + scheme.train_window + 2;
+  if (bars >= needed) return Status::Ok();
+  return InvalidArgumentError(
+      "data_options.train_window: " + symbol + " has " + std::to_string(bars) +
+      " bars; a run needs at least " + std::to_string(needed) + ": " + std::to_string(warmup) +
+      " of feature warm-up (the longest indicator look-back), " + std::to_string(scheme.train_window) +
+      " to train on (data_options.train_window) and 2 to predict and score the first "
+      "prediction");
+}
+
+// The regime columns SimData carries (SimDataFor below).
+constexpr const char* kRegimeColumns[] = {"regime_gmm", "regime_vix"};
+
 // What one walk-forward span leaves for the sequential sums after all spans.
 struct SpanResult {
   Status status;
@@ -203,10 +228,7 @@ class BuiltinTrainer final : public Trainer {
     EVOLVE_ASSIGN_OR_RETURN(Target target, ParseTarget(spec.target_transform));
     EVOLVE_ASSIGN_OR_RETURN(WalkForward scheme, WalkForwardFrom(spec.data_options));
     if (spec.features.empty()) return InvalidArgumentError("features: must not be empty");
-    if (spec.target_col != "close") {
-      return InvalidArgumentError("target_col: the built-in trainer predicts 'close', not '" +
-                                  spec.target_col + "'");
-    }
+    EVOLVE_RETURN_IF_ERROR(CheckTargetColumn(spec));
     EVOLVE_ASSIGN_OR_RETURN(std::shared_ptr<const Bars> bars, bars_->Load(spec.symbol));
     std::vector<std::shared_ptr<const Bars>> references;
     for (const auto& symbol : spec.reference_symbols) {
@@ -243,13 +265,8 @@ class BuiltinTrainer final : public Trainer {
     // model's): every model of the symbol then predicts, and is scored, from
     // the same bar, whatever its features.
     const size_t warmup = FrameWarmup(frame);
+    EVOLVE_RETURN_IF_ERROR(CheckBarCount(spec.symbol, n, warmup, scheme));
     const size_t first_test = warmup + scheme.train_window;
-    if (first_test + 1 >= n) {
-      return InvalidArgumentError("data_options.train_window: " + spec.symbol + " has " + std::to_string(n) +
-                                  " bars; after a warm-up of " + std::to_string(warmup) +
-                                  " and a training window of " + std::to_string(scheme.train_window) +
-                                  " none is left to test on");
-    }
     EVOLVE_ASSIGN_OR_RETURN(SplitBars split, ResolveSplit(spec.split, bars->time, first_test));
     // Importance is measured on the selection span only; without one, on the
     // research span (the scored bars: pruning then sees them).
@@ -404,8 +421,8 @@ class BuiltinTrainer final : public Trainer {
     for (const auto& [start, end] : WalkForwardSpans(scheme.train_window, bars.size(), scheme)) {
       segments.push_back(RegimeSegment{start - scheme.train_window, start, start, end});
     }
-    EVOLVE_ASSIGN_OR_RETURN(data.regimes["regime_gmm"], RegimeGmm(market_close, segments));
-    data.regimes["regime_vix"] = RegimeVix(market_close);
+    EVOLVE_ASSIGN_OR_RETURN(data.regimes[kRegimeColumns[0]], RegimeGmm(market_close, segments));
+    data.regimes[kRegimeColumns[1]] = RegimeVix(market_close);
     // Idempotent: another process may have written the same key first.
     EVOLVE_RETURN_IF_ERROR(artifacts_.PutArtifact(key, EncodeSimData(data)));
     std::lock_guard<std::mutex> lock(simdata_mu_);
@@ -424,7 +441,45 @@ class BuiltinTrainer final : public Trainer {
 
 Status ValidateBuiltinSpec(const ModelSpec& spec) {
   EVOLVE_RETURN_IF_ERROR(MakeFitter(spec, BuiltinOptions{}).status());
+  EVOLVE_RETURN_IF_ERROR(CheckTargetColumn(spec));
   return WalkForwardFrom(spec.data_options).status();
+}
+
+std::vector<std::string> BuiltinRegimeColumns() {
+  return std::vector<std::string>(std::begin(kRegimeColumns), std::end(kRegimeColumns));
+}
+
+Status ValidateBuiltinBars(const ModelSpec& spec, const Bars& bars,
+                           const std::vector<std::shared_ptr<const Bars>>& references) {
+  EVOLVE_ASSIGN_OR_RETURN(WalkForward scheme, WalkForwardFrom(spec.data_options));
+  // Features are causal (no bar's value depends on a later bar), so the
+  // warm-up of a prefix is the series': a prefix keeps the check quick on
+  // a long series. A column still undefined at the prefix's end only makes
+  // the check lenient; training checks again on the whole series.
+  constexpr size_t kWarmupProbe = 20000;
+  size_t warmup = 0;
+  {
+    Bars prefix;
+    const Bars* probe = &bars;
+    if (bars.size() > kWarmupProbe) {
+      prefix.symbol = bars.symbol;
+      prefix.intraday = bars.intraday;
+      auto head = [](const auto& v) {
+        return std::decay_t<decltype(v)>(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(kWarmupProbe));
+      };
+      prefix.time = head(bars.time);
+      prefix.open = head(bars.open);
+      prefix.high = head(bars.high);
+      prefix.low = head(bars.low);
+      prefix.close = head(bars.close);
+      prefix.volume = head(bars.volume);
+      probe = &prefix;
+    }
+    EVOLVE_ASSIGN_OR_RETURN(FeatureFrame frame, ComputeFeatures(*probe, references));
+    warmup = FrameWarmup(frame);
+  }
+  EVOLVE_RETURN_IF_ERROR(CheckBarCount(spec.symbol, bars.size(), warmup, scheme));
+  return ResolveSplit(spec.split, bars.time, warmup + scheme.train_window).status();
 }
 
 std::unique_ptr<Trainer> NewBuiltinTrainer(std::shared_ptr<BarDirectory> bars, ArtifactStore& artifacts,

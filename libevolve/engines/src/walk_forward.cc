@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <string>
 
 #include "evolve/engines/bars.h"
@@ -19,6 +20,17 @@ Result<WalkForward> WalkForwardFrom(const std::string& data_options_json) {
   doc.Parse(data_options_json.empty() ? "{}" : data_options_json.c_str());
   if (doc.HasParseError() || !doc.IsObject())
     return InvalidArgumentError("data_options: must be a JSON object");
+  // Unknown keys are refused like unknown hyperparameters: a misspelt
+  // "trian_window" would otherwise leave the default in force unnoticed.
+  static constexpr const char* kKeys[] = {"train_window", "test_window", "refit_every"};
+  for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
+    const std::string key(it->name.GetString(), it->name.GetStringLength());
+    if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys)) {
+      return InvalidArgumentError("data_options." + key +
+                                  ": unknown option (the built-in trainer takes train_window, test_window "
+                                  "and refit_every)");
+    }
+  }
   auto read = [&](const char* key, size_t minimum, size_t* out) -> Status {
     auto it = doc.FindMember(key);
     if (it == doc.MemberEnd() || it->value.IsNull()) return Status::Ok();

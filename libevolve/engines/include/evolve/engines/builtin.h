@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "evolve/engines/backtest.h"
+#include "evolve/engines/bars.h"
 #include "evolve/feature_source.h"
 #include "evolve/simulator.h"
 #include "evolve/status.h"
@@ -113,6 +114,20 @@ std::unique_ptr<FeatureSource> NewBuiltinFeatureSource(std::shared_ptr<BarDirect
 // it understands. Errors: kInvalidArgument naming the field
 // ("algorithm: ...", "hyperparameters: ...", "data_options.train_window: ...").
 Status ValidateBuiltinSpec(const ModelSpec& spec);
+
+// The regime columns the built-in simulator can filter on (regime_gmm,
+// regime_vix; docs/engines.md).
+std::vector<std::string> BuiltinRegimeColumns();
+
+// Checks, before a run is accepted, that `bars` (with its `references`)
+// are enough for `spec`: the features' warm-up, data_options.train_window
+// and 2 bars to predict and score, then the split (ResolveSplit from the
+// first prediction). Errors: kInvalidArgument naming the field, with how
+// many bars are needed and why ("data_options.train_window: SYM has 300
+// bars; a run needs at least 562: 60 of feature warm-up ..."); as
+// WalkForwardFrom and ResolveSplit.
+Status ValidateBuiltinBars(const ModelSpec& spec, const Bars& bars,
+                           const std::vector<std::shared_ptr<const Bars>>& references);
 
 std::unique_ptr<Trainer> NewBuiltinTrainer(std::shared_ptr<BarDirectory> bars, ArtifactStore& artifacts,
                                            const BuiltinOptions& options);
