@@ -158,21 +158,20 @@ const Status& StatusOf(const Result<T>& result) {
 }  // namespace evolve::testing
 
 // REQUIREs that a Status or Result is OK, printing the Status when not.
-#define EVOLVE_CONTRACT_OK(expr)                                                     \
-  do {                                                                               \
-    const auto& evolve_contract_r_ = (expr);                                         \
-    REQUIRE_MESSAGE(evolve_contract_r_.ok(),                                         \
-                    ::evolve::testing::store_contract::StatusOf(evolve_contract_r_)  \
-                        .ToString());                                                \
+#define EVOLVE_CONTRACT_OK(expr)                                                                 \
+  do {                                                                                           \
+    const auto& evolve_contract_r_ = (expr);                                                     \
+    REQUIRE_MESSAGE(evolve_contract_r_.ok(),                                                     \
+                    ::evolve::testing::store_contract::StatusOf(evolve_contract_r_).ToString()); \
   } while (0)
 
 // CHECKs the code of a Status or Result (e.g. kAborted), printing it when not.
-#define EVOLVE_CONTRACT_CODE(expr, expected_code)                                       \
-  do {                                                                                  \
-    const auto& evolve_contract_r_ = (expr);                                            \
-    const ::evolve::Status& evolve_contract_s_ =                                        \
-        ::evolve::testing::store_contract::StatusOf(evolve_contract_r_);                \
-    CHECK_MESSAGE(evolve_contract_s_.code() == ::evolve::StatusCode::expected_code,     \
+#define EVOLVE_CONTRACT_CODE(expr, expected_code)                                        \
+  do {                                                                                   \
+    const auto& evolve_contract_r_ = (expr);                                             \
+    const ::evolve::Status& evolve_contract_s_ =                                         \
+        ::evolve::testing::store_contract::StatusOf(evolve_contract_r_);                 \
+    CHECK_MESSAGE(evolve_contract_s_.code() == ::evolve::StatusCode::expected_code,      \
                   "expected " #expected_code ", got " << evolve_contract_s_.ToString()); \
   } while (0)
 
@@ -241,8 +240,7 @@ inline Job MakeJob(const std::string& id, const std::string& batch_id, const std
 }
 
 // Creates the run unless it exists, so jobs/edges/promotions can refer to it.
-inline void EnsureRun(Store& store, const std::string& run_id,
-                      RunStatus status = RunStatus::kRunning) {
+inline void EnsureRun(Store& store, const std::string& run_id, RunStatus status = RunStatus::kRunning) {
   if (store.GetRun(run_id).ok()) return;
   EVOLVE_CONTRACT_OK(store.CreateRun(MakeRun(run_id, status)));
 }
@@ -440,8 +438,8 @@ inline void RunsCompareAndSet(StoreHarness& h) {
   EVOLVE_CONTRACT_CODE(store.UpdateRun(missing, RunStatus::kPending), kNotFound);
 
   // The user's cancel wins over the engine's next progress write.
-  EVOLVE_CONTRACT_OK(store.TransitionRun("run-cas", {RunStatus::kRunning}, RunStatus::kCancelled,
-                                         kStopCancelled, ""));
+  EVOLVE_CONTRACT_OK(
+      store.TransitionRun("run-cas", {RunStatus::kRunning}, RunStatus::kCancelled, kStopCancelled, ""));
   Run engine_view = stored;
   engine_view.current_generation = 3;
   EVOLVE_CONTRACT_CODE(store.UpdateRun(engine_view, RunStatus::kRunning), kAborted);
@@ -485,20 +483,17 @@ inline void RunsTransition(StoreHarness& h) {
   const Run created = MustGetRun(store, "run-t");
 
   h.AdvanceTime(kTick);
-  EVOLVE_CONTRACT_OK(
-      store.TransitionRun("run-t", {RunStatus::kPending}, RunStatus::kRunning, "", ""));
+  EVOLVE_CONTRACT_OK(store.TransitionRun("run-t", {RunStatus::kPending}, RunStatus::kRunning, "", ""));
   Run running = MustGetRun(store, "run-t");
   CHECK(running.status == RunStatus::kRunning);
   CHECK(running.updated_at > created.updated_at);
   CHECK(running.current_generation == created.current_generation);  // only the status moved
 
-  const Status refused =
-      store.TransitionRun("run-t", {RunStatus::kPending}, RunStatus::kRunning, "", "");
+  const Status refused = store.TransitionRun("run-t", {RunStatus::kPending}, RunStatus::kRunning, "", "");
   EVOLVE_CONTRACT_CODE(refused, kFailedPrecondition);
   CHECK_MESSAGE(Contains(refused.message(), "RUNNING"), refused.ToString());
 
-  EVOLVE_CONTRACT_CODE(store.TransitionRun("run-t", {}, RunStatus::kStopped, "", ""),
-                       kFailedPrecondition);
+  EVOLVE_CONTRACT_CODE(store.TransitionRun("run-t", {}, RunStatus::kStopped, "", ""), kFailedPrecondition);
   CHECK(MustGetRun(store, "run-t").status == RunStatus::kRunning);
 
   EVOLVE_CONTRACT_OK(store.TransitionRun("run-t", {RunStatus::kPending, RunStatus::kRunning},
@@ -509,16 +504,14 @@ inline void RunsTransition(StoreHarness& h) {
   CHECK(failed.error == "trainer unavailable");
 
   // Resuming a FAILED run: status, stop_reason and error written as given.
-  EVOLVE_CONTRACT_OK(
-      store.TransitionRun("run-t", {RunStatus::kFailed}, RunStatus::kRunning, "", ""));
+  EVOLVE_CONTRACT_OK(store.TransitionRun("run-t", {RunStatus::kFailed}, RunStatus::kRunning, "", ""));
   Run resumed = MustGetRun(store, "run-t");
   CHECK(resumed.status == RunStatus::kRunning);
   CHECK(resumed.stop_reason.empty());
   CHECK(resumed.error.empty());
 
-  EVOLVE_CONTRACT_CODE(
-      store.TransitionRun("no-such-run", {RunStatus::kPending}, RunStatus::kRunning, "", ""),
-      kNotFound);
+  EVOLVE_CONTRACT_CODE(store.TransitionRun("no-such-run", {RunStatus::kPending}, RunStatus::kRunning, "", ""),
+                       kNotFound);
 }
 
 inline void CancelRunCancelsOnlyPendingJobs(StoreHarness& h) {
@@ -706,8 +699,8 @@ inline void FingerprintsFirstWriterWins(StoreHarness& h) {
   for (const std::string& answer : answers) CHECK(answer == race_winner->model_id);
 }
 
-inline LineageEdge MakeEdge(const std::string& id, const std::string& run_id,
-                            const std::string& parent, const std::string& child, int generation) {
+inline LineageEdge MakeEdge(const std::string& id, const std::string& run_id, const std::string& parent,
+                            const std::string& child, int generation) {
   LineageEdge edge;
   edge.id = id;
   edge.run_id = run_id;
@@ -771,8 +764,7 @@ inline void LineageAndAncestry(StoreHarness& h) {
   EVOLVE_CONTRACT_OK(store.AddLineageEdge(MakeEdge("a-edge-m1", "run-m", "model-1", "model-3", 1)));
   Result<std::vector<LineageEdge>> through_old = store.Ancestry("model-3");
   EVOLVE_CONTRACT_OK(through_old);
-  CHECK(Ids(*through_old) ==
-        std::vector<std::string>{"a-edge-m1", "edge-l1", "edge-l0"});
+  CHECK(Ids(*through_old) == std::vector<std::string>{"a-edge-m1", "edge-l1", "edge-l0"});
   Result<std::vector<LineageEdge>> model1 = store.Ancestry("model-1");
   EVOLVE_CONTRACT_OK(model1);
   CHECK(Ids(*model1) == std::vector<std::string>{"edge-l1", "edge-l0"});
@@ -1093,6 +1085,88 @@ inline void FencingRejectsWrongAndRepeatedCompletion(StoreHarness& h) {
   EVOLVE_CONTRACT_CODE(store.HeartbeatJob("no-such-job", "worker-1", kLongLease), kNotFound);
 }
 
+// Per-claim fencing tokens (issue 18): a claim made with a token is held by
+// the worker id and the token together; the id alone, another token or
+// another worker with the token is refused with kAborted and nothing is
+// written. A claim made without one (worker protocol 1) is fenced by the
+// worker id alone. Finishing, failing or releasing clears the token.
+inline void ClaimTokensFenceEveryWrite(StoreHarness& h) {
+  Store& store = h.store();
+  Enqueue(store, "run-t", "batch-t",
+          {MakeJob("t-1", "batch-t", "run-t", 3), MakeJob("t-2", "batch-t", "run-t", 2),
+           MakeJob("t-3", "batch-t", "run-t", 1)});
+  const std::string token = NewClaimToken();
+  const std::string other = NewClaimToken();
+  CHECK(token.size() == 32);
+  CHECK(token != other);
+  EVOLVE_CONTRACT_CODE(store.ClaimJobs(ClaimHolder("worker-1", "too-short"), 1, kLongLease),
+                       kInvalidArgument);
+  EVOLVE_CONTRACT_CODE(store.ClaimJobs(ClaimHolder("worker-1", std::string(32, ' ')), 1, kLongLease),
+                       kInvalidArgument);
+
+  auto claimed = store.ClaimJobs(ClaimHolder("worker-1", token), 2, kLongLease);
+  EVOLVE_CONTRACT_OK(claimed);
+  REQUIRE(claimed->size() == 2);
+  for (const Job& job : *claimed) CHECK(job.claim_token == token);
+  const Job held = MustGetJob(store, "t-1");
+  CHECK(held.claim_token == token);
+  CHECK(held.deaths == 0);
+
+  h.AdvanceTime(kTick);
+  for (const ClaimHolder& wrong :
+       {ClaimHolder("worker-1"), ClaimHolder("worker-1", other), ClaimHolder("worker-2", token)}) {
+    CAPTURE(wrong.worker_id);
+    CAPTURE(wrong.claim_token == token);
+    const Status beat = store.HeartbeatJob("t-1", wrong, kLongLease);
+    EVOLVE_CONTRACT_CODE(beat, kAborted);
+    CHECK_FALSE(Contains(beat.message(), token));
+    CHECK_FALSE(Contains(beat.message(), other));
+    EVOLVE_CONTRACT_CODE(store.CompleteJob("t-1", wrong, MakeResult(1.0)), kAborted);
+    EVOLVE_CONTRACT_CODE(store.FailJob("t-1", wrong, "boom", false), kAborted);
+    EVOLVE_CONTRACT_CODE(store.ReleaseJob("t-1", wrong), kAborted);
+    JobOutcome outcome;
+    outcome.job_id = "t-1";
+    outcome.result = MakeResult(1.0);
+    outcome.claim_token = wrong.claim_token;
+    auto finished = store.FinishJobs(wrong.worker_id, {outcome});
+    EVOLVE_CONTRACT_OK(finished);
+    REQUIRE(finished->size() == 1);
+    EVOLVE_CONTRACT_CODE(finished->front(), kAborted);
+  }
+  CHECK(MustGetJob(store, "t-1") == held);
+  CHECK(MustGetJob(store, "t-1").claim_token == token);
+
+  // With the token: heartbeat, release, finish.
+  EVOLVE_CONTRACT_OK(store.HeartbeatJob("t-1", ClaimHolder("worker-1", token), kLongLease));
+  EVOLVE_CONTRACT_OK(store.ReleaseJob("t-2", ClaimHolder("worker-1", token)));
+  CHECK(MustGetJob(store, "t-2").status == JobStatus::kPending);
+  CHECK(MustGetJob(store, "t-2").claim_token.empty());
+  JobOutcome right;
+  right.job_id = "t-1";
+  right.result = MakeResult(2.0);
+  right.claim_token = token;
+  auto finished = store.FinishJobs("worker-1", {right});
+  EVOLVE_CONTRACT_OK(finished);
+  REQUIRE(finished->size() == 1);
+  EVOLVE_CONTRACT_OK(finished->front());
+  const Job done = MustGetJob(store, "t-1");
+  CHECK(done.status == JobStatus::kCompleted);
+  CHECK(done.claim_token.empty());
+
+  // A claim without a token: the worker id fences it, a token it never had
+  // does not match.
+  auto legacy = store.ClaimJobs("worker-3", 1, kLongLease);
+  EVOLVE_CONTRACT_OK(legacy);
+  REQUIRE(legacy->size() == 1);
+  const std::string id = legacy->front().id;
+  CHECK(legacy->front().claim_token.empty());
+  EVOLVE_CONTRACT_CODE(store.CompleteJob(id, ClaimHolder("worker-3", token), MakeResult(1.0)), kAborted);
+  EVOLVE_CONTRACT_OK(store.HeartbeatJob(id, "worker-3", kLongLease));
+  EVOLVE_CONTRACT_OK(store.FailJob(id, "worker-3", "boom", false));
+  CHECK(MustGetJob(store, id).status == JobStatus::kFailed);
+  CHECK(MustGetJob(store, id).claim_token.empty());
+}
+
 inline void LateCompletionAfterReapIsRejected(StoreHarness& h) {
   Store& store = h.store();
   Enqueue(store, "run-r", "batch-r",
@@ -1124,9 +1198,12 @@ inline void LateCompletionAfterReapIsRejected(StoreHarness& h) {
   CHECK(Contains(requeued.error, "lease expired"));
   EVOLVE_CONTRACT_CODE(store.CompleteJob("r-2", "worker-1", MakeResult(9.0)), kAborted);
 
+  CHECK(requeued.deaths == 1);
+  CHECK(requeued.attempts == 0);  // a holder death is not a failed attempt
+
   Job retaken = ClaimOne(store, "worker-2", kLongLease);
   REQUIRE(retaken.id == "r-2");
-  CHECK(retaken.attempts == 2);
+  CHECK(retaken.attempts == 1);
 
   // worker-1 wakes up and reports: too late, whatever it tries.
   const Status late = store.CompleteJob("r-2", "worker-1", MakeResult(9.0));
@@ -1143,7 +1220,7 @@ inline void LateCompletionAfterReapIsRejected(StoreHarness& h) {
   CHECK(final_job.status == JobStatus::kCompleted);
   REQUIRE(final_job.result.has_value());
   CHECK(final_job.result->sqn == std::optional<double>(2.5));  // the valid result stays
-  CHECK(final_job.error.empty());  // the expired attempt's error is history now
+  CHECK(final_job.error.empty());                              // the expired attempt's error is history now
 }
 
 inline void HeartbeatExtendsLease(StoreHarness& h) {
@@ -1181,12 +1258,14 @@ inline void HeartbeatExtendsLease(StoreHarness& h) {
   CHECK(MustGetJob(store, "hb-1").status == JobStatus::kPending);
 }
 
-inline void ReaperRetriesThenFails(StoreHarness& h) {
+// Holder deaths are not failures (store.h, kJobDeathLimit): each expired
+// lease gives the claim's attempt back and counts a death; the
+// kJobDeathLimit-th death quarantines the job with the evidence.
+inline void ReaperCountsDeathsThenQuarantines(StoreHarness& h) {
   Store& store = h.store();
   Enqueue(store, "run-rp", "batch-rp",
           {MakeJob("rp-flaky", "batch-rp", "run-rp", 10, /*max_attempts=*/2),
-           MakeJob("rp-steady", "batch-rp", "run-rp", 5),
-           MakeJob("rp-waiting", "batch-rp", "run-rp", 1)});
+           MakeJob("rp-steady", "batch-rp", "run-rp", 5), MakeJob("rp-waiting", "batch-rp", "run-rp", 1)});
 
   Result<int> idle = store.ReapExpiredJobs();
   EVOLVE_CONTRACT_OK(idle);
@@ -1216,28 +1295,45 @@ inline void ReaperRetriesThenFails(StoreHarness& h) {
   CHECK(*first == 1);  // only the expired lease
   Job retry = MustGetJob(store, "rp-flaky");
   CHECK(retry.status == JobStatus::kPending);
-  CHECK(retry.attempts == 1);
+  CHECK(retry.attempts == 0);
+  CHECK(retry.deaths == 1);
   CHECK(retry.worker_id.empty());
-  CHECK(Contains(retry.error, "lease expired"));
+  CHECK(retry.claim_token.empty());
+  CHECK_MESSAGE(retry.error == "lease expired (worker worker-1)", retry.error);
   CHECK(MustGetJob(store, "rp-steady").status == JobStatus::kRunning);
   Result<int> repeat = store.ReapExpiredJobs();
   EVOLVE_CONTRACT_OK(repeat);
   CHECK(*repeat == 0);
 
-  // Back at the head of the queue (priority 10), for its last attempt.
-  Job second_try = ClaimOne(store, "worker-2", kShortLease);
-  REQUIRE(second_try.id == "rp-flaky");
-  CHECK(second_try.attempts == 2);
-  h.AdvanceTime(kPastShortLease);
-  Result<int> second = store.ReapExpiredJobs();
-  EVOLVE_CONTRACT_OK(second);
-  CHECK(*second == 1);
-  Job failed = MustGetJob(store, "rp-flaky");
-  CHECK(failed.status == JobStatus::kFailed);
-  CHECK(failed.attempts == 2);
-  CHECK_FALSE(failed.lease_until.has_value());
-  CHECK_MESSAGE(Contains(failed.error, "lease expired after 2 attempts"), failed.error);
-  CHECK_MESSAGE(Contains(failed.error, "worker-2"), failed.error);
+  // max_attempts is 2, yet its holders die kJobDeathLimit - 1 more times
+  // before it is given up: back at the head of the queue each time, with
+  // one attempt used by each claim and given back by each death.
+  for (int death = 2; death <= kJobDeathLimit; ++death) {
+    const std::string worker = "worker-" + std::to_string(death);
+    Job again = ClaimOne(store, worker, kShortLease);
+    REQUIRE(again.id == "rp-flaky");
+    CHECK(again.attempts == 1);
+    CHECK(again.deaths == death - 1);
+    h.AdvanceTime(kPastShortLease);
+    Result<int> reaped = store.ReapExpiredJobs();
+    EVOLVE_CONTRACT_OK(reaped);
+    CHECK(*reaped == 1);
+    Job after = MustGetJob(store, "rp-flaky");
+    CHECK(after.deaths == death);
+    CHECK(after.attempts == 0);
+    CHECK_MESSAGE(Contains(after.error, "lease expired (worker " + worker + ")"), after.error);
+    CHECK(after.status == (death < kJobDeathLimit ? JobStatus::kPending : JobStatus::kFailed));
+  }
+  Job quarantined = MustGetJob(store, "rp-flaky");
+  CHECK(quarantined.status == JobStatus::kFailed);
+  CHECK_FALSE(quarantined.lease_until.has_value());
+  // The evidence: how many deaths, and every holder that died.
+  CHECK_MESSAGE(Contains(quarantined.error, "quarantined after " + std::to_string(kJobDeathLimit) +
+                                                " holder deaths: lease expired (worker worker-1)"),
+                quarantined.error);
+  for (int death = 2; death <= kJobDeathLimit; ++death) {
+    CHECK_MESSAGE(Contains(quarantined.error, "worker-" + std::to_string(death)), quarantined.error);
+  }
 
   // Failed for good: never claimed again, and the reaper leaves it alone.
   CHECK(ClaimOneByOne(store, "worker-3") == std::vector<std::string>{"rp-waiting"});
@@ -1247,11 +1343,107 @@ inline void ReaperRetriesThenFails(StoreHarness& h) {
   CHECK(MustGetJob(store, "rp-steady").worker_id == "worker-steady");
 }
 
+// ReclaimJobsOfWorker: the jobs of a worker whose process is gone, taken
+// back at once as holder deaths; other workers' jobs are untouched.
+inline void ReclaimJobsOfDeadWorker(StoreHarness& h) {
+  Store& store = h.store();
+  Enqueue(store, "run-rc", "batch-rc",
+          {MakeJob("rc-1", "batch-rc", "run-rc", 3), MakeJob("rc-2", "batch-rc", "run-rc", 2),
+           MakeJob("rc-3", "batch-rc", "run-rc", 1)});
+  Result<std::vector<Job>> dead_claim = store.ClaimJobs("worker-dead", 2, kLongLease);
+  EVOLVE_CONTRACT_OK(dead_claim);
+  REQUIRE(dead_claim->size() == 2);
+  REQUIRE(ClaimOne(store, "worker-live", kLongLease).id == "rc-3");
+
+  const Result<int> no_worker = store.ReclaimJobsOfWorker("", "gone");
+  EVOLVE_CONTRACT_CODE(no_worker.status(), kInvalidArgument);
+  Result<int> none = store.ReclaimJobsOfWorker("worker-unknown", "gone");
+  EVOLVE_CONTRACT_OK(none);
+  CHECK(*none == 0);
+
+  Result<int> reclaimed = store.ReclaimJobsOfWorker("worker-dead", "the process 4242 on host-a died");
+  EVOLVE_CONTRACT_OK(reclaimed);
+  CHECK(*reclaimed == 2);
+  for (const char* id : {"rc-1", "rc-2"}) {
+    Job job = MustGetJob(store, id);
+    CHECK(job.status == JobStatus::kPending);
+    CHECK(job.deaths == 1);
+    CHECK(job.attempts == 0);
+    CHECK(job.worker_id.empty());
+    CHECK_FALSE(job.lease_until.has_value());
+    CHECK_MESSAGE(job.error == "the process 4242 on host-a died (worker worker-dead)", job.error);
+  }
+  Job live = MustGetJob(store, "rc-3");
+  CHECK(live.status == JobStatus::kRunning);
+  CHECK(live.worker_id == "worker-live");
+  CHECK(live.deaths == 0);
+  // The dead worker's late word is refused; the jobs run again.
+  EVOLVE_CONTRACT_CODE(store.CompleteJob("rc-1", "worker-dead", MakeResult(1.0)), kAborted);
+  CHECK(ClaimOneByOne(store, "worker-2") == std::vector<std::string>{"rc-1", "rc-2"});
+  Result<int> again = store.ReclaimJobsOfWorker("worker-dead", "gone");
+  EVOLVE_CONTRACT_OK(again);
+  CHECK(*again == 0);
+}
+
+// RequeueFailedJobs: what `resume` does for a batch a run failed on.
+inline void RequeueFailedJobsGivesFreshCounters(StoreHarness& h) {
+  Store& store = h.store();
+  Enqueue(store, "run-rq", "batch-rq",
+          {MakeJob("rq-done", "batch-rq", "run-rq", 4), MakeJob("rq-fatal", "batch-rq", "run-rq", 3),
+           MakeJob("rq-died", "batch-rq", "run-rq", 2), MakeJob("rq-left", "batch-rq", "run-rq", 1)});
+  Enqueue(store, "run-rq", "batch-rq-other", {MakeJob("rq-other", "batch-rq-other", "run-rq", 9)});
+  REQUIRE(ClaimOne(store, "worker-1", kLongLease).id == "rq-other");
+  EVOLVE_CONTRACT_OK(store.FailJob("rq-other", "worker-1", "bad parameters", false));
+  REQUIRE(ClaimOne(store, "worker-1", kLongLease).id == "rq-done");
+  EVOLVE_CONTRACT_OK(store.CompleteJob("rq-done", "worker-1", MakeResult(1.5)));
+  REQUIRE(ClaimOne(store, "worker-1", kLongLease).id == "rq-fatal");
+  EVOLVE_CONTRACT_OK(store.FailJob("rq-fatal", "worker-1", "bad parameters", false));
+  REQUIRE(ClaimOne(store, "worker-1", kLongLease).id == "rq-died");
+  REQUIRE(store.ReclaimJobsOfWorker("worker-1", "gone").ok());
+  Job died = MustGetJob(store, "rq-died");
+  REQUIRE(died.status == JobStatus::kPending);
+  REQUIRE(died.deaths == 1);
+  REQUIRE(ClaimOne(store, "worker-2", kLongLease).id == "rq-died");
+  EVOLVE_CONTRACT_OK(store.FailJob("rq-died", "worker-2", "simulator down", false));
+
+  const Result<int> no_batch = store.RequeueFailedJobs("");
+  EVOLVE_CONTRACT_CODE(no_batch.status(), kInvalidArgument);
+  Result<int> unknown = store.RequeueFailedJobs("batch-none");
+  EVOLVE_CONTRACT_OK(unknown);
+  CHECK(*unknown == 0);
+
+  Result<int> requeued = store.RequeueFailedJobs("batch-rq");
+  EVOLVE_CONTRACT_OK(requeued);
+  CHECK(*requeued == 2);
+  for (const char* id : {"rq-fatal", "rq-died"}) {
+    Job job = MustGetJob(store, id);
+    CHECK(job.status == JobStatus::kPending);
+    CHECK(job.attempts == 0);
+    CHECK(job.deaths == 0);
+    CHECK(job.error.empty());
+    CHECK(job.worker_id.empty());
+    CHECK_FALSE(job.result.has_value());
+    CHECK_FALSE(job.lease_until.has_value());
+  }
+  Job done = MustGetJob(store, "rq-done");
+  CHECK(done.status == JobStatus::kCompleted);
+  CHECK(done.result.has_value());
+  CHECK(MustGetJob(store, "rq-other").status == JobStatus::kFailed);  // another batch
+  JobCounts counts = MustCount(store, "", "batch-rq");
+  CHECK(counts.pending == 3);
+  CHECK(counts.completed == 1);
+  CHECK(counts.failed == 0);
+  // Their places in claim order are kept.
+  CHECK(ClaimOneByOne(store, "worker-3") == std::vector<std::string>{"rq-fatal", "rq-died", "rq-left"});
+  Result<int> again = store.RequeueFailedJobs("batch-rq");
+  EVOLVE_CONTRACT_OK(again);
+  CHECK(*again == 0);
+}
+
 inline void FailJobRetryableAndFinal(StoreHarness& h) {
   Store& store = h.store();
   Enqueue(store, "run-fj", "batch-fj",
-          {MakeJob("fj-retry", "batch-fj", "run-fj", 3, 3),
-           MakeJob("fj-last", "batch-fj", "run-fj", 2, 1),
+          {MakeJob("fj-retry", "batch-fj", "run-fj", 3, 3), MakeJob("fj-last", "batch-fj", "run-fj", 2, 1),
            MakeJob("fj-fatal", "batch-fj", "run-fj", 1, 3)});
 
   REQUIRE(ClaimOne(store, "worker-1", kLongLease).id == "fj-retry");
@@ -1323,9 +1515,11 @@ inline void ReleaseDoesNotCountTheAttempt(StoreHarness& h) {
   Result<int> reaped = store.ReapExpiredJobs();
   EVOLVE_CONTRACT_OK(reaped);
   CHECK(*reaped == 1);
-  Job failed = MustGetJob(store, "rl-1");
-  CHECK(failed.status == JobStatus::kFailed);
-  CHECK_MESSAGE(Contains(failed.error, "after 1 attempts"), failed.error);
+  // Its holder died: a death, not a failure; the attempt comes back.
+  Job died = MustGetJob(store, "rl-1");
+  CHECK(died.status == JobStatus::kPending);
+  CHECK(died.attempts == 0);
+  CHECK(died.deaths == 1);
 }
 
 inline void FinishedJobsAreNeverClaimed(StoreHarness& h) {
@@ -1350,8 +1544,8 @@ inline void FinishedJobsAreNeverClaimed(StoreHarness& h) {
   Enqueue(store, "run-cancelled", "batch-cancelled",
           {MakeJob("k-1", "batch-cancelled", "run-cancelled", 100),
            MakeJob("k-2", "batch-cancelled", "run-cancelled", 100)});
-  EVOLVE_CONTRACT_OK(store.TransitionRun("run-cancelled", {RunStatus::kRunning},
-                                         RunStatus::kCancelled, kStopCancelled, ""));
+  EVOLVE_CONTRACT_OK(
+      store.TransitionRun("run-cancelled", {RunStatus::kRunning}, RunStatus::kCancelled, kStopCancelled, ""));
 
   // ...and a few low-priority pending ones: those, and only those, are claimed.
   Enqueue(store, "run-todo", "batch-todo",
@@ -1621,9 +1815,8 @@ class EventLog {
 
  private:
   bool HasLocked(QueueEvent::Kind kind, const std::string& batch_id) const {
-    return std::any_of(events_.begin(), events_.end(), [&](const QueueEvent& e) {
-      return e.kind == kind && e.batch_id == batch_id;
-    });
+    return std::any_of(events_.begin(), events_.end(),
+                       [&](const QueueEvent& e) { return e.kind == kind && e.batch_id == batch_id; });
   }
 
   std::mutex mu_;
@@ -1655,8 +1848,7 @@ inline void SubscribersAreNotified(StoreHarness& h) {
   // go out of scope.
   EventLog first;
   EventLog second;
-  const int64_t first_handle =
-      store.Subscribe([&first](const QueueEvent& event) { first.Add(event); });
+  const int64_t first_handle = store.Subscribe([&first](const QueueEvent& event) { first.Add(event); });
 
   Enqueue(store, "run-s", "batch-s1", {MakeJob("s1-1", "batch-s1", "run-s", 1)});
   REQUIRE(first.WaitFor(QueueEvent::Kind::kJobsAvailable, "batch-s1"));
@@ -1672,8 +1864,7 @@ inline void SubscribersAreNotified(StoreHarness& h) {
   // After Unsubscribe the first listener hears nothing more; the second,
   // subscribed later, proves the event was delivered.
   store.Unsubscribe(first_handle);
-  const int64_t second_handle =
-      store.Subscribe([&second](const QueueEvent& event) { second.Add(event); });
+  const int64_t second_handle = store.Subscribe([&second](const QueueEvent& event) { second.Add(event); });
   CHECK(second_handle != first_handle);
   Enqueue(store, "run-s", "batch-s2", {MakeJob("s2-1", "batch-s2", "run-s", 1)});
   CHECK(second.WaitFor(QueueEvent::Kind::kJobsAvailable, "batch-s2"));
@@ -1830,9 +2021,12 @@ inline const std::vector<NamedCheck>& AllChecks() {
       {"ClaimTakesSeveralJobsWithLeases", &ClaimTakesSeveralJobsWithLeases},
       {"NoDoubleClaimUnderConcurrency", &NoDoubleClaimUnderConcurrency},
       {"FencingRejectsWrongAndRepeatedCompletion", &FencingRejectsWrongAndRepeatedCompletion},
+      {"ClaimTokensFenceEveryWrite", &ClaimTokensFenceEveryWrite},
       {"LateCompletionAfterReapIsRejected", &LateCompletionAfterReapIsRejected},
       {"HeartbeatExtendsLease", &HeartbeatExtendsLease},
-      {"ReaperRetriesThenFails", &ReaperRetriesThenFails},
+      {"ReaperCountsDeathsThenQuarantines", &ReaperCountsDeathsThenQuarantines},
+      {"ReclaimJobsOfDeadWorker", &ReclaimJobsOfDeadWorker},
+      {"RequeueFailedJobsGivesFreshCounters", &RequeueFailedJobsGivesFreshCounters},
       {"FailJobRetryableAndFinal", &FailJobRetryableAndFinal},
       {"FinishJobsReportsEachOutcome", &FinishJobsReportsEachOutcome},
       {"ReleaseDoesNotCountTheAttempt", &ReleaseDoesNotCountTheAttempt},
@@ -1851,39 +2045,41 @@ inline const std::vector<NamedCheck>& AllChecks() {
 // One TEST_CASE per check; `make_harness` is evaluated afresh for each and
 // must yield a std::unique_ptr<evolve::testing::StoreHarness> (or derived)
 // over an empty store. `prefix` is a string literal naming the backend.
-#define EVOLVE_STORE_CONTRACT_CASE_(prefix, check, make_harness)            \
-  TEST_CASE(prefix " store contract: " #check) {                            \
-    std::unique_ptr<::evolve::testing::StoreHarness> evolve_harness_ =      \
-        (make_harness);                                                     \
-    REQUIRE(evolve_harness_ != nullptr);                                    \
-    ::evolve::testing::store_contract::check(*evolve_harness_);             \
+#define EVOLVE_STORE_CONTRACT_CASE_(prefix, check, make_harness)                       \
+  TEST_CASE(prefix " store contract: " #check) {                                       \
+    std::unique_ptr<::evolve::testing::StoreHarness> evolve_harness_ = (make_harness); \
+    REQUIRE(evolve_harness_ != nullptr);                                               \
+    ::evolve::testing::store_contract::check(*evolve_harness_);                        \
   }
 
-#define EVOLVE_STORE_CONTRACT_TESTS(prefix, make_harness)                                       \
-  EVOLVE_STORE_CONTRACT_CASE_(prefix, RunsCreateGetList, make_harness)                          \
-  EVOLVE_STORE_CONTRACT_CASE_(prefix, RunsCompareAndSet, make_harness)                          \
-  EVOLVE_STORE_CONTRACT_CASE_(prefix, RunsTransition, make_harness)                             \
-  EVOLVE_STORE_CONTRACT_CASE_(prefix, CancelRunCancelsOnlyPendingJobs, make_harness)            \
-  EVOLVE_STORE_CONTRACT_CASE_(prefix, GenerationsUpsertAndOrder, make_harness)                  \
-  EVOLVE_STORE_CONTRACT_CASE_(prefix, FingerprintsFirstWriterWins, make_harness)                \
-  EVOLVE_STORE_CONTRACT_CASE_(prefix, LineageAndAncestry, make_harness)                         \
-  EVOLVE_STORE_CONTRACT_CASE_(prefix, EnqueueIsIdempotentAndValidated, make_harness)            \
-  EVOLVE_STORE_CONTRACT_CASE_(prefix, ClaimOrderIsPriorityThenAgeThenId, make_harness)          \
-  EVOLVE_STORE_CONTRACT_CASE_(prefix, ListJobsFiltersAndPages, make_harness)                    \
-  EVOLVE_STORE_CONTRACT_CASE_(prefix, ClaimTakesSeveralJobsWithLeases, make_harness)            \
-  EVOLVE_STORE_CONTRACT_CASE_(prefix, NoDoubleClaimUnderConcurrency, make_harness)              \
-  EVOLVE_STORE_CONTRACT_CASE_(prefix, FencingRejectsWrongAndRepeatedCompletion, make_harness)   \
-  EVOLVE_STORE_CONTRACT_CASE_(prefix, LateCompletionAfterReapIsRejected, make_harness)          \
-  EVOLVE_STORE_CONTRACT_CASE_(prefix, HeartbeatExtendsLease, make_harness)                      \
-  EVOLVE_STORE_CONTRACT_CASE_(prefix, ReaperRetriesThenFails, make_harness)                     \
-  EVOLVE_STORE_CONTRACT_CASE_(prefix, FailJobRetryableAndFinal, make_harness)                   \
-  EVOLVE_STORE_CONTRACT_CASE_(prefix, FinishJobsReportsEachOutcome, make_harness)               \
-  EVOLVE_STORE_CONTRACT_CASE_(prefix, ReleaseDoesNotCountTheAttempt, make_harness)              \
-  EVOLVE_STORE_CONTRACT_CASE_(prefix, FinishedJobsAreNeverClaimed, make_harness)                \
-  EVOLVE_STORE_CONTRACT_CASE_(prefix, PromotionsOrderAndIdempotence, make_harness)              \
-  EVOLVE_STORE_CONTRACT_CASE_(prefix, WorkerRegistryAndCounters, make_harness)                  \
-  EVOLVE_STORE_CONTRACT_CASE_(prefix, SubscribersAreNotified, make_harness)                     \
-  EVOLVE_STORE_CONTRACT_CASE_(prefix, ArtifactsAreImmutableBlobs, make_harness)                 \
+#define EVOLVE_STORE_CONTRACT_TESTS(prefix, make_harness)                                     \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, RunsCreateGetList, make_harness)                        \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, RunsCompareAndSet, make_harness)                        \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, RunsTransition, make_harness)                           \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, CancelRunCancelsOnlyPendingJobs, make_harness)          \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, GenerationsUpsertAndOrder, make_harness)                \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, FingerprintsFirstWriterWins, make_harness)              \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, LineageAndAncestry, make_harness)                       \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, EnqueueIsIdempotentAndValidated, make_harness)          \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, ClaimOrderIsPriorityThenAgeThenId, make_harness)        \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, ListJobsFiltersAndPages, make_harness)                  \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, ClaimTakesSeveralJobsWithLeases, make_harness)          \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, NoDoubleClaimUnderConcurrency, make_harness)            \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, FencingRejectsWrongAndRepeatedCompletion, make_harness) \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, ClaimTokensFenceEveryWrite, make_harness)               \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, LateCompletionAfterReapIsRejected, make_harness)        \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, HeartbeatExtendsLease, make_harness)                    \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, ReaperCountsDeathsThenQuarantines, make_harness)        \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, ReclaimJobsOfDeadWorker, make_harness)                  \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, RequeueFailedJobsGivesFreshCounters, make_harness)      \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, FailJobRetryableAndFinal, make_harness)                 \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, FinishJobsReportsEachOutcome, make_harness)             \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, ReleaseDoesNotCountTheAttempt, make_harness)            \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, FinishedJobsAreNeverClaimed, make_harness)              \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, PromotionsOrderAndIdempotence, make_harness)            \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, WorkerRegistryAndCounters, make_harness)                \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, SubscribersAreNotified, make_harness)                   \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, ArtifactsAreImmutableBlobs, make_harness)               \
   EVOLVE_STORE_CONTRACT_CASE_(prefix, RunLocksAreExclusivePerRun, make_harness)
 
 #endif  // EVOLVE_TESTS_STORE_CONTRACT_H_

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 
@@ -103,6 +105,15 @@ class EvolutionEngine::Impl {
       auto strategy = NewPruningStrategy(config.pruning);
       if (!strategy.ok()) return strategy.status();
     }
+    // A seed model that does not exist would fail the run at its first
+    // step, after it was accepted: refused here, before anything is stored.
+    if (!config.seed_model_id.empty()) {
+      auto described = deps_.trainer.DescribeModel(config.seed_model_id);
+      if (!described.ok()) {
+        if (described.status().code() != StatusCode::kNotFound) return described.status();
+        return InvalidArgumentError("seed_model_id: no model '" + config.seed_model_id + "'");
+      }
+    }
     Run run;
     run.id = NewId("run_");
     run.config = config;
@@ -112,7 +123,43 @@ class EvolutionEngine::Impl {
     return deps_.store.GetRun(run.id);
   }
 
+  // One step, and what it showed of the store's writes (store_health()).
   Result<StepOutcome> Step(const std::string& run_id) {
+    Result<StepOutcome> stepped = StepOnce(run_id);
+    if (!stepped.ok()) {
+      if (stepped.status().code() != StatusCode::kNotFound) NoteStoreError(stepped.status());
+    } else if (*stepped == StepOutcome::kProgressed || *stepped == StepOutcome::kFinished) {
+      NoteStoreWrote();
+    }
+    return stepped;
+  }
+
+  StoreWriteHealth store_health() const {
+    std::lock_guard<std::mutex> lock(health_mu_);
+    return health_;
+  }
+
+  // Re-queues the FAILED jobs of the current generation's batch of a
+  // STOPPED or FAILED run (EvolutionEngine::ResumeRun), and sends a
+  // generation evaluated on them back to SIMULATING. Before the run's
+  // transition: a crash in between leaves the run as it was with its jobs
+  // queued, and resuming again finishes the work.
+  Status RequeueForResume(const std::string& run_id) {
+    EVOLVE_ASSIGN_OR_RETURN(Run run, deps_.store.GetRun(run_id));
+    if (run.status != RunStatus::kStopped && run.status != RunStatus::kFailed) return Status::Ok();
+    auto gen = deps_.store.GetGeneration(run.id, run.current_generation);
+    if (!gen.ok()) return gen.status().code() == StatusCode::kNotFound ? Status::Ok() : gen.status();
+    if (gen->batch_id.empty() || gen->state == GenerationState::kModelReady) return Status::Ok();
+    EVOLVE_ASSIGN_OR_RETURN(int requeued, deps_.store.RequeueFailedJobs(gen->batch_id));
+    if (requeued == 0) return Status::Ok();
+    Log(LogLevel::kInfo, "failed jobs queued again",
+        {{"run_id", run.id}, {"batch_id", gen->batch_id}, {"jobs", std::to_string(requeued)}});
+    if (gen->state != GenerationState::kEvaluated) return Status::Ok();
+    gen->state = GenerationState::kSimulating;
+    return deps_.store.SaveGeneration(*gen);
+  }
+
+  Result<StepOutcome> StepOnce(const std::string& run_id) {
     EVOLVE_ASSIGN_OR_RETURN(Run run, deps_.store.GetRun(run_id));
     switch (run.status) {
       case RunStatus::kPending:
@@ -250,6 +297,31 @@ class EvolutionEngine::Impl {
     });
   }
 
+  // Whether the store can write, by writing the run back as read (a
+  // compare-and-set on RUNNING that changes only updated_at). A lost
+  // compare-and-set (the user stopped the run) still shows a working store.
+  Status ProbeStoreWrite(const Run& run) {
+    Status s = deps_.store.UpdateRun(run, RunStatus::kRunning);
+    return s.code() == StatusCode::kAborted ? Status::Ok() : s;
+  }
+
+  void NoteStoreError(const Status& error) {
+    const TimePoint now = deps_.store.clock().Now();
+    std::lock_guard<std::mutex> lock(health_mu_);
+    if (health_.writable) health_.failing_since = now;
+    health_.writable = false;
+    health_.error = error.ToString();
+    health_.last_error_at = now;
+  }
+
+  void NoteStoreWrote() {
+    std::lock_guard<std::mutex> lock(health_mu_);
+    if (health_.writable) return;
+    health_.writable = true;
+    health_.error.clear();
+    health_.failing_since.reset();
+  }
+
   // A dependency (trainer, feature source, pruning strategy) failed for good.
   Result<StepOutcome> Fail(Run& run, const std::string& error) {
     return Finish(run, RunStatus::kFailed, kStopFailed, error);
@@ -295,14 +367,45 @@ class EvolutionEngine::Impl {
          {"generation", std::to_string(generation)},
          {"fingerprint", choice.fingerprint}});
     if (deps_.observer) deps_.observer->OnModelTraining(run, generation, spec);
-    auto trained = WithRetry("training", [&] { return deps_.trainer.Train(spec); });
-    if (!trained.ok()) {
-      *dependency_error = true;
-      return trained.status();
+    // A trainer that keeps its models in the store (the built-in one) fails
+    // when the store cannot write (a full disk): that is the store's error,
+    // which leaves the run as it was, to be stepped again with backoff,
+    // instead of a trainer's, which fails the run after the retries. So a
+    // failed training is blamed on the trainer only once the store has shown
+    // it can write, and never for an error that says "not now"
+    // (kUnavailable, kDeadlineExceeded: the store's errors of a full or
+    // read-only disk, an unreachable training service): a nearly full disk
+    // can take the small probe and still refuse a model's blob.
+    std::optional<Result<TrainedModel>> trained;
+    Duration backoff = options_.retry_backoff;
+    for (int attempt = 0;; ++attempt) {
+      trained.emplace(deps_.trainer.Train(spec));
+      if (trained->ok()) break;
+      if (Status writable = ProbeStoreWrite(run); !writable.ok()) {
+        Log(LogLevel::kWarning, "training failed while the store cannot write; the run waits for the store",
+            {{"run_id", run.id},
+             {"training_error", trained->status().ToString()},
+             {"store_error", writable.ToString()}});
+        return UnavailableError("the store cannot write (" + writable.ToString() +
+                                "); training failed with: " + trained->status().ToString());
+      }
+      if (!trained->status().IsRetryable()) {
+        *dependency_error = true;
+        return trained->status();
+      }
+      if (attempt >= options_.dependency_retries) {
+        Log(LogLevel::kWarning, "training unavailable after retries; the run waits",
+            {{"run_id", run.id}, {"error", trained->status().ToString()}});
+        return UnavailableError("training failed with: " + trained->status().ToString());
+      }
+      Log(LogLevel::kWarning, "training failed, retrying",
+          {{"error", trained->status().ToString()}, {"attempt", std::to_string(attempt + 1)}});
+      deps_.store.clock().SleepFor(backoff);
+      backoff *= 2;
     }
     FingerprintRecord record;
     record.fingerprint = choice.fingerprint;
-    record.model_id = trained->model_id;
+    record.model_id = (*trained)->model_id;
     record.spec = spec;
     // If another engine recorded the same fingerprint first, its model wins
     // so that every run agrees on one model per configuration.
@@ -310,9 +413,9 @@ class EvolutionEngine::Impl {
     Log(LogLevel::kInfo, "model recorded",
         {{"fingerprint", choice.fingerprint},
          {"model_id", stored.model_id},
-         {"trained_id", trained->model_id}});
+         {"trained_id", (*trained)->model_id}});
     choice.model_id = stored.model_id;
-    choice.reused = stored.model_id != trained->model_id;
+    choice.reused = stored.model_id != (*trained)->model_id;
     return choice;
   }
 
@@ -805,6 +908,8 @@ class EvolutionEngine::Impl {
   EngineOptions options_;
   std::mutex strategies_mu_;
   std::map<std::string, std::unique_ptr<PruningStrategy>> strategies_;  // by config JSON
+  mutable std::mutex health_mu_;
+  StoreWriteHealth health_;  // guarded by health_mu_
 };
 
 EvolutionEngine::EvolutionEngine(EngineDeps deps, EngineOptions options)
@@ -834,7 +939,10 @@ Status EvolutionEngine::CancelRun(const std::string& run_id) {
 }
 
 Status EvolutionEngine::ResumeRun(const std::string& run_id) {
+  EVOLVE_RETURN_IF_ERROR(impl_->RequeueForResume(run_id));
   return impl_->Transition(run_id, {RunStatus::kStopped, RunStatus::kFailed}, RunStatus::kRunning, "");
 }
+
+StoreWriteHealth EvolutionEngine::store_health() const { return impl_->store_health(); }
 
 }  // namespace evolve

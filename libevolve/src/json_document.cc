@@ -70,8 +70,39 @@ FieldError ParseProblem(std::string_view json, rapidjson::ParseErrorCode code, s
     reader.Parse<kJsonParseFlags>(stream, tracker);
     return FieldError{tracker.Path(), "must be a finite number"};
   }
-  return FieldError{"", "malformed JSON at offset " + std::to_string(offset) + ": " +
-                            rapidjson::GetParseError_En(code)};
+  return FieldError{
+      "", "malformed JSON at offset " + std::to_string(offset) + ": " + rapidjson::GetParseError_En(code)};
 }
 
 }  // namespace evolve::internal
+
+namespace evolve {
+
+std::optional<FieldError> JsonDepthProblem(std::string_view json) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) {
+        return FieldError{"", "the JSON nests deeper than " + std::to_string(kMaxJsonDepth) +
+                                  " levels (at offset " + std::to_string(i) + ")"};
+      }
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace evolve

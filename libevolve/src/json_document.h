@@ -10,6 +10,7 @@
 #include <rapidjson/document.h>
 #include <rapidjson/error/error.h>
 
+#include "evolve/json.h"  // JsonDepthProblem
 #include "evolve/validation.h"
 
 namespace evolve::internal {
@@ -31,6 +32,7 @@ FieldError ParseProblem(std::string_view json, rapidjson::ParseErrorCode code, s
 // Parses `json` into *doc; on failure returns the one problem the parser met.
 template <typename Document>
 std::optional<FieldError> ParseDocument(std::string_view json, Document* doc) {
+  if (auto problem = JsonDepthProblem(json)) return problem;
   doc->template Parse<kJsonParseFlags>(json.data(), json.size());
   if (!doc->HasParseError()) return std::nullopt;
   return ParseProblem(json, doc->GetParseError(), doc->GetErrorOffset());

@@ -1,6 +1,12 @@
 #include "evolve/store_support.h"
 
+#include <sys/random.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -105,15 +111,25 @@ Status ValidateBatch(const std::string& batch_id, const std::vector<Job>& jobs) 
   return Status::Ok();
 }
 
-Status ValidateClaim(const std::string& worker_id, int max_jobs, Duration lease) {
-  if (worker_id.empty()) return InvalidArgumentError("worker_id: must not be empty");
+Status ValidateClaim(const ClaimHolder& holder, int max_jobs, Duration lease) {
+  if (holder.worker_id.empty()) return InvalidArgumentError("worker_id: must not be empty");
+  const std::string& token = holder.claim_token;
+  if (!token.empty()) {
+    const bool well_formed =
+        token.size() >= 32 && token.size() <= 128 && std::all_of(token.begin(), token.end(), [](char c) {
+          return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+                 c == '-';
+        });
+    if (!well_formed) return InvalidArgumentError("claim_token: must be 32-128 characters of [0-9A-Za-z_-]");
+  }
   if (max_jobs < 1) return InvalidArgumentError("max_jobs: must be >= 1, got " + std::to_string(max_jobs));
   if (lease <= Duration::zero()) return InvalidArgumentError("lease: must be positive");
   return Status::Ok();
 }
 
-Status CheckLeaseHolder(const std::string& job_id, const std::string& worker_id, JobStatus status,
-                        const std::string& holder) {
+Status CheckLeaseHolder(const std::string& job_id, const ClaimHolder& claimant, JobStatus status,
+                        const std::string& holder, const std::string& claim_token) {
+  const std::string& worker_id = claimant.worker_id;
   if (status != JobStatus::kRunning) {
     return AbortedError("job " + job_id + " is " + JobStatusName(status) + ", not RUNNING for worker " +
                         worker_id);
@@ -121,7 +137,42 @@ Status CheckLeaseHolder(const std::string& job_id, const std::string& worker_id,
   if (holder != worker_id) {
     return AbortedError("job " + job_id + " is held by other worker " + holder + ", not " + worker_id);
   }
+  // Compared in time independent of where they differ: a caller must not
+  // learn a token a prefix at a time.
+  const std::string& given = claimant.claim_token;
+  unsigned char diff = given.size() == claim_token.size() ? 0 : 1;
+  for (size_t i = 0; i < given.size() && i < claim_token.size(); ++i) {
+    diff |= static_cast<unsigned char>(given[i] ^ claim_token[i]);
+  }
+  if (diff != 0) {
+    return AbortedError("job " + job_id + " is held by worker " + worker_id + " under " +
+                        (claim_token.empty() ? "a claim without a claim token"
+                         : given.empty()     ? "a claim token, which was not presented"
+                                             : "another claim token"));
+  }
   return Status::Ok();
+}
+
+std::string NewClaimToken() {
+  unsigned char bytes[16];
+  size_t filled = 0;
+  while (filled < sizeof(bytes)) {
+    const ssize_t n = getrandom(bytes + filled, sizeof(bytes) - filled, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      std::fprintf(stderr, "evolve: getrandom failed (errno %d): cannot make a claim token\n", errno);
+      std::abort();
+    }
+    filled += static_cast<size_t>(n);
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string token;
+  token.reserve(2 * sizeof(bytes));
+  for (unsigned char b : bytes) {
+    token += kHex[b >> 4];
+    token += kHex[b & 0xf];
+  }
+  return token;
 }
 
 std::string LeaseExpiredMessage(const std::string& worker_id) {
@@ -130,6 +181,12 @@ std::string LeaseExpiredMessage(const std::string& worker_id) {
 
 std::string LeaseExhaustedMessage(int attempts, const std::string& worker_id) {
   return "lease expired after " + std::to_string(attempts) + " attempts (last worker " + worker_id + ")";
+}
+
+std::string HolderDeathError(const std::string& previous, int deaths_before, const std::string& death) {
+  std::string evidence = deaths_before > 0 && !previous.empty() ? previous + "; " + death : death;
+  if (deaths_before + 1 < kJobDeathLimit) return evidence;
+  return "quarantined after " + std::to_string(deaths_before + 1) + " holder deaths: " + evidence;
 }
 
 std::string JoinRunStatuses(const std::vector<RunStatus>& statuses) {
@@ -147,8 +204,9 @@ Result<std::vector<Status>> JobQueue::FinishJobs(const std::string& worker_id,
   statuses.reserve(outcomes.size());
   bool any_written = false;
   for (const JobOutcome& o : outcomes) {
-    Status s = o.result.has_value() ? CompleteJob(o.job_id, worker_id, *o.result)
-                                    : FailJob(o.job_id, worker_id, o.error, o.retryable);
+    const ClaimHolder holder(worker_id, o.claim_token);
+    Status s = o.result.has_value() ? CompleteJob(o.job_id, holder, *o.result)
+                                    : FailJob(o.job_id, holder, o.error, o.retryable);
     any_written = any_written || s.ok();
     statuses.push_back(std::move(s));
   }
@@ -196,7 +254,8 @@ Result<std::unique_ptr<RunLock>> InProcessRunLocks::TryLock(const std::string& r
 }
 
 Status RunBusyError(const std::string& run_id) {
-  return FailedPreconditionError("run " + run_id + " is being run by another process; wait for it or stop it");
+  return FailedPreconditionError("run " + run_id +
+                                 " is being run by another process; wait for it or stop it");
 }
 
 }  // namespace evolve

@@ -67,20 +67,19 @@ Result<std::vector<LineageEdge>> StoreWrapper::Ancestry(const std::string& model
   return Forward(Intercept("Ancestry", kReads), [&] { return target_.Ancestry(model_id); });
 }
 
-Result<std::vector<Job>> StoreWrapper::ClaimJobs(const std::string& worker_id, int max_jobs, Duration lease) {
-  return Forward(Intercept("ClaimJobs", kWrites),
-                 [&] { return target_.ClaimJobs(worker_id, max_jobs, lease); });
+Result<std::vector<Job>> StoreWrapper::ClaimJobs(const ClaimHolder& holder, int max_jobs, Duration lease) {
+  return Forward(Intercept("ClaimJobs", kWrites), [&] { return target_.ClaimJobs(holder, max_jobs, lease); });
 }
-Status StoreWrapper::HeartbeatJob(const std::string& job_id, const std::string& worker_id, Duration lease) {
+Status StoreWrapper::HeartbeatJob(const std::string& job_id, const ClaimHolder& holder, Duration lease) {
   return Forward(Intercept("HeartbeatJob", kWrites),
-                 [&] { return target_.HeartbeatJob(job_id, worker_id, lease); });
+                 [&] { return target_.HeartbeatJob(job_id, holder, lease); });
 }
 Result<std::vector<Status>> StoreWrapper::FinishJobs(const std::string& worker_id,
                                                      const std::vector<JobOutcome>& outcomes) {
   return Forward(Intercept("FinishJobs", kWrites), [&] { return target_.FinishJobs(worker_id, outcomes); });
 }
-Status StoreWrapper::ReleaseJob(const std::string& job_id, const std::string& worker_id) {
-  return Forward(Intercept("ReleaseJob", kWrites), [&] { return target_.ReleaseJob(job_id, worker_id); });
+Status StoreWrapper::ReleaseJob(const std::string& job_id, const ClaimHolder& holder) {
+  return Forward(Intercept("ReleaseJob", kWrites), [&] { return target_.ReleaseJob(job_id, holder); });
 }
 int64_t StoreWrapper::Subscribe(std::function<void(const QueueEvent&)> listener) {
   return target_.Subscribe(std::move(listener));
@@ -90,18 +89,26 @@ void StoreWrapper::Unsubscribe(int64_t handle) { target_.Unsubscribe(handle); }
 Result<int> StoreWrapper::EnqueueBatch(const std::string& batch_id, const std::vector<Job>& jobs) {
   return Forward(Intercept("EnqueueBatch", kWrites), [&] { return target_.EnqueueBatch(batch_id, jobs); });
 }
-Status StoreWrapper::CompleteJob(const std::string& job_id, const std::string& worker_id,
+Status StoreWrapper::CompleteJob(const std::string& job_id, const ClaimHolder& holder,
                                  const SimulationResult& result) {
   return Forward(Intercept("CompleteJob", kWrites),
-                 [&] { return target_.CompleteJob(job_id, worker_id, result); });
+                 [&] { return target_.CompleteJob(job_id, holder, result); });
 }
-Status StoreWrapper::FailJob(const std::string& job_id, const std::string& worker_id,
-                             const std::string& error, bool retryable) {
+Status StoreWrapper::FailJob(const std::string& job_id, const ClaimHolder& holder, const std::string& error,
+                             bool retryable) {
   return Forward(Intercept("FailJob", kWrites),
-                 [&] { return target_.FailJob(job_id, worker_id, error, retryable); });
+                 [&] { return target_.FailJob(job_id, holder, error, retryable); });
 }
 Result<int> StoreWrapper::ReapExpiredJobs() {
   return Forward(Intercept("ReapExpiredJobs", kWrites), [&] { return target_.ReapExpiredJobs(); });
+}
+Result<int> StoreWrapper::ReclaimJobsOfWorker(const std::string& worker_id, const std::string& cause) {
+  return Forward(Intercept("ReclaimJobsOfWorker", kWrites),
+                 [&] { return target_.ReclaimJobsOfWorker(worker_id, cause); });
+}
+Result<int> StoreWrapper::RequeueFailedJobs(const std::string& batch_id) {
+  return Forward(Intercept("RequeueFailedJobs", kWrites),
+                 [&] { return target_.RequeueFailedJobs(batch_id); });
 }
 Result<Job> StoreWrapper::GetJob(const std::string& job_id) {
   return Forward(Intercept("GetJob", kReads), [&] { return target_.GetJob(job_id); });

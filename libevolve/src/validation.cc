@@ -272,11 +272,15 @@ void CheckRules(Problems& problems, const std::string& path, const EvolutionConf
   if (c.pbo_max) r.Number("pbo_max", *c.pbo_max, 0.0, kClosed, 1.0, kClosed);
 }
 
+namespace {
+
 // The rules of a simulation's metrics, as a worker reports them: what the
 // metrics can be by their definitions (types.h), so that a worker of another
 // build, a bug or a hostile client cannot store a result the statistics and
-// the criteria would read as evidence.
-void CheckRules(Problems& problems, const std::string& path, const SimulationResult& c) {
+// the criteria would read as evidence. Not a CheckRules overload: the JSON
+// reader applies those to whatever it reads, and results read back from a
+// store are taken as they were written.
+void CheckResultRules(Problems& problems, const std::string& path, const SimulationResult& c) {
   Rules r(problems, path);
   auto optional = [&r](const char* field, const std::optional<double>& v, double lo = -kInf,
                        Edge lo_edge = kOpen, double hi = kInf, Edge hi_edge = kOpen) {
@@ -331,6 +335,8 @@ void CheckRules(Problems& problems, const std::string& path, const SimulationRes
   }
 }
 
+}  // namespace
+
 }  // namespace internal
 
 std::vector<FieldError> EvolutionConfigErrors(const EvolutionConfig& config) {
@@ -342,7 +348,7 @@ std::vector<FieldError> EvolutionConfigErrors(const EvolutionConfig& config) {
 
 std::vector<FieldError> SimulationResultErrors(const SimulationResult& result) {
   internal::Problems problems;
-  internal::CheckRules(problems, "", result);
+  internal::CheckResultRules(problems, "", result);
   return problems.list();
 }
 

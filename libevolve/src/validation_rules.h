@@ -18,7 +18,6 @@ namespace evolve::internal {
 // pruning config, which has its own.
 void CheckRules(Problems& problems, const std::string& path, const PruningConfig& config);
 void CheckRules(Problems& problems, const std::string& path, const EvolutionConfig& config);
-void CheckRules(Problems& problems, const std::string& path, const SimulationResult& result);
 
 }  // namespace evolve::internal
 

@@ -13,7 +13,8 @@ namespace evolve {
 
 class Worker::Impl {
  public:
-  Impl(WorkerQueue& queue, WorkerRegistry* registry, Simulator& simulator, Clock& clock, WorkerOptions options)
+  Impl(WorkerQueue& queue, WorkerRegistry* registry, Simulator& simulator, Clock& clock,
+       WorkerOptions options)
       : queue_(queue),
         registry_(registry),
         simulator_(simulator),
@@ -21,14 +22,18 @@ class Worker::Impl {
         options_(std::move(options)) {}
 
   Result<int> RunOnce(int max_jobs) {
-    auto claimed = queue_.ClaimJobs(options_.worker_id, max_jobs, options_.lease);
+    // Each claim has a secret of its own: with it, and only with it, this
+    // worker may heartbeat, finish or release the claim's jobs. A remote
+    // queue makes it on the server instead; the jobs carry whichever.
+    auto claimed =
+        queue_.ClaimJobs(ClaimHolder(options_.worker_id, NewClaimToken()), max_jobs, options_.lease);
     if (!claimed.ok()) return claimed.status();
     std::vector<Job>& jobs = *claimed;
     if (jobs.empty()) return 0;
     Bump(&WorkerStats::claimed, static_cast<int64_t>(jobs.size()));
     {
       std::lock_guard<std::mutex> lock(held_mu_);
-      for (const Job& job : jobs) held_[job.id] = false;
+      for (const Job& job : jobs) held_[job.id] = Held{false, job.claim_token};
     }
     Event done;
     // The first beat is due one interval after the claim, whenever the
@@ -75,6 +80,14 @@ class Worker::Impl {
     }
     done.Notify();
     heartbeat.join();
+    // The registry's entry listed these jobs (the heartbeats above): it now
+    // says they are done. After the join, so no heartbeat of the batch can
+    // come later. (An orchestrator that listed them when it handed them out
+    // clears them at this worker's next claim.)
+    if (registry_lists_jobs_.exchange(false)) {
+      BeatRegistry({});
+      last_registry_beat_ = clock_.Now();
+    }
     return static_cast<int>(jobs.size());
   }
 
@@ -94,7 +107,7 @@ class Worker::Impl {
 
     Duration backoff = options_.error_backoff;
     int64_t done_jobs = 0;
-    TimePoint last_beat = clock_.Now();
+    last_registry_beat_ = clock_.Now();
     while (!stop_.load() && (options_.max_jobs == 0 || done_jobs < options_.max_jobs)) {
       wake_.Reset();
       int want = options_.max_jobs_per_claim;
@@ -112,11 +125,12 @@ class Worker::Impl {
       done_jobs += *got;
       if (*got > 0) continue;
       if (options_.exit_when_idle) break;
-      if (clock_.Now() - last_beat >= options_.heartbeat_interval) {
+      if (clock_.Now() - last_registry_beat_ >= options_.heartbeat_interval) {
         BeatRegistry({});
-        last_beat = clock_.Now();
+        last_registry_beat_ = clock_.Now();
       }
-      wake_.WaitFor(clock_, options_.poll_interval);
+      wake_.WaitFor(clock_, options_.claims_wait ? std::min(options_.poll_interval, kClaimWaitPause)
+                                                 : options_.poll_interval);
     }
     queue_.Unsubscribe(handle);
     if (registry_ != nullptr && registered_) {
@@ -159,7 +173,7 @@ class Worker::Impl {
   bool IsLost(const std::string& job_id) {
     std::lock_guard<std::mutex> lock(held_mu_);
     auto it = held_.find(job_id);
-    return it != held_.end() && it->second;
+    return it != held_.end() && it->second.lost;
   }
 
   // Retries a queue write that failed with a retryable status a few times;
@@ -189,6 +203,7 @@ class Worker::Impl {
     std::vector<JobOutcome> outcomes(count);
     for (size_t i = 0; i < count; ++i) {
       outcomes[i].job_id = jobs[i].id;
+      outcomes[i].claim_token = jobs[i].claim_token;
       if (results[i].ok()) {
         outcomes[i].result = *results[i];
       } else {
@@ -214,7 +229,8 @@ class Worker::Impl {
         // Fenced: the lease was lost (reaped, cancelled); our result is not
         // written, and whoever holds the job now will report it.
         Bump(&WorkerStats::lost, 1);
-        Log(LogLevel::kWarning, "job no longer held; result discarded", {{"job_id", job.id}, {"reason", s.message()}});
+        Log(LogLevel::kWarning, "job no longer held; result discarded",
+            {{"job_id", job.id}, {"reason", s.message()}});
       } else if (!s.ok()) {
         Log(LogLevel::kError, "could not report job; its lease will expire and it will be retried",
             {{"job_id", job.id}, {"error", s.ToString()}});
@@ -230,7 +246,9 @@ class Worker::Impl {
   }
 
   void Release(const Job& job) {
-    Status s = WriteWithRetry([&] { return queue_.ReleaseJob(job.id, options_.worker_id); });
+    Status s = WriteWithRetry([&] {
+      return queue_.ReleaseJob(job.id, {options_.worker_id, job.claim_token});
+    });
     if (s.ok()) {
       Bump(&WorkerStats::released, 1);
     } else {
@@ -243,17 +261,22 @@ class Worker::Impl {
     while (!done.WaitUntil(clock_, next_beat)) {
       next_beat = clock_.Now() + options_.heartbeat_interval;
       std::vector<std::string> held;
+      std::vector<std::string> tokens;
       {
         std::lock_guard<std::mutex> lock(held_mu_);
-        for (const auto& [id, lost] : held_) {
-          if (!lost) held.push_back(id);
+        for (const auto& [id, h] : held_) {
+          if (h.lost) continue;
+          held.push_back(id);
+          tokens.push_back(h.claim_token);
         }
       }
-      for (const auto& id : held) {
-        Status s = queue_.HeartbeatJob(id, options_.worker_id, options_.lease);
+      for (size_t i = 0; i < held.size(); ++i) {
+        const std::string& id = held[i];
+        Status s = queue_.HeartbeatJob(id, {options_.worker_id, tokens[i]}, options_.lease);
         if (s.code() == StatusCode::kAborted || s.code() == StatusCode::kNotFound) {
           std::lock_guard<std::mutex> lock(held_mu_);
-          held_[id] = true;
+          auto it = held_.find(id);
+          if (it != held_.end()) it->second.lost = true;
           Log(LogLevel::kWarning, "lease lost", {{"job_id", id}, {"reason", s.message()}});
         } else if (!s.ok()) {
           Log(LogLevel::kWarning, "heartbeat failed", {{"job_id", id}, {"error", s.ToString()}});
@@ -274,6 +297,7 @@ class Worker::Impl {
   // Refreshes the registry entry; registers first if that failed earlier.
   void BeatRegistry(const std::vector<std::string>& jobs) {
     if (registry_ == nullptr) return;
+    if (!jobs.empty()) registry_lists_jobs_.store(true);
     Status s = registered_ ? registry_->WorkerHeartbeat(options_.worker_id, jobs)
                            : registry_->RegisterWorker(Info());
     if (!registered_ && s.ok()) registered_ = true;
@@ -289,8 +313,14 @@ class Worker::Impl {
   std::atomic<bool> registered_{false};
   Event wake_;  // stop requested or work may be available
 
+  struct Held {
+    bool lost = false;        // the lease was lost
+    std::string claim_token;  // of the claim that got the job
+  };
   std::mutex held_mu_;
-  std::unordered_map<std::string, bool> held_;  // claimed job id -> lease lost; guarded by held_mu_
+  std::unordered_map<std::string, Held> held_;    // claimed job id -> its state; guarded by held_mu_
+  TimePoint last_registry_beat_{};                // Run's thread only
+  std::atomic<bool> registry_lists_jobs_{false};  // the last beat may have listed jobs
 
   mutable std::mutex stats_mu_;
   WorkerStats stats_;  // guarded by stats_mu_
@@ -321,9 +351,10 @@ Status Worker::ValidateOptions(const WorkerOptions& o) {
     return InvalidArgumentError("heartbeat_interval: must be positive and shorter than the lease");
   }
   if (o.heartbeat_interval > kWorkerLiveness / 2) {
-    return InvalidArgumentError("heartbeat_interval: must be at most " +
-                                std::to_string(std::chrono::duration_cast<std::chrono::seconds>(kWorkerLiveness / 2).count()) +
-                                " s, or the worker would look dead between two heartbeats");
+    return InvalidArgumentError(
+        "heartbeat_interval: must be at most " +
+        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(kWorkerLiveness / 2).count()) +
+        " s, or the worker would look dead between two heartbeats");
   }
   if (o.poll_interval.count() <= 0) return InvalidArgumentError("poll_interval: must be positive");
   if (o.error_backoff.count() <= 0) return InvalidArgumentError("error_backoff: must be positive");

@@ -178,19 +178,13 @@ Result<int> ReleaseJobsOfDeadWorkers(JobQueue& queue, WorkerRegistry& registry, 
     if (ProcessIsGone(w.pid)) dead[w.id] = w.pid;
   }
   if (dead.empty()) return 0;
-  JobFilter running;
-  running.status = JobStatus::kRunning;
-  EVOLVE_ASSIGN_OR_RETURN(std::vector<Job> jobs, queue.ListJobs(running));
+  // Holder deaths, not failures (JobQueue's rule): the claims' attempts come
+  // back, and a job is quarantined only after kJobDeathLimit deaths.
   int released = 0;
-  for (const Job& job : jobs) {
-    auto it = dead.find(job.worker_id);
-    if (it == dead.end()) continue;
-    // kAborted: its lease ran out and another worker has it now; nothing to do.
-    Status s = queue.FailJob(
-        job.id, job.worker_id,
-        "the process " + std::to_string(it->second) + " of worker " + job.worker_id + " on " + host + " died",
-        /*retryable=*/true);
-    if (s.ok()) ++released;
+  for (const auto& [worker_id, pid] : dead) {
+    EVOLVE_ASSIGN_OR_RETURN(int n, queue.ReclaimJobsOfWorker(worker_id, "the process " + std::to_string(pid) +
+                                                                            " on " + host + " died"));
+    released += n;
   }
   for (const auto& entry : dead) (void)registry.DeregisterWorker(entry.first);
   return released;

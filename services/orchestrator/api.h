@@ -12,12 +12,12 @@
 
 #include "evolve/evolution.h"
 #include "evolve/feature_source.h"
+#include "evolve/http/http_server.h"
 #include "evolve/json.h"
 #include "evolve/scheduler.h"
-#include "evolve/store.h"
-#include "evolve/http/http_server.h"
 #include "evolve/service/http_support.h"
 #include "evolve/service/metrics.h"
+#include "evolve/store.h"
 #include "evolve/worker.h"
 
 namespace evolve::cli {
@@ -50,10 +50,14 @@ struct ApiContext {
   // decides (the timeframe when none was given); returns the problems, each
   // naming its field, or an error when the data cannot be read (503 for
   // kUnavailable). Nothing may be written.
-  std::function<Result<std::vector<FieldError>>(EvolutionConfig& config, bool timeframe_given)> prepare_config;
+  std::function<Result<std::vector<FieldError>>(EvolutionConfig& config, bool timeframe_given)>
+      prepare_config;
   // Metric text of this process beyond the API's (in-process workers, the
   // scheduler), appended to GET /metrics.
   std::function<std::string()> process_metrics;
+  // evolve serve --require-claim-tokens: the worker protocol refuses
+  // version 1 (requests without a claim token).
+  bool require_claim_tokens = false;
 };
 
 // POST /evolve, GET /runs, GET /runs/{id}, GET /runs/{id}/generations,

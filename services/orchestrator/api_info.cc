@@ -101,12 +101,30 @@ void GetHealth(Info& info, const Request&, Response& res) {
     return std::string("{\"ok\":") + (s.ok() ? "true" : "false") +
            (s.ok() ? "" : ",\"error\":" + JsonQuote(s.ToString())) + "}";
   };
-  const bool healthy = store.ok() && symbols.ok();
-  SendJson(res, healthy ? 200 : 503,
-           std::string("{\"status\":") + (healthy ? "\"healthy\"" : "\"unhealthy\"") +
-               ",\"service\":\"orchestrator\",\"store\":" +
-               WithKind(reach(store.status()), ctx.store_kind) + ",\"engines\":" +
-               WithKind(reach(symbols.status()), ctx.engines_kind) + "}");
+  // A store that answers reads but cannot write (a full disk, a read-only
+  // file) as the engine's last steps saw it: degraded until a step writes.
+  const StoreWriteHealth writes = ctx.engine.store_health();
+  auto millis = [](TimePoint t) {
+    return std::to_string(
+        std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
+  };
+  std::string writes_json = std::string("{\"ok\":") + (writes.writable ? "true" : "false");
+  if (!writes.writable) {
+    // The cause names server paths ("/srv/evolve.db: disk I/O error"),
+    // which a public route does not show; the log has it ("step failed").
+    writes_json += ",\"error\":\"the store refuses writes (the service log has the cause: 'step failed')\"";
+    if (writes.failing_since) writes_json += ",\"failing_since_ms\":" + millis(*writes.failing_since);
+    if (writes.last_error_at) writes_json += ",\"last_error_ms\":" + millis(*writes.last_error_at);
+  }
+  writes_json += "}";
+  const bool reachable = store.ok() && symbols.ok();
+  const char* status = !reachable ? "\"unhealthy\"" : !writes.writable ? "\"degraded\"" : "\"healthy\"";
+  std::string store_json = reach(store.status());
+  store_json.insert(store_json.size() - 1, ",\"writes\":" + writes_json);
+  SendJson(res, reachable && writes.writable ? 200 : 503,
+           std::string("{\"status\":") + status +
+               ",\"service\":\"orchestrator\",\"store\":" + WithKind(store_json, ctx.store_kind) +
+               ",\"engines\":" + WithKind(reach(symbols.status()), ctx.engines_kind) + "}");
 }
 
 void GetStats(Info& info, const Request&, Response& res) {
@@ -127,8 +145,9 @@ void GetStats(Info& info, const Request&, Response& res) {
                ",\"promoted_runs\":" + std::to_string(r.Of(RunStatus::kPromoted)) +
                ",\"promoted_models\":" + std::to_string(r.Of(RunStatus::kPromoted)) +
                ",\"runs_by_status\":" + by_status + ",\"pending_jobs\":" + std::to_string(j.pending) +
-               ",\"running_jobs\":" + std::to_string(j.running) + ",\"completed_jobs\":" + std::to_string(j.completed) +
-               ",\"failed_jobs\":" + std::to_string(j.failed) + ",\"cancelled_jobs\":" + std::to_string(j.cancelled) +
+               ",\"running_jobs\":" + std::to_string(j.running) + ",\"completed_jobs\":" +
+               std::to_string(j.completed) + ",\"failed_jobs\":" + std::to_string(j.failed) +
+               ",\"cancelled_jobs\":" + std::to_string(j.cancelled) +
                ",\"live_workers\":" + std::to_string(snap->live_workers) +
                ",\"known_workers\":" + std::to_string(snap->workers) + "}");
 }
@@ -138,7 +157,8 @@ void GetSymbols(Info& info, const Request&, Response& res) {
   if (!symbols.ok()) return SendStatus(res, symbols.status());
   std::vector<std::string> quoted;
   for (const std::string& s : *symbols) quoted.push_back(JsonQuote(s));
-  SendJson(res, 200, "{\"symbols\":" + JsonArray(quoted) + ",\"count\":" + std::to_string(quoted.size()) + "}");
+  SendJson(res, 200,
+           "{\"symbols\":" + JsonArray(quoted) + ",\"count\":" + std::to_string(quoted.size()) + "}");
 }
 
 void GetColumns(Info& info, const Request& req, Response& res) {
@@ -148,7 +168,14 @@ void GetColumns(Info& info, const Request& req, Response& res) {
                      {{"symbol", "is required"}});
   }
   auto columns = info.api.features.ListFeatures(symbol);
-  if (!columns.ok()) return SendStatus(res, columns.status());
+  if (!columns.ok()) {
+    // The built-in source's message names the data directory's path, which
+    // is no caller's business (the route is public).
+    if (columns.status().code() == StatusCode::kNotFound) {
+      return SendError(res, 404, "not_found", "no bars for symbol " + symbol);
+    }
+    return SendStatus(res, columns.status());
+  }
   std::vector<std::string> quoted;
   for (const std::string& c : *columns) quoted.push_back(JsonQuote(c));
   SendJson(res, 200,
@@ -166,7 +193,7 @@ void GetMetrics(Info& info, const Request&, Response& res) {
     out += service::MetricHeader("evolve_runs", "gauge", "Runs in the store, by status.");
     for (RunStatus status : kAllRunStatuses) {
       out += service::MetricLine("evolve_runs", {{"status", RunStatusName(status)}},
-                        static_cast<double>(snap->runs.Of(status)));
+                                 static_cast<double>(snap->runs.Of(status)));
     }
     const JobCounts& j = snap->jobs;
     out += service::MetricHeader("evolve_jobs", "gauge", "Simulation jobs in the store, by status.");
@@ -175,7 +202,8 @@ void GetMetrics(Info& info, const Request&, Response& res) {
     out += service::MetricLine("evolve_jobs", {{"status", "COMPLETED"}}, j.completed);
     out += service::MetricLine("evolve_jobs", {{"status", "FAILED"}}, j.failed);
     out += service::MetricLine("evolve_jobs", {{"status", "CANCELLED"}}, j.cancelled);
-    out += service::MetricHeader("evolve_live_workers", "gauge", "Workers that heartbeat within the last 60 s.");
+    out +=
+        service::MetricHeader("evolve_live_workers", "gauge", "Workers that heartbeat within the last 60 s.");
     out += service::MetricLine("evolve_live_workers", {}, snap->live_workers);
   } else {
     Log(LogLevel::kWarning, "metrics: the store did not answer", {{"error", snap.status().ToString()}});

@@ -48,7 +48,10 @@ void RegisterJobRoutes(http::HttpServer& server, ApiContext& ctx) {
   hooks.on_outcome = [&metrics](const JobOutcome& outcome, const Status& written) {
     CountOutcome(metrics, outcome, written);
   };
-  http::RegisterWorkerProtocolRoutes(server, {ctx.store, ctx.store, ctx.store, ctx.store.clock()}, std::move(hooks));
+  http::WorkerProtocolOptions options;
+  options.require_claim_tokens = ctx.require_claim_tokens;
+  http::RegisterWorkerProtocolRoutes(server, {ctx.store, ctx.store, ctx.store, ctx.store.clock()},
+                                     std::move(hooks), options);
   server.Add(ctx, {{Method::kGet, "/jobs/pending", Access::kProtected, &GetPendingJobs}});
 }
 

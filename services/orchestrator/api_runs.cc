@@ -53,7 +53,7 @@ std::vector<FieldError> FieldErrorsOf(const Status& status) {
 
 bool NamesTimeframe(const std::string& body) {
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
+  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
   return !doc.HasParseError() && doc.IsObject() && doc.HasMember("timeframe") && !doc["timeframe"].IsNull();
 }
 

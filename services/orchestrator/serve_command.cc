@@ -47,14 +47,19 @@ std::vector<OptionSpec> ServeOptions() {
   std::vector<OptionSpec> specs = {
       {"host", "ADDR", "address to listen on (default 127.0.0.1; others need a token or --insecure)"},
       {"port", "N", "port to listen on (default 8400; 0 picks a free one, printed at start)"},
-      {"workers", "N", "in-process workers (default: number of cores; 0 when evolve-worker processes simulate)"},
+      {"workers", "N",
+       "in-process workers (default: number of cores; 0 when evolve-worker processes simulate)"},
       {"max-jobs-per-claim", "N", "jobs an in-process worker claims at once (default 16)"},
       {"run-threads", "N", "runs stepped at once, i.e. models trained at once (default 2)"},
-      {"http-threads", "N", "threads serving requests; each open keep-alive connection holds one (default 32)"},
+      {"http-threads", "N",
+       "threads kept to serve requests; more start on demand (a connection holds one while open), up to 512 "
+       "(default 32)"},
       {"token-file", "PATH", "file holding the API token (default: EVOLVE_API_TOKEN)"},
       {"insecure", "", "allow a non-loopback --host without a token"},
       {"max-body", "BYTES", "largest request body accepted (default 1048576); larger gets 413"},
       {"poll-interval", "SECONDS", "how often a waiting run is re-checked without a queue event (default 1)"},
+      {"require-claim-tokens", "",
+       "refuse workers of protocol 1 (no claim token; evolve-worker before claim tokens) with 400"},
       {"help", "", "show this help"},
   };
   for (const OptionSpec& s : service::StoreOptions()) specs.push_back(s);
@@ -85,6 +90,7 @@ struct ServeSettings {
   size_t max_body = kDefaultMaxBody;
   Duration poll_interval = std::chrono::seconds(1);
   std::string token;
+  bool require_claim_tokens = false;
 };
 
 Result<ServeSettings> ParseServeSettings(const Args& args) {
@@ -108,6 +114,7 @@ Result<ServeSettings> ParseServeSettings(const Args& args) {
     s.poll_interval = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(seconds));
   }
   EVOLVE_ASSIGN_OR_RETURN(s.token, service::ResolveApiToken(args));
+  s.require_claim_tokens = args.Has("require-claim-tokens");
   if (!service::IsLoopback(s.host) && s.token.empty() && !args.Has("insecure")) {
     return InvalidArgumentError("--host " + s.host +
                                 ": refusing to serve a non-loopback address without a token; set "
@@ -124,7 +131,8 @@ std::string ProcessMetrics(const WorkerPool& pool, const RunScheduler& scheduler
   auto counter = [&out](const char* name, const char* help, double value) {
     out += MetricHeader(name, "counter", help) + MetricLine(name, {}, value);
   };
-  counter("evolve_jobs_claimed_total", "Jobs claimed through this service (in-process workers and /jobs/claim).",
+  counter("evolve_jobs_claimed_total",
+          "Jobs claimed through this service (in-process workers and /jobs/claim).",
           static_cast<double>(w.claimed + metrics.Get(kJobsClaimedOverHttp)));
   counter("evolve_jobs_completed_total", "Jobs completed through this service.",
           static_cast<double>(w.completed + metrics.Get(kJobsCompletedOverHttp)));
@@ -134,7 +142,8 @@ std::string ProcessMetrics(const WorkerPool& pool, const RunScheduler& scheduler
           static_cast<double>(w.lost + metrics.Get(kJobsLostOverHttp)));
   counter("evolve_job_leases_expired_total", "Expired job leases reaped by this service.",
           static_cast<double>(s.reaped));
-  counter("evolve_scheduler_steps_total", "Evolution steps taken by the run scheduler.", static_cast<double>(s.steps));
+  counter("evolve_scheduler_steps_total", "Evolution steps taken by the run scheduler.",
+          static_cast<double>(s.steps));
   counter("evolve_scheduler_step_errors_total", "Evolution steps that failed (and were retried).",
           static_cast<double>(s.step_errors));
   out += MetricHeader("evolve_scheduler_runs", "gauge", "Runs held by this service's scheduler, by state.");
@@ -203,8 +212,9 @@ int ServeCommand(const Argv& argv) {
   scheduler_options.threads = settings->run_threads;
   scheduler_options.poll_interval = settings->poll_interval;
   RunScheduler scheduler(engine, store, scheduler_options);
-  WorkerPool pool(store, *engines->simulator,
-                  InProcessWorkerPoolOptions("evolve-serve", settings->workers, settings->max_jobs_per_claim));
+  WorkerPool pool(
+      store, *engines->simulator,
+      InProcessWorkerPoolOptions("evolve-serve", settings->workers, settings->max_jobs_per_claim));
   // --workers 0: no pool to start (evolve-worker processes simulate).
   if (Status s = pool.size() > 0 ? pool.Start() : Status::Ok(); !s.ok()) return Fail(s);
 
@@ -218,6 +228,7 @@ int ServeCommand(const Argv& argv) {
                  engines->kind,
                  engines->prepare_config,
                  [&pool, &scheduler, &metrics] { return ProcessMetrics(pool, scheduler, metrics); }};
+  ctx.require_claim_tokens = settings->require_claim_tokens;
 
   RegisterRunRoutes(server, ctx);
   RegisterJobRoutes(server, ctx);

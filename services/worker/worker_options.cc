@@ -76,6 +76,13 @@ Status ResolveOrchestrator(const Args& args, std::string url, WorkerSettings& s)
   }
   EVOLVE_ASSIGN_OR_RETURN(s.orchestrator.token, service::ResolveApiToken(args));
   s.orchestrator.url = std::move(url);
+  // An idle worker waits in its claim (the orchestrator answers as soon as
+  // a job can be claimed) rather than between claims: it picks up a new
+  // batch as soon as an in-process worker would. At most the poll interval,
+  // which also bounds how long a stop waits for the claim in flight.
+  s.orchestrator.claim_wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::min<Duration>(s.pool.worker.poll_interval, Seconds(http::kMaxClaimWaitSeconds)));
+  s.pool.worker.claims_wait = true;
   s.orchestrator_origin = args.Has("orchestrator") ? "--orchestrator" : "EVOLVE_ORCHESTRATOR_URL";
   // The URL is checked now; no request is made.
   auto client = http::OrchestratorClient::Create(s.orchestrator);
@@ -113,7 +120,10 @@ std::vector<service::OptionSpec> WorkerOptionSpecs() {
   specs.push_back({"max-jobs", "N", "exit after N jobs per worker thread (default: no limit)"});
   specs.push_back({"once", "", "exit when the queue is empty"});
   specs.push_back({"worker-id", "ID", "worker id (default $WORKER_ID or worker_<host>_<pid>)"});
-  specs.push_back({"poll-interval", "SECONDS", "idle poll interval (default $POLL_INTERVAL or 5)"});
+  specs.push_back(
+      {"poll-interval", "SECONDS",
+       "idle poll interval (default $POLL_INTERVAL or 5); with --orchestrator, how long a claim waits on the "
+       "orchestrator for work (at most 30)"});
   specs.push_back({"max-jobs-per-claim", "N", "jobs taken per claim (default 1)"});
   specs.push_back({"lease", "SECONDS", "how long a claim is held without a heartbeat (default 60)"});
   specs.push_back({"simulator", "NAME",

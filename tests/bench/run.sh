@@ -10,7 +10,7 @@
 #
 #   tests/bench/run.sh [--only NAME] [--no-build] [OUT.md]   (default: build/bench/results.md)
 #
-# NAME: features, forest, importance, backtest, gmm, evolution, queue, api or validity
+# NAME: features, forest, importance, backtest, gmm, evolution, queue, api, validity or remote
 # (a comma-separated list runs several); --no-build uses the binaries already in
 # $BUILD_DIR (default build) instead of running `make build`.
 #
@@ -393,6 +393,17 @@ $build_dir/bench/validity-$bars.md) | $(v promoted) of $(v finished) promoted, $
 $(v failed) failed | none | n/a | reported |")
     done < <(grep '^validity kind=' "$work/validity.out")
   done
+fi
+
+if wanted remote; then
+  # Issue 18: a 3-generation run of `evolve serve` with one remote
+  # `evolve-worker --orchestrator` (long-poll claims) against the same run
+  # with an in-process worker; medians of 3 each (tests/bench/remote_worker.sh).
+  echo "== remote: evolve serve + evolve-worker --orchestrator vs in-process workers" >&2
+  o=$(tests/bench/remote_worker.sh "$build_dir" | grep '^remote_worker ')
+  rows+=("| 3-generation run, one \`evolve-worker --orchestrator\` vs one in-process worker (median of 3; \
+load $(value load_before "$o") before) | $(value remote_s "$o") s | in-process $(value in_process_s "$o") s | \
+$(value ratio "$o") | <= 1.5 |")
 fi
 
 {

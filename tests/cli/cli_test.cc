@@ -18,6 +18,7 @@
 #include "evolve/engines/synthetic.h"
 #include "evolve/json.h"
 #include "evolve/sqlite/sqlite_store.h"
+#include "kill_support.h"
 #include "process.h"
 
 namespace evolve::testing {
@@ -570,43 +571,10 @@ TEST_CASE("cli: --resume hands back at once the jobs the in-process workers of a
   Process first = Process::Spawn(Evolve(
       {"run", "--db", db, "--data-dir", dir.path(), "--symbol", "SYN", "--workers", "1", "--generations", "1",
        "--thresholds", Thresholds(100), "--regimes", kTenRegimes, "--sqn-min", "100", "--sqn-max", "200"}));
-  std::string run_id;
-  std::vector<std::string> held;
-  // The jobs its worker holds; nothing when the file is locked (a frozen
-  // process may be inside a write): try again then.
-  auto held_now = [&]() -> std::optional<std::vector<std::string>> {
-    sqlite::SqliteOptions options;
-    options.busy_timeout = std::chrono::milliseconds(200);
-    auto store = sqlite::OpenSqliteStore(db, options);
-    if (!store.ok()) return std::nullopt;
-    JobFilter running;
-    running.status = JobStatus::kRunning;
-    auto jobs = (*store)->ListJobs(running);
-    if (!jobs.ok()) return std::nullopt;
-    std::vector<std::string> ids;
-    for (const Job& job : *jobs) {
-      if (job.worker_id.rfind("evolve-run-", 0) == 0) ids.push_back(job.id);
-    }
-    return ids;
-  };
-  // Freeze it, look, and kill it if its worker holds jobs (what it held is
-  // then known exactly); else let it run a little and look again. The run
-  // takes well under a second, so it is frozen most of the time.
-  const bool killed = WaitFor([&] {
-    first.Signal(SIGSTOP);
-    std::this_thread::sleep_for(std::chrono::milliseconds(30));
-    std::optional<std::vector<std::string>> seen = held_now();
-    if (!seen.has_value() || seen->empty()) {
-      first.Signal(SIGCONT);
-      return false;
-    }
-    held = *seen;
-    first.Signal(SIGKILL);
-    return true;
-  });
-  REQUIRE_MESSAGE(killed, first.ErrSoFar());
-  first.Wait();
-  run_id = OnlyRun(db)->id;
+  // Frozen, looked at and killed while its worker holds jobs (the run takes
+  // well under a second, so it is frozen most of the time).
+  const std::vector<std::string> held = KillWhileHolding(first, db, "evolve-run-");
+  const std::string run_id = OnlyRun(db)->id;
 
   const ProcessResult resumed =
       RunProcess(Evolve({"run", "--resume", run_id, "--db", db, "--data-dir", dir.path()}));

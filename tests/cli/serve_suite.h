@@ -195,7 +195,8 @@ inline void ServeInfoAndReadEndpoints(StoreFactory make_store) {
 inline void ServeSeedExampleEndToEnd(StoreFactory make_store) {
   auto store = make_store();
   TempDir data;
-  WriteSymbols(data.path(), kSeedSymbols, 800);
+  // Minute bars: the body says "timeframe": "1m", which daily bars refuse.
+  WriteSymbols(data.path(), kSeedSymbols, 800, 0.0, 5, /*intraday=*/true);
   Server server(ServeArgs(*store, data.path(), 2));
 
   const Reply posted = server.Post("/evolve", kSeedEvolveBody);

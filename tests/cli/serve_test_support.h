@@ -27,11 +27,12 @@ namespace evolve::testing {
 // The seed README's symbols (its POST /evolve example and its batch of four).
 inline const std::vector<std::string> kSeedSymbols = {"AAPL", "SPY", "QQQ", "MSFT", "GOOGL", "TSLA"};
 
-// Daily synthetic bars for `symbols` (the first carries the planted signal
-// of `strength`) in `dir`.
+// Synthetic bars for `symbols` (the first carries the planted signal of
+// `strength`) in `dir`: daily, or one-minute bars when `intraday`.
 inline void WriteSymbols(const std::string& dir, const std::vector<std::string>& symbols, size_t bars,
-                         double strength = 0.0, uint64_t seed = 5) {
+                         double strength = 0.0, uint64_t seed = 5, bool intraday = false) {
   engines::SyntheticOptions o;
+  o.intraday = intraday;
   o.symbols = symbols;
   o.bars = bars;
   o.signal_strength = strength;
@@ -86,14 +87,14 @@ inline int64_t Int(const rapidjson::Value& v, const char* name) {
 
 // One request to 127.0.0.1:`port` (GET, or POST with a JSON `body`), with
 // a bearer `token` when given; status 0 when nothing answered.
-inline Reply HttpCall(int port, const std::string& method, const std::string& path, const std::string& body = "",
-                      const std::string& token = "") {
+inline Reply HttpCall(int port, const std::string& method, const std::string& path,
+                      const std::string& body = "", const std::string& token = "") {
   httplib::Client client("127.0.0.1", port);
   client.set_read_timeout(60, 0);
   httplib::Headers headers;
   if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
-  httplib::Result r = method == "GET" ? client.Get(path, headers)
-                                      : client.Post(path, headers, body, "application/json");
+  httplib::Result r =
+      method == "GET" ? client.Get(path, headers) : client.Post(path, headers, body, "application/json");
   Reply reply;
   if (r) {
     reply.status = r->status;
@@ -150,15 +151,17 @@ class Server {
     port_ = std::stoi(out.substr(out.find(marker) + marker.size()));
   }
 
-  Reply Get(const std::string& path, const std::string& token = "") const { return Send("GET", path, "", token); }
+  Reply Get(const std::string& path, const std::string& token = "") const {
+    return Send("GET", path, "", token);
+  }
   Reply Post(const std::string& path, const std::string& body, const std::string& token = "") const {
     return Send("POST", path, body, token);
   }
 
   // Polls GET /runs/{id} until the run is in a final state (or STOPPED);
   // returns its last document.
-  std::unique_ptr<rapidjson::Document> WaitForRunEnd(const std::string& run_id,
-                                                     std::chrono::seconds limit = std::chrono::seconds(300)) const {
+  std::unique_ptr<rapidjson::Document> WaitForRunEnd(
+      const std::string& run_id, std::chrono::seconds limit = std::chrono::seconds(300)) const {
     std::unique_ptr<rapidjson::Document> doc;
     const bool ended = WaitFor(
         [&] {

@@ -91,19 +91,21 @@ struct FakeStore::State {
 
   // REQUIRES: mu held. The common gate of heartbeat/complete/fail/release:
   // the job exists and `worker_id` holds it (CheckLeaseHolder).
-  Status Fence(const std::string& job_id, const std::string& worker_id, Job** out) {
+  Status Fence(const std::string& job_id, const ClaimHolder& holder, Job** out) {
     auto it = jobs.find(job_id);
     if (it == jobs.end()) return NotFoundError("job " + job_id + " not found");
-    EVOLVE_RETURN_IF_ERROR(CheckLeaseHolder(job_id, worker_id, it->second.status, it->second.worker_id));
+    EVOLVE_RETURN_IF_ERROR(
+        CheckLeaseHolder(job_id, holder, it->second.status, it->second.worker_id, it->second.claim_token));
     *out = &it->second;
     return Status::Ok();
   }
 
   // REQUIRES: mu held. CompleteJob's change, fenced.
-  Status Complete(const std::string& job_id, const std::string& worker_id, const SimulationResult& result,
+  Status Complete(const std::string& job_id, const ClaimHolder& holder, const SimulationResult& result,
                   TimePoint now, std::vector<QueueEvent>* events) {
+    const std::string& worker_id = holder.worker_id;
     Job* job = nullptr;
-    EVOLVE_RETURN_IF_ERROR(Fence(job_id, worker_id, &job));
+    EVOLVE_RETURN_IF_ERROR(Fence(job_id, holder, &job));
     Finish(*job, JobStatus::kCompleted, now);
     job->result = result;
     job->error.clear();
@@ -114,10 +116,11 @@ struct FakeStore::State {
   }
 
   // REQUIRES: mu held. FailJob's change, fenced.
-  Status Fail(const std::string& job_id, const std::string& worker_id, const std::string& error, bool retryable,
+  Status Fail(const std::string& job_id, const ClaimHolder& holder, const std::string& error, bool retryable,
               TimePoint now, std::vector<QueueEvent>* events) {
+    const std::string& worker_id = holder.worker_id;
     Job* job = nullptr;
-    EVOLVE_RETURN_IF_ERROR(Fence(job_id, worker_id, &job));
+    EVOLVE_RETURN_IF_ERROR(Fence(job_id, holder, &job));
     job->error = error;
     if (retryable && job->attempts < job->max_attempts) {
       ReturnToPending(*job, now);
@@ -136,6 +139,7 @@ struct FakeStore::State {
     ForgetLease(job);
     job.status = JobStatus::kPending;
     job.worker_id.clear();
+    job.claim_token.clear();
     job.lease_until.reset();
     job.updated_at = now;
     pending.insert(ClaimKeyOf(job));
@@ -145,6 +149,7 @@ struct FakeStore::State {
   void Finish(Job& job, JobStatus status, TimePoint now) {
     ForgetLease(job);
     job.status = status;
+    job.claim_token.clear();
     job.lease_until.reset();
     job.updated_at = now;
   }
@@ -405,6 +410,8 @@ Result<int> FakeStore::EnqueueBatch(const std::string& batch_id, const std::vect
       stored.error.clear();
       stored.worker_id.clear();
       stored.attempts = 0;
+      stored.deaths = 0;
+      stored.claim_token.clear();
       stored.lease_until.reset();
       stored.created_at = now;
       stored.updated_at = now;
@@ -419,9 +426,9 @@ Result<int> FakeStore::EnqueueBatch(const std::string& batch_id, const std::vect
   return static_cast<int>(jobs.size());
 }
 
-Result<std::vector<Job>> FakeStore::ClaimJobs(const std::string& worker_id, int max_jobs, Duration lease) {
+Result<std::vector<Job>> FakeStore::ClaimJobs(const ClaimHolder& holder, int max_jobs, Duration lease) {
   EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("ClaimJobs", true));
-  EVOLVE_RETURN_IF_ERROR(ValidateClaim(worker_id, max_jobs, lease));
+  EVOLVE_RETURN_IF_ERROR(ValidateClaim(holder, max_jobs, lease));
   const TimePoint now = state_->clock.Now();
   std::vector<Job> claimed;
   std::lock_guard<std::mutex> lock(state_->mu);
@@ -430,7 +437,8 @@ Result<std::vector<Job>> FakeStore::ClaimJobs(const std::string& worker_id, int 
     Job& job = state_->jobs.at(first->id);
     state_->pending.erase(first);
     job.status = JobStatus::kRunning;
-    job.worker_id = worker_id;
+    job.worker_id = holder.worker_id;
+    job.claim_token = holder.claim_token;
     job.attempts += 1;
     job.lease_until = now + lease;
     job.updated_at = now;
@@ -440,13 +448,13 @@ Result<std::vector<Job>> FakeStore::ClaimJobs(const std::string& worker_id, int 
   return claimed;
 }
 
-Status FakeStore::HeartbeatJob(const std::string& job_id, const std::string& worker_id, Duration lease) {
+Status FakeStore::HeartbeatJob(const std::string& job_id, const ClaimHolder& holder, Duration lease) {
   EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("HeartbeatJob", true));
   if (lease <= Duration::zero()) return InvalidArgumentError("lease: must be positive");
   const TimePoint now = state_->clock.Now();
   std::lock_guard<std::mutex> lock(state_->mu);
   Job* job = nullptr;
-  EVOLVE_RETURN_IF_ERROR(state_->Fence(job_id, worker_id, &job));
+  EVOLVE_RETURN_IF_ERROR(state_->Fence(job_id, holder, &job));
   state_->ForgetLease(*job);
   job->lease_until = now + lease;
   job->updated_at = now;
@@ -454,27 +462,27 @@ Status FakeStore::HeartbeatJob(const std::string& job_id, const std::string& wor
   return Status::Ok();
 }
 
-Status FakeStore::CompleteJob(const std::string& job_id, const std::string& worker_id,
+Status FakeStore::CompleteJob(const std::string& job_id, const ClaimHolder& holder,
                               const SimulationResult& result) {
   EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("CompleteJob", true));
   const TimePoint now = state_->clock.Now();
   std::vector<QueueEvent> events;
   {
     std::lock_guard<std::mutex> lock(state_->mu);
-    EVOLVE_RETURN_IF_ERROR(state_->Complete(job_id, worker_id, result, now, &events));
+    EVOLVE_RETURN_IF_ERROR(state_->Complete(job_id, holder, result, now, &events));
   }
   state_->listeners.Notify(events);
   return Status::Ok();
 }
 
-Status FakeStore::FailJob(const std::string& job_id, const std::string& worker_id, const std::string& error,
+Status FakeStore::FailJob(const std::string& job_id, const ClaimHolder& holder, const std::string& error,
                           bool retryable) {
   EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("FailJob", true));
   const TimePoint now = state_->clock.Now();
   std::vector<QueueEvent> events;
   {
     std::lock_guard<std::mutex> lock(state_->mu);
-    EVOLVE_RETURN_IF_ERROR(state_->Fail(job_id, worker_id, error, retryable, now, &events));
+    EVOLVE_RETURN_IF_ERROR(state_->Fail(job_id, holder, error, retryable, now, &events));
   }
   state_->listeners.Notify(events);
   return Status::Ok();
@@ -490,23 +498,24 @@ Result<std::vector<Status>> FakeStore::FinishJobs(const std::string& worker_id,
     // One lock for the batch: atomic, as a backend's one transaction.
     std::lock_guard<std::mutex> lock(state_->mu);
     for (const JobOutcome& o : outcomes) {
-      statuses.push_back(o.result.has_value()
-                             ? state_->Complete(o.job_id, worker_id, *o.result, now, &events)
-                             : state_->Fail(o.job_id, worker_id, o.error, o.retryable, now, &events));
+      statuses.push_back(
+          o.result.has_value()
+              ? state_->Complete(o.job_id, {worker_id, o.claim_token}, *o.result, now, &events)
+              : state_->Fail(o.job_id, {worker_id, o.claim_token}, o.error, o.retryable, now, &events));
     }
   }
   state_->listeners.Notify(events);
   return statuses;
 }
 
-Status FakeStore::ReleaseJob(const std::string& job_id, const std::string& worker_id) {
+Status FakeStore::ReleaseJob(const std::string& job_id, const ClaimHolder& holder) {
   EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("ReleaseJob", true));
   const TimePoint now = state_->clock.Now();
   std::vector<QueueEvent> events;
   {
     std::lock_guard<std::mutex> lock(state_->mu);
     Job* job = nullptr;
-    EVOLVE_RETURN_IF_ERROR(state_->Fence(job_id, worker_id, &job));
+    EVOLVE_RETURN_IF_ERROR(state_->Fence(job_id, holder, &job));
     // The worker never ran it, so the claim must not eat into max_attempts.
     job->attempts = std::max(0, job->attempts - 1);
     state_->ReturnToPending(*job, now);
@@ -526,17 +535,73 @@ Result<int> FakeStore::ReapExpiredJobs() {
     // `running` is ordered by lease_until, so only expired leases are visited.
     while (!state_->running.empty() && state_->running.begin()->first < now) {
       Job& job = state_->jobs.at(state_->running.begin()->second);
-      const std::string last_worker = job.worker_id;
-      if (job.attempts < job.max_attempts) {
-        job.error = LeaseExpiredMessage(last_worker);
-        state_->ReturnToPending(job, now);
-        AddEvent(&events, QueueEvent::Kind::kJobsAvailable, job);
-      } else {
-        job.error = LeaseExhaustedMessage(job.attempts, last_worker);
-        state_->Finish(job, JobStatus::kFailed, now);
-        AddEvent(&events, QueueEvent::Kind::kJobFinished, job);
-      }
+      TakeBackFromDeadHolder(job, LeaseExpiredMessage(job.worker_id), now, &events);
       ++changed;
+    }
+  }
+  state_->listeners.Notify(events);
+  return changed;
+}
+
+// REQUIRES: state_->mu held; `job` RUNNING. JobQueue's rule for a holder
+// death: deaths + 1, the claim's attempt given back, PENDING again or, at
+// kJobDeathLimit deaths, quarantined (FAILED) with the evidence.
+void FakeStore::TakeBackFromDeadHolder(Job& job, const std::string& death, TimePoint now,
+                                       std::vector<QueueEvent>* events) {
+  job.error = HolderDeathError(job.error, job.deaths, death);
+  job.attempts = std::max(0, job.attempts - 1);
+  ++job.deaths;
+  if (job.deaths < kJobDeathLimit) {
+    state_->ReturnToPending(job, now);
+    AddEvent(events, QueueEvent::Kind::kJobsAvailable, job);
+  } else {
+    state_->Finish(job, JobStatus::kFailed, now);
+    AddEvent(events, QueueEvent::Kind::kJobFinished, job);
+  }
+}
+
+Result<int> FakeStore::ReclaimJobsOfWorker(const std::string& worker_id, const std::string& cause) {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("ReclaimJobsOfWorker", true));
+  if (worker_id.empty()) return InvalidArgumentError("worker_id: must not be empty");
+  const TimePoint now = state_->clock.Now();
+  std::vector<QueueEvent> events;
+  int changed = 0;
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    std::vector<Job*> held;
+    for (const auto& entry : state_->running) {
+      Job& job = state_->jobs.at(entry.second);
+      if (job.worker_id == worker_id) held.push_back(&job);
+    }
+    for (Job* job : held) {
+      TakeBackFromDeadHolder(*job, cause + " (worker " + worker_id + ")", now, &events);
+      ++changed;
+    }
+  }
+  state_->listeners.Notify(events);
+  return changed;
+}
+
+Result<int> FakeStore::RequeueFailedJobs(const std::string& batch_id) {
+  EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("RequeueFailedJobs", true));
+  if (batch_id.empty()) return InvalidArgumentError("batch_id: must not be empty");
+  const TimePoint now = state_->clock.Now();
+  std::vector<QueueEvent> events;
+  int changed = 0;
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    auto batch = state_->jobs_by_batch.find(batch_id);
+    if (batch != state_->jobs_by_batch.end()) {
+      for (const std::string& id : batch->second) {
+        Job& job = state_->jobs.at(id);
+        if (job.status != JobStatus::kFailed) continue;
+        job.attempts = 0;
+        job.deaths = 0;
+        job.error.clear();
+        job.result.reset();
+        state_->ReturnToPending(job, now);
+        if (changed++ == 0) AddEvent(&events, QueueEvent::Kind::kJobsAvailable, job);
+      }
     }
   }
   state_->listeners.Notify(events);

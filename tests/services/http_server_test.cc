@@ -5,8 +5,14 @@
 #include <doctest/doctest.h>
 #include <httplib.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -15,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "evolve/http/error_reply.h"
 #include "evolve/http/http_server.h"
 #include "service_test_support.h"
 
@@ -132,7 +139,7 @@ TEST_CASE("http server: protected routes need the bearer token, public ones do n
   CHECK(r->get_header_value("WWW-Authenticate") == "Bearer");
   for (const std::string& header :
        {std::string("Bearer s3cre"), std::string("Bearer s3cret2"), std::string("Bearer S3CRET"),
-        std::string("bearer s3cret"), std::string("s3cret"), std::string("Basic czNjcmV0")}) {
+        std::string("Bearers3cret"), std::string("s3cret"), std::string("Basic czNjcmV0")}) {
     CAPTURE(header);
     CheckError(client.Post("/closed", httplib::Headers{{"Authorization", header}}, "{}", "application/json"),
                401, "unauthorized", "the bearer token is not valid");
@@ -145,6 +152,15 @@ TEST_CASE("http server: protected routes need the bearer token, public ones do n
   REQUIRE(r);
   CHECK(r->status == 200);
   CHECK(counter.calls == 2);
+  // RFC 7235 §2.1: the scheme is case-insensitive, followed by 1*SP.
+  for (const std::string& header :
+       {std::string("bearer s3cret"), std::string("BEARER s3cret"), std::string("BeArEr   s3cret")}) {
+    CAPTURE(header);
+    r = client.Post("/closed", httplib::Headers{{"Authorization", header}}, "{}", "application/json");
+    REQUIRE(r);
+    CHECK(r->status == 200);
+  }
+  CHECK(counter.calls == 5);
 
   // Without a token every route is open.
   Counter open_counter;
@@ -166,6 +182,10 @@ TEST_CASE(
   CHECK_FALSE(http::BearerTokenMatches("Bearer tokk", "tok"));
   CHECK_FALSE(http::BearerTokenMatches("Bearer tok\n", "tok"));
   CHECK_FALSE(http::BearerTokenMatches("Bearertok", "tok"));
+  CHECK(http::BearerTokenMatches("bearer tok", "tok"));
+  CHECK(http::BearerTokenMatches("BEARER tok", "tok"));
+  CHECK_FALSE(http::BearerTokenMatches("Bearer\ttok", "tok"));
+  CHECK_FALSE(http::BearerTokenMatches("Beare tok", "tok"));
   CHECK_FALSE(http::BearerTokenMatches("tok", "tok"));
   CHECK_FALSE(http::BearerTokenMatches("", "tok"));
   // A token far longer than any guess, and guesses far longer than it.
@@ -268,6 +288,186 @@ TEST_CASE(
   CHECK(Contains(taken.status().message(), "cannot listen on 127.0.0.1:" + std::to_string(*port) +
                                                " (address in use, or not an address of this host)"));
   CHECK_FALSE(second.Serve());  // nothing bound
+}
+
+// Sends the head of a chunked POST and then chunks of `chunk` bytes until
+// `total` bytes are sent or the server stops taking them; returns the
+// reply (all that came before the server closed) and how much was sent.
+struct ChunkedOutcome {
+  std::string reply;
+  size_t sent = 0;
+};
+ChunkedOutcome SendChunked(int port, const std::string& path, const std::string& extra_headers, size_t total,
+                           size_t chunk = 64 * 1024) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  const std::string head =
+      "POST " + path + " HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n" + extra_headers + "\r\n";
+  ChunkedOutcome out;
+  REQUIRE(::send(fd, head.data(), head.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(head.size()));
+  char hex[32];
+  std::snprintf(hex, sizeof hex, "%zx\r\n", chunk);
+  const std::string piece = hex + std::string(chunk, '[') + "\r\n";
+  while (out.sent < total) {
+    if (::send(fd, piece.data(), piece.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(piece.size())) break;
+    out.sent += chunk;
+  }
+  if (out.sent >= total) ::send(fd, "0\r\n\r\n", 5, MSG_NOSIGNAL);
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) out.reply.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return out;
+}
+
+TEST_CASE(
+    "http server: a chunked body is limited while it is read, and a protected route reads none without the "
+    "token") {
+  Counter counter;
+  http::ServerOptions options;
+  options.max_body = 64 * 1024;
+  options.token = "t0k";
+  HttpServer server(options);
+  server.Add(counter, {{Method::kPost, R"(/items/([^/]+))", Access::kProtected, &Echo}});
+  ServedOnLoopback served(server);
+
+  // Over the limit, with the token: 413 after max_body bytes, and the
+  // connection closed rather than the rest read (64 MiB offered).
+  ChunkedOutcome big = SendChunked(served.port(), "/items/a", "Authorization: Bearer t0k\r\n", 64 << 20);
+  CHECK(big.reply.rfind("HTTP/1.1 413", 0) == 0);
+  CHECK(Contains(big.reply, R"("code":"payload_too_large")"));
+  CHECK(Contains(big.reply, "Connection: close"));
+  CHECK(big.sent < (64u << 20));
+  // Without the token: 401 and nothing of the body read.
+  ChunkedOutcome refused = SendChunked(served.port(), "/items/a", "", 64 << 20);
+  CHECK(refused.reply.rfind("HTTP/1.1 401", 0) == 0);
+  CHECK(Contains(refused.reply, R"("code":"unauthorized")"));
+  CHECK(Contains(refused.reply, "Connection: close"));
+  CHECK(refused.sent < (64u << 20));
+  // A POST no route takes, and a method none takes: refused unread.
+  ChunkedOutcome unrouted = SendChunked(served.port(), "/nowhere", "", 64 << 20);
+  CHECK(unrouted.reply.rfind("HTTP/1.1 404", 0) == 0);
+  CHECK(Contains(unrouted.reply, "Connection: close"));
+  const std::string put =
+      RawExchange(served.port(), "PUT /items/a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n{}\n");
+  CHECK(put.rfind("HTTP/1.1 405", 0) == 0);
+  // A Content-Length over the limit is refused before the body is sent.
+  const std::string announced = RawExchange(
+      served.port(),
+      "POST /items/a HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t0k\r\nContent-Length: 99999999\r\n\r\n");
+  CHECK(announced.rfind("HTTP/1.1 413", 0) == 0);
+  CHECK(counter.calls == 0);
+
+  // Under the limit, chunked: served whole.
+  ChunkedOutcome small = SendChunked(served.port(), "/items/b",
+                                     "Authorization: Bearer t0k\r\nConnection: close\r\n", 4 * 1024, 1024);
+  CHECK(small.reply.rfind("HTTP/1.1 201", 0) == 0);
+  CHECK(Contains(small.reply, R"("body":4096)"));
+}
+
+TEST_CASE("http server: error replies are valid UTF-8 whatever the path holds") {
+  CHECK(http::ValidUtf8("plain") == "plain");
+  CHECK(http::ValidUtf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80") ==
+        "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+  CHECK(http::ValidUtf8("\xff\xfe") == "\xef\xbf\xbd\xef\xbf\xbd");
+  CHECK(http::ValidUtf8("a\xc0\xafz") == "a\xef\xbf\xbd\xef\xbf\xbdz");              // overlong '/'
+  CHECK(http::ValidUtf8("\xed\xa0\x80") == "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");  // a surrogate
+  CHECK(http::ValidUtf8("\xf4\x90\x80\x80").find("\xef\xbf\xbd") == 0);              // above U+10FFFF
+  CHECK(http::ValidUtf8("\xe2\x82") == "\xef\xbf\xbd\xef\xbf\xbd");                  // cut short
+  const std::string json = http::ErrorJson("not_found", "run \xff\xfe not found", {{"id\x80", "bad \xc3"}});
+  CHECK(json.find('\xff') == std::string::npos);
+  CHECK(Contains(json, "run \xef\xbf\xbd\xef\xbf\xbd not found"));
+
+  Counter counter;
+  HttpServer server;
+  server.Add(counter, {{Method::kGet, R"(/items/([^/]+)/parts/([0-9]+))", Access::kPublic, &Echo}});
+  ServedOnLoopback served(server);
+  const std::string raw =
+      RawExchange(served.port(), "GET /runs/%ff%fe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  CHECK(raw.rfind("HTTP/1.1 404", 0) == 0);
+  CHECK(raw.find('\xff') == std::string::npos);
+  CHECK(Contains(raw, "\xef\xbf\xbd\xef\xbf\xbd"));
+}
+
+// A connection that sends part of a request's head and then a byte every
+// `every`, on a thread of its own, until stopped.
+class SlowClient {
+ public:
+  SlowClient(int port, std::chrono::milliseconds every) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd_ >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::send(fd_, "GET /count HTTP/1.1\r\nHost: x\r\n", 30, MSG_NOSIGNAL) == 30);
+    thread_ = std::thread([this, every] {
+      while (!stop_) {
+        std::this_thread::sleep_for(every);
+        if (::send(fd_, "X", 1, MSG_NOSIGNAL) != 1) break;
+      }
+    });
+  }
+  ~SlowClient() {
+    stop_ = true;
+    thread_.join();
+    ::close(fd_);
+  }
+  // What the server sent back (all of it, once it closed).
+  std::string Reply() {
+    std::string out;
+    char buf[1024];
+    ssize_t n;
+    timeval tv{20, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    while ((n = ::recv(fd_, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<size_t>(n));
+    if (n < 0) out += "[recv error " + std::to_string(errno) + "]";
+    return out;
+  }
+
+ private:
+  int fd_ = -1;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+TEST_CASE("http server: slow clients neither hold every thread nor a thread for ever") {
+  Counter counter;
+  http::ServerOptions options;
+  options.threads = 2;         // far fewer than the slow clients
+  options.header_seconds = 8;  // a fixed pool would keep the GET waiting this long
+  HttpServer server(options);
+  server.Add(counter, {{Method::kGet, "/count", Access::kPublic, &Count}});
+  ServedOnLoopback served(server);
+
+  std::vector<std::unique_ptr<SlowClient>> slow;
+  for (int i = 0; i < 16; ++i)
+    slow.push_back(std::make_unique<SlowClient>(served.port(), std::chrono::milliseconds(300)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  httplib::Client client("127.0.0.1", served.port());
+  client.set_read_timeout(30, 0);
+  const auto start = std::chrono::steady_clock::now();
+  auto r = client.Get("/count");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  // Generous for a loaded machine, and well under what a fixed pool of 2
+  // would take: the slow clients' head deadline (8 s).
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+  // Each slow head is cut at its deadline: 408, connection closed.
+  const std::string reply = slow.front()->Reply();
+  INFO(reply);
+  CHECK(reply.rfind("HTTP/1.1 408", 0) == 0);
+  CHECK(Contains(reply, R"("code":"request_timeout")"));
+  CHECK(counter.calls == 1);
 }
 
 }  // namespace

@@ -156,5 +156,39 @@ TEST_CASE("json body: behind a route, over HTTP: bad JSON, any Content-Type, and
   CHECK(greeting.last == "cy");
 }
 
+TEST_CASE("json body: nesting deeper than the limit, invalid UTF-8, NaN and huge numbers are refused") {
+  // 200,000 levels: refused before parsing (a recursive parse or a
+  // recursive serialisation would overflow the stack).
+  for (const std::string& deep : {std::string(200000, '['), std::string(200000, '{'),
+                                  "{\"a\":" + std::string(200000, '[') + std::string(200000, ']') + "}"}) {
+    JsonBody body(deep, {"a"});
+    CHECK_FALSE(body.ok());
+    CHECK(Contains(body.status().message(), "nests deeper than 64 levels"));
+  }
+  // 64 levels are read; brackets inside strings do not count.
+  std::string ok = "{\"a\":" + std::string(63, '[') + "\"[[[[{{{{\"" + std::string(63, ']') + "}";
+  JsonBody within(ok, {"a"});
+  CHECK(within.ok());
+  CHECK(within.Raw("a").has_value());
+  JsonBody over("{\"a\":" + std::string(64, '[') + std::string(64, ']') + "}", {"a"});
+  CHECK(Contains(over.status().message(), "nests deeper than 64 levels (at offset 68)"));
+
+  JsonBody bad_value("{\"a\": \"\xff\xfe\"}", {"a"});
+  CHECK(Contains(bad_value.status().message(), "Invalid encoding"));
+  JsonBody bad_key("{\"\xc0\xaf\": 1}", {"a"});
+  CHECK(Contains(bad_key.status().message(), "Invalid encoding"));
+  JsonBody nan(R"({"a": NaN})", {"a"});
+  CHECK(Contains(nan.status().message(), "malformed JSON"));
+  JsonBody inf(R"({"a": -Infinity})", {"a"});
+  CHECK(Contains(inf.status().message(), "malformed JSON"));
+  JsonBody huge(R"({"a": 1e999})", {"a"});
+  CHECK(Contains(huge.status().message(), "malformed JSON"));
+  JsonBody twice(R"({"a": "x", "a": 5})", {"a"});
+  CHECK(Contains(twice.status().message(), "a: appears more than once"));
+  JsonBody big_int(R"({"a": 123456789012345678901234567890})", {"a"});
+  CHECK_FALSE(big_int.Int("a", 0, 10).has_value());
+  CHECK_FALSE(big_int.ok());
+}
+
 }  // namespace
 }  // namespace evolve::testing::services

@@ -99,17 +99,26 @@ JobOutcome Failed(const std::string& job_id, const std::string& error) {
 TEST_CASE("orchestrator jobs: the jobs claimed, completed, failed and lost over HTTP are counted") {
   ServedJobs s("c-", "run-c", 4);
   auto client = s.Client();
-  REQUIRE(client->ClaimJobs("w1", 3, kLease)->size() == 3);
+  auto claimed = client->ClaimJobs("w1", 3, kLease);
+  REQUIRE(claimed->size() == 3);
+  // The server made the claim's token and gave it to this claimer only.
+  const ClaimHolder w1{"w1", claimed->front().claim_token};
+  REQUIRE_FALSE(w1.claim_token.empty());
   CHECK(client->ClaimJobs("w2", 1, kLease)->size() == 1);
   CHECK(client->ClaimJobs("w3", 1, kLease)->empty());  // nothing left: nothing counted
   CHECK(s.metrics().Get(cli::kJobsClaimedOverHttp) == 4);
 
-  REQUIRE(client->CompleteJob("c-0", "w1", MakeResult(2.0)).ok());
-  REQUIRE(client->FailJob("c-1", "w1", "away", /*retryable=*/true).ok());
-  CHECK(client->CompleteJob("c-0", "w1", MakeResult(3.0)).code() == StatusCode::kAborted);  // lost
+  REQUIRE(client->CompleteJob("c-0", w1, MakeResult(2.0)).ok());
+  REQUIRE(client->FailJob("c-1", w1, "away", /*retryable=*/true).ok());
+  CHECK(client->CompleteJob("c-0", w1, MakeResult(3.0)).code() == StatusCode::kAborted);  // lost
   // c-3 is w2's (lost); c-nope is unknown (neither written nor lost).
+  auto with_token = [&w1](JobOutcome o) {
+    o.claim_token = w1.claim_token;
+    return o;
+  };
   auto finished =
-      client->FinishJobs("w1", {Completed("c-2", 1.0), Completed("c-3", 1.0), Failed("c-nope", "x")});
+      client->FinishJobs("w1", {with_token(Completed("c-2", 1.0)), with_token(Completed("c-3", 1.0)),
+                                with_token(Failed("c-nope", "x"))});
   REQUIRE(finished.ok());
   CHECK((*finished)[0].ok());
   CHECK((*finished)[1].code() == StatusCode::kAborted);
@@ -122,8 +131,9 @@ TEST_CASE("orchestrator jobs: the jobs claimed, completed, failed and lost over 
 TEST_CASE("orchestrator jobs: GET /jobs/pending, in claim order, paged, with the total") {
   ServedJobs s("f-", "run-f", 5);
   auto client = s.Client();
-  REQUIRE(client->ClaimJobs("w", 3, kLease)->size() == 3);
-  REQUIRE(client->ReleaseJob("f-2", "w").ok());
+  auto claimed = client->ClaimJobs("w", 3, kLease);
+  REQUIRE(claimed->size() == 3);
+  REQUIRE(client->ReleaseJob("f-2", ClaimHolder{"w", claimed->front().claim_token}).ok());
 
   auto pending = s.Get("/jobs/pending?run_id=run-f&limit=1");
   REQUIRE(pending);

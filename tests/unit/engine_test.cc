@@ -7,13 +7,13 @@
 #include <set>
 #include <thread>
 
+#include "crash_suite.h"
 #include "evolve/evolution.h"
 #include "evolve/log.h"
 #include "evolve/testing/fake_engines.h"
 #include "evolve/testing/fake_store.h"
 #include "evolve/worker.h"
 #include "evolve/worker_pool.h"
-#include "crash_suite.h"
 
 namespace evolve {
 namespace {
@@ -73,8 +73,9 @@ struct Harness {
   // when nothing is claimable, two minutes pass so that expired leases are
   // reaped.
   Result<Run> Drive(const std::string& run_id) {
-    return testing::crash_suite::DriveRun(*engine, store, run_id, [this] { return Drain(); },
-                                          [this] { clock.Advance(std::chrono::minutes(2)); });
+    return testing::crash_suite::DriveRun(
+        *engine, store, run_id, [this] { return Drain(); },
+        [this] { clock.Advance(std::chrono::minutes(2)); });
   }
 
   Run Start(const EvolutionConfig& config = Config()) {
@@ -274,22 +275,30 @@ TEST_CASE("engine: trainer failures are retried when transient, else fail the ru
     CHECK(h.trainer.faults().CallCount("Train") == 3);
     CHECK(h.trainer.train_count() == 1);
   }
-  SUBCASE("transient for longer than the retries") {
+  SUBCASE("transient for longer than the retries: the run waits, not fails") {
+    // "Not now" (a trainer restarting, a store whose disk is full) is not a
+    // verdict on the model: the step fails with kUnavailable, the run stays
+    // RUNNING, and the next step (the scheduler's, with backoff) trains
+    // again.
     Harness h;
     h.trainer.faults().FailNext("Train", UnavailableError("trainer down"), 0, 100);
     Run run = h.Start();
+    // The first steps start the run; the one that trains fails.
+    Result<StepOutcome> step = h.engine->Step(run.id);
+    for (int i = 0; i < 10 && step.ok(); ++i) step = h.engine->Step(run.id);
+    CHECK(step.status().code() == StatusCode::kUnavailable);
+    CHECK(step.status().message() == "training failed with: UNAVAILABLE: trainer down");
+    CHECK(h.trainer.faults().CallCount("Train") == 1 + h.options.dependency_retries);
+    auto waiting = h.store.GetRun(run.id);
+    REQUIRE(waiting.ok());
+    CHECK(waiting->status == RunStatus::kRunning);
+    CHECK(waiting->error.empty());
+    // Once the trainer is back, stepping goes on; nothing to resume.
+    h.trainer.faults().ClearFailures();
     auto done = h.Drive(run.id);
     REQUIRE(done.ok());
-    CHECK(done->status == RunStatus::kFailed);
-    CHECK(done->error == "generation 0: training: UNAVAILABLE: trainer down");
-    CHECK(h.trainer.faults().CallCount("Train") == 1 + h.options.dependency_retries);
-    // FAILED can be resumed once the trainer is back.
-    h.trainer.faults().ClearFailures();
-    REQUIRE(h.engine->ResumeRun(run.id).ok());
-    auto resumed = h.Drive(run.id);
-    REQUIRE(resumed.ok());
-    CHECK(resumed->status == RunStatus::kCompleted);
-    CHECK(resumed->error.empty());
+    CHECK(done->status == RunStatus::kCompleted);
+    CHECK(done->error.empty());
   }
   SUBCASE("permanent") {
     Harness h;
@@ -359,12 +368,14 @@ TEST_CASE("engine: a given seed model is used without training") {
   CHECK(h.Generations(run.id)[0].features == seed.features);
   for (const auto& p : h.simulator.calls()) CHECK(p.model_id == "seed-7");
 
+  // A seed model the trainer does not have is refused before the run is
+  // stored, not failed at its first step.
   config.seed_model_id = "missing";
-  Run bad = h.Start(config);
-  auto failed = h.Drive(bad.id);
-  REQUIRE(failed.ok());
-  CHECK(failed->status == RunStatus::kFailed);
-  CHECK(failed->error.find("seed model missing: NOT_FOUND") != std::string::npos);
+  const size_t runs_before = h.store.ListRuns(RunFilter{})->size();
+  auto bad = h.engine->CreateRun(config);
+  CHECK(bad.status().code() == StatusCode::kInvalidArgument);
+  CHECK(bad.status().message() == "seed_model_id: no model 'missing'");
+  CHECK(h.store.ListRuns(RunFilter{})->size() == runs_before);
 }
 
 TEST_CASE("engine: jobs of a higher-SQN parent are claimed first, ties by age") {
@@ -459,7 +470,8 @@ struct ThreadedHarness {
     });
     EngineOptions options;
     options.poll_interval = std::chrono::milliseconds(20);
-    engine = std::make_unique<EvolutionEngine>(EngineDeps{features, trainer, store, nullptr, nullptr}, options);
+    engine =
+        std::make_unique<EvolutionEngine>(EngineDeps{features, trainer, store, nullptr, nullptr}, options);
   }
 };
 
@@ -530,7 +542,8 @@ TEST_CASE("engine: RunToEnd takes the run's lock for the whole call and gives it
   REQUIRE(run.ok());
   std::atomic<int> simulated_while_locked{0};
   h.simulator.SetScript([&](const SimulationParams&) -> Result<SimulationResult> {
-    if (h.store.TryLockRun(run->id).status().code() == StatusCode::kFailedPrecondition) ++simulated_while_locked;
+    if (h.store.TryLockRun(run->id).status().code() == StatusCode::kFailedPrecondition)
+      ++simulated_while_locked;
     return FakeSimulator::FailingResult();
   });
   WorkerPoolOptions pool_options;
@@ -580,7 +593,6 @@ TEST_CASE("engine: RunToEnd waits out a store that is away and finishes the run"
   store.faults().FailNext("GetRun", InternalError("corrupt row"));
   CHECK(engine.RunToEnd(second->id).status().code() == StatusCode::kInternal);
 }
-
 
 // The research grid answers by threshold (SQN 3.2 / 4.0 pass, 5.5 fails
 // sqn_max); the holdout answers with `holdout`.
@@ -640,7 +652,8 @@ TEST_CASE("engine: a finalist is promoted only once its frozen cell passes on th
   CHECK(holdout_calls == 1);
 }
 
-TEST_CASE("engine: a finalist that fails on the holdout ends the run holdout_rejected, with the figures kept") {
+TEST_CASE(
+    "engine: a finalist that fails on the holdout ends the run holdout_rejected, with the figures kept") {
   Harness h;
   for (const auto& [holdout, failure] : std::vector<std::pair<SimulationResult, std::string>>{
            {HoldoutResult(0.4, 0.4, 3.0), "holdout sqn 0.4 < min 1.645"},
@@ -736,8 +749,8 @@ TEST_CASE("engine: every generation stores its trials, and dsr_min and pbo_max h
     const double mean = p.threshold < 0.0002 ? 0.001 : 0.0015;
     for (int b = 0; b < 16; ++b) {
       const double sd = 0.01 + 0.001 * b;
-      r.trade_blocks.push_back(ReturnSums{25, 25 * mean, 25 * (sd * sd + mean * mean), 0.0,
-                                          25 * 3 * sd * sd * sd * sd});
+      r.trade_blocks.push_back(
+          ReturnSums{25, 25 * mean, 25 * (sd * sd + mean * mean), 0.0, 25 * 3 * sd * sd * sd * sd});
     }
     return r;
   });
@@ -768,8 +781,8 @@ TEST_CASE("engine: every generation stores its trials, and dsr_min and pbo_max h
   CHECK(gens[0].selection->prior_trials == 4);
 }
 
-
-TEST_CASE("engine: threshold quantiles are grid cells, and a simulator that cannot resolve them fails the run") {
+TEST_CASE(
+    "engine: threshold quantiles are grid cells, and a simulator that cannot resolve them fails the run") {
   Harness h;
   h.simulator.SetScript([](const SimulationParams& p) -> Result<SimulationResult> {
     SimulationResult r = FakeSimulator::FailingResult(1.0);
@@ -790,9 +803,8 @@ TEST_CASE("engine: threshold quantiles are grid cells, and a simulator that cann
   CHECK(h.simulator.calls().size() == 6);
 
   // A simulator that does not say what threshold a quantile came to.
-  h.simulator.SetScript([](const SimulationParams&) -> Result<SimulationResult> {
-    return FakeSimulator::FailingResult(1.0);
-  });
+  h.simulator.SetScript(
+      [](const SimulationParams&) -> Result<SimulationResult> { return FakeSimulator::FailingResult(1.0); });
   Run blind = h.Start(config);
   done = h.Drive(blind.id);
   REQUIRE(done.ok());

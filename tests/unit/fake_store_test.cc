@@ -98,9 +98,8 @@ TEST_CASE("fake store: an injected failure changes nothing") {
   CHECK(MustGetJob(f.store, "j-1") == running);
 
   f.store.faults().FailNext("TransitionRun", UnavailableError("cancel"));
-  CHECK_FALSE(f.store.TransitionRun("run-1", {RunStatus::kRunning}, RunStatus::kCancelled,
-                                    kStopCancelled, "")
-                  .ok());
+  CHECK_FALSE(
+      f.store.TransitionRun("run-1", {RunStatus::kRunning}, RunStatus::kCancelled, kStopCancelled, "").ok());
   CHECK(MustGetRun(f.store, "run-1").status == RunStatus::kRunning);
   CHECK(MustGetJob(f.store, "j-2").status == JobStatus::kPending);
 
@@ -154,26 +153,21 @@ TEST_CASE("fake store: malformed input is rejected before anything is written") 
 
   CHECK(f.store.EnqueueBatch("", {}).status().code() == StatusCode::kInvalidArgument);
   Job no_id = MakeJob("", "batch-1", "run-1", 1);
-  CHECK(f.store.EnqueueBatch("batch-1", {MakeJob("j-1", "batch-1", "run-1", 1), no_id})
-            .status()
-            .code() == StatusCode::kInvalidArgument);
+  CHECK(f.store.EnqueueBatch("batch-1", {MakeJob("j-1", "batch-1", "run-1", 1), no_id}).status().code() ==
+        StatusCode::kInvalidArgument);
   Job nan_priority = MakeJob("j-2", "batch-1", "run-1", std::nan(""));
-  CHECK(f.store.EnqueueBatch("batch-1", {nan_priority}).status().code() ==
-        StatusCode::kInvalidArgument);
+  CHECK(f.store.EnqueueBatch("batch-1", {nan_priority}).status().code() == StatusCode::kInvalidArgument);
   Job infinite = MakeJob("j-2", "batch-1", "run-1", std::numeric_limits<double>::infinity());
-  CHECK(f.store.EnqueueBatch("batch-1", {infinite}).status().code() ==
-        StatusCode::kInvalidArgument);
+  CHECK(f.store.EnqueueBatch("batch-1", {infinite}).status().code() == StatusCode::kInvalidArgument);
   Job no_attempts = MakeJob("j-2", "batch-1", "run-1", 1, /*max_attempts=*/0);
-  CHECK(f.store.EnqueueBatch("batch-1", {no_attempts}).status().code() ==
-        StatusCode::kInvalidArgument);
+  CHECK(f.store.EnqueueBatch("batch-1", {no_attempts}).status().code() == StatusCode::kInvalidArgument);
   CHECK(f.store.GetJob("j-1").status().code() == StatusCode::kNotFound);
 
   Result<int> empty = f.store.EnqueueBatch("batch-empty", {});
   REQUIRE(empty.ok());
   CHECK(*empty == 0);
 
-  CHECK(f.store.RecordFingerprint(FingerprintRecord{}).status().code() ==
-        StatusCode::kInvalidArgument);
+  CHECK(f.store.RecordFingerprint(FingerprintRecord{}).status().code() == StatusCode::kInvalidArgument);
   CHECK(f.store.AddLineageEdge(LineageEdge{}).code() == StatusCode::kInvalidArgument);
   CHECK(f.store.SavePromotion(Promotion{}).code() == StatusCode::kInvalidArgument);
   CHECK(f.store.RegisterWorker(WorkerInfo{}).code() == StatusCode::kInvalidArgument);
@@ -181,19 +175,14 @@ TEST_CASE("fake store: malformed input is rejected before anything is written") 
   RunFilter bad_page;
   bad_page.offset = -1;
   CHECK(f.store.ListRuns(bad_page).status().code() == StatusCode::kInvalidArgument);
-  CHECK(f.store.HeartbeatJob("j-1", "worker-1", Duration::zero()).code() ==
-        StatusCode::kInvalidArgument);
+  CHECK(f.store.HeartbeatJob("j-1", "worker-1", Duration::zero()).code() == StatusCode::kInvalidArgument);
 }
 
 TEST_CASE("fake store: a lineage cycle is reported, not followed") {
   Fixture f;
   REQUIRE(f.store.CreateRun(MakeRun("run-1")).ok());
-  REQUIRE(f.store.AddLineageEdge(
-                     store_contract::MakeEdge("edge-1", "run-1", "model-a", "model-b", 1))
-              .ok());
-  REQUIRE(f.store.AddLineageEdge(
-                     store_contract::MakeEdge("edge-2", "run-1", "model-b", "model-a", 2))
-              .ok());
+  REQUIRE(f.store.AddLineageEdge(store_contract::MakeEdge("edge-1", "run-1", "model-a", "model-b", 1)).ok());
+  REQUIRE(f.store.AddLineageEdge(store_contract::MakeEdge("edge-2", "run-1", "model-b", "model-a", 2)).ok());
   Result<std::vector<LineageEdge>> ancestry = f.store.Ancestry("model-b");
   CHECK(ancestry.status().code() == StatusCode::kInternal);
 }
@@ -232,21 +221,20 @@ TEST_CASE("fake store: queue events, one per batch and change") {
   // failed for good.
   REQUIRE(f.store.ReleaseJob("j-3", "worker-1").ok());
   REQUIRE(f.store.FailJob("j-2", "worker-1", "flaky", true).ok());
-  CHECK(Kinds(events) == std::vector<QueueEvent::Kind>{QueueEvent::Kind::kJobsAvailable,
-                                                      QueueEvent::Kind::kJobsAvailable});
+  CHECK(Kinds(events) ==
+        std::vector<QueueEvent::Kind>{QueueEvent::Kind::kJobsAvailable, QueueEvent::Kind::kJobsAvailable});
   events.clear();
   f.clock.Advance(std::chrono::seconds(11));
   Result<int> reaped = f.store.ReapExpiredJobs();
   REQUIRE(reaped.ok());
-  CHECK(*reaped == 1);  // j-1: max_attempts 1, so FAILED
-  CHECK(MustGetJob(f.store, "j-1").status == JobStatus::kFailed);
-  CHECK(Kinds(events) == std::vector<QueueEvent::Kind>{QueueEvent::Kind::kJobFinished});
+  CHECK(*reaped == 1);  // j-1: a holder death, not a failure: work again
+  CHECK(MustGetJob(f.store, "j-1").status == JobStatus::kPending);
+  CHECK(Kinds(events) == std::vector<QueueEvent::Kind>{QueueEvent::Kind::kJobsAvailable});
 
   // Cancelling the run finishes its pending jobs: the batch's waiter wakes.
   events.clear();
-  REQUIRE(f.store.TransitionRun("run-1", {RunStatus::kRunning}, RunStatus::kCancelled,
-                                kStopCancelled, "")
-              .ok());
+  REQUIRE(
+      f.store.TransitionRun("run-1", {RunStatus::kRunning}, RunStatus::kCancelled, kStopCancelled, "").ok());
   CHECK(Kinds(events) == std::vector<QueueEvent::Kind>{QueueEvent::Kind::kJobFinished});
   f.store.Unsubscribe(handle);
 }
@@ -285,9 +273,8 @@ TEST_CASE("fake store: Unsubscribe waits for a call in flight on another thread"
     exited = true;
   });
   REQUIRE(f.store.CreateRun(MakeRun("run-1", RunStatus::kRunning)).ok());
-  std::thread enqueuer([&f] {
-    (void)f.store.EnqueueBatch("batch-1", {MakeJob("j-1", "batch-1", "run-1", 1)});
-  });
+  std::thread enqueuer(
+      [&f] { (void)f.store.EnqueueBatch("batch-1", {MakeJob("j-1", "batch-1", "run-1", 1)}); });
   while (!entered) std::this_thread::yield();
 
   std::atomic<bool> exited_when_unsubscribed{false};

@@ -208,7 +208,8 @@ TEST_CASE("dead workers: the jobs of a dead process on this host go back, told b
   CHECK(*released == 1);
   const Job dead = *store.GetJob(dead_job);
   CHECK(dead.status == JobStatus::kPending);
-  CHECK(dead.attempts == 1);  // the attempt counts: a job that kills its process fails for good in the end
+  CHECK(dead.attempts == 0);  // a death is not a failed attempt (store.h, kJobDeathLimit)
+  CHECK(dead.deaths == 1);
   CHECK(dead.error.find(std::to_string(dead_pid)) != std::string::npos);
   CHECK(store.GetJob(live_job)->status == JobStatus::kRunning);
   CHECK(store.GetJob(remote_job)->status == JobStatus::kRunning);

@@ -106,7 +106,7 @@ TEST_CASE("worker: a result for a job it no longer holds is discarded") {
   REQUIRE(store.EnqueueBatch("b", MakeJobs("b", 1)).ok());
   sim.SetScript([&](const SimulationParams&) -> Result<SimulationResult> {
     // Meanwhile the job is taken away (as the reaper would) and claimed by w2.
-    REQUIRE(store.ReleaseJob("b-0", "w1").ok());
+    REQUIRE(store.ReleaseJob("b-0", {"w1", store.GetJob("b-0")->claim_token}).ok());
     REQUIRE(store.ClaimJobs("w2", 1, std::chrono::minutes(1))->size() == 1);
     return FakeSimulator::PassingResult(4.0);
   });

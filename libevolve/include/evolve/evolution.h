@@ -34,6 +34,7 @@
 #define EVOLVE_EVOLUTION_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "evolve/clock.h"
@@ -89,14 +90,28 @@ enum class StepOutcome {
 };
 const char* StepOutcomeName(StepOutcome outcome);
 
+// What the engine last saw of its store's writes, for a service's health
+// check (GET /health): a step that failed on the store (steps return only
+// the store's errors; a trainer that failed while the store could not
+// write counts as the store's) makes it not writable, until a step writes
+// again.
+struct StoreWriteHealth {
+  bool writable = true;
+  std::string error;                       // the last failed step's store error; "" while writable
+  std::optional<TimePoint> failing_since;  // the first failed step since the last write
+  std::optional<TimePoint> last_error_at;  // the last failed step
+};
+
 class EvolutionEngine {
  public:
   EvolutionEngine(EngineDeps deps, EngineOptions options = {});
   EvolutionEngine(const EvolutionEngine&) = delete;
   EvolutionEngine& operator=(const EvolutionEngine&) = delete;
 
-  // Validates `config` and stores a new PENDING run.
-  // Errors: kInvalidArgument naming every bad field; store errors.
+  // Validates `config` (and that its seed model, if any, exists: the
+  // trainer describes it) and stores a new PENDING run.
+  // Errors: kInvalidArgument naming every bad field ("seed_model_id: no
+  // model 'm_x'"); the trainer's and the store's errors.
   Result<Run> CreateRun(const EvolutionConfig& config);
 
   // Advances the run by one step (see the file comment). A PENDING run
@@ -124,11 +139,19 @@ class EvolutionEngine {
   // User actions, effective at the next step of whoever is stepping the run.
   // Stop: PENDING/RUNNING -> STOPPED (queued jobs stay queued).
   // Cancel: PENDING/RUNNING/STOPPED -> CANCELLED, pending jobs cancelled.
-  // Resume: STOPPED/FAILED -> RUNNING.
+  // Resume: STOPPED/FAILED -> RUNNING. First re-queues what can run again:
+  // the FAILED jobs of the current generation's batch (a job quarantined for
+  // its holders' deaths, a simulation that failed while a dependency was
+  // away) go back to PENDING with fresh counters
+  // (JobQueue::RequeueFailedJobs), and a generation already evaluated on
+  // them is evaluated again once they have run.
   // Errors: kNotFound; kFailedPrecondition from any other status.
   Status StopRun(const std::string& run_id);
   Status CancelRun(const std::string& run_id);
   Status ResumeRun(const std::string& run_id);
+
+  // The store's health as this engine's steps saw it. Thread-safe.
+  StoreWriteHealth store_health() const;
 
  private:
   class Impl;

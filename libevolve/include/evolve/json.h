@@ -18,6 +18,7 @@
 #ifndef EVOLVE_JSON_H_
 #define EVOLVE_JSON_H_
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,9 +61,9 @@ Result<PruningConfig> PruningConfigFromJson(std::string_view json, std::vector<F
 // The POST /evolve body. Missing fields take the defaults of EvolutionConfig
 // (max_generations defaults to `default_max_generations`, i.e.
 // DEFAULT_MAX_GENERATIONS in the services); `symbol` is required.
-Result<EvolutionConfig> EvolutionConfigFromJson(std::string_view json,
-                                                std::vector<FieldError>* errors = nullptr,
-                                                int default_max_generations = EvolutionConfig{}.max_generations);
+Result<EvolutionConfig> EvolutionConfigFromJson(
+    std::string_view json, std::vector<FieldError>* errors = nullptr,
+    int default_max_generations = EvolutionConfig{}.max_generations);
 Result<Run> RunFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
 Result<Generation> GenerationFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
 Result<LineageEdge> LineageEdgeFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
@@ -73,6 +74,19 @@ Result<FingerprintRecord> FingerprintRecordFromJson(std::string_view json,
 Result<WorkerInfo> WorkerInfoFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
 Result<std::vector<std::string>> StringListFromJson(std::string_view json,
                                                     std::vector<FieldError>* errors = nullptr);
+
+// How deeply arrays and objects may nest in any JSON the library reads,
+// request bodies included. Parsing is iterative, but reading a document
+// back, canonicalising and serialising it walk it recursively: a document
+// nested 100,000 deep would overflow the stack there, so it is refused
+// before it is parsed. The library's types nest a few levels.
+inline constexpr int kMaxJsonDepth = 64;
+
+// A problem (field "") when `json` opens more than kMaxJsonDepth arrays and
+// objects at once: "the JSON nests deeper than 64 levels (at offset N)";
+// nullopt otherwise. Exact for valid JSON (brackets in strings do not
+// count); text that is not JSON is left to the parser.
+std::optional<FieldError> JsonDepthProblem(std::string_view json);
 
 }  // namespace evolve
 

@@ -175,7 +175,27 @@ struct JobOutcome {
   std::optional<SimulationResult> result;  // set: completed; unset: failed with `error`
   std::string error;
   bool retryable = false;
+  std::string claim_token;  // the token of the claim that got the job (Job::claim_token)
 };
+
+// Who holds a claim: the worker's id and the claim's secret token. A claim
+// made with a token (worker protocol 2, the in-process Worker) is fenced by
+// both: heartbeat, complete, fail and release must present the same token,
+// so knowing a worker's id is not enough. A claim made without one (empty:
+// a worker of protocol 1) is fenced by the worker id alone. A bare worker id
+// converts to a holder without a token.
+struct ClaimHolder {
+  ClaimHolder(const std::string& id) : worker_id(id) {}  // NOLINT(google-explicit-constructor)
+  ClaimHolder(const char* id) : worker_id(id) {}         // NOLINT(google-explicit-constructor)
+  ClaimHolder(std::string id, std::string token) : worker_id(std::move(id)), claim_token(std::move(token)) {}
+  std::string worker_id;
+  std::string claim_token;
+};
+
+// A new claim token: 128 random bits from the operating system's CSPRNG
+// (getrandom), as 32 lowercase hex digits. Aborts the process if the kernel
+// cannot supply randomness (never silently a weak token).
+std::string NewClaimToken();
 
 // What a JobQueue subscriber is told.
 struct QueueEvent {
@@ -201,15 +221,18 @@ class WorkerQueue {
   WorkerQueue& operator=(const WorkerQueue&) = delete;
   virtual ~WorkerQueue() = default;
 
-  // Claims up to `max_jobs` PENDING jobs in priority order for `worker_id`,
-  // each leased for `lease`. Never returns a job to two workers. Empty when
-  // there is nothing to do.
-  virtual Result<std::vector<Job>> ClaimJobs(const std::string& worker_id, int max_jobs, Duration lease) = 0;
+  // Claims up to `max_jobs` PENDING jobs in priority order for
+  // `holder.worker_id`, each leased for `lease` and stored with
+  // `holder.claim_token` (empty, or 32-128 characters of [0-9A-Za-z_-]:
+  // NewClaimToken), which each returned Job carries. Never returns a job to
+  // two workers. Empty when there is nothing to do.
+  virtual Result<std::vector<Job>> ClaimJobs(const ClaimHolder& holder, int max_jobs, Duration lease) = 0;
 
-  // Extends the lease of a job this worker holds to now + `lease`.
-  // Errors: kNotFound; kAborted when the worker no longer holds the job
-  // (lease expired and reaped, re-claimed, cancelled).
-  virtual Status HeartbeatJob(const std::string& job_id, const std::string& worker_id, Duration lease) = 0;
+  // Extends the lease of a job this holder holds to now + `lease`.
+  // Errors: kNotFound; kAborted when the holder no longer holds the job
+  // (lease expired and reaped, re-claimed, cancelled) or presents another
+  // claim token than the claim's; nothing is written then.
+  virtual Status HeartbeatJob(const std::string& job_id, const ClaimHolder& holder, Duration lease) = 0;
 
   // Reports several outcomes of jobs this worker holds, each exactly as
   // JobQueue::CompleteJob / FailJob would, in one round trip: a backend
@@ -218,13 +241,14 @@ class WorkerQueue {
   // outcome, in order: OK when written, else why not (kAborted/kNotFound for
   // a job the worker no longer holds; the others are still written). The
   // call itself fails only when nothing was written (e.g. kUnavailable).
-  // Notifies kJobFinished per written outcome.
+  // Notifies kJobFinished per written outcome. Each outcome is fenced by
+  // `worker_id` and its own claim_token.
   virtual Result<std::vector<Status>> FinishJobs(const std::string& worker_id,
                                                  const std::vector<JobOutcome>& outcomes) = 0;
 
   // Gives back a job this worker holds but will not run (shutdown): PENDING
   // again, and the claim's attempt is not counted. Errors: as HeartbeatJob.
-  virtual Status ReleaseJob(const std::string& job_id, const std::string& worker_id) = 0;
+  virtual Status ReleaseJob(const std::string& job_id, const ClaimHolder& holder) = 0;
 
   // Calls `listener` (from any thread, possibly with store locks released)
   // after events of this process's queue object. Other processes sharing the
@@ -238,6 +262,19 @@ class WorkerQueue {
 
 // The priority queue of simulation jobs, with leases: what a worker needs
 // (WorkerQueue) and what the engine and an operator need besides.
+//
+// Holder deaths are not failures. A job whose holder stops heartbeating
+// while it runs (its lease expires: ReapExpiredJobs; its process is known
+// to be gone: ReclaimJobsOfWorker) gets `deaths + 1` and its claim's
+// attempt back (attempts count only runs that ended in a reported
+// failure), and goes back to PENDING with the death appended to `error`
+// ("lease expired (worker w1); lease expired (worker w2)"). A job whose
+// holders died kJobDeathLimit times is quarantined: FAILED, its error
+// "quarantined after N holder deaths: " and that evidence. So a service
+// killed three times while it holds the same jobs fails none of them,
+// while a job that kills every worker that runs it stops doing so.
+inline constexpr int kJobDeathLimit = 5;
+
 class JobQueue : public WorkerQueue {
  public:
   // Inserts every job of `jobs` (all with batch_id == `batch_id`) as PENDING,
@@ -251,13 +288,13 @@ class JobQueue : public WorkerQueue {
   // it and it is RUNNING. Notifies kJobFinished.
   // Errors: kNotFound; kAborted when the worker does not hold the job (a
   // second or late completion: nothing is written).
-  virtual Status CompleteJob(const std::string& job_id, const std::string& worker_id,
+  virtual Status CompleteJob(const std::string& job_id, const ClaimHolder& holder,
                              const SimulationResult& result) = 0;
 
   // Records `error` on a job this worker holds. When `retryable` and the job
   // has attempts left it goes back to PENDING; otherwise it is FAILED.
   // Errors: as CompleteJob.
-  virtual Status FailJob(const std::string& job_id, const std::string& worker_id, const std::string& error,
+  virtual Status FailJob(const std::string& job_id, const ClaimHolder& holder, const std::string& error,
                          bool retryable) = 0;
 
   // WorkerQueue::FinishJobs. The default calls CompleteJob / FailJob for
@@ -265,10 +302,21 @@ class JobQueue : public WorkerQueue {
   Result<std::vector<Status>> FinishJobs(const std::string& worker_id,
                                          const std::vector<JobOutcome>& outcomes) override;
 
-  // Returns every RUNNING job whose lease ended before now to PENDING, or
-  // marks it FAILED ("lease expired after N attempts") when it has used all
-  // its attempts. Returns how many jobs it changed.
+  // Takes back every RUNNING job whose lease ended before now: its holder
+  // died (kJobDeathLimit). Returns how many jobs it changed.
   virtual Result<int> ReapExpiredJobs() = 0;
+
+  // Takes back, as holder deaths (kJobDeathLimit), every RUNNING job held by
+  // `worker_id`, whose process is known to be gone (`cause` says how it is
+  // known, e.g. "process 123 on host h is gone"); the registry is not
+  // changed. Returns how many jobs it changed.
+  virtual Result<int> ReclaimJobsOfWorker(const std::string& worker_id, const std::string& cause) = 0;
+
+  // Puts every FAILED job of `batch_id` back to PENDING with fresh counters
+  // (attempts and deaths 0, no error, no holder), at its place in claim
+  // order, in one transaction: what `resume` does for the batch a run failed
+  // on. Returns how many; notifies kJobsAvailable when any.
+  virtual Result<int> RequeueFailedJobs(const std::string& batch_id) = 0;
 
   // Errors: kNotFound.
   virtual Result<Job> GetJob(const std::string& job_id) = 0;

@@ -83,24 +83,32 @@ Status CheckPage(int limit, int offset);
 Status ValidateBatch(const std::string& batch_id, const std::vector<Job>& jobs);
 
 // The checks of JobQueue::ClaimJobs' arguments.
-Status ValidateClaim(const std::string& worker_id, int max_jobs, Duration lease);
+Status ValidateClaim(const ClaimHolder& holder, int max_jobs, Duration lease);
 
 // The fencing rule of heartbeat/complete/fail/release, given the stored
-// status and holder of an existing job: OK only when it is RUNNING and held
-// by `worker_id`, else kAborted saying why. An expired lease that nobody
-// reaped still counts as held: the reaper alone decides when a lease is
-// lost, so a worker and the reaper never both "win".
-Status CheckLeaseHolder(const std::string& job_id, const std::string& worker_id, JobStatus status,
-                        const std::string& holder);
+// status, holder and claim token of an existing job: OK only when it is
+// RUNNING, held by `claimant.worker_id` and `claimant.claim_token` equals
+// the stored token (both empty for a claim made without one), else kAborted
+// saying why (never quoting a token). An expired lease that nobody reaped
+// still counts as held: the reaper alone decides when a lease is lost, so a
+// worker and the reaper never both "win".
+Status CheckLeaseHolder(const std::string& job_id, const ClaimHolder& claimant, JobStatus status,
+                        const std::string& holder, const std::string& claim_token);
 
 // Job::error written by ReapExpiredJobs when it takes a job back for a retry,
 // and when the job has no attempt left.
 std::string LeaseExpiredMessage(const std::string& worker_id);
 std::string LeaseExhaustedMessage(int attempts, const std::string& worker_id);
 
+// Job::error after a holder death (JobQueue's rule, kJobDeathLimit): `death`
+// (e.g. LeaseExpiredMessage) appended with "; " to `previous` when the job's
+// holders had died before (`deaths_before` > 0) and it kept an error, and,
+// when the deaths reach kJobDeathLimit, "quarantined after N holder deaths: "
+// in front. Backends that write the error in SQL spell out the same.
+std::string HolderDeathError(const std::string& previous, int deaths_before, const std::string& death);
+
 // "PENDING, RUNNING" (or "(none)"), for TransitionRun's refusal.
 std::string JoinRunStatuses(const std::vector<RunStatus>& statuses);
-
 
 // The run locks held in this process (RunLocks): what the in-memory fake
 // needs whole, and what a backend whose cross-process lock does not exclude

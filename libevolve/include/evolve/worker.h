@@ -40,6 +40,10 @@ bool IsWorkerLive(const WorkerInfo& worker, TimePoint now);
 // when the system gives none.
 std::string HostName();
 
+// The pause between two empty claims of a worker whose claims wait
+// (WorkerOptions::claims_wait), in case the queue answered at once.
+inline constexpr Duration kClaimWaitPause = std::chrono::milliseconds(100);
+
 struct WorkerOptions {
   std::string worker_id;  // required, unique among live workers
   std::string host;
@@ -51,6 +55,11 @@ struct WorkerOptions {
   Duration heartbeat_interval = std::chrono::seconds(15);
   // How long an idle worker waits before claiming again, unless woken.
   Duration poll_interval = std::chrono::seconds(5);
+  // The queue's ClaimJobs itself waits for work before it answers "none"
+  // (an orchestrator's long-poll claim, OrchestratorClientOptions::
+  // claim_wait): after an empty claim the worker claims again at once
+  // (after at most kClaimWaitPause) instead of after poll_interval.
+  bool claims_wait = false;
   // Backoff after a queue error, doubled per consecutive error up to
   // poll_interval.
   Duration error_backoff = std::chrono::milliseconds(200);

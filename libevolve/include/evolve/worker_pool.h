@@ -91,16 +91,18 @@ class WorkerPool {
   std::unique_ptr<Impl> impl_;
 };
 
-// Hands back at once, as failed attempts, the RUNNING jobs held by workers
-// registered on `host` whose process is no longer running (it was killed):
-// otherwise they would wait for their lease to run out. The dead are told by
-// the registry's host and pid, never by parsing worker ids; the process
-// calling it is never dead. The attempt counts, so a job that kills its
-// process fails for good after max_attempts; the dead worker is marked
-// STOPPED. Safe only where `host` names one machine's pid space (a SQLite
-// store, whose users share one host); across hosts, leases do this for every
-// worker alike. Returns how many jobs it handed back.
-// Errors: store errors of reading the workers or the jobs.
+// Hands back at once, as holder deaths (JobQueue::ReclaimJobsOfWorker), the
+// RUNNING jobs held by workers registered on `host` whose process is no
+// longer running (it was killed): otherwise they would wait for their lease
+// to run out. The dead are told by the registry's host and pid, never by
+// parsing worker ids; the process calling it is never dead. A death is not
+// a failed attempt: a job is quarantined (FAILED) only when its holders died
+// kJobDeathLimit times, so a job that kills its process stops doing so
+// while a service killed a few times fails nothing; the dead worker is
+// marked STOPPED. Safe only where `host` names one machine's pid space (a
+// SQLite store, whose users share one host); across hosts, leases do this
+// for every worker alike. Returns how many jobs it handed back.
+// Errors: store errors of reading the workers or of taking the jobs back.
 Result<int> ReleaseJobsOfDeadWorkers(JobQueue& queue, WorkerRegistry& registry, const std::string& host);
 
 }  // namespace evolve

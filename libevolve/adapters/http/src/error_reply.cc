@@ -37,7 +37,53 @@ const Mapping& MappingOf(StatusCode code) {
   return kMappings[std::size(kMappings) - 1];  // kInternal
 }
 
+// The length of the well-formed UTF-8 sequence at s[i] (Unicode 15, table
+// 3-7: no overlong forms, no surrogates, nothing above U+10FFFF); 0 when
+// none starts there.
+size_t SequenceAt(std::string_view s, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char b = byte(i);
+  if (b < 0x80) return 1;
+  size_t length;
+  unsigned char low = 0x80, high = 0xBF;  // the second byte's range
+  if (b >= 0xC2 && b <= 0xDF) {
+    length = 2;
+  } else if (b >= 0xE0 && b <= 0xEF) {
+    length = 3;
+    if (b == 0xE0) low = 0xA0;
+    if (b == 0xED) high = 0x9F;
+  } else if (b >= 0xF0 && b <= 0xF4) {
+    length = 4;
+    if (b == 0xF0) low = 0x90;
+    if (b == 0xF4) high = 0x8F;
+  } else {
+    return 0;
+  }
+  if (i + length > s.size()) return 0;
+  if (byte(i + 1) < low || byte(i + 1) > high) return 0;
+  for (size_t k = 2; k < length; ++k) {
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
+  }
+  return length;
+}
+
 }  // namespace
+
+std::string ValidUtf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    const size_t n = SequenceAt(text, i);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
+      ++i;
+    } else {
+      out.append(text.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
+}
 
 int HttpStatusOf(StatusCode code) { return MappingOf(code).http_status; }
 
@@ -70,12 +116,14 @@ StatusCode StatusCodeOfReply(int http_status, std::string_view error_code) {
 
 std::string ErrorJson(std::string_view code, std::string_view message,
                       const std::vector<FieldError>& details) {
+  // Messages and details echo what a client sent (a path, a field name),
+  // which need not be UTF-8; the reply must be (RFC 8259 §8.1).
+  const auto quote = [](std::string_view text) { return JsonQuote(ValidUtf8(text)); };
   std::string body =
-      "{\"error\":{\"code\":" + JsonQuote(code) + ",\"message\":" + JsonQuote(message) + ",\"details\":[";
+      "{\"error\":{\"code\":" + quote(code) + ",\"message\":" + quote(message) + ",\"details\":[";
   for (size_t i = 0; i < details.size(); ++i) {
     if (i > 0) body += ',';
-    body +=
-        "{\"field\":" + JsonQuote(details[i].field) + ",\"message\":" + JsonQuote(details[i].message) + "}";
+    body += "{\"field\":" + quote(details[i].field) + ",\"message\":" + quote(details[i].message) + "}";
   }
   return body + "]}}";
 }
@@ -83,7 +131,9 @@ std::string ErrorJson(std::string_view code, std::string_view message,
 ErrorBody ParseErrorJson(std::string_view body) {
   ErrorBody out;
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
+  // Iterative: a reply nested 100,000 deep must not overflow the client's
+  // stack (only two levels are ever looked at).
+  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
   if (!doc.HasParseError() && doc.IsObject()) {
     auto error = doc.FindMember("error");
     if (error != doc.MemberEnd() && error->value.IsObject()) {

@@ -43,8 +43,8 @@ Result<HttpUrl> ParseHttpUrl(const std::string& url, const std::string& what, in
   } else {
     const size_t colon = authority.find(':');
     if (colon != std::string::npos && authority.find(':', colon + 1) != std::string::npos) {
-      return InvalidArgumentError(bad + "an IPv6 address must be in brackets: http://[::1]:" +
-                                  std::to_string(example_port));
+      return InvalidArgumentError(
+          bad + "an IPv6 address must be in brackets: http://[::1]:" + std::to_string(example_port));
     }
     out.host = authority.substr(0, colon);
     if (colon != std::string::npos) {
@@ -54,8 +54,9 @@ Result<HttpUrl> ParseHttpUrl(const std::string& url, const std::string& what, in
   }
   if (out.host.empty()) return InvalidArgumentError(bad + "has no host");
   if (has_port) {
-    const bool digits = !port_text.empty() && port_text.size() <= 5 &&
-                        std::all_of(port_text.begin(), port_text.end(), [](char c) { return c >= '0' && c <= '9'; });
+    const bool digits =
+        !port_text.empty() && port_text.size() <= 5 &&
+        std::all_of(port_text.begin(), port_text.end(), [](char c) { return c >= '0' && c <= '9'; });
     if (!digits || std::stoi(port_text) < 1 || std::stoi(port_text) > 65535) {
       return InvalidArgumentError(bad + "the port must be a number in [1, 65535]");
     }

@@ -4,7 +4,9 @@
 #include <rapidjson/error/en.h>
 
 #include <algorithm>
+#include <set>
 
+#include "evolve/json.h"     // JsonDepthProblem
 #include "service_client.h"  // internal::Serialize
 
 namespace evolve::http {
@@ -18,6 +20,14 @@ struct JsonBody::Doc {
 
 namespace {
 
+// Full precision, so a double reads back bit for bit; invalid UTF-8 refused
+// (it would be stored, and echoed in replies that must be UTF-8);
+// iterative, so a body of 200,000 '[' cannot overflow the stack while it
+// is parsed. NaN and Infinity literals stay refused (kParseNanAndInfFlag is
+// not set).
+constexpr unsigned kParseFlags = rapidjson::kParseFullPrecisionFlag | rapidjson::kParseValidateEncodingFlag |
+                                 rapidjson::kParseIterativeFlag;
+
 std::string TypeName(const rapidjson::Value& v) {
   if (v.IsNull()) return "null";
   if (v.IsBool()) return "a boolean";
@@ -29,8 +39,8 @@ std::string TypeName(const rapidjson::Value& v) {
 
 // The member `name` of `doc`, or null (missing or JSON null). Reports a
 // missing required field.
-const rapidjson::Value* Member(const rapidjson::Document& doc, bool is_object, const char* name, bool required,
-                               std::vector<FieldError>& errors) {
+const rapidjson::Value* Member(const rapidjson::Document& doc, bool is_object, const char* name,
+                               bool required, std::vector<FieldError>& errors) {
   if (!is_object) return nullptr;
   auto it = doc.FindMember(name);
   if (it == doc.MemberEnd() || it->value.IsNull()) {
@@ -42,15 +52,23 @@ const rapidjson::Value* Member(const rapidjson::Document& doc, bool is_object, c
 
 }  // namespace
 
-JsonBody::JsonBody(const std::string& body, std::vector<std::string> allowed) : doc_(std::make_unique<Doc>()) {
+JsonBody::JsonBody(const std::string& body, std::vector<std::string> allowed)
+    : doc_(std::make_unique<Doc>()) {
   if (body.empty()) {
     errors_.push_back({"", "the request body must be a JSON object (it is empty)"});
     return;
   }
-  doc_->doc.Parse<rapidjson::kParseFullPrecisionFlag>(body.data(), body.size());
+  // Serialising a value (Raw, Array) recurses: a document deeper than the
+  // limit is refused before it is parsed.
+  if (std::optional<FieldError> deep = JsonDepthProblem(body)) {
+    errors_.push_back(*deep);
+    return;
+  }
+  doc_->doc.Parse<kParseFlags>(body.data(), body.size());
   if (doc_->doc.HasParseError()) {
-    errors_.push_back({"", std::string("malformed JSON at offset ") + std::to_string(doc_->doc.GetErrorOffset()) +
-                               ": " + rapidjson::GetParseError_En(doc_->doc.GetParseError())});
+    errors_.push_back({"", std::string("malformed JSON at offset ") +
+                               std::to_string(doc_->doc.GetErrorOffset()) + ": " +
+                               rapidjson::GetParseError_En(doc_->doc.GetParseError())});
     return;
   }
   if (!doc_->doc.IsObject()) {
@@ -58,15 +76,25 @@ JsonBody::JsonBody(const std::string& body, std::vector<std::string> allowed) : 
     return;
   }
   doc_->is_object = true;
+  // RFC 8259 §4: with duplicate names "the behavior of software ... is
+  // unpredictable"; a reader here and one behind it (a proxy, a log
+  // reader) must not see different values, so a duplicate is refused.
+  std::set<std::string> seen;
   for (auto it = doc_->doc.MemberBegin(); it != doc_->doc.MemberEnd(); ++it) {
     const std::string name(it->name.GetString(), it->name.GetStringLength());
-    if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) errors_.push_back({name, "unknown field"});
+    if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+      errors_.push_back({name, "unknown field"});
+    } else if (!seen.insert(name).second) {
+      errors_.push_back({name, "appears more than once"});
+    }
   }
 }
 
 JsonBody::~JsonBody() = default;
 
-void JsonBody::AddError(const std::string& field, const std::string& message) { errors_.push_back({field, message}); }
+void JsonBody::AddError(const std::string& field, const std::string& message) {
+  errors_.push_back({field, message});
+}
 
 void JsonBody::AddNested(const std::string& prefix, const std::vector<FieldError>& errors) {
   for (const FieldError& e : errors) {
@@ -116,8 +144,8 @@ std::optional<int64_t> JsonBody::Int(const char* name, int64_t min, int64_t max,
   }
   const int64_t n = v->GetInt64();
   if (n < min || n > max) {
-    errors_.push_back(
-        {name, "must be in [" + std::to_string(min) + ", " + std::to_string(max) + "], got " + std::to_string(n)});
+    errors_.push_back({name, "must be in [" + std::to_string(min) + ", " + std::to_string(max) + "], got " +
+                                 std::to_string(n)});
     return std::nullopt;
   }
   return n;

@@ -12,7 +12,9 @@
 #include <utility>
 
 #include "evolve/http/error_reply.h"
+#include "evolve/http/worker_protocol.h"
 #include "evolve/json.h"
+#include "evolve/log.h"
 #include "http_url.h"
 #include "service_client.h"  // internal::Serialize
 #include "worker_protocol_wire.h"
@@ -33,6 +35,11 @@ std::string Seconds(Duration d) {
   return buf;
 }
 
+// `,"claim_token":"..."` when the holder has one.
+std::string TokenField(const ClaimHolder& holder) {
+  return holder.claim_token.empty() ? std::string() : ",\"claim_token\":" + JsonQuote(holder.claim_token);
+}
+
 }  // namespace
 
 class OrchestratorClient::Impl {
@@ -48,21 +55,24 @@ class OrchestratorClient::Impl {
 
   // One request on a connection of its own. Errors: kUnavailable when no
   // reply came (connection refused or broken, timeout).
-  Result<Reply> Send(const char* method, const std::string& path, const std::string& body) {
+  Result<Reply> Send(const char* method, const std::string& path, const std::string& body,
+                     std::chrono::milliseconds extra_wait = std::chrono::milliseconds(0)) {
     const std::string what = std::string(method) + " " + path;
     try {
       httplib::Client client(host_, port_);
       client.set_connection_timeout(options_.connect_timeout);
-      client.set_read_timeout(options_.request_timeout);
+      client.set_read_timeout(options_.request_timeout + extra_wait);
       client.set_write_timeout(options_.request_timeout);
       client.set_keep_alive(false);
       client.set_url_encode(false);  // EncodePath did it
       if (!options_.token.empty()) client.set_bearer_token_auth(options_.token);
       const std::string target = prefix_ + path;
-      httplib::Result res = std::string(method) == "GET" ? client.Get(target.c_str())
-                                                          : client.Post(target.c_str(), body, "application/json");
+      httplib::Result res = std::string(method) == "GET"
+                                ? client.Get(target.c_str())
+                                : client.Post(target.c_str(), body, "application/json");
       if (!res) {
-        return UnavailableError("orchestrator " + url_ + ": " + what + ": " + httplib::to_string(res.error()));
+        return UnavailableError("orchestrator " + url_ + ": " + what + ": " +
+                                httplib::to_string(res.error()));
       }
       return Reply{res->status, res->body};
     } catch (const std::exception& e) {
@@ -74,8 +84,8 @@ class OrchestratorClient::Impl {
   // (error_reply.h), with the token named for a 401 or 403.
   Status StatusOf(const Reply& reply, const char* method, const std::string& path) const {
     if (reply.status >= 200 && reply.status < 300) return Status::Ok();
-    const std::string context = "orchestrator " + url_ + ": " + method + " " + path + ": HTTP " +
-                                std::to_string(reply.status) + ": ";
+    const std::string context =
+        "orchestrator " + url_ + ": " + method + " " + path + ": HTTP " + std::to_string(reply.status) + ": ";
     const ErrorBody error = ParseErrorJson(reply.body);
     const StatusCode code = StatusCodeOfReply(reply.status, error.code);
     if (reply.status == 401 || reply.status == 403) {
@@ -91,8 +101,9 @@ class OrchestratorClient::Impl {
   }
 
   // A request whose 2xx reply is a JSON object, parsed into `doc`.
-  Status Call(const char* method, const std::string& path, const std::string& body, rapidjson::Document* doc) {
-    EVOLVE_ASSIGN_OR_RETURN(Reply reply, Send(method, path, body));
+  Status Call(const char* method, const std::string& path, const std::string& body, rapidjson::Document* doc,
+              std::chrono::milliseconds extra_wait = std::chrono::milliseconds(0)) {
+    EVOLVE_ASSIGN_OR_RETURN(Reply reply, Send(method, path, body, extra_wait));
     EVOLVE_RETURN_IF_ERROR(StatusOf(reply, method, path));
     if (doc == nullptr) return Status::Ok();
     doc->Parse(reply.body.data(), reply.body.size());
@@ -105,6 +116,8 @@ class OrchestratorClient::Impl {
 
   int64_t NextHandle() { return ++handles_; }
 
+  std::chrono::milliseconds claim_wait() const { return options_.claim_wait; }
+
  private:
   const OrchestratorClientOptions options_;
   const std::string host_;
@@ -114,10 +127,16 @@ class OrchestratorClient::Impl {
   std::atomic<int64_t> handles_{0};
 };
 
-Result<std::unique_ptr<OrchestratorClient>> OrchestratorClient::Create(const OrchestratorClientOptions& options) {
+Result<std::unique_ptr<OrchestratorClient>> OrchestratorClient::Create(
+    const OrchestratorClientOptions& options) {
   EVOLVE_ASSIGN_OR_RETURN(HttpUrl url, ParseHttpUrl(options.url, "orchestrator", 8400));
   if (options.connect_timeout.count() <= 0 || options.request_timeout.count() <= 0) {
     return InvalidArgumentError("orchestrator client: timeouts must be positive");
+  }
+  if (options.claim_wait.count() < 0 ||
+      options.claim_wait > std::chrono::duration<double>(kMaxClaimWaitSeconds)) {
+    return InvalidArgumentError("orchestrator client: claim_wait must be in [0, " +
+                                std::to_string(static_cast<int>(kMaxClaimWaitSeconds)) + "] seconds");
   }
   return std::unique_ptr<OrchestratorClient>(
       new OrchestratorClient(std::make_unique<Impl>(options, url.host, url.port, url.prefix, url.url)));
@@ -130,12 +149,17 @@ const std::string& OrchestratorClient::url() const { return impl_->url(); }
 
 // ------------------------------------------------------------------ queue
 
-Result<std::vector<Job>> OrchestratorClient::ClaimJobs(const std::string& worker_id, int max_jobs, Duration lease) {
+Result<std::vector<Job>> OrchestratorClient::ClaimJobs(const ClaimHolder& holder, int max_jobs,
+                                                       Duration lease) {
   const int n = std::min(max_jobs, kMaxJobsPerRequest);
-  const std::string body = "{\"worker_id\":" + JsonQuote(worker_id) + ",\"max_jobs\":" + std::to_string(n) +
-                           ",\"lease_seconds\":" + Seconds(lease) + "}";
+  const std::chrono::milliseconds wait = impl_->claim_wait();
+  std::string body = "{\"worker_id\":" + JsonQuote(holder.worker_id) + ",\"max_jobs\":" + std::to_string(n) +
+                     ",\"lease_seconds\":" + Seconds(lease) +
+                     ",\"protocol\":" + std::to_string(kWorkerProtocolVersion);
+  if (wait.count() > 0) body += ",\"wait_seconds\":" + Seconds(wait);
+  body += "}";
   rapidjson::Document doc;
-  if (Status s = impl_->Call("POST", kClaimPath, body, &doc); !s.ok()) {
+  if (Status s = impl_->Call("POST", kClaimPath, body, &doc, wait); !s.ok()) {
     // No such route: not an `evolve serve`, or one without the worker
     // protocol. Retrying would not help.
     if (s.code() == StatusCode::kNotFound) {
@@ -147,40 +171,54 @@ Result<std::vector<Job>> OrchestratorClient::ClaimJobs(const std::string& worker
   if (jobs == doc.MemberEnd() || !jobs->value.IsArray()) {
     return InternalError("orchestrator " + url() + ": POST /jobs/claim: the reply has no \"jobs\" array");
   }
+  std::string token;
+  if (auto t = doc.FindMember("claim_token"); t != doc.MemberEnd() && t->value.IsString()) {
+    token = t->value.GetString();
+  } else if (!jobs->value.Empty()) {
+    // A server of protocol 1 only: its claims are fenced by the worker id.
+    Log(LogLevel::kDebug, "the orchestrator's claim has no claim token (worker protocol 1)");
+  }
   std::vector<Job> out;
   for (const rapidjson::Value& v : jobs->value.GetArray()) {
     const std::string text = Serialize(v);
     auto job = JobFromJson(text);
     if (!job.ok()) {
       // Its lease will run out and the orchestrator will hand it out again.
-      return InternalError("orchestrator " + url() + ": POST /jobs/claim: a claimed job does not parse: " +
-                           job.status().message());
+      return InternalError("orchestrator " + url() +
+                           ": POST /jobs/claim: a claimed job does not parse: " + job.status().message());
     }
+    job->claim_token = token;
     out.push_back(std::move(*job));
   }
   return out;
 }
 
-Status OrchestratorClient::HeartbeatJob(const std::string& job_id, const std::string& worker_id, Duration lease) {
-  const std::string body = "{\"worker_id\":" + JsonQuote(worker_id) + ",\"lease_seconds\":" + Seconds(lease) + "}";
+Status OrchestratorClient::HeartbeatJob(const std::string& job_id, const ClaimHolder& holder,
+                                        Duration lease) {
+  const std::string body = "{\"worker_id\":" + JsonQuote(holder.worker_id) +
+                           ",\"lease_seconds\":" + Seconds(lease) + TokenField(holder) + "}";
   return impl_->Call("POST", JobPath(job_id, kHeartbeat), body, nullptr);
 }
 
-Status OrchestratorClient::CompleteJob(const std::string& job_id, const std::string& worker_id,
+Status OrchestratorClient::CompleteJob(const std::string& job_id, const ClaimHolder& holder,
                                        const SimulationResult& result) {
   JobOutcome outcome;
   outcome.result = result;
+  outcome.claim_token = holder.claim_token;
   return impl_->Call("POST", JobPath(job_id, kComplete),
-                     "{\"worker_id\":" + JsonQuote(worker_id) + "," + OutcomeFields(outcome) + "}", nullptr);
+                     "{\"worker_id\":" + JsonQuote(holder.worker_id) + "," + OutcomeFields(outcome) + "}",
+                     nullptr);
 }
 
-Status OrchestratorClient::FailJob(const std::string& job_id, const std::string& worker_id, const std::string& error,
-                                   bool retryable) {
+Status OrchestratorClient::FailJob(const std::string& job_id, const ClaimHolder& holder,
+                                   const std::string& error, bool retryable) {
   JobOutcome outcome;
   outcome.error = error;
   outcome.retryable = retryable;
+  outcome.claim_token = holder.claim_token;
   return impl_->Call("POST", JobPath(job_id, kComplete),
-                     "{\"worker_id\":" + JsonQuote(worker_id) + "," + OutcomeFields(outcome) + "}", nullptr);
+                     "{\"worker_id\":" + JsonQuote(holder.worker_id) + "," + OutcomeFields(outcome) + "}",
+                     nullptr);
 }
 
 Result<std::vector<Status>> OrchestratorClient::FinishJobs(const std::string& worker_id,
@@ -205,7 +243,8 @@ Result<std::vector<Status>> OrchestratorClient::FinishJobs(const std::string& wo
     }
     auto results = doc.FindMember("results");
     if (results == doc.MemberEnd() || !results->value.IsArray() || results->value.Size() != end - start) {
-      return InternalError("orchestrator " + url() + ": POST /jobs/finish: the reply's \"results\" do not match the " +
+      return InternalError("orchestrator " + url() +
+                           ": POST /jobs/finish: the reply's \"results\" do not match the " +
                            std::to_string(end - start) + " outcomes sent");
     }
     for (const rapidjson::Value& r : results->value.GetArray()) {
@@ -226,14 +265,15 @@ Result<std::vector<Status>> OrchestratorClient::FinishJobs(const std::string& wo
           StatusCodeNamed(named ? code->value.GetString() : "").value_or(StatusCode::kInternal),
           "orchestrator " + url() + ": " +
               (message != error->value.MemberEnd() && message->value.IsString() ? message->value.GetString()
-                                                                                 : Serialize(error->value)));
+                                                                                : Serialize(error->value)));
     }
   }
   return statuses;
 }
 
-Status OrchestratorClient::ReleaseJob(const std::string& job_id, const std::string& worker_id) {
-  return impl_->Call("POST", JobPath(job_id, kRelease), "{\"worker_id\":" + JsonQuote(worker_id) + "}", nullptr);
+Status OrchestratorClient::ReleaseJob(const std::string& job_id, const ClaimHolder& holder) {
+  return impl_->Call("POST", JobPath(job_id, kRelease),
+                     "{\"worker_id\":" + JsonQuote(holder.worker_id) + TokenField(holder) + "}", nullptr);
 }
 
 int64_t OrchestratorClient::Subscribe(std::function<void(const QueueEvent&)>) { return impl_->NextHandle(); }
@@ -249,8 +289,8 @@ Status OrchestratorClient::RegisterWorker(const WorkerInfo& worker) {
 
 Status OrchestratorClient::WorkerHeartbeat(const std::string& worker_id,
                                            const std::vector<std::string>& current_jobs) {
-  return impl_->Call("POST", WorkerPath(worker_id, kHeartbeat), "{\"current_jobs\":" + ToJson(current_jobs) + "}",
-                     nullptr);
+  return impl_->Call("POST", WorkerPath(worker_id, kHeartbeat),
+                     "{\"current_jobs\":" + ToJson(current_jobs) + "}", nullptr);
 }
 
 Status OrchestratorClient::DeregisterWorker(const std::string& worker_id) {

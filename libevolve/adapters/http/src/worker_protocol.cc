@@ -2,9 +2,14 @@
 // own operation, so claims, leases and fencing are exactly the store's.
 #include "evolve/http/worker_protocol.h"
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -14,6 +19,7 @@
 #include "evolve/http/json_body.h"
 #include "evolve/json.h"
 #include "evolve/log.h"
+#include "evolve/validation.h"
 #include "evolve/worker.h"
 #include "worker_protocol_wire.h"
 
@@ -22,14 +28,70 @@ namespace {
 
 using namespace internal;  // NOLINT: the wire's paths and patterns
 
+// What wakes waiting claims: the queue's kJobsAvailable events. Shared with
+// the queue's listener, which may outlive the routes (`evolve serve` closes
+// its store before its server), so the listener never points at a freed
+// Protocol; the subscription is never cancelled for the same reason (the
+// store may be gone when the routes are), and costs one call per event.
+struct Wakeup {
+  std::mutex mu;
+  std::condition_variable work;
+  uint64_t epoch = 0;  // events seen; guarded by mu
+
+  void Notify() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      ++epoch;
+    }
+    work.notify_all();
+  }
+  uint64_t Epoch() {
+    std::lock_guard<std::mutex> lock(mu);
+    return epoch;
+  }
+  // Until an event after `seen`, or `until`.
+  void WaitForWork(uint64_t seen, std::chrono::steady_clock::time_point until) {
+    std::unique_lock<std::mutex> lock(mu);
+    work.wait_until(lock, until, [&] { return epoch != seen; });
+  }
+};
+
 struct Protocol {
-  WorkerProtocolBackend backend;
-  WorkerProtocolHooks hooks;
+  Protocol(WorkerProtocolBackend b, WorkerProtocolHooks h, WorkerProtocolOptions o)
+      : backend(b), hooks(std::move(h)), options(o), wakeup(std::make_shared<Wakeup>()) {
+    // Waiting claims are woken by the queue's events (this process's, and
+    // other processes' through the store's own channel, e.g. PostgreSQL
+    // LISTEN); they also poll every kClaimPoll in case one was missed.
+    backend.queue.Subscribe([w = wakeup](const QueueEvent& e) {
+      if (e.kind == QueueEvent::Kind::kJobsAvailable) w->Notify();
+    });
+  }
 
   void Told(const JobOutcome& outcome, const Status& written) const {
     if (hooks.on_outcome) hooks.on_outcome(outcome, written);
   }
+
+  WorkerProtocolBackend backend;
+  WorkerProtocolHooks hooks;
+  const WorkerProtocolOptions options;
+  const std::shared_ptr<Wakeup> wakeup;
+  std::atomic<int> waiting{0};  // claims waiting for work now
 };
+
+constexpr std::chrono::milliseconds kClaimPoll{1000};
+
+constexpr char kTokensRequired[] =
+    "is required: this server requires claim tokens (worker protocol 2, evolve serve "
+    "--require-claim-tokens); upgrade evolve-worker";
+
+// claim_token: the secret of the claim, required when the server requires
+// tokens. Empty when not given.
+std::string ClaimToken(const Protocol& p, JsonBody& body) {
+  std::optional<std::string> token = body.String("claim_token");
+  if (p.options.require_claim_tokens && token.value_or("").empty())
+    body.AddError("claim_token", kTokensRequired);
+  return token.value_or("");
+}
 
 Duration LeaseOf(std::optional<double> seconds) {
   return std::chrono::duration_cast<Duration>(
@@ -65,7 +127,14 @@ JobOutcome ReadOutcome(JsonBody& body) {
       std::vector<FieldError> errors;
       auto parsed = SimulationResultFromJson(*result, &errors);
       if (parsed.ok()) {
-        outcome.result = std::move(*parsed);
+        // In range too (trade_count >= 0, win_rate in [0, 1], ...): a
+        // result out of range is refused whole, and nothing is stored.
+        std::vector<FieldError> range = SimulationResultErrors(*parsed);
+        if (range.empty()) {
+          outcome.result = std::move(*parsed);
+        } else {
+          body.AddNested("result", range);
+        }
       } else {
         if (errors.empty()) errors.push_back({"", parsed.status().message()});
         body.AddNested("result", errors);
@@ -113,35 +182,76 @@ void MarkSeen(WorkerRegistry& registry, const std::string& worker_id, const std:
 }
 
 void PostClaim(Protocol& p, const Request& req, Response& res) {
-  JsonBody body(req.body, {"worker_id", "max_jobs", "lease_seconds"});
+  JsonBody body(req.body, {"worker_id", "max_jobs", "lease_seconds", "protocol", "wait_seconds"});
   const std::string worker_id = WorkerId(body);
   const int64_t max_jobs = body.Int("max_jobs", 1, kMaxJobsPerRequest).value_or(1);
   const Duration lease = LeaseOf(ReadLease(body));
+  const std::optional<int64_t> version =
+      body.Int("protocol", kOldestWorkerProtocolVersion, kWorkerProtocolVersion);
+  const double wait_seconds = body.Number("wait_seconds", 0, kMaxClaimWaitSeconds).value_or(0);
+  const bool tokens = version.value_or(1) >= 2;
+  if (p.options.require_claim_tokens && !tokens) {
+    body.AddError("protocol", std::string("must be ") + std::to_string(kWorkerProtocolVersion) +
+                                  " (claim tokens) " + kTokensRequired);
+  }
   if (body.SendErrors(res)) return;
-  auto jobs = p.backend.queue.ClaimJobs(worker_id, static_cast<int>(max_jobs), lease);
+  // The claim's secret: made here, stored with each job, sent to this
+  // claimer alone (never listed, logged or counted).
+  const ClaimHolder holder = tokens ? ClaimHolder(worker_id, NewClaimToken()) : ClaimHolder(worker_id);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                             std::chrono::duration<double>(wait_seconds));
+  bool counted = false;  // one of p.waiting
+  Result<std::vector<Job>> jobs = std::vector<Job>();
+  while (true) {
+    const uint64_t seen = p.wakeup->Epoch();
+    jobs = p.backend.queue.ClaimJobs(holder, static_cast<int>(max_jobs), lease);
+    if (!jobs.ok() || !jobs->empty()) break;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) break;
+    if (!counted) {
+      if (p.waiting.fetch_add(1) >= p.options.max_waiting_claims) {
+        p.waiting.fetch_sub(1);
+        break;  // enough claims wait already: this one is answered at once
+      }
+      counted = true;
+      // A worker claims when it holds nothing: its entry must not go on
+      // listing the jobs of its last claim while it waits.
+      MarkSeen(p.backend.registry, worker_id, {});
+    }
+    p.wakeup->WaitForWork(seen, std::min(deadline, now + kClaimPoll));
+  }
+  if (counted) p.waiting.fetch_sub(1);
   if (!jobs.ok()) return SendStatus(res, jobs.status());
   MarkSeen(p.backend.registry, worker_id, *jobs);
   if (p.hooks.on_claim) p.hooks.on_claim(worker_id, jobs->size());
-  if (jobs->empty()) return SendJson(res, 200, R"({"status":"no_jobs","jobs":[]})");
-  SendJson(res, 200, "{\"status\":\"claimed\",\"jobs\":" + JobsArray(*jobs) + "}");
+  const std::string version_field =
+      tokens ? ",\"protocol\":" + std::to_string(kWorkerProtocolVersion) : std::string();
+  if (jobs->empty()) return SendJson(res, 200, "{\"status\":\"no_jobs\"" + version_field + ",\"jobs\":[]}");
+  const std::string token_field =
+      tokens ? ",\"claim_token\":" + JsonQuote(holder.claim_token) : std::string();
+  SendJson(res, 200,
+           "{\"status\":\"claimed\"" + version_field + token_field + ",\"jobs\":" + JobsArray(*jobs) + "}");
 }
 
 void PostJobHeartbeat(Protocol& p, const Request& req, Response& res) {
   const std::string& job_id = req.matches[1];
-  JsonBody body(req.body, {"worker_id", "lease_seconds"});
+  JsonBody body(req.body, {"worker_id", "lease_seconds", "claim_token"});
   const std::string worker_id = WorkerId(body);
   const Duration lease = LeaseOf(ReadLease(body));
+  const std::string token = ClaimToken(p, body);
   if (body.SendErrors(res)) return;
-  Status s = p.backend.queue.HeartbeatJob(job_id, worker_id, lease);
+  Status s = p.backend.queue.HeartbeatJob(job_id, {worker_id, token}, lease);
   if (!s.ok()) return SendStatus(res, s);
   SendDone(res, "ok", "job_id", job_id);
 }
 
 void PostComplete(Protocol& p, const Request& req, Response& res) {
   const std::string& job_id = req.matches[1];
-  JsonBody body(req.body, {"worker_id", "success", "result", "error", "retryable"});
+  JsonBody body(req.body, {"worker_id", "success", "result", "error", "retryable", "claim_token"});
   const std::string worker_id = WorkerId(body);
   JobOutcome outcome = ReadOutcome(body);
+  outcome.claim_token = ClaimToken(p, body);
   if (body.SendErrors(res)) return;
   outcome.job_id = job_id;
   auto written = p.backend.queue.FinishJobs(worker_id, {outcome});
@@ -155,10 +265,11 @@ void PostComplete(Protocol& p, const Request& req, Response& res) {
 
 void PostRelease(Protocol& p, const Request& req, Response& res) {
   const std::string& job_id = req.matches[1];
-  JsonBody body(req.body, {"worker_id"});
+  JsonBody body(req.body, {"worker_id", "claim_token"});
   const std::string worker_id = WorkerId(body);
+  const std::string token = ClaimToken(p, body);
   if (body.SendErrors(res)) return;
-  Status s = p.backend.queue.ReleaseJob(job_id, worker_id);
+  Status s = p.backend.queue.ReleaseJob(job_id, {worker_id, token});
   if (!s.ok()) return SendStatus(res, s);
   SendDone(res, "released", "job_id", job_id);
 }
@@ -174,10 +285,11 @@ void PostFinish(Protocol& p, const Request& req, Response& res) {
                                     std::to_string(items->size()));
     } else {
       for (size_t i = 0; i < items->size(); ++i) {
-        JsonBody item((*items)[i], {"job_id", "success", "result", "error", "retryable"});
+        JsonBody item((*items)[i], {"job_id", "success", "result", "error", "retryable", "claim_token"});
         std::optional<std::string> job_id = item.String("job_id", /*required=*/true);
         if (job_id.has_value() && job_id->empty()) item.AddError("job_id", "must not be empty");
         JobOutcome outcome = ReadOutcome(item);
+        outcome.claim_token = ClaimToken(p, item);
         outcome.job_id = job_id.value_or("");
         body.AddNested("outcomes[" + std::to_string(i) + "]", item.errors());
         outcomes.push_back(std::move(outcome));
@@ -216,6 +328,21 @@ void GetWorkers(Protocol& p, const Request&, Response& res) {
     out += (i > 0 ? "," : "") + json + ",\"live\":" + (IsWorkerLive(w, now) ? "true" : "false") + "}";
   }
   SendJson(res, 200, out + "],\"count\":" + std::to_string(workers->size()) + "}");
+}
+
+void GetProtocol(Protocol& p, const Request&, Response& res) {
+  std::string versions = "[";
+  for (int v = p.options.require_claim_tokens ? 2 : kOldestWorkerProtocolVersion; v <= kWorkerProtocolVersion;
+       ++v) {
+    versions += (versions.size() > 1 ? "," : "") + std::to_string(v);
+  }
+  char wait[32];
+  std::snprintf(wait, sizeof wait, "%g", kMaxClaimWaitSeconds);
+  SendJson(res, 200,
+           "{\"current\":" + std::to_string(kWorkerProtocolVersion) + ",\"versions\":" + versions +
+               "],\"claim_tokens_required\":" + (p.options.require_claim_tokens ? "true" : "false") +
+               ",\"max_wait_seconds\":" + wait +
+               ",\"max_jobs_per_request\":" + std::to_string(kMaxJobsPerRequest) + "}");
 }
 
 void PostRegister(Protocol& p, const Request& req, Response& res) {
@@ -270,8 +397,8 @@ void GetArtifact(Protocol& p, const Request& req, Response& res) {
 }  // namespace
 
 void RegisterWorkerProtocolRoutes(HttpServer& server, WorkerProtocolBackend backend,
-                                  WorkerProtocolHooks hooks) {
-  auto protocol = std::make_shared<Protocol>(Protocol{backend, std::move(hooks)});
+                                  WorkerProtocolHooks hooks, WorkerProtocolOptions options) {
+  auto protocol = std::make_shared<Protocol>(backend, std::move(hooks), options);
   constexpr Method kGet = Method::kGet;
   constexpr Method kPost = Method::kPost;
   constexpr Access kProtected = Access::kProtected;
@@ -282,6 +409,7 @@ void RegisterWorkerProtocolRoutes(HttpServer& server, WorkerProtocolBackend back
                         {kPost, JobPattern(kRelease), kProtected, &PostRelease, kFrequent},
                         {kPost, kFinishPath, kProtected, &PostFinish, kFrequent},
                         {kGet, kWorkersPath, Access::kPublic, &GetWorkers},
+                        {kGet, kProtocolPath, Access::kPublic, &GetProtocol},
                         {kPost, kRegisterPath, kProtected, &PostRegister, kFrequent},
                         {kPost, WorkerPattern(kHeartbeat), kProtected, &PostWorkerHeartbeat, kFrequent},
                         {kPost, WorkerPattern(kDeregister), kProtected, &PostDeregister, kFrequent},

@@ -16,6 +16,7 @@ inline constexpr char kClaimPath[] = "/jobs/claim";
 inline constexpr char kFinishPath[] = "/jobs/finish";
 inline constexpr char kWorkersPath[] = "/workers";
 inline constexpr char kRegisterPath[] = "/workers/register";
+inline constexpr char kProtocolPath[] = "/workers/protocol";
 
 // What may be done to one job (/jobs/{id}/<action>) or one worker
 // (/workers/{id}/<action>).
@@ -41,10 +42,13 @@ inline constexpr char kArtifactPattern[] = "/artifacts/(.+)";
 // `"success":true,"result":{...}` or `"success":false,"error":"...",
 // "retryable":b`: an outcome's fields in the body of /jobs/{id}/complete
 // and in each element of /jobs/finish's outcomes.
+// With the outcome's claim_token when it has one (protocol 2).
 inline std::string OutcomeFields(const JobOutcome& outcome) {
-  if (outcome.result.has_value()) return "\"success\":true,\"result\":" + ToJson(*outcome.result);
+  const std::string token =
+      outcome.claim_token.empty() ? std::string() : ",\"claim_token\":" + JsonQuote(outcome.claim_token);
+  if (outcome.result.has_value()) return "\"success\":true,\"result\":" + ToJson(*outcome.result) + token;
   return "\"success\":false,\"error\":" + JsonQuote(outcome.error) +
-         ",\"retryable\":" + (outcome.retryable ? "true" : "false");
+         ",\"retryable\":" + (outcome.retryable ? "true" : "false") + token;
 }
 
 }  // namespace evolve::http::internal

@@ -108,7 +108,7 @@ class PostgresStore final : public Store {
 
   // Why a fenced UPDATE of `job_id` by `worker_id` matched nothing:
   // kNotFound, or kAborted in CheckLeaseHolder's words.
-  Status Refusal(pqxx::work& tx, const std::string& job_id, const std::string& worker_id) const;
+  Status Refusal(pqxx::work& tx, const std::string& job_id, const ClaimHolder& holder) const;
 
   // CompleteJob / FailJob / FinishJobs: one transaction for all outcomes.
   Result<std::vector<Status>> Finish(const std::string& worker_id, const std::vector<JobOutcome>& outcomes);

@@ -128,7 +128,8 @@ const std::string& JobColumns() {
   static const std::string columns =
       "id, batch_id, run_id, model_id, generation, priority, status, params::text, result::text, error, "
       "worker_id, attempts, max_attempts, " +
-      Micros("lease_until") + ", " + Micros("created_at") + ", " + Micros("updated_at");
+      Micros("lease_until") + ", " + Micros("created_at") + ", " + Micros("updated_at") +
+      ", deaths, claim_token";
   return columns;
 }
 
@@ -229,7 +230,7 @@ Result<Job> RowReader::ReadJob(const pqxx::row& row) const {
                             ReadDoc(View(row, 8), &SimulationResultFromJson, "priority_jobs", job.id));
   }
   ReadColumns(row, 9, job.error, job.worker_id, job.attempts, job.max_attempts, job.lease_until,
-              job.created_at, job.updated_at);
+              job.created_at, job.updated_at, job.deaths, job.claim_token);
   return job;
 }
 

@@ -106,7 +106,7 @@ const std::string& WorkerColumns();
 // tables have the same columns: a job moves from one to the other whole).
 inline constexpr const char* kJobTableColumns =
     "id, batch_id, run_id, model_id, generation, priority, status, params, result, error, worker_id, "
-    "attempts, max_attempts, lease_until, created_at, updated_at";
+    "attempts, max_attempts, lease_until, created_at, updated_at, claim_token, deaths";
 
 // ------------------------------------------------------------------- rows
 

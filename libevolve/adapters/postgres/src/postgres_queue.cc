@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <functional>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -28,23 +30,26 @@ constexpr const char* kFinishStatement = "evolve_finish";
 std::vector<PreparedStatement> QueueStatements() {
   std::string claim =
       "UPDATE job_queue SET status = 'RUNNING', worker_id = $1, attempts = attempts + 1, "
-      "lease_until = now() + $2::bigint * interval '1 microsecond', updated_at = now() "
+      "lease_until = now() + $2::bigint * interval '1 microsecond', updated_at = now(), claim_token = $4 "
       "WHERE ctid = ANY(ARRAY(SELECT ctid FROM job_queue WHERE status <> 'RUNNING' "
       "ORDER BY priority DESC, created_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)) AND status <> 'RUNNING' "
       "RETURNING id, batch_id, run_id, model_id, generation, priority, status, params, result, error, "
       "worker_id, attempts, max_attempts, " +
-      FloatMicros("lease_until") + ", " + FloatMicros("created_at") + ", " + FloatMicros("updated_at");
+      FloatMicros("lease_until") + ", " + FloatMicros("created_at") + ", " + FloatMicros("updated_at") +
+      ", deaths, claim_token";
   std::string finish =
       "WITH input AS (SELECT * FROM unnest($2::text[], string_to_array($3, E'\\x1e', 'null'), "
-      "  $4::text[], $5::boolean[]) "
-      "  AS i (job_id, result, error, retryable)), "
+      "  $4::text[], $5::boolean[], $6::text[]) "
+      "  AS i (job_id, result, error, retryable, claim_token)), "
       "retried AS (UPDATE job_queue AS j SET status = 'PENDING', error = i.error, worker_id = '', "
-      "  lease_until = NULL, updated_at = now() "
+      "  lease_until = NULL, updated_at = now(), claim_token = '' "
       "  FROM input AS i WHERE j.id = i.job_id AND j.worker_id = $1 AND j.status = 'RUNNING' "
+      "  AND j.claim_token = i.claim_token "
       "  AND i.result IS NULL AND i.retryable AND j.attempts < j.max_attempts "
       "  RETURNING j.id, j.status, j.run_id, j.batch_id), "
       "ended AS (DELETE FROM job_queue AS j USING input AS i "
       "  WHERE j.id = i.job_id AND j.worker_id = $1 AND j.status = 'RUNNING' "
+      "  AND j.claim_token = i.claim_token "
       "  AND NOT (i.result IS NULL AND i.retryable AND j.attempts < j.max_attempts) "
       "  RETURNING j.*, i.result AS new_result, i.error AS new_error), "
       "finished AS (INSERT INTO priority_jobs (" +
@@ -52,7 +57,7 @@ std::vector<PreparedStatement> QueueStatements() {
       ") SELECT id, batch_id, run_id, model_id, generation, priority, "
       "  CASE WHEN new_result IS NOT NULL THEN 'COMPLETED' ELSE 'FAILED' END, params, "
       "  COALESCE(new_result, result), CASE WHEN new_result IS NOT NULL THEN '' ELSE new_error END, "
-      "  worker_id, attempts, max_attempts, NULL, created_at, now() FROM ended "
+      "  worker_id, attempts, max_attempts, NULL, created_at, now(), '', deaths FROM ended "
       "  RETURNING id, status, run_id, batch_id), "
       "done AS (SELECT * FROM finished UNION ALL SELECT * FROM retried), "
       "counted AS (UPDATE workers SET "
@@ -120,9 +125,8 @@ Result<int> PostgresStore::EnqueueBatch(const std::string& batch_id, const std::
   });
 }
 
-Result<std::vector<Job>> PostgresStore::ClaimJobs(const std::string& worker_id, int max_jobs,
-                                                  Duration lease) {
-  EVOLVE_RETURN_IF_ERROR(ValidateClaim(worker_id, max_jobs, lease));
+Result<std::vector<Job>> PostgresStore::ClaimJobs(const ClaimHolder& holder, int max_jobs, Duration lease) {
+  EVOLVE_RETURN_IF_ERROR(ValidateClaim(holder, max_jobs, lease));
   const int64_t lease_micros = std::chrono::duration_cast<std::chrono::microseconds>(lease).count();
   return pool_.Transact([&](pqxx::work& tx) -> Result<std::vector<Job>> {
     // The claim index walks live jobs in claim order, passing over the
@@ -147,7 +151,8 @@ Result<std::vector<Job>> PostgresStore::ClaimJobs(const std::string& worker_id, 
     // Times are read with date_part (double precision, rounded back to whole
     // microseconds: exact for any date a job has) rather than the exact
     // numeric of extract(), which cost more than a tenth of the claim.
-    const pqxx::result rows = tx.exec_prepared(kClaimStatement, worker_id, lease_micros, max_jobs);
+    const pqxx::result rows =
+        tx.exec_prepared(kClaimStatement, holder.worker_id, lease_micros, max_jobs, holder.claim_token);
     EVOLVE_ASSIGN_OR_RETURN(std::vector<Job> read, rows_.ReadAll(rows, &RowReader::ReadJob));
     // RETURNING has no order: put the jobs back in claim order, sorting
     // their positions and moving each job once.
@@ -167,15 +172,16 @@ Result<std::vector<Job>> PostgresStore::ClaimJobs(const std::string& worker_id, 
   });
 }
 
-Status PostgresStore::Refusal(pqxx::work& tx, const std::string& job_id, const std::string& worker_id) const {
+Status PostgresStore::Refusal(pqxx::work& tx, const std::string& job_id, const ClaimHolder& holder) const {
+  const std::string& worker_id = holder.worker_id;
   const pqxx::result rows = tx.exec_params(
-      "SELECT status, worker_id FROM job_queue WHERE id = $1 UNION ALL "
-      "SELECT status, worker_id FROM priority_jobs WHERE id = $1",
+      "SELECT status, worker_id, claim_token FROM job_queue WHERE id = $1 UNION ALL "
+      "SELECT status, worker_id, claim_token FROM priority_jobs WHERE id = $1",
       job_id);
   if (rows.empty()) return NotFoundError("job " + job_id + " not found");
   EVOLVE_ASSIGN_OR_RETURN(const JobStatus status,
                           rows_.ReadStatus(rows[0], 0, &ParseJobStatus, "priority_jobs", job_id));
-  Status refusal = CheckLeaseHolder(job_id, worker_id, status, Text(rows[0], 1));
+  Status refusal = CheckLeaseHolder(job_id, holder, status, Text(rows[0], 1), Text(rows[0], 2));
   if (refusal.ok()) {
     // Held by this worker now, though the fenced write found it otherwise:
     // another call of the same worker changed it in between.
@@ -185,16 +191,17 @@ Status PostgresStore::Refusal(pqxx::work& tx, const std::string& job_id, const s
   return refusal;
 }
 
-Status PostgresStore::HeartbeatJob(const std::string& job_id, const std::string& worker_id, Duration lease) {
+Status PostgresStore::HeartbeatJob(const std::string& job_id, const ClaimHolder& holder, Duration lease) {
   if (lease <= Duration::zero()) return InvalidArgumentError("lease: must be positive");
   const int64_t lease_micros = std::chrono::duration_cast<std::chrono::microseconds>(lease).count();
   return pool_.Transact([&](pqxx::work& tx) -> Status {
     const pqxx::result updated = tx.exec_params(
         "UPDATE job_queue SET lease_until = now() + $3::bigint * interval '1 microsecond', "
-        "updated_at = now() WHERE id = $1 AND worker_id = $2 AND status = 'RUNNING' RETURNING 1",
-        job_id, worker_id, lease_micros);
+        "updated_at = now() WHERE id = $1 AND worker_id = $2 AND status = 'RUNNING' AND claim_token = $4 "
+        "RETURNING 1",
+        job_id, holder.worker_id, lease_micros, holder.claim_token);
     if (!updated.empty()) return Status::Ok();
-    return Refusal(tx, job_id, worker_id);
+    return Refusal(tx, job_id, holder);
   });
 }
 
@@ -219,7 +226,7 @@ Result<std::vector<Status>> PostgresStore::Finish(const std::string& worker_id,
   constexpr char kResultSeparator = '\x1e';  // as in the statement below
   constexpr const char* kNoResult = "null";
   struct Chunk {
-    std::string ids, results, errors, retryables;
+    std::string ids, results, errors, retryables, claim_tokens;
   };
   std::vector<Chunk> chunks;
   for (size_t first = 0; first < firsts.size(); first += kFinishChunk) {
@@ -248,6 +255,7 @@ Result<std::vector<Status>> PostgresStore::Finish(const std::string& worker_id,
     chunk.errors = ArrayOf(part, [](const JobOutcome* o) { return o->error; });
     chunk.retryables =
         ArrayOf(part, [](const JobOutcome* o) { return std::string(o->retryable ? "t" : "f"); });
+    chunk.claim_tokens = ArrayOf(part, [](const JobOutcome* o) { return o->claim_token; });
     chunks.push_back(std::move(chunk));
   }
   std::vector<Status> statuses;
@@ -262,7 +270,7 @@ Result<std::vector<Status>> PostgresStore::Finish(const std::string& worker_id,
       // moves the job from job_queue to priority_jobs, COMPLETED or FAILED;
       // and the worker's counters are updated in the same statement.
       const pqxx::result done = tx.exec_prepared(kFinishStatement, worker_id, chunk.ids, chunk.results,
-                                                 chunk.errors, chunk.retryables);
+                                                 chunk.errors, chunk.retryables, chunk.claim_tokens);
       for (const pqxx::row& row : done) {
         written_rows.emplace(Text(row, 0),
                              std::array<std::string, 3>{Text(row, 1), Text(row, 2), Text(row, 3)});
@@ -283,7 +291,7 @@ Result<std::vector<Status>> PostgresStore::Finish(const std::string& worker_id,
         continue;
       }
       // Refused alone (not held, or a repeat); the others are still written.
-      statuses.push_back(Refusal(tx, o.job_id, worker_id));
+      statuses.push_back(Refusal(tx, o.job_id, ClaimHolder(worker_id, o.claim_token)));
       const StatusCode code = statuses.back().code();
       if (code != StatusCode::kAborted && code != StatusCode::kNotFound) return statuses.back();
     }
@@ -293,22 +301,24 @@ Result<std::vector<Status>> PostgresStore::Finish(const std::string& worker_id,
   return statuses;
 }
 
-Status PostgresStore::CompleteJob(const std::string& job_id, const std::string& worker_id,
+Status PostgresStore::CompleteJob(const std::string& job_id, const ClaimHolder& holder,
                                   const SimulationResult& result) {
   JobOutcome outcome;
   outcome.job_id = job_id;
   outcome.result = result;
-  EVOLVE_ASSIGN_OR_RETURN(std::vector<Status> statuses, Finish(worker_id, {outcome}));
+  outcome.claim_token = holder.claim_token;
+  EVOLVE_ASSIGN_OR_RETURN(std::vector<Status> statuses, Finish(holder.worker_id, {outcome}));
   return statuses.front();
 }
 
-Status PostgresStore::FailJob(const std::string& job_id, const std::string& worker_id,
-                              const std::string& error, bool retryable) {
+Status PostgresStore::FailJob(const std::string& job_id, const ClaimHolder& holder, const std::string& error,
+                              bool retryable) {
   JobOutcome outcome;
   outcome.job_id = job_id;
   outcome.error = error;
   outcome.retryable = retryable;
-  EVOLVE_ASSIGN_OR_RETURN(std::vector<Status> statuses, Finish(worker_id, {outcome}));
+  outcome.claim_token = holder.claim_token;
+  EVOLVE_ASSIGN_OR_RETURN(std::vector<Status> statuses, Finish(holder.worker_id, {outcome}));
   return statuses.front();
 }
 
@@ -318,57 +328,106 @@ Result<std::vector<Status>> PostgresStore::FinishJobs(const std::string& worker_
   return Finish(worker_id, outcomes);
 }
 
-Status PostgresStore::ReleaseJob(const std::string& job_id, const std::string& worker_id) {
+Status PostgresStore::ReleaseJob(const std::string& job_id, const ClaimHolder& holder) {
   return Write([&](pqxx::work& tx, std::vector<QueueEvent>* events) -> Status {
     // The worker never ran it, so the claim must not eat into max_attempts.
     const pqxx::result released = tx.exec_params(
         "UPDATE job_queue SET status = 'PENDING', attempts = GREATEST(0, attempts - 1), worker_id = '', "
-        "lease_until = NULL, updated_at = now() WHERE id = $1 AND worker_id = $2 AND status = 'RUNNING' "
+        "claim_token = '', lease_until = NULL, updated_at = now() "
+        "WHERE id = $1 AND worker_id = $2 AND status = 'RUNNING' AND claim_token = $3 "
         "RETURNING run_id, batch_id",
-        job_id, worker_id);
-    if (released.empty()) return Refusal(tx, job_id, worker_id);
+        job_id, holder.worker_id, holder.claim_token);
+    if (released.empty()) return Refusal(tx, job_id, holder);
     AddEvent(events, QueueEvent::Kind::kJobsAvailable, Text(released[0], 0), Text(released[0], 1));
     return Status::Ok();
   });
 }
 
+namespace {
+
+// JobQueue's rule for holder deaths (store.h, kJobDeathLimit), on the
+// RUNNING jobs of `held` (id, run_id, batch_id, worker_id, error, deaths),
+// locked by the caller: deaths + 1, the claim's attempt given back, PENDING
+// again in job_queue, or quarantined: FAILED, moved to priority_jobs, with
+// the evidence. `death` says how the holder died.
+int TakeBackFromDeadHolders(pqxx::work& tx, const pqxx::result& held,
+                            const std::function<std::string(const std::string& worker)>& death,
+                            std::vector<QueueEvent>* events) {
+  if (held.empty()) return 0;
+  std::vector<std::optional<std::string>> ids;
+  std::vector<std::optional<std::string>> statuses;
+  std::vector<std::optional<std::string>> errors;
+  for (const pqxx::row& row : held) {
+    const int deaths = Int(row, 5);
+    const bool quarantined = deaths + 1 >= kJobDeathLimit;
+    ids.push_back(Text(row, 0));
+    statuses.push_back(std::string(quarantined ? "FAILED" : "PENDING"));
+    errors.push_back(HolderDeathError(Text(row, 4), deaths, death(Text(row, 3))));
+    AddEvent(events, quarantined ? QueueEvent::Kind::kJobFinished : QueueEvent::Kind::kJobsAvailable,
+             Text(row, 1), Text(row, 2));
+  }
+  // Jobs to retry stay in job_queue, PENDING; quarantined ones move to
+  // priority_jobs, FAILED.
+  tx.exec_params(
+      std::string(
+          "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS u (id, status, error)), "
+          "retried AS (UPDATE job_queue AS j SET status = 'PENDING', error = u.error, worker_id = '', "
+          "  attempts = GREATEST(0, j.attempts - 1), deaths = j.deaths + 1, claim_token = '', "
+          "  lease_until = NULL, updated_at = now() FROM u WHERE j.id = u.id AND u.status = 'PENDING'), "
+          "ended AS (DELETE FROM job_queue AS j USING u WHERE j.id = u.id AND u.status = 'FAILED' "
+          "  RETURNING j.*, u.error AS new_error) "
+          "INSERT INTO priority_jobs (") +
+          kJobTableColumns +
+          ") SELECT id, batch_id, run_id, model_id, generation, priority, 'FAILED', params, result, "
+          "new_error, worker_id, GREATEST(0, attempts - 1), max_attempts, NULL, created_at, now(), '', "
+          "deaths + 1 FROM ended",
+      ArrayOf(ids), ArrayOf(statuses), ArrayOf(errors));
+  return static_cast<int>(held.size());
+}
+
+}  // namespace
+
 Result<int> PostgresStore::ReapExpiredJobs() {
   return Write([&](pqxx::work& tx, std::vector<QueueEvent>* events) -> Result<int> {
-    // Only RUNNING jobs, by lease end: the partial lease index. A job whose
-    // holder is finishing it right now is locked and skipped: the holder
-    // wins, and a later reap sees what it wrote.
+    // Only RUNNING jobs, by lease end. A job whose holder is finishing it
+    // right now is locked and skipped: the holder wins, and a later reap
+    // sees what it wrote.
     const pqxx::result expired = tx.exec(
-        "SELECT id, run_id, batch_id, worker_id, attempts, max_attempts FROM job_queue "
+        "SELECT id, run_id, batch_id, worker_id, error, deaths FROM job_queue "
         "WHERE status = 'RUNNING' AND lease_until < now() ORDER BY lease_until, id FOR UPDATE SKIP LOCKED");
-    if (expired.empty()) return 0;
-    std::vector<std::optional<std::string>> ids;
-    std::vector<std::optional<std::string>> statuses;
-    std::vector<std::optional<std::string>> errors;
-    for (const pqxx::row& row : expired) {
-      const std::string worker = Text(row, 3);
-      const int attempts = Int(row, 4);
-      const bool retry = attempts < Int(row, 5);
-      ids.push_back(Text(row, 0));
-      statuses.push_back(std::string(retry ? "PENDING" : "FAILED"));
-      errors.push_back(retry ? LeaseExpiredMessage(worker) : LeaseExhaustedMessage(attempts, worker));
-      AddEvent(events, retry ? QueueEvent::Kind::kJobsAvailable : QueueEvent::Kind::kJobFinished,
-               Text(row, 1), Text(row, 2));
-    }
-    // Retried jobs stay in job_queue, PENDING; exhausted ones move to
-    // priority_jobs, FAILED.
-    tx.exec_params(
-        std::string(
-            "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS u (id, status, error)), "
-            "retried AS (UPDATE job_queue AS j SET status = 'PENDING', error = u.error, worker_id = '', "
-            "  lease_until = NULL, updated_at = now() FROM u WHERE j.id = u.id AND u.status = 'PENDING'), "
-            "ended AS (DELETE FROM job_queue AS j USING u WHERE j.id = u.id AND u.status = 'FAILED' "
-            "  RETURNING j.*, u.error AS new_error) "
-            "INSERT INTO priority_jobs (") +
+    return TakeBackFromDeadHolders(tx, expired, LeaseExpiredMessage, events);
+  });
+}
+
+Result<int> PostgresStore::ReclaimJobsOfWorker(const std::string& worker_id, const std::string& cause) {
+  if (worker_id.empty()) return InvalidArgumentError("worker_id: must not be empty");
+  return Write([&](pqxx::work& tx, std::vector<QueueEvent>* events) -> Result<int> {
+    // Locked and waited for (not skipped): a holder that is gone finishes
+    // nothing, and a finish in flight of another process wins.
+    const pqxx::result held = tx.exec_params(
+        "SELECT id, run_id, batch_id, worker_id, error, deaths FROM job_queue "
+        "WHERE status = 'RUNNING' AND worker_id = $1 ORDER BY lease_until, id FOR UPDATE",
+        worker_id);
+    return TakeBackFromDeadHolders(
+        tx, held, [&cause](const std::string& worker) { return cause + " (worker " + worker + ")"; }, events);
+  });
+}
+
+Result<int> PostgresStore::RequeueFailedJobs(const std::string& batch_id) {
+  if (batch_id.empty()) return InvalidArgumentError("batch_id: must not be empty");
+  return Write([&](pqxx::work& tx, std::vector<QueueEvent>* events) -> Result<int> {
+    // Finished jobs live in priority_jobs: the FAILED ones move back to
+    // job_queue, PENDING, keeping created_at (their place in claim order).
+    const pqxx::result moved = tx.exec_params(
+        std::string("WITH failed AS (DELETE FROM priority_jobs WHERE batch_id = $1 AND status = 'FAILED' "
+                    "RETURNING *) "
+                    "INSERT INTO job_queue (") +
             kJobTableColumns +
-            ") SELECT id, batch_id, run_id, model_id, generation, priority, 'FAILED', params, result, "
-            "new_error, worker_id, attempts, max_attempts, NULL, created_at, now() FROM ended",
-        ArrayOf(ids), ArrayOf(statuses), ArrayOf(errors));
-    return static_cast<int>(expired.size());
+            ") SELECT id, batch_id, run_id, model_id, generation, priority, 'PENDING', params, NULL, '', "
+            "'', 0, max_attempts, NULL, created_at, now(), '', 0 FROM failed RETURNING run_id",
+        batch_id);
+    if (!moved.empty()) AddEvent(events, QueueEvent::Kind::kJobsAvailable, Text(moved[0], 0), batch_id);
+    return static_cast<int>(moved.size());
   });
 }
 

@@ -63,7 +63,7 @@ constexpr char kRunColumns[] =
     "best_model_id, promoted, promotion_id, stop_reason, error, created_at, updated_at";
 constexpr char kJobColumns[] =
     "id, batch_id, run_id, model_id, generation, priority, status, params, result, error, worker_id, "
-    "attempts, max_attempts, lease_until, created_at, updated_at";
+    "attempts, max_attempts, lease_until, created_at, updated_at, deaths, claim_token";
 constexpr char kFingerprintColumns[] =
     "fingerprint, model_id, spec, hyperparameters, data_options, created_at";
 constexpr char kPromotionColumns[] = "id, doc, hyperparameters, data_options";
@@ -189,13 +189,13 @@ struct SqliteStore::Impl {
     int attempts = 0;
     int max_attempts = 0;
   };
-  Result<Held> Fence(const std::string& job_id, const std::string& worker_id);
+  Result<Held> Fence(const std::string& job_id, const ClaimHolder& holder);
 
   // The writes of CompleteJob / FailJob, fenced. REQUIRES: mu held, in a
   // transaction. A fencing refusal (kAborted, kNotFound) writes nothing.
-  Status CompleteLocked(const std::string& job_id, const std::string& worker_id, const SimulationResult& result,
+  Status CompleteLocked(const std::string& job_id, const ClaimHolder& holder, const SimulationResult& result,
                         TimePoint now, std::vector<QueueEvent>* events);
-  Status FailLocked(const std::string& job_id, const std::string& worker_id, const std::string& error,
+  Status FailLocked(const std::string& job_id, const ClaimHolder& holder, const std::string& error,
                     bool retryable, TimePoint now, std::vector<QueueEvent>* events);
 };
 
@@ -299,9 +299,9 @@ Result<Run> SqliteStore::Impl::ReadRun(const Statement& row) const {
       run.config,
       ReadDoc<EvolutionConfig>(
           row, 2, [](std::string_view j) { return EvolutionConfigFromJson(j); }, "evolution_runs", run.id));
-  row.ReadAll(3, run.config.hyperparameters, run.config.data_options, run.current_generation, run.seed_model_id,
-              run.best_sqn, run.best_model_id, run.promoted, run.promotion_id, run.stop_reason, run.error,
-              run.created_at, run.updated_at);
+  row.ReadAll(3, run.config.hyperparameters, run.config.data_options, run.current_generation,
+              run.seed_model_id, run.best_sqn, run.best_model_id, run.promoted, run.promotion_id,
+              run.stop_reason, run.error, run.created_at, run.updated_at);
   return run;
 }
 
@@ -322,7 +322,7 @@ Result<Job> SqliteStore::Impl::ReadJob(const Statement& row) const {
             row, 8, [](std::string_view j) { return SimulationResultFromJson(j); }, "priority_jobs", job.id));
   }
   row.ReadAll(9, job.error, job.worker_id, job.attempts, job.max_attempts, job.lease_until, job.created_at,
-              job.updated_at);
+              job.updated_at, job.deaths, job.claim_token);
   return job;
 }
 
@@ -397,15 +397,16 @@ Result<Run> SqliteStore::GetRun(const std::string& run_id) {
 
 Result<RunCounts> SqliteStore::CountRuns() {
   return impl_->Read([&]() -> Result<RunCounts> {
-    EVOLVE_ASSIGN_OR_RETURN(Statement select,
-                            impl_->db->Prepare("SELECT status, count(*) FROM evolution_runs GROUP BY status"));
+    EVOLVE_ASSIGN_OR_RETURN(
+        Statement select, impl_->db->Prepare("SELECT status, count(*) FROM evolution_runs GROUP BY status"));
     RunCounts counts;
     while (true) {
       EVOLVE_ASSIGN_OR_RETURN(bool row, select.Step());
       if (!row) return counts;
       RunStatus status;
       const std::string name = select.Text(0);
-      if (!ParseRunStatus(name, &status)) return InternalError("evolution_runs: unknown status '" + name + "'");
+      if (!ParseRunStatus(name, &status))
+        return InternalError("evolution_runs: unknown status '" + name + "'");
       counts.by_status[status] = select.Int64(1);
     }
   });
@@ -728,7 +729,7 @@ Result<int> SqliteStore::EnqueueBatch(const std::string& batch_id, const std::ve
     }
     static const std::string sql =
         Sql({"INSERT INTO priority_jobs (", kJobColumns,
-             ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'PENDING', ?7, NULL, '', '', 0, ?8, NULL, ?9, ?9)"});
+             ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'PENDING', ?7, NULL, '', '', 0, ?8, NULL, ?9, ?9, 0, '')"});
     for (const Job& job : jobs) {
       {
         EVOLVE_ASSIGN_OR_RETURN(Statement insert, db.Prepare(sql));
@@ -755,8 +756,9 @@ Result<int> SqliteStore::EnqueueBatch(const std::string& batch_id, const std::ve
   return inserted;
 }
 
-Result<std::vector<Job>> SqliteStore::ClaimJobs(const std::string& worker_id, int max_jobs, Duration lease) {
-  EVOLVE_RETURN_IF_ERROR(ValidateClaim(worker_id, max_jobs, lease));
+Result<std::vector<Job>> SqliteStore::ClaimJobs(const ClaimHolder& holder, int max_jobs, Duration lease) {
+  EVOLVE_RETURN_IF_ERROR(ValidateClaim(holder, max_jobs, lease));
+  const std::string& worker_id = holder.worker_id;
   const TimePoint now = impl_->Now();
   const TimePoint lease_until = now + std::chrono::duration_cast<std::chrono::microseconds>(lease);
   return impl_->Write([&]() -> Result<std::vector<Job>> {
@@ -779,13 +781,15 @@ Result<std::vector<Job>> SqliteStore::ClaimJobs(const std::string& worker_id, in
     for (Job& job : claimed) {
       job.status = JobStatus::kRunning;
       job.worker_id = worker_id;
+      job.claim_token = holder.claim_token;
       job.attempts += 1;
       job.lease_until = lease_until;
       job.updated_at = now;
-      EVOLVE_ASSIGN_OR_RETURN(Statement update,
-                              db.Prepare("UPDATE priority_jobs SET status = 'RUNNING', worker_id = ?2, "
-                                         "attempts = ?3, lease_until = ?4, updated_at = ?5 WHERE id = ?1"));
-      update.BindAll(job.id, worker_id, job.attempts, lease_until, now);
+      EVOLVE_ASSIGN_OR_RETURN(
+          Statement update,
+          db.Prepare("UPDATE priority_jobs SET status = 'RUNNING', worker_id = ?2, "
+                     "attempts = ?3, lease_until = ?4, updated_at = ?5, claim_token = ?6 WHERE id = ?1"));
+      update.BindAll(job.id, worker_id, job.attempts, lease_until, now, holder.claim_token);
       EVOLVE_RETURN_IF_ERROR(update.Run());
     }
     return claimed;
@@ -793,10 +797,11 @@ Result<std::vector<Job>> SqliteStore::ClaimJobs(const std::string& worker_id, in
 }
 
 Result<SqliteStore::Impl::Held> SqliteStore::Impl::Fence(const std::string& job_id,
-                                                         const std::string& worker_id) {
-  EVOLVE_ASSIGN_OR_RETURN(Statement select,
-                          db->Prepare("SELECT status, worker_id, run_id, batch_id, attempts, max_attempts "
-                                      "FROM priority_jobs WHERE id = ?1"));
+                                                         const ClaimHolder& holder) {
+  EVOLVE_ASSIGN_OR_RETURN(
+      Statement select,
+      db->Prepare("SELECT status, worker_id, run_id, batch_id, attempts, max_attempts, claim_token "
+                  "FROM priority_jobs WHERE id = ?1"));
   select.Bind(1, job_id);
   EVOLVE_ASSIGN_OR_RETURN(bool row, select.Step());
   if (!row) return NotFoundError("job " + job_id + " not found");
@@ -804,7 +809,7 @@ Result<SqliteStore::Impl::Held> SqliteStore::Impl::Fence(const std::string& job_
   if (!ParseJobStatus(select.Text(0), &status)) {
     return Corrupt(path, "priority_jobs", job_id, "unknown status '" + select.Text(0) + "'");
   }
-  EVOLVE_RETURN_IF_ERROR(CheckLeaseHolder(job_id, worker_id, status, select.Text(1)));
+  EVOLVE_RETURN_IF_ERROR(CheckLeaseHolder(job_id, holder, status, select.Text(1), select.Text(6)));
   Held held;
   held.run_id = select.Text(2);
   held.batch_id = select.Text(3);
@@ -813,11 +818,11 @@ Result<SqliteStore::Impl::Held> SqliteStore::Impl::Fence(const std::string& job_
   return held;
 }
 
-Status SqliteStore::HeartbeatJob(const std::string& job_id, const std::string& worker_id, Duration lease) {
+Status SqliteStore::HeartbeatJob(const std::string& job_id, const ClaimHolder& holder, Duration lease) {
   if (lease <= Duration::zero()) return InvalidArgumentError("lease: must be positive");
   const TimePoint now = impl_->Now();
   return impl_->Write([&]() -> Status {
-    EVOLVE_RETURN_IF_ERROR(impl_->Fence(job_id, worker_id).status());
+    EVOLVE_RETURN_IF_ERROR(impl_->Fence(job_id, holder).status());
     EVOLVE_ASSIGN_OR_RETURN(
         Statement update,
         impl_->db->Prepare("UPDATE priority_jobs SET lease_until = ?2, updated_at = ?3 WHERE id = ?1"));
@@ -826,41 +831,46 @@ Status SqliteStore::HeartbeatJob(const std::string& job_id, const std::string& w
   });
 }
 
-Status SqliteStore::Impl::CompleteLocked(const std::string& job_id, const std::string& worker_id,
-                                        const SimulationResult& result, TimePoint now,
-                                        std::vector<QueueEvent>* events) {
-  EVOLVE_ASSIGN_OR_RETURN(const Held held, Fence(job_id, worker_id));
+Status SqliteStore::Impl::CompleteLocked(const std::string& job_id, const ClaimHolder& holder,
+                                         const SimulationResult& result, TimePoint now,
+                                         std::vector<QueueEvent>* events) {
+  const std::string& worker_id = holder.worker_id;
+  EVOLVE_ASSIGN_OR_RETURN(const Held held, Fence(job_id, holder));
   {
-    EVOLVE_ASSIGN_OR_RETURN(Statement update,
-                            db->Prepare("UPDATE priority_jobs SET status = 'COMPLETED', result = ?2, error = '', "
-                                        "lease_until = NULL, updated_at = ?3 WHERE id = ?1"));
+    EVOLVE_ASSIGN_OR_RETURN(
+        Statement update,
+        db->Prepare("UPDATE priority_jobs SET status = 'COMPLETED', result = ?2, error = '', "
+                    "lease_until = NULL, claim_token = '', updated_at = ?3 WHERE id = ?1"));
     update.BindAll(job_id, ToJson(result), now);
     EVOLVE_RETURN_IF_ERROR(update.Run());
   }
-  EVOLVE_ASSIGN_OR_RETURN(Statement count,
-                          db->Prepare("UPDATE workers SET jobs_completed = jobs_completed + 1 WHERE id = ?1"));
+  EVOLVE_ASSIGN_OR_RETURN(
+      Statement count, db->Prepare("UPDATE workers SET jobs_completed = jobs_completed + 1 WHERE id = ?1"));
   count.Bind(1, worker_id);
   EVOLVE_RETURN_IF_ERROR(count.Run());
   AddEvent(events, QueueEvent::Kind::kJobFinished, held.run_id, held.batch_id);
   return Status::Ok();
 }
 
-Status SqliteStore::Impl::FailLocked(const std::string& job_id, const std::string& worker_id,
-                                    const std::string& error, bool retryable, TimePoint now,
-                                    std::vector<QueueEvent>* events) {
-  EVOLVE_ASSIGN_OR_RETURN(const Held held, Fence(job_id, worker_id));
+Status SqliteStore::Impl::FailLocked(const std::string& job_id, const ClaimHolder& holder,
+                                     const std::string& error, bool retryable, TimePoint now,
+                                     std::vector<QueueEvent>* events) {
+  const std::string& worker_id = holder.worker_id;
+  EVOLVE_ASSIGN_OR_RETURN(const Held held, Fence(job_id, holder));
   if (retryable && held.attempts < held.max_attempts) {
-    EVOLVE_ASSIGN_OR_RETURN(Statement update,
-                            db->Prepare("UPDATE priority_jobs SET status = 'PENDING', error = ?2, worker_id = '', "
-                                        "lease_until = NULL, updated_at = ?3 WHERE id = ?1"));
+    EVOLVE_ASSIGN_OR_RETURN(
+        Statement update,
+        db->Prepare("UPDATE priority_jobs SET status = 'PENDING', error = ?2, worker_id = '', "
+                    "lease_until = NULL, claim_token = '', updated_at = ?3 WHERE id = ?1"));
     update.BindAll(job_id, error, now);
     EVOLVE_RETURN_IF_ERROR(update.Run());
     AddEvent(events, QueueEvent::Kind::kJobsAvailable, held.run_id, held.batch_id);
     return Status::Ok();
   }
   {
-    EVOLVE_ASSIGN_OR_RETURN(Statement update, db->Prepare("UPDATE priority_jobs SET status = 'FAILED', error = ?2, "
-                                                          "lease_until = NULL, updated_at = ?3 WHERE id = ?1"));
+    EVOLVE_ASSIGN_OR_RETURN(
+        Statement update, db->Prepare("UPDATE priority_jobs SET status = 'FAILED', error = ?2, "
+                                      "lease_until = NULL, claim_token = '', updated_at = ?3 WHERE id = ?1"));
     update.BindAll(job_id, error, now);
     EVOLVE_RETURN_IF_ERROR(update.Run());
   }
@@ -872,21 +882,21 @@ Status SqliteStore::Impl::FailLocked(const std::string& job_id, const std::strin
   return Status::Ok();
 }
 
-Status SqliteStore::CompleteJob(const std::string& job_id, const std::string& worker_id,
+Status SqliteStore::CompleteJob(const std::string& job_id, const ClaimHolder& holder,
                                 const SimulationResult& result) {
   const TimePoint now = impl_->Now();
   std::vector<QueueEvent> events;
-  Status status = impl_->Write([&] { return impl_->CompleteLocked(job_id, worker_id, result, now, &events); });
+  Status status = impl_->Write([&] { return impl_->CompleteLocked(job_id, holder, result, now, &events); });
   if (status.ok()) impl_->listeners.Notify(events);
   return status;
 }
 
-Status SqliteStore::FailJob(const std::string& job_id, const std::string& worker_id, const std::string& error,
+Status SqliteStore::FailJob(const std::string& job_id, const ClaimHolder& holder, const std::string& error,
                             bool retryable) {
   const TimePoint now = impl_->Now();
   std::vector<QueueEvent> events;
   Status status =
-      impl_->Write([&] { return impl_->FailLocked(job_id, worker_id, error, retryable, now, &events); });
+      impl_->Write([&] { return impl_->FailLocked(job_id, holder, error, retryable, now, &events); });
   if (status.ok()) impl_->listeners.Notify(events);
   return status;
 }
@@ -899,8 +909,10 @@ Result<std::vector<Status>> SqliteStore::FinishJobs(const std::string& worker_id
   Status status = impl_->Write([&]() -> Status {
     statuses.clear();
     for (const JobOutcome& o : outcomes) {
-      Status s = o.result.has_value() ? impl_->CompleteLocked(o.job_id, worker_id, *o.result, now, &events)
-                                      : impl_->FailLocked(o.job_id, worker_id, o.error, o.retryable, now, &events);
+      const ClaimHolder holder(worker_id, o.claim_token);
+      Status s = o.result.has_value()
+                     ? impl_->CompleteLocked(o.job_id, holder, *o.result, now, &events)
+                     : impl_->FailLocked(o.job_id, holder, o.error, o.retryable, now, &events);
       // A job this worker no longer holds is refused alone; any other error
       // rolls the whole batch back.
       if (!s.ok() && s.code() != StatusCode::kAborted && s.code() != StatusCode::kNotFound) return s;
@@ -913,16 +925,17 @@ Result<std::vector<Status>> SqliteStore::FinishJobs(const std::string& worker_id
   return statuses;
 }
 
-Status SqliteStore::ReleaseJob(const std::string& job_id, const std::string& worker_id) {
+Status SqliteStore::ReleaseJob(const std::string& job_id, const ClaimHolder& holder) {
   const TimePoint now = impl_->Now();
   std::vector<QueueEvent> events;
   Status status = impl_->Write([&]() -> Status {
-    EVOLVE_ASSIGN_OR_RETURN(const Impl::Held held, impl_->Fence(job_id, worker_id));
+    EVOLVE_ASSIGN_OR_RETURN(const Impl::Held held, impl_->Fence(job_id, holder));
     // The worker never ran it, so the claim must not eat into max_attempts.
     EVOLVE_ASSIGN_OR_RETURN(
         Statement update,
-        impl_->db->Prepare("UPDATE priority_jobs SET status = 'PENDING', attempts = MAX(0, attempts - 1), "
-                           "worker_id = '', lease_until = NULL, updated_at = ?2 WHERE id = ?1"));
+        impl_->db->Prepare(
+            "UPDATE priority_jobs SET status = 'PENDING', attempts = MAX(0, attempts - 1), "
+            "worker_id = '', claim_token = '', lease_until = NULL, updated_at = ?2 WHERE id = ?1"));
     update.Bind(1, job_id);
     update.Bind(2, now);
     EVOLVE_RETURN_IF_ERROR(update.Run());
@@ -933,54 +946,115 @@ Status SqliteStore::ReleaseJob(const std::string& job_id, const std::string& wor
   return status;
 }
 
+namespace {
+
+// JobQueue's rule for holder deaths (store.h, kJobDeathLimit), on the
+// RUNNING jobs `select` yields (id, run_id, batch_id, worker_id, error,
+// deaths): deaths + 1, the claim's attempt given back, PENDING again or
+// quarantined (FAILED) with the evidence. `death` says how the holder died.
+// REQUIRES: inside a write transaction.
+Result<int> TakeBackFromDeadHolders(Connection& db, Statement& select, TimePoint now,
+                                    const std::function<std::string(const std::string& worker)>& death,
+                                    std::vector<QueueEvent>* events) {
+  struct Held {
+    std::string id;
+    std::string run_id;
+    std::string batch_id;
+    std::string worker_id;
+    std::string error;
+    int deaths;
+  };
+  std::vector<Held> held;
+  while (true) {
+    EVOLVE_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    held.push_back(
+        Held{select.Text(0), select.Text(1), select.Text(2), select.Text(3), select.Text(4), select.Int(5)});
+  }
+  for (const Held& job : held) {
+    const bool quarantined = job.deaths + 1 >= kJobDeathLimit;
+    EVOLVE_ASSIGN_OR_RETURN(
+        Statement update,
+        db.Prepare(quarantined ? "UPDATE priority_jobs SET status = 'FAILED', error = ?2, "
+                                 "attempts = MAX(0, attempts - 1), deaths = deaths + 1, claim_token = '', "
+                                 "lease_until = NULL, updated_at = ?3 WHERE id = ?1"
+                               : "UPDATE priority_jobs SET status = 'PENDING', error = ?2, worker_id = '', "
+                                 "attempts = MAX(0, attempts - 1), deaths = deaths + 1, claim_token = '', "
+                                 "lease_until = NULL, updated_at = ?3 WHERE id = ?1"));
+    update.Bind(1, job.id);
+    update.Bind(2, HolderDeathError(job.error, job.deaths, death(job.worker_id)));
+    update.Bind(3, now);
+    EVOLVE_RETURN_IF_ERROR(update.Run());
+    AddEvent(events, quarantined ? QueueEvent::Kind::kJobFinished : QueueEvent::Kind::kJobsAvailable,
+             job.run_id, job.batch_id);
+  }
+  return static_cast<int>(held.size());
+}
+
+}  // namespace
+
 Result<int> SqliteStore::ReapExpiredJobs() {
   const TimePoint now = impl_->Now();
   std::vector<QueueEvent> events;
   Result<int> reaped = impl_->Write([&]() -> Result<int> {
     Connection& db = *impl_->db;
-    struct Expired {
-      std::string id;
-      std::string run_id;
-      std::string batch_id;
-      std::string worker_id;
-      int attempts;
-      int max_attempts;
-    };
-    std::vector<Expired> expired;
-    {
-      // Only RUNNING jobs, by lease end: the partial lease index.
-      EVOLVE_ASSIGN_OR_RETURN(Statement select,
-                              db.Prepare("SELECT id, run_id, batch_id, worker_id, attempts, max_attempts "
-                                         "FROM priority_jobs WHERE status = 'RUNNING' AND lease_until < ?1 "
-                                         "ORDER BY lease_until, id"));
-      select.Bind(1, now);
-      while (true) {
-        EVOLVE_ASSIGN_OR_RETURN(bool row, select.Step());
-        if (!row) break;
-        expired.push_back(Expired{select.Text(0), select.Text(1), select.Text(2), select.Text(3),
-                                  select.Int(4), select.Int(5)});
-      }
-    }
-    for (const Expired& job : expired) {
-      const bool retry = job.attempts < job.max_attempts;
-      EVOLVE_ASSIGN_OR_RETURN(
-          Statement update,
-          db.Prepare(retry ? "UPDATE priority_jobs SET status = 'PENDING', error = ?2, worker_id = '', "
-                             "lease_until = NULL, updated_at = ?3 WHERE id = ?1"
-                           : "UPDATE priority_jobs SET status = 'FAILED', error = ?2, "
-                             "lease_until = NULL, updated_at = ?3 WHERE id = ?1"));
-      update.Bind(1, job.id);
-      update.Bind(
-          2, retry ? LeaseExpiredMessage(job.worker_id) : LeaseExhaustedMessage(job.attempts, job.worker_id));
-      update.Bind(3, now);
-      EVOLVE_RETURN_IF_ERROR(update.Run());
-      AddEvent(&events, retry ? QueueEvent::Kind::kJobsAvailable : QueueEvent::Kind::kJobFinished, job.run_id,
-               job.batch_id);
-    }
-    return static_cast<int>(expired.size());
+    // Only RUNNING jobs, by lease end: the partial lease index.
+    EVOLVE_ASSIGN_OR_RETURN(Statement select,
+                            db.Prepare("SELECT id, run_id, batch_id, worker_id, error, deaths "
+                                       "FROM priority_jobs WHERE status = 'RUNNING' AND lease_until < ?1 "
+                                       "ORDER BY lease_until, id"));
+    select.Bind(1, now);
+    return TakeBackFromDeadHolders(db, select, now, LeaseExpiredMessage, &events);
   });
   if (reaped.ok()) impl_->listeners.Notify(events);
   return reaped;
+}
+
+Result<int> SqliteStore::ReclaimJobsOfWorker(const std::string& worker_id, const std::string& cause) {
+  if (worker_id.empty()) return InvalidArgumentError("worker_id: must not be empty");
+  const TimePoint now = impl_->Now();
+  std::vector<QueueEvent> events;
+  Result<int> reclaimed = impl_->Write([&]() -> Result<int> {
+    Connection& db = *impl_->db;
+    EVOLVE_ASSIGN_OR_RETURN(Statement select,
+                            db.Prepare("SELECT id, run_id, batch_id, worker_id, error, deaths "
+                                       "FROM priority_jobs WHERE status = 'RUNNING' AND worker_id = ?1 "
+                                       "ORDER BY lease_until, id"));
+    select.Bind(1, worker_id);
+    return TakeBackFromDeadHolders(
+        db, select, now, [&cause](const std::string& worker) { return cause + " (worker " + worker + ")"; },
+        &events);
+  });
+  if (reclaimed.ok()) impl_->listeners.Notify(events);
+  return reclaimed;
+}
+
+Result<int> SqliteStore::RequeueFailedJobs(const std::string& batch_id) {
+  if (batch_id.empty()) return InvalidArgumentError("batch_id: must not be empty");
+  const TimePoint now = impl_->Now();
+  std::vector<QueueEvent> events;
+  Result<int> requeued = impl_->Write([&]() -> Result<int> {
+    Connection& db = *impl_->db;
+    EVOLVE_ASSIGN_OR_RETURN(
+        Statement update,
+        db.Prepare("UPDATE priority_jobs SET status = 'PENDING', attempts = 0, deaths = 0, error = '', "
+                   "result = NULL, worker_id = '', claim_token = '', lease_until = NULL, updated_at = ?2 "
+                   "WHERE batch_id = ?1 AND status = 'FAILED'"));
+    update.Bind(1, batch_id);
+    update.Bind(2, now);
+    EVOLVE_RETURN_IF_ERROR(update.Run());
+    const int n = db.Changes();
+    if (n > 0) {
+      EVOLVE_ASSIGN_OR_RETURN(Statement run,
+                              db.Prepare("SELECT run_id FROM priority_jobs WHERE batch_id = ?1 LIMIT 1"));
+      run.Bind(1, batch_id);
+      EVOLVE_ASSIGN_OR_RETURN(bool row, run.Step());
+      AddEvent(&events, QueueEvent::Kind::kJobsAvailable, row ? run.Text(0) : std::string(), batch_id);
+    }
+    return n;
+  });
+  if (requeued.ok()) impl_->listeners.Notify(events);
+  return requeued;
 }
 
 Result<Job> SqliteStore::GetJob(const std::string& job_id) {
@@ -1068,7 +1142,8 @@ Status SqliteStore::SavePromotion(const Promotion& promotion) {
   if (promotion.id.empty()) return InvalidArgumentError("promotion id: must not be empty");
   return impl_->InsertRecord(
       promotion, [](std::string_view j) { return PromotionFromJson(j); }, "promotion " + promotion.id,
-      "INSERT INTO promoted_models (id, model_id, run_id, generation, sqn, doc, hyperparameters, data_options, "
+      "INSERT INTO promoted_models (id, model_id, run_id, generation, sqn, doc, hyperparameters, "
+      "data_options, "
       "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (id) DO NOTHING",
       [](Statement& insert, const Promotion& p, const std::string& doc) {
         insert.BindAll(p.id, p.model_id, p.run_id, p.generation, p.sqn, doc, p.spec.hyperparameters,

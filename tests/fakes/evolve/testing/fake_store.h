@@ -35,6 +35,8 @@ class FakeStore final : public Store {
 
  private:
   struct State;
+  void TakeBackFromDeadHolder(Job& job, const std::string& death, TimePoint now,
+                              std::vector<QueueEvent>* events);
   std::unique_ptr<State> state_;
 };
 

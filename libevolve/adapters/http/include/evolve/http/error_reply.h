@@ -53,8 +53,13 @@ std::optional<StatusCode> StatusCodeNamed(std::string_view error_code);
 // What a client makes of an error reply (see above).
 StatusCode StatusCodeOfReply(int http_status, std::string_view error_code);
 
+// `text` with each byte that starts no well-formed UTF-8 sequence replaced
+// by U+FFFD.
+std::string ValidUtf8(std::string_view text);
+
 // {"error": {"code": code, "message": message, "details": [{"field",
-// "message"}, ...]}}: the body of every error reply.
+// "message"}, ...]}}: the body of every error reply. Always valid JSON and
+// valid UTF-8: what is not UTF-8 in the texts becomes U+FFFD (ValidUtf8).
 std::string ErrorJson(std::string_view code, std::string_view message,
                       const std::vector<FieldError>& details = {});
 

@@ -9,10 +9,11 @@
 // type is in this header.
 //
 // What the server does for every route, so no handler has to:
-//   - protected routes require "Authorization: Bearer <token>" when the
-//     server has a token: 401 {"error": {"code": "unauthorized"}} otherwise.
-//     The token is compared in time that depends neither on where a guess
-//     differs nor on its length (BearerTokenMatches);
+//   - protected routes require "Authorization: Bearer <token>" (the scheme
+//     in any case, RFC 7235 §2.1) when the server has a token: 401
+//     {"error": {"code": "unauthorized"}} otherwise, decided before any of
+//     the body is read. The token is compared in time that depends neither
+//     on where a guess differs nor on its length (BearerTokenMatches);
 //   - a handler that throws gets 500 {"error": {"code": "internal"}};
 //   - every request is reported to ServerOptions::on_request (metrics) by
 //     its route's pattern, and logged: DEBUG for reads and frequent routes
@@ -22,11 +23,17 @@
 //   - 404 not_found for a path no route matches;
 //   - 405 method_not_allowed, with an Allow header, for a path that a route
 //     of another method matches;
-//   - 413 payload_too_large for a body over ServerOptions::max_body;
+//   - 413 payload_too_large for a body over ServerOptions::max_body,
+//     chunked or not, refused while it is read (at most max_body bytes of
+//     a request are ever held);
+//   - 408 request_timeout for a request that did not arrive in time
+//     (ServerOptions::header_seconds, request_seconds);
 //   - 400 bad_request for a malformed HTTP request.
+// A reply to a request whose body was not read (401, 404, 413, ...) has
+// "Connection: close" and the connection is closed after it.
 // Besides: a POST without body or Content-Length (`curl -X POST URL`) is
 // read as an empty body; read and write timeouts; a pool of
-// ServerOptions::threads threads; keep-alive; TCP_NODELAY; a listen backlog
+// ServerOptions::threads threads that grows to max_threads; keep-alive; TCP_NODELAY; a listen backlog
 // of 128; an exclusive port (SO_REUSEADDR, not SO_REUSEPORT, with which a
 // second process could bind the same port and share its traffic).
 //
@@ -121,14 +128,24 @@ struct ContextRoute {
   bool frequent = false;
 };
 
-// True when `header` is "Bearer <token>" with exactly `token` (never for an
-// empty token), compared in time that depends on neither.
+// True when `header` is "Bearer <token>" (the scheme in any case, then one
+// or more spaces) with exactly `token` (never for an empty token), compared
+// in time that depends on neither.
 bool BearerTokenMatches(std::string_view header, std::string_view token);
 
 struct ServerOptions {
-  size_t max_body = 1 << 20;  // bytes; a larger body gets 413
-  int threads = 8;            // requests served at once; each open keep-alive connection holds one
-  std::string token;          // empty: protected routes are open
+  size_t max_body = 1 << 20;  // bytes; a larger body gets 413, chunked or not
+  // Threads kept to serve connections; each open connection (keep-alive
+  // ones included) holds one. More are started when every one is busy, up
+  // to max_threads (then connections wait), and end after 30 s idle.
+  int threads = 8;
+  int max_threads = 512;
+  // A request's head (request line and headers) must arrive within
+  // header_seconds of its first byte, and all of it (the body too) within
+  // request_seconds; otherwise 408 and the connection is closed.
+  int header_seconds = 10;
+  int request_seconds = 60;
+  std::string token;  // empty: protected routes are open
   // Told of every request a route served, on the request's thread, after
   // the reply was made: the route's pattern (not the path, so ids make no
   // new series), the HTTP status and the time taken.

@@ -8,6 +8,12 @@
 // lists them all: {"field": "max_jobs", "message": "must be in [1, 1000],
 // got 0"}; nested fields as "result.sqn" and "outcomes[2].success".
 //
+// The document is read by one reader for every endpoint: iteratively (a
+// body of 200,000 '[' cannot overflow the stack), nested at most
+// kMaxJsonDepth levels (evolve/json.h: a deeper one is refused before it is
+// parsed, since reading a value back recurses), valid UTF-8 only, no NaN or
+// Infinity, no name twice.
+//
 // Thread-safety: a JsonBody is used by one thread.
 #ifndef EVOLVE_HTTP_JSON_BODY_H_
 #define EVOLVE_HTTP_JSON_BODY_H_

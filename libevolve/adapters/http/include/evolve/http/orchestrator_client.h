@@ -54,6 +54,10 @@ struct OrchestratorClientOptions {
   std::chrono::milliseconds connect_timeout{5000};
   // How long sending a request or reading its reply may take.
   std::chrono::milliseconds request_timeout{30000};
+  // How long a claim waits on the server for work when there is none
+  // (wait_seconds of POST /jobs/claim, at most kMaxClaimWaitSeconds): the
+  // claim is answered as soon as a job can be claimed. 0: at once.
+  std::chrono::milliseconds claim_wait{0};
 };
 
 class OrchestratorClient final : public WorkerQueue, public WorkerRegistry, public ArtifactStore {
@@ -68,15 +72,18 @@ class OrchestratorClient final : public WorkerQueue, public WorkerRegistry, publ
   // The URL requests go to, without a trailing '/'.
   const std::string& url() const;
 
-  // WorkerQueue. ClaimJobs takes at most kMaxJobsPerRequest jobs per call;
-  // FinishJobs sends at most kMaxJobsPerRequest outcomes per request (one
-  // transaction on the server each).
+  // WorkerQueue, over worker protocol 2. ClaimJobs takes at most
+  // kMaxJobsPerRequest jobs per call and waits up to claim_wait for them;
+  // the server makes the claim token (the holder's is not sent), which each
+  // returned Job carries and the other calls present. FinishJobs sends at
+  // most kMaxJobsPerRequest outcomes per request (one transaction on the
+  // server each).
   EVOLVE_WORKER_QUEUE_OVERRIDES
 
   // POST /jobs/{id}/complete: one outcome, written as FinishJobs writes it.
   // Errors: as HeartbeatJob.
-  Status CompleteJob(const std::string& job_id, const std::string& worker_id, const SimulationResult& result);
-  Status FailJob(const std::string& job_id, const std::string& worker_id, const std::string& error,
+  Status CompleteJob(const std::string& job_id, const ClaimHolder& holder, const SimulationResult& result);
+  Status FailJob(const std::string& job_id, const ClaimHolder& holder, const std::string& error,
                  bool retryable);
 
   // WorkerRegistry. ListWorkers reads GET /workers.

@@ -8,7 +8,9 @@
 // what a worker sees through the client is what it would see on the store:
 // claim order, leases, fencing and the Status codes of store.h.
 //
-//   POST /jobs/claim                WorkerQueue::ClaimJobs (the worker is marked seen)
+//   GET  /workers/protocol (public) the versions served, whether tokens are required
+//   POST /jobs/claim                WorkerQueue::ClaimJobs (the worker is marked seen),
+//                                   waiting up to wait_seconds for work
 //   POST /jobs/{id}/heartbeat       WorkerQueue::HeartbeatJob
 //   POST /jobs/{id}/complete        one outcome, as WorkerQueue::FinishJobs writes it
 //   POST /jobs/{id}/release         WorkerQueue::ReleaseJob
@@ -19,9 +21,17 @@
 //   POST /workers/{id}/deregister   WorkerRegistry::DeregisterWorker
 //   GET  /artifacts/{key}           ArtifactStore::GetArtifact (bytes)
 //
-// Every route but GET /workers is protected (the server's token). Bodies
-// are read strictly (json_body.h): a request that fails validation is a 400
-// naming each field, and changes nothing.
+// Every route but GET /workers and GET /workers/protocol is protected (the
+// server's token). Bodies are read strictly (json_body.h): a request that
+// fails validation is a 400 naming each field, and changes nothing.
+//
+// Versions (docs/api.md, "Worker protocol versions"): 1 is the protocol of
+// the evolve-worker before claim tokens: a claim fenced by the worker id
+// alone. 2: a claim says "protocol": 2 and its reply carries a secret
+// claim_token (ClaimHolder) that heartbeat, complete, finish and release
+// must present; a claim may wait for work (wait_seconds). Both are served
+// unless WorkerProtocolOptions::require_claim_tokens, which refuses
+// version 1 with a 400 naming the missing field.
 #ifndef EVOLVE_HTTP_WORKER_PROTOCOL_H_
 #define EVOLVE_HTTP_WORKER_PROTOCOL_H_
 
@@ -44,6 +54,21 @@ inline constexpr int kMaxJobsPerRequest = 1000;
 inline constexpr double kMinLeaseSeconds = 1;
 inline constexpr double kMaxLeaseSeconds = 3600;
 inline constexpr double kDefaultLeaseSeconds = 60;
+// The protocol versions: the current one (what OrchestratorClient speaks)
+// and the oldest still served.
+inline constexpr int kWorkerProtocolVersion = 2;
+inline constexpr int kOldestWorkerProtocolVersion = 1;
+// The longest a claim may wait for work (wait_seconds), and how many claims
+// of one server may wait at once: each holds a server thread, so the rest
+// are answered at once ("no_jobs") beyond it.
+inline constexpr double kMaxClaimWaitSeconds = 30;
+inline constexpr int kDefaultMaxWaitingClaims = 64;
+
+struct WorkerProtocolOptions {
+  // Refuse version 1 (requests without a claim token): 400.
+  bool require_claim_tokens = false;
+  int max_waiting_claims = kDefaultMaxWaitingClaims;
+};
 
 // What the routes serve. The references must outlive the server.
 struct WorkerProtocolBackend {
@@ -64,7 +89,7 @@ struct WorkerProtocolHooks {
 
 // Adds the routes above to `server`.
 void RegisterWorkerProtocolRoutes(HttpServer& server, WorkerProtocolBackend backend,
-                                  WorkerProtocolHooks hooks = {});
+                                  WorkerProtocolHooks hooks = {}, WorkerProtocolOptions options = {});
 
 }  // namespace evolve::http
 
