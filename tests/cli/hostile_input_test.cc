@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "net_test_support.h"
 #include "serve_test_support.h"
 
 namespace evolve::testing {
@@ -35,19 +36,7 @@ struct Raw {
   std::string body;
 };
 
-int Connect(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  timeval tv{60, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  return fd;
-}
+int Connect(int port) { return ConnectLoopback(port, 60); }
 
 // Reads a reply until the server closes the connection (the requests say
 // "Connection: close").

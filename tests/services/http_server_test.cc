@@ -299,16 +299,7 @@ struct ChunkedOutcome {
 };
 ChunkedOutcome SendChunked(int port, const std::string& path, const std::string& extra_headers, size_t total,
                            size_t chunk = 64 * 1024) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  timeval tv{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  const int fd = ConnectLoopback(port, 10);
   const std::string head =
       "POST " + path + " HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n" + extra_headers + "\r\n";
   ChunkedOutcome out;
@@ -402,13 +393,7 @@ TEST_CASE("http server: error replies are valid UTF-8 whatever the path holds") 
 class SlowClient {
  public:
   SlowClient(int port, std::chrono::milliseconds every) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd_ >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    fd_ = ConnectLoopback(port);
     REQUIRE(::send(fd_, "GET /count HTTP/1.1\r\nHost: x\r\n", 30, MSG_NOSIGNAL) == 30);
     thread_ = std::thread([this, every] {
       while (!stop_) {

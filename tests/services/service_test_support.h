@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "evolve/http/http_server.h"
+#include "net_test_support.h"
 
 namespace evolve::testing::services {
 
@@ -66,13 +67,7 @@ class ServedOnLoopback {
 // head and a body of its Content-Length (all that came, if the server
 // closed the connection first).
 inline std::string RawExchange(int port, const std::string& request) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  const int fd = ConnectLoopback(port);
   REQUIRE(::send(fd, request.data(), request.size(), 0) == static_cast<ssize_t>(request.size()));
   std::string out;
   char buf[4096];
