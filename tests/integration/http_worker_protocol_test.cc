@@ -760,6 +760,37 @@ TEST_CASE(
   CHECK(waited < 5.0);
 }
 
+// A client that left while its claim waited would never hear of the jobs
+// the claim took: they would sit RUNNING until their lease expired and
+// count as a death. Before the claim takes anything, the server sees the
+// client's FIN and ends the wait.
+TEST_CASE("http worker protocol: a waiting claim whose client left claims nothing") {
+  Served s;
+  const int fd = ConnectLoopback(s.port(), 10);
+  const std::string body = R"({"worker_id": "gone", "protocol": 2, "wait_seconds": 10})";
+  const std::string request =
+      "POST /jobs/claim HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
+  REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // waiting now
+  ::close(fd);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  Enqueue(s.store(), "run-g", "g-batch", Jobs("g-", "run-g", 2));
+  // Past the claim's 1 s re-claim as well as the enqueue's wake-up.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  for (const char* id : {"g-0", "g-1"}) {
+    CAPTURE(id);
+    const Job job = MustGetJob(s.store(), id);
+    CHECK(job.status == JobStatus::kPending);
+    CHECK(job.worker_id.empty());
+  }
+  // A client that stays gets them.
+  auto res = s.Post("/jobs/claim", R"({"worker_id": "here", "protocol": 2, "max_jobs": 2})");
+  REQUIRE(res);
+  CHECK(Contains(res->body, R"("status":"claimed")"));
+}
+
 TEST_CASE("http worker protocol: claims beyond max_waiting_claims are answered at once") {
   http::WorkerProtocolOptions options;
   options.max_waiting_claims = 1;

@@ -60,11 +60,24 @@ using Clock = std::chrono::steady_clock;
 // pre-routing handler, the routes and the error handler, which run on
 // that thread and see only httplib's Request.
 struct Connection {
+  socket_t sock = INVALID_SOCKET;
   bool close = false;         // the body was not consumed: close after the reply
   bool timed_out = false;     // the request did not arrive by its deadline
   bool headers_read = false;  // the request's head has been read
 };
 thread_local Connection* current_connection = nullptr;
+
+// Request::client_gone for the request this thread serves: the peer closed
+// (POLLRDHUP: its FIN arrived) or the connection broke. HTTP clients do not
+// half-close while they wait for a reply, so a FIN means it left.
+std::function<bool()> ClientGoneCheck() {
+  if (current_connection == nullptr || current_connection->sock == INVALID_SOCKET) return nullptr;
+  const socket_t sock = current_connection->sock;
+  return [sock] {
+    pollfd p{sock, POLLRDHUP, 0};
+    return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
+  };
+}
 
 void CloseAfterReply(const httplib::Request& req) {
   if (current_connection != nullptr) current_connection->close = true;
@@ -314,6 +327,7 @@ class ListeningServer final : public httplib::Server {
     const std::chrono::milliseconds write_timeout(write_timeout_sec_ * 1000 + write_timeout_usec_ / 1000);
     for (size_t left = keep_alive_max_count_; left > 0 && WaitForRequest(sock); --left) {
       Connection conn;
+      conn.sock = sock;
       current_connection = &conn;
       const Clock::time_point start = Clock::now();
       DeadlineStream stream(sock, conn, read_timeout, write_timeout, start + head_time_, start + whole_time_);
@@ -653,7 +667,8 @@ class HttpServer::Impl {
   httplib::Server::Handler Wrap(Route route) {
     return [this, route = std::move(route)](const httplib::Request& raw, httplib::Response& res) {
       const auto start = std::chrono::steady_clock::now();
-      const Request req = ToRequest(raw);
+      Request req = ToRequest(raw);
+      req.client_gone = ClientGoneCheck();
       Response out;
       if (!Refused(route, req, out)) Handle(route, req, out);
       Finish(route, req, std::move(out), res, start);
@@ -670,6 +685,7 @@ class HttpServer::Impl {
                                             const httplib::ContentReader& read_body) {
       const auto start = std::chrono::steady_clock::now();
       Request req = ToRequest(raw);
+      req.client_gone = ClientGoneCheck();
       Response out;
       if (Refused(route, req, out)) {
         if (HasBody(raw)) CloseAfterReply(raw);

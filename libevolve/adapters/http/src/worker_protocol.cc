@@ -204,6 +204,10 @@ void PostClaim(Protocol& p, const Request& req, Response& res) {
   bool counted = false;  // one of p.waiting
   Result<std::vector<Job>> jobs = std::vector<Job>();
   while (true) {
+    // A client that left while its claim waited would never hear of the
+    // jobs: they would sit RUNNING until their lease expired, and count as
+    // a death of their holder. So a waiting claim ends, claiming nothing.
+    if (counted && req.ClientGone()) break;
     const uint64_t seen = p.wakeup->Epoch();
     jobs = p.backend.queue.ClaimJobs(holder, static_cast<int>(max_jobs), lease);
     if (!jobs.ok() || !jobs->empty()) break;

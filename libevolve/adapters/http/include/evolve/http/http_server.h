@@ -84,6 +84,13 @@ struct Request {
   bool HasHeader(std::string_view name) const;
   // The first value of header `name`; "" when absent.
   std::string Header(std::string_view name) const;
+
+  // True once the client has closed its connection (or it broke) while the
+  // handler runs: a handler that waits (a long-poll claim) stops waiting
+  // and does nothing the client could no longer hear of. Always false for
+  // a Request made without a server (tests of handlers).
+  bool ClientGone() const { return client_gone ? client_gone() : false; }
+  std::function<bool()> client_gone;  // set by HttpServer
 };
 
 struct Response {
