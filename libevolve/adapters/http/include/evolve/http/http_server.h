@@ -29,12 +29,14 @@
 //   - 408 request_timeout for a request that did not arrive in time
 //     (ServerOptions::header_seconds, request_seconds);
 //   - 400 bad_request for a malformed HTTP request.
-// A reply to a request whose body was not read (401, 404, 413, ...) has
-// "Connection: close" and the connection is closed after it.
+// A reply to a request whose body was not read (401, 404, 413, ...) or
+// that timed out (408) has "Connection: close", and the connection is
+// closed after a lingering read (at most 2 s and 4 MiB, discarded) so the
+// client gets the reply rather than a reset.
 // Besides: a POST without body or Content-Length (`curl -X POST URL`) is
 // read as an empty body; read and write timeouts; a pool of
-// ServerOptions::threads threads that grows to max_threads; keep-alive; TCP_NODELAY; a listen backlog
-// of 128; an exclusive port (SO_REUSEADDR, not SO_REUSEPORT, with which a
+// ServerOptions::threads threads that grows to max_threads; keep-alive;
+// TCP_NODELAY; a listen backlog of 128; an exclusive port (SO_REUSEADDR, not SO_REUSEPORT, with which a
 // second process could bind the same port and share its traffic).
 //
 // Request bodies are not checked for their Content-Type: bodies are JSON
