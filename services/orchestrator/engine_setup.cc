@@ -28,7 +28,8 @@ Result<std::vector<FieldError>> RemoteProblems(FeatureSource& features, const Ev
 
 }  // namespace
 
-Result<EngineSet> OpenEngines(ArtifactStore& artifacts, const std::string& data_dir) {
+Result<EngineSet> OpenEngines(ArtifactStore& artifacts, const std::string& data_dir,
+                              size_t bars_cache_bytes) {
   EVOLVE_ASSIGN_OR_RETURN(http::ServiceEnginesOptions remote, service::RemoteEngineOptions());
   EngineSet set;
   if (!remote.training_url.empty()) {
@@ -45,6 +46,7 @@ Result<EngineSet> OpenEngines(ArtifactStore& artifacts, const std::string& data_
   }
   engines::BuiltinOptions options;
   options.data_dir = data_dir;
+  options.bars_cache_bytes = bars_cache_bytes;
   EVOLVE_ASSIGN_OR_RETURN(engines::BuiltinEngines builtin, engines::NewBuiltinEngines(artifacts, options));
   set.builtin = std::move(builtin);
   set.kind = "builtin";

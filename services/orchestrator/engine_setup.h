@@ -33,7 +33,8 @@ struct EngineSet {
   // decides (the timeframe of a request that names none). Returns the
   // problems, each naming its field; an error status when the data cannot
   // be read (e.g. kUnavailable: the feature service is down).
-  std::function<Result<std::vector<FieldError>>(EvolutionConfig& config, bool timeframe_given)> prepare_config;
+  std::function<Result<std::vector<FieldError>>(EvolutionConfig& config, bool timeframe_given)>
+      prepare_config;
 
   // Owners of the above.
   std::optional<engines::BuiltinEngines> builtin;
@@ -41,8 +42,10 @@ struct EngineSet {
 };
 
 // The engines of `evolve serve`: the HTTP adapters when the three URLs are
-// set, else the built-in engines over `data_dir` and `artifacts`.
-Result<EngineSet> OpenEngines(ArtifactStore& artifacts, const std::string& data_dir);
+// set, else the built-in engines over `data_dir` and `artifacts`, keeping
+// at most `bars_cache_bytes` of parsed bars.
+Result<EngineSet> OpenEngines(ArtifactStore& artifacts, const std::string& data_dir,
+                              size_t bars_cache_bytes = engines::BarDirectory::kDefaultCacheBytes);
 
 }  // namespace evolve::cli
 

@@ -57,6 +57,8 @@ std::vector<OptionSpec> ServeOptions() {
       {"token-file", "PATH", "file holding the API token (default: EVOLVE_API_TOKEN)"},
       {"insecure", "", "allow a non-loopback --host without a token"},
       {"max-body", "BYTES", "largest request body accepted (default 1048576); larger gets 413"},
+      {"bars-cache-mb", "MB",
+       "parsed bars kept in memory; the least recently used symbols' are dropped past it (default 2048)"},
       {"poll-interval", "SECONDS", "how often a waiting run is re-checked without a queue event (default 1)"},
       {"require-claim-tokens", "",
        "refuse workers of protocol 1 (no claim token; evolve-worker before claim tokens) with 400"},
@@ -88,6 +90,7 @@ struct ServeSettings {
   int run_threads = 2;
   int http_threads = 32;
   size_t max_body = kDefaultMaxBody;
+  size_t bars_cache_bytes = engines::BarDirectory::kDefaultCacheBytes;
   Duration poll_interval = std::chrono::seconds(1);
   std::string token;
   bool require_claim_tokens = false;
@@ -106,6 +109,11 @@ Result<ServeSettings> ParseServeSettings(const Args& args) {
   EVOLVE_ASSIGN_OR_RETURN(s.http_threads, IntOption(args, "http-threads", 32, 1, 1024));
   EVOLVE_ASSIGN_OR_RETURN(int max_body, IntOption(args, "max-body", kDefaultMaxBody, 1024, 1 << 30));
   s.max_body = static_cast<size_t>(max_body);
+  EVOLVE_ASSIGN_OR_RETURN(
+      int bars_cache_mb,
+      IntOption(args, "bars-cache-mb", static_cast<int>(engines::BarDirectory::kDefaultCacheBytes >> 20), 1,
+                1 << 20));
+  s.bars_cache_bytes = static_cast<size_t>(bars_cache_mb) << 20;
   if (std::optional<std::string> poll = args.Get("poll-interval")) {
     EVOLVE_ASSIGN_OR_RETURN(double seconds, service::ParseDouble("--poll-interval", *poll));
     if (!(seconds >= 0.01 && seconds <= 3600)) {
@@ -193,7 +201,7 @@ int ServeCommand(const Argv& argv) {
   auto opened = OpenStore(*store_settings, /*must_exist=*/false);
   if (!opened.ok()) return Fail(opened.status());
   Store& store = **opened;
-  auto engines = OpenEngines(store, *data_dir);
+  auto engines = OpenEngines(store, *data_dir, settings->bars_cache_bytes);
   if (!engines.ok()) return Fail(engines.status());
 
   EngineOptions options;

@@ -542,6 +542,10 @@ inline void ServeAuth(StoreFactory make_store) {
       RunProcess(Evolve({"serve", "--host", "0.0.0.0", "--port", "0", "--data-dir", data.path()}));
   CHECK(refused.exit_code == 2);
   CHECK(Contains(refused.err, "--host 0.0.0.0: refusing to serve a non-loopback address without a token"));
+  ProcessResult no_cache =
+      RunProcess(Evolve({"serve", "--port", "0", "--data-dir", data.path(), "--bars-cache-mb", "0"}));
+  CHECK(no_cache.exit_code == 2);
+  CHECK(Contains(no_cache.err, "--bars-cache-mb: must be in [1, 1048576], got 0"));
 }
 
 // Every field of POST /evolve with a bad value: 400 naming the field, and

@@ -298,6 +298,52 @@ TEST_CASE("bar directory: missing directory and clashing file names") {
   CHECK(clash.Load("abc").status().code() == StatusCode::kInvalidArgument);
 }
 
+// A service that has seen many symbols must not keep them all (issue 19):
+// past its byte budget the least recently used symbols' bars are dropped,
+// while holders keep theirs and a later Load parses the file again.
+TEST_CASE("bar directory: parsed bars are kept within a byte budget, least recently used dropped first") {
+  TempDir dir;
+  SyntheticOptions opt;
+  opt.symbols = {"AAA", "BBB", "CCC"};
+  opt.bars = 1000;
+  for (const auto& [symbol, b] : GenerateSyntheticBars(opt)) {
+    REQUIRE(WriteBarsCsv(b, dir.File(symbol + ".csv")).ok());
+  }
+  // Room for two symbols' bars, not three.
+  BarDirectory probe(dir.path());
+  REQUIRE(probe.Load("AAA").ok());
+  const size_t one = probe.cached_bytes();
+  REQUIRE(one >= 1000 * 6 * sizeof(double));
+  BarDirectory bars(dir.path(), 2 * one + one / 2);
+
+  auto a = bars.Load("AAA");
+  REQUIRE(a.ok());
+  REQUIRE(bars.Load("BBB").ok());
+  CHECK(bars.cached_symbols() == 2);
+  REQUIRE(bars.Load("aaa").ok());  // AAA used again: BBB is now the oldest
+  REQUIRE(bars.Load("CCC").ok());
+  CHECK(bars.cached_symbols() == 2);
+  CHECK(bars.cached_bytes() == 2 * one);
+  CHECK(bars.cached_bytes() <= 2 * one + one / 2);
+  // AAA stayed (the same object); BBB was dropped and is parsed again.
+  auto a_again = bars.Load("AAA");
+  REQUIRE(a_again.ok());
+  CHECK(a_again->get() == a->get());
+  auto b_again = bars.Load("BBB");
+  REQUIRE(b_again.ok());
+  CHECK((*b_again)->size() == 1000);
+  CHECK(bars.cached_symbols() == 2);
+
+  // A budget smaller than one symbol keeps the one just loaded only.
+  BarDirectory tiny(dir.path(), 1);
+  auto held = tiny.Load("AAA");
+  REQUIRE(held.ok());
+  REQUIRE(tiny.Load("BBB").ok());
+  CHECK(tiny.cached_symbols() == 1);
+  CHECK(tiny.cached_bytes() == one);
+  CHECK((*held)->size() == 1000);  // its holder keeps the dropped bars
+}
+
 TEST_CASE("bar directory: concurrent loads share one parse") {
   TempDir dir;
   SyntheticOptions opt;

@@ -16,6 +16,9 @@
 namespace evolve::engines {
 namespace {
 
+// The memory parsed bars take: six columns of 8 bytes per bar.
+size_t BarsBytes(const Bars& bars) { return bars.size() * 6 * sizeof(double) + sizeof(Bars); }
+
 namespace fs = std::filesystem;
 
 constexpr int64_t kSecondsPerDay = 86400;
@@ -338,7 +341,41 @@ Status WriteBarsCsv(const Bars& bars, const std::string& path) {
   return Status::Ok();
 }
 
-BarDirectory::BarDirectory(std::string dir) : dir_(std::move(dir)) {}
+BarDirectory::BarDirectory(std::string dir, size_t cache_bytes)
+    : dir_(std::move(dir)), cache_bytes_(cache_bytes) {}
+
+size_t BarDirectory::cached_symbols() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<size_t>(
+      std::count_if(entries_.begin(), entries_.end(), [](const auto& e) { return e.second->bytes > 0; }));
+}
+
+size_t BarDirectory::cached_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return bytes_;
+}
+
+void BarDirectory::Account(const std::shared_ptr<Entry>& entry, size_t bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  bytes_ = bytes_ - entry->bytes + bytes;
+  entry->bytes = bytes;
+  entry->last_use = ++ticks_;
+  while (bytes_ > cache_bytes_) {
+    Entry* oldest = nullptr;
+    for (auto& [key, e] : entries_) {
+      if (e == entry || e->bytes == 0) continue;
+      if (oldest == nullptr || e->last_use < oldest->last_use) oldest = e.get();
+    }
+    if (oldest == nullptr) return;  // only the one just loaded is left
+    // An entry whose lock is taken is being loaded (by a thread that will
+    // account for it): left for the next round. Never waited for, since
+    // that thread may be waiting for mu_.
+    std::unique_lock<std::mutex> loading(oldest->mu, std::try_to_lock);
+    bytes_ -= oldest->bytes;
+    oldest->bytes = 0;
+    if (loading.owns_lock()) oldest->bars.reset();
+  }
+}
 
 Result<std::vector<std::string>> BarDirectory::Symbols() {
   std::error_code ec;
@@ -410,8 +447,10 @@ Result<std::shared_ptr<const Bars>> BarDirectory::Load(const std::string& symbol
   };
   if (entry->bars) {
     int64_t size = 0, mtime = 0;
-    if (stamp(entry->path, &size, &mtime) && size == entry->size && mtime == entry->mtime_ns)
+    if (stamp(entry->path, &size, &mtime) && size == entry->size && mtime == entry->mtime_ns) {
+      Account(entry, BarsBytes(*entry->bars));
       return entry->bars;
+    }
     entry->bars.reset();
   }
   EVOLVE_ASSIGN_OR_RETURN(std::string path, FindFile(key));
@@ -423,6 +462,7 @@ Result<std::shared_ptr<const Bars>> BarDirectory::Load(const std::string& symbol
   entry->path = path;
   entry->size = size;
   entry->mtime_ns = mtime;
+  Account(entry, BarsBytes(*entry->bars));
   return entry->bars;
 }
 

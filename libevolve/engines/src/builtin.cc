@@ -15,7 +15,7 @@ namespace evolve::engines {
 
 Result<BuiltinEngines> NewBuiltinEngines(ArtifactStore& artifacts, const BuiltinOptions& options) {
   BuiltinEngines engines;
-  engines.bars = std::make_shared<BarDirectory>(options.data_dir);
+  engines.bars = std::make_shared<BarDirectory>(options.data_dir, options.bars_cache_bytes);
   EVOLVE_ASSIGN_OR_RETURN(std::vector<std::string> symbols, engines.bars->Symbols());
   if (symbols.empty())
     return NotFoundError("data directory " + options.data_dir + " holds no SYMBOL.csv file");

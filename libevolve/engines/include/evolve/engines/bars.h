@@ -94,7 +94,14 @@ std::string FormatBarTime(int64_t unix_seconds, bool intraday);
 // modification time) is read again on the next Load.
 class BarDirectory {
  public:
-  explicit BarDirectory(std::string dir);
+  // The bytes of parsed bars kept by default (BuiltinOptions::bars_cache_bytes).
+  static constexpr size_t kDefaultCacheBytes = size_t{2} << 30;
+
+  // Keeps at most `cache_bytes` of parsed bars (the least recently loaded
+  // symbols' are dropped first; the one just loaded always stays), so a
+  // service that has seen many symbols does not hold them all. Holders of
+  // dropped bars keep their copy; the next Load parses the file again.
+  explicit BarDirectory(std::string dir, size_t cache_bytes = kDefaultCacheBytes);
   BarDirectory(const BarDirectory&) = delete;
   BarDirectory& operator=(const BarDirectory&) = delete;
 
@@ -111,6 +118,10 @@ class BarDirectory {
   // kInvalidArgument for a malformed symbol or file (as ParseBarsCsv).
   Result<std::shared_ptr<const Bars>> Load(const std::string& symbol);
 
+  // What the cache holds now: symbols with parsed bars, and their bytes.
+  size_t cached_symbols() const;
+  size_t cached_bytes() const;
+
  private:
   struct Entry {
     std::mutex mu;  // serialises loading one symbol; other symbols load in parallel
@@ -118,14 +129,25 @@ class BarDirectory {
     std::string path;
     int64_t size = -1;
     int64_t mtime_ns = -1;
+    // Guarded by BarDirectory::mu_, not by `mu`:
+    size_t bytes = 0;       // of `bars` while cached, else 0
+    uint64_t last_use = 0;  // tick of the last Load
   };
 
   // The file for upper-cased `symbol` in dir_, or kNotFound.
   Result<std::string> FindFile(const std::string& symbol);
 
+  // Records that `entry` holds `bytes` now and was just used, then drops
+  // the bars of the least recently used other entries until the cache fits
+  // its budget (an entry being loaded, whose lock is taken, is skipped).
+  void Account(const std::shared_ptr<Entry>& entry, size_t bytes);
+
   const std::string dir_;
-  std::mutex mu_;                                          // guards entries_
+  const size_t cache_bytes_;
+  mutable std::mutex mu_;                                  // guards entries_, ticks_, bytes_
   std::map<std::string, std::shared_ptr<Entry>> entries_;  // by upper-cased symbol
+  uint64_t ticks_ = 0;
+  size_t bytes_ = 0;  // sum of the entries' bytes
 };
 
 }  // namespace evolve::engines

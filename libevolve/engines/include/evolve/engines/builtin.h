@@ -98,6 +98,9 @@ struct BuiltinOptions {
   int importance_repeats = 5;
   // Models and simulation inputs the simulator keeps in memory.
   size_t simulator_cache = 8;
+  // Parsed bars kept in memory, in bytes (BarDirectory): a service that has
+  // seen many symbols keeps only the most recently used ones.
+  size_t bars_cache_bytes = BarDirectory::kDefaultCacheBytes;
 };
 
 // Symbols and feature columns of the bars in `bars`. ListFeatures gives a
