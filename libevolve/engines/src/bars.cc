@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <set>
 #include <system_error>
 #include <utility>
 
@@ -360,20 +361,26 @@ void BarDirectory::Account(const std::shared_ptr<Entry>& entry, size_t bytes) {
   bytes_ = bytes_ - entry->bytes + bytes;
   entry->bytes = bytes;
   entry->last_use = ++ticks_;
+  // An entry whose lock is taken is being loaded or read by another thread:
+  // passed over (never waited for, since that thread may be waiting for
+  // mu_) and the next oldest dropped instead; if only such entries are
+  // left, the cache stays over budget until a later Load.
+  std::set<const Entry*> busy;
   while (bytes_ > cache_bytes_) {
     Entry* oldest = nullptr;
     for (auto& [key, e] : entries_) {
-      if (e == entry || e->bytes == 0) continue;
+      if (e == entry || e->bytes == 0 || busy.count(e.get()) != 0) continue;
       if (oldest == nullptr || e->last_use < oldest->last_use) oldest = e.get();
     }
-    if (oldest == nullptr) return;  // only the one just loaded is left
-    // An entry whose lock is taken is being loaded (by a thread that will
-    // account for it): left for the next round. Never waited for, since
-    // that thread may be waiting for mu_.
+    if (oldest == nullptr) return;  // only the one just loaded (or busy ones) left
     std::unique_lock<std::mutex> loading(oldest->mu, std::try_to_lock);
+    if (!loading.owns_lock()) {
+      busy.insert(oldest);
+      continue;
+    }
     bytes_ -= oldest->bytes;
     oldest->bytes = 0;
-    if (loading.owns_lock()) oldest->bars.reset();
+    oldest->bars.reset();
   }
 }
 
