@@ -568,9 +568,7 @@ TEST_CASE("cli: --resume hands back at once the jobs the in-process workers of a
   WriteSynthetic(dir.path(), 20000, 0.5);
   const std::string db = dir / "evolve.db";
   // One worker that claims the whole 1,000-job grid at once.
-  Process first = Process::Spawn(Evolve(
-      {"run", "--db", db, "--data-dir", dir.path(), "--symbol", "SYN", "--workers", "1", "--generations", "1",
-       "--thresholds", Thresholds(100), "--regimes", kTenRegimes, "--sqn-min", "100", "--sqn-max", "200"}));
+  Process first = SpawnThousandJobRun(db, dir.path());
   // Frozen, looked at and killed while its worker holds jobs (the run takes
   // well under a second, so it is frozen most of the time).
   const std::vector<std::string> held = KillWhileHolding(first, db, "evolve-run-");

@@ -21,6 +21,15 @@
 
 namespace evolve::testing {
 
+// `evolve run` of one generation whose single in-process worker claims the
+// whole 1,000-job grid (100 thresholds x 10 regime filters) at once, on the
+// synthetic bars in `data_dir`; nothing is promoted (sqn_min 100).
+inline Process SpawnThousandJobRun(const std::string& db, const std::string& data_dir) {
+  return Process::Spawn(Evolve({"run", "--db", db, "--data-dir", data_dir, "--symbol", "SYN", "--workers",
+                                "1", "--generations", "1", "--thresholds", Thresholds(100), "--regimes",
+                                kTenRegimes, "--sqn-min", "100", "--sqn-max", "200"}));
+}
+
 // The jobs held by the in-process workers of the process `pid`, whose
 // worker ids are "<prefix><host>-<pid>[-N]" ("evolve-run-", "evolve-serve-"),
 // read from the file; nothing when it is locked (a frozen process may be

@@ -27,9 +27,7 @@ TEST_CASE("cli: killed three times while holding the same jobs, the run still fi
   const std::string db = dir / "evolve.db";
   // One worker that claims the whole 1,000-job grid at once, so every
   // process holds the same jobs.
-  Process first = Process::Spawn(Evolve(
-      {"run", "--db", db, "--data-dir", dir.path(), "--symbol", "SYN", "--workers", "1", "--generations", "1",
-       "--thresholds", Thresholds(100), "--regimes", kTenRegimes, "--sqn-min", "100", "--sqn-max", "200"}));
+  Process first = SpawnThousandJobRun(db, dir.path());
   // Per job, how many of the killed processes held it: its deaths. A
   // process claims in batches, so a later one may hold jobs an earlier one
   // never got to; the jobs at the front of the claim order are held by all.

@@ -63,10 +63,10 @@ struct Harness {
         std::make_unique<EvolutionEngine>(EngineDeps{features, trainer, store, nullptr, nullptr}, options);
   }
 
-  // Two generations of 2 thresholds x 2 regime filters.
-  std::string NewRun() {
+  // `generations` generations of 2 thresholds x 2 regime filters.
+  std::string NewRun(int generations = 2) {
     EvolutionConfig c = testing::crash_suite::CrashHarness::Config();
-    c.max_generations = 2;
+    c.max_generations = generations;
     auto run = engine->CreateRun(c);
     REQUIRE(run.ok());
     return run->id;
@@ -156,11 +156,7 @@ TEST_CASE("recovery: a trainer that fails while the store writes still fails the
 
 TEST_CASE("recovery: a holder that dies five times quarantines the job, and resume runs it again") {
   Harness h;
-  EvolutionConfig c = testing::crash_suite::CrashHarness::Config();
-  c.max_generations = 1;
-  auto created = h.engine->CreateRun(c);
-  REQUIRE(created.ok());
-  const std::string run_id = created->id;
+  const std::string run_id = h.NewRun(1);
   // Step until the batch is queued.
   for (int i = 0; i < 10; ++i) {
     auto step = h.engine->Step(run_id);
@@ -221,11 +217,7 @@ TEST_CASE("recovery: a holder that dies five times quarantines the job, and resu
 
 TEST_CASE("recovery: resume of a run whose simulations all failed queues them again") {
   Harness h;
-  EvolutionConfig c = testing::crash_suite::CrashHarness::Config();
-  c.max_generations = 1;
-  auto created = h.engine->CreateRun(c);
-  REQUIRE(created.ok());
-  const std::string run_id = created->id;
+  const std::string run_id = h.NewRun(1);
   // The simulator is broken for the first four simulations.
   h.simulator.faults().FailNext("Simulate", InvalidArgumentError("no column regime_vix"), 0, 4);
   Result<Run> failed = h.Drive(run_id);

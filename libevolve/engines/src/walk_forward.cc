@@ -102,11 +102,6 @@ Result<SplitBars> ResolveSplit(const DataSplit& split, const std::vector<int64_t
   return out;
 }
 
-Status ValidateBuiltinSplit(const ModelSpec& spec, const std::vector<int64_t>& time) {
-  EVOLVE_ASSIGN_OR_RETURN(WalkForward scheme, WalkForwardFrom(spec.data_options));
-  return ResolveSplit(spec.split, time, std::min(scheme.train_window, time.size())).status();
-}
-
 std::vector<std::pair<size_t, size_t>> WalkForwardSpans(size_t first, size_t n, const WalkForward& scheme) {
   std::vector<std::pair<size_t, size_t>> spans;
   for (size_t start = first; start < n; start += scheme.span()) {

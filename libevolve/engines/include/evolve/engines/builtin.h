@@ -81,12 +81,6 @@ struct SplitBars {
 Result<SplitBars> ResolveSplit(const DataSplit& split, const std::vector<int64_t>& time,
                                size_t first_prediction);
 
-// Checks, before a run is accepted, that `spec`'s split can fall in `bars`:
-// ResolveSplit with predictions from train_window on (the earliest they can
-// start; training checks again with the features' warm-up).
-// Errors: as ResolveSplit and WalkForwardFrom.
-Status ValidateBuiltinSplit(const ModelSpec& spec, const std::vector<int64_t>& time);
-
 struct BuiltinOptions {
   std::string data_dir;  // SYMBOL.csv files
   // Training threads (0: all cores; a random forest's n_jobs overrides it).
@@ -113,8 +107,8 @@ std::unique_ptr<FeatureSource> NewBuiltinFeatureSource(std::shared_ptr<BarDirect
 // Algorithms: random_forest_regressor (the seed's "RandomForest"),
 // elasticnet_regression, linear_regression. `artifacts` must outlive it.
 // Checks, without training, that the built-in trainer can train `spec`: a
-// known algorithm, hyperparameters that algorithm accepts, and data options
-// it understands. Errors: kInvalidArgument naming the field
+// known algorithm, hyperparameters that algorithm accepts, data options it
+// understands (no unknown key) and target_col "close". Errors: kInvalidArgument naming the field
 // ("algorithm: ...", "hyperparameters: ...", "data_options.train_window: ...").
 Status ValidateBuiltinSpec(const ModelSpec& spec);
 
