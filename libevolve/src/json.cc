@@ -262,7 +262,13 @@ IfIs<M, Job> Fields(V& v, M& m) {
   EVOLVE_JSON_FIELDS(v, Required(m.id), Required(m.batch_id), Required(m.run_id), Required(m.model_id),
                      Required(m.generation), m.priority, Required(m.status), Required(m.params), m.result,
                      m.error, m.worker_id, m.attempts, m.max_attempts, m.lease_until, Required(m.created_at),
-                     Required(m.updated_at));
+                     Required(m.updated_at), m.kind, m.task, m.output);
+}
+
+// Job::task's form; part_outputs only for kAssemble.
+template <typename V, typename M>
+IfIs<M, TrainingTask> Fields(V& v, M& m) {
+  EVOLVE_JSON_FIELDS(v, Required(m.spec), m.parts, m.inputs, m.part, m.part_outputs);
 }
 
 template <typename V, typename M>
@@ -308,6 +314,7 @@ bool Read(Problems& p, const Value& v, const std::string& path, TimePoint* out);
 bool Read(Problems& p, const Value& v, const std::string& path, RunStatus* out);
 bool Read(Problems& p, const Value& v, const std::string& path, JobStatus* out);
 bool Read(Problems& p, const Value& v, const std::string& path, GenerationState* out);
+bool Read(Problems& p, const Value& v, const std::string& path, JobKind* out);
 bool Read(Problems& p, const Value& v, const std::string& path, ObjectText<std::string>* out);
 bool Read(Problems& p, const Value& v, const std::string& path,
           SeedFeatures<std::vector<std::string>>* out);
@@ -485,6 +492,9 @@ bool Read(Problems& p, const Value& v, const std::string& path, JobStatus* out) 
   return ReadName(p, v, path, out, ParseJobStatus, JobStatusName,
                   static_cast<int>(JobStatus::kCancelled) + 1);
 }
+bool Read(Problems& p, const Value& v, const std::string& path, JobKind* out) {
+  return ReadName(p, v, path, out, ParseJobKind, JobKindName, static_cast<int>(JobKind::kAssemble) + 1);
+}
 bool Read(Problems& p, const Value& v, const std::string& path, GenerationState* out) {
   return ReadName(p, v, path, out, ParseGenerationState, GenerationStateName,
                   static_cast<int>(GenerationState::kEvaluated) + 1);
@@ -609,6 +619,7 @@ void Write(JsonWriter& w, TimePoint t);
 void Write(JsonWriter& w, RunStatus s);
 void Write(JsonWriter& w, JobStatus s);
 void Write(JsonWriter& w, GenerationState s);
+void Write(JsonWriter& w, JobKind k);
 void Write(JsonWriter& w, const std::optional<double>& d);
 void Write(JsonWriter& w, const ObjectText<const std::string>& f);
 void Write(JsonWriter& w, const SeedFeatures<const std::vector<std::string>>& f);
@@ -651,6 +662,7 @@ void Write(JsonWriter& w, TimePoint t) { Write(w, FormatTime(t)); }
 void Write(JsonWriter& w, RunStatus s) { w.String(RunStatusName(s)); }
 void Write(JsonWriter& w, JobStatus s) { w.String(JobStatusName(s)); }
 void Write(JsonWriter& w, GenerationState s) { w.String(GenerationStateName(s)); }
+void Write(JsonWriter& w, JobKind k) { w.String(JobKindName(k)); }
 // An optional metric that holds NaN or Infinity is as undefined as an unset one.
 void Write(JsonWriter& w, const std::optional<double>& d) {
   if (d && std::isfinite(*d)) {
@@ -739,6 +751,7 @@ std::string ToJson(const SelectionStats& v) { return WriteJson(v); }
 std::string ToJson(const HoldoutCheck& v) { return WriteJson(v); }
 std::string ToJson(const LineageEdge& v) { return WriteJson(v); }
 std::string ToJson(const Job& v) { return WriteJson(v); }
+std::string ToJson(const TrainingTask& v) { return WriteJson(v); }
 std::string ToJson(const Promotion& v) { return WriteJson(v); }
 std::string ToJson(const FingerprintRecord& v) { return WriteJson(v); }
 std::string ToJson(const WorkerInfo& v) { return WriteJson(v); }
@@ -780,6 +793,9 @@ Result<LineageEdge> LineageEdgeFromJson(std::string_view json, std::vector<Field
 }
 Result<Job> JobFromJson(std::string_view json, std::vector<FieldError>* errors) {
   return FromJson<Job>(json, errors);
+}
+Result<TrainingTask> TrainingTaskFromJson(std::string_view json, std::vector<FieldError>* errors) {
+  return FromJson<TrainingTask>(json, errors);
 }
 Result<Promotion> PromotionFromJson(std::string_view json, std::vector<FieldError>* errors) {
   return FromJson<Promotion>(json, errors);

@@ -67,8 +67,10 @@ Result<std::vector<LineageEdge>> StoreWrapper::Ancestry(const std::string& model
   return Forward(Intercept("Ancestry", kReads), [&] { return target_.Ancestry(model_id); });
 }
 
-Result<std::vector<Job>> StoreWrapper::ClaimJobs(const ClaimHolder& holder, int max_jobs, Duration lease) {
-  return Forward(Intercept("ClaimJobs", kWrites), [&] { return target_.ClaimJobs(holder, max_jobs, lease); });
+Result<std::vector<Job>> StoreWrapper::ClaimJobs(const ClaimHolder& holder, int max_jobs, Duration lease,
+                                                 JobKinds kinds) {
+  return Forward(Intercept("ClaimJobs", kWrites),
+                 [&] { return target_.ClaimJobs(holder, max_jobs, lease, kinds); });
 }
 Status StoreWrapper::HeartbeatJob(const std::string& job_id, const ClaimHolder& holder, Duration lease) {
   return Forward(Intercept("HeartbeatJob", kWrites),

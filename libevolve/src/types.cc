@@ -83,6 +83,8 @@ constexpr const char* kRunStatusNames[] = {"PENDING", "RUNNING",   "PROMOTED", "
                                            "STOPPED", "CANCELLED", "FAILED"};
 constexpr const char* kJobStatusNames[] = {"PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"};
 constexpr const char* kGenerationStateNames[] = {"MODEL_READY", "SIMULATING", "EVALUATED"};
+constexpr const char* kJobKindNames[] = {"simulate", "train", "assemble"};
+static_assert(std::size(kJobKindNames) == static_cast<std::size_t>(JobKind::kAssemble) + 1);
 static_assert(std::size(kRunStatusNames) == static_cast<std::size_t>(RunStatus::kFailed) + 1);
 static_assert(std::size(kJobStatusNames) == static_cast<std::size_t>(JobStatus::kCancelled) + 1);
 static_assert(std::size(kGenerationStateNames) == static_cast<std::size_t>(GenerationState::kEvaluated) + 1);
@@ -136,6 +138,17 @@ const char* JobStatusName(JobStatus s) { return NameOf(kJobStatusNames, s); }
 bool ParseJobStatus(const std::string& name, JobStatus* out) { return ParseName(kJobStatusNames, name, out); }
 bool IsFinal(JobStatus s) {
   return s == JobStatus::kCompleted || s == JobStatus::kFailed || s == JobStatus::kCancelled;
+}
+
+const char* JobKindName(JobKind k) { return NameOf(kJobKindNames, k); }
+bool ParseJobKind(const std::string& name, JobKind* out) { return ParseName(kJobKindNames, name, out); }
+
+std::vector<JobKind> JobKinds::List() const {
+  std::vector<JobKind> kinds;
+  for (std::size_t i = 0; i < std::size(kJobKindNames); ++i) {
+    if (Has(static_cast<JobKind>(i))) kinds.push_back(static_cast<JobKind>(i));
+  }
+  return kinds;
 }
 
 const char* GenerationStateName(GenerationState s) { return NameOf(kGenerationStateNames, s); }

@@ -42,6 +42,7 @@ std::string ToJson(const SelectionStats& v);
 std::string ToJson(const HoldoutCheck& v);
 std::string ToJson(const LineageEdge& v);
 std::string ToJson(const Job& v);
+std::string ToJson(const TrainingTask& v);
 std::string ToJson(const Promotion& v);
 std::string ToJson(const FingerprintRecord& v);
 std::string ToJson(const WorkerInfo& v);
@@ -68,6 +69,7 @@ Result<Run> RunFromJson(std::string_view json, std::vector<FieldError>* errors =
 Result<Generation> GenerationFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
 Result<LineageEdge> LineageEdgeFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
 Result<Job> JobFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
+Result<TrainingTask> TrainingTaskFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
 Result<Promotion> PromotionFromJson(std::string_view json, std::vector<FieldError>* errors = nullptr);
 Result<FingerprintRecord> FingerprintRecordFromJson(std::string_view json,
                                                     std::vector<FieldError>* errors = nullptr);

@@ -173,6 +173,9 @@ struct JobCounts {
 struct JobOutcome {
   std::string job_id;
   std::optional<SimulationResult> result;  // set: completed; unset: failed with `error`
+  // A completed training job's output (Job::output); with `result` set (the
+  // store keeps no result for a training job: an empty one will do).
+  std::string output;
   std::string error;
   bool retryable = false;
   std::string claim_token;  // the token of the claim that got the job (Job::claim_token)
@@ -221,12 +224,17 @@ class WorkerQueue {
   WorkerQueue& operator=(const WorkerQueue&) = delete;
   virtual ~WorkerQueue() = default;
 
-  // Claims up to `max_jobs` PENDING jobs in priority order for
-  // `holder.worker_id`, each leased for `lease` and stored with
-  // `holder.claim_token` (empty, or 32-128 characters of [0-9A-Za-z_-]:
-  // NewClaimToken), which each returned Job carries. Never returns a job to
-  // two workers. Empty when there is nothing to do.
-  virtual Result<std::vector<Job>> ClaimJobs(const ClaimHolder& holder, int max_jobs, Duration lease) = 0;
+  // Claims up to `max_jobs` PENDING jobs of `kinds` (what the worker can
+  // run) in priority order for `holder.worker_id`, each leased for `lease`
+  // and stored with `holder.claim_token` (empty, or 32-128 characters of
+  // [0-9A-Za-z_-]: NewClaimToken), which each returned Job carries. Never
+  // returns a job to two workers. Empty when there is nothing to do.
+  virtual Result<std::vector<Job>> ClaimJobs(const ClaimHolder& holder, int max_jobs, Duration lease,
+                                             JobKinds kinds) = 0;
+  // Claims simulations only: what a worker with no trainer runs.
+  Result<std::vector<Job>> ClaimJobs(const ClaimHolder& holder, int max_jobs, Duration lease) {
+    return ClaimJobs(holder, max_jobs, lease, JobKinds::Simulation());
+  }
 
   // Extends the lease of a job this holder holds to now + `lease`.
   // Errors: kNotFound; kAborted when the holder no longer holds the job

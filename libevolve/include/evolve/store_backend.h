@@ -42,8 +42,10 @@
   ::evolve::Result<std::vector<::evolve::LineageEdge>> Ancestry(const std::string& model_id) override;
 
 #define EVOLVE_WORKER_QUEUE_OVERRIDES                                                                       \
+  using ::evolve::WorkerQueue::ClaimJobs;                                                                   \
   ::evolve::Result<std::vector<::evolve::Job>> ClaimJobs(const ::evolve::ClaimHolder& holder, int max_jobs, \
-                                                         ::evolve::Duration lease) override;                \
+                                                         ::evolve::Duration lease,                          \
+                                                         ::evolve::JobKinds kinds) override;                \
   ::evolve::Status HeartbeatJob(const std::string& job_id, const ::evolve::ClaimHolder& holder,             \
                                 ::evolve::Duration lease) override;                                         \
   ::evolve::Result<std::vector<::evolve::Status>> FinishJobs(                                               \

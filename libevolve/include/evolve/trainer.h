@@ -33,6 +33,12 @@ struct ImportanceReport {
   std::vector<FeatureImportance> importances;
 };
 
+// Trainer::PlanTraining's answer.
+struct TrainingPlan {
+  int parts = 1;       // >= 1
+  std::string inputs;  // what every part needs to find its data; opaque to the engine
+};
+
 class Trainer {
  public:
   Trainer() = default;
@@ -54,6 +60,36 @@ class Trainer {
   // What a trained model was trained on (features, hyperparameters, ...).
   // Errors: kNotFound for an unknown model; kUnavailable.
   virtual Result<ModelSpec> DescribeModel(const std::string& model_id) = 0;
+
+  // Training as jobs on the queue (EngineOptions::training_on_queue;
+  // docs/architecture.md, "Training on the queue"). Where the run is
+  // stepped, the engine asks for a plan; it queues one JobKind::kTrain job
+  // per part (TrainingTask with `part` set), and when every part is done one
+  // kAssemble job with their outputs; workers, on any host, run them with
+  // their own Trainer. The contract:
+  //  - TrainPart is deterministic: one spec, plan and part give one output,
+  //    whichever worker runs it and however often (a killed worker's part
+  //    runs again);
+  //  - AssembleModel trains exactly the model Train(spec) would (the same
+  //    predictions, importances and metrics), whatever the number of parts;
+  //  - both reach only what every worker reaches (the store's artifacts,
+  //    a service), never the stepping process's files: `inputs` carries
+  //    what they need to find.
+  // The defaults make any Trainer queueable as one part: PlanTraining says
+  // one part, TrainPart trains the whole model with Train and outputs its
+  // id, AssembleModel returns that id.
+
+  // How training `spec` splits into parts, and what every part needs.
+  // Errors: as Train for a spec that cannot be trained; kUnavailable.
+  virtual Result<TrainingPlan> PlanTraining(const ModelSpec& spec);
+  // Runs part `task.part` of `task.parts`; returns its output (opaque text
+  // for AssembleModel, at most a few kilobytes: it travels in the queue).
+  // Errors: as Train.
+  virtual Result<std::string> TrainPart(const TrainingTask& task);
+  // Assembles the model from `task.part_outputs` (one per part, in order).
+  // Errors: as Train; kInvalidArgument when an output is not this
+  // trainer's.
+  virtual Result<TrainedModel> AssembleModel(const TrainingTask& task);
 };
 
 }  // namespace evolve

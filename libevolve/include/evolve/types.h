@@ -172,6 +172,47 @@ const char* JobStatusName(JobStatus s);
 bool ParseJobStatus(const std::string& name, JobStatus* out);
 bool IsFinal(JobStatus s);
 
+// What a job asks a worker to do (docs/architecture.md, "Training on the
+// queue"): simulate a model (params -> result), train one part of a model
+// (task -> output) or assemble a model from its parts (task -> output).
+enum class JobKind { kSimulate, kTrain, kAssemble };
+const char* JobKindName(JobKind k);  // "simulate", "train", "assemble"
+bool ParseJobKind(const std::string& name, JobKind* out);
+
+// A set of job kinds: what a worker can run, so what it claims.
+class JobKinds {
+ public:
+  constexpr JobKinds() = default;
+  static constexpr JobKinds Simulation() { return JobKinds(1U << static_cast<unsigned>(JobKind::kSimulate)); }
+  static constexpr JobKinds All() { return JobKinds(0b111U); }
+  constexpr JobKinds With(JobKind k) const { return JobKinds(bits_ | (1U << static_cast<unsigned>(k))); }
+  constexpr bool Has(JobKind k) const { return (bits_ >> static_cast<unsigned>(k)) & 1U; }
+  constexpr bool empty() const { return bits_ == 0; }
+  // The kinds in the set, in enum order.
+  std::vector<JobKind> List() const;
+  constexpr bool operator==(JobKinds o) const { return bits_ == o.bits_; }
+
+ private:
+  constexpr explicit JobKinds(unsigned bits) : bits_(bits) {}
+  unsigned bits_ = 0;
+};
+
+// The work of a training job (JobKind::kTrain, kAssemble), as the engine
+// queues it and a worker's Trainer runs it (evolve/trainer.h). Job::task
+// holds its JSON (evolve/json.h).
+struct TrainingTask {
+  ModelSpec spec;
+  // Trainer::PlanTraining's plan: how many parts, and what every part
+  // needs besides the spec (opaque to everything but the trainer).
+  int parts = 1;
+  std::string inputs;
+  // kTrain: which part, 0 .. parts - 1.
+  int part = 0;
+  // kAssemble: each part's output (Job::output of the kTrain jobs), in part
+  // order.
+  std::vector<std::string> part_outputs;
+};
+
 // How features are pruned between generations (evolve/pruning.h).
 struct PruningConfig {
   // "non_positive": prune importance <= 0 (default, as the seed does).
@@ -370,6 +411,13 @@ struct Job {
   std::optional<TimePoint> lease_until;
   TimePoint created_at{};
   TimePoint updated_at{};
+  // What the job is. A simulation has params and, once COMPLETED, a result;
+  // a training job (kTrain, kAssemble) has a task (TrainingTask as JSON;
+  // params.ticker names its symbol, model_id is empty) and, once COMPLETED,
+  // an output (a part's output, or the assembled model's id).
+  JobKind kind = JobKind::kSimulate;
+  std::string task;
+  std::string output;
 };
 
 // A Holy Grail win.

@@ -93,8 +93,13 @@ struct BuiltinOptions {
   // Models and simulation inputs the simulator keeps in memory.
   size_t simulator_cache = 8;
   // Parsed bars kept in memory, in bytes (BarDirectory): a service that has
-  // seen many symbols keeps only the most recently used ones.
+  // seen many symbols keeps only the most recently used ones. A worker's
+  // trainer keeps the bars it fetched from the store within the same budget.
   size_t bars_cache_bytes = BarDirectory::kDefaultCacheBytes;
+  // Training on the queue (Trainer::PlanTraining): the parts a model's
+  // walk-forward spans are split into, each a job a worker runs. Results
+  // never depend on it.
+  int training_parts = 4;
 };
 
 // Symbols and feature columns of the bars in `bars`. ListFeatures gives a
@@ -126,8 +131,22 @@ std::vector<std::string> BuiltinRegimeColumns();
 Status ValidateBuiltinBars(const ModelSpec& spec, const Bars& bars,
                            const std::vector<std::shared_ptr<const Bars>>& references);
 
+// Trains on the bars of a data directory. For training on the queue its
+// PlanTraining stores the bars of the symbol and its references in
+// `artifacts` ("bars/<sha256>", content-addressed) and splits the
+// walk-forward spans into options.training_parts parts; TrainPart and
+// AssembleModel read the bars back from `artifacts` only, so any worker
+// that reaches the store can run them (NewBuiltinWorkerTrainer).
 std::unique_ptr<Trainer> NewBuiltinTrainer(std::shared_ptr<BarDirectory> bars, ArtifactStore& artifacts,
                                            const BuiltinOptions& options);
+
+// The built-in trainer of a worker with no data directory: it runs the
+// training parts and assembles the models the engine queues
+// (Trainer::TrainPart, AssembleModel), with the bars fetched from
+// `artifacts` and kept within options.bars_cache_bytes; Importance and
+// DescribeModel read models from `artifacts`. Train and PlanTraining fail
+// with kFailedPrecondition (no data directory).
+std::unique_ptr<Trainer> NewBuiltinWorkerTrainer(ArtifactStore& artifacts, const BuiltinOptions& options);
 
 // Backtests models trained by the built-in trainer, reading them from
 // `artifacts`; SimulateMany runs a model's whole grid in one pass.
