@@ -27,6 +27,14 @@ std::string BatchId(const std::string& run_id, int g) { return run_id + "-g" + s
 // The holdout confirmation of a generation's finalist is a batch of its own.
 std::string HoldoutBatchId(const std::string& batch_id) { return batch_id + "-holdout"; }
 
+// Training on the queue: the parts of generation g's model, then the job
+// that assembles it, each a batch of its own.
+std::string TrainBatchId(const std::string& run_id, int g) { return BatchId(run_id, g) + "-train"; }
+std::string AssembleBatchId(const std::string& run_id, int g) { return BatchId(run_id, g) + "-assemble"; }
+
+// The most parts a trainer may split one model into: each is a job.
+constexpr int kMaxTrainingParts = 1000;
+
 // What the grid scores: the research span, or everything when the run has no
 // split (the only span a simulator that knows none can honour).
 const char* ResearchSpan(const EvolutionConfig& config) {
@@ -148,7 +156,20 @@ class EvolutionEngine::Impl {
     EVOLVE_ASSIGN_OR_RETURN(Run run, deps_.store.GetRun(run_id));
     if (run.status != RunStatus::kStopped && run.status != RunStatus::kFailed) return Status::Ok();
     auto gen = deps_.store.GetGeneration(run.id, run.current_generation);
-    if (!gen.ok()) return gen.status().code() == StatusCode::kNotFound ? Status::Ok() : gen.status();
+    if (!gen.ok()) {
+      if (gen.status().code() != StatusCode::kNotFound) return gen.status();
+      // A generation whose model was being trained on the queue: its failed
+      // parts, or its failed assembly, run again.
+      for (const std::string& batch :
+           {TrainBatchId(run.id, run.current_generation), AssembleBatchId(run.id, run.current_generation)}) {
+        EVOLVE_ASSIGN_OR_RETURN(int requeued, deps_.store.RequeueFailedJobs(batch));
+        if (requeued > 0) {
+          Log(LogLevel::kInfo, "failed training jobs queued again",
+              {{"run_id", run.id}, {"batch_id", batch}, {"jobs", std::to_string(requeued)}});
+        }
+      }
+      return Status::Ok();
+    }
     if (gen->batch_id.empty() || gen->state == GenerationState::kModelReady) return Status::Ok();
     EVOLVE_ASSIGN_OR_RETURN(int requeued, deps_.store.RequeueFailedJobs(gen->batch_id));
     if (requeued == 0) return Status::Ok();
@@ -344,6 +365,151 @@ class EvolutionEngine::Impl {
     }
   }
 
+  // Where the queued training of generation g stands (training_on_queue):
+  // read from the store alone, like every other state of a run.
+  struct QueuedTraining {
+    enum class Stage {
+      kNone,       // nothing queued yet
+      kWaiting,    // parts or the assembly outstanding
+      kPartsDone,  // every part completed; the assembly not queued yet
+      kFailed,     // a part or the assembly failed for good (error says which)
+      kDone,       // assembled: model_id
+    };
+    Stage stage = Stage::kNone;
+    std::vector<Job> parts;  // in part order
+    std::string model_id;
+    std::string error;
+  };
+
+  Result<QueuedTraining> ReadQueuedTraining(const std::string& run_id, int g) {
+    QueuedTraining t;
+    JobFilter filter;
+    filter.batch_id = TrainBatchId(run_id, g);
+    EVOLVE_ASSIGN_OR_RETURN(t.parts, deps_.store.ListJobs(filter));
+    if (t.parts.empty()) return t;
+    // Job ids number the parts (JobId), so id order is part order.
+    std::sort(t.parts.begin(), t.parts.end(), [](const Job& a, const Job& b) { return a.id < b.id; });
+    auto failed = [&t](const Job& job, const std::string& what) {
+      t.stage = QueuedTraining::Stage::kFailed;
+      t.error = what + " " + JobStatusName(job.status) + (job.error.empty() ? "" : ": " + job.error);
+    };
+    for (const Job& part : t.parts) {
+      if (!IsFinal(part.status)) {
+        t.stage = QueuedTraining::Stage::kWaiting;
+        return t;
+      }
+    }
+    for (const Job& part : t.parts) {
+      if (part.status != JobStatus::kCompleted) {
+        failed(part, "training job " + part.id);
+        return t;
+      }
+    }
+    filter.batch_id = AssembleBatchId(run_id, g);
+    EVOLVE_ASSIGN_OR_RETURN(std::vector<Job> assembly, deps_.store.ListJobs(filter));
+    if (assembly.empty()) {
+      t.stage = QueuedTraining::Stage::kPartsDone;
+    } else if (!IsFinal(assembly[0].status)) {
+      t.stage = QueuedTraining::Stage::kWaiting;
+    } else if (assembly[0].status != JobStatus::kCompleted || assembly[0].output.empty()) {
+      failed(assembly[0], "assembly job " + assembly[0].id);
+    } else {
+      t.stage = QueuedTraining::Stage::kDone;
+      t.model_id = assembly[0].output;
+    }
+    return t;
+  }
+
+  // A training step failed with `error`: the store's fault when it cannot
+  // write (the run waits, kUnavailable), else the trainer's (the run fails
+  // with `error`, or waits when it is retryable and `retryable_waits`).
+  Result<StepOutcome> TrainingFailed(Run& run, int g, const Status& error, bool retryable_waits) {
+    if (Status writable = ProbeStoreWrite(run); !writable.ok()) {
+      Log(LogLevel::kWarning, "training failed while the store cannot write; the run waits for the store",
+          {{"run_id", run.id}, {"training_error", error.ToString()}, {"store_error", writable.ToString()}});
+      return UnavailableError("the store cannot write (" + writable.ToString() +
+                              "); training failed with: " + error.ToString());
+    }
+    if (retryable_waits && error.IsRetryable()) {
+      Log(LogLevel::kWarning, "training unavailable after retries; the run waits",
+          {{"run_id", run.id}, {"error", error.ToString()}});
+      return UnavailableError("training failed with: " + error.ToString());
+    }
+    return Fail(run, GenTag(g) + ": training: " +
+                         (error.code() == StatusCode::kAborted ? error.message() : error.ToString()));
+  }
+
+  // Queues the parts of `spec`'s model as kTrain jobs (TrainingTask per
+  // part; the trainer's plan says how many and what they read).
+  Result<StepOutcome> QueueTraining(Run& run, int g, const ModelSpec& spec, double priority) {
+    auto plan = WithRetry("planning training", [&] { return deps_.trainer.PlanTraining(spec); });
+    if (!plan.ok()) return TrainingFailed(run, g, plan.status(), /*retryable_waits=*/true);
+    if (plan->parts < 1 || plan->parts > kMaxTrainingParts) {
+      return Fail(run, GenTag(g) + ": training: the trainer planned " + std::to_string(plan->parts) +
+                           " parts; 1 to " + std::to_string(kMaxTrainingParts) + " are allowed");
+    }
+    TrainingTask task;
+    task.spec = spec;
+    task.parts = plan->parts;
+    task.inputs = plan->inputs;
+    const std::string batch = TrainBatchId(run.id, g);
+    std::vector<Job> jobs;
+    for (int k = 0; k < plan->parts; ++k) {
+      task.part = k;
+      jobs.push_back(TrainingJob(run, g, batch, static_cast<size_t>(k), JobKind::kTrain, task, priority));
+    }
+    // Idempotent: after a crash the batch is not queued twice.
+    EVOLVE_RETURN_IF_ERROR(deps_.store.EnqueueBatch(batch, jobs).status());
+    Log(LogLevel::kInfo, "training queued",
+        {{"run_id", run.id}, {"generation", std::to_string(g)}, {"parts", std::to_string(plan->parts)}});
+    if (deps_.observer) deps_.observer->OnModelTraining(run, g, spec);
+    return StepOutcome::kProgressed;
+  }
+
+  // Queues the job that assembles the model from its completed parts.
+  Result<StepOutcome> QueueAssembly(Run& run, int g, const QueuedTraining& t) {
+    auto task = TrainingTaskFromJson(t.parts[0].task);
+    if (!task.ok()) return InternalError("training job " + t.parts[0].id + ": " + task.status().message());
+    task->part = 0;
+    task->part_outputs.clear();
+    for (const Job& part : t.parts) task->part_outputs.push_back(part.output);
+    const std::string batch = AssembleBatchId(run.id, g);
+    std::vector<Job> jobs{TrainingJob(run, g, batch, 0, JobKind::kAssemble, *task, t.parts[0].priority)};
+    EVOLVE_RETURN_IF_ERROR(deps_.store.EnqueueBatch(batch, jobs).status());
+    return StepOutcome::kProgressed;
+  }
+
+  Job TrainingJob(const Run& run, int g, const std::string& batch, size_t index, JobKind kind,
+                  const TrainingTask& task, double priority) {
+    Job job;
+    job.id = JobId(batch, index);
+    job.batch_id = batch;
+    job.run_id = run.id;
+    job.generation = g;
+    job.priority = priority;
+    job.max_attempts = options_.job_max_attempts;
+    job.kind = kind;
+    job.task = ToJson(task);
+    job.params.ticker = task.spec.symbol;
+    return job;
+  }
+
+  // Records the model the workers trained for `spec` (its fingerprint was
+  // unknown when the training was queued).
+  Result<ModelChoice> RecordTrainedModel(const std::string& fingerprint, const ModelSpec& spec,
+                                         const std::string& trained_id) {
+    FingerprintRecord record;
+    record.fingerprint = fingerprint;
+    record.model_id = trained_id;
+    record.spec = spec;
+    // If another engine recorded the same fingerprint first, its model wins
+    // so that every run agrees on one model per configuration.
+    EVOLVE_ASSIGN_OR_RETURN(FingerprintRecord stored, deps_.store.RecordFingerprint(record));
+    Log(LogLevel::kInfo, "model recorded",
+        {{"fingerprint", fingerprint}, {"model_id", stored.model_id}, {"trained_id", trained_id}});
+    return ModelChoice{stored.model_id, fingerprint, stored.model_id != trained_id};
+  }
+
   // Finds the model for `spec`: reused when its fingerprint is known, else
   // trained and recorded. Sets *dependency_error when the trainer failed
   // (the returned status then says why), so the caller can fail the run;
@@ -403,20 +569,42 @@ class EvolutionEngine::Impl {
       deps_.store.clock().SleepFor(backoff);
       backoff *= 2;
     }
-    FingerprintRecord record;
-    record.fingerprint = choice.fingerprint;
-    record.model_id = (*trained)->model_id;
-    record.spec = spec;
-    // If another engine recorded the same fingerprint first, its model wins
-    // so that every run agrees on one model per configuration.
-    EVOLVE_ASSIGN_OR_RETURN(FingerprintRecord stored, deps_.store.RecordFingerprint(record));
-    Log(LogLevel::kInfo, "model recorded",
-        {{"fingerprint", choice.fingerprint},
-         {"model_id", stored.model_id},
-         {"trained_id", (*trained)->model_id}});
-    choice.model_id = stored.model_id;
-    choice.reused = stored.model_id != (*trained)->model_id;
-    return choice;
+    return RecordTrainedModel(choice.fingerprint, spec, (*trained)->model_id);
+  }
+
+  // The model of `spec` when training is on the queue: the one the workers
+  // assembled (`queued` is kDone), a known one (its fingerprint), or none
+  // yet: the training is queued, and the outcome of that step returned.
+  Result<std::pair<std::optional<ModelChoice>, StepOutcome>> QueuedModel(Run& run, int g, const ModelSpec& spec,
+                                                                        const QueuedTraining& queued,
+                                                                        std::optional<double> parent_sqn) {
+    auto fingerprint = Fingerprint(spec);
+    if (!fingerprint.ok()) return InternalError("fingerprint: " + fingerprint.status().message());
+    if (queued.stage == QueuedTraining::Stage::kDone) {
+      // The parts were trained for the spec decided when they were queued;
+      // the same stored state decides the same spec, unless the bars changed
+      // under the run (their digest is in the spec).
+      auto task = TrainingTaskFromJson(queued.parts[0].task);
+      if (!task.ok()) return InternalError("training job " + queued.parts[0].id + ": " + task.status().message());
+      auto trained_for = Fingerprint(task->spec);
+      if (!trained_for.ok() || *trained_for != *fingerprint) {
+        EVOLVE_ASSIGN_OR_RETURN(StepOutcome failed,
+                                Fail(run, GenTag(g) + ": the model trained on the queue was trained for " +
+                                              "another configuration than this step decides (did the bars of " +
+                                              spec.symbol + " change during the run?)"));
+        return std::make_pair(std::optional<ModelChoice>(), failed);
+      }
+      EVOLVE_ASSIGN_OR_RETURN(ModelChoice recorded, RecordTrainedModel(*fingerprint, spec, queued.model_id));
+      return std::make_pair(std::optional<ModelChoice>(recorded), StepOutcome::kProgressed);
+    }
+    auto known = deps_.store.LookupFingerprint(*fingerprint);
+    if (known.ok()) {
+      return std::make_pair(std::optional<ModelChoice>(ModelChoice{known->model_id, *fingerprint, true}),
+                            StepOutcome::kProgressed);
+    }
+    if (known.status().code() != StatusCode::kNotFound) return known.status();
+    EVOLVE_ASSIGN_OR_RETURN(StepOutcome queued_outcome, QueueTraining(run, g, spec, parent_sqn.value_or(0.0)));
+    return std::make_pair(std::optional<ModelChoice>(), queued_outcome);
   }
 
   Result<const PruningStrategy*> Strategy(const Run& run) {
@@ -438,6 +626,28 @@ class EvolutionEngine::Impl {
     gen.generation = g;
     ModelSpec spec;
     std::optional<ModelChoice> choice;
+
+    // Training on the queue: while the workers train, a step only reads the
+    // training jobs; once they have assembled the model, the step below
+    // decides the generation again (a pure function of the stored state)
+    // and records it.
+    QueuedTraining queued;
+    const bool on_queue = options_.training_on_queue && !(g == 0 && !config.seed_model_id.empty());
+    if (on_queue) {
+      EVOLVE_ASSIGN_OR_RETURN(queued, ReadQueuedTraining(run.id, g));
+      switch (queued.stage) {
+        case QueuedTraining::Stage::kWaiting:
+          return StepOutcome::kWaiting;
+        case QueuedTraining::Stage::kFailed:
+          // kAborted: the job's own error says what failed.
+          return TrainingFailed(run, g, AbortedError(queued.error), /*retryable_waits=*/false);
+        case QueuedTraining::Stage::kPartsDone:
+          return QueueAssembly(run, g, queued);
+        case QueuedTraining::Stage::kNone:
+        case QueuedTraining::Stage::kDone:
+          break;
+      }
+    }
 
     if (g == 0 && !config.seed_model_id.empty()) {
       auto described = WithRetry("describing the seed model",
@@ -534,13 +744,19 @@ class EvolutionEngine::Impl {
         return Fail(run, GenTag(g) + ": bars of " + spec.symbol + ": " + digest.status().ToString());
       }
       spec.data_digest = *digest;
-      bool dependency_error = false;
-      auto obtained = ObtainModel(run, g, spec, &dependency_error);
-      if (!obtained.ok()) {
-        if (dependency_error) return Fail(run, GenTag(g) + ": training: " + obtained.status().ToString());
-        return obtained.status();
+      if (on_queue) {
+        EVOLVE_ASSIGN_OR_RETURN(auto queued_choice, QueuedModel(run, g, spec, queued, gen.parent_sqn));
+        if (!queued_choice.first) return queued_choice.second;
+        choice = *queued_choice.first;
+      } else {
+        bool dependency_error = false;
+        auto obtained = ObtainModel(run, g, spec, &dependency_error);
+        if (!obtained.ok()) {
+          if (dependency_error) return Fail(run, GenTag(g) + ": training: " + obtained.status().ToString());
+          return obtained.status();
+        }
+        choice = *obtained;
       }
-      choice = *obtained;
     }
     gen.model_id = choice->model_id;
     gen.fingerprint = choice->fingerprint;

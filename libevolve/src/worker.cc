@@ -7,17 +7,19 @@
 #include <thread>
 #include <unordered_map>
 
+#include "evolve/json.h"
 #include "evolve/log.h"
 
 namespace evolve {
 
 class Worker::Impl {
  public:
-  Impl(WorkerQueue& queue, WorkerRegistry* registry, Simulator& simulator, Clock& clock,
+  Impl(WorkerQueue& queue, WorkerRegistry* registry, Simulator& simulator, Trainer* trainer, Clock& clock,
        WorkerOptions options)
       : queue_(queue),
         registry_(registry),
         simulator_(simulator),
+        trainer_(trainer),
         clock_(clock),
         options_(std::move(options)) {}
 
@@ -25,8 +27,11 @@ class Worker::Impl {
     // Each claim has a secret of its own: with it, and only with it, this
     // worker may heartbeat, finish or release the claim's jobs. A remote
     // queue makes it on the server instead; the jobs carry whichever.
+    // A worker with a trainer runs training jobs too (Trainer::TrainPart,
+    // AssembleModel); one without claims simulations only.
+    const JobKinds kinds = trainer_ != nullptr ? JobKinds::All() : JobKinds::Simulation();
     auto claimed =
-        queue_.ClaimJobs(ClaimHolder(options_.worker_id, NewClaimToken()), max_jobs, options_.lease);
+        queue_.ClaimJobs(ClaimHolder(options_.worker_id, NewClaimToken()), max_jobs, options_.lease, kinds);
     if (!claimed.ok()) return claimed.status();
     std::vector<Job>& jobs = *claimed;
     if (jobs.empty()) return 0;
@@ -57,10 +62,19 @@ class Worker::Impl {
         ++next;
         continue;
       }
-      // The consecutive jobs of one model go to the simulator together, so
-      // an engine can simulate a whole grid in one pass over the bars.
+      if (first.kind != JobKind::kSimulate) {
+        RunTrainingJob(first);
+        Drop(first.id);
+        ++next;
+        continue;
+      }
+      // The consecutive simulations of one model go to the simulator
+      // together, so an engine can simulate a whole grid in one pass.
       size_t end = next + 1;
-      while (end < jobs.size() && jobs[end].model_id == first.model_id && !IsLost(jobs[end].id)) ++end;
+      while (end < jobs.size() && jobs[end].kind == JobKind::kSimulate && jobs[end].model_id == first.model_id &&
+             !IsLost(jobs[end].id)) {
+        ++end;
+      }
       // Nothing reads a job's params after this: they move to the simulator.
       std::vector<SimulationParams> params;
       params.reserve(end - next);
@@ -74,7 +88,16 @@ class Worker::Impl {
       while (results.size() < params.size()) {
         results.push_back(InternalError("simulator returned too few results"));
       }
-      Report(&jobs[next], end - next, results);
+      std::vector<JobOutcome> outcomes(end - next);
+      for (size_t i = 0; i < outcomes.size(); ++i) {
+        if (results[i].ok()) {
+          outcomes[i].result = std::move(*results[i]);
+        } else {
+          outcomes[i].error = results[i].status().ToString();
+          outcomes[i].retryable = results[i].status().IsRetryable();
+        }
+      }
+      Report(&jobs[next], std::move(outcomes));
       for (size_t i = next; i < end; ++i) Drop(jobs[i].id);
       next = end;
     }
@@ -123,6 +146,14 @@ class Worker::Impl {
       }
       backoff = options_.error_backoff;
       done_jobs += *got;
+      if (Duration pause = TakeTrainingPause(); pause.count() > 0) {
+        // A training job said "not now" (its trainer or the store it writes
+        // to is unavailable) and went back to the queue: wait before taking
+        // it, or another, again. Only a stop cuts the pause short: the
+        // released job itself wakes `wake_`.
+        stop_wake_.WaitFor(clock_, pause);
+        continue;
+      }
       if (*got > 0) continue;
       if (options_.exit_when_idle) break;
       if (clock_.Now() - last_registry_beat_ >= options_.heartbeat_interval) {
@@ -149,6 +180,7 @@ class Worker::Impl {
   void RequestStop() {
     stop_.store(true);
     wake_.Notify();
+    stop_wake_.Notify();
   }
 
   bool stop_requested() const { return stop_.load(); }
@@ -197,19 +229,66 @@ class Worker::Impl {
     held_.erase(job_id);
   }
 
+  // Runs a training job (JobKind::kTrain or kAssemble) with the trainer
+  // and reports its output. A retryable failure (the trainer or the store
+  // it writes to unavailable: a full disk, a service away) is not the job's
+  // fault: the job goes back to the queue with its attempt not counted, and
+  // this worker pauses before claiming again (TakeTrainingPause), so the run
+  // waits for the dependency instead of failing, as training inline does.
+  void RunTrainingJob(const Job& job) {
+    Result<std::string> output = InternalError("not run");
+    if (trainer_ == nullptr) {
+      output = FailedPreconditionError("this worker has no trainer");
+    } else if (auto task = TrainingTaskFromJson(job.task); !task.ok()) {
+      output = InvalidArgumentError("the job's task does not parse: " + task.status().message());
+    } else if (job.kind == JobKind::kTrain) {
+      output = trainer_->TrainPart(*task);
+    } else {
+      auto model = trainer_->AssembleModel(*task);
+      output = model.ok() ? Result<std::string>(model->model_id) : Result<std::string>(model.status());
+    }
+    if (!output.ok() && output.status().IsRetryable()) {
+      Log(LogLevel::kWarning, "training unavailable; the job goes back to the queue",
+          {{"job_id", job.id}, {"error", output.status().ToString()}});
+      Release(job);
+      std::lock_guard<std::mutex> lock(pause_mu_);
+      training_pause_ = training_pause_.count() == 0
+                            ? options_.error_backoff
+                            : std::min<Duration>(training_pause_ * 2, options_.poll_interval);
+      pending_pause_ = true;
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(pause_mu_);
+      training_pause_ = Duration::zero();
+    }
+    std::vector<JobOutcome> outcomes(1);
+    if (output.ok()) {
+      outcomes[0].result = SimulationResult{};
+      outcomes[0].output = std::move(*output);
+    } else {
+      outcomes[0].error = output.status().ToString();
+    }
+    Report(&job, std::move(outcomes));
+  }
+
+  // The pause a retryable training failure asked for (zero when none),
+  // once.
+  Duration TakeTrainingPause() {
+    std::lock_guard<std::mutex> lock(pause_mu_);
+    if (!pending_pause_) return Duration::zero();
+    pending_pause_ = false;
+    return training_pause_;
+  }
+
   // Writes the outcomes of a group of jobs in one FinishJobs call (one
-  // transaction), each fenced on this worker's lease.
-  void Report(const Job* jobs, size_t count, const std::vector<Result<SimulationResult>>& results) {
-    std::vector<JobOutcome> outcomes(count);
+  // transaction), each fenced on this worker's lease. outcomes[i] is jobs[i]'s
+  // (its id and claim token are set here): completed when it has a result.
+  void Report(const Job* jobs, std::vector<JobOutcome> outcomes) {
+    const size_t count = outcomes.size();
     for (size_t i = 0; i < count; ++i) {
       outcomes[i].job_id = jobs[i].id;
       outcomes[i].claim_token = jobs[i].claim_token;
-      if (results[i].ok()) {
-        outcomes[i].result = *results[i];
-      } else {
-        outcomes[i].error = results[i].status().ToString();
-        outcomes[i].retryable = results[i].status().IsRetryable();
-      }
     }
     Result<std::vector<Status>> written = InternalError("not written");
     // `written` keeps the last attempt's answer, which is what matters.
@@ -234,13 +313,13 @@ class Worker::Impl {
       } else if (!s.ok()) {
         Log(LogLevel::kError, "could not report job; its lease will expire and it will be retried",
             {{"job_id", job.id}, {"error", s.ToString()}});
-      } else if (results[i].ok()) {
+      } else if (outcomes[i].result) {
         Bump(&WorkerStats::completed, 1);
       } else {
         const bool will_retry = outcomes[i].retryable && job.attempts < job.max_attempts;
         Bump(will_retry ? &WorkerStats::retried : &WorkerStats::failed, 1);
-        Log(LogLevel::kWarning, will_retry ? "simulation failed; job will be retried" : "simulation failed",
-            {{"job_id", job.id}, {"error", outcomes[i].error}});
+        Log(LogLevel::kWarning, will_retry ? "job failed; it will be retried" : "job failed",
+            {{"job_id", job.id}, {"kind", JobKindName(job.kind)}, {"error", outcomes[i].error}});
       }
     }
   }
@@ -307,11 +386,17 @@ class Worker::Impl {
   WorkerQueue& queue_;
   WorkerRegistry* registry_;
   Simulator& simulator_;
+  Trainer* trainer_;  // null: simulations only
   Clock& clock_;
   const WorkerOptions options_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> registered_{false};
-  Event wake_;  // stop requested or work may be available
+  Event wake_;       // stop requested or work may be available
+  Event stop_wake_;  // stop requested
+
+  std::mutex pause_mu_;
+  Duration training_pause_{};   // the current pause after "not now"; guarded by pause_mu_
+  bool pending_pause_ = false;  // Run() is to pause; guarded by pause_mu_
 
   struct Held {
     bool lost = false;        // the lease was lost
@@ -328,7 +413,11 @@ class Worker::Impl {
 
 Worker::Worker(WorkerQueue& queue, WorkerRegistry* registry, Simulator& simulator, Clock& clock,
                WorkerOptions options)
-    : impl_(std::make_unique<Impl>(queue, registry, simulator, clock, std::move(options))) {}
+    : Worker(queue, registry, simulator, nullptr, clock, std::move(options)) {}
+
+Worker::Worker(WorkerQueue& queue, WorkerRegistry* registry, Simulator& simulator, Trainer* trainer,
+               Clock& clock, WorkerOptions options)
+    : impl_(std::make_unique<Impl>(queue, registry, simulator, trainer, clock, std::move(options))) {}
 
 Worker::~Worker() = default;
 

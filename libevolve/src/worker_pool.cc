@@ -49,11 +49,12 @@ WorkerPoolOptions InProcessWorkerPoolOptions(const std::string& id_prefix, int s
 
 class WorkerPool::Impl {
  public:
-  Impl(WorkerQueue& queue, WorkerRegistry* registry, Simulator& simulator, Clock& clock,
+  Impl(WorkerQueue& queue, WorkerRegistry* registry, Simulator& simulator, Trainer* trainer, Clock& clock,
        WorkerPoolOptions options)
       : queue_(queue),
         registry_(registry),
         simulator_(simulator),
+        trainer_(trainer),
         clock_(clock),
         options_(std::move(options)) {
     if (options_.worker.host.empty()) options_.worker.host = HostName();
@@ -75,7 +76,7 @@ class WorkerPool::Impl {
     for (int i = 0; i < options_.size; ++i) {
       WorkerOptions o = options_.worker;
       o.worker_id = WorkerIdAt(options_, i);
-      workers_.push_back(std::make_unique<Worker>(queue_, registry_, simulator_, clock_, o));
+      workers_.push_back(std::make_unique<Worker>(queue_, registry_, simulator_, trainer_, clock_, o));
     }
     for (size_t i = 0; i < workers_.size(); ++i) {
       threads_.emplace_back([this, i] {
@@ -124,6 +125,7 @@ class WorkerPool::Impl {
   WorkerQueue& queue_;
   WorkerRegistry* registry_;
   Simulator& simulator_;
+  Trainer* trainer_;
   Clock& clock_;
   WorkerPoolOptions options_;
   mutable std::mutex mu_;
@@ -136,7 +138,11 @@ class WorkerPool::Impl {
 
 WorkerPool::WorkerPool(WorkerQueue& queue, WorkerRegistry* registry, Simulator& simulator, Clock& clock,
                        WorkerPoolOptions options)
-    : impl_(std::make_unique<Impl>(queue, registry, simulator, clock, std::move(options))) {}
+    : WorkerPool(queue, registry, simulator, nullptr, clock, std::move(options)) {}
+
+WorkerPool::WorkerPool(WorkerQueue& queue, WorkerRegistry* registry, Simulator& simulator, Trainer* trainer,
+                       Clock& clock, WorkerPoolOptions options)
+    : impl_(std::make_unique<Impl>(queue, registry, simulator, trainer, clock, std::move(options))) {}
 
 WorkerPool::WorkerPool(Store& store, Simulator& simulator, WorkerPoolOptions options)
     : WorkerPool(store, &store, simulator, store.clock(), std::move(options)) {}

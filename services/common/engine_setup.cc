@@ -39,4 +39,15 @@ Result<std::unique_ptr<Simulator>> OpenWorkerSimulator(ArtifactStore& artifacts)
   return engines::NewBuiltinSimulator(artifacts, engines::BuiltinOptions{});
 }
 
+Result<std::unique_ptr<Trainer>> OpenWorkerTrainer(ArtifactStore& artifacts) {
+  http::ServiceEnginesOptions options = http::ServiceEnginesOptionsFromEnvironment();
+  if (!options.training_url.empty()) {
+    options.feature_url.clear();
+    options.simulation_url.clear();
+    EVOLVE_ASSIGN_OR_RETURN(http::ServiceEngines remote, http::NewServiceEngines(options));
+    return std::move(remote.trainer);
+  }
+  return engines::NewBuiltinWorkerTrainer(artifacts, engines::BuiltinOptions{});
+}
+
 }  // namespace evolve::service

@@ -75,6 +75,7 @@ std::vector<OptionSpec> RunOptions() {
   std::vector<OptionSpec> specs = {
       {"resume", "RUN_ID", "continue a stopped, failed or interrupted run (takes no run options)"},
       {"workers", "N", "in-process workers draining the queue (default: number of cores)"},
+      TrainingOption(),
       {"json", "", "print the final run document as JSON instead of the tables"},
       {"help", "", "show this help"},
   };
@@ -238,6 +239,8 @@ int RunCommand(const Argv& argv) {
     if (*n < 0 || *n > 256) return Fail(InvalidArgumentError("--workers: must be in [0, 256], got " + *w));
     workers = static_cast<int>(*n);
   }
+  const Result<bool> training_on_queue = TrainingOnQueue(args.Get("training"), workers);
+  if (!training_on_queue.ok()) return Fail(training_on_queue.status());
   const std::optional<std::string> resume = args.Get("resume");
   if (resume.has_value()) {
     for (const std::string& name : args.given()) {
@@ -287,6 +290,7 @@ int RunCommand(const Argv& argv) {
   Progress progress(store, ::isatty(STDERR_FILENO) != 0);
   EngineOptions options;
   options.poll_interval = std::chrono::milliseconds(200);
+  options.training_on_queue = *training_on_queue;
   EvolutionEngine engine({*engines->features, *engines->trainer, store, nullptr, &progress}, options);
 
   std::string run_id;
@@ -334,7 +338,7 @@ int RunCommand(const Argv& argv) {
   // simulator runs each share in one pass over the bars.
   const int grid = static_cast<int>(config.thresholds.size() * config.regime_configs.size());
   WorkerPool pool(
-      store, *engines->simulator,
+      store, &store, *engines->simulator, engines->trainer.get(), store.clock(),
       InProcessWorkerPoolOptions("evolve-run", workers, (grid + workers - 1) / std::max(1, workers)));
   // --workers 0: no pool to start (evolve-worker processes simulate).
   if (Status s = pool.size() > 0 ? pool.Start() : Status::Ok(); !s.ok()) return Fail(s);

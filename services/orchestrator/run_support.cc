@@ -120,4 +120,18 @@ Result<std::string> TimeframeOfData(const std::string& symbol, engines::BarDirec
 
 int DefaultWorkers() { return std::max(1u, std::thread::hardware_concurrency()); }
 
+Result<bool> TrainingOnQueue(const std::optional<std::string>& training, int workers) {
+  if (!training) return workers > 0;
+  if (*training == "workers") return true;
+  if (*training == "inline") return false;
+  return InvalidArgumentError("--training: must be 'workers' or 'inline', got '" + *training + "'");
+}
+
+service::OptionSpec TrainingOption() {
+  return {"training", "WHERE",
+          "where models are trained: 'workers' (jobs on the queue, run by in-process workers and by "
+          "evolve-worker processes on the store) or 'inline' (default: workers when this process runs "
+          "workers, else inline)"};
+}
+
 }  // namespace evolve::cli

@@ -3,11 +3,13 @@
 #ifndef EVOLVE_SERVICES_ORCHESTRATOR_RUN_SUPPORT_H_
 #define EVOLVE_SERVICES_ORCHESTRATOR_RUN_SUPPORT_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "evolve/engines/bars.h"
 #include "evolve/json.h"
+#include "evolve/service/args.h"
 #include "evolve/status.h"
 
 namespace evolve::cli {
@@ -58,6 +60,18 @@ bool IsDailyTimeframe(const std::string& timeframe);
 Result<std::string> TimeframeOfData(const std::string& symbol, engines::BarDirectory& bars);
 
 int DefaultWorkers();  // the number of cores, at least 1
+
+// --training: where models are trained (EngineOptions::training_on_queue).
+// "workers": on the queue, by the workers (this process's and evolve-worker
+// processes on the store); "inline": by this process. Default: "workers"
+// when this process runs `workers` > 0 in-process workers, which train
+// too; else "inline" (nothing would train: evolve-worker processes that
+// reach an `evolve serve` over HTTP simulate only). Errors: kInvalidArgument
+// naming --training.
+Result<bool> TrainingOnQueue(const std::optional<std::string>& training, int workers);
+
+// The option's entry in --help.
+service::OptionSpec TrainingOption();
 
 }  // namespace evolve::cli
 

@@ -50,6 +50,7 @@ std::vector<OptionSpec> ServeOptions() {
       {"workers", "N",
        "in-process workers (default: number of cores; 0 when evolve-worker processes simulate)"},
       {"max-jobs-per-claim", "N", "jobs an in-process worker claims at once (default 16)"},
+      TrainingOption(),
       {"run-threads", "N", "runs stepped at once, i.e. models trained at once (default 2)"},
       {"http-threads", "N",
        "threads kept to serve requests; more start on demand (a connection holds one while open), up to 512 "
@@ -86,6 +87,7 @@ struct ServeSettings {
   std::string host = "127.0.0.1";
   int port = kDefaultPort;
   int workers = 1;
+  bool training_on_queue = false;
   int max_jobs_per_claim = 16;
   int run_threads = 2;
   int http_threads = 32;
@@ -104,6 +106,7 @@ Result<ServeSettings> ParseServeSettings(const Args& args) {
   }
   EVOLVE_ASSIGN_OR_RETURN(s.port, IntOption(args, "port", kDefaultPort, 0, 65535));
   EVOLVE_ASSIGN_OR_RETURN(s.workers, IntOption(args, "workers", DefaultWorkers(), 0, 256));
+  EVOLVE_ASSIGN_OR_RETURN(s.training_on_queue, TrainingOnQueue(args.Get("training"), s.workers));
   EVOLVE_ASSIGN_OR_RETURN(s.max_jobs_per_claim, IntOption(args, "max-jobs-per-claim", 16, 1, 10000));
   EVOLVE_ASSIGN_OR_RETURN(s.run_threads, IntOption(args, "run-threads", 2, 1, 64));
   EVOLVE_ASSIGN_OR_RETURN(s.http_threads, IntOption(args, "http-threads", 32, 1, 1024));
@@ -206,6 +209,7 @@ int ServeCommand(const Argv& argv) {
 
   EngineOptions options;
   options.poll_interval = settings->poll_interval;
+  options.training_on_queue = settings->training_on_queue;
   EvolutionEngine engine({*engines->features, *engines->trainer, store, nullptr, nullptr}, options);
 
   if (store_settings->url.empty()) {
@@ -221,7 +225,7 @@ int ServeCommand(const Argv& argv) {
   scheduler_options.poll_interval = settings->poll_interval;
   RunScheduler scheduler(engine, store, scheduler_options);
   WorkerPool pool(
-      store, *engines->simulator,
+      store, &store, *engines->simulator, engines->trainer, store.clock(),
       InProcessWorkerPoolOptions("evolve-serve", settings->workers, settings->max_jobs_per_claim));
   // --workers 0: no pool to start (evolve-worker processes simulate).
   if (Status s = pool.size() > 0 ? pool.Start() : Status::Ok(); !s.ok()) return Fail(s);

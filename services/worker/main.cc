@@ -74,8 +74,13 @@ int main(int argc, char** argv) {
   // directory.
   auto simulator = ws::OpenSimulator(*settings, *backend->artifacts);
   if (!simulator.ok()) return Fail(simulator.status());
+  // Training jobs too, when the store itself is reached (their parts and
+  // models are artifacts it writes); null: simulations only.
+  auto trainer = ws::OpenTrainer(*settings, *backend);
+  if (!trainer.ok()) return Fail(trainer.status());
 
-  evolve::WorkerPool pool(*backend->queue, backend->registry, **simulator, *backend->clock, settings->pool);
+  evolve::WorkerPool pool(*backend->queue, backend->registry, **simulator, trainer->get(), *backend->clock,
+                          settings->pool);
   {
     std::lock_guard<std::mutex> lock(mu);
     running = &pool;

@@ -221,6 +221,11 @@ Result<std::unique_ptr<Simulator>> OpenSimulator(const WorkerSettings& settings,
   return service::OpenWorkerSimulator(artifacts);
 }
 
+Result<std::unique_ptr<Trainer>> OpenTrainer(const WorkerSettings& settings, WorkerBackend& backend) {
+  if (backend.store == nullptr || settings.simulator == "noop") return std::unique_ptr<Trainer>();
+  return service::OpenWorkerTrainer(*backend.store);
+}
+
 std::string StatsLine(const WorkerReport& report) {
   const WorkerStats& st = report.stats;
   char buf[256];

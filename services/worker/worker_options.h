@@ -21,6 +21,7 @@
 #include "evolve/simulator.h"
 #include "evolve/status.h"
 #include "evolve/store.h"
+#include "evolve/trainer.h"
 #include "evolve/worker_pool.h"
 
 namespace evolve::worker_service {
@@ -75,6 +76,14 @@ Result<WorkerBackend> ConnectWorker(const WorkerSettings& settings, Event& stop)
 // or one that completes every job at once with an empty result ("noop":
 // what a queue benchmark measures is the queue).
 Result<std::unique_ptr<Simulator>> OpenSimulator(const WorkerSettings& settings, ArtifactStore& artifacts);
+
+// The trainer of training jobs (Trainer::TrainPart, AssembleModel): the
+// training service at TRAINING_URL when it is set, else the built-in
+// worker trainer over the store's artifacts; null when the worker cannot
+// train: it reaches an orchestrator over HTTP (a training job writes
+// artifacts, which the worker protocol does not), or its simulator is
+// "noop" (a queue benchmark).
+Result<std::unique_ptr<Trainer>> OpenTrainer(const WorkerSettings& settings, WorkerBackend& backend);
 
 // "worker=ID claimed=N completed=N failed=N retried=N released=N lost=N".
 std::string StatsLine(const WorkerReport& report);

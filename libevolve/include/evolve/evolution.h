@@ -80,6 +80,15 @@ struct EngineOptions {
   // Retries of a trainer/feature call that failed with a retryable status.
   int dependency_retries = 3;
   Duration retry_backoff = std::chrono::seconds(1);  // doubles per retry
+  // Where models are trained. false: inline, by the trainer of the process
+  // that steps the run (Trainer::Train). true: on the queue, by workers
+  // (docs/architecture.md, "Training on the queue"): the step plans the
+  // training (Trainer::PlanTraining), queues its parts as JobKind::kTrain
+  // jobs, then one kAssemble job, with the priority, leases, retries and
+  // recovery of simulation jobs, and records the model the workers
+  // assembled. Some worker must then run training jobs (a Worker given a
+  // Trainer claims them). The models are the same either way.
+  bool training_on_queue = false;
 };
 
 enum class StepOutcome {

@@ -1,4 +1,5 @@
-// Worker: drains the simulation job queue.
+// Worker: drains the job queue: simulations, and training jobs when it has
+// a trainer.
 //
 // A worker claims jobs (several per claim if asked), runs each through the
 // Simulator, heartbeats the leases of the jobs it holds while simulations run,
@@ -26,6 +27,7 @@
 #include "evolve/simulator.h"
 #include "evolve/status.h"
 #include "evolve/store.h"
+#include "evolve/trainer.h"
 
 namespace evolve {
 
@@ -81,8 +83,17 @@ struct WorkerStats {
 class Worker {
  public:
   // `registry` may be null (no registration, e.g. in tests). All references
-  // must outlive the worker.
+  // must outlive the worker. A worker without a trainer runs simulations
+  // only.
   Worker(WorkerQueue& queue, WorkerRegistry* registry, Simulator& simulator, Clock& clock,
+         WorkerOptions options);
+  // A worker that runs training jobs too (EngineOptions::training_on_queue):
+  // it claims every kind of job and runs kTrain / kAssemble jobs with
+  // `trainer` (Trainer::TrainPart, AssembleModel). A training job that
+  // fails with a retryable status goes back to the queue uncounted and the
+  // worker pauses (error_backoff, doubling up to poll_interval) before its
+  // next claim; any other failure fails the job.
+  Worker(WorkerQueue& queue, WorkerRegistry* registry, Simulator& simulator, Trainer* trainer, Clock& clock,
          WorkerOptions options);
   ~Worker();
   Worker(const Worker&) = delete;

@@ -57,6 +57,10 @@ class WorkerPool {
   // The references must outlive the pool; `registry` may be null.
   WorkerPool(WorkerQueue& queue, WorkerRegistry* registry, Simulator& simulator, Clock& clock,
              WorkerPoolOptions options);
+  // Workers that run training jobs too, with `trainer` (Worker's
+  // constructor with a trainer); `trainer` may be null (simulations only).
+  WorkerPool(WorkerQueue& queue, WorkerRegistry* registry, Simulator& simulator, Trainer* trainer, Clock& clock,
+             WorkerPoolOptions options);
   // On a whole Store: its queue, registry and clock.
   WorkerPool(Store& store, Simulator& simulator, WorkerPoolOptions options);
   ~WorkerPool();  // RequestStop(), then Wait()

@@ -150,7 +150,11 @@ const std::string& OrchestratorClient::url() const { return impl_->url(); }
 // ------------------------------------------------------------------ queue
 
 Result<std::vector<Job>> OrchestratorClient::ClaimJobs(const ClaimHolder& holder, int max_jobs,
-                                                       Duration lease) {
+                                                       Duration lease, JobKinds kinds) {
+  // The worker protocol hands out simulations only: a worker that reaches
+  // the orchestrator over HTTP cannot write the store's artifacts a
+  // training job writes. A claim for training alone finds nothing.
+  if (!kinds.Has(JobKind::kSimulate)) return std::vector<Job>{};
   const int n = std::min(max_jobs, kMaxJobsPerRequest);
   const std::chrono::milliseconds wait = impl_->claim_wait();
   std::string body = "{\"worker_id\":" + JsonQuote(holder.worker_id) + ",\"max_jobs\":" + std::to_string(n) +

@@ -15,12 +15,15 @@
 #include <utility>
 #include <vector>
 
+#include <rapidjson/document.h>
+
 #include "evolve/http/error_reply.h"
 #include "evolve/http/json_body.h"
 #include "evolve/json.h"
 #include "evolve/log.h"
 #include "evolve/validation.h"
 #include "evolve/worker.h"
+#include "service_client.h"  // internal::Serialize
 #include "worker_protocol_wire.h"
 
 namespace evolve::http {
@@ -151,9 +154,23 @@ JobOutcome ReadOutcome(JsonBody& body) {
   return outcome;
 }
 
+// A claimed job as the wire has it. Claims over HTTP hand out simulations
+// only, and a simulation goes without the fields of training jobs (kind,
+// task, output: always "simulate", "", ""), so that workers older than
+// them, which refuse unknown fields, keep working.
+std::string WireJob(const Job& job) {
+  if (job.kind != JobKind::kSimulate) return ToJson(job);
+  rapidjson::Document doc;
+  const std::string json = ToJson(job);
+  doc.Parse(json.data(), json.size());
+  if (doc.HasParseError() || !doc.IsObject()) return json;
+  for (const char* field : {"kind", "task", "output"}) doc.RemoveMember(field);
+  return internal::Serialize(doc);
+}
+
 std::string JobsArray(const std::vector<Job>& jobs) {
   std::string out = "[";
-  for (size_t i = 0; i < jobs.size(); ++i) out += (i > 0 ? "," : "") + ToJson(jobs[i]);
+  for (size_t i = 0; i < jobs.size(); ++i) out += (i > 0 ? "," : "") + WireJob(jobs[i]);
   return out + "]";
 }
 

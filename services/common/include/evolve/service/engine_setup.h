@@ -11,6 +11,7 @@
 #include "evolve/simulator.h"
 #include "evolve/status.h"
 #include "evolve/store.h"
+#include "evolve/trainer.h"
 
 namespace evolve::service {
 
@@ -22,6 +23,11 @@ Result<http::ServiceEnginesOptions> RemoteEngineOptions();
 // it is set, else the built-in simulator over `artifacts` (which must
 // outlive it).
 Result<std::unique_ptr<Simulator>> OpenWorkerSimulator(ArtifactStore& artifacts);
+
+// The trainer of a worker's training jobs: the training service at
+// TRAINING_URL when it is set, else the built-in trainer of a worker (no
+// data directory: the bars come from `artifacts`, which must outlive it).
+Result<std::unique_ptr<Trainer>> OpenWorkerTrainer(ArtifactStore& artifacts);
 
 }  // namespace evolve::service
 

@@ -72,7 +72,8 @@ class OrchestratorClient final : public WorkerQueue, public WorkerRegistry, publ
   // The URL requests go to, without a trailing '/'.
   const std::string& url() const;
 
-  // WorkerQueue, over worker protocol 2. ClaimJobs takes at most
+  // WorkerQueue, over worker protocol 2. ClaimJobs claims simulations only
+  // (whatever `kinds` adds: training jobs need the store itself) and takes at most
   // kMaxJobsPerRequest jobs per call and waits up to claim_wait for them;
   // the server makes the claim token (the holder's is not sent), which each
   // returned Job carries and the other calls present. FinishJobs sends at
