@@ -29,6 +29,7 @@ class RunScheduler::Impl {
     if (options_.threads < 1) return InvalidArgumentError("scheduler threads: must be >= 1");
     if (options_.steps_per_turn < 1) return InvalidArgumentError("scheduler steps_per_turn: must be >= 1");
     if (options_.poll_interval <= Duration::zero()) return InvalidArgumentError("scheduler poll_interval: must be > 0");
+    if (options_.max_runs < 0) return InvalidArgumentError("scheduler max_runs: must be >= 0 (0: no limit)");
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (started_) return FailedPreconditionError("the scheduler was already started");
@@ -52,6 +53,7 @@ class RunScheduler::Impl {
         MakeReadyLocked(run_id, it->second);
         return Status::Ok();
       }
+      if (FullLocked()) return AtCapacity(run_id);
     }
     // The store's run lock: one stepper per run across every process that
     // shares the store. Taking it may wait on the database: not under mu_.
@@ -62,6 +64,8 @@ class RunScheduler::Impl {
     EVOLVE_RETURN_IF_ERROR(acquired.status());
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return FailedPreconditionError("the run scheduler is shutting down");
+    // Filled by a concurrent Submit meanwhile: the lock is released.
+    if (runs_.count(run_id) == 0 && FullLocked()) return AtCapacity(run_id);
     // A Submit that raced with this one keeps its lock; this one is released.
     auto [it, inserted] = runs_.emplace(run_id, Slot{});
     if (inserted) it->second.lock = std::move(*acquired);
@@ -122,12 +126,23 @@ class RunScheduler::Impl {
   };
 
   // Caller holds mu_.
+  bool FullLocked() const { return options_.max_runs > 0 && static_cast<int>(runs_.size()) >= options_.max_runs; }
+
+  Status AtCapacity(const std::string& run_id) const {
+    return ResourceExhaustedError("run " + run_id + ": this scheduler holds its maximum of " +
+                                  std::to_string(options_.max_runs) +
+                                  " runs; the run stays as stored for a scheduler with room");
+  }
+
+  // Caller holds mu_. A waiting run that is woken goes to the front of the
+  // ready line: its batch has finished, and evaluating it is short work
+  // that should not wait for every other run's turn.
   void MakeReadyLocked(const std::string& run_id, Slot& slot) {
     if (slot.state == State::kStepping) {
       slot.wake_pending = true;
     } else if (slot.state == State::kWaiting) {
       slot.state = State::kReady;
-      ready_.push_back(run_id);
+      ready_.push_front(run_id);
       work_cv_.notify_one();
     } else if (std::find(ready_.begin(), ready_.end(), run_id) == ready_.end()) {
       ready_.push_back(run_id);
@@ -236,9 +251,15 @@ class RunScheduler::Impl {
     timer_cv_.notify_one();
   }
 
-  // Caller holds mu_.
+  // Caller holds mu_. A scheduler that was full adopts soon after: runs
+  // may be waiting in the store for its room.
   void DropLocked(std::map<std::string, Slot>::iterator it) {
+    const bool was_full = FullLocked();
     runs_.erase(it);  // releases the run lock
+    if (was_full) {
+      adopt_soon_ = true;
+      timer_cv_.notify_one();
+    }
   }
 
   // Moves due waiting runs to the ready line; reaps and adopts on schedule.
@@ -253,15 +274,17 @@ class RunScheduler::Impl {
         Slot& slot = entry.second;
         if (slot.state != State::kWaiting) continue;
         if (slot.due <= now) {
+          // Woken: to the front of the line (MakeReadyLocked).
           slot.state = State::kReady;
-          ready_.push_back(entry.first);
+          ready_.push_front(entry.first);
           work_cv_.notify_one();
         } else {
           next = std::min(next, slot.due);
         }
       }
       const bool reap = options_.reap_interval > Duration::zero() && now >= next_reap;
-      const bool adopt = options_.adopt_interval > Duration::zero() && now >= next_adopt;
+      const bool adopt = (options_.adopt_interval > Duration::zero() && now >= next_adopt) || adopt_soon_;
+      adopt_soon_ = false;
       if (reap || adopt) {
         lock.unlock();
         if (reap) {
@@ -306,6 +329,8 @@ class RunScheduler::Impl {
           Status s = Submit(run.id);
           if (s.ok()) {
             Log(LogLevel::kInfo, "adopted run", {{"run_id", run.id}, {"status", RunStatusName(run.status)}});
+          } else if (s.code() == StatusCode::kResourceExhausted) {
+            return Status::Ok();  // full: the rest are left to schedulers with room
           } else if (s.code() != StatusCode::kFailedPrecondition) {
             return s;
           }
@@ -326,6 +351,7 @@ class RunScheduler::Impl {
   std::condition_variable timer_cv_;  // a due time moved earlier, or stopping
   bool started_ = false;              // guarded by mu_
   bool stopping_ = false;             // guarded by mu_
+  bool adopt_soon_ = false;           // a full scheduler dropped a run; guarded by mu_
   std::map<std::string, Slot> runs_;  // guarded by mu_
   std::deque<std::string> ready_;     // guarded by mu_
   SchedulerStats stats_;              // guarded by mu_

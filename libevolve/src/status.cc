@@ -7,8 +7,9 @@ namespace evolve {
 const char* StatusCodeName(StatusCode code) {
   static constexpr const char* kNames[] = {
       "OK",      "INVALID_ARGUMENT", "NOT_FOUND",         "ALREADY_EXISTS", "FAILED_PRECONDITION",
-      "ABORTED", "UNAVAILABLE",      "DEADLINE_EXCEEDED", "CANCELLED",      "INTERNAL"};
-  return EnumName<StatusCode::kInternal>(code, kNames, "UNKNOWN");
+      "ABORTED", "UNAVAILABLE",      "DEADLINE_EXCEEDED", "CANCELLED",      "INTERNAL",
+      "RESOURCE_EXHAUSTED"};
+  return EnumName<StatusCode::kResourceExhausted>(code, kNames, "UNKNOWN");
 }
 
 Status::Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {
@@ -32,6 +33,7 @@ bool Status::IsRetryable() const {
 
 std::ostream& operator<<(std::ostream& os, const Status& status) { return os << status.ToString(); }
 
+Status ResourceExhaustedError(std::string m) { return Status(StatusCode::kResourceExhausted, std::move(m)); }
 Status InvalidArgumentError(std::string m) { return Status(StatusCode::kInvalidArgument, std::move(m)); }
 Status NotFoundError(std::string m) { return Status(StatusCode::kNotFound, std::move(m)); }
 Status AlreadyExistsError(std::string m) { return Status(StatusCode::kAlreadyExists, std::move(m)); }

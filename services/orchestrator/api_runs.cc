@@ -90,7 +90,11 @@ void PostEvolve(ApiContext& ctx, const Request& req, Response& res) {
   auto run = ctx.engine.CreateRun(*config);
   if (!run.ok()) return SendStatus(res, run.status(), FieldErrorsOf(run.status()));
   Status scheduled = ctx.scheduler.Submit(run->id);
-  if (!scheduled.ok()) {
+  if (scheduled.code() == StatusCode::kResourceExhausted) {
+    // Full (--max-runs): stored PENDING, adopted by a service on this store
+    // with room, or by this one when a run of it ends.
+    Log(LogLevel::kInfo, "run stored for a service with room", {{"run_id", run->id}});
+  } else if (!scheduled.ok()) {
     // Stored PENDING: the next start of a service on this store adopts it.
     Log(LogLevel::kWarning, "run stored but not scheduled",
         {{"run_id", run->id}, {"error", scheduled.ToString()}});
@@ -227,7 +231,11 @@ void PostRunAction(ApiContext& ctx, const Request& req, Response& res) {
   } else if (Status s = ctx.engine.ResumeRun(run_id); !s.ok()) {
     return SendStatus(res, s);
   }
-  if (Status s = ctx.scheduler.Submit(run_id); !s.ok()) return SendStatus(res, s);
+  if (Status s = ctx.scheduler.Submit(run_id); !s.ok()) {
+    // Full (--max-runs): the run waits in the store for a service with room.
+    if (s.code() != StatusCode::kResourceExhausted) return SendStatus(res, s);
+    message += "; queued for a service with room (this one runs its --max-runs)";
+  }
   ReplyRunStatus(ctx, run_id, message, res);
 }
 

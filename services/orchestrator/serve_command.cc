@@ -51,7 +51,11 @@ std::vector<OptionSpec> ServeOptions() {
        "in-process workers (default: number of cores; 0 when evolve-worker processes simulate)"},
       {"max-jobs-per-claim", "N", "jobs an in-process worker claims at once (default 16)"},
       TrainingOption(),
-      {"run-threads", "N", "runs stepped at once, i.e. models trained at once (default 2)"},
+      {"run-threads", "N",
+       "runs stepped at once (default 2); with --training inline also the models trained at once"},
+      {"max-runs", "N",
+       "the most runs this service steps at once (default 0: no limit); more stay PENDING in the store for "
+       "a service with room (several services can share one database)"},
       {"http-threads", "N",
        "threads kept to serve requests; more start on demand (a connection holds one while open), up to 512 "
        "(default 32)"},
@@ -90,6 +94,7 @@ struct ServeSettings {
   bool training_on_queue = false;
   int max_jobs_per_claim = 16;
   int run_threads = 2;
+  int max_runs = 0;
   int http_threads = 32;
   size_t max_body = kDefaultMaxBody;
   size_t bars_cache_bytes = engines::BarDirectory::kDefaultCacheBytes;
@@ -109,6 +114,7 @@ Result<ServeSettings> ParseServeSettings(const Args& args) {
   EVOLVE_ASSIGN_OR_RETURN(s.training_on_queue, TrainingOnQueue(args.Get("training"), s.workers));
   EVOLVE_ASSIGN_OR_RETURN(s.max_jobs_per_claim, IntOption(args, "max-jobs-per-claim", 16, 1, 10000));
   EVOLVE_ASSIGN_OR_RETURN(s.run_threads, IntOption(args, "run-threads", 2, 1, 64));
+  EVOLVE_ASSIGN_OR_RETURN(s.max_runs, IntOption(args, "max-runs", 0, 0, 1000000));
   EVOLVE_ASSIGN_OR_RETURN(s.http_threads, IntOption(args, "http-threads", 32, 1, 1024));
   EVOLVE_ASSIGN_OR_RETURN(int max_body, IntOption(args, "max-body", kDefaultMaxBody, 1024, 1 << 30));
   s.max_body = static_cast<size_t>(max_body);
@@ -222,6 +228,7 @@ int ServeCommand(const Argv& argv) {
   }
   SchedulerOptions scheduler_options;
   scheduler_options.threads = settings->run_threads;
+  scheduler_options.max_runs = settings->max_runs;
   scheduler_options.poll_interval = settings->poll_interval;
   RunScheduler scheduler(engine, store, scheduler_options);
   WorkerPool pool(

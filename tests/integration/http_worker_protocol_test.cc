@@ -869,7 +869,7 @@ class ScriptedQueue final : public WorkerQueue {
   std::atomic<StatusCode> code_{StatusCode::kInternal};
 };
 
-Result<std::vector<Job>> ScriptedQueue::ClaimJobs(const ClaimHolder&, int, Duration) { return Scripted(); }
+Result<std::vector<Job>> ScriptedQueue::ClaimJobs(const ClaimHolder&, int, Duration, JobKinds) { return Scripted(); }
 Status ScriptedQueue::HeartbeatJob(const std::string&, const ClaimHolder&, Duration) { return Scripted(); }
 Result<std::vector<Status>> ScriptedQueue::FinishJobs(const std::string&,
                                                       const std::vector<JobOutcome>& outcomes) {
@@ -882,7 +882,8 @@ void ScriptedQueue::Unsubscribe(int64_t) {}
 constexpr StatusCode kErrorCodes[] = {
     StatusCode::kInvalidArgument,    StatusCode::kNotFound,  StatusCode::kAlreadyExists,
     StatusCode::kFailedPrecondition, StatusCode::kAborted,   StatusCode::kUnavailable,
-    StatusCode::kDeadlineExceeded,   StatusCode::kCancelled, StatusCode::kInternal};
+    StatusCode::kDeadlineExceeded,   StatusCode::kCancelled, StatusCode::kInternal,
+    StatusCode::kResourceExhausted};
 
 TEST_CASE("http worker protocol: every Status code travels from the server's queue to the client as itself") {
   // The mapping, written once (error_reply.h): what a server sends for a

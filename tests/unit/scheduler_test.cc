@@ -217,6 +217,47 @@ TEST_CASE("after Shutdown nothing is stepped and Submit is refused") {
   CHECK(scheduler.stats().scheduled == 0);
 }
 
+TEST_CASE("max_runs: two schedulers on one store each take runs up to theirs, and the rest wait PENDING") {
+  Harness h;
+  SchedulerOptions o = FastOptions(1);
+  o.max_runs = 2;
+  // Adoption at Start only, so what each holds is decided by Submit and by
+  // the room a finished run leaves.
+  o.adopt_interval = Duration::zero();
+  RunScheduler first(h.engine, h.store, o);
+  RunScheduler second(h.engine, h.store, o);
+  REQUIRE(first.Start().ok());
+  REQUIRE(second.Start().ok());
+  std::vector<std::string> runs;
+  for (int i = 0; i < 5; ++i) runs.push_back(h.NewRun());
+  int taken = 0;
+  for (const std::string& id : runs) {
+    Status s = first.Submit(id);
+    if (s.code() == StatusCode::kResourceExhausted) s = second.Submit(id);
+    if (s.ok()) {
+      ++taken;
+    } else {
+      CHECK(s.code() == StatusCode::kResourceExhausted);
+      CHECK(s.message().find("maximum of 2 runs") != std::string::npos);
+    }
+  }
+  CHECK(taken == 4);
+  CHECK(first.stats().scheduled == 2);
+  CHECK(second.stats().scheduled == 2);
+  CHECK(h.StatusOf(runs.back()) == RunStatus::kPending);
+
+  // A full scheduler that drops a run adopts the one left waiting at once
+  // (adopt_interval is off), and every run ends.
+  BackgroundWorker worker(h);
+  CHECK(Eventually([&] {
+    for (const std::string& id : runs) {
+      if (!IsFinal(h.StatusOf(id))) return false;
+    }
+    return true;
+  }));
+  for (const std::string& id : runs) CHECK(h.StatusOf(id) == RunStatus::kCompleted);
+}
+
 TEST_CASE("bad options are refused by Start") {
   Harness h;
   SchedulerOptions o;

@@ -9,6 +9,11 @@
 // costs nothing, and N step threads are only ever busy with real work
 // (training, queueing, evaluating).
 //
+// Fairness: a run that has stepped `steps_per_turn` times goes to the back
+// of the ready line; a waiting run that is woken (its batch finished, its
+// due time came) goes to the front, so a finished batch is evaluated
+// promptly rather than after every other run's turn.
+//
 // One run is never stepped by two threads at once (evolution.h asks that of
 // its caller), nor by two processes: before a run is first stepped here the
 // scheduler takes the store's lock of the run (RunLocks::TryLockRun) and
@@ -44,8 +49,9 @@
 namespace evolve {
 
 struct SchedulerOptions {
-  // Runs stepped at the same time. Training happens inside a step, so this
-  // is also how many models may train at once.
+  // Runs stepped at the same time. With training inline (not on the queue:
+  // EngineOptions::training_on_queue) training happens inside a step, so
+  // this is also how many models may train at once.
   int threads = 2;
   // A waiting run is re-checked this often when no queue event wakes it.
   Duration poll_interval = std::chrono::seconds(1);
@@ -62,6 +68,12 @@ struct SchedulerOptions {
   // Wait after a step failed with a non-retryable error; retryable errors
   // back off from 100 ms up to this.
   Duration error_backoff = std::chrono::seconds(5);
+  // The most runs this scheduler holds at once (0: no limit). Several
+  // services on one store each take runs up to theirs: Submit of a new run
+  // beyond it fails with kResourceExhausted and the run stays as stored
+  // (PENDING), for whichever scheduler has room to adopt (every
+  // adopt_interval, and a full one as soon as it drops a run).
+  int max_runs = 0;
 };
 
 struct SchedulerStats {
@@ -88,7 +100,8 @@ class RunScheduler {
   // Schedules a run (a new one, or one just resumed). Scheduling a run that
   // is already held only makes it be checked soon.
   // Errors: kFailedPrecondition after Shutdown(), or when another holder
-  // has the run's lock (RunLocks::TryLockRun).
+  // has the run's lock (RunLocks::TryLockRun); kResourceExhausted when the
+  // scheduler holds max_runs runs already.
   Status Submit(const std::string& run_id);
 
   // Makes a held run be stepped soon (e.g. after the user stopped or

@@ -41,6 +41,7 @@ enum class StatusCode {
   kDeadlineExceeded,
   kCancelled,
   kInternal,
+  kResourceExhausted,  // a limit is reached (e.g. a scheduler's max_runs); try elsewhere or later
 };
 
 // "OK", "INVALID_ARGUMENT", ... (stable; used in logs and JSON error codes).
@@ -89,6 +90,7 @@ Status UnavailableError(std::string message);
 Status DeadlineExceededError(std::string message);
 Status CancelledError(std::string message);
 Status InternalError(std::string message);
+Status ResourceExhaustedError(std::string message);
 
 // Either a T or a non-OK Status.
 //

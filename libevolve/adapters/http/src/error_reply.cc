@@ -27,7 +27,8 @@ constexpr Mapping kMappings[] = {
     {StatusCode::kUnavailable, 503, "unavailable"},
     {StatusCode::kDeadlineExceeded, 503, "deadline_exceeded"},
     {StatusCode::kCancelled, 503, "cancelled"},
-    {StatusCode::kInternal, 500, "internal"},
+    {StatusCode::kResourceExhausted, 429, "resource_exhausted"},
+    {StatusCode::kInternal, 500, "internal"},  // last: the fallback
 };
 
 const Mapping& MappingOf(StatusCode code) {

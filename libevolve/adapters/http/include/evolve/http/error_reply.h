@@ -14,6 +14,7 @@
 //   kUnavailable         503   unavailable
 //   kDeadlineExceeded    503   deadline_exceeded
 //   kCancelled           503   cancelled
+//   kResourceExhausted   429   resource_exhausted
 //   kInternal            500   internal
 //
 // A client reads it back with StatusCodeOfReply(http status, error.code):
