@@ -308,6 +308,7 @@ try {
   await page.goto(base + '/#/jobs');
   await page.waitForSelector('#jobs table.jobs');
   check(!(await page.isVisible('#banner.warn')), 'the job queue loads with the token');
+  check((await page.textContent('#jobs table.jobs thead')).includes('Kind'), 'the job queue shows each job\'s kind (simulate, train, assemble)');
   await shot('jobs');
 
   await page.goto(base + '/');

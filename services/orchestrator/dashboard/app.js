@@ -734,15 +734,21 @@
           lastStats.completed_jobs + ' completed, ' + lastStats.failed_jobs + ' failed, ' + lastStats.cancelled_jobs + ' cancelled.';
       }
       const data = await api('/jobs/pending?limit=' + JOBS_PAGE + '&offset=' + offset + (runId ? '&run_id=' + encodeURIComponent(runId) : ''));
-      box.replaceChildren(table(['Job', 'Run', 'Gen.', 'Priority', 'Status', 'Threshold', 'Regime', 'Attempts', 'Queued'],
-        (data.jobs || []).map((j) => h('tr', { class: 'job-row' },
+      // A training job (kind train: one part of a model; assemble: the
+      // model from its parts) has no grid cell.
+      box.replaceChildren(table(['Job', 'Kind', 'Run', 'Gen.', 'Priority', 'Status', 'Threshold', 'Regime', 'Attempts', 'Queued'],
+        (data.jobs || []).map((j) => {
+          const simulation = !j.kind || j.kind === 'simulate';
+          return h('tr', { class: 'job-row' },
           h('td', { class: 'mono' }, short(j.id)),
+          h('td', { class: 'job-kind' }, j.kind || 'simulate'),
           h('td', { class: 'mono' }, link('#/runs/' + encodeURIComponent(j.run_id), short(j.run_id))),
           h('td', { class: 'num' }, fmt(j.generation)), h('td', { class: 'num' }, fmt(j.priority, 3)),
-          h('td', {}, badge(j.status)), h('td', { class: 'num' }, fmt(j.params && j.params.threshold, 5)),
-          h('td', {}, regimeText(j.params && j.params.regime)),
+          h('td', {}, badge(j.status)), h('td', { class: 'num' }, simulation ? fmt(j.params && j.params.threshold, 5) : '—'),
+          h('td', {}, simulation ? regimeText(j.params && j.params.regime) : '—'),
           h('td', { class: 'num' }, fmt(j.attempts) + ' / ' + fmt(j.max_attempts)),
-          h('td', { title: when(j.created_at) }, ago(j.created_at)))), { class: 'jobs' }));
+          h('td', { title: when(j.created_at) }, ago(j.created_at)));
+        }), { class: 'jobs' }));
       prev.disabled = offset === 0;
       next.disabled = (data.jobs || []).length < JOBS_PAGE;
     }, err);
