@@ -40,17 +40,22 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "evolve/clock.h"
+#include "evolve/json.h"
 #include "evolve/status.h"
 #include "evolve/store.h"
 #include "evolve/testing/samples.h"
@@ -1786,6 +1791,269 @@ inline void WorkerRegistryAndCounters(StoreHarness& h) {
   CHECK(WorkersById(store).at("worker-2").status == "ACTIVE");
 }
 
+// -------------------------------------------------------------- job kinds
+
+// A training job (types.h, Job): no model yet, the symbol in params.ticker
+// and its TrainingTask as JSON in `task`, with text a backend might use to
+// frame a batch (quotes, braces, backslashes, NULL, a record separator).
+inline Job MakeTrainingJob(const std::string& id, const std::string& batch_id, const std::string& run_id,
+                           double priority, JobKind kind) {
+  Job job = MakeJob(id, batch_id, run_id, priority);
+  job.kind = kind;
+  job.model_id.clear();
+  job.params = SimulationParams{};
+  job.params.ticker = "AAPL";
+  TrainingTask task;
+  task.spec.symbol = "AAPL";
+  task.spec.features = {"rsi_14", "macd"};
+  task.parts = 2;
+  task.inputs = "\"{NULL},\\ \x1e";
+  if (kind == JobKind::kAssemble) task.part_outputs = {"part-0", "part-1"};
+  job.task = ToJson(task);
+  return job;
+}
+
+// Kind, task and output are stored and returned by every read (GetJob,
+// ListJobs, ClaimJobs); an output or a result given with a new job is not
+// kept.
+inline void JobKindTaskAndOutputRoundTrip(StoreHarness& h) {
+  Store& store = h.store();
+  std::vector<Job> jobs = {MakeJob("rt-sim", "batch-rt", "run-rt", 3),
+                           MakeTrainingJob("rt-train", "batch-rt", "run-rt", 2, JobKind::kTrain),
+                           MakeTrainingJob("rt-asm", "batch-rt", "run-rt", 1, JobKind::kAssemble)};
+  jobs[1].output = "stale output";
+  jobs[1].result = MakeResult(9.0);
+  jobs[2].output = "stale output";
+  Enqueue(store, "run-rt", "batch-rt", jobs);
+  REQUIRE(jobs[1].task != jobs[2].task);
+
+  auto check_as_given = [](const Job& got, const Job& input, const char* read) {
+    CHECK_MESSAGE(got.kind == input.kind, read << " " << input.id);
+    CHECK_MESSAGE(got.task == input.task, read << " " << input.id);
+    CHECK_MESSAGE(got.output.empty(), read << " " << input.id);
+    CHECK_MESSAGE(!got.result.has_value(), read << " " << input.id);
+    CHECK_MESSAGE(got.params == input.params, read << " " << input.id);
+    CHECK_MESSAGE(got.model_id == input.model_id, read << " " << input.id);
+  };
+  for (const Job& input : jobs) check_as_given(MustGetJob(store, input.id), input, "GetJob");
+  JobFilter batch;
+  batch.batch_id = "batch-rt";
+  Result<std::vector<Job>> listed = store.ListJobs(batch);
+  EVOLVE_CONTRACT_OK(listed);
+  REQUIRE(JobIds(*listed) == std::vector<std::string>{"rt-sim", "rt-train", "rt-asm"});
+  for (size_t i = 0; i < jobs.size(); ++i) check_as_given((*listed)[i], jobs[i], "ListJobs");
+  Result<std::vector<Job>> claimed = store.ClaimJobs("worker-1", 3, kLongLease, JobKinds::All());
+  EVOLVE_CONTRACT_OK(claimed);
+  REQUIRE(JobIds(*claimed) == std::vector<std::string>{"rt-sim", "rt-train", "rt-asm"});
+  for (size_t i = 0; i < jobs.size(); ++i) check_as_given((*claimed)[i], jobs[i], "ClaimJobs");
+}
+
+// A training job without a task, or a simulation with one, is refused with
+// kInvalidArgument naming the job and the field, and its batch with it.
+inline void EnqueueRefusesATaskOfTheWrongKind(StoreHarness& h) {
+  Store& store = h.store();
+  EnsureRun(store, "run-v");
+  Job train_without_task = MakeTrainingJob("v-train", "batch-v", "run-v", 1, JobKind::kTrain);
+  train_without_task.task.clear();
+  Job assemble_without_task = MakeTrainingJob("v-asm", "batch-v", "run-v", 1, JobKind::kAssemble);
+  assemble_without_task.task.clear();
+  Job simulation_with_task = MakeJob("v-sim", "batch-v", "run-v", 1);
+  simulation_with_task.task = MakeTrainingJob("x", "batch-v", "run-v", 1, JobKind::kTrain).task;
+  for (const Job& bad : {train_without_task, assemble_without_task, simulation_with_task}) {
+    Result<int> refused = store.EnqueueBatch("batch-v", {MakeJob("v-ok", "batch-v", "run-v", 2), bad});
+    EVOLVE_CONTRACT_CODE(refused, kInvalidArgument);
+    const std::string message = refused.status().message();
+    CHECK_MESSAGE(Contains(message, bad.id), message);
+    CHECK_MESSAGE(Contains(message, "task"), message);
+    EVOLVE_CONTRACT_CODE(store.GetJob("v-ok"), kNotFound);
+    CHECK(MustCount(store, "", "batch-v").total() == 0);
+  }
+  // Each of a kind, rightly: the batch goes in.
+  Enqueue(store, "run-v", "batch-v",
+          {MakeJob("v-ok", "batch-v", "run-v", 2),
+           MakeTrainingJob("v-train", "batch-v", "run-v", 1, JobKind::kTrain),
+           MakeTrainingJob("v-asm", "batch-v", "run-v", 1, JobKind::kAssemble)});
+}
+
+// A claim takes only the kinds it names, in the one claim order of every
+// kind (priority DESC, created_at, id); no kinds: nothing, and no error.
+inline void ClaimsTakeOnlyTheKindsNamed(StoreHarness& h) {
+  Store& store = h.store();
+  Enqueue(store, "run-k", "batch-k",
+          {MakeTrainingJob("k-train-9", "batch-k", "run-k", 9, JobKind::kTrain),
+           MakeJob("k-sim-5", "batch-k", "run-k", 5),
+           MakeTrainingJob("k-asm-5", "batch-k", "run-k", 5, JobKind::kAssemble),
+           MakeJob("k-sim-1", "batch-k", "run-k", 1),
+           MakeTrainingJob("k-train-0", "batch-k", "run-k", 0, JobKind::kTrain)});
+  const std::vector<std::string> claim_order = {"k-train-9", "k-asm-5", "k-sim-5", "k-sim-1", "k-train-0"};
+  REQUIRE(ListJobIds(store, JobFilter{}) == claim_order);
+
+  Result<std::vector<Job>> none = store.ClaimJobs("worker-none", 5, kLongLease, JobKinds());
+  EVOLVE_CONTRACT_OK(none);
+  CHECK(none->empty());
+  EVOLVE_CONTRACT_CODE(store.ClaimJobs("worker-none", 0, kLongLease, JobKinds()), kInvalidArgument);
+  CHECK(MustCount(store, "run-k", "").pending == 5);
+
+  auto claim = [&store](const std::string& worker, int max_jobs, JobKinds kinds) {
+    Result<std::vector<Job>> claimed = store.ClaimJobs(worker, max_jobs, kLongLease, kinds);
+    EVOLVE_CONTRACT_OK(claimed);
+    for (const Job& job : *claimed) CHECK_MESSAGE(kinds.Has(job.kind), job.id << " claimed by " << worker);
+    return JobIds(*claimed);
+  };
+  // A worker without a trainer (the claim of simulations only) never gets
+  // a training job, though those come first.
+  Result<std::vector<Job>> simulations = store.ClaimJobs("worker-sim", 10, kLongLease);
+  EVOLVE_CONTRACT_OK(simulations);
+  CHECK(JobIds(*simulations) == std::vector<std::string>{"k-sim-5", "k-sim-1"});
+  CHECK(claim("worker-asm", 10, JobKinds::Simulation().With(JobKind::kAssemble)) ==
+        std::vector<std::string>{"k-asm-5"});
+  const JobKinds training = JobKinds().With(JobKind::kTrain);
+  CHECK_FALSE(training.Has(JobKind::kSimulate));
+  CHECK(claim("worker-train", 10, training) == std::vector<std::string>{"k-train-9", "k-train-0"});
+  CHECK(claim("worker-all", 10, JobKinds::All()).empty());
+
+  // Given back, all of them go to a worker that runs every kind, in claim order.
+  for (const auto& [job, worker] :
+       std::vector<std::pair<std::string, std::string>>{{"k-sim-5", "worker-sim"},
+                                                        {"k-sim-1", "worker-sim"},
+                                                        {"k-asm-5", "worker-asm"},
+                                                        {"k-train-9", "worker-train"},
+                                                        {"k-train-0", "worker-train"}}) {
+    EVOLVE_CONTRACT_OK(store.ReleaseJob(job, worker));
+  }
+  const std::vector<std::string> first = claim("worker-all", 3, JobKinds::All());
+  CHECK(first == std::vector<std::string>(claim_order.begin(), claim_order.begin() + 3));
+  const std::vector<std::string> rest = claim("worker-all", 10, JobKinds::All().With(JobKind::kTrain));
+  CHECK(rest == std::vector<std::string>(claim_order.begin() + 3, claim_order.end()));
+}
+
+// A completed training job keeps an output (JobOutcome::output, or '' from
+// CompleteJob) and never a result; a simulation keeps its result and no
+// output.
+inline void TrainingJobsKeepAnOutputNotAResult(StoreHarness& h) {
+  Store& store = h.store();
+  EVOLVE_CONTRACT_OK(store.RegisterWorker(MakeWorker("worker-1")));
+  Enqueue(store, "run-out", "batch-out",
+          {MakeTrainingJob("out-train", "batch-out", "run-out", 5, JobKind::kTrain),
+           MakeTrainingJob("out-asm", "batch-out", "run-out", 4, JobKind::kAssemble),
+           MakeJob("out-sim", "batch-out", "run-out", 3),
+           MakeTrainingJob("out-fail", "batch-out", "run-out", 2, JobKind::kTrain)});
+  const std::string task = MustGetJob(store, "out-train").task;
+  Result<std::vector<Job>> claimed = store.ClaimJobs("worker-1", 4, kLongLease, JobKinds::All());
+  EVOLVE_CONTRACT_OK(claimed);
+  REQUIRE(claimed->size() == 4);
+
+  std::vector<JobOutcome> outcomes(3);
+  outcomes[0].job_id = "out-train";
+  outcomes[0].result = SimulationResult{};
+  outcomes[0].output = "artifact/part-0 \"{NULL},\\ \x1e";
+  outcomes[1].job_id = "out-sim";
+  outcomes[1].result = MakeResult(2.5);
+  outcomes[1].output = "not a training job's";
+  outcomes[2].job_id = "out-fail";
+  outcomes[2].error = "trainer out of memory";
+  Result<std::vector<Status>> statuses = store.FinishJobs("worker-1", outcomes);
+  EVOLVE_CONTRACT_OK(statuses);
+  REQUIRE(statuses->size() == 3);
+  for (const Status& s : *statuses) EVOLVE_CONTRACT_OK(s);
+  EVOLVE_CONTRACT_OK(store.CompleteJob("out-asm", "worker-1", SimulationResult{}));
+
+  Job trained = MustGetJob(store, "out-train");
+  CHECK(trained.status == JobStatus::kCompleted);
+  CHECK(trained.output == outcomes[0].output);
+  CHECK_FALSE(trained.result.has_value());
+  CHECK(trained.kind == JobKind::kTrain);
+  CHECK(trained.task == task);
+  Job assembled = MustGetJob(store, "out-asm");
+  CHECK(assembled.status == JobStatus::kCompleted);
+  CHECK(assembled.output.empty());
+  CHECK_FALSE(assembled.result.has_value());
+  Job simulated = MustGetJob(store, "out-sim");
+  CHECK(simulated.status == JobStatus::kCompleted);
+  CHECK(simulated.result == std::optional<SimulationResult>(MakeResult(2.5)));
+  CHECK(simulated.output.empty());
+  Job failed = MustGetJob(store, "out-fail");
+  CHECK(failed.status == JobStatus::kFailed);
+  CHECK(failed.error == "trainer out of memory");
+  CHECK(failed.output.empty());
+  CHECK_FALSE(failed.result.has_value());
+  CHECK(failed.kind == JobKind::kTrain);
+  CHECK(failed.task == task);
+
+  JobFilter completed;
+  completed.batch_id = "batch-out";
+  completed.status = JobStatus::kCompleted;
+  Result<std::vector<Job>> listed = store.ListJobs(completed);
+  EVOLVE_CONTRACT_OK(listed);
+  REQUIRE(JobIds(*listed) == std::vector<std::string>{"out-train", "out-asm", "out-sim"});
+  CHECK(listed->front().output == outcomes[0].output);
+  CHECK_FALSE(listed->front().result.has_value());
+  // Counted as every job is.
+  std::map<std::string, WorkerInfo> workers = WorkersById(store);
+  CHECK(workers["worker-1"].jobs_completed == 3);
+  CHECK(workers["worker-1"].jobs_failed == 1);
+}
+
+// Whatever takes a training job back (an expired lease, a dead worker, a
+// quarantine, a retry, `resume`, a cancelled run) keeps its kind and task.
+inline void TakeBacksKeepKindAndTask(StoreHarness& h) {
+  Store& store = h.store();
+  const Job input = MakeTrainingJob("tb-train", "batch-tb", "run-tb", 1, JobKind::kTrain);
+  Enqueue(store, "run-tb", "batch-tb", {input});
+  auto check_kept = [&store, &input](const char* after, JobStatus status) {
+    Job job = MustGetJob(store, input.id);
+    CHECK_MESSAGE(job.status == status, after);
+    CHECK_MESSAGE(job.kind == JobKind::kTrain, after);
+    CHECK_MESSAGE(job.task == input.task, after);
+    CHECK_MESSAGE(job.output.empty(), after);
+    CHECK_MESSAGE(!job.result.has_value(), after);
+  };
+  const JobKinds training = JobKinds().With(JobKind::kTrain).With(JobKind::kAssemble);
+  auto claim = [&store, &input, training](const std::string& worker, Duration lease) {
+    Result<std::vector<Job>> claimed = store.ClaimJobs(worker, 1, lease, training);
+    EVOLVE_CONTRACT_OK(claimed);
+    REQUIRE(JobIds(*claimed) == std::vector<std::string>{input.id});
+  };
+
+  claim("worker-1", kShortLease);
+  h.AdvanceTime(kPastShortLease);
+  Result<int> reaped = store.ReapExpiredJobs();
+  EVOLVE_CONTRACT_OK(reaped);
+  REQUIRE(*reaped == 1);
+  check_kept("reaped", JobStatus::kPending);
+  Result<std::vector<Job>> simulations = store.ClaimJobs("worker-sim", 5, kLongLease);
+  EVOLVE_CONTRACT_OK(simulations);
+  CHECK(simulations->empty());
+
+  // Its workers die until it is quarantined.
+  for (int deaths = 2; deaths <= kJobDeathLimit; ++deaths) {
+    claim("worker-2", kLongLease);
+    Result<int> reclaimed = store.ReclaimJobsOfWorker("worker-2", "process gone");
+    EVOLVE_CONTRACT_OK(reclaimed);
+    REQUIRE(*reclaimed == 1);
+    check_kept("reclaimed", deaths < kJobDeathLimit ? JobStatus::kPending : JobStatus::kFailed);
+  }
+  Result<int> requeued = store.RequeueFailedJobs("batch-tb");
+  EVOLVE_CONTRACT_OK(requeued);
+  REQUIRE(*requeued == 1);
+  check_kept("requeued after the quarantine", JobStatus::kPending);
+
+  claim("worker-3", kLongLease);
+  EVOLVE_CONTRACT_OK(store.FailJob(input.id, "worker-3", "trainer timeout", true));
+  check_kept("retried", JobStatus::kPending);
+  claim("worker-3", kLongLease);
+  EVOLVE_CONTRACT_OK(store.FailJob(input.id, "worker-3", "bad task", false));
+  check_kept("failed", JobStatus::kFailed);
+  requeued = store.RequeueFailedJobs("batch-tb");
+  EVOLVE_CONTRACT_OK(requeued);
+  REQUIRE(*requeued == 1);
+  check_kept("requeued after the failure", JobStatus::kPending);
+
+  EVOLVE_CONTRACT_OK(
+      store.TransitionRun("run-tb", {RunStatus::kRunning}, RunStatus::kCancelled, kStopCancelled, ""));
+  check_kept("cancelled with its run", JobStatus::kCancelled);
+}
+
 // ------------------------------------------------------------- subscribers
 
 // Collects queue events; waits for them with a generous bound, since a
@@ -1996,6 +2264,66 @@ inline void RunLockOfKilledHolderIsFreed(const std::function<Result<std::unique_
   EVOLVE_CONTRACT_OK(freed);
 }
 
+// ------------------------------------------------------------- migrations
+
+// Not in the suite, for a backend's own tests of upgrading a database made
+// by an older libevolve.
+
+// Migration `version` of sql/<dialect>/ in this source tree: its file name
+// and SQL, so that a test makes an older schema from the real history.
+struct MigrationFile {
+  std::string name;
+  std::string sql;
+};
+inline MigrationFile ReadMigration(const std::string& dialect, int version) {
+  const std::filesystem::path dir =
+      std::filesystem::path(__FILE__).parent_path().parent_path() / "sql" / dialect;
+  REQUIRE_MESSAGE(std::filesystem::is_directory(dir), dir.string() << ": no migrations there");
+  char prefix[16];
+  std::snprintf(prefix, sizeof(prefix), "%04d_", version);
+  for (const std::filesystem::directory_entry& entry : std::filesystem::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    std::ifstream in(entry.path());
+    std::ostringstream sql;
+    sql << in.rdbuf();
+    return MigrationFile{name, sql.str()};
+  }
+  FAIL(dir.string() << ": no migration " << version);
+  return {};
+}
+
+// `text` as an SQL string literal, for a test's raw SQL.
+inline std::string SqlLiteral(const std::string& text) {
+  std::string literal = "'";
+  for (char c : text) literal += c == '\'' ? std::string("''") : std::string(1, c);
+  return literal + "'";
+}
+
+// The jobs that a test wrote into a database of an older schema, before
+// this build opened (and migrated) it: "old-pending", PENDING, and
+// "old-done", COMPLETED with MakeResult(2.5), both with
+// MakeParams("model-old", 0.0003). They read back as simulations, and the
+// queue goes on with them.
+inline void OldJobsAreSimulations(Store& store) {
+  for (const char* id : {"old-pending", "old-done"}) {
+    Job job = MustGetJob(store, id);
+    CHECK_MESSAGE(job.kind == JobKind::kSimulate, id);
+    CHECK_MESSAGE(job.task.empty(), id);
+    CHECK_MESSAGE(job.output.empty(), id);
+    CHECK_MESSAGE(job.params == MakeParams("model-old", 0.0003), id);
+  }
+  CHECK(MustGetJob(store, "old-done").result == std::optional<SimulationResult>(MakeResult(2.5)));
+  Result<std::vector<Job>> claimed = store.ClaimJobs("worker-1", 5, kLongLease);
+  EVOLVE_CONTRACT_OK(claimed);
+  REQUIRE(JobIds(*claimed) == std::vector<std::string>{"old-pending"});
+  EVOLVE_CONTRACT_OK(store.CompleteJob("old-pending", "worker-1", MakeResult(1.5)));
+  Job done = MustGetJob(store, "old-pending");
+  CHECK(done.status == JobStatus::kCompleted);
+  CHECK(done.kind == JobKind::kSimulate);
+  CHECK(done.result == std::optional<SimulationResult>(MakeResult(1.5)));
+}
+
 // ------------------------------------------------------------------ index
 
 using Check = void (*)(StoreHarness&);
@@ -2031,6 +2359,11 @@ inline const std::vector<NamedCheck>& AllChecks() {
       {"FinishJobsReportsEachOutcome", &FinishJobsReportsEachOutcome},
       {"ReleaseDoesNotCountTheAttempt", &ReleaseDoesNotCountTheAttempt},
       {"FinishedJobsAreNeverClaimed", &FinishedJobsAreNeverClaimed},
+      {"JobKindTaskAndOutputRoundTrip", &JobKindTaskAndOutputRoundTrip},
+      {"EnqueueRefusesATaskOfTheWrongKind", &EnqueueRefusesATaskOfTheWrongKind},
+      {"ClaimsTakeOnlyTheKindsNamed", &ClaimsTakeOnlyTheKindsNamed},
+      {"TrainingJobsKeepAnOutputNotAResult", &TrainingJobsKeepAnOutputNotAResult},
+      {"TakeBacksKeepKindAndTask", &TakeBacksKeepKindAndTask},
       {"PromotionsOrderAndIdempotence", &PromotionsOrderAndIdempotence},
       {"WorkerRegistryAndCounters", &WorkerRegistryAndCounters},
       {"SubscribersAreNotified", &SubscribersAreNotified},
@@ -2076,6 +2409,11 @@ inline const std::vector<NamedCheck>& AllChecks() {
   EVOLVE_STORE_CONTRACT_CASE_(prefix, FinishJobsReportsEachOutcome, make_harness)             \
   EVOLVE_STORE_CONTRACT_CASE_(prefix, ReleaseDoesNotCountTheAttempt, make_harness)            \
   EVOLVE_STORE_CONTRACT_CASE_(prefix, FinishedJobsAreNeverClaimed, make_harness)              \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, JobKindTaskAndOutputRoundTrip, make_harness)            \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, EnqueueRefusesATaskOfTheWrongKind, make_harness)        \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, ClaimsTakeOnlyTheKindsNamed, make_harness)              \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, TrainingJobsKeepAnOutputNotAResult, make_harness)       \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, TakeBacksKeepKindAndTask, make_harness)                 \
   EVOLVE_STORE_CONTRACT_CASE_(prefix, PromotionsOrderAndIdempotence, make_harness)            \
   EVOLVE_STORE_CONTRACT_CASE_(prefix, WorkerRegistryAndCounters, make_harness)                \
   EVOLVE_STORE_CONTRACT_CASE_(prefix, SubscribersAreNotified, make_harness)                   \

@@ -107,6 +107,12 @@ Status ValidateBatch(const std::string& batch_id, const std::vector<Job>& jobs) 
     if (job.max_attempts < 1) {
       return InvalidArgumentError("job " + job.id + ": max_attempts must be >= 1");
     }
+    // A training job is its task; a simulation is its params.
+    const bool training = job.kind != JobKind::kSimulate;
+    if (training == job.task.empty()) {
+      return InvalidArgumentError("job " + job.id + ": task: must " + (training ? "not " : "") +
+                                  "be empty for a " + JobKindName(job.kind) + " job");
+    }
   }
   return Status::Ok();
 }
@@ -205,8 +211,14 @@ Result<std::vector<Status>> JobQueue::FinishJobs(const std::string& worker_id,
   bool any_written = false;
   for (const JobOutcome& o : outcomes) {
     const ClaimHolder holder(worker_id, o.claim_token);
-    Status s = o.result.has_value() ? CompleteJob(o.job_id, holder, *o.result)
-                                    : FailJob(o.job_id, holder, o.error, o.retryable);
+    // CompleteJob has no output to write: a training job's outcome needs a
+    // backend's own FinishJobs (all of libevolve's have one), and is refused
+    // here rather than written without it.
+    Status s = !o.output.empty() ? FailedPreconditionError("job " + o.job_id +
+                                                           ": this store cannot keep a training job's output "
+                                                           "(its JobQueue does not override FinishJobs)")
+               : o.result.has_value() ? CompleteJob(o.job_id, holder, *o.result)
+                                      : FailJob(o.job_id, holder, o.error, o.retryable);
     any_written = any_written || s.ok();
     statuses.push_back(std::move(s));
   }

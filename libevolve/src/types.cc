@@ -64,8 +64,8 @@ auto Tie(const LineageEdge& v) {
 }
 auto Tie(const Job& v) {
   return std::tie(v.id, v.batch_id, v.run_id, v.model_id, v.generation, v.priority, v.status, v.params,
-                  v.result, v.error, v.worker_id, v.attempts, v.max_attempts, v.lease_until, v.created_at,
-                  v.updated_at);
+                  v.result, v.error, v.worker_id, v.attempts, v.max_attempts, v.deaths, v.claim_token,
+                  v.lease_until, v.created_at, v.updated_at, v.kind, v.task, v.output);
 }
 auto Tie(const Promotion& v) {
   return std::tie(v.id, v.model_id, v.run_id, v.generation, v.job_id, v.sqn, v.profit_factor, v.trade_count,

@@ -115,7 +115,7 @@ std::vector<std::string> RunDigest(Store& store, const std::string& run_id) {
   return out;
 }
 
-TEST_CASE("postgres cli: evolve-workers without the data train and simulate a run; one killed mid-training") {
+TEST_CASE("postgres cli: evolve-workers without the data train and simulate a run, one killed mid-training") {
   TestDatabase db;
   TempDir data;
   WriteSynthetic(data.path(), 12000, 0.5);

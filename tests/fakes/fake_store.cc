@@ -1,15 +1,17 @@
 // FakeStore: the in-memory reference implementation of the Store contract.
 //
 // One mutex guards all data, so every method is trivially atomic. The job
-// queue keeps two ordered indexes beside the job map, so that claims and
-// reaping touch only the jobs they change: finished jobs never slow a claim,
-// which is the property the real backends get from partial indexes.
+// queue keeps ordered indexes beside the job map (PENDING jobs of each kind,
+// RUNNING jobs by lease end), so that claims and reaping touch only the jobs
+// they change: finished jobs never slow a claim, which is the property the
+// real backends get from partial indexes.
 //
 // Listeners are called after the data mutex is released, so a listener may
 // call back into the store (e.g. claim the jobs it was told about).
 #include "evolve/testing/fake_store.h"
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <functional>
 #include <limits>
@@ -73,7 +75,9 @@ struct FakeStore::State {
   std::map<std::string, Job> jobs;
   std::map<std::string, std::vector<std::string>> jobs_by_batch;
   std::map<std::string, std::vector<std::string>> jobs_by_run;
-  std::set<ClaimKey> pending;                           // PENDING jobs, claim order
+  // PENDING jobs of each kind (by JobKind), each in claim order: a claim
+  // merges the kinds it takes and never visits the others.
+  std::array<std::set<ClaimKey>, static_cast<size_t>(JobKind::kAssemble) + 1> pending;
   std::set<std::pair<TimePoint, std::string>> running;  // RUNNING jobs by lease_until
   std::map<std::string, Promotion> promotions;
   std::map<std::string, std::string> artifacts;
@@ -81,6 +85,9 @@ struct FakeStore::State {
   InProcessRunLocks run_locks;  // not under mu: it has its own
 
   QueueListeners listeners;  // called with mu released
+
+  // REQUIRES: mu held. The PENDING jobs of `kind`.
+  std::set<ClaimKey>& PendingOf(JobKind kind) { return pending.at(static_cast<size_t>(kind)); }
 
   // REQUIRES: mu held. Moves a job out of the RUNNING state's index.
   void ForgetLease(const Job& job) {
@@ -100,14 +107,19 @@ struct FakeStore::State {
     return Status::Ok();
   }
 
-  // REQUIRES: mu held. CompleteJob's change, fenced.
+  // REQUIRES: mu held. CompleteJob's change, fenced: a simulation keeps
+  // `result`, a training job `output` and no result.
   Status Complete(const std::string& job_id, const ClaimHolder& holder, const SimulationResult& result,
-                  TimePoint now, std::vector<QueueEvent>* events) {
+                  const std::string& output, TimePoint now, std::vector<QueueEvent>* events) {
     const std::string& worker_id = holder.worker_id;
     Job* job = nullptr;
     EVOLVE_RETURN_IF_ERROR(Fence(job_id, holder, &job));
     Finish(*job, JobStatus::kCompleted, now);
-    job->result = result;
+    if (job->kind == JobKind::kSimulate) {
+      job->result = result;
+    } else {
+      job->output = output;
+    }
     job->error.clear();
     auto worker = workers.find(worker_id);
     if (worker != workers.end()) ++worker->second.jobs_completed;
@@ -142,7 +154,7 @@ struct FakeStore::State {
     job.claim_token.clear();
     job.lease_until.reset();
     job.updated_at = now;
-    pending.insert(ClaimKeyOf(job));
+    PendingOf(job.kind).insert(ClaimKeyOf(job));
   }
 
   // REQUIRES: mu held. RUNNING -> a final status.
@@ -259,7 +271,7 @@ Status FakeStore::TransitionRun(const std::string& run_id, const std::vector<Run
         for (const std::string& job_id : ids->second) {
           Job& job = state_->jobs.at(job_id);
           if (job.status != JobStatus::kPending) continue;
-          state_->pending.erase(ClaimKeyOf(job));
+          state_->PendingOf(job.kind).erase(ClaimKeyOf(job));
           job.status = JobStatus::kCancelled;
           job.updated_at = now;
           // Whoever waits for the batch must learn that it can finish.
@@ -407,6 +419,7 @@ Result<int> FakeStore::EnqueueBatch(const std::string& batch_id, const std::vect
       Job stored = job;
       stored.status = JobStatus::kPending;
       stored.result.reset();
+      stored.output.clear();
       stored.error.clear();
       stored.worker_id.clear();
       stored.attempts = 0;
@@ -415,7 +428,7 @@ Result<int> FakeStore::EnqueueBatch(const std::string& batch_id, const std::vect
       stored.lease_until.reset();
       stored.created_at = now;
       stored.updated_at = now;
-      state_->pending.insert(ClaimKeyOf(stored));
+      state_->PendingOf(stored.kind).insert(ClaimKeyOf(stored));
       batch_ids.push_back(stored.id);
       state_->jobs_by_run[stored.run_id].push_back(stored.id);
       AddEvent(&events, QueueEvent::Kind::kJobsAvailable, stored);
@@ -426,16 +439,23 @@ Result<int> FakeStore::EnqueueBatch(const std::string& batch_id, const std::vect
   return static_cast<int>(jobs.size());
 }
 
-Result<std::vector<Job>> FakeStore::ClaimJobs(const ClaimHolder& holder, int max_jobs, Duration lease) {
+Result<std::vector<Job>> FakeStore::ClaimJobs(const ClaimHolder& holder, int max_jobs, Duration lease,
+                                              JobKinds kinds) {
   EVOLVE_RETURN_IF_ERROR(state_->faults.Enter("ClaimJobs", true));
   EVOLVE_RETURN_IF_ERROR(ValidateClaim(holder, max_jobs, lease));
   const TimePoint now = state_->clock.Now();
   std::vector<Job> claimed;
   std::lock_guard<std::mutex> lock(state_->mu);
-  while (static_cast<int>(claimed.size()) < max_jobs && !state_->pending.empty()) {
-    auto first = state_->pending.begin();
-    Job& job = state_->jobs.at(first->id);
-    state_->pending.erase(first);
+  while (static_cast<int>(claimed.size()) < max_jobs) {
+    // The first in claim order among the first PENDING job of each kind taken.
+    std::set<ClaimKey>* from = nullptr;
+    for (JobKind kind : kinds.List()) {
+      std::set<ClaimKey>& of_kind = state_->PendingOf(kind);
+      if (!of_kind.empty() && (from == nullptr || *of_kind.begin() < *from->begin())) from = &of_kind;
+    }
+    if (from == nullptr) break;
+    Job& job = state_->jobs.at(from->begin()->id);
+    from->erase(from->begin());
     job.status = JobStatus::kRunning;
     job.worker_id = holder.worker_id;
     job.claim_token = holder.claim_token;
@@ -469,7 +489,7 @@ Status FakeStore::CompleteJob(const std::string& job_id, const ClaimHolder& hold
   std::vector<QueueEvent> events;
   {
     std::lock_guard<std::mutex> lock(state_->mu);
-    EVOLVE_RETURN_IF_ERROR(state_->Complete(job_id, holder, result, now, &events));
+    EVOLVE_RETURN_IF_ERROR(state_->Complete(job_id, holder, result, "", now, &events));
   }
   state_->listeners.Notify(events);
   return Status::Ok();
@@ -500,7 +520,7 @@ Result<std::vector<Status>> FakeStore::FinishJobs(const std::string& worker_id,
     for (const JobOutcome& o : outcomes) {
       statuses.push_back(
           o.result.has_value()
-              ? state_->Complete(o.job_id, {worker_id, o.claim_token}, *o.result, now, &events)
+              ? state_->Complete(o.job_id, {worker_id, o.claim_token}, *o.result, o.output, now, &events)
               : state_->Fail(o.job_id, {worker_id, o.claim_token}, o.error, o.retryable, now, &events));
     }
   }
@@ -599,6 +619,7 @@ Result<int> FakeStore::RequeueFailedJobs(const std::string& batch_id) {
         job.deaths = 0;
         job.error.clear();
         job.result.reset();
+        job.output.clear();
         state_->ReturnToPending(job, now);
         if (changed++ == 0) AddEvent(&events, QueueEvent::Kind::kJobsAvailable, job);
       }

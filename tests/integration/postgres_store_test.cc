@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "evolve/clock.h"
+#include "evolve/json.h"
 #include "evolve/log.h"
 #include "evolve/status.h"
 #include "evolve/store.h"
@@ -205,6 +206,92 @@ TEST_CASE("postgres store: processes migrating one fresh database at once both s
         std::to_string(LatestSchemaVersion()) + "/" + std::to_string(LatestSchemaVersion()));
   std::unique_ptr<Store> store = MustOpen(database.url());
   EVOLVE_CONTRACT_OK(store->CreateRun(MakeRun("run-after-migration")));
+}
+
+TEST_CASE("postgres store: a version 4 database with jobs is migrated, its jobs simulations") {
+  TestDatabase database;
+  const std::string& url = database.url();
+  // Made as version 4 of the store made it: its migrations, recorded as
+  // Migrate (postgres_schema.cc) records them.
+  testing::ExecSql(url,
+                   "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, "
+                   "applied_at timestamptz NOT NULL)");
+  for (int version = 1; version <= 4; ++version) {
+    const MigrationFile migration = ReadMigration("postgres", version);
+    testing::ExecSql(url, migration.sql);
+    testing::ExecSql(url, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (" +
+                              std::to_string(version) + ", " + SqlLiteral(migration.name) + ", now())");
+  }
+  // A live job in job_queue, a finished one in priority_jobs.
+  const std::string columns =
+      " (id, batch_id, run_id, model_id, generation, priority, status, params, result, error, worker_id, "
+      "attempts, max_attempts, lease_until, created_at, updated_at, claim_token, deaths) VALUES ";
+  const std::string params = SqlLiteral(ToJson(MakeParams("model-old", 0.0003)));
+  testing::ExecSql(url, "INSERT INTO job_queue" + columns +
+                            "('old-pending', 'batch-old', 'run-old', 'model-old', 1, 2, 'PENDING', " +
+                            params + ", NULL, '', '', 0, 3, NULL, now(), now(), '', 0)");
+  testing::ExecSql(url, "INSERT INTO priority_jobs" + columns +
+                            "('old-done', 'batch-old', 'run-old', 'model-old', 1, 3, 'COMPLETED', " + params +
+                            ", " + SqlLiteral(ToJson(MakeResult(2.5))) +
+                            ", '', 'worker-0', 1, 3, NULL, now(), now(), '', 0)");
+
+  std::unique_ptr<Store> store = MustOpen(url);
+  CHECK(QueryValue(url, "SELECT max(version) FROM schema_migrations") ==
+        std::to_string(LatestSchemaVersion()));
+  // A job moves between the two tables whole: one column order (version 2).
+  const std::string column_order =
+      "SELECT string_agg(column_name, ',' ORDER BY ordinal_position) FROM information_schema.columns "
+      "WHERE table_schema = current_schema() AND table_name = ";
+  const std::string live_columns = QueryValue(url, column_order + "'job_queue'");
+  CHECK(live_columns == QueryValue(url, column_order + "'priority_jobs'"));
+  CHECK_MESSAGE(Contains(live_columns, ",kind,task,output"), live_columns);
+  OldJobsAreSimulations(*store);
+}
+
+// The planner's side of a claim by kind (postgres_queue.cc, ClaimJobs): a
+// large claim of simulations on a table that was never analyzed, and one
+// that was, walks job_queue_claim and never scans the table.
+TEST_CASE("postgres store: claims by kind walk the claim index, analyzed or not") {
+  TestDatabase database;
+  const std::string& url = database.url();
+  {
+    std::unique_ptr<Store> store = MustOpen(url);
+    testing::ExecSql(url, "ALTER TABLE job_queue SET (autovacuum_enabled = false)");  // never analyzed
+    Enqueue(*store, "run-big", "batch-big", MakeBatch("big-", "batch-big", "run-big", 20000, 1));
+    Enqueue(*store, "run-big", "batch-train",
+            {MakeTrainingJob("train-0", "batch-train", "run-big", 0, JobKind::kTrain),
+             MakeTrainingJob("assemble-0", "batch-train", "run-big", 0, JobKind::kAssemble)});
+  }
+  SqlSession sql(url);
+  // The counters of job_queue, once every other session of the database
+  // ended: a backend reports its counters before it leaves pg_stat_activity.
+  auto counter = [&sql](const std::string& name) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (sql.Query("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
+                     "backend_type = 'client backend' AND pid <> pg_backend_pid()") != "0") {
+      REQUIRE(std::chrono::steady_clock::now() < deadline);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return std::stoll(sql.Query("SELECT " + name + " FROM pg_stat_user_tables WHERE relname = 'job_queue'"));
+  };
+  for (const bool analyzed : {false, true}) {
+    CAPTURE(analyzed);
+    if (analyzed) sql.Query("ANALYZE job_queue");
+    const int64_t seq_scans = counter("seq_scan");
+    const int64_t index_scans = counter("idx_scan");
+    const int claim_size = analyzed ? 1000 : 5000;
+    {
+      std::unique_ptr<Store> store = MustOpen(url);
+      Result<std::vector<Job>> simulations = store->ClaimJobs("worker-sim", claim_size, kLongLease);
+      EVOLVE_CONTRACT_OK(simulations);
+      CHECK(simulations->size() == static_cast<size_t>(claim_size));
+      Result<std::vector<Job>> all = store->ClaimJobs("worker-all", claim_size, kLongLease, JobKinds::All());
+      EVOLVE_CONTRACT_OK(all);
+      CHECK(all->size() == static_cast<size_t>(claim_size));
+    }
+    CHECK(counter("seq_scan") == seq_scans);
+    CHECK(counter("idx_scan") >= index_scans + 2);
+  }
 }
 
 TEST_CASE("postgres store: a database from a newer libevolve is refused") {

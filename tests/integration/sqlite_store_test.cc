@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "evolve/clock.h"
+#include "evolve/json.h"
 #include "evolve/status.h"
 #include "evolve/store.h"
 #include "crash_suite.h"
@@ -232,6 +233,36 @@ TEST_CASE("sqlite store: a file behind this build is migrated, or refused with m
   CHECK(migrated->CreateRun(MakeRun("run-1")).ok());
 }
 
+TEST_CASE("sqlite store: a version 2 file with jobs is migrated, its jobs simulations") {
+  TempDir dir;
+  const std::string path = dir.File("version2.db");
+  // Made as version 2 of the store made it: its migrations, recorded as
+  // SqliteStore::Impl::Migrate records them.
+  RawExec(path,
+          "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+          "applied_at INTEGER NOT NULL)");
+  for (int version = 1; version <= 2; ++version) {
+    const MigrationFile migration = ReadMigration("sqlite", version);
+    RawExec(path, migration.sql);
+    RawExec(path, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (" +
+                      std::to_string(version) + ", " + SqlLiteral(migration.name) + ", 0)");
+  }
+  REQUIRE(StoredSchemaVersion(path) == 2);
+  const std::string params = SqlLiteral(ToJson(MakeParams("model-old", 0.0003)));
+  RawExec(
+      path,
+      "INSERT INTO priority_jobs (id, batch_id, run_id, model_id, generation, priority, status, params, "
+      "result, error, worker_id, attempts, max_attempts, lease_until, created_at, updated_at, claim_token, "
+      "deaths) VALUES ('old-pending', 'batch-old', 'run-old', 'model-old', 1, 2, 'PENDING', " +
+          params + ", NULL, '', '', 0, 3, NULL, 1000, 1000, '', 0), ('old-done', 'batch-old', 'run-old', " +
+          "'model-old', 1, 3, 'COMPLETED', " + params + ", " + SqlLiteral(ToJson(MakeResult(2.5))) +
+          ", '', 'worker-0', 1, 3, NULL, 1000, 2000, '', 0)");
+
+  std::unique_ptr<Store> store = MustOpen(path);
+  CHECK(StoredSchemaVersion(path) == LatestSchemaVersion());
+  OldJobsAreSimulations(*store);
+}
+
 TEST_CASE("sqlite store: threads and processes opening one new file at once all succeed") {
   TempDir dir;
   SUBCASE("threads") {
@@ -406,8 +437,10 @@ TEST_CASE("sqlite store: claims and the reaper use the partial indexes") {
     sqlite3_finalize(stmt);
     return text;
   };
+  // As ClaimJobs asks: the kinds (in no index) filter the walk.
   const std::string claim = plan(
-      "SELECT id FROM priority_jobs WHERE status = 'PENDING' ORDER BY priority DESC, created_at, id LIMIT 3");
+      "SELECT id FROM priority_jobs WHERE status = 'PENDING' AND kind IN ('simulate', 'train', 'train') "
+      "ORDER BY priority DESC, created_at, id LIMIT 3");
   CHECK_MESSAGE(Contains(claim, "priority_jobs_claim"), claim);
   CHECK_MESSAGE(!Contains(claim, "TEMP B-TREE"), claim);  // no sort: the index is the order
   const std::string reap = plan(

@@ -207,7 +207,7 @@ TEST_CASE("training on the queue: a worker without a trainer claims no training 
   CHECK(w.fake_trainer.train_count() == 1);
 }
 
-TEST_CASE("training on the queue: a trainer's error fails the run naming the job; resume trains again") {
+TEST_CASE("training on the queue: a trainer's error fails the run naming the job, and resume trains again") {
   SetLogSink([](LogLevel, const std::string&) {});
   World w(true);
   auto run = w.engine->CreateRun(CrashHarness::Config());
@@ -226,7 +226,7 @@ TEST_CASE("training on the queue: a trainer's error fails the run naming the job
   SetLogSink(nullptr);
 }
 
-TEST_CASE("training on the queue: an unavailable trainer gives the job back uncounted; the run waits") {
+TEST_CASE("training on the queue: an unavailable trainer gives the job back uncounted, and the run waits") {
   SetLogSink([](LogLevel, const std::string&) {});
   World w(true);
   auto run = w.engine->CreateRun(CrashHarness::Config());

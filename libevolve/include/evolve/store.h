@@ -306,7 +306,9 @@ class JobQueue : public WorkerQueue {
                          bool retryable) = 0;
 
   // WorkerQueue::FinishJobs. The default calls CompleteJob / FailJob for
-  // each outcome; a backend overrides it to write them in one transaction.
+  // each outcome (and refuses, kFailedPrecondition, an outcome with an
+  // output, which CompleteJob cannot keep); a backend overrides it to write
+  // them in one transaction, outputs included.
   Result<std::vector<Status>> FinishJobs(const std::string& worker_id,
                                          const std::vector<JobOutcome>& outcomes) override;
 

@@ -77,9 +77,10 @@ Status CheckPage(int limit, int offset);
 
 // The checks of JobQueue::EnqueueBatch that need no stored data: a batch id,
 // job ids that are set and do not repeat, every job of `batch_id`, finite
-// priorities (NaN would break the claim order of every job) and
-// max_attempts >= 1. Backends call it before touching anything, so a bad
-// batch is never half-inserted.
+// priorities (NaN would break the claim order of every job),
+// max_attempts >= 1, and a task for a training job (kTrain, kAssemble) and
+// none for a simulation. Backends call it before touching anything, so a
+// bad batch is never half-inserted.
 Status ValidateBatch(const std::string& batch_id, const std::vector<Job>& jobs);
 
 // The checks of JobQueue::ClaimJobs' arguments.

@@ -129,7 +129,7 @@ const std::string& JobColumns() {
       "id, batch_id, run_id, model_id, generation, priority, status, params::text, result::text, error, "
       "worker_id, attempts, max_attempts, " +
       Micros("lease_until") + ", " + Micros("created_at") + ", " + Micros("updated_at") +
-      ", deaths, claim_token";
+      ", deaths, claim_token, kind, task, output";
   return columns;
 }
 
@@ -231,6 +231,8 @@ Result<Job> RowReader::ReadJob(const pqxx::row& row) const {
   }
   ReadColumns(row, 9, job.error, job.worker_id, job.attempts, job.max_attempts, job.lease_until,
               job.created_at, job.updated_at, job.deaths, job.claim_token);
+  EVOLVE_ASSIGN_OR_RETURN(job.kind, ReadStatus(row, 18, &ParseJobKind, "priority_jobs", job.id, "kind"));
+  ReadColumns(row, 19, job.task, job.output);
   return job;
 }
 

@@ -106,7 +106,7 @@ const std::string& WorkerColumns();
 // tables have the same columns: a job moves from one to the other whole).
 inline constexpr const char* kJobTableColumns =
     "id, batch_id, run_id, model_id, generation, priority, status, params, result, error, worker_id, "
-    "attempts, max_attempts, lease_until, created_at, updated_at, claim_token, deaths";
+    "attempts, max_attempts, lease_until, created_at, updated_at, claim_token, deaths, kind, task, output";
 
 // ------------------------------------------------------------------- rows
 
@@ -145,13 +145,14 @@ class RowReader {
   Status Corrupt(const std::string& table, const std::string& key, const std::string& problem) const;
 
   // The status in `column` of `row`, a record of `table` named `key`, read
-  // by `parse` (ParseRunStatus, ParseJobStatus).
+  // by `parse` (ParseRunStatus, ParseJobStatus); or another name of an enum
+  // (ParseJobKind), which `what` names in the error.
   template <typename T>
   Result<T> ReadStatus(const pqxx::row& row, int column, bool (*parse)(const std::string&, T*),
-                       const std::string& table, const std::string& key) const {
+                       const std::string& table, const std::string& key, const char* what = "status") const {
     const std::string name = Text(row, column);
     T status{};
-    if (!parse(name, &status)) return Corrupt(table, key, "unknown status '" + name + "'");
+    if (!parse(name, &status)) return Corrupt(table, key, std::string("unknown ") + what + " '" + name + "'");
     return status;
   }
 

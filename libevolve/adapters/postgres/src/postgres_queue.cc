@@ -31,16 +31,17 @@ std::vector<PreparedStatement> QueueStatements() {
   std::string claim =
       "UPDATE job_queue SET status = 'RUNNING', worker_id = $1, attempts = attempts + 1, "
       "lease_until = now() + $2::bigint * interval '1 microsecond', updated_at = now(), claim_token = $4 "
-      "WHERE ctid = ANY(ARRAY(SELECT ctid FROM job_queue WHERE status <> 'RUNNING' "
+      "WHERE ctid = ANY(ARRAY(SELECT ctid FROM job_queue "
+      "WHERE status <> 'RUNNING' AND kind <> ALL($5::text[]) "
       "ORDER BY priority DESC, created_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)) AND status <> 'RUNNING' "
       "RETURNING id, batch_id, run_id, model_id, generation, priority, status, params, result, error, "
       "worker_id, attempts, max_attempts, " +
       FloatMicros("lease_until") + ", " + FloatMicros("created_at") + ", " + FloatMicros("updated_at") +
-      ", deaths, claim_token";
+      ", deaths, claim_token, kind, task, output";
   std::string finish =
       "WITH input AS (SELECT * FROM unnest($2::text[], string_to_array($3, E'\\x1e', 'null'), "
-      "  $4::text[], $5::boolean[], $6::text[]) "
-      "  AS i (job_id, result, error, retryable, claim_token)), "
+      "  $4::text[], $5::boolean[], $6::text[], $7::text[]) "
+      "  AS i (job_id, result, error, retryable, claim_token, output)), "
       "retried AS (UPDATE job_queue AS j SET status = 'PENDING', error = i.error, worker_id = '', "
       "  lease_until = NULL, updated_at = now(), claim_token = '' "
       "  FROM input AS i WHERE j.id = i.job_id AND j.worker_id = $1 AND j.status = 'RUNNING' "
@@ -51,13 +52,15 @@ std::vector<PreparedStatement> QueueStatements() {
       "  WHERE j.id = i.job_id AND j.worker_id = $1 AND j.status = 'RUNNING' "
       "  AND j.claim_token = i.claim_token "
       "  AND NOT (i.result IS NULL AND i.retryable AND j.attempts < j.max_attempts) "
-      "  RETURNING j.*, i.result AS new_result, i.error AS new_error), "
+      "  RETURNING j.*, i.result AS new_result, i.error AS new_error, i.output AS new_output), "
       "finished AS (INSERT INTO priority_jobs (" +
       std::string(kJobTableColumns) +
       ") SELECT id, batch_id, run_id, model_id, generation, priority, "
       "  CASE WHEN new_result IS NOT NULL THEN 'COMPLETED' ELSE 'FAILED' END, params, "
-      "  COALESCE(new_result, result), CASE WHEN new_result IS NOT NULL THEN '' ELSE new_error END, "
-      "  worker_id, attempts, max_attempts, NULL, created_at, now(), '', deaths FROM ended "
+      "  CASE WHEN kind = 'simulate' THEN COALESCE(new_result, result) END, "
+      "  CASE WHEN new_result IS NOT NULL THEN '' ELSE new_error END, "
+      "  worker_id, attempts, max_attempts, NULL, created_at, now(), '', deaths, kind, task, "
+      "  CASE WHEN new_result IS NOT NULL AND kind <> 'simulate' THEN new_output ELSE '' END FROM ended "
       "  RETURNING id, status, run_id, batch_id), "
       "done AS (SELECT * FROM finished UNION ALL SELECT * FROM retried), "
       "counted AS (UPDATE workers SET "
@@ -79,6 +82,8 @@ Result<int> PostgresStore::EnqueueBatch(const std::string& batch_id, const std::
   const std::string priorities = ArrayOf(jobs, [](const Job& j) { return Float(j.priority); });
   const std::string params = ArrayOf(jobs, [](const Job& j) { return ToJson(j.params); });
   const std::string max_attempts = ArrayOf(jobs, [](const Job& j) { return std::to_string(j.max_attempts); });
+  const std::string kinds = ArrayOf(jobs, [](const Job& j) { return std::string(JobKindName(j.kind)); });
+  const std::string tasks = ArrayOf(jobs, [](const Job& j) { return j.task; });
   return Write([&](pqxx::work& tx, std::vector<QueueEvent>* events) -> Result<int> {
     // Two processes enqueueing one batch (a resumed engine) take turns, so
     // the second sees the first's jobs and does nothing.
@@ -90,14 +95,14 @@ Result<int> PostgresStore::EnqueueBatch(const std::string& batch_id, const std::
       return 0;
     const pqxx::result inserted = tx.exec_params(
         "INSERT INTO job_queue (id, batch_id, run_id, model_id, generation, priority, status, params, "
-        "result, error, worker_id, attempts, max_attempts, lease_until, created_at, updated_at) "
+        "result, error, worker_id, attempts, max_attempts, lease_until, created_at, updated_at, kind, task) "
         "SELECT j.id, $1, j.run_id, j.model_id, j.generation, j.priority, 'PENDING', j.params, NULL, '', '', "
-        "0, "
-        "j.max_attempts, NULL, now(), now() FROM unnest($2::text[], $3::text[], $4::text[], $5::integer[], "
-        "$6::double precision[], $7::text[], $8::integer[]) "
-        "AS j (id, run_id, model_id, generation, priority, params, max_attempts) "
+        "0, j.max_attempts, NULL, now(), now(), j.kind, j.task "
+        "FROM unnest($2::text[], $3::text[], $4::text[], $5::integer[], $6::double precision[], $7::text[], "
+        "$8::integer[], $9::text[], $10::text[]) "
+        "AS j (id, run_id, model_id, generation, priority, params, max_attempts, kind, task) "
         "ON CONFLICT (id) DO NOTHING RETURNING id",
-        batch_id, ids, run_ids, model_ids, generations, priorities, params, max_attempts);
+        batch_id, ids, run_ids, model_ids, generations, priorities, params, max_attempts, kinds, tasks);
     // Ids are unique across both tables: an id of a finished job is taken
     // too. Checked after the INSERT, by a statement of its own, so that it
     // sees a job that another transaction moved to priority_jobs while the
@@ -125,8 +130,16 @@ Result<int> PostgresStore::EnqueueBatch(const std::string& batch_id, const std::
   });
 }
 
-Result<std::vector<Job>> PostgresStore::ClaimJobs(const ClaimHolder& holder, int max_jobs, Duration lease) {
+Result<std::vector<Job>> PostgresStore::ClaimJobs(const ClaimHolder& holder, int max_jobs, Duration lease,
+                                                  JobKinds kinds) {
   EVOLVE_RETURN_IF_ERROR(ValidateClaim(holder, max_jobs, lease));
+  if (kinds.empty()) return std::vector<Job>();
+  // The kinds the claimer cannot run, which the claim passes over.
+  std::vector<std::string> unwanted;
+  for (JobKind kind : JobKinds::All().List()) {
+    if (!kinds.Has(kind)) unwanted.emplace_back(JobKindName(kind));
+  }
+  const std::string unwanted_kinds = ArrayOf(unwanted, [](const std::string& k) { return k; });
   const int64_t lease_micros = std::chrono::duration_cast<std::chrono::microseconds>(lease).count();
   return pool_.Transact([&](pqxx::work& tx) -> Result<std::vector<Job>> {
     // The claim index walks live jobs in claim order, passing over the
@@ -151,8 +164,15 @@ Result<std::vector<Job>> PostgresStore::ClaimJobs(const ClaimHolder& holder, int
     // Times are read with date_part (double precision, rounded back to whole
     // microseconds: exact for any date a job has) rather than the exact
     // numeric of extract(), which cost more than a tenth of the claim.
-    const pqxx::result rows =
-        tx.exec_prepared(kClaimStatement, holder.worker_id, lease_micros, max_jobs, holder.claim_token);
+    //
+    // The kinds are a residual filter of the same walk, for the same reason
+    // spelled as the kinds to pass over (`kind <> ALL(...)`: none for a
+    // worker that runs every kind, the training kinds for one that only
+    // simulates): estimated as most rows, with statistics or without,
+    // where `kind = ANY('{simulate}')` on a table not yet analyzed is
+    // estimated as rare and made a large claim sort the whole table.
+    const pqxx::result rows = tx.exec_prepared(kClaimStatement, holder.worker_id, lease_micros, max_jobs,
+                                               holder.claim_token, unwanted_kinds);
     EVOLVE_ASSIGN_OR_RETURN(std::vector<Job> read, rows_.ReadAll(rows, &RowReader::ReadJob));
     // RETURNING has no order: put the jobs back in claim order, sorting
     // their positions and moving each job once.
@@ -226,7 +246,7 @@ Result<std::vector<Status>> PostgresStore::Finish(const std::string& worker_id,
   constexpr char kResultSeparator = '\x1e';  // as in the statement below
   constexpr const char* kNoResult = "null";
   struct Chunk {
-    std::string ids, results, errors, retryables, claim_tokens;
+    std::string ids, results, errors, retryables, claim_tokens, outputs;
   };
   std::vector<Chunk> chunks;
   for (size_t first = 0; first < firsts.size(); first += kFinishChunk) {
@@ -256,6 +276,8 @@ Result<std::vector<Status>> PostgresStore::Finish(const std::string& worker_id,
     chunk.retryables =
         ArrayOf(part, [](const JobOutcome* o) { return std::string(o->retryable ? "t" : "f"); });
     chunk.claim_tokens = ArrayOf(part, [](const JobOutcome* o) { return o->claim_token; });
+    // Kept only for a completed training job, which keeps no result.
+    chunk.outputs = ArrayOf(part, [](const JobOutcome* o) { return o->output; });
     chunks.push_back(std::move(chunk));
   }
   std::vector<Status> statuses;
@@ -269,8 +291,9 @@ Result<std::vector<Status>> PostgresStore::Finish(const std::string& worker_id,
       // attempts left goes back to PENDING in job_queue; every other outcome
       // moves the job from job_queue to priority_jobs, COMPLETED or FAILED;
       // and the worker's counters are updated in the same statement.
-      const pqxx::result done = tx.exec_prepared(kFinishStatement, worker_id, chunk.ids, chunk.results,
-                                                 chunk.errors, chunk.retryables, chunk.claim_tokens);
+      const pqxx::result done =
+          tx.exec_prepared(kFinishStatement, worker_id, chunk.ids, chunk.results, chunk.errors,
+                           chunk.retryables, chunk.claim_tokens, chunk.outputs);
       for (const pqxx::row& row : done) {
         written_rows.emplace(Text(row, 0),
                              std::array<std::string, 3>{Text(row, 1), Text(row, 2), Text(row, 3)});
@@ -380,7 +403,7 @@ int TakeBackFromDeadHolders(pqxx::work& tx, const pqxx::result& held,
           kJobTableColumns +
           ") SELECT id, batch_id, run_id, model_id, generation, priority, 'FAILED', params, result, "
           "new_error, worker_id, GREATEST(0, attempts - 1), max_attempts, NULL, created_at, now(), '', "
-          "deaths + 1 FROM ended",
+          "deaths + 1, kind, task, output FROM ended",
       ArrayOf(ids), ArrayOf(statuses), ArrayOf(errors));
   return static_cast<int>(held.size());
 }
@@ -424,7 +447,8 @@ Result<int> PostgresStore::RequeueFailedJobs(const std::string& batch_id) {
                     "INSERT INTO job_queue (") +
             kJobTableColumns +
             ") SELECT id, batch_id, run_id, model_id, generation, priority, 'PENDING', params, NULL, '', "
-            "'', 0, max_attempts, NULL, created_at, now(), '', 0 FROM failed RETURNING run_id",
+            "'', 0, max_attempts, NULL, created_at, now(), '', 0, kind, task, '' "
+            "FROM failed RETURNING run_id",
         batch_id);
     if (!moved.empty()) AddEvent(events, QueueEvent::Kind::kJobsAvailable, Text(moved[0], 0), batch_id);
     return static_cast<int>(moved.size());

@@ -133,8 +133,8 @@ Status PostgresStore::TransitionRun(const std::string& run_id, const std::vector
                     "moved AS (INSERT INTO priority_jobs (") +
             kJobTableColumns +
             ") SELECT id, batch_id, run_id, model_id, generation, priority, 'CANCELLED', params, result, "
-            "error, worker_id, attempts, max_attempts, lease_until, created_at, now(), claim_token, deaths "
-            "FROM cancelled) "
+            "error, worker_id, attempts, max_attempts, lease_until, created_at, now(), claim_token, deaths, "
+            "kind, task, output FROM cancelled) "
             "SELECT batch_id FROM cancelled GROUP BY batch_id ORDER BY MIN(created_at), batch_id",
         run_id);
     for (const pqxx::row& row : batches)

@@ -63,7 +63,7 @@ constexpr char kRunColumns[] =
     "best_model_id, promoted, promotion_id, stop_reason, error, created_at, updated_at";
 constexpr char kJobColumns[] =
     "id, batch_id, run_id, model_id, generation, priority, status, params, result, error, worker_id, "
-    "attempts, max_attempts, lease_until, created_at, updated_at, deaths, claim_token";
+    "attempts, max_attempts, lease_until, created_at, updated_at, deaths, claim_token, kind, task, output";
 constexpr char kFingerprintColumns[] =
     "fingerprint, model_id, spec, hyperparameters, data_options, created_at";
 constexpr char kPromotionColumns[] = "id, doc, hyperparameters, data_options";
@@ -188,13 +188,15 @@ struct SqliteStore::Impl {
     std::string batch_id;
     int attempts = 0;
     int max_attempts = 0;
+    bool simulation = true;  // else a training job: an output, no result
   };
   Result<Held> Fence(const std::string& job_id, const ClaimHolder& holder);
 
   // The writes of CompleteJob / FailJob, fenced. REQUIRES: mu held, in a
   // transaction. A fencing refusal (kAborted, kNotFound) writes nothing.
+  // A simulation keeps `result`, a training job `output`.
   Status CompleteLocked(const std::string& job_id, const ClaimHolder& holder, const SimulationResult& result,
-                        TimePoint now, std::vector<QueueEvent>* events);
+                        const std::string& output, TimePoint now, std::vector<QueueEvent>* events);
   Status FailLocked(const std::string& job_id, const ClaimHolder& holder, const std::string& error,
                     bool retryable, TimePoint now, std::vector<QueueEvent>* events);
 };
@@ -323,6 +325,10 @@ Result<Job> SqliteStore::Impl::ReadJob(const Statement& row) const {
   }
   row.ReadAll(9, job.error, job.worker_id, job.attempts, job.max_attempts, job.lease_until, job.created_at,
               job.updated_at, job.deaths, job.claim_token);
+  if (!ParseJobKind(row.Text(18), &job.kind)) {
+    return Corrupt(path, "priority_jobs", job.id, "unknown kind '" + row.Text(18) + "'");
+  }
+  row.ReadAll(19, job.task, job.output);
   return job;
 }
 
@@ -727,14 +733,15 @@ Result<int> SqliteStore::EnqueueBatch(const std::string& batch_id, const std::ve
       EVOLVE_ASSIGN_OR_RETURN(bool row, exists.Step());
       if (row) return 0;
     }
-    static const std::string sql =
-        Sql({"INSERT INTO priority_jobs (", kJobColumns,
-             ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'PENDING', ?7, NULL, '', '', 0, ?8, NULL, ?9, ?9, 0, '')"});
+    static const std::string sql = Sql(
+        {"INSERT INTO priority_jobs (", kJobColumns,
+         ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'PENDING', ?7, NULL, '', '', 0, ?8, NULL, ?9, ?9, 0, '', ?10, "
+         "?11, '')"});
     for (const Job& job : jobs) {
       {
         EVOLVE_ASSIGN_OR_RETURN(Statement insert, db.Prepare(sql));
         insert.BindAll(job.id, job.batch_id, job.run_id, job.model_id, job.generation, job.priority,
-                       ToJson(job.params), job.max_attempts, now);
+                       ToJson(job.params), job.max_attempts, now, JobKindName(job.kind), job.task);
         Status status = insert.Run();
         if (insert.last_error() != SQLITE_CONSTRAINT_PRIMARYKEY) {
           EVOLVE_RETURN_IF_ERROR(status);
@@ -756,8 +763,14 @@ Result<int> SqliteStore::EnqueueBatch(const std::string& batch_id, const std::ve
   return inserted;
 }
 
-Result<std::vector<Job>> SqliteStore::ClaimJobs(const ClaimHolder& holder, int max_jobs, Duration lease) {
+Result<std::vector<Job>> SqliteStore::ClaimJobs(const ClaimHolder& holder, int max_jobs, Duration lease,
+                                                JobKinds kinds) {
   EVOLVE_RETURN_IF_ERROR(ValidateClaim(holder, max_jobs, lease));
+  if (kinds.empty()) return std::vector<Job>();
+  // One statement for every set of kinds: three placeholders, the last kind
+  // repeated to fill them.
+  std::vector<JobKind> wanted = kinds.List();
+  wanted.resize(3, wanted.back());
   const std::string& worker_id = holder.worker_id;
   const TimePoint now = impl_->Now();
   const TimePoint lease_until = now + std::chrono::duration_cast<std::chrono::microseconds>(lease);
@@ -765,12 +778,14 @@ Result<std::vector<Job>> SqliteStore::ClaimJobs(const ClaimHolder& holder, int m
     Connection& db = *impl_->db;
     std::vector<Job> claimed;
     {
-      // The literal 'PENDING' lets the planner use the partial claim index.
-      static const std::string sql = Sql({"SELECT ", kJobColumns,
-                                          " FROM priority_jobs WHERE status = 'PENDING' "
-                                          "ORDER BY priority DESC, created_at, id LIMIT ?1"});
+      // The literal 'PENDING' lets the planner use the partial claim index;
+      // the kind (in no index) filters the rows it walks, in claim order.
+      static const std::string sql =
+          Sql({"SELECT ", kJobColumns,
+               " FROM priority_jobs WHERE status = 'PENDING' AND kind IN (?2, ?3, ?4) "
+               "ORDER BY priority DESC, created_at, id LIMIT ?1"});
       EVOLVE_ASSIGN_OR_RETURN(Statement select, db.Prepare(sql));
-      select.Bind(1, max_jobs);
+      select.BindAll(max_jobs, JobKindName(wanted[0]), JobKindName(wanted[1]), JobKindName(wanted[2]));
       while (true) {
         EVOLVE_ASSIGN_OR_RETURN(bool row, select.Step());
         if (!row) break;
@@ -800,7 +815,7 @@ Result<SqliteStore::Impl::Held> SqliteStore::Impl::Fence(const std::string& job_
                                                          const ClaimHolder& holder) {
   EVOLVE_ASSIGN_OR_RETURN(
       Statement select,
-      db->Prepare("SELECT status, worker_id, run_id, batch_id, attempts, max_attempts, claim_token "
+      db->Prepare("SELECT status, worker_id, run_id, batch_id, attempts, max_attempts, claim_token, kind "
                   "FROM priority_jobs WHERE id = ?1"));
   select.Bind(1, job_id);
   EVOLVE_ASSIGN_OR_RETURN(bool row, select.Step());
@@ -815,6 +830,7 @@ Result<SqliteStore::Impl::Held> SqliteStore::Impl::Fence(const std::string& job_
   held.batch_id = select.Text(3);
   held.attempts = select.Int(4);
   held.max_attempts = select.Int(5);
+  held.simulation = select.Text(7) == JobKindName(JobKind::kSimulate);
   return held;
 }
 
@@ -832,16 +848,19 @@ Status SqliteStore::HeartbeatJob(const std::string& job_id, const ClaimHolder& h
 }
 
 Status SqliteStore::Impl::CompleteLocked(const std::string& job_id, const ClaimHolder& holder,
-                                         const SimulationResult& result, TimePoint now,
-                                         std::vector<QueueEvent>* events) {
+                                         const SimulationResult& result, const std::string& output,
+                                         TimePoint now, std::vector<QueueEvent>* events) {
   const std::string& worker_id = holder.worker_id;
   EVOLVE_ASSIGN_OR_RETURN(const Held held, Fence(job_id, holder));
   {
     EVOLVE_ASSIGN_OR_RETURN(
         Statement update,
-        db->Prepare("UPDATE priority_jobs SET status = 'COMPLETED', result = ?2, error = '', "
-                    "lease_until = NULL, claim_token = '', updated_at = ?3 WHERE id = ?1"));
-    update.BindAll(job_id, ToJson(result), now);
+        db->Prepare("UPDATE priority_jobs SET status = 'COMPLETED', result = NULLIF(?2, ''), output = ?4, "
+                    "error = '', lease_until = NULL, claim_token = '', updated_at = ?3 WHERE id = ?1"));
+    // A simulation keeps its result (JSON, never ''), a training job its
+    // output and no result.
+    update.BindAll(job_id, held.simulation ? ToJson(result) : std::string(), now,
+                   held.simulation ? std::string() : output);
     EVOLVE_RETURN_IF_ERROR(update.Run());
   }
   EVOLVE_ASSIGN_OR_RETURN(
@@ -886,7 +905,8 @@ Status SqliteStore::CompleteJob(const std::string& job_id, const ClaimHolder& ho
                                 const SimulationResult& result) {
   const TimePoint now = impl_->Now();
   std::vector<QueueEvent> events;
-  Status status = impl_->Write([&] { return impl_->CompleteLocked(job_id, holder, result, now, &events); });
+  Status status = impl_->Write(
+      [&] { return impl_->CompleteLocked(job_id, holder, result, std::string(), now, &events); });
   if (status.ok()) impl_->listeners.Notify(events);
   return status;
 }
@@ -911,7 +931,7 @@ Result<std::vector<Status>> SqliteStore::FinishJobs(const std::string& worker_id
     for (const JobOutcome& o : outcomes) {
       const ClaimHolder holder(worker_id, o.claim_token);
       Status s = o.result.has_value()
-                     ? impl_->CompleteLocked(o.job_id, holder, *o.result, now, &events)
+                     ? impl_->CompleteLocked(o.job_id, holder, *o.result, o.output, now, &events)
                      : impl_->FailLocked(o.job_id, holder, o.error, o.retryable, now, &events);
       // A job this worker no longer holds is refused alone; any other error
       // rolls the whole batch back.
@@ -1038,7 +1058,8 @@ Result<int> SqliteStore::RequeueFailedJobs(const std::string& batch_id) {
     EVOLVE_ASSIGN_OR_RETURN(
         Statement update,
         db.Prepare("UPDATE priority_jobs SET status = 'PENDING', attempts = 0, deaths = 0, error = '', "
-                   "result = NULL, worker_id = '', claim_token = '', lease_until = NULL, updated_at = ?2 "
+                   "result = NULL, output = '', worker_id = '', claim_token = '', lease_until = NULL, "
+                   "updated_at = ?2 "
                    "WHERE batch_id = ?1 AND status = 'FAILED'"));
     update.Bind(1, batch_id);
     update.Bind(2, now);
