@@ -121,6 +121,11 @@ class RandomForest {
   size_t num_features() const { return binner_.num_features(); }
   size_t num_trees() const { return trees_.size(); }
   const ForestParams& params() const { return params_; }
+  // Sets params().threads, which Serialize writes: a fit records the
+  // threads it ran on, which never change the model; a trainer records the
+  // model's own n_jobs instead, so that a model's bytes do not depend on
+  // the threads of the process that trained it.
+  void set_recorded_threads(int threads) { params_.threads = threads; }
   const std::vector<ForestTree>& trees() const { return trees_; }
   const Binner& binner() const { return binner_; }
 

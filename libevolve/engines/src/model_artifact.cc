@@ -1,11 +1,13 @@
 // The built-in engines' artifact format (model_artifact.h): encoding,
-// decoding and validation of the model and simulation-data artifacts.
+// decoding and validation of the model, simulation-data, bars and
+// training-part artifacts.
 #include "model_artifact.h"
 
 #include <utility>
 
-#include "serialize.h"
+#include "evolve/fingerprint.h"
 #include "evolve/json.h"
+#include "serialize.h"
 
 namespace evolve::engines {
 namespace {
@@ -33,6 +35,42 @@ Status ReadInt8s(BinaryReader& r, std::vector<int8_t>* v) {
   std::string bytes;
   EVOLVE_RETURN_IF_ERROR(r.String(&bytes));
   v->assign(bytes.begin(), bytes.end());
+  return Status::Ok();
+}
+
+Status ReadSize(BinaryReader& r, size_t* v) {
+  uint64_t u = 0;
+  EVOLVE_RETURN_IF_ERROR(r.U64(&u));
+  if (u > (uint64_t{1} << 40)) return InvalidArgumentError("corrupt: size " + std::to_string(u));
+  *v = static_cast<size_t>(u);
+  return Status::Ok();
+}
+
+// Reads the u64 sizes `fields` point to, in order.
+Status ReadSizes(BinaryReader& r, std::initializer_list<size_t*> fields) {
+  for (size_t* f : fields) EVOLVE_RETURN_IF_ERROR(ReadSize(r, f));
+  return Status::Ok();
+}
+
+// Checks a training part's spans, facts and final model against each other.
+Status CheckTrainingPart(const TrainingPart& p) {
+  if (p.parts == 0 || p.part >= p.parts) return InvalidArgumentError("corrupt: part index out of range");
+  if (p.first_prediction > p.scored_start || p.scored_start > p.holdout_start || p.holdout_start > p.bars)
+    return InvalidArgumentError("corrupt prediction span");
+  if (p.first_span > p.spans || p.outcomes.size() > p.spans - p.first_span)
+    return InvalidArgumentError("corrupt: spans out of range");
+  size_t next = p.first_prediction;
+  for (const SpanOutcome& o : p.outcomes) {
+    if (o.start < next || o.start >= o.end || o.end > p.bars || o.defined.size() != o.end - o.start ||
+        o.raw.size() != o.defined.size())
+      return InvalidArgumentError("corrupt: span of bars " + std::to_string(o.start) + " to " +
+                                  std::to_string(o.end));
+    next = o.end;
+  }
+  const bool holds_last = !p.outcomes.empty() && p.first_span + p.outcomes.size() == p.spans;
+  if (holds_last == p.final_model.empty())
+    return InvalidArgumentError(holds_last ? "corrupt: the part holding the last span has no final model"
+                                           : "corrupt: a final model in a part without the last span");
   return Status::Ok();
 }
 
@@ -153,6 +191,93 @@ Result<BuiltinModel> DecodeModel(std::string_view bytes) {
       m.holdout_start > m.prediction.size())
     return InvalidArgumentError("model artifact: corrupt prediction span");
   return m;
+}
+
+std::string EncodeBars(const Bars& b) {
+  BinaryWriter w;
+  w.String(b.symbol);
+  w.Bool(b.intraday);
+  WriteInt64s(w, b.time);
+  for (const auto* column : {&b.open, &b.high, &b.low, &b.close, &b.volume}) w.F64Vector(*column);
+  return WriteEnvelope(kBarsMagic, kBarsFormat, w.Release());
+}
+
+Result<Bars> DecodeBars(std::string_view bytes) {
+  EVOLVE_ASSIGN_OR_RETURN(Envelope envelope, ReadEnvelope(bytes, kBarsMagic, kBarsFormat, "bars"));
+  BinaryReader r(envelope.payload);
+  Bars b;
+  EVOLVE_RETURN_IF_ERROR(r.String(&b.symbol));
+  EVOLVE_RETURN_IF_ERROR(r.Bool(&b.intraday));
+  EVOLVE_RETURN_IF_ERROR(ReadInt64s(r, &b.time));
+  for (auto* column : {&b.open, &b.high, &b.low, &b.close, &b.volume}) {
+    EVOLVE_RETURN_IF_ERROR(r.F64Vector(column));
+    if (column->size() != b.time.size()) return InvalidArgumentError("bars: columns of different lengths");
+  }
+  EVOLVE_RETURN_IF_ERROR(r.ExpectEnd());
+  return b;
+}
+
+std::string BarsKey(std::string_view encoded) { return "bars/" + Sha256Hex(encoded); }
+
+std::string EncodeTrainingPart(const TrainingPart& p) {
+  BinaryWriter w;
+  w.String(p.plan);
+  for (size_t v : {p.parts, p.part, p.bars, p.warmup, p.first_prediction, p.scored_start, p.holdout_start,
+                   p.spans, p.first_span})
+    w.U64(v);
+  w.U64(p.outcomes.size());
+  for (const SpanOutcome& o : p.outcomes) {
+    w.U64(o.start);
+    w.U64(o.end);
+    w.String(std::string_view(o.defined.data(), o.defined.size()));
+    w.F64Vector(o.raw);
+    w.F64Vector(o.importance);
+    w.U64(o.importance_rows);
+  }
+  w.String(p.final_model);
+  return WriteEnvelope(kTrainingPartMagic, kTrainingPartFormat, w.Release());
+}
+
+Result<TrainingPart> DecodeTrainingPart(std::string_view bytes) {
+  EVOLVE_ASSIGN_OR_RETURN(Envelope envelope,
+                          ReadEnvelope(bytes, kTrainingPartMagic, kTrainingPartFormat, "training part"));
+  BinaryReader r(envelope.payload);
+  TrainingPart p;
+  EVOLVE_RETURN_IF_ERROR(r.String(&p.plan));
+  EVOLVE_RETURN_IF_ERROR(ReadSizes(r, {&p.parts, &p.part, &p.bars, &p.warmup, &p.first_prediction,
+                                       &p.scored_start, &p.holdout_start, &p.spans, &p.first_span}));
+  size_t n = 0;
+  EVOLVE_RETURN_IF_ERROR(r.Count(uint64_t{1} << 32, 48, &n));
+  p.outcomes.resize(n);
+  for (SpanOutcome& o : p.outcomes) {
+    std::string defined;
+    EVOLVE_RETURN_IF_ERROR(ReadSizes(r, {&o.start, &o.end}));
+    EVOLVE_RETURN_IF_ERROR(r.String(&defined));
+    for (char c : defined) {
+      if (c != 0 && c != 1)
+        return InvalidArgumentError("training part: corrupt: a defined flag is not 0 or 1");
+    }
+    o.defined.assign(defined.begin(), defined.end());
+    EVOLVE_RETURN_IF_ERROR(r.F64Vector(&o.raw));
+    EVOLVE_RETURN_IF_ERROR(r.F64Vector(&o.importance));
+    EVOLVE_RETURN_IF_ERROR(ReadSize(r, &o.importance_rows));
+  }
+  EVOLVE_RETURN_IF_ERROR(r.String(&p.final_model));
+  EVOLVE_RETURN_IF_ERROR(r.ExpectEnd());
+  Status checked = CheckTrainingPart(p);
+  if (!checked.ok()) return checked.WithContext("training part");
+  return p;
+}
+
+std::string TrainingPlanDigest(const TrainingTask& task) {
+  ModelSpec spec = task.spec;
+  spec.parent_model_id.clear();  // lineage only: the same model whoever its parent
+  return Sha256Hex("evolve training plan 1\n" + ToJson(spec) + "\n" + task.inputs + "\n" +
+                   std::to_string(task.parts));
+}
+
+std::string TrainingPartKey(const std::string& plan_digest, size_t part) {
+  return "trainpart/" + Sha256Hex(plan_digest + "/" + std::to_string(part));
 }
 
 std::string ModelKey(const std::string& model_id) { return "model/" + model_id; }

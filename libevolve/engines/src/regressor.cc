@@ -54,12 +54,14 @@ Result<Fitter> MakeFitter(const ModelSpec& spec, const BuiltinOptions& options) 
   const std::string algorithm = CanonicalAlgorithm(spec.algorithm);
   if (algorithm == "random_forest_regressor") {
     EVOLVE_ASSIGN_OR_RETURN(ForestParams params, ForestParamsFromJson(spec.hyperparameters));
+    const int n_jobs = params.threads;  // the model's own (0: not given), what it records
     if (params.threads == 0) params.threads = options.threads;
     const int threads = params.threads;
-    return Fitter{[params](const Matrix& x, const std::vector<double>& y,
-                           int fit_threads) mutable -> Result<std::unique_ptr<Regressor>> {
+    return Fitter{[params, n_jobs](const Matrix& x, const std::vector<double>& y,
+                                   int fit_threads) mutable -> Result<std::unique_ptr<Regressor>> {
                     params.threads = fit_threads;
                     EVOLVE_ASSIGN_OR_RETURN(RandomForest forest, RandomForest::Fit(x, y, params));
+                    forest.set_recorded_threads(n_jobs);
                     return std::unique_ptr<Regressor>(new ForestRegressor(std::move(forest)));
                   },
                   threads};
