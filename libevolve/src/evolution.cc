@@ -441,7 +441,8 @@ class EvolutionEngine::Impl {
 
   // Queues the parts of `spec`'s model as kTrain jobs (TrainingTask per
   // part; the trainer's plan says how many and what they read).
-  Result<StepOutcome> QueueTraining(Run& run, int g, const ModelSpec& spec, double priority) {
+  Result<StepOutcome> QueueTraining(Run& run, int g, const ModelSpec& spec, const std::string& fingerprint,
+                                    double priority) {
     auto plan = WithRetry("planning training", [&] { return deps_.trainer.PlanTraining(spec); });
     if (!plan.ok()) return TrainingFailed(run, g, plan.status(), /*retryable_waits=*/true);
     if (plan->parts < 1 || plan->parts > kMaxTrainingParts) {
@@ -460,8 +461,13 @@ class EvolutionEngine::Impl {
     }
     // Idempotent: after a crash the batch is not queued twice.
     EVOLVE_RETURN_IF_ERROR(deps_.store.EnqueueBatch(batch, jobs).status());
-    Log(LogLevel::kInfo, "training queued",
-        {{"run_id", run.id}, {"generation", std::to_string(g)}, {"parts", std::to_string(plan->parts)}});
+    // The line an operator looks for when a model starts training, as
+    // inline training logs it; the parts are the workers' to run.
+    Log(LogLevel::kInfo, "training model",
+        {{"run_id", run.id},
+         {"generation", std::to_string(g)},
+         {"fingerprint", fingerprint},
+         {"parts", std::to_string(plan->parts)}});
     if (deps_.observer) deps_.observer->OnModelTraining(run, g, spec);
     return StepOutcome::kProgressed;
   }
@@ -603,7 +609,8 @@ class EvolutionEngine::Impl {
                             StepOutcome::kProgressed);
     }
     if (known.status().code() != StatusCode::kNotFound) return known.status();
-    EVOLVE_ASSIGN_OR_RETURN(StepOutcome queued_outcome, QueueTraining(run, g, spec, parent_sqn.value_or(0.0)));
+    EVOLVE_ASSIGN_OR_RETURN(StepOutcome queued_outcome,
+                            QueueTraining(run, g, spec, *fingerprint, parent_sqn.value_or(0.0)));
     return std::make_pair(std::optional<ModelChoice>(), queued_outcome);
   }
 
