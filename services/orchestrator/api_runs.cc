@@ -23,11 +23,16 @@ std::string WithFields(const std::string& object, const std::string& fields) {
   return object.substr(0, object.size() - 1) + fields + "}";
 }
 
-// Completed jobs, best SQN first (unset SQN last), at most `n`.
+// Completed simulations, best SQN first (unset SQN last), at most `n`;
+// training jobs have no result to rank.
 std::vector<Job> BestResults(std::vector<Job> jobs, int n) {
-  auto sqn = [](const Job& j) {
-    return j.result.has_value() && j.result->sqn.has_value() ? *j.result->sqn : -1e300;
-  };
+  jobs.erase(std::remove_if(jobs.begin(), jobs.end(),
+                            [](const Job& j) {
+                              return j.kind != JobKind::kSimulate || j.status != JobStatus::kCompleted ||
+                                     !j.result.has_value();
+                            }),
+             jobs.end());
+  auto sqn = [](const Job& j) { return j.result->sqn.has_value() ? *j.result->sqn : -1e300; };
   std::stable_sort(jobs.begin(), jobs.end(), [&sqn](const Job& a, const Job& b) { return sqn(a) > sqn(b); });
   if (static_cast<int>(jobs.size()) > n) jobs.resize(static_cast<size_t>(n));
   return jobs;
@@ -147,11 +152,11 @@ void GetRun(ApiContext& ctx, const Request& req, Response& res) {
   if (!lineage.ok()) return SendStatus(res, lineage.status());
   JobFilter filter;
   filter.run_id = run_id;
-  auto counts = ctx.store.CountJobs(filter);
-  if (!counts.ok()) return SendStatus(res, counts.status());
-  filter.status = JobStatus::kCompleted;
-  auto completed = ctx.store.ListJobs(filter);
-  if (!completed.ok()) return SendStatus(res, completed.status());
+  auto jobs = ctx.store.ListJobs(filter);
+  if (!jobs.ok()) return SendStatus(res, jobs.status());
+  JobCounts counts;
+  for (const Job& job : *jobs) counts.Add(job.status);
+  const std::string by_kind = JobCountsByKindJson(*jobs);
   std::string promotion = "null";
   if (run->promoted) {
     auto p = ctx.store.GetPromotion(run->promotion_id);
@@ -163,9 +168,9 @@ void GetRun(ApiContext& ctx, const Request& req, Response& res) {
   for (const LineageEdge& e : *lineage) edges.push_back(ToJson(e));
   SendJson(res, 200,
            "{\"run\":" + ToJson(*run) + ",\"lineage\":" + JsonArray(edges) +
-               ",\"generations\":" + JsonArray(gens) + ",\"jobs\":" + JobCountsJson(*counts) +
-               ",\"completed_jobs\":" + std::to_string(counts->completed) + ",\"results_sample\":" +
-               JobsJson(BestResults(std::move(*completed), kResultsSample)) + ",\"promotion\":" + promotion +
+               ",\"generations\":" + JsonArray(gens) + ",\"jobs\":" + JobCountsJson(counts) +
+               ",\"jobs_by_kind\":" + by_kind + ",\"completed_jobs\":" + std::to_string(counts.completed) +
+               ",\"results_sample\":" + JobsJson(BestResults(std::move(*jobs), kResultsSample)) + ",\"promotion\":" + promotion +
                ",\"validity\":" + ValiditySummaryJson(SummarizeValidity(*run, *generations)) +
                ",\"scheduled\":" + (ctx.scheduler.IsScheduled(run_id) ? "true" : "false") + "}");
 }

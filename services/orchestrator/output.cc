@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <map>
 
 #include "evolve/json.h"
 #include "validity_summary.h"
@@ -210,13 +211,26 @@ std::string JsonArray(const std::vector<std::string>& elements) {
   return out + "]";
 }
 
+std::string JobCountsByKindJson(const std::vector<Job>& jobs) {
+  std::map<JobKind, JobCounts> by_kind;
+  for (JobKind kind : JobKinds::All().List()) by_kind[kind];
+  for (const Job& job : jobs) by_kind[job.kind].Add(job.status);
+  std::string out = "{";
+  for (const auto& [kind, counts] : by_kind) {
+    out += (out.size() > 1 ? ",\"" : "\"") + std::string(JobKindName(kind)) + "\":" + JobCountsJson(counts);
+  }
+  return out + "}";
+}
+
 Result<std::string> RunDocumentJson(Store& store, const std::string& run_id) {
   EVOLVE_ASSIGN_OR_RETURN(Run run, store.GetRun(run_id));
   EVOLVE_ASSIGN_OR_RETURN(std::vector<Generation> generations, store.ListGenerations(run_id));
   EVOLVE_ASSIGN_OR_RETURN(std::vector<LineageEdge> lineage, store.ListLineage(run_id));
   JobFilter filter;
   filter.run_id = run_id;
-  EVOLVE_ASSIGN_OR_RETURN(JobCounts counts, store.CountJobs(filter));
+  EVOLVE_ASSIGN_OR_RETURN(std::vector<Job> jobs, store.ListJobs(filter));
+  JobCounts counts;
+  for (const Job& job : jobs) counts.Add(job.status);
   std::string promotion = "null";
   if (run.promoted) {
     EVOLVE_ASSIGN_OR_RETURN(Promotion p, store.GetPromotion(run.promotion_id));
@@ -227,6 +241,7 @@ Result<std::string> RunDocumentJson(Store& store, const std::string& run_id) {
   for (const LineageEdge& e : lineage) edges.push_back(ToJson(e));
   return "{\"run\":" + ToJson(run) + ",\"generations\":" + JsonArray(gens) +
          ",\"lineage\":" + JsonArray(edges) + ",\"jobs\":" + JobCountsJson(counts) +
+         ",\"jobs_by_kind\":" + JobCountsByKindJson(jobs) +
          ",\"promotion\":" + promotion +
          ",\"validity\":" + ValiditySummaryJson(SummarizeValidity(run, generations)) + "}";
 }

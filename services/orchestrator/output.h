@@ -41,12 +41,16 @@ std::string GenerationsTable(const std::vector<Generation>& generations);
 Result<std::string> RunOutcomeText(Store& store, const Run& run);
 
 // {"run": ..., "generations": [...], "lineage": [...], "jobs": {counts},
-//  "promotion": {...} | null, "validity": {...}}: what `evolve show --json`
+//  "jobs_by_kind": {...}, "promotion": {...} | null, "validity": {...}}: what `evolve show --json`
 // and `evolve run --json` print (validity: validity_summary.h).
 Result<std::string> RunDocumentJson(Store& store, const std::string& run_id);
 
 // {"pending", "running", "completed", "failed", "cancelled", "total"}.
 std::string JobCountsJson(const JobCounts& counts);
+
+// {"simulate": JobCounts, "train": ..., "assemble": ...}: the counts of
+// `jobs` (one run's) by kind.
+std::string JobCountsByKindJson(const std::vector<Job>& jobs);
 
 // A JSON array of already-serialised elements.
 std::string JsonArray(const std::vector<std::string>& elements);

@@ -229,10 +229,17 @@ inline void ServeSeedExampleEndToEnd(StoreFactory make_store) {
   int64_t jobs = 0;
   for (const auto& g : generations.GetArray()) jobs += Int(g, "jobs_total");
   CHECK(Int(generations[0], "jobs_total") == 6);  // 3 thresholds x 2 regime filters
-  CHECK(Int((*doc)["jobs"], "total") == jobs);
+  // Every job of the run, simulations and (training on the service's
+  // workers) a model's parts and its assembly, counted apart by kind.
+  CHECK(Int((*doc)["jobs_by_kind"]["simulate"], "total") == jobs);
+  CHECK(Int((*doc)["jobs"], "total") == jobs + Int((*doc)["jobs_by_kind"]["train"], "total") +
+                                            Int((*doc)["jobs_by_kind"]["assemble"], "total"));
+  CHECK(Int((*doc)["jobs_by_kind"]["assemble"], "completed") >= 1);
   CHECK(Int((*doc)["jobs"], "pending") == 0);
   CHECK(Int(*doc, "completed_jobs") == Int((*doc)["jobs"], "completed"));
-  CHECK((*doc)["results_sample"].Size() == std::min<int64_t>(10, Int(*doc, "completed_jobs")));
+  // The best simulations: training jobs have no result to show.
+  CHECK((*doc)["results_sample"].Size() ==
+        std::min<int64_t>(10, Int((*doc)["jobs_by_kind"]["simulate"], "completed")));
   CheckSortedBySqn((*doc)["results_sample"]);
   const rapidjson::Value& lineage = (*doc)["lineage"];
   REQUIRE(lineage.Size() == generations.Size());
