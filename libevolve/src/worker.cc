@@ -251,17 +251,13 @@ class Worker::Impl {
       Log(LogLevel::kWarning, "training unavailable; the job goes back to the queue",
           {{"job_id", job.id}, {"error", output.status().ToString()}});
       Release(job);
-      std::lock_guard<std::mutex> lock(pause_mu_);
       training_pause_ = training_pause_.count() == 0
                             ? options_.error_backoff
                             : std::min<Duration>(training_pause_ * 2, options_.poll_interval);
       pending_pause_ = true;
       return;
     }
-    {
-      std::lock_guard<std::mutex> lock(pause_mu_);
-      training_pause_ = Duration::zero();
-    }
+    training_pause_ = Duration::zero();
     std::vector<JobOutcome> outcomes(1);
     if (output.ok()) {
       outcomes[0].result = SimulationResult{};
@@ -275,7 +271,6 @@ class Worker::Impl {
   // The pause a retryable training failure asked for (zero when none),
   // once.
   Duration TakeTrainingPause() {
-    std::lock_guard<std::mutex> lock(pause_mu_);
     if (!pending_pause_) return Duration::zero();
     pending_pause_ = false;
     return training_pause_;
@@ -394,9 +389,8 @@ class Worker::Impl {
   Event wake_;       // stop requested or work may be available
   Event stop_wake_;  // stop requested
 
-  std::mutex pause_mu_;
-  Duration training_pause_{};   // the current pause after "not now"; guarded by pause_mu_
-  bool pending_pause_ = false;  // Run() is to pause; guarded by pause_mu_
+  Duration training_pause_{};   // the current pause after "not now"; RunOnce's thread only
+  bool pending_pause_ = false;  // Run() is to pause; RunOnce's thread only
 
   struct Held {
     bool lost = false;        // the lease was lost
