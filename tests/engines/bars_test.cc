@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "evolve/engines/bars.h"
+#include "evolve/engines/builtin.h"
+#include "evolve/feature_source.h"
 #include "evolve/engines/synthetic.h"
 
 namespace evolve::engines {
@@ -281,6 +283,34 @@ TEST_CASE("bar directory: symbols, case-insensitive loads, cache and reload") {
   auto bad = bars.Load("bad");
   CHECK(bad.status().code() == StatusCode::kInvalidArgument);
   CHECK(bad.status().message() == "BAD.csv:3: duplicate time 2020-01-02");
+}
+
+// The built-in feature source remembers a digest while the directory keeps
+// the same parsed bars; an edited file (parsed again) gets a new one, as
+// does another order of references.
+TEST_CASE("bar directory: the data digest follows the file, remembered or not") {
+  TempDir dir;
+  WriteFile(dir.File("AAA.csv"), std::string(kHeader) + "2020-01-02,10,11,9,10.5,100\n");
+  WriteFile(dir.File("BBB.csv"), std::string(kHeader) + "2020-01-02,20,21,19,20.5,100\n");
+  auto source = NewBuiltinFeatureSource(std::make_shared<BarDirectory>(dir.path()));
+  auto first = source->DataDigest("AAA", {"BBB"});
+  REQUIRE(first.ok());
+  CHECK(*source->DataDigest("AAA", {"BBB"}) == *first);
+  CHECK(*source->DataDigest("BBB", {"AAA"}) != *first);
+  CHECK(*source->DataDigest("AAA", {}) != *first);
+  // A fresh source (nothing remembered) agrees.
+  auto fresh = NewBuiltinFeatureSource(std::make_shared<BarDirectory>(dir.path()));
+  CHECK(*fresh->DataDigest("AAA", {"BBB"}) == *first);
+
+  // One more bar in the reference: a new digest, and the same as a fresh
+  // source computes.
+  WriteFile(dir.File("BBB.csv"),
+            std::string(kHeader) + "2020-01-02,20,21,19,20.5,100\n2020-01-03,20,21,19,20.5,100\n");
+  auto edited = source->DataDigest("AAA", {"BBB"});
+  REQUIRE(edited.ok());
+  CHECK(*edited != *first);
+  auto fresh_again = NewBuiltinFeatureSource(std::make_shared<BarDirectory>(dir.path()));
+  CHECK(*fresh_again->DataDigest("AAA", {"BBB"}) == *edited);
 }
 
 TEST_CASE("bar directory: missing directory and clashing file names") {
