@@ -38,8 +38,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -2110,6 +2112,107 @@ inline void ArtifactsAreImmutableBlobs(StoreHarness& h) {
   CHECK(store.PutArtifact("", "x").code() == StatusCode::kInvalidArgument);
 }
 
+// The artifact chunk size that the harnesses of backends storing artifacts
+// in chunks (SQLite, PostgreSQL) configure, so that the artifact cases
+// below span several chunks with little data. Others ignore it.
+inline constexpr size_t kContractArtifactChunkBytes = 4096;
+
+// `size` bytes that begin with every byte value in order (zeros included)
+// and go on pseudo-randomly from `seed`, so that no two chunks are alike: a
+// chunk lost, doubled or out of place changes them.
+inline std::string ArtifactBytes(size_t size, uint32_t seed = 1) {
+  std::string bytes(size, '\0');
+  uint32_t state = seed;
+  for (size_t i = 0; i < size; ++i) {
+    state = state * 1103515245u + 12345u;
+    bytes[i] = static_cast<char>(i < 256 ? i : state >> 16);
+  }
+  return bytes;
+}
+
+// CHECKs that the artifact `key` reads back as `expected`, naming the first
+// byte that differs rather than printing both.
+inline void CheckArtifact(Store& store, const std::string& key, const std::string& expected) {
+  Result<std::string> got = store.GetArtifact(key);
+  REQUIRE_MESSAGE(got.ok(), key << ": " << got.status().ToString());
+  const auto differ = std::mismatch(got->begin(), got->end(), expected.begin(), expected.end());
+  CHECK_MESSAGE(*got == expected, key << ": " << got->size() << " bytes read, " << expected.size()
+                                      << " written, first difference at byte "
+                                      << (differ.first - got->begin()));
+}
+
+// Artifacts of several chunks, of a part of one, of chunks and one byte,
+// and empty ones read back byte for byte.
+inline void ArtifactsOfManyChunksReadBackExactly(StoreHarness& h) {
+  Store& store = h.store();
+  constexpr size_t kChunk = kContractArtifactChunkBytes;
+  std::map<std::string, std::string> written;
+  uint32_t seed = 0;
+  for (size_t size : {size_t{1}, size_t{256}, kChunk - 1, kChunk, kChunk + 1, 2 * kChunk, 7 * kChunk + 123}) {
+    written["chunks/" + std::to_string(size)] = ArtifactBytes(size, ++seed);
+  }
+  written["chunks/zeros"] = std::string(3 * kChunk + 5, '\0');
+  written["chunks/empty"] = std::string();
+  for (const auto& [key, bytes] : written) EVOLVE_CONTRACT_OK(store.PutArtifact(key, bytes));
+  for (const auto& [key, bytes] : written) CheckArtifact(store, key, bytes);
+  CHECK(store.GetArtifact("chunks/absent").status().code() == StatusCode::kNotFound);
+}
+
+// A second put of a key writes nothing, whatever the sizes of the two.
+inline void ArtifactRePutKeepsTheFirstOfAnySize(StoreHarness& h) {
+  Store& store = h.store();
+  constexpr size_t kChunk = kContractArtifactChunkBytes;
+  const std::string first = ArtifactBytes(5 * kChunk + kChunk / 2, 7);
+  EVOLVE_CONTRACT_OK(store.PutArtifact("reput/model", first));
+  EVOLVE_CONTRACT_OK(store.PutArtifact("reput/model", first));                         // the same again
+  EVOLVE_CONTRACT_OK(store.PutArtifact("reput/model", ArtifactBytes(9 * kChunk, 8)));  // more chunks
+  EVOLVE_CONTRACT_OK(store.PutArtifact("reput/model", "x"));                           // fewer
+  EVOLVE_CONTRACT_OK(store.PutArtifact("reput/model", ""));                            // none
+  CheckArtifact(store, "reput/model", first);
+  EVOLVE_CONTRACT_OK(store.PutArtifact("reput/empty", ""));
+  EVOLVE_CONTRACT_OK(store.PutArtifact("reput/empty", ArtifactBytes(3 * kChunk, 9)));
+  CheckArtifact(store, "reput/empty", "");
+}
+
+// While artifacts of many chunks are being put, a reader finds each one
+// absent or whole, never in part.
+inline void ArtifactReadersSeeWholeArtifactsOnly(StoreHarness& h) {
+  Store& store = h.store();
+  constexpr int kArtifacts = 20;
+  std::vector<std::string> bytes;
+  for (int i = 0; i < kArtifacts; ++i) {
+    bytes.push_back(ArtifactBytes(16 * kContractArtifactChunkBytes + static_cast<size_t>(i), 100 + i));
+  }
+  std::atomic<bool> writing{true};
+  Status written = Status::Ok();
+  std::thread writer([&] {
+    for (int i = 0; i < kArtifacts && written.ok(); ++i) {
+      written = store.PutArtifact("whole/" + std::to_string(i), bytes[static_cast<size_t>(i)]);
+    }
+    writing = false;
+  });
+  int partial = 0;
+  int whole = 0;
+  std::string failure;
+  // A last round once the writer is done: it finds every one.
+  for (bool more = true; more;) {
+    more = writing;
+    for (int i = 0; i < kArtifacts; ++i) {
+      Result<std::string> got = store.GetArtifact("whole/" + std::to_string(i));
+      if (got.ok()) {
+        (*got == bytes[static_cast<size_t>(i)] ? whole : partial) += 1;
+      } else if (got.status().code() != StatusCode::kNotFound && failure.empty()) {
+        failure = got.status().ToString();
+      }
+    }
+  }
+  writer.join();
+  EVOLVE_CONTRACT_OK(written);
+  CHECK_MESSAGE(failure.empty(), failure);
+  CHECK(partial == 0);
+  CHECK(whole >= kArtifacts);
+}
+
 inline void SubscribersAreNotified(StoreHarness& h) {
   Store& store = h.store();
   // Both logs outlive the subscriptions: Unsubscribe is called before they
@@ -2324,6 +2427,107 @@ inline void OldJobsAreSimulations(Store& store) {
   CHECK(done.result == std::optional<SimulationResult>(MakeResult(1.5)));
 }
 
+// ------------------------------------------------- artifacts in chunks
+
+// Not in the suite either: for a backend that stores artifacts as rows of
+// `artifacts` (key, size, chunks) and `artifact_chunks` (key, seq, bytes),
+// as the SQL stores do, checked with SQL behind the store's back.
+
+// SQL on the backend's database outside any store: `exec` runs statements,
+// `value` returns the first column of the first row as text ("" for none
+// or NULL). Both fail the test on an error.
+struct RawSql {
+  std::function<void(const std::string& sql)> exec;
+  std::function<std::string(const std::string& sql)> value;
+};
+
+// The lengths of the chunks of artifact `key`, in order ("1000,1000,500").
+inline std::string ChunkLengths(const RawSql& sql, const std::string& key) {
+  std::string lengths;
+  for (int seq = 0;; ++seq) {
+    const std::string length =
+        sql.value("SELECT length(bytes) FROM artifact_chunks WHERE key = " + SqlLiteral(key) +
+                  " AND seq = " + std::to_string(seq));
+    if (length.empty()) return lengths;
+    lengths += (seq == 0 ? "" : ",") + length;
+  }
+}
+
+// "size/chunks" of artifact `key`'s row.
+inline std::string ArtifactRow(const RawSql& sql, const std::string& key) {
+  return sql.value("SELECT size || '/' || chunks FROM artifacts WHERE key = " + SqlLiteral(key));
+}
+
+// Two stores on one database, writing chunks of 1000 and 3000 bytes: each
+// writes its own size, and reads the other's.
+inline void ArtifactsAreChunkedByTheirWriter(Store& small, Store& large, const RawSql& sql) {
+  const std::string bytes = ArtifactBytes(3500);
+  EVOLVE_CONTRACT_OK(small.PutArtifact("model/a", bytes));
+  EVOLVE_CONTRACT_OK(large.PutArtifact("model/b", bytes));
+  EVOLVE_CONTRACT_OK(small.PutArtifact("model/empty", ""));
+  CHECK(ChunkLengths(sql, "model/a") == "1000,1000,1000,500");
+  CHECK(ChunkLengths(sql, "model/b") == "3000,500");
+  CHECK(ArtifactRow(sql, "model/a") == "3500/4");
+  CHECK(ArtifactRow(sql, "model/empty") == "0/0");
+  CHECK(ChunkLengths(sql, "model/empty").empty());
+  CheckArtifact(large, "model/a", bytes);
+  CheckArtifact(small, "model/b", bytes);
+  CheckArtifact(large, "model/empty", "");
+}
+
+// A put whose third chunk fails (`fail_third_chunk` makes a trigger that
+// refuses seq 2 with "injected failure", `drop` drops it) leaves no row
+// and no chunk, and the store goes on. The store writes chunks of 1000.
+inline void APutFailingPartWayLeavesNothing(Store& store, const RawSql& sql,
+                                            const std::string& fail_third_chunk, const std::string& drop) {
+  sql.exec(fail_third_chunk);
+  const std::string bytes = ArtifactBytes(5000);
+  Status failed = store.PutArtifact("model/half", bytes);
+  CHECK_FALSE(failed.ok());
+  CHECK_MESSAGE(Contains(failed.message(), "injected failure"), failed.ToString());
+  CHECK(store.GetArtifact("model/half").status().code() == StatusCode::kNotFound);
+  CHECK(sql.value("SELECT count(*) FROM artifacts") == "0");
+  CHECK(sql.value("SELECT count(*) FROM artifact_chunks") == "0");
+  sql.exec(drop);
+  EVOLVE_CONTRACT_OK(store.PutArtifact("model/half", bytes));
+  CheckArtifact(store, "model/half", bytes);
+}
+
+// An artifact that lost a chunk, and one whose chunks outgrow its size, are
+// kInternal naming them; the store goes on. The store writes chunks of 1000.
+inline void ChunksNotAddingUpAreInternal(Store& store, const RawSql& sql) {
+  EVOLVE_CONTRACT_OK(store.PutArtifact("model/lost", ArtifactBytes(2500)));
+  EVOLVE_CONTRACT_OK(store.PutArtifact("model/long", ArtifactBytes(2500)));
+  sql.exec("DELETE FROM artifact_chunks WHERE key = 'model/lost' AND seq = 1");
+  sql.exec("UPDATE artifacts SET size = 2000 WHERE key = 'model/long'");
+  for (const char* key : {"model/lost", "model/long"}) {
+    Result<std::string> got = store.GetArtifact(key);
+    CHECK(got.status().code() == StatusCode::kInternal);
+    CHECK_MESSAGE(Contains(got.status().message(), std::string("artifacts ") + key), got.status().ToString());
+  }
+  EVOLVE_CONTRACT_OK(store.PutArtifact("model/fine", "fine"));
+  CheckArtifact(store, "model/fine", "fine");
+}
+
+// The artifacts a test wrote the old way (one value each) into a database
+// of an older schema before this build opened (and migrated) it with
+// chunks of 1000: "model/old", ArtifactBytes(300000), and
+// "model/old-empty", empty. Each reads back byte for byte, moved as one
+// chunk of its size, and keeps its key against new writes.
+inline void OldArtifactsReadBack(Store& store, const RawSql& sql) {
+  const std::string model = ArtifactBytes(300000);
+  CheckArtifact(store, "model/old", model);
+  CheckArtifact(store, "model/old-empty", "");
+  CHECK(ChunkLengths(sql, "model/old") == "300000");
+  CHECK(ArtifactRow(sql, "model/old-empty") == "0/0");
+  CHECK(ChunkLengths(sql, "model/old-empty").empty());
+  EVOLVE_CONTRACT_OK(store.PutArtifact("model/old", "newer"));
+  CheckArtifact(store, "model/old", model);
+  EVOLVE_CONTRACT_OK(store.PutArtifact("model/new", model));
+  CHECK(ChunkLengths(sql, "model/new").rfind("1000,1000,", 0) == 0);
+  CheckArtifact(store, "model/new", model);
+}
+
 // ------------------------------------------------------------------ index
 
 using Check = void (*)(StoreHarness&);
@@ -2368,6 +2572,9 @@ inline const std::vector<NamedCheck>& AllChecks() {
       {"WorkerRegistryAndCounters", &WorkerRegistryAndCounters},
       {"SubscribersAreNotified", &SubscribersAreNotified},
       {"ArtifactsAreImmutableBlobs", &ArtifactsAreImmutableBlobs},
+      {"ArtifactsOfManyChunksReadBackExactly", &ArtifactsOfManyChunksReadBackExactly},
+      {"ArtifactRePutKeepsTheFirstOfAnySize", &ArtifactRePutKeepsTheFirstOfAnySize},
+      {"ArtifactReadersSeeWholeArtifactsOnly", &ArtifactReadersSeeWholeArtifactsOnly},
       {"RunLocksAreExclusivePerRun", &RunLocksAreExclusivePerRun},
   };
   return kChecks;
@@ -2418,6 +2625,9 @@ inline const std::vector<NamedCheck>& AllChecks() {
   EVOLVE_STORE_CONTRACT_CASE_(prefix, WorkerRegistryAndCounters, make_harness)                \
   EVOLVE_STORE_CONTRACT_CASE_(prefix, SubscribersAreNotified, make_harness)                   \
   EVOLVE_STORE_CONTRACT_CASE_(prefix, ArtifactsAreImmutableBlobs, make_harness)               \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, ArtifactsOfManyChunksReadBackExactly, make_harness)     \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, ArtifactRePutKeepsTheFirstOfAnySize, make_harness)      \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, ArtifactReadersSeeWholeArtifactsOnly, make_harness)     \
   EVOLVE_STORE_CONTRACT_CASE_(prefix, RunLocksAreExclusivePerRun, make_harness)
 
 #endif  // EVOLVE_TESTS_STORE_CONTRACT_H_

@@ -1,8 +1,9 @@
 // The PostgreSQL store on a real server (CTest's evolve_postgres fixture):
 // the Store contract suite, claim priority over a backlog, many claimers
 // with their own connections, concurrent migrations, reconnecting after a
-// server restart, LISTEN/NOTIFY between stores, and run locks across
-// sessions and processes, on one session per store.
+// server restart, LISTEN/NOTIFY between stores, run locks across sessions
+// and processes, on one session per store, and artifacts in chunks as the
+// tables hold them.
 #include "evolve/postgres/postgres_store.h"
 
 #include <doctest/doctest.h>
@@ -50,7 +51,11 @@ std::unique_ptr<Store> MustOpen(const std::string& url, const PostgresOptions& o
 class PostgresHarness final : public OwningHarness<TestDatabase, RealTimeHarness> {
  public:
   PostgresHarness()
-      : OwningHarness([](TestDatabase& database) { return RealTimeHarness(MustOpen(database.url())); }) {}
+      : OwningHarness([](TestDatabase& database) {
+          PostgresOptions options;
+          options.artifact_chunk_bytes = testing::store_contract::kContractArtifactChunkBytes;
+          return RealTimeHarness(MustOpen(database.url(), options));
+        }) {}
 };
 
 // `count` jobs of one batch, all of `priority`.
@@ -61,6 +66,45 @@ std::vector<Job> MakeBatch(const std::string& prefix, const std::string& batch_i
     jobs.push_back(MakeJob(prefix + std::to_string(i), batch_id, run_id, priority));
   }
   return jobs;
+}
+
+// `bytes` as an SQL bytea literal (decode('00ff...', 'hex')).
+std::string ByteaLiteral(const std::string& bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned char c : bytes) {
+    hex += kDigits[c >> 4];
+    hex += kDigits[c & 0xf];
+  }
+  return "decode('" + hex + "', 'hex')";
+}
+
+// The database at `url` as version `version` of the store made it: its
+// migrations, recorded as Migrate (postgres_schema.cc) records them.
+void MakeSchemaVersion(const std::string& url, int version) {
+  testing::ExecSql(url,
+                   "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, "
+                   "applied_at timestamptz NOT NULL)");
+  for (int v = 1; v <= version; ++v) {
+    const MigrationFile migration = ReadMigration("postgres", v);
+    testing::ExecSql(url, migration.sql);
+    testing::ExecSql(url, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (" +
+                              std::to_string(v) + ", " + SqlLiteral(migration.name) + ", now())");
+  }
+}
+
+// SQL on the database behind the store's back, for the artifact checks.
+testing::store_contract::RawSql RawSqlOn(const std::string& url) {
+  return {[url](const std::string& sql) { testing::ExecSql(url, sql); },
+          [url](const std::string& sql) { return QueryValue(url, sql); }};
+}
+
+// Options writing artifacts in chunks of `bytes`, so that the artifact
+// checks of store_contract.h get several chunks from little data.
+PostgresOptions SmallChunks(uint64_t bytes = 1000) {
+  PostgresOptions options;
+  options.artifact_chunk_bytes = bytes;
+  return options;
 }
 
 }  // namespace
@@ -211,17 +255,7 @@ TEST_CASE("postgres store: processes migrating one fresh database at once both s
 TEST_CASE("postgres store: a version 4 database with jobs is migrated, its jobs simulations") {
   TestDatabase database;
   const std::string& url = database.url();
-  // Made as version 4 of the store made it: its migrations, recorded as
-  // Migrate (postgres_schema.cc) records them.
-  testing::ExecSql(url,
-                   "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, "
-                   "applied_at timestamptz NOT NULL)");
-  for (int version = 1; version <= 4; ++version) {
-    const MigrationFile migration = ReadMigration("postgres", version);
-    testing::ExecSql(url, migration.sql);
-    testing::ExecSql(url, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (" +
-                              std::to_string(version) + ", " + SqlLiteral(migration.name) + ", now())");
-  }
+  MakeSchemaVersion(url, 4);
   // A live job in job_queue, a finished one in priority_jobs.
   const std::string columns =
       " (id, batch_id, run_id, model_id, generation, priority, status, params, result, error, worker_id, "
@@ -246,6 +280,61 @@ TEST_CASE("postgres store: a version 4 database with jobs is migrated, its jobs 
   CHECK(live_columns == QueryValue(url, column_order + "'priority_jobs'"));
   CHECK_MESSAGE(Contains(live_columns, ",kind,task,output"), live_columns);
   OldJobsAreSimulations(*store);
+}
+
+TEST_CASE("postgres store: a version 5 database with artifacts is migrated, its artifacts byte for byte") {
+  TestDatabase database;
+  const std::string& url = database.url();
+  MakeSchemaVersion(url, 5);
+  // As version 5 wrote them, one bytea each.
+  testing::ExecSql(url, "INSERT INTO artifacts (key, bytes, created_at) VALUES ('model/old', " +
+                            ByteaLiteral(ArtifactBytes(300000)) + ", now()), ('model/old-empty', '', now())");
+
+  std::unique_ptr<Store> store = MustOpen(url, SmallChunks());
+  CHECK(QueryValue(url, "SELECT max(version) FROM schema_migrations") ==
+        std::to_string(LatestSchemaVersion()));
+  OldArtifactsReadBack(*store, RawSqlOn(url));
+  // The old table and its bytes are gone; chunks are kept uncompressed, out of line.
+  const std::string columns =
+      "SELECT string_agg(column_name, ',' ORDER BY ordinal_position) FROM information_schema.columns "
+      "WHERE table_schema = current_schema() AND table_name = 'artifacts'";
+  CHECK(QueryValue(url, columns) == "key,size,chunks,created_at");
+  CHECK(QueryValue(url, "SELECT count(*) FROM pg_class WHERE relname LIKE 'artifacts_v5%'") == "0");
+  CHECK(QueryValue(url,
+                   "SELECT attstorage FROM pg_attribute WHERE attrelid = 'artifact_chunks'::regclass AND "
+                   "attname = 'bytes'") == "e");
+}
+
+TEST_CASE("postgres store: artifacts are kept in chunks of their writer's size, read whatever their size") {
+  TestDatabase database;
+  std::unique_ptr<Store> small = MustOpen(database.url(), SmallChunks());
+  std::unique_ptr<Store> large = MustOpen(database.url(), SmallChunks(3000));
+  ArtifactsAreChunkedByTheirWriter(*small, *large, RawSqlOn(database.url()));
+  for (uint64_t chunk : {uint64_t{0}, kMaxArtifactChunkBytes + 1}) {
+    Result<std::unique_ptr<Store>> refused = OpenPostgresStore(database.url(), SmallChunks(chunk));
+    CHECK(refused.status().code() == StatusCode::kInvalidArgument);
+    CHECK_MESSAGE(Contains(refused.status().message(), "artifact_chunk_bytes"), refused.status().ToString());
+  }
+}
+
+TEST_CASE("postgres store: a put that fails part-way leaves no artifact and no chunk") {
+  TestDatabase database;
+  PostgresOptions options = SmallChunks();
+  options.pool_size = 1;  // the connection that failed is the one used next
+  std::unique_ptr<Store> store = MustOpen(database.url(), options);
+  APutFailingPartWayLeavesNothing(
+      *store, RawSqlOn(database.url()),
+      "CREATE FUNCTION fail_third_chunk() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.seq = 2 THEN "
+      "RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$; "
+      "CREATE TRIGGER fail_third_chunk BEFORE INSERT ON artifact_chunks FOR EACH ROW "
+      "EXECUTE FUNCTION fail_third_chunk()",
+      "DROP TRIGGER fail_third_chunk ON artifact_chunks");
+}
+
+TEST_CASE("postgres store: an artifact whose chunks do not add up is kInternal naming it") {
+  TestDatabase database;
+  std::unique_ptr<Store> store = MustOpen(database.url(), SmallChunks());
+  ChunksNotAddingUpAreInternal(*store, RawSqlOn(database.url()));
 }
 
 // The planner's side of a claim by kind (postgres_queue.cc, ClaimJobs): a
@@ -357,6 +446,29 @@ TEST_CASE("postgres store: after a server restart calls reconnect and listeners 
     CHECK(events.WaitFor(QueueEvent::Kind::kJobsAvailable, ""));
     store->Unsubscribe(handle);
   }
+}
+
+TEST_CASE("postgres store: artifact calls after a server restart reconnect") {
+  TestServer server;  // private: a restart would cut every other test's connections
+  TestDatabase database(server.url());
+  std::unique_ptr<Store> store = MustOpen(database.url(), SmallChunks());
+  const std::string bytes = ArtifactBytes(5000);
+  EVOLVE_CONTRACT_OK(store->PutArtifact("model/before", bytes));  // its connection is kept idle
+
+  server.Restart();
+
+  Result<std::string> got = store->GetArtifact("model/before");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!got.ok() && std::chrono::steady_clock::now() < deadline) {
+    CHECK_MESSAGE(got.status().code() == StatusCode::kUnavailable, got.status().ToString());
+    CHECK_MESSAGE(Contains(got.status().message(), database.url()), got.status().ToString());
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    got = store->GetArtifact("model/before");
+  }
+  REQUIRE_MESSAGE(got.ok(), got.status().ToString());
+  CHECK(*got == bytes);
+  EVOLVE_CONTRACT_OK(store->PutArtifact("model/after", bytes));
+  CheckArtifact(*store, "model/after", bytes);
 }
 
 TEST_CASE("postgres store: a listener hears another store's enqueue through NOTIFY") {

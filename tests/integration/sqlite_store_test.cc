@@ -1,6 +1,7 @@
 // The SQLite store on real files: the Store contract suite, persistence
 // across reopening, migrations, files it must refuse, several processes
-// draining one queue, and run locks across stores and processes.
+// draining one queue, run locks across stores and processes, and artifacts
+// in chunks as the tables hold them.
 #include "evolve/sqlite/sqlite_store.h"
 
 #include <doctest/doctest.h>
@@ -73,6 +74,7 @@ class SqliteHarness final : public OwningHarness<TempDir, ManualClockHarness> {
           return ManualClockHarness([&dir](Clock& clock) {
             SqliteOptions options;
             options.clock = &clock;
+            options.artifact_chunk_bytes = testing::store_contract::kContractArtifactChunkBytes;
             return MustOpen(dir.File("store.db"), options);
           });
         }) {}
@@ -103,6 +105,56 @@ int StoredSchemaVersion(const std::string& path) {
   sqlite3_finalize(stmt);
   sqlite3_close(db);
   return version;
+}
+
+// The first column of the first row of `sql` on the file, as text ("" for
+// none or NULL), read behind the store's back.
+std::string RawValue(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  std::string value;
+  const int rc = sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr);
+  const std::string error = sqlite3_errmsg(db);
+  if (rc == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0) != nullptr) {
+    value = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  REQUIRE_MESSAGE(rc == SQLITE_OK, error);
+  return value;
+}
+
+// `bytes` as an SQL blob literal (X'00ff...').
+std::string BlobLiteral(const std::string& bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string literal = "X'";
+  for (unsigned char c : bytes) {
+    literal += kDigits[c >> 4];
+    literal += kDigits[c & 0xf];
+  }
+  return literal + "'";
+}
+
+// The file at `path` as version `version` of the store made it: its
+// migrations, recorded as SqliteStore::Impl::Migrate records them.
+void MakeSchemaVersion(const std::string& path, int version) {
+  RawExec(path,
+          "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+          "applied_at INTEGER NOT NULL)");
+  for (int v = 1; v <= version; ++v) {
+    const MigrationFile migration = ReadMigration("sqlite", v);
+    RawExec(path, migration.sql);
+    RawExec(path, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (" + std::to_string(v) +
+                      ", " + SqlLiteral(migration.name) + ", 0)");
+  }
+  REQUIRE(StoredSchemaVersion(path) == version);
+}
+
+// SQL on the file behind the store's back, for the artifact checks.
+testing::store_contract::RawSql RawSqlOn(const std::string& path) {
+  return {[path](const std::string& sql) { RawExec(path, sql); },
+          [path](const std::string& sql) { return RawValue(path, sql); }};
 }
 
 }  // namespace
@@ -236,18 +288,7 @@ TEST_CASE("sqlite store: a file behind this build is migrated, or refused with m
 TEST_CASE("sqlite store: a version 2 file with jobs is migrated, its jobs simulations") {
   TempDir dir;
   const std::string path = dir.File("version2.db");
-  // Made as version 2 of the store made it: its migrations, recorded as
-  // SqliteStore::Impl::Migrate records them.
-  RawExec(path,
-          "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
-          "applied_at INTEGER NOT NULL)");
-  for (int version = 1; version <= 2; ++version) {
-    const MigrationFile migration = ReadMigration("sqlite", version);
-    RawExec(path, migration.sql);
-    RawExec(path, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (" +
-                      std::to_string(version) + ", " + SqlLiteral(migration.name) + ", 0)");
-  }
-  REQUIRE(StoredSchemaVersion(path) == 2);
+  MakeSchemaVersion(path, 2);
   const std::string params = SqlLiteral(ToJson(MakeParams("model-old", 0.0003)));
   RawExec(
       path,
@@ -261,6 +302,66 @@ TEST_CASE("sqlite store: a version 2 file with jobs is migrated, its jobs simula
   std::unique_ptr<Store> store = MustOpen(path);
   CHECK(StoredSchemaVersion(path) == LatestSchemaVersion());
   OldJobsAreSimulations(*store);
+}
+
+// Options writing artifacts in chunks of `bytes`, so that the artifact
+// checks of store_contract.h get several chunks from little data.
+SqliteOptions SmallChunks(uint64_t bytes = 1000) {
+  SqliteOptions options;
+  options.artifact_chunk_bytes = bytes;
+  return options;
+}
+
+TEST_CASE("sqlite store: artifacts are kept in chunks of their writer's size, read whatever their size") {
+  TempDir dir;
+  const std::string path = dir.File("chunks.db");
+  std::unique_ptr<Store> small = MustOpen(path, SmallChunks());
+  std::unique_ptr<Store> large = MustOpen(path, SmallChunks(3000));
+  ArtifactsAreChunkedByTheirWriter(*small, *large, RawSqlOn(path));
+}
+
+TEST_CASE("sqlite store: an artifact chunk size out of range is refused") {
+  TempDir dir;
+  for (uint64_t chunk : {uint64_t{0}, kMaxArtifactChunkBytes + 1}) {
+    Result<std::unique_ptr<Store>> refused = OpenSqliteStore(dir.File("refused.db"), SmallChunks(chunk));
+    CHECK(refused.status().code() == StatusCode::kInvalidArgument);
+    CHECK_MESSAGE(Contains(refused.status().message(), "artifact_chunk_bytes"), refused.status().ToString());
+  }
+  CHECK_FALSE(std::filesystem::exists(dir.File("refused.db")));
+}
+
+TEST_CASE("sqlite store: a put that fails part-way leaves no artifact and no chunk") {
+  TempDir dir;
+  const std::string path = dir.File("atomic.db");
+  std::unique_ptr<Store> store = MustOpen(path, SmallChunks());
+  APutFailingPartWayLeavesNothing(*store, RawSqlOn(path),
+                                  "CREATE TRIGGER fail_third_chunk BEFORE INSERT ON artifact_chunks "
+                                  "WHEN NEW.seq = 2 BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+                                  "DROP TRIGGER fail_third_chunk");
+}
+
+TEST_CASE("sqlite store: an artifact whose chunks do not add up is kInternal naming it") {
+  TempDir dir;
+  const std::string path = dir.File("corrupt.db");
+  std::unique_ptr<Store> store = MustOpen(path, SmallChunks());
+  ChunksNotAddingUpAreInternal(*store, RawSqlOn(path));
+}
+
+TEST_CASE("sqlite store: a version 3 file with artifacts is migrated, its artifacts byte for byte") {
+  TempDir dir;
+  const std::string path = dir.File("version3.db");
+  MakeSchemaVersion(path, 3);
+  // As version 3 wrote them, one blob each.
+  RawExec(path, "INSERT INTO artifacts (key, bytes, created_at) VALUES ('model/old', " +
+                    BlobLiteral(ArtifactBytes(300000)) + ", 1000), ('model/old-empty', X'', 2000)");
+
+  std::unique_ptr<Store> store = MustOpen(path, SmallChunks());
+  CHECK(StoredSchemaVersion(path) == LatestSchemaVersion());
+  OldArtifactsReadBack(*store, RawSqlOn(path));
+  // The old table and its bytes are gone.
+  CHECK(RawValue(path, "SELECT group_concat(name, ',') FROM pragma_table_info('artifacts')") ==
+        "key,size,chunks,created_at");
+  CHECK(RawValue(path, "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'artifacts_v3%'") == "0");
 }
 
 TEST_CASE("sqlite store: threads and processes opening one new file at once all succeed") {

@@ -2,12 +2,13 @@
 // the helpers its methods share. The methods are defined by interface:
 // postgres_store.cc (opening, clock, run locks, listeners),
 // postgres_runs.cc (RunStore, ModelRegistry), postgres_queue.cc (JobQueue),
-// postgres_records.cc (PromotionStore, WorkerRegistry, ArtifactStore).
-// Private to evolve::postgres.
+// postgres_records.cc (PromotionStore, WorkerRegistry), postgres_artifacts.cc
+// (ArtifactStore). Private to evolve::postgres.
 //
 // Every call is one READ COMMITTED transaction on a pooled connection
 // (ConnectionPool::Transact), so calls of many threads (and processes, and
-// hosts) run side by side and PostgreSQL's row locks order them. Times are
+// hosts) run side by side and PostgreSQL's row locks order them; artifacts
+// the same way on libpq's own connections (LibpqPool). Times are
 // the server's now(), read back as integer microseconds. No libpqxx
 // exception leaves a method: Transact maps them to Status.
 //
@@ -17,6 +18,7 @@
 
 #include <pqxx/pqxx>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -28,6 +30,7 @@
 #include "evolve/store_support.h"
 #include "postgres_codec.h"
 #include "postgres_connection.h"
+#include "postgres_libpq.h"
 #include "postgres_listener.h"
 #include "postgres_run_locks.h"
 
@@ -114,6 +117,8 @@ class PostgresStore final : public Store {
   Result<std::vector<Status>> Finish(const std::string& worker_id, const std::vector<JobOutcome>& outcomes);
 
   ConnectionPool pool_;
+  LibpqPool artifacts_;  // binary bytea both ways
+  const uint64_t artifact_chunk_bytes_;
   RowReader rows_;
   QueueListeners listeners_;
   QueueNotifier notifier_;  // after listeners_, which it delivers to

@@ -67,41 +67,6 @@ std::string ArrayOf(const std::vector<std::optional<std::string>>& items) {
   return array.Take();
 }
 
-std::string Hex(const std::string& bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out += kDigits[c >> 4];
-    out += kDigits[c & 0xf];
-  }
-  return out;
-}
-
-namespace {
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-}  // namespace
-
-Result<std::string> Unhex(std::string_view hex) {
-  if (hex.size() % 2 != 0) return InternalError("odd-length hex from encode()");
-  std::string out;
-  out.reserve(hex.size() / 2);
-  for (size_t i = 0; i < hex.size(); i += 2) {
-    const int high = HexDigit(hex[i]);
-    const int low = HexDigit(hex[i + 1]);
-    if (high < 0 || low < 0) return InternalError("bad hex digit from encode()");
-    out += static_cast<char>(high << 4 | low);
-  }
-  return out;
-}
-
 Result<EvolutionConfig> StoredConfigFromJson(std::string_view json, std::vector<FieldError>* errors) {
   return EvolutionConfigFromJson(json, errors);
 }

@@ -1,5 +1,5 @@
 // Values to and from PostgreSQL: parameters as text (doubles that read back
-// exactly, array literals for unnest(), hex for bytes), the column lists of
+// exactly, array literals for unnest()), the column lists of
 // each record, and RowReader, which turns a row of such a list back into a
 // record. Private to evolve::postgres.
 //
@@ -60,11 +60,6 @@ std::string ArrayOf(const std::vector<T>& items, F to_text) {
   for (const T& item : items) array.Add(std::string_view(to_text(item)));
   return array.Take();
 }
-
-// Bytes travel as hex text (decode()/encode() in SQL): text parameters end
-// at a NUL byte, and libpqxx's binary parameter API differs between 6 and 7.
-std::string Hex(const std::string& bytes);
-Result<std::string> Unhex(std::string_view hex);
 
 // A parser of evolve/json.h: &EvolutionConfigFromJson, &ModelSpecFromJson, ...
 template <typename T>

@@ -92,27 +92,18 @@ WaitResult WaitForInput(int sock, const WakePipe& wake, std::chrono::millisecond
 }
 
 void ConnectionPool::PrepareOnConnect(std::vector<PreparedStatement> statements) {
-  std::vector<std::unique_ptr<pqxx::connection>> dropped;
-  std::lock_guard<std::mutex> lock(mu_);
-  prepared_ = std::move(statements);
-  dropped.swap(idle_);
-}
-
-void ConnectionPool::DropIdle() {
-  std::vector<std::unique_ptr<pqxx::connection>> dropped;
-  std::lock_guard<std::mutex> lock(mu_);
-  dropped.swap(idle_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    prepared_ = std::move(statements);
+  }
+  idle_.Drop();
 }
 
 Result<std::unique_ptr<pqxx::connection>> ConnectionPool::Borrow() {
+  if (std::unique_ptr<pqxx::connection> conn = idle_.Take()) return conn;
   std::vector<PreparedStatement> prepared;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!idle_.empty()) {
-      std::unique_ptr<pqxx::connection> conn = std::move(idle_.back());
-      idle_.pop_back();
-      return conn;
-    }
     prepared = prepared_;
   }
   EVOLVE_ASSIGN_OR_RETURN(std::unique_ptr<pqxx::connection> conn, endpoint_.Connect());
@@ -124,11 +115,6 @@ Result<std::unique_ptr<pqxx::connection>> ConnectionPool::Borrow() {
     return endpoint_.Internal(std::string("preparing the queue's statements: ") + e.what());
   }
   return conn;
-}
-
-void ConnectionPool::GiveBack(std::unique_ptr<pqxx::connection> conn) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (static_cast<int>(idle_.size()) < idle_size_) idle_.push_back(std::move(conn));
 }
 
 }  // namespace evolve::postgres

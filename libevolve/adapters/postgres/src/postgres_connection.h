@@ -81,6 +81,43 @@ enum class WaitResult { kInput, kWoken, kTimeout };
 // poll() fails.
 WaitResult WaitForInput(int sock, const WakePipe& wake, std::chrono::milliseconds timeout);
 
+// The idle connections of a pool, up to a number: Take one (nullptr when
+// none is idle) and Keep it after use. Connections are closed with the
+// lock released.
+template <typename Connection>
+class IdleConnections {
+ public:
+  explicit IdleConnections(int size) : size_(size) {}
+  IdleConnections(const IdleConnections&) = delete;
+  IdleConnections& operator=(const IdleConnections&) = delete;
+
+  std::unique_ptr<Connection> Take() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (idle_.empty()) return nullptr;
+    std::unique_ptr<Connection> conn = std::move(idle_.back());
+    idle_.pop_back();
+    return conn;
+  }
+
+  // Closes `conn` when as many are idle already.
+  void Keep(std::unique_ptr<Connection> conn) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (static_cast<int>(idle_.size()) < size_) idle_.push_back(std::move(conn));
+  }
+
+  // Closes them all.
+  void Drop() {
+    std::vector<std::unique_ptr<Connection>> dropped;
+    std::lock_guard<std::mutex> lock(mu_);
+    dropped.swap(idle_);
+  }
+
+ private:
+  const int size_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mu_
+};
+
 // A statement every pooled connection prepares once, by name.
 struct PreparedStatement {
   std::string name;
@@ -92,7 +129,7 @@ class ConnectionPool {
   // Keeps up to `idle_size` idle connections for reuse. A call borrows one
   // (opening a new one when none is idle), so this is not a cap on
   // concurrent calls.
-  ConnectionPool(Endpoint endpoint, int idle_size) : endpoint_(std::move(endpoint)), idle_size_(idle_size) {}
+  ConnectionPool(Endpoint endpoint, int idle_size) : endpoint_(std::move(endpoint)), idle_(idle_size) {}
   ConnectionPool(const ConnectionPool&) = delete;
   ConnectionPool& operator=(const ConnectionPool&) = delete;
 
@@ -106,7 +143,7 @@ class ConnectionPool {
   // After one connection was lost the idle ones most likely were too (a
   // server restart cuts them all): drop them, so that the next call
   // connects afresh instead of failing on each in turn.
-  void DropIdle();
+  void DropIdle() { idle_.Drop(); }
 
   // Runs `body(tx)` (returning a Status or a Result) in one transaction and
   // commits when it returns OK; otherwise everything it did is rolled back.
@@ -117,13 +154,12 @@ class ConnectionPool {
 
  private:
   Result<std::unique_ptr<pqxx::connection>> Borrow();
-  void GiveBack(std::unique_ptr<pqxx::connection> conn);
+  void GiveBack(std::unique_ptr<pqxx::connection> conn) { idle_.Keep(std::move(conn)); }
 
   const Endpoint endpoint_;
-  const int idle_size_;
+  IdleConnections<pqxx::connection> idle_;
   std::mutex mu_;
-  std::vector<std::unique_ptr<pqxx::connection>> idle_;  // guarded by mu_
-  std::vector<PreparedStatement> prepared_;              // guarded by mu_
+  std::vector<PreparedStatement> prepared_;  // guarded by mu_
 };
 
 template <typename F>

@@ -1,5 +1,4 @@
-// PostgresStore: promotions (PromotionStore), workers (WorkerRegistry) and
-// artifacts (ArtifactStore).
+// PostgresStore: promotions (PromotionStore) and workers (WorkerRegistry).
 #include "postgres_backend.h"
 
 #include <string>
@@ -88,31 +87,6 @@ Result<std::vector<WorkerInfo>> PostgresStore::ListWorkers() {
         tx.exec("SELECT " + WorkerColumns() + " FROM workers ORDER BY last_heartbeat DESC, id");
     return rows_.ReadAll(rows, &RowReader::ReadWorker);
   });
-}
-
-// ----------------------------------------------------------- ArtifactStore
-
-// Bytes travel as hex text (Hex, Unhex).
-Status PostgresStore::PutArtifact(const std::string& key, const std::string& bytes) {
-  if (key.empty()) return InvalidArgumentError("artifact key: must not be empty");
-  const std::string hex = Hex(bytes);
-  return pool_.Transact([&](pqxx::work& tx) -> Status {
-    // Keys name immutable content: the first write stays.
-    tx.exec_params(
-        "INSERT INTO artifacts (key, bytes, created_at) VALUES ($1, decode($2, 'hex'), now()) "
-        "ON CONFLICT (key) DO NOTHING",
-        key, hex);
-    return Status::Ok();
-  });
-}
-
-Result<std::string> PostgresStore::GetArtifact(const std::string& key) {
-  return GetOne("SELECT encode(bytes, 'hex') FROM artifacts WHERE key = $1", key,
-                "artifact " + key + " not found", [&](const pqxx::row& row) -> Result<std::string> {
-                  Result<std::string> bytes = Unhex(Text(row, 0));
-                  if (!bytes.ok()) return rows_.Corrupt("artifacts", key, bytes.status().message());
-                  return bytes;
-                });
 }
 
 }  // namespace evolve::postgres

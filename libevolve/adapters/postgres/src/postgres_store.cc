@@ -22,6 +22,11 @@ Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url, const P
   if (options.connect_timeout < std::chrono::seconds(1)) {
     return InvalidArgumentError("postgres " + endpoint.url + ": connect_timeout must be at least 1 s");
   }
+  if (options.artifact_chunk_bytes < 1 || options.artifact_chunk_bytes > kMaxArtifactChunkBytes) {
+    return InvalidArgumentError("postgres " + endpoint.url + ": artifact_chunk_bytes must be 1 to " +
+                                std::to_string(kMaxArtifactChunkBytes) + ", got " +
+                                std::to_string(options.artifact_chunk_bytes));
+  }
   {
     // On a connection of its own, made before the tables exist, so without
     // the queue's prepared statements.
@@ -33,6 +38,8 @@ Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url, const P
 
 PostgresStore::PostgresStore(Endpoint endpoint, const PostgresOptions& options)
     : pool_(endpoint, options.pool_size),
+      artifacts_(endpoint, options.pool_size),
+      artifact_chunk_bytes_(options.artifact_chunk_bytes),
       rows_(endpoint.url),
       notifier_(endpoint, options.connect_timeout, listeners_),
       run_locks_(RunLockSession::Create(endpoint)) {

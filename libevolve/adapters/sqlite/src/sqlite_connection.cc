@@ -56,6 +56,10 @@ void Statement::BindBlob(int index, const std::string& bytes) {
   Check(sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT));
 }
 
+void Statement::BindBorrowedBlob(int index, std::string_view bytes) {
+  Check(sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_STATIC));
+}
+
 Result<bool> Statement::Step() {
   if (bind_error_ != SQLITE_OK) return connection_->Error(bind_error_, "binding a parameter");
   const int rc = sqlite3_step(stmt_);
@@ -103,6 +107,27 @@ std::string Statement::Blob(int column) const {
   if (bytes == nullptr) return std::string();  // NULL, or an empty blob
   return std::string(static_cast<const char*>(bytes),
                      static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
+}
+
+// --------------------------------------------------------------- BlobReader
+
+BlobReader::~BlobReader() { sqlite3_blob_close(blob_); }  // a no-op on nullptr
+
+Result<int64_t> BlobReader::Open(int64_t rowid) {
+  const int rc = blob_ == nullptr ? sqlite3_blob_open(connection_->db_, "main", table_, column_, rowid,
+                                                      /*flags=read-only*/ 0, &blob_)
+                                  : sqlite3_blob_reopen(blob_, rowid);
+  if (rc != SQLITE_OK) {
+    return connection_->Error(rc,
+                              std::string("opening the blob of ") + table_ + " row " + std::to_string(rowid));
+  }
+  return sqlite3_blob_bytes(blob_);
+}
+
+Status BlobReader::ReadAll(char* out) {
+  const int rc = sqlite3_blob_read(blob_, out, sqlite3_blob_bytes(blob_), 0);
+  if (rc != SQLITE_OK) return connection_->Error(rc, std::string("reading a blob of ") + table_);
+  return Status::Ok();
 }
 
 // --------------------------------------------------------------- Connection

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "evolve/clock.h"
@@ -55,6 +56,9 @@ class Statement {
   }
   void BindNull(int index);
   void BindBlob(int index, const std::string& bytes);
+  // A blob that is not copied: `bytes` must stay valid until the statement
+  // is reset (this Statement goes out of scope).
+  void BindBorrowedBlob(int index, std::string_view bytes);
 
   // Advances to the next row: true when a row is ready, false when done.
   Result<bool> Step();
@@ -103,6 +107,29 @@ class Statement {
   int last_error_ = SQLITE_OK;
 };
 
+// Reads blobs of one column straight into the caller's memory, row by row
+// (incremental blob I/O: no copy of the blob is made on the way). Closed
+// when it goes out of scope.
+class BlobReader {
+ public:
+  BlobReader(Connection* connection, const char* table, const char* column)
+      : connection_(connection), table_(table), column_(column) {}
+  BlobReader(const BlobReader&) = delete;
+  BlobReader& operator=(const BlobReader&) = delete;
+  ~BlobReader();
+
+  // Moves to the blob of row `rowid` and returns its size.
+  Result<int64_t> Open(int64_t rowid);
+  // Copies the whole blob Open moved to into `out` (of its size).
+  Status ReadAll(char* out);
+
+ private:
+  Connection* connection_;
+  const char* table_;
+  const char* column_;
+  sqlite3_blob* blob_ = nullptr;
+};
+
 class Connection {
  public:
   // Opens `path` read-write, creating it if missing. Fails rather than
@@ -138,6 +165,8 @@ class Connection {
  private:
   Connection(sqlite3* db, std::string path, std::chrono::milliseconds busy_timeout)
       : db_(db), path_(std::move(path)), busy_timeout_(busy_timeout) {}
+
+  friend class BlobReader;
 
   sqlite3* db_;
   std::string path_;

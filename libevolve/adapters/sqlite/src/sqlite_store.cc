@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -120,6 +121,7 @@ int64_t SqlLimit(int limit) { return limit == 0 ? -1 : limit; }
 struct SqliteStore::Impl {
   std::string path;
   Clock* clock = nullptr;
+  uint64_t artifact_chunk_bytes = kDefaultArtifactChunkBytes;
   std::mutex mu;
   std::unique_ptr<Connection> db;  // guarded by mu
   QueueListeners listeners;
@@ -250,9 +252,15 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, const Sq
                            std::to_string(i + 1) + ": versions must run 1, 2, ... without gaps");
     }
   }
+  if (options.artifact_chunk_bytes < 1 || options.artifact_chunk_bytes > kMaxArtifactChunkBytes) {
+    return InvalidArgumentError(path + ": artifact_chunk_bytes must be 1 to " +
+                                std::to_string(kMaxArtifactChunkBytes) + ", got " +
+                                std::to_string(options.artifact_chunk_bytes));
+  }
   auto impl = std::make_unique<SqliteStore::Impl>();
   impl->path = path;
   impl->clock = options.clock != nullptr ? options.clock : RealClock();
+  impl->artifact_chunk_bytes = options.artifact_chunk_bytes;
   EVOLVE_ASSIGN_OR_RETURN(impl->db, Connection::Open(path, options.busy_timeout));
   Connection& db = *impl->db;
 
@@ -264,6 +272,9 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, const Sq
                                    "'); the store needs a file on a local filesystem");
   }
   EVOLVE_RETURN_IF_ERROR(db.Exec("PRAGMA synchronous=NORMAL"));
+  // A large artifact's put grows the WAL to its size; once checkpointed,
+  // the file is cut back to this instead of staying that large on disk.
+  EVOLVE_RETURN_IF_ERROR(db.Exec("PRAGMA journal_size_limit=67108864"));
   EVOLVE_RETURN_IF_ERROR(db.Exec("PRAGMA foreign_keys=ON"));
   EVOLVE_RETURN_IF_ERROR(impl->Migrate(options.migrate));
   if (!db.FileName().empty()) impl->run_lock_file = RunLockFilePath(db.FileName());
@@ -1266,30 +1277,83 @@ Result<std::vector<WorkerInfo>> SqliteStore::ListWorkers() {
 
 // ----------------------------------------------------------- ArtifactStore
 
+// An artifact is its row in `artifacts` (size, number of chunks) and its
+// chunks, rows of artifact_chunks (sql/sqlite/0004_artifact_chunks.sql).
+
 Status SqliteStore::PutArtifact(const std::string& key, const std::string& bytes) {
   if (key.empty()) return InvalidArgumentError("artifact key: must not be empty");
   const TimePoint now = impl_->Now();
+  const uint64_t chunk = impl_->artifact_chunk_bytes;
+  const uint64_t size = bytes.size();
+  const int64_t chunks = static_cast<int64_t>((size + chunk - 1) / chunk);
   return impl_->Write([&]() -> Status {
-    // Keys name immutable content: the first write stays.
-    EVOLVE_ASSIGN_OR_RETURN(
-        Statement insert,
-        impl_->db->Prepare("INSERT INTO artifacts (key, bytes, created_at) VALUES (?1, ?2, ?3) "
-                           "ON CONFLICT (key) DO NOTHING"));
-    insert.Bind(1, key);
-    insert.BindBlob(2, bytes);
-    insert.Bind(3, now);
-    return insert.Run();
+    // Keys name immutable content: the first write stays, and a later one
+    // writes nothing.
+    {
+      EVOLVE_ASSIGN_OR_RETURN(
+          Statement insert,
+          impl_->db->Prepare("INSERT INTO artifacts (key, size, chunks, created_at) VALUES (?1, ?2, ?3, ?4) "
+                             "ON CONFLICT (key) DO NOTHING"));
+      insert.BindAll(key, static_cast<int64_t>(size), chunks, now);
+      EVOLVE_RETURN_IF_ERROR(insert.Run());
+      if (impl_->db->Changes() == 0) return Status::Ok();
+    }
+    // Bound without a copy: SQLite copies each chunk once, into its record.
+    for (int64_t seq = 0; seq < chunks; ++seq) {
+      const uint64_t offset = static_cast<uint64_t>(seq) * chunk;
+      EVOLVE_ASSIGN_OR_RETURN(
+          Statement insert,
+          impl_->db->Prepare("INSERT INTO artifact_chunks (key, seq, bytes) VALUES (?1, ?2, ?3)"));
+      insert.BindAll(key, seq);
+      insert.BindBorrowedBlob(3, std::string_view(bytes).substr(offset, chunk));
+      EVOLVE_RETURN_IF_ERROR(insert.Run());
+    }
+    return Status::Ok();
   });
 }
 
 Result<std::string> SqliteStore::GetArtifact(const std::string& key) {
   return impl_->Read([&]() -> Result<std::string> {
-    EVOLVE_ASSIGN_OR_RETURN(Statement select,
-                            impl_->db->Prepare("SELECT bytes FROM artifacts WHERE key = ?1"));
+    // One statement, so one snapshot for the row and its chunks (a blob
+    // opened while it runs reads in its transaction). A LEFT JOIN: an empty
+    // artifact is its row alone.
+    EVOLVE_ASSIGN_OR_RETURN(
+        Statement select,
+        impl_->db->Prepare(
+            "SELECT a.size, a.chunks, c.rowid FROM artifacts AS a LEFT JOIN artifact_chunks AS c "
+            "ON c.key = a.key WHERE a.key = ?1 ORDER BY c.seq"));
     select.Bind(1, key);
     EVOLVE_ASSIGN_OR_RETURN(bool row, select.Step());
     if (!row) return NotFoundError("artifact " + key + " not found");
-    return select.Blob(0);
+    int64_t size = 0;
+    int64_t chunks = 0;
+    select.ReadAll(0, size, chunks);
+    // A blob holds at most INT32_MAX bytes: a larger size is not an artifact's.
+    if (size < 0 || chunks < 0 || size > chunks * int64_t{INT32_MAX}) {
+      return Corrupt(impl_->path, "artifacts", key,
+                     "size " + std::to_string(size) + " in " + std::to_string(chunks) + " chunks");
+    }
+    const auto mismatch = [&] {
+      return Corrupt(impl_->path, "artifacts", key,
+                     "its chunks do not add up to its size " + std::to_string(size) + " in " +
+                         std::to_string(chunks) + " chunks");
+    };
+    // The one allocation: each chunk is copied from the file straight into
+    // its place.
+    std::string bytes(static_cast<size_t>(size), '\0');
+    BlobReader blobs(impl_->db.get(), "artifact_chunks", "bytes");
+    int64_t offset = 0;
+    int64_t read = 0;
+    // With no chunk, the one row's chunk columns are NULL.
+    for (row = !select.IsNull(2); row; ++read) {
+      EVOLVE_ASSIGN_OR_RETURN(const int64_t length, blobs.Open(select.Int64(2)));
+      if (length > size - offset) return mismatch();
+      EVOLVE_RETURN_IF_ERROR(blobs.ReadAll(&bytes[static_cast<size_t>(offset)]));
+      offset += length;
+      EVOLVE_ASSIGN_OR_RETURN(row, select.Step());
+    }
+    if (read != chunks || offset != size) return mismatch();
+    return bytes;
   });
 }
 

@@ -37,6 +37,12 @@
 // meanwhile stays with that process, is logged as an ERROR, and its lock
 // object is void from then on.
 //
+// Artifacts (PutArtifact, GetArtifact) travel on connections of their own,
+// through libpq itself: their bytes go and come back in binary format, which
+// libpqxx 6.4 cannot ask for results. Up to pool_size of them are kept idle,
+// except those that carried a large artifact (their buffers grew to a
+// chunk).
+//
 // Errors: a lost connection is kUnavailable ("postgres <url>: connection
 // lost: ..."), and the next call reconnects. Messages name the URL with any
 // password elided.
@@ -46,6 +52,7 @@
 #define EVOLVE_POSTGRES_POSTGRES_STORE_H_
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -53,6 +60,16 @@
 #include "evolve/store.h"
 
 namespace evolve::postgres {
+
+// Artifacts are stored in chunks of at most this many bytes (rows of
+// artifact_chunks, sent and read as binary bytea), so that an artifact of
+// any size fits; a put or a get needs memory for the artifact plus about
+// two chunks (libpq's buffer and the row). Not larger: on PostgreSQL 15 a
+// chunk of 16 MiB or more cost the server three times the CPU per byte of
+// one of 8 MiB (docs/architecture.md, "PostgreSQL store").
+inline constexpr uint64_t kDefaultArtifactChunkBytes = uint64_t{8} << 20;  // 8 MiB
+// The largest chunk size accepted (PostgreSQL's values stop at 1 GB).
+inline constexpr uint64_t kMaxArtifactChunkBytes = uint64_t{256} << 20;
 
 struct PostgresOptions {
   // Apply pending migrations on open. When false, a database whose schema
@@ -65,6 +82,11 @@ struct PostgresOptions {
   // Idle connections kept for reuse. A call borrows one (opening a new one
   // when none is idle), so this is not a cap on concurrent calls.
   int pool_size = 4;
+  // The chunk size of the artifacts this store writes, 1 to
+  // kMaxArtifactChunkBytes (a test sets a small one to get many chunks from
+  // little data). A read takes chunks of any size, so stores with different
+  // settings share a database.
+  uint64_t artifact_chunk_bytes = kDefaultArtifactChunkBytes;
 };
 
 // The schema version this build writes (the highest migration in

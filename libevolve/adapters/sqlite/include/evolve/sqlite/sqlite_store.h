@@ -28,6 +28,7 @@
 #define EVOLVE_SQLITE_SQLITE_STORE_H_
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -36,6 +37,14 @@
 #include "evolve/store.h"
 
 namespace evolve::sqlite {
+
+// Artifacts are stored in chunks of at most this many bytes (rows of
+// artifact_chunks), so that an artifact of any size fits; a put needs
+// memory for the artifact plus one chunk, a get for the artifact alone.
+// The same as PostgreSQL's: SQLite's speed hardly depends on it.
+inline constexpr uint64_t kDefaultArtifactChunkBytes = uint64_t{8} << 20;  // 8 MiB
+// The largest chunk size accepted (SQLite's blobs stop at 1e9 bytes).
+inline constexpr uint64_t kMaxArtifactChunkBytes = uint64_t{256} << 20;
 
 struct SqliteOptions {
   // Stamps times and judges leases; nullptr: RealClock(). Must outlive the
@@ -48,6 +57,11 @@ struct SqliteOptions {
   // behind this build is refused with kFailedPrecondition naming
   // `evolve migrate`.
   bool migrate = true;
+  // The chunk size of the artifacts this store writes, 1 to
+  // kMaxArtifactChunkBytes (a test sets a small one to get many chunks from
+  // little data). A read takes chunks of any size, so stores with different
+  // settings share a file.
+  uint64_t artifact_chunk_bytes = kDefaultArtifactChunkBytes;
 };
 
 // The schema version this build writes (the highest migration in sql/sqlite/).
@@ -60,8 +74,9 @@ int LatestSchemaVersion();
 // filesystem. Errors: kFailedPrecondition for a newer schema or pending
 // migrations with migrate=false; kUnavailable when the file cannot be
 // opened or written (missing directory, permissions, locked past the busy
-// timeout); kInternal when it is not a SQLite database or is corrupt. Every
-// message names `path`.
+// timeout); kInternal when it is not a SQLite database or is corrupt;
+// kInvalidArgument for an artifact_chunk_bytes out of range. Every message
+// names `path`.
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, const SqliteOptions& options = {});
 
 }  // namespace evolve::sqlite
