@@ -116,13 +116,7 @@ TEST_CASE("postgres cli: 3 evolve-workers and 2,000 jobs, one killed while holdi
   const double recovery = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
   INFO(run.err);
   REQUIRE(run.exit_code == 0);
-  for (const char* id : {"w1", "w3"}) {
-    workers.at(id).Signal(SIGTERM);
-    const ProcessResult r = workers.at(id).Wait();
-    INFO(r.err);
-    CHECK(r.exit_code == 0);
-    CHECK(Contains(r.out, "lost=0"));
-  }
+  for (const char* id : {"w1", "w3"}) StopWorkerCleanly(workers.at(id));
   MESSAGE("the run finished " << recovery << " s after the kill (lease " << kLeaseSeconds << " s); w2 held "
                               << held_at_kill.size() << " jobs");
   // Not stuck: the held jobs came back once their lease ran out. The bound

@@ -5,6 +5,7 @@
 #define EVOLVE_TESTS_CLI_CLI_TEST_SUPPORT_H_
 
 #include <doctest/doctest.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <chrono>
@@ -17,6 +18,7 @@
 #include "evolve/engines/bars.h"
 #include "evolve/engines/synthetic.h"
 #include "evolve/store.h"
+#include "process.h"
 
 namespace evolve::testing {
 
@@ -100,6 +102,16 @@ inline void CheckEveryJobCompletedOnce(Store& store, const std::string& run_id, 
   int64_t completions = 0;
   for (const WorkerInfo& w : *store.ListWorkers()) completions += w.jobs_completed;
   CHECK(completions == static_cast<int64_t>(jobs->size()));
+}
+
+// Stops an evolve-worker with SIGTERM and checks it exits 0 with no lost
+// lease in its counters.
+inline void StopWorkerCleanly(Process& worker) {
+  worker.Signal(SIGTERM);
+  const ProcessResult r = worker.Wait();
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(Contains(r.out, "lost=0"));
 }
 
 // The fingerprints named by log records with message `msg` in `log`, in

@@ -169,13 +169,7 @@ TEST_CASE("postgres cli: evolve-workers without the data train and simulate a ru
   const ProcessResult run = engine.Wait();
   INFO(run.err);
   REQUIRE(run.exit_code == 0);
-  for (const char* id : {"host-b", "host-c"}) {
-    workers.at(id).Signal(SIGTERM);
-    const ProcessResult r = workers.at(id).Wait();
-    INFO(r.err);
-    CHECK(r.exit_code == 0);
-    CHECK(Contains(r.out, "lost=0"));
-  }
+  for (const char* id : {"host-b", "host-c"}) StopWorkerCleanly(workers.at(id));
 
   // The killed part: done once, by a live worker, its holder's death
   // counted and its attempt given back.

@@ -55,6 +55,13 @@ struct Harness {
     return counts.ok() ? counts->total() : -1;
   }
 
+  bool AllFinal(const std::vector<std::string>& runs) {
+    for (const std::string& id : runs) {
+      if (!IsFinal(StatusOf(id))) return false;
+    }
+    return true;
+  }
+
   RunStatus StatusOf(const std::string& run_id) {
     auto run = store.GetRun(run_id);
     REQUIRE(run.ok());
@@ -110,12 +117,7 @@ TEST_CASE("one step thread serves many runs: a run waiting for its jobs holds no
   for (const std::string& id : runs) CHECK(h.StatusOf(id) == RunStatus::kRunning);
 
   BackgroundWorker worker(h);
-  CHECK(Eventually([&] {
-    for (const std::string& id : runs) {
-      if (!IsFinal(h.StatusOf(id))) return false;
-    }
-    return true;
-  }));
+  CHECK(Eventually([&] { return h.AllFinal(runs); }));
   for (const std::string& id : runs) CHECK(h.StatusOf(id) == RunStatus::kCompleted);
   CHECK(Eventually([&] { return scheduler.stats().scheduled == 0; }));
 }
@@ -249,12 +251,7 @@ TEST_CASE("max_runs: two schedulers on one store each take runs up to theirs, an
   // A full scheduler that drops a run adopts the one left waiting at once
   // (adopt_interval is off), and every run ends.
   BackgroundWorker worker(h);
-  CHECK(Eventually([&] {
-    for (const std::string& id : runs) {
-      if (!IsFinal(h.StatusOf(id))) return false;
-    }
-    return true;
-  }));
+  CHECK(Eventually([&] { return h.AllFinal(runs); }));
   for (const std::string& id : runs) CHECK(h.StatusOf(id) == RunStatus::kCompleted);
 }
 
