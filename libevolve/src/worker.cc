@@ -36,6 +36,20 @@ class Worker::Impl {
     std::vector<Job>& jobs = *claimed;
     if (jobs.empty()) return 0;
     Bump(&WorkerStats::claimed, static_cast<int64_t>(jobs.size()));
+    // At most one training job per claim: a part takes seconds to minutes
+    // and uses every core, so the others go back at once for other workers
+    // (a host that claimed all of a model's parts would train them one
+    // after the other while the rest idled).
+    bool training = false;
+    for (auto it = jobs.begin(); it != jobs.end();) {
+      if (it->kind == JobKind::kSimulate || !training) {
+        training = training || it->kind != JobKind::kSimulate;
+        ++it;
+        continue;
+      }
+      Release(*it);
+      it = jobs.erase(it);
+    }
     {
       std::lock_guard<std::mutex> lock(held_mu_);
       for (const Job& job : jobs) held_[job.id] = Held{false, job.claim_token};

@@ -25,9 +25,13 @@ namespace evolve::testing {
 // whole 1,000-job grid (100 thresholds x 10 regime filters) at once, on the
 // synthetic bars in `data_dir`; nothing is promoted (sqn_min 100).
 inline Process SpawnThousandJobRun(const std::string& db, const std::string& data_dir) {
+  // Trained inline: the model is there before the grid is queued, so what
+  // a killed process holds is always simulations of the one grid (a worker
+  // holds at most one training job at a time).
   return Process::Spawn(Evolve({"run", "--db", db, "--data-dir", data_dir, "--symbol", "SYN", "--workers",
-                                "1", "--generations", "1", "--thresholds", Thresholds(100), "--regimes",
-                                kTenRegimes, "--sqn-min", "100", "--sqn-max", "200"}));
+                                "1", "--training", "inline", "--generations", "1", "--thresholds",
+                                Thresholds(100), "--regimes", kTenRegimes, "--sqn-min", "100", "--sqn-max",
+                                "200"}));
 }
 
 // The jobs held by the in-process workers of the process `pid`, whose

@@ -60,8 +60,9 @@ TEST_CASE("serve sqlite: killed three times while holding the same jobs, a resta
   WriteSynthetic(data.path(), 20000, 0.5);
   const std::string db = dir / "evolve.db";
   // One worker that claims the whole 1,000-job grid at once, so every
-  // process holds the same jobs.
-  Server server({"--db", db, "--data-dir", data.path(), "--workers", "1"});
+  // process holds the same jobs; the model trained inline, so what it
+  // holds is that grid.
+  Server server({"--db", db, "--data-dir", data.path(), "--workers", "1", "--training", "inline"});
   const Reply posted = server.Post(
       "/evolve", std::string(R"({"symbol": "SYN", "max_generations": 1, "sqn_min": 100, "sqn_max": 200, )") +
                      R"("thresholds": [)" + Thresholds(100) + R"(], "regime_configs": )" + kTenRegimes + "}");

@@ -188,6 +188,32 @@ TEST_CASE("training on the queue: parts run separately and are assembled in part
   CHECK(w.JobsOfKind(run->id, JobKind::kTrain).size() == static_cast<size_t>(3 * models));
 }
 
+TEST_CASE("training on the queue: a worker takes one training job per claim and gives the others back") {
+  World w(true, /*three_parts=*/true);
+  auto run = w.engine->CreateRun(CrashHarness::Config());
+  REQUIRE(run.ok());
+  REQUIRE(*w.engine->Step(run->id) == StepOutcome::kProgressed);
+  REQUIRE(*w.engine->Step(run->id) == StepOutcome::kProgressed);  // three parts queued
+  WorkerOptions o;
+  o.worker_id = "w1";
+  o.max_jobs_per_claim = 10;
+  Worker worker(w.store, &w.store, w.simulator, w.trainer, w.clock, o);
+  auto ran = worker.RunOnce();
+  REQUIRE(ran.ok());
+  CHECK(*ran == 1);
+  CHECK(worker.stats().claimed == 3);
+  CHECK(worker.stats().released == 2);
+  CHECK(w.parts.parts_run.load() == 1);
+  int pending = 0;
+  for (const Job& j : w.JobsOfKind(run->id, JobKind::kTrain)) {
+    if (j.status == JobStatus::kPending) {
+      ++pending;
+      CHECK(j.attempts == 0);  // a released claim is not an attempt
+    }
+  }
+  CHECK(pending == 2);
+}
+
 TEST_CASE("training on the queue: a worker without a trainer claims no training job") {
   World w(true);
   auto run = w.engine->CreateRun(CrashHarness::Config());

@@ -89,7 +89,8 @@ class Worker {
          WorkerOptions options);
   // A worker that runs training jobs too (EngineOptions::training_on_queue):
   // it claims every kind of job and runs kTrain / kAssemble jobs with
-  // `trainer` (Trainer::TrainPart, AssembleModel). A training job that
+  // `trainer` (Trainer::TrainPart, AssembleModel), at most one per claim
+  // (the others a claim got are released at once, for other workers). A training job that
   // fails with a retryable status goes back to the queue uncounted and the
   // worker pauses (error_backoff, doubling up to poll_interval) before its
   // next claim; any other failure fails the job.
