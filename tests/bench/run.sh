@@ -10,7 +10,8 @@
 #
 #   tests/bench/run.sh [--only NAME] [--no-build] [OUT.md]   (default: build/bench/results.md)
 #
-# NAME: features, forest, importance, backtest, gmm, evolution, queue, api, validity or remote
+# NAME: features, forest, importance, backtest, gmm, evolution, queue, api, validity, remote,
+# distributed or many
 # (a comma-separated list runs several); --no-build uses the binaries already in
 # $BUILD_DIR (default build) instead of running `make build`.
 #
@@ -53,6 +54,9 @@ if wanted queue; then
   installed postgresql-15 || need+=(postgresql-15)
   # Any Node.js >= 14 with npm will do (graphile-worker 0.17's floor): keep one installed otherwise.
   command -v node >/dev/null && command -v npm >/dev/null || need+=(nodejs npm)
+fi
+if wanted distributed; then
+  installed postgresql-15 || need+=(postgresql-15)
 fi
 if wanted api; then
   installed wrk || need+=(wrk)
@@ -404,6 +408,28 @@ if wanted remote; then
   rows+=("| 3-generation run, one \`evolve-worker --orchestrator\` vs one in-process worker (median of 3; \
 load $(value load_before "$o") before) | $(value remote_s "$o") s | in-process $(value in_process_s "$o") s | \
 $(value ratio "$o") | <= 1.5 |")
+fi
+
+if wanted distributed; then
+  # Issue 19: one 1M-bar run on PostgreSQL, the stepping process plus 2
+  # evolve-worker processes training and simulating, against the same run
+  # with in-process workers (tests/bench/distributed_training.py).
+  echo "== distributed: 1M-bar run, training on 2 evolve-worker processes vs in-process" >&2
+  o=$(/usr/bin/python3 tests/bench/distributed_training.py --build "$build_dir" --runs 1 \
+        --setups before,distributed,in-process | grep '^distributed / in-process')
+  wall=$(grep -o 'wall: [0-9.]*x' <<<"$o" | grep -o '[0-9.]*')
+  share=$(grep -o 'share [0-9.]*%' <<<"$o" | grep -o '[0-9.]*')
+  rows+=("| 1M-bar run on PostgreSQL, training and simulating on 2 \`evolve-worker\` (wall vs in-process; \
+stepping process's share of the CPU ${share}%, target < 10%) | distributed | in-process | ${wall}x | <= 1.2x |")
+fi
+
+if wanted many; then
+  # Issue 19: 20 symbols x 200k bars through one `evolve serve`
+  # (tests/bench/serve_many_symbols.py): the first and the last run to end.
+  echo "== many: 20 symbols x 200,000 bars through evolve serve" >&2
+  o=$(/usr/bin/python3 tests/bench/serve_many_symbols.py --build "$build_dir" | grep '^serve_many_symbols ')
+  rows+=("| 20 symbols x 200,000 bars through \`evolve serve\`: first / last run finished | \
+$(value first_finished_s "$o") s / $(value last_finished_s "$o") s | none | n/a | reported |")
 fi
 
 {
