@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli_postgres_support.h"
 #include "cli_test_support.h"
 #include "evolve/postgres/postgres_store.h"
 #include "postgres_test_support.h"
@@ -18,12 +19,6 @@
 
 namespace evolve::testing {
 namespace {
-
-std::unique_ptr<Store> OpenPg(const std::string& url) {
-  auto store = postgres::OpenPostgresStore(url);
-  REQUIRE_MESSAGE(store.ok(), store.status().ToString());
-  return std::move(*store);
-}
 
 std::vector<Job> JobsOf(Store& store, const std::string& run_id,
                         std::optional<JobStatus> status = std::nullopt) {
