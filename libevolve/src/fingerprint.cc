@@ -109,14 +109,9 @@ Result<std::string> Fingerprint(const ModelSpec& spec) {
   return Sha256Hex(canonical);
 }
 
-std::string Sha256Hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  // EVP_Digest is the one-shot form of the EVP API; it cannot fail for
-  // SHA-256 with valid arguments short of allocation failure.
-  if (EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
-    return std::string();
-  }
+namespace {
+
+std::string Hex(const unsigned char* digest, unsigned int length) {
   static const char kHex[] = "0123456789abcdef";
   std::string hex;
   hex.reserve(length * 2);
@@ -125,6 +120,43 @@ std::string Sha256Hex(std::string_view data) {
     hex += kHex[digest[i] & 0xf];
   }
   return hex;
+}
+
+}  // namespace
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  // EVP_Digest is the one-shot form of the EVP API; it cannot fail for
+  // SHA-256 with valid arguments short of allocation failure.
+  if (EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
+    return std::string();
+  }
+  return Hex(digest, length);
+}
+
+// The EVP streaming API: EVP_DigestInit_ex / Update / Final_ex. As with
+// EVP_Digest, only an allocation failure makes them fail; the digest is
+// then empty.
+struct Sha256Stream::State {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  bool ok = ctx != nullptr && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1;
+  ~State() { EVP_MD_CTX_free(ctx); }
+};
+
+Sha256Stream::Sha256Stream() : state_(std::make_unique<State>()) {}
+Sha256Stream::~Sha256Stream() = default;
+
+void Sha256Stream::Update(std::string_view bytes) {
+  if (state_->ok) state_->ok = EVP_DigestUpdate(state_->ctx, bytes.data(), bytes.size()) == 1;
+}
+
+std::string Sha256Stream::HexDigest() {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (!state_->ok || EVP_DigestFinal_ex(state_->ctx, digest, &length) != 1) return std::string();
+  state_->ok = false;
+  return Hex(digest, length);
 }
 
 }  // namespace evolve

@@ -374,6 +374,76 @@ Bars DailyBars(const std::string& symbol, const std::vector<std::string>& dates,
   return b;
 }
 
+TEST_CASE("features: a window of rows and columns is the whole frame's, bit for bit") {
+  // Would catch a window that computes from its first row (recursive states
+  // restarted), an off-by-one at a 64-bar chunk's edge, a reference column
+  // aligned from the window's start, or first_defined read from the rows kept.
+  SyntheticOptions opt;
+  opt.symbols = {"AAA", "REF"};
+  opt.bars = 3000;
+  auto all = GenerateSyntheticBars(opt);
+  const Bars& bars = all.at("AAA");
+  auto ref = std::make_shared<const Bars>(all.at("REF"));
+  auto whole = ComputeFeatures(bars, {ref});
+  REQUIRE(whole.ok());
+  REQUIRE(whole->first_defined.size() == whole->names.size());
+  CHECK(whole->first_row == 0);
+  for (size_t j = 0; j < whole->names.size(); ++j) {
+    const Series& c = whole->columns[j];
+    const size_t first = static_cast<size_t>(
+        std::find_if(c.begin(), c.end(), [](double v) { return std::isfinite(v); }) - c.begin());
+    CHECK_MESSAGE(whole->first_defined[j] == first, whole->names[j]);
+  }
+  const std::vector<std::string> kept = {"ibs", "sma_200", "ref_rsi_14", "adx_14", "month"};
+  for (auto [begin, end] : std::vector<std::pair<size_t, size_t>>{
+           {0, 3000}, {1, 2}, {63, 65}, {64, 128}, {130, 2999}, {2500, 3000}, {3000, 3000}}) {
+    CAPTURE(begin);
+    CAPTURE(end);
+    FeatureRequest request;
+    request.begin = begin;
+    request.end = end;
+    request.columns = kept;
+    auto window = ComputeFeatures(bars, {ref}, request);
+    REQUIRE_MESSAGE(window.ok(), window.status().ToString());
+    CHECK(window->first_row == begin);
+    CHECK(window->rows() == end - begin);
+    CHECK(window->names == whole->names);
+    CHECK(window->first_defined == whole->first_defined);
+    CHECK(window->time == std::vector<int64_t>(bars.time.begin() + static_cast<std::ptrdiff_t>(begin),
+                                               bars.time.begin() + static_cast<std::ptrdiff_t>(end)));
+    for (size_t j = 0; j < whole->names.size(); ++j) {
+      const bool wanted = std::find(kept.begin(), kept.end(), whole->names[j]) != kept.end();
+      CAPTURE(whole->names[j]);
+      if (!wanted) {
+        CHECK(window->columns[j].empty());
+        continue;
+      }
+      REQUIRE(window->columns[j].size() == end - begin);
+      for (size_t r = 0; r < end - begin; ++r) {
+        if (!SameBits(window->columns[j][r], whole->columns[j][begin + r])) {
+          FAIL_CHECK("row " << begin + r << " differs");
+          break;
+        }
+      }
+    }
+  }
+  FeatureRequest none;
+  none.keep_none = true;
+  auto warmup_only = ComputeFeatures(bars, {ref}, none);
+  REQUIRE(warmup_only.ok());
+  CHECK(warmup_only->first_defined == whole->first_defined);
+  for (const Series& c : warmup_only->columns) CHECK(c.empty());
+
+  FeatureRequest unknown;
+  unknown.columns = {"ibs", "no_such_column"};
+  auto refused = ComputeFeatures(bars, {ref}, unknown);
+  CHECK(refused.status().code() == StatusCode::kInvalidArgument);
+  CHECK(refused.status().message().find("no_such_column") != std::string::npos);
+  FeatureRequest past;
+  past.begin = 3001;
+  CHECK(ComputeFeatures(bars, {ref}, past).status().code() == StatusCode::kInvalidArgument);
+}
+
 TEST_CASE("features: references align on time, carry forward, never look ahead") {
   const Bars main =
       DailyBars("MAIN", {"2020-01-02", "2020-01-03", "2020-01-06", "2020-01-07", "2020-01-08"}, 10);

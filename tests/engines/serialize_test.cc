@@ -149,5 +149,54 @@ TEST_CASE("serialize: the envelope checks magic, version, length and checksum") 
   CHECK(Fnv1a64("a") == 0xaf63dc4c8601ec8cULL);
 }
 
+TEST_CASE(
+    "serialize: arrays are little-endian element by element, and an envelope written in place is "
+    "WriteEnvelope's") {
+  // Would catch the bulk copy of arrays writing another layout than U64/F64
+  // one value at a time, or EnvelopeWriter patching the wrong length or
+  // checksumming the header.
+  const std::vector<double> doubles = {1.5, -0.0, std::numeric_limits<double>::quiet_NaN(), 1e300};
+  const std::vector<int64_t> ints = {0, -1, int64_t{1} << 40, -(int64_t{1} << 62)};
+  BinaryWriter bulk, single;
+  bulk.F64Vector(doubles);
+  bulk.I64Vector(ints);
+  single.U64(doubles.size());
+  for (double d : doubles) single.F64(d);
+  single.U64(ints.size());
+  for (int64_t x : ints) single.I64(x);
+  CHECK(bulk.bytes() == single.bytes());
+  BinaryReader r(bulk.bytes());
+  std::vector<double> d;
+  std::vector<int64_t> i;
+  REQUIRE(r.F64Vector(&d).ok());
+  REQUIRE(r.I64Vector(&i).ok());
+  CHECK(r.at_end());
+  CHECK(i == ints);
+  REQUIRE(d.size() == doubles.size());
+  CHECK(d[0] == 1.5);
+  CHECK(std::signbit(d[1]));
+  CHECK(std::isnan(d[2]));
+  CHECK(d[3] == 1e300);
+  BinaryReader short_read(std::string_view(bulk.bytes()).substr(0, 8 + 8 * 3));
+  CHECK(short_read.F64Vector(&d).code() == StatusCode::kInvalidArgument);
+
+  for (size_t reserve : {size_t{0}, size_t{3}, size_t{1000}}) {
+    EnvelopeWriter envelope("EVXX", 7, reserve);
+    envelope.payload().String("payload");
+    envelope.payload().F64Vector(doubles);
+    CHECK(std::move(envelope).Finish() == WriteEnvelope("EVXX", 7, [&] {
+            BinaryWriter w;
+            w.String("payload");
+            w.F64Vector(doubles);
+            return w.Release();
+          }()));
+  }
+  EnvelopeWriter empty("EVXX", 1);
+  const std::string bytes = std::move(empty).Finish();
+  auto read = ReadEnvelope(bytes, "EVXX", 1, "thing");
+  REQUIRE(read.ok());
+  CHECK(read->payload.empty());
+}
+
 }  // namespace
 }  // namespace evolve::engines

@@ -228,6 +228,37 @@ TEST_CASE("training parts: the parts give Train's model bit for bit, whatever th
   }
 }
 
+TEST_CASE("training parts: a feature memory budget trains in passes and gives the same model bit for bit") {
+  // Would catch a pass that drops or repeats a span at its edges, rows
+  // offset wrongly within a pass, or the final model taken from a pass other
+  // than the last span's.
+  Data data;
+  const ModelSpec spec = Spec();
+  testing::FakeStore store(*RealClock());
+  auto reference = NewBuiltinTrainer(data.bars, store, Options(2, 1));
+  auto trained = reference->Train(spec);
+  REQUIRE_MESSAGE(trained.ok(), trained.status().ToString());
+  const BuiltinModel expected = Load(store, trained->model_id);
+  const size_t row = spec.features.size() * sizeof(double);
+  // Spans of 50 bars fitted on the 200 before them: one span a pass, four
+  // (430 rows hold 200 + 4 x 50, not 200 + 5 x 50), about ten.
+  for (size_t budget : {size_t{1}, 700 * row, 430 * row}) {
+    CAPTURE(budget);
+    BuiltinOptions options = Options(2, 3);
+    options.feature_memory_bytes = budget;
+    EditableArtifacts own;
+    auto trainer = NewBuiltinTrainer(data.bars, own, options);
+    auto again = trainer->Train(spec);
+    REQUIRE_MESSAGE(again.ok(), again.status().ToString());
+    CheckSameModel(Load(own, again->model_id), expected);
+    auto plan = trainer->PlanTraining(spec);
+    REQUIRE(plan.ok());
+    auto model = trainer->AssembleModel(TrainParts(*trainer, spec, *plan));
+    REQUIRE_MESSAGE(model.ok(), model.status().ToString());
+    CheckSameModel(Load(own, model->model_id), expected);
+  }
+}
+
 TEST_CASE(
     "training parts: a worker with no data directory assembles the same model from what the plan stored") {
   const ModelSpec spec = Spec();

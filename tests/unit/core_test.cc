@@ -124,6 +124,18 @@ ModelSpec BaseSpec() {
 TEST_CASE("fingerprint: SHA-256 known answers") {
   CHECK(Sha256Hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   CHECK(Sha256Hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  // In pieces: the digest of their concatenation, empty pieces included.
+  Sha256Stream pieces;
+  for (const char* piece : {"a", "", "bc"}) pieces.Update(piece);
+  CHECK(pieces.HexDigest() == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  Sha256Stream nothing;
+  CHECK(nothing.HexDigest() == Sha256Hex(""));
+  std::string long_input(100000, 'x');
+  for (size_t i = 0; i < long_input.size(); ++i) long_input[i] = static_cast<char>(i * 7);
+  Sha256Stream chunks;
+  for (size_t i = 0; i < long_input.size(); i += 4093)
+    chunks.Update(std::string_view(long_input).substr(i, 4093));
+  CHECK(chunks.HexDigest() == Sha256Hex(long_input));
 }
 
 TEST_CASE("fingerprint: canonical JSON and a pinned fingerprint for a fixed spec") {

@@ -145,11 +145,12 @@ class BuiltinTrainer final : public Trainer {
     if (!bars_) return NoDataDirectory("Train");
     EVOLVE_ASSIGN_OR_RETURN(TrainingSetup setup, SetUpTraining(spec, options_));
     EVOLVE_ASSIGN_OR_RETURN(ModelBars input, LoadFromDirectory(spec));
-    EVOLVE_ASSIGN_OR_RETURN(TrainingRows rows,
-                            PrepareTrainingRows(spec, setup, *input.bars, input.references));
+    EVOLVE_ASSIGN_OR_RETURN(TrainingLayout layout,
+                            LayOutTraining(spec, setup, *input.bars, input.references));
     std::vector<TrainingPart> parts(1);
-    EVOLVE_ASSIGN_OR_RETURN(parts[0],
-                            TrainSpans(rows, setup, 0, rows.spans.size(), options_.importance_repeats));
+    EVOLVE_ASSIGN_OR_RETURN(
+        parts[0], TrainSpanRange(spec, setup, *input.bars, input.references, layout, 0, layout.spans.size(),
+                                 options_.importance_repeats, options_.feature_memory_bytes));
     return StoreModel(spec, setup, input, parts);
   }
 
@@ -178,12 +179,13 @@ class BuiltinTrainer final : public Trainer {
     EVOLVE_ASSIGN_OR_RETURN(TrainingSetup setup, SetUpTraining(task.spec, options_));
     EVOLVE_ASSIGN_OR_RETURN(PlanInputs inputs, ParsePlanInputs(task.inputs));
     EVOLVE_ASSIGN_OR_RETURN(ModelBars input, LoadFromArtifacts(task.spec, inputs));
-    EVOLVE_ASSIGN_OR_RETURN(TrainingRows rows,
-                            PrepareTrainingRows(task.spec, setup, *input.bars, input.references));
+    EVOLVE_ASSIGN_OR_RETURN(TrainingLayout layout,
+                            LayOutTraining(task.spec, setup, *input.bars, input.references));
     const auto [first, last] =
-        PartSpanRange(rows.spans.size(), static_cast<size_t>(task.parts), static_cast<size_t>(task.part));
+        PartSpanRange(layout.spans.size(), static_cast<size_t>(task.parts), static_cast<size_t>(task.part));
     EVOLVE_ASSIGN_OR_RETURN(TrainingPart part,
-                            TrainSpans(rows, setup, first, last, inputs.importance_repeats));
+                            TrainSpanRange(task.spec, setup, *input.bars, input.references, layout, first,
+                                           last, inputs.importance_repeats, options_.feature_memory_bytes));
     part.plan = TrainingPlanDigest(task);
     part.parts = static_cast<size_t>(task.parts);
     part.part = static_cast<size_t>(task.part);
@@ -194,7 +196,7 @@ class BuiltinTrainer final : public Trainer {
         {{"symbol", task.spec.symbol},
          {"part", std::to_string(task.part) + "/" + std::to_string(task.parts)},
          {"spans",
-          std::to_string(first) + "-" + std::to_string(last) + "/" + std::to_string(rows.spans.size())},
+          std::to_string(first) + "-" + std::to_string(last) + "/" + std::to_string(layout.spans.size())},
          {"key", key}});
     return key;
   }
@@ -326,17 +328,19 @@ class BuiltinTrainer final : public Trainer {
     // The market for regimes: the first reference symbol, else the symbol.
     const Bars& market = references.empty() ? bars : *references[0];
     std::vector<double> market_close = AlignClose(market, bars);
-    std::string digest_input = market.symbol + "|" + bars.symbol + "|" + std::to_string(scheme.train_window) +
-                               "|" + std::to_string(scheme.test_window) + "|" +
-                               std::to_string(scheme.refit_every) + "|";
-    auto append = [&digest_input](const auto& v) {
-      digest_input.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(v[0]));
+    // The digest of these bytes, streamed: a copy of the columns would be
+    // 32 bytes a bar.
+    Sha256Stream digest;
+    digest.Update(market.symbol + "|" + bars.symbol + "|" + std::to_string(scheme.train_window) + "|" +
+                  std::to_string(scheme.test_window) + "|" + std::to_string(scheme.refit_every) + "|");
+    auto append = [&digest](const auto& v) {
+      digest.Update(std::string_view(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(v[0])));
     };
     append(bars.time);
     append(bars.open);
     append(bars.close);
     append(market_close);
-    const std::string key = "simdata/" + Sha256Hex(digest_input);
+    const std::string key = "simdata/" + digest.HexDigest();
     {
       // Written by this trainer already: every later generation of a run
       // lands here, without reading the blob back from the store.

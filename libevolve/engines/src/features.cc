@@ -199,17 +199,47 @@ void ScrubAndStore(double* dst, const double* src, size_t len) {
 // then one scalar pass through the recursive states, then the pointwise
 // results (vectorisable: divisions and square roots, which bound this code,
 // go two to an SSE2 instruction).
+// Where computed values go: rows [begin, end) of the kept columns, and
+// every column's first defined bar (n until one is seen).
+struct FrameSink {
+  size_t n = 0;
+  size_t begin = 0;
+  size_t end = 0;
+  std::vector<char> keep;  // per column of the frame
+  std::vector<std::vector<double>>* columns = nullptr;
+  std::vector<size_t>* first_defined = nullptr;
+};
+
+// The bar of the first finite value of v[0, len), the chunk at `begin`; n if none.
+size_t FirstFinite(const double* v, size_t len, size_t begin, size_t n) {
+  for (size_t t = 0; t < len; ++t) {
+    if (std::isfinite(v[t])) return begin + t;
+  }
+  return n;
+}
+
 template <typename Body>
-void FillColumns(size_t n, const std::vector<Col>& group, std::vector<std::vector<double>>* columns,
-                 Body body) {
+void FillColumns(const std::vector<Col>& group, const FrameSink& sink, Body body) {
   std::vector<double> buffer(kNumOwn * kStride);
-  for (Col col : group) (*columns)[col].resize(n);
+  const size_t n = sink.n;
+  for (Col col : group) {
+    if (sink.keep[col]) (*sink.columns)[col].resize(sink.end - sink.begin);
+  }
   double* const base = buffer.data();
   auto out = [base](Col col) { return base + col * kStride; };
+  // Every chunk is computed (the states are recursive); only the kept
+  // rows are stored.
   for (size_t begin = 0; begin < n; begin += kChunk) {
     const size_t len = std::min(kChunk, n - begin);
     body(begin, len, out);
-    for (Col col : group) ScrubAndStore((*columns)[col].data() + begin, out(col), len);
+    const size_t lo = std::max(begin, sink.begin), hi = std::min(begin + len, sink.end);
+    for (Col col : group) {
+      size_t& first = (*sink.first_defined)[col];
+      if (first == n) first = FirstFinite(out(col), len, begin, n);
+      if (sink.keep[col] && lo < hi) {
+        ScrubAndStore((*sink.columns)[col].data() + (lo - sink.begin), out(col) + (lo - begin), hi - lo);
+      }
+    }
   }
 #if defined(__SSE2__)
   _mm_sfence();  // non-temporal stores are weakly ordered: publish them before returning
@@ -245,7 +275,7 @@ void LagRatio(const double* num, const double* den, size_t begin, size_t len, si
 // the values are bit for bit theirs.
 
 // Moving averages, bands, MACD, ATR, RSI, CCI, volume ratio, OBV and the calendar.
-void ComputeTrendColumns(const Bars& bars, std::vector<std::vector<double>>* columns) {
+void ComputeTrendColumns(const Bars& bars, const FrameSink& sink) {
   const double* h = bars.high.data();
   const double* l = bars.low.data();
   const double* c = bars.close.data();
@@ -266,7 +296,7 @@ void ComputeTrendColumns(const Bars& bars, std::vector<std::vector<double>>* col
                                   kBbLower,      kBbWidth,       kBbPctB,     kAtr14,     kAtrPct14,
                                   kRsi14,        kRsi7,          kCci20,      kObvZ20,    kCloseToSma20,
                                   kCloseToSma50, kVolumeRatio20, kDayOfWeek,  kHourOfDay, kMonth};
-  FillColumns(bars.size(), group, columns, [&](size_t begin, size_t len, auto out) {
+  FillColumns(group, sink, [&](size_t begin, size_t len, auto out) {
     const double* cc = c + begin;
     const double* vv = v + begin;
     double bb_var[kChunk], vsma[kChunk], up14[kChunk], down14[kChunk], up7[kChunk], down7[kChunk],
@@ -338,7 +368,7 @@ void ComputeTrendColumns(const Bars& bars, std::vector<std::vector<double>>* col
 }
 
 // Returns, volatility, return and volume z-scores, stochastics, ADX and bar shape.
-void ComputeMoveColumns(const Bars& bars, std::vector<std::vector<double>>* columns) {
+void ComputeMoveColumns(const Bars& bars, const FrameSink& sink) {
   const double* o = bars.open.data();
   const double* h = bars.high.data();
   const double* l = bars.low.data();
@@ -355,7 +385,7 @@ void ComputeMoveColumns(const Bars& bars, std::vector<std::vector<double>>* colu
       kRoc10,        kMomentum10, kStochK14, kStochD3,     kStochSlowD3, kWilliamsR14,  kAdx14,
       kPlusDi14,     kMinusDi14,  kReturn1,  kReturn5,     kReturn20,    kLogReturn1,   kLogReturn5,
       kVolatility20, kReturnZ20,  kVolZ20,   kParkinson20, kIbs,         kHighLowRange, kGap};
-  FillColumns(bars.size(), group, columns, [&](size_t begin, size_t len, auto out) {
+  FillColumns(group, sink, [&](size_t begin, size_t len, auto out) {
     const double *cc = c + begin, *hh = h + begin, *ll = l + begin;
     double q[kChunk], log_hl2[kChunk], hmax[kChunk], lmin[kChunk], log_return_var[kChunk], return_dev[kChunk],
         return_var[kChunk], vol_dev[kChunk], vol_var[kChunk], park_sum[kChunk], plus_sum[kChunk],
@@ -440,31 +470,34 @@ void ComputeMoveColumns(const Bars& bars, std::vector<std::vector<double>>* colu
 // Below this many bars a second thread costs more than it saves.
 constexpr size_t kParallelBars = 100'000;
 
-void ComputeOwn(const Bars& bars, std::vector<std::vector<double>>* columns) {
+void ComputeOwn(const Bars& bars, const FrameSink& sink) {
   // Allocated here, by the calling thread, so every column comes from the
   // caller's allocator arena whichever thread fills it.
-  for (size_t col = 0; col < kNumOwn; ++col) (*columns)[col].reserve(bars.size());
+  for (size_t col = 0; col < kNumOwn; ++col) {
+    if (sink.keep[col]) (*sink.columns)[col].reserve(sink.end - sink.begin);
+  }
   if (bars.size() < kParallelBars || std::thread::hardware_concurrency() < 2) {
-    ComputeTrendColumns(bars, columns);
-    ComputeMoveColumns(bars, columns);
+    ComputeTrendColumns(bars, sink);
+    ComputeMoveColumns(bars, sink);
     return;
   }
-  // The groups write disjoint columns. An exception (bad_alloc) in the helper
-  // thread is rethrown here, as it would surface without the thread.
+  // The groups write disjoint columns (and first_defined entries). An
+  // exception (bad_alloc) in the helper thread is rethrown here, as it
+  // would surface without the thread.
   std::exception_ptr failure;
   std::thread helper;
   try {
     helper = std::thread([&] {
       try {
-        ComputeMoveColumns(bars, columns);
+        ComputeMoveColumns(bars, sink);
       } catch (...) {
         failure = std::current_exception();
       }
     });
   } catch (const std::system_error&) {
-    ComputeMoveColumns(bars, columns);  // no thread to be had: do it here
+    ComputeMoveColumns(bars, sink);  // no thread to be had: do it here
   }
-  ComputeTrendColumns(bars, columns);
+  ComputeTrendColumns(bars, sink);
   if (helper.joinable()) helper.join();
   if (failure) std::rethrow_exception(failure);
 }
@@ -515,6 +548,12 @@ std::vector<std::string> FeatureNames(const std::vector<std::string>& reference_
 
 Result<FeatureFrame> ComputeFeatures(const Bars& bars,
                                      const std::vector<std::shared_ptr<const Bars>>& references) {
+  return ComputeFeatures(bars, references, FeatureRequest{});
+}
+
+Result<FeatureFrame> ComputeFeatures(const Bars& bars,
+                                     const std::vector<std::shared_ptr<const Bars>>& references,
+                                     const FeatureRequest& request) {
   EVOLVE_RETURN_IF_ERROR(CheckBars(bars, "bars"));
   std::vector<std::string> reference_symbols;
   std::set<std::string> seen;
@@ -528,24 +567,51 @@ Result<FeatureFrame> ComputeFeatures(const Bars& bars,
   }
 
   const size_t n = bars.size();
+  const size_t end = std::min(request.end, n);
+  if (request.begin > end) {
+    return InvalidArgumentError("feature rows: begin " + std::to_string(request.begin) + " is past end " +
+                                std::to_string(end) + " (" + std::to_string(n) + " bars)");
+  }
   FeatureFrame frame;
-  frame.time = bars.time;
+  frame.first_row = request.begin;
+  frame.time.assign(bars.time.begin() + static_cast<std::ptrdiff_t>(request.begin),
+                    bars.time.begin() + static_cast<std::ptrdiff_t>(end));
   frame.names = FeatureNames(reference_symbols);
   frame.columns.resize(frame.names.size());
-  ComputeOwn(bars, &frame.columns);
+  frame.first_defined.assign(frame.names.size(), n);
+  FrameSink sink;
+  sink.n = n;
+  sink.begin = request.begin;
+  sink.end = end;
+  sink.keep.assign(frame.names.size(), request.keep_none || !request.columns.empty() ? 0 : 1);
+  for (const std::string& name : request.columns) {
+    const int j = frame.Index(name);
+    if (j < 0) return InvalidArgumentError("feature columns: no column '" + name + "'");
+    if (!request.keep_none) sink.keep[static_cast<size_t>(j)] = 1;
+  }
+  sink.columns = &frame.columns;
+  sink.first_defined = &frame.first_defined;
+  ComputeOwn(bars, sink);
 
   size_t next = kNumOwn;
   for (const auto& ref : references) {
     const Bars& r = *ref;
     const std::vector<Series> cols = ReferenceColumns(r);
-    for (size_t k = 0; k < kNumReference; ++k) frame.columns[next + k].assign(n, kNaN);
+    for (size_t k = 0; k < kNumReference; ++k) {
+      if (sink.keep[next + k]) frame.columns[next + k].assign(end - request.begin, kNaN);
+    }
     // Bar i takes the reference's last bar complete by bar i's close.
     size_t j = 0;  // reference bars [0, j) are complete
     for (size_t i = 0; i < n; ++i) {
       const int64_t now = CompleteAt(bars.time[i], bars.intraday);
       while (j < r.size() && CompleteAt(r.time[j], r.intraday) <= now) ++j;
       if (j == 0) continue;
-      for (size_t k = 0; k < kNumReference; ++k) frame.columns[next + k][i] = cols[k][j - 1];
+      for (size_t k = 0; k < kNumReference; ++k) {
+        const double v = cols[k][j - 1];
+        if (frame.first_defined[next + k] == n && std::isfinite(v)) frame.first_defined[next + k] = i;
+        if (sink.keep[next + k] && i >= request.begin && i < end)
+          frame.columns[next + k][i - request.begin] = v;
+      }
     }
     next += kNumReference;
   }

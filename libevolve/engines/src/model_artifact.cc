@@ -12,21 +12,7 @@
 namespace evolve::engines {
 namespace {
 
-// Vectors the serialiser has no call for: int64 as a count and values,
 // int8 labels as one length-prefixed byte string.
-void WriteInt64s(BinaryWriter& w, const std::vector<int64_t>& v) {
-  w.U64(v.size());
-  for (int64_t x : v) w.I64(x);
-}
-
-Status ReadInt64s(BinaryReader& r, std::vector<int64_t>* v) {
-  size_t n = 0;
-  EVOLVE_RETURN_IF_ERROR(r.Count(uint64_t{1} << 40, 8, &n));
-  v->resize(n);
-  for (auto& x : *v) EVOLVE_RETURN_IF_ERROR(r.I64(&x));
-  return Status::Ok();
-}
-
 void WriteInt8s(BinaryWriter& w, const std::vector<int8_t>& v) {
   w.String(std::string_view(reinterpret_cast<const char*>(v.data()), v.size()));
 }
@@ -77,8 +63,9 @@ Status CheckTrainingPart(const TrainingPart& p) {
 }  // namespace
 
 std::string EncodeSimData(const SimData& d) {
-  BinaryWriter w;
-  WriteInt64s(w, d.time);
+  EnvelopeWriter envelope(kSimDataMagic, kSimDataFormat, d.time.size() * (24 + d.regimes.size()) + 1024);
+  BinaryWriter& w = envelope.payload();
+  w.I64Vector(d.time);
   w.F64Vector(d.open);
   w.F64Vector(d.close);
   w.U64(d.regimes.size());
@@ -86,7 +73,7 @@ std::string EncodeSimData(const SimData& d) {
     w.String(name);
     WriteInt8s(w, labels);
   }
-  return WriteEnvelope(kSimDataMagic, kSimDataFormat, w.Release());
+  return std::move(envelope).Finish();
 }
 
 Result<SimData> DecodeSimData(std::string_view bytes) {
@@ -94,7 +81,7 @@ Result<SimData> DecodeSimData(std::string_view bytes) {
                           ReadEnvelope(bytes, kSimDataMagic, kSimDataFormat, "simulation data"));
   BinaryReader r(envelope.payload);
   SimData d;
-  EVOLVE_RETURN_IF_ERROR(ReadInt64s(r, &d.time));
+  EVOLVE_RETURN_IF_ERROR(r.I64Vector(&d.time));
   EVOLVE_RETURN_IF_ERROR(r.F64Vector(&d.open));
   EVOLVE_RETURN_IF_ERROR(r.F64Vector(&d.close));
   size_t n = 0;
@@ -114,7 +101,8 @@ Result<SimData> DecodeSimData(std::string_view bytes) {
 }
 
 std::string EncodeModel(const BuiltinModel& m) {
-  BinaryWriter w;
+  EnvelopeWriter envelope(kModelMagic, kModelFormat, m.prediction.size() * 8 + m.final_model.size() + 65536);
+  BinaryWriter& w = envelope.payload();
   w.String(ToJson(m.spec));
   w.U64(m.scheme.train_window);
   w.U64(m.scheme.test_window);
@@ -136,7 +124,7 @@ std::string EncodeModel(const BuiltinModel& m) {
   w.String(m.final_model);
   w.U64(m.scored_start);
   w.U64(m.holdout_start);
-  return WriteEnvelope(kModelMagic, kModelFormat, w.Release());
+  return std::move(envelope).Finish();
 }
 
 Result<BuiltinModel> DecodeModel(std::string_view bytes) {
@@ -194,12 +182,13 @@ Result<BuiltinModel> DecodeModel(std::string_view bytes) {
 }
 
 std::string EncodeBars(const Bars& b) {
-  BinaryWriter w;
+  EnvelopeWriter envelope(kBarsMagic, kBarsFormat, b.symbol.size() + 64 + b.time.size() * 48);
+  BinaryWriter& w = envelope.payload();
   w.String(b.symbol);
   w.Bool(b.intraday);
-  WriteInt64s(w, b.time);
+  w.I64Vector(b.time);
   for (const auto* column : {&b.open, &b.high, &b.low, &b.close, &b.volume}) w.F64Vector(*column);
-  return WriteEnvelope(kBarsMagic, kBarsFormat, w.Release());
+  return std::move(envelope).Finish();
 }
 
 Result<Bars> DecodeBars(std::string_view bytes) {
@@ -208,7 +197,7 @@ Result<Bars> DecodeBars(std::string_view bytes) {
   Bars b;
   EVOLVE_RETURN_IF_ERROR(r.String(&b.symbol));
   EVOLVE_RETURN_IF_ERROR(r.Bool(&b.intraday));
-  EVOLVE_RETURN_IF_ERROR(ReadInt64s(r, &b.time));
+  EVOLVE_RETURN_IF_ERROR(r.I64Vector(&b.time));
   for (auto* column : {&b.open, &b.high, &b.low, &b.close, &b.volume}) {
     EVOLVE_RETURN_IF_ERROR(r.F64Vector(column));
     if (column->size() != b.time.size()) return InvalidArgumentError("bars: columns of different lengths");
@@ -220,7 +209,10 @@ Result<Bars> DecodeBars(std::string_view bytes) {
 std::string BarsKey(std::string_view encoded) { return "bars/" + Sha256Hex(encoded); }
 
 std::string EncodeTrainingPart(const TrainingPart& p) {
-  BinaryWriter w;
+  size_t bytes = p.plan.size() + p.final_model.size() + 1024;
+  for (const SpanOutcome& o : p.outcomes) bytes += 64 + o.defined.size() * 9 + o.importance.size() * 8;
+  EnvelopeWriter envelope(kTrainingPartMagic, kTrainingPartFormat, bytes);
+  BinaryWriter& w = envelope.payload();
   w.String(p.plan);
   for (size_t v : {p.parts, p.part, p.bars, p.warmup, p.first_prediction, p.scored_start, p.holdout_start,
                    p.spans, p.first_span})
@@ -235,7 +227,7 @@ std::string EncodeTrainingPart(const TrainingPart& p) {
     w.U64(o.importance_rows);
   }
   w.String(p.final_model);
-  return WriteEnvelope(kTrainingPartMagic, kTrainingPartFormat, w.Release());
+  return std::move(envelope).Finish();
 }
 
 Result<TrainingPart> DecodeTrainingPart(std::string_view bytes) {

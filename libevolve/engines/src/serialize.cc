@@ -38,9 +38,34 @@ void BinaryWriter::String(std::string_view s) {
   Raw(s);
 }
 
+namespace {
+
+// Whether the host stores integers and doubles as this format does
+// (little-endian), so arrays copy as they are.
+constexpr bool kLittleEndianHost = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
+
+}  // namespace
+
 void BinaryWriter::F64Vector(const std::vector<double>& v) {
   U64(v.size());
+  if (kLittleEndianHost) {
+    Raw(std::string_view(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(double)));
+    return;
+  }
   for (double d : v) F64(d);
+}
+
+void BinaryWriter::I64Vector(const std::vector<int64_t>& v) {
+  U64(v.size());
+  if (kLittleEndianHost) {
+    Raw(std::string_view(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(int64_t)));
+    return;
+  }
+  for (int64_t x : v) I64(x);
+}
+
+void BinaryWriter::PatchU64(size_t offset, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out_[offset + static_cast<size_t>(i)] = static_cast<char>(v >> (8 * i));
 }
 
 Status BinaryReader::Need(size_t n, const char* what) const {
@@ -141,7 +166,25 @@ Status BinaryReader::F64Vector(std::vector<double>* v) {
   size_t n;
   EVOLVE_RETURN_IF_ERROR(Count(UINT64_MAX, 8, &n));
   v->resize(n);
+  if (kLittleEndianHost) {
+    if (n > 0) std::memcpy(v->data(), bytes_.data() + pos_, n * sizeof(double));
+    pos_ += n * sizeof(double);
+    return Status::Ok();
+  }
   for (size_t i = 0; i < n; ++i) EVOLVE_RETURN_IF_ERROR(F64(&(*v)[i]));
+  return Status::Ok();
+}
+
+Status BinaryReader::I64Vector(std::vector<int64_t>* v) {
+  size_t n;
+  EVOLVE_RETURN_IF_ERROR(Count(uint64_t{1} << 40, 8, &n));
+  v->resize(n);
+  if (kLittleEndianHost) {
+    if (n > 0) std::memcpy(v->data(), bytes_.data() + pos_, n * sizeof(int64_t));
+    pos_ += n * sizeof(int64_t);
+    return Status::Ok();
+  }
+  for (auto& x : *v) EVOLVE_RETURN_IF_ERROR(I64(&x));
   return Status::Ok();
 }
 
@@ -160,6 +203,22 @@ std::string WriteEnvelope(std::string_view magic, uint32_t version, std::string_
   w.Raw(payload);
   w.U64(Fnv1a64(payload));
   return w.Release();
+}
+
+EnvelopeWriter::EnvelopeWriter(std::string_view magic, uint32_t version, size_t payload_bytes) {
+  w_.Reserve(magic.size() + 4 + 8 + payload_bytes + 8);
+  w_.Raw(magic);
+  w_.U32(version);
+  w_.U64(0);  // the length, patched by Finish
+  start_ = w_.size();
+}
+
+std::string EnvelopeWriter::Finish() && {
+  const uint64_t length = w_.size() - start_;
+  const uint64_t checksum = Fnv1a64(std::string_view(w_.bytes()).substr(start_));
+  w_.PatchU64(start_ - 8, length);
+  w_.U64(checksum);
+  return w_.Release();
 }
 
 Result<Envelope> ReadEnvelope(std::string_view bytes, std::string_view magic, uint32_t max_version,

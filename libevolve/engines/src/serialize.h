@@ -47,9 +47,16 @@ class BinaryWriter {
   void String(std::string_view s);
   // u64 count, then each element.
   void F64Vector(const std::vector<double>& v);
+  void I64Vector(const std::vector<int64_t>& v);
   // Raw bytes, no prefix.
   void Raw(std::string_view bytes) { out_.append(bytes.data(), bytes.size()); }
+  // Room for `bytes` in all: a writer of a large payload that knows its
+  // size allocates it once (no doubling, no copy on growth).
+  void Reserve(size_t bytes) { out_.reserve(bytes); }
+  // Overwrites the u64 at `offset` (written before).
+  void PatchU64(size_t offset, uint64_t v);
 
+  size_t size() const { return out_.size(); }
   const std::string& bytes() const { return out_; }
   std::string Release() { return std::move(out_); }
 
@@ -74,6 +81,7 @@ class BinaryReader {
   Status Bool(bool* v);
   Status String(std::string* v);
   Status F64Vector(std::vector<double>* v);
+  Status I64Vector(std::vector<int64_t>* v);
   // A u64 element count that must be <= `max` and whose elements, at
   // `min_bytes_each`, must fit in what is left (guards allocations).
   Status Count(uint64_t max, size_t min_bytes_each, size_t* count);
@@ -92,6 +100,22 @@ class BinaryReader {
 
 // Wraps `payload` in the envelope described above.
 std::string WriteEnvelope(std::string_view magic, uint32_t version, std::string_view payload);
+
+// An envelope written in one buffer: the header now, the payload through
+// payload(), the length and checksum by Finish. The bytes are
+// WriteEnvelope's for the same payload, without the payload's copy, which
+// for the bars and simulation data of a long series is gigabytes.
+// `payload_bytes` (the payload's size, or an estimate) is reserved at once.
+class EnvelopeWriter {
+ public:
+  EnvelopeWriter(std::string_view magic, uint32_t version, size_t payload_bytes = 0);
+  BinaryWriter& payload() { return w_; }
+  std::string Finish() &&;
+
+ private:
+  BinaryWriter w_;
+  size_t start_;  // offset of the payload
+};
 
 // An envelope's payload and version once magic, version, length and
 // checksum are checked.

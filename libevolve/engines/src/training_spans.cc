@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <iterator>
 #include <limits>
 #include <optional>
 
@@ -71,16 +72,17 @@ size_t ImportanceEnd(const SplitBars& split) {
   return split.scored_start > split.first_prediction ? split.scored_start : split.holdout_start;
 }
 
-// `columns` on the bars of `rows`, as a column-major matrix.
-Matrix Gather(const std::vector<const std::vector<double>*>& columns, const std::vector<size_t>& rows) {
+// The features of `rows` (indices into its rows, not bars), as a
+// column-major matrix.
+Matrix Gather(const TrainingRows& rows, const std::vector<size_t>& row_ids) {
   Matrix m;
-  m.rows = rows.size();
-  m.cols = columns.size();
+  m.rows = row_ids.size();
+  m.cols = rows.feature_columns.size();
   m.data.resize(m.rows * m.cols);
   for (size_t j = 0; j < m.cols; ++j) {
-    const std::vector<double>& c = *columns[j];
+    const std::vector<double>& c = rows.frame.columns[rows.feature_columns[j]];
     double* out = m.data.data() + j * m.rows;
-    for (size_t i = 0; i < rows.size(); ++i) out[i] = c[rows[i]];
+    for (size_t i = 0; i < row_ids.size(); ++i) out[i] = c[row_ids[i]];
   }
   return m;
 }
@@ -91,20 +93,24 @@ Matrix Gather(const std::vector<const std::vector<double>*>& columns, const std:
 // its permutation importance (`repeats`, seed `index`: the span's 1-based
 // position) on the rows before `importance_end` (the end of the selection
 // span: never a bar a backtest scores) with a realised target to *out.
-// Keeps the fitted model in *keep when `keep` is set.
+// Keeps the fitted model in *keep when `keep` is set. `rows` hold the bars
+// from rows.first_row: bar i is row i - rows.first_row.
 Status TrainSpan(std::pair<size_t, size_t> span, size_t index, const WalkForward& scheme, const FitFn& fit,
-                 int threads, int repeats, const std::vector<const std::vector<double>*>& columns,
-                 const std::vector<char>& defined, const std::vector<double>& y, size_t importance_end,
-                 SpanOutcome* out, std::unique_ptr<Regressor>* keep) {
+                 int threads, int repeats, const TrainingRows& rows, size_t importance_end, SpanOutcome* out,
+                 std::unique_ptr<Regressor>* keep) {
   const auto [start, end] = span;
+  const size_t base = rows.first_row;
+  const std::vector<char>& defined = rows.defined;
+  const std::vector<double>& y = rows.y;
   out->start = start;
   out->end = end;
-  out->defined.assign(defined.begin() + static_cast<std::ptrdiff_t>(start),
-                      defined.begin() + static_cast<std::ptrdiff_t>(end));
+  out->defined.assign(defined.begin() + static_cast<std::ptrdiff_t>(start - base),
+                      defined.begin() + static_cast<std::ptrdiff_t>(end - base));
   out->raw.assign(end - start, kNaN);
   std::optional<ScopedEnginePhase> phase(EnginePhase::kFit);
+  // Row ids (bar - base) throughout.
   std::vector<size_t> train_rows;
-  for (size_t i = start - scheme.train_window; i + 1 < start; ++i) {
+  for (size_t i = start - scheme.train_window - base; i + 1 < start - base; ++i) {
     if (defined[i] && std::isfinite(y[i])) train_rows.push_back(i);
   }
   if (train_rows.size() < 2) {
@@ -114,16 +120,17 @@ Status TrainSpan(std::pair<size_t, size_t> span, size_t index, const WalkForward
   std::vector<double> y_train;
   y_train.reserve(train_rows.size());
   for (size_t i : train_rows) y_train.push_back(y[i]);
-  auto fitted = fit(Gather(columns, train_rows), y_train, threads);
+  auto fitted = fit(Gather(rows, train_rows), y_train, threads);
   if (!fitted.ok()) return fitted.status().WithContext("fitting for bars from " + std::to_string(start));
 
   // Test rows that measure importance (a realised target, in the selection
   // span) and the rest.
   std::vector<size_t> scored, unscored;
-  for (size_t i = start; i < end; ++i) {
+  for (size_t i = start - base; i < end - base; ++i) {
     if (!defined[i]) continue;
-    (i < importance_end && std::isfinite(y[i]) ? scored : unscored).push_back(i);
+    (i + base < importance_end && std::isfinite(y[i]) ? scored : unscored).push_back(i);
   }
+  const size_t first = start - base;
   if (scored.size() >= 2) {
     // Importance predicts the scored rows as its baseline, bit for bit what
     // predicting them does: that is their prediction, not a second pass.
@@ -136,8 +143,8 @@ Status TrainSpan(std::pair<size_t, size_t> span, size_t index, const WalkForward
     permutation.seed = index;
     permutation.threads = threads;
     EVOLVE_ASSIGN_OR_RETURN(PermutationImportance imp,
-                            (*fitted)->Permutation(Gather(columns, scored), y_test, permutation));
-    for (size_t k = 0; k < scored.size(); ++k) out->raw[scored[k] - start] = imp.baseline[k];
+                            (*fitted)->Permutation(Gather(rows, scored), y_test, permutation));
+    for (size_t k = 0; k < scored.size(); ++k) out->raw[scored[k] - first] = imp.baseline[k];
     out->importance = std::move(imp.mean);
     out->importance_rows = scored.size();
   } else {
@@ -147,8 +154,8 @@ Status TrainSpan(std::pair<size_t, size_t> span, size_t index, const WalkForward
   if (!unscored.empty()) {
     phase.emplace(EnginePhase::kPredict);
     std::vector<double> p;
-    EVOLVE_RETURN_IF_ERROR((*fitted)->Predict(Gather(columns, unscored), &p));
-    for (size_t k = 0; k < unscored.size(); ++k) out->raw[unscored[k] - start] = p[k];
+    EVOLVE_RETURN_IF_ERROR((*fitted)->Predict(Gather(rows, unscored), &p));
+    for (size_t k = 0; k < unscored.size(); ++k) out->raw[unscored[k] - first] = p[k];
   }
   if (keep != nullptr) *keep = std::move(*fitted);
   return Status::Ok();
@@ -207,11 +214,10 @@ Status CheckFeatureNames(const ModelSpec& spec, const std::vector<std::shared_pt
 // A column defined nowhere (e.g. a volume feature of bars without volume)
 // does not hold everything back: a model naming it fails to train.
 size_t FrameWarmup(const FeatureFrame& frame) {
+  const size_t n = frame.first_row + frame.rows();
   size_t warmup = 0;
-  for (const auto& column : frame.columns) {
-    size_t i = 0;
-    while (i < column.size() && !std::isfinite(column[i])) ++i;
-    if (i < column.size()) warmup = std::max(warmup, i);
+  for (size_t first : frame.first_defined) {
+    if (first < n) warmup = std::max(warmup, first);
   }
   return warmup;
 }
@@ -227,39 +233,81 @@ Status CheckBarCount(const std::string& symbol, size_t bars, size_t warmup, cons
       "prediction");
 }
 
-Result<TrainingRows> PrepareTrainingRows(const ModelSpec& spec, const TrainingSetup& setup, const Bars& bars,
-                                         const std::vector<std::shared_ptr<const Bars>>& references) {
-  TrainingRows rows;
+Result<TrainingLayout> LayOutTraining(const ModelSpec& spec, const TrainingSetup& setup, const Bars& bars,
+                                      const std::vector<std::shared_ptr<const Bars>>& references) {
+  EVOLVE_RETURN_IF_ERROR(CheckFeatureNames(spec, references));
+  FeatureRequest request;
+  request.begin = bars.size();  // no rows: first_defined only
+  request.keep_none = true;
+  FeatureFrame frame;
   {
     ScopedEnginePhase phase(EnginePhase::kFeatures);
-    EVOLVE_ASSIGN_OR_RETURN(rows.frame, ComputeFeatures(bars, references));
+    EVOLVE_ASSIGN_OR_RETURN(frame, ComputeFeatures(bars, references, request));
+  }
+  TrainingLayout layout;
+  layout.bars = bars.size();
+  // The warm-up of every feature column the symbol has (not only this
+  // model's): every model of the symbol then predicts, and is scored, from
+  // the same bar, whatever its features.
+  layout.warmup = FrameWarmup(frame);
+  EVOLVE_RETURN_IF_ERROR(CheckBarCount(spec.symbol, layout.bars, layout.warmup, setup.scheme));
+  const size_t first_test = layout.warmup + setup.scheme.train_window;
+  EVOLVE_ASSIGN_OR_RETURN(layout.split, ResolveSplit(spec.split, bars.time, first_test));
+  layout.spans = WalkForwardSpans(first_test, layout.bars, setup.scheme);
+  return layout;
+}
+
+namespace {
+
+// The bars spans [first, last) of `layout` fit on and predict.
+std::pair<size_t, size_t> SpanRows(const TrainingLayout& layout, const WalkForward& scheme, size_t first,
+                                   size_t last) {
+  return {layout.spans[first].first - scheme.train_window, layout.spans[last - 1].second};
+}
+
+}  // namespace
+
+Result<TrainingRows> PrepareTrainingRows(const ModelSpec& spec, const TrainingSetup& setup, const Bars& bars,
+                                         const std::vector<std::shared_ptr<const Bars>>& references,
+                                         const TrainingLayout& layout, size_t first, size_t last) {
+  if (first >= last || last > layout.spans.size() || layout.bars != bars.size()) {
+    return InvalidArgumentError("training rows: spans " + std::to_string(first) + " to " +
+                                std::to_string(last) + " are not spans of this walk-forward (" +
+                                std::to_string(layout.spans.size()) + " spans)");
+  }
+  const auto [begin, end] = SpanRows(layout, setup.scheme, first, last);
+  TrainingRows rows;
+  rows.first_row = begin;
+  FeatureRequest request;
+  request.begin = begin;
+  request.end = end;
+  request.columns = spec.features;
+  {
+    ScopedEnginePhase phase(EnginePhase::kFeatures);
+    EVOLVE_ASSIGN_OR_RETURN(rows.frame, ComputeFeatures(bars, references, request));
   }
   for (const auto& name : spec.features) {
     const int j = rows.frame.Index(name);
     if (j < 0) return UnknownFeature(spec, name);
     rows.feature_columns.push_back(static_cast<size_t>(j));
   }
-  const size_t n = bars.size();
+  const size_t count = end - begin;
   // A bar can be predicted when every feature is defined; it can be
   // trained on when its target (the next close) is defined too.
-  rows.defined.assign(n, 1);
-  for (size_t i = 0; i < n; ++i) {
+  rows.defined.assign(count, 1);
+  for (size_t r = 0; r < count; ++r) {
     for (size_t j : rows.feature_columns) {
-      if (!std::isfinite(rows.frame.columns[j][i])) {
-        rows.defined[i] = 0;
+      if (!std::isfinite(rows.frame.columns[j][r])) {
+        rows.defined[r] = 0;
         break;
       }
     }
   }
-  rows.y = Targets(setup.target, bars);
-  // The warm-up of every feature column the symbol has (not only this
-  // model's): every model of the symbol then predicts, and is scored, from
-  // the same bar, whatever its features.
-  rows.warmup = FrameWarmup(rows.frame);
-  EVOLVE_RETURN_IF_ERROR(CheckBarCount(spec.symbol, n, rows.warmup, setup.scheme));
-  const size_t first_test = rows.warmup + setup.scheme.train_window;
-  EVOLVE_ASSIGN_OR_RETURN(rows.split, ResolveSplit(spec.split, bars.time, first_test));
-  rows.spans = WalkForwardSpans(first_test, n, setup.scheme);
+  rows.y.assign(count, kNaN);
+  for (size_t r = 0; r < count; ++r) {
+    const size_t i = begin + r;
+    if (i + 1 < bars.size()) rows.y[r] = TargetValue(setup.target, bars.close[i], bars.close[i + 1]);
+  }
   return rows;
 }
 
@@ -267,21 +315,28 @@ std::pair<size_t, size_t> PartSpanRange(size_t spans, size_t parts, size_t part)
   return {part * spans / parts, (part + 1) * spans / parts};
 }
 
-Result<TrainingPart> TrainSpans(const TrainingRows& rows, const TrainingSetup& setup, size_t first,
-                                size_t last, int importance_repeats) {
+Result<TrainingPart> TrainSpans(const TrainingLayout& layout, const TrainingRows& rows,
+                                const TrainingSetup& setup, size_t first, size_t last,
+                                int importance_repeats) {
   TrainingPart part;
-  part.bars = rows.defined.size();
-  part.warmup = rows.warmup;
-  part.first_prediction = rows.split.first_prediction;
-  part.scored_start = rows.split.scored_start;
-  part.holdout_start = rows.split.holdout_start;
-  part.spans = rows.spans.size();
+  part.bars = layout.bars;
+  part.warmup = layout.warmup;
+  part.first_prediction = layout.split.first_prediction;
+  part.scored_start = layout.split.scored_start;
+  part.holdout_start = layout.split.holdout_start;
+  part.spans = layout.spans.size();
   part.first_span = first;
+  if (first >= last) return part;
+  const auto [begin, end] = SpanRows(layout, setup.scheme, first, last);
+  if (rows.first_row > begin || rows.first_row + rows.defined.size() < end ||
+      rows.y.size() != rows.defined.size()) {
+    return InvalidArgumentError("training rows: bars " + std::to_string(rows.first_row) + " to " +
+                                std::to_string(rows.first_row + rows.defined.size()) + " do not hold spans " +
+                                std::to_string(first) + " to " + std::to_string(last));
+  }
   const size_t count = last - first;
   part.outcomes.resize(count);
-  std::vector<const std::vector<double>*> columns;
-  for (size_t j : rows.feature_columns) columns.push_back(&rows.frame.columns[j]);
-  const size_t importance_end = ImportanceEnd(rows.split);
+  const size_t importance_end = ImportanceEnd(layout.split);
 
   // The spans are independent (each fits on its own window, with the
   // importance seed its 1-based position): they run in parallel, each
@@ -299,9 +354,9 @@ Result<TrainingPart> TrainSpans(const TrainingRows& rows, const TrainingSetup& s
   ParallelFor(count, span_workers, [&](size_t k, int) {
     if (first_error.load(std::memory_order_relaxed) < k) return;  // an earlier span failed: no use
     const size_t s = first + k;
-    status[k] = TrainSpan(rows.spans[s], s + 1, setup.scheme, setup.fitter.fit, model_threads,
-                          importance_repeats, columns, rows.defined, rows.y, importance_end,
-                          &part.outcomes[k], s + 1 == rows.spans.size() ? &final_model : nullptr);
+    status[k] = TrainSpan(layout.spans[s], s + 1, setup.scheme, setup.fitter.fit, model_threads,
+                          importance_repeats, rows, importance_end, &part.outcomes[k],
+                          s + 1 == layout.spans.size() ? &final_model : nullptr);
     if (!status[k].ok()) {
       size_t seen = first_error.load();
       while (k < seen && !first_error.compare_exchange_weak(seen, k)) {
@@ -312,6 +367,35 @@ Result<TrainingPart> TrainSpans(const TrainingRows& rows, const TrainingSetup& s
   if (final_model) {
     ScopedEnginePhase phase(EnginePhase::kModelStore);
     EVOLVE_RETURN_IF_ERROR(final_model->Serialize(&part.final_model));
+  }
+  return part;
+}
+
+Result<TrainingPart> TrainSpanRange(const ModelSpec& spec, const TrainingSetup& setup, const Bars& bars,
+                                    const std::vector<std::shared_ptr<const Bars>>& references,
+                                    const TrainingLayout& layout, size_t first, size_t last,
+                                    int importance_repeats, size_t memory_bytes) {
+  if (first >= last) return TrainSpans(layout, TrainingRows{}, setup, first, last, importance_repeats);
+  const size_t row_bytes = std::max<size_t>(1, spec.features.size()) * sizeof(double);
+  TrainingPart part;
+  for (size_t a = first; a < last;) {
+    // The longest run of spans from `a` whose rows fit the budget; one at least.
+    size_t b = a + 1;
+    while (b < last) {
+      const auto [begin, end] = SpanRows(layout, setup.scheme, a, b + 1);
+      if ((end - begin) * row_bytes > memory_bytes) break;
+      ++b;
+    }
+    EVOLVE_ASSIGN_OR_RETURN(TrainingRows rows,
+                            PrepareTrainingRows(spec, setup, bars, references, layout, a, b));
+    EVOLVE_ASSIGN_OR_RETURN(TrainingPart pass, TrainSpans(layout, rows, setup, a, b, importance_repeats));
+    if (a == first) {
+      part = std::move(pass);
+    } else {
+      std::move(pass.outcomes.begin(), pass.outcomes.end(), std::back_inserter(part.outcomes));
+      part.final_model = std::move(pass.final_model);
+    }
+    a = b;
   }
   return part;
 }

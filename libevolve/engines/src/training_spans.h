@@ -59,44 +59,68 @@ Status CheckFeatureNames(const ModelSpec& spec, const std::vector<std::shared_pt
 Status CheckTargetColumn(const ModelSpec& spec);
 
 // The first bar from which every column of `frame` that is ever defined is
-// defined.
+// defined (FeatureFrame::first_defined: whatever rows and columns it kept).
 size_t FrameWarmup(const FeatureFrame& frame);
 
 // Training needs the features' warm-up, a training window and at least two
 // bars after them. Errors: kInvalidArgument saying how many bars are needed.
 Status CheckBarCount(const std::string& symbol, size_t bars, size_t warmup, const WalkForward& scheme);
 
-// The rows a model trains on and predicts, over all of its symbol's bars.
-struct TrainingRows {
-  FeatureFrame frame;
-  std::vector<size_t> feature_columns;           // frame column of each of spec.features
-  std::vector<char> defined;                     // per bar: every feature defined (the bar is predicted)
-  std::vector<double> y;                         // per bar: the target, NaN for the last bar
-  size_t warmup = 0;                             // FrameWarmup of the frame
+// Where a model's walk-forward lies in its symbol's bars.
+struct TrainingLayout {
+  size_t bars = 0;
+  size_t warmup = 0;                             // FrameWarmup of every column the symbol has
   SplitBars split;                               // split.first_prediction = warmup + train_window
   std::vector<std::pair<size_t, size_t>> spans;  // WalkForwardSpans from split.first_prediction
 };
 
-// Computes the features of `bars` (with `references`), the targets, the
-// split and the spans of `spec`. Errors: kInvalidArgument for an unknown
-// feature, too few bars (CheckBarCount) or a split that does not fit
-// (ResolveSplit).
+// The layout of `spec` on `bars` (with `references`): the features are
+// computed for their warm-up, none is kept. Errors: kInvalidArgument for
+// an unknown feature, too few bars (CheckBarCount) or a split that does
+// not fit (ResolveSplit).
+Result<TrainingLayout> LayOutTraining(const ModelSpec& spec, const TrainingSetup& setup, const Bars& bars,
+                                      const std::vector<std::shared_ptr<const Bars>>& references);
+
+// The rows spans [first, last) of a layout fit on and predict: bars
+// [spans[first].first - train_window, spans[last - 1].second).
+struct TrainingRows {
+  size_t first_row = 0;                 // the bar of row 0
+  FeatureFrame frame;                   // the rows, the spec's features kept (frame.first_row == first_row)
+  std::vector<size_t> feature_columns;  // frame column of each of spec.features
+  std::vector<char> defined;            // per row: every feature defined (the bar is predicted)
+  std::vector<double> y;                // per row: the target, NaN for the series' last bar
+};
+
+// Computes the rows of spans [first, last) of `layout` (first < last <=
+// layout.spans.size()). Errors: kInvalidArgument for an unknown feature.
 Result<TrainingRows> PrepareTrainingRows(const ModelSpec& spec, const TrainingSetup& setup, const Bars& bars,
-                                         const std::vector<std::shared_ptr<const Bars>>& references);
+                                         const std::vector<std::shared_ptr<const Bars>>& references,
+                                         const TrainingLayout& layout, size_t first, size_t last);
 
 // Part `part` of `parts` covers spans [part * spans / parts, (part + 1) *
 // spans / parts): contiguous, in order, possibly empty.
 std::pair<size_t, size_t> PartSpanRange(size_t spans, size_t parts, size_t part);
 
-// Trains spans [first, last) of `rows`: fits each span's model, predicts
-// its bars, measures permutation importance (`importance_repeats`, seed:
-// the span's 1-based index) on its selection rows, and keeps the final
-// model when `last` is the last span. The spans run in parallel, one thread
-// each, when there are at least twice as many as threads (setup.fitter's);
-// otherwise each model uses every thread. The part's plan, parts and part
-// are left to the caller. Errors: the first failing span's.
-Result<TrainingPart> TrainSpans(const TrainingRows& rows, const TrainingSetup& setup, size_t first,
-                                size_t last, int importance_repeats);
+// Trains spans [first, last) of `layout` on `rows` (PrepareTrainingRows of
+// those spans): fits each span's model, predicts its bars, measures
+// permutation importance (`importance_repeats`, seed: the span's 1-based
+// index) on its selection rows, and keeps the final model when `last` is
+// the last span. The spans run in parallel, one thread each, when there are
+// at least twice as many as threads (setup.fitter's); otherwise each model
+// uses every thread. The part's plan, parts and part are left to the
+// caller. Errors: the first failing span's.
+Result<TrainingPart> TrainSpans(const TrainingLayout& layout, const TrainingRows& rows,
+                                const TrainingSetup& setup, size_t first, size_t last,
+                                int importance_repeats);
+
+// Spans [first, last) of `layout`, trained in passes over consecutive spans
+// whose rows' feature values take at most `memory_bytes` each (at least one
+// span a pass): PrepareTrainingRows and TrainSpans per pass, the outcomes
+// concatenated. Bit for bit the part one pass gives, whatever the budget.
+Result<TrainingPart> TrainSpanRange(const ModelSpec& spec, const TrainingSetup& setup, const Bars& bars,
+                                    const std::vector<std::shared_ptr<const Bars>>& references,
+                                    const TrainingLayout& layout, size_t first, size_t last,
+                                    int importance_repeats, size_t memory_bytes);
 
 // The model of `parts` (in order, together covering every span of the walk
 // forward of `bars` once): predictions as next-bar returns, the importance

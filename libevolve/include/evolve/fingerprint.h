@@ -20,6 +20,7 @@
 #ifndef EVOLVE_FINGERPRINT_H_
 #define EVOLVE_FINGERPRINT_H_
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -40,6 +41,24 @@ Result<std::string> Fingerprint(const ModelSpec& spec);
 
 // Lower-case hex SHA-256 of `data` (OpenSSL EVP).
 std::string Sha256Hex(std::string_view data);
+
+// Sha256Hex of bytes given in pieces (their concatenation), without
+// concatenating them: for digests of gigabytes. Not copyable.
+class Sha256Stream {
+ public:
+  Sha256Stream();
+  ~Sha256Stream();
+  Sha256Stream(const Sha256Stream&) = delete;
+  Sha256Stream& operator=(const Sha256Stream&) = delete;
+
+  void Update(std::string_view bytes);
+  // The digest of everything given; the stream is spent.
+  std::string HexDigest();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 // The canonical name of an algorithm: the training service's names
 // ("random_forest_regressor", "elasticnet_regression", "linear_regression",

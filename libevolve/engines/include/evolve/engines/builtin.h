@@ -100,6 +100,13 @@ struct BuiltinOptions {
   // walk-forward spans are split into, each a job a worker runs. Results
   // never depend on it.
   int training_parts = 4;
+  // The most memory the feature values of one training pass take, in
+  // bytes: a walk-forward (or a part of one) whose spans' rows need more is
+  // trained in passes over consecutive spans, each computing the features
+  // again and keeping only its rows and the model's columns. Memory then
+  // stays flat in the series' length (a 50M-bar series trains in about
+  // this much for its features); results never depend on it.
+  size_t feature_memory_bytes = size_t{1} << 30;
 };
 
 // Symbols and feature columns of the bars in `bars`. ListFeatures gives a

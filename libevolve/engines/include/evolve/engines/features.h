@@ -28,6 +28,7 @@
 #ifndef EVOLVE_ENGINES_FEATURES_H_
 #define EVOLVE_ENGINES_FEATURES_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -39,13 +40,34 @@
 namespace evolve::engines {
 
 struct FeatureFrame {
-  std::vector<int64_t> time;                 // the bars' times
-  std::vector<std::string> names;            // one per column
-  std::vector<std::vector<double>> columns;  // columns[j][i]: column j at bar i; NaN where undefined
+  std::vector<int64_t> time;       // the times of the kept bars
+  std::vector<std::string> names;  // one per column
+  // columns[j][r]: column j at bar first_row + r; NaN where undefined.
+  // Empty for a column a FeatureRequest did not keep.
+  std::vector<std::vector<double>> columns;
+  // The bar of row 0 (FeatureRequest::begin; 0 for a whole frame).
+  size_t first_row = 0;
+  // Per column: the first bar of the whole series where it is defined
+  // (finite), whether kept or not, and whatever the rows kept; the series'
+  // length when it is never defined.
+  std::vector<size_t> first_defined;
 
   size_t rows() const { return time.size(); }
   // The position of column `name` in names/columns, or -1.
   int Index(const std::string& name) const;
+};
+
+// Which part of the frame ComputeFeatures keeps. Every column is computed
+// over every bar (the indicators are recursive: a value depends on all the
+// bars before it), and every column's first_defined is set; only the kept
+// values are stored, so a long series can be worked through in windows of
+// rows, and columns, that fit in memory. The kept values are bit for bit
+// those of the whole frame.
+struct FeatureRequest {
+  size_t begin = 0;                  // the first bar kept
+  size_t end = SIZE_MAX;             // one past the last bar kept (at most the bars')
+  std::vector<std::string> columns;  // the columns kept, by name; empty: every column
+  bool keep_none = false;            // keep no column (first_defined only)
 };
 
 // Every column ComputeFeatures gives for these references, in its order: the
@@ -67,6 +89,13 @@ const std::vector<std::string>& OwnFeatureNames();
 // split in two groups of about equal cost) when the machine has two cores.
 Result<FeatureFrame> ComputeFeatures(const Bars& bars,
                                      const std::vector<std::shared_ptr<const Bars>>& references = {});
+
+// The part of that frame `request` asks for. Errors: as above, and
+// kInvalidArgument for begin > end or begin past the last bar, or a column
+// name that is not one of FeatureNames (named).
+Result<FeatureFrame> ComputeFeatures(const Bars& bars,
+                                     const std::vector<std::shared_ptr<const Bars>>& references,
+                                     const FeatureRequest& request);
 
 }  // namespace evolve::engines
 
