@@ -302,6 +302,11 @@ Result<Bars> LoadBarsCsv(const std::string& path, const std::string& symbol) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) return NotFoundError("cannot open " + path + ": " + std::strerror(errno));
   std::string text;
+  // Sized once: grown by doubling, a file of gigabytes would briefly take
+  // three times its size.
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  if (!ec) text.reserve(static_cast<size_t>(size) + 1);
   char buf[1 << 16];
   size_t got;
   while ((got = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, got);
