@@ -1877,6 +1877,54 @@ inline void EnqueueRefusesATaskOfTheWrongKind(StoreHarness& h) {
            MakeTrainingJob("v-asm", "batch-v", "run-v", 1, JobKind::kAssemble)});
 }
 
+// ListJobs and CountJobs take a kind: only that kind's jobs, with the
+// other conditions, in claim order; unset: every kind.
+inline void ListAndCountFilterByKind(StoreHarness& h) {
+  Store& store = h.store();
+  Enqueue(store, "run-f", "batch-f",
+          {MakeTrainingJob("f-train-9", "batch-f", "run-f", 9, JobKind::kTrain),
+           MakeJob("f-sim-5", "batch-f", "run-f", 5),
+           MakeTrainingJob("f-asm-5", "batch-f", "run-f", 5, JobKind::kAssemble),
+           MakeJob("f-sim-1", "batch-f", "run-f", 1),
+           MakeTrainingJob("f-train-0", "batch-f", "run-f", 0, JobKind::kTrain)});
+  Enqueue(store, "run-g", "batch-g", {MakeJob("g-sim", "batch-g", "run-g", 7)});
+  Result<std::vector<Job>> claimed = store.ClaimJobs("worker-f", 1, kLongLease, JobKinds::All());
+  EVOLVE_CONTRACT_OK(claimed);
+  REQUIRE(JobIds(*claimed) == std::vector<std::string>{"f-train-9"});
+
+  auto list = [&store](const std::string& run, std::optional<JobKind> kind, std::optional<JobStatus> status) {
+    JobFilter filter;
+    filter.run_id = run;
+    filter.kind = kind;
+    filter.status = status;
+    return ListJobIds(store, filter);
+  };
+  CHECK(list("run-f", JobKind::kSimulate, std::nullopt) == std::vector<std::string>{"f-sim-5", "f-sim-1"});
+  CHECK(list("", JobKind::kSimulate, std::nullopt) ==
+        std::vector<std::string>{"g-sim", "f-sim-5", "f-sim-1"});
+  CHECK(list("run-f", JobKind::kTrain, std::nullopt) == std::vector<std::string>{"f-train-9", "f-train-0"});
+  CHECK(list("run-f", JobKind::kTrain, JobStatus::kPending) == std::vector<std::string>{"f-train-0"});
+  CHECK(list("run-f", JobKind::kAssemble, JobStatus::kRunning).empty());
+  CHECK(list("run-f", std::nullopt, std::nullopt).size() == 5);
+
+  auto count = [&store](const std::string& batch, std::optional<JobKind> kind) {
+    JobFilter filter;
+    filter.batch_id = batch;
+    filter.kind = kind;
+    Result<JobCounts> counts = store.CountJobs(filter);
+    EVOLVE_CONTRACT_OK(counts);
+    return counts.ok() ? *counts : JobCounts{};
+  };
+  const JobCounts train = count("batch-f", JobKind::kTrain);
+  CHECK(train.running == 1);
+  CHECK(train.pending == 1);
+  CHECK(train.total() == 2);
+  CHECK(count("batch-f", JobKind::kSimulate).pending == 2);
+  CHECK(count("", JobKind::kSimulate).total() == 3);
+  CHECK(count("batch-f", JobKind::kAssemble).total() == 1);
+  CHECK(count("batch-f", std::nullopt).total() == 5);
+}
+
 // A claim takes only the kinds it names, in the one claim order of every
 // kind (priority DESC, created_at, id); no kinds: nothing, and no error.
 inline void ClaimsTakeOnlyTheKindsNamed(StoreHarness& h) {
@@ -2566,6 +2614,7 @@ inline const std::vector<NamedCheck>& AllChecks() {
       {"JobKindTaskAndOutputRoundTrip", &JobKindTaskAndOutputRoundTrip},
       {"EnqueueRefusesATaskOfTheWrongKind", &EnqueueRefusesATaskOfTheWrongKind},
       {"ClaimsTakeOnlyTheKindsNamed", &ClaimsTakeOnlyTheKindsNamed},
+      {"ListAndCountFilterByKind", &ListAndCountFilterByKind},
       {"TrainingJobsKeepAnOutputNotAResult", &TrainingJobsKeepAnOutputNotAResult},
       {"TakeBacksKeepKindAndTask", &TakeBacksKeepKindAndTask},
       {"PromotionsOrderAndIdempotence", &PromotionsOrderAndIdempotence},
@@ -2619,6 +2668,7 @@ inline const std::vector<NamedCheck>& AllChecks() {
   EVOLVE_STORE_CONTRACT_CASE_(prefix, JobKindTaskAndOutputRoundTrip, make_harness)            \
   EVOLVE_STORE_CONTRACT_CASE_(prefix, EnqueueRefusesATaskOfTheWrongKind, make_harness)        \
   EVOLVE_STORE_CONTRACT_CASE_(prefix, ClaimsTakeOnlyTheKindsNamed, make_harness)              \
+  EVOLVE_STORE_CONTRACT_CASE_(prefix, ListAndCountFilterByKind, make_harness)                 \
   EVOLVE_STORE_CONTRACT_CASE_(prefix, TrainingJobsKeepAnOutputNotAResult, make_harness)       \
   EVOLVE_STORE_CONTRACT_CASE_(prefix, TakeBacksKeepKindAndTask, make_harness)                 \
   EVOLVE_STORE_CONTRACT_CASE_(prefix, PromotionsOrderAndIdempotence, make_harness)            \

@@ -1,6 +1,7 @@
 // The service's own information: GET /health, /api/stats, /api/defaults,
 // the feature proxies, /metrics and /openapi.json.
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -27,7 +28,8 @@ std::string Lower(std::string s) {
 // What /api/stats and /metrics both report, read once.
 struct Snapshot {
   RunCounts runs;
-  JobCounts jobs;
+  JobCounts jobs;                             // every kind
+  std::map<JobKind, JobCounts> jobs_by_kind;  // every kind
   int live_workers = 0;
   int workers = 0;
 };
@@ -35,7 +37,12 @@ struct Snapshot {
 Result<Snapshot> ReadSnapshot(ApiContext& ctx) {
   Snapshot s;
   EVOLVE_ASSIGN_OR_RETURN(s.runs, ctx.store.CountRuns());
-  EVOLVE_ASSIGN_OR_RETURN(s.jobs, ctx.store.CountJobs(JobFilter{}));
+  for (JobKind kind : JobKinds::All().List()) {
+    JobFilter filter;
+    filter.kind = kind;
+    EVOLVE_ASSIGN_OR_RETURN(s.jobs_by_kind[kind], ctx.store.CountJobs(filter));
+    s.jobs.Add(s.jobs_by_kind[kind]);
+  }
   EVOLVE_ASSIGN_OR_RETURN(std::vector<WorkerInfo> workers, ctx.store.ListWorkers());
   const TimePoint now = ctx.store.clock().Now();
   for (const WorkerInfo& w : workers) {
@@ -139,6 +146,7 @@ void GetStats(Info& info, const Request&, Response& res) {
   }
   by_status += "}";
   const JobCounts& j = snap->jobs;
+
   SendJson(res, 200,
            "{\"total_runs\":" + std::to_string(r.total()) + ",\"active_runs\":" + std::to_string(active) +
                ",\"completed_runs\":" + std::to_string(r.Of(RunStatus::kCompleted)) +
@@ -148,6 +156,7 @@ void GetStats(Info& info, const Request&, Response& res) {
                ",\"running_jobs\":" + std::to_string(j.running) + ",\"completed_jobs\":" +
                std::to_string(j.completed) + ",\"failed_jobs\":" + std::to_string(j.failed) +
                ",\"cancelled_jobs\":" + std::to_string(j.cancelled) +
+               ",\"jobs_by_kind\":" + JobCountsByKindJson(snap->jobs_by_kind) +
                ",\"live_workers\":" + std::to_string(snap->live_workers) +
                ",\"known_workers\":" + std::to_string(snap->workers) + "}");
 }
@@ -196,12 +205,22 @@ void GetMetrics(Info& info, const Request&, Response& res) {
                                  static_cast<double>(snap->runs.Of(status)));
     }
     const JobCounts& j = snap->jobs;
-    out += service::MetricHeader("evolve_jobs", "gauge", "Simulation jobs in the store, by status.");
+    out += service::MetricHeader("evolve_jobs", "gauge", "Jobs in the store (every kind), by status.");
     out += service::MetricLine("evolve_jobs", {{"status", "PENDING"}}, j.pending);
     out += service::MetricLine("evolve_jobs", {{"status", "RUNNING"}}, j.running);
     out += service::MetricLine("evolve_jobs", {{"status", "COMPLETED"}}, j.completed);
     out += service::MetricLine("evolve_jobs", {{"status", "FAILED"}}, j.failed);
     out += service::MetricLine("evolve_jobs", {{"status", "CANCELLED"}}, j.cancelled);
+    out += service::MetricHeader("evolve_jobs_by_kind", "gauge",
+                                 "Jobs in the store by kind (simulate, train, assemble) and status.");
+    for (const auto& [k, c] : snap->jobs_by_kind) {
+      const std::string kind = JobKindName(k);
+      for (JobStatus status : {JobStatus::kPending, JobStatus::kRunning, JobStatus::kCompleted,
+                               JobStatus::kFailed, JobStatus::kCancelled}) {
+        out += service::MetricLine("evolve_jobs_by_kind", {{"kind", kind}, {"status", JobStatusName(status)}},
+                                   c.Of(status));
+      }
+    }
     out +=
         service::MetricHeader("evolve_live_workers", "gauge", "Workers that heartbeat within the last 60 s.");
     out += service::MetricLine("evolve_live_workers", {}, snap->live_workers);

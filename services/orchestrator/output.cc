@@ -213,8 +213,12 @@ std::string JsonArray(const std::vector<std::string>& elements) {
 
 std::string JobCountsByKindJson(const std::vector<Job>& jobs) {
   std::map<JobKind, JobCounts> by_kind;
-  for (JobKind kind : JobKinds::All().List()) by_kind[kind];
   for (const Job& job : jobs) by_kind[job.kind].Add(job.status);
+  return JobCountsByKindJson(by_kind);
+}
+
+std::string JobCountsByKindJson(std::map<JobKind, JobCounts> by_kind) {
+  for (JobKind kind : JobKinds::All().List()) by_kind[kind];
   std::string out = "{";
   for (const auto& [kind, counts] : by_kind) {
     out += (out.size() > 1 ? ",\"" : "\"") + std::string(JobKindName(kind)) + "\":" + JobCountsJson(counts);
@@ -241,8 +245,7 @@ Result<std::string> RunDocumentJson(Store& store, const std::string& run_id) {
   for (const LineageEdge& e : lineage) edges.push_back(ToJson(e));
   return "{\"run\":" + ToJson(run) + ",\"generations\":" + JsonArray(gens) +
          ",\"lineage\":" + JsonArray(edges) + ",\"jobs\":" + JobCountsJson(counts) +
-         ",\"jobs_by_kind\":" + JobCountsByKindJson(jobs) +
-         ",\"promotion\":" + promotion +
+         ",\"jobs_by_kind\":" + JobCountsByKindJson(jobs) + ",\"promotion\":" + promotion +
          ",\"validity\":" + ValiditySummaryJson(SummarizeValidity(run, generations)) + "}";
 }
 

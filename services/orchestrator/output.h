@@ -3,6 +3,7 @@
 #ifndef EVOLVE_SERVICES_ORCHESTRATOR_OUTPUT_H_
 #define EVOLVE_SERVICES_ORCHESTRATOR_OUTPUT_H_
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,6 +52,8 @@ std::string JobCountsJson(const JobCounts& counts);
 // {"simulate": JobCounts, "train": ..., "assemble": ...}: the counts of
 // `jobs` (one run's) by kind.
 std::string JobCountsByKindJson(const std::vector<Job>& jobs);
+// The same object from counts by kind (a kind not given: all zero).
+std::string JobCountsByKindJson(std::map<JobKind, JobCounts> by_kind);
 
 // A JSON array of already-serialised elements.
 std::string JsonArray(const std::vector<std::string>& elements);

@@ -241,6 +241,23 @@ inline void ServeSeedExampleEndToEnd(StoreFactory make_store) {
   CHECK((*doc)["results_sample"].Size() ==
         std::min<int64_t>(10, Int((*doc)["jobs_by_kind"]["simulate"], "completed")));
   CheckSortedBySqn((*doc)["results_sample"]);
+  // The store's counts by kind (only this run is in it): /api/stats and
+  // /metrics, read again once their one-second snapshot has caught up.
+  CHECK(WaitFor([&] {
+    const Reply stats = server.Get("/api/stats");
+    if (stats.status != 200) return false;
+    auto counts = Json(stats);
+    return Serialize((*counts)["jobs_by_kind"]) == Serialize((*doc)["jobs_by_kind"]);
+  }));
+  const Reply metrics = server.Get("/metrics");
+  REQUIRE(metrics.status == 200);
+  CHECK(Contains(metrics.body, "# TYPE evolve_jobs_by_kind gauge\n"));
+  for (const char* kind : {"simulate", "train", "assemble"}) {
+    CAPTURE(kind);
+    CHECK(Contains(metrics.body, "evolve_jobs_by_kind{kind=\"" + std::string(kind) +
+                                     "\",status=\"COMPLETED\"} " +
+                                     std::to_string(Int((*doc)["jobs_by_kind"][kind], "completed")) + "\n"));
+  }
   const rapidjson::Value& lineage = (*doc)["lineage"];
   REQUIRE(lineage.Size() == generations.Size());
   CHECK(Str(lineage[0], "parent_model_id").empty());  // the seed

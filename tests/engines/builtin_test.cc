@@ -6,6 +6,9 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <mutex>
+#include <map>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <thread>
@@ -93,6 +96,76 @@ TEST_CASE("builtin: appending bars never changes past predictions or regimes") {
   auto ra = simulator->Simulate(p);
   REQUIRE(ra.ok());
   CHECK(ra->trade_count > 0);
+}
+
+// Counts the reads of each artifact and makes each take a while, so that
+// concurrent readers overlap.
+class SlowCountingArtifacts final : public ArtifactStore {
+ public:
+  explicit SlowCountingArtifacts(ArtifactStore& target) : target_(target) {}
+  Status PutArtifact(const std::string& key, const std::string& bytes) override {
+    return target_.PutArtifact(key, bytes);
+  }
+  Result<std::string> GetArtifact(const std::string& key) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++reads_[key.substr(0, key.find('/'))];
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    return target_.GetArtifact(key);
+  }
+  int reads(const std::string& prefix) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return reads_[prefix];
+  }
+
+ private:
+  ArtifactStore& target_;
+  std::mutex mu_;
+  std::map<std::string, int> reads_;  // by key prefix ("model", "simdata")
+};
+
+TEST_CASE("builtin: threads simulating one model load its inputs once, together") {
+  // Would catch every thread of a worker pool loading (and holding) its own
+  // copy of a model's simulation inputs when they start at once: for a
+  // long series, gigabytes each.
+  auto bars = Synthetic(1500, 0.0);
+  TempDir dir;
+  WriteBars(dir.path, bars["SYN"]);
+  testing::FakeStore store(*RealClock());
+  BuiltinOptions options;
+  auto trainer = NewBuiltinTrainer(std::make_shared<BarDirectory>(dir.path.string()), store, options);
+  auto model = trainer->Train(Spec("SYN", kSomeFeatures));
+  REQUIRE(model.ok());
+  SlowCountingArtifacts counted(store);
+  auto simulator = NewBuiltinSimulator(counted, options);
+  std::vector<Result<SimulationResult>> results(4, Result<SimulationResult>(InternalError("unset")));
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < results.size(); ++t) {
+    threads.emplace_back([&, t] {
+      SimulationParams p;
+      p.model_id = model->model_id;
+      p.ticker = "SYN";
+      p.threshold = 0.0001 * static_cast<double>(t);
+      results[t] = simulator->Simulate(p);
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (const auto& r : results) CHECK_MESSAGE(r.ok(), r.status().ToString());
+  CHECK(counted.reads("simdata") == 1);
+  CHECK(counted.reads("model") == 1);
+
+  // A load that fails lets the waiters try for themselves, and fail too.
+  SimulationParams missing;
+  missing.model_id = "mdl_missing";
+  missing.ticker = "SYN";
+  std::vector<Status> failures(3);
+  threads.clear();
+  for (size_t t = 0; t < failures.size(); ++t) {
+    threads.emplace_back([&, t] { failures[t] = simulator->Simulate(missing).status(); });
+  }
+  for (auto& th : threads) th.join();
+  for (const Status& f : failures) CHECK(f.code() == StatusCode::kNotFound);
 }
 
 TEST_CASE("builtin: training is deterministic for a seed and every prediction is out of sample") {

@@ -646,7 +646,8 @@ Result<std::vector<Job>> FakeStore::ListJobs(const JobFilter& filter) {
     auto matches = [&filter](const Job& job) {
       return (filter.run_id.empty() || job.run_id == filter.run_id) &&
              (filter.batch_id.empty() || job.batch_id == filter.batch_id) &&
-             (!filter.status.has_value() || job.status == *filter.status);
+             (!filter.status.has_value() || job.status == *filter.status) &&
+             (!filter.kind.has_value() || job.kind == *filter.kind);
     };
     // Start from the narrowest index the filter allows.
     const std::vector<std::string>* ids = nullptr;
@@ -679,6 +680,7 @@ Result<JobCounts> FakeStore::CountJobs(const JobFilter& filter) {
   auto count = [&counts, &filter](const Job& job) {
     if (!filter.run_id.empty() && job.run_id != filter.run_id) return;
     if (!filter.batch_id.empty() && job.batch_id != filter.batch_id) return;
+    if (filter.kind.has_value() && job.kind != *filter.kind) return;
     counts.Add(job.status);
   };
   if (!filter.batch_id.empty() || !filter.run_id.empty()) {

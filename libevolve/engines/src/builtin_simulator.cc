@@ -8,7 +8,9 @@
 #include <list>
 #include <map>
 #include <memory>
+#include <condition_variable>
 #include <mutex>
+#include <set>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -112,24 +114,41 @@ class BuiltinSimulator final : public Simulator {
            });
   }
 
-  // A span of the model's backtest input, from the LRU cache or the artifact store.
+  // A span of the model's backtest input, from the LRU cache or the artifact
+  // store. One thread loads a span while the others that want it wait for
+  // it: two copies of a long series' inputs in flight would double the
+  // memory, for nothing.
   Result<std::shared_ptr<const SpanInput>> Load(const std::string& model_id, const std::string& span) {
     const std::string key = model_id + "\n" + span;
     {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto it = index_.find(key);
-      if (it != index_.end()) {
-        lru_.splice(lru_.begin(), lru_, it->second);
-        return it->second->second;
+      std::unique_lock<std::mutex> lock(mu_);
+      while (true) {
+        auto it = index_.find(key);
+        if (it != index_.end()) {
+          lru_.splice(lru_.begin(), lru_, it->second);
+          return it->second->second;
+        }
+        if (loading_.count(key) == 0) break;
+        loaded_.wait(lock);
       }
+      loading_.insert(key);
     }
+    // Whatever happens below (an error, an exception), the key stops
+    // loading and the waiters look again.
+    struct Done {
+      BuiltinSimulator* self;
+      const std::string& key;
+      ~Done() {
+        std::lock_guard<std::mutex> lock(self->mu_);
+        self->loading_.erase(key);
+        self->loaded_.notify_all();
+      }
+    } done{this, key};
     ScopedEnginePhase phase(EnginePhase::kSimLoad);
     EVOLVE_ASSIGN_OR_RETURN(SpanInput input, LoadBacktestInput(artifacts_, model_id, span));
     auto loaded = std::make_shared<SpanInput>(std::move(input));
 
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = index_.find(key);
-    if (it != index_.end()) return it->second->second;  // another thread loaded it meanwhile
     lru_.emplace_front(key, loaded);
     index_[key] = lru_.begin();
     while (lru_.size() > std::max<size_t>(1, options_.simulator_cache)) {
@@ -145,6 +164,8 @@ class BuiltinSimulator final : public Simulator {
   using Entry = std::pair<std::string, std::shared_ptr<const SpanInput>>;
   std::list<Entry> lru_;                                     // most recent first; guarded by mu_
   std::map<std::string, std::list<Entry>::iterator> index_;  // guarded by mu_
+  std::set<std::string> loading_;                            // keys being loaded; guarded by mu_
+  std::condition_variable loaded_;                           // a key stopped loading
 };
 
 }  // namespace

@@ -38,9 +38,14 @@ Result<std::pair<size_t, size_t>> SpanBars(const BuiltinModel& model, const std:
 Result<SpanInput> LoadBacktestInput(ArtifactStore& artifacts, const std::string& model_id,
                                     const std::string& span) {
   EVOLVE_ASSIGN_OR_RETURN(BuiltinModel model, LoadModel(artifacts, model_id));
-  auto bytes = artifacts.GetArtifact(model.simdata_key);
-  if (!bytes.ok()) return bytes.status().WithContext("simulation data of model " + model_id);
-  auto data = DecodeSimData(*bytes);
+  Result<SimData> data = InternalError("unread");
+  {
+    // The stored bytes go as soon as they are decoded: for a long series
+    // they are gigabytes.
+    auto bytes = artifacts.GetArtifact(model.simdata_key);
+    if (!bytes.ok()) return bytes.status().WithContext("simulation data of model " + model_id);
+    data = DecodeSimData(*bytes);
+  }
   if (!data.ok()) return data.status().WithContext("simulation data of model " + model_id);
   if (data->time.size() != model.prediction.size()) {
     return InternalError("model " + model_id + ": predictions do not match its simulation data");

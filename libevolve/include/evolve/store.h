@@ -131,7 +131,8 @@ struct JobFilter {
   std::string run_id;    // empty: any
   std::string batch_id;  // empty: any
   std::optional<JobStatus> status;
-  int limit = 0;  // 0: no limit
+  std::optional<JobKind> kind;  // unset: every kind
+  int limit = 0;                // 0: no limit
   int offset = 0;
 };
 
@@ -163,6 +164,30 @@ struct JobCounts {
         cancelled += n;
         break;
     }
+  }
+  // The jobs of `status`.
+  int Of(JobStatus status) const {
+    switch (status) {
+      case JobStatus::kPending:
+        return pending;
+      case JobStatus::kRunning:
+        return running;
+      case JobStatus::kCompleted:
+        return completed;
+      case JobStatus::kFailed:
+        return failed;
+      case JobStatus::kCancelled:
+        return cancelled;
+    }
+    return 0;
+  }
+  // Adds every count of `other`.
+  void Add(const JobCounts& other) {
+    pending += other.pending;
+    running += other.running;
+    completed += other.completed;
+    failed += other.failed;
+    cancelled += other.cancelled;
   }
   // True when no job can still change (there may be none at all).
   bool finished() const { return pending == 0 && running == 0; }

@@ -464,6 +464,7 @@ Result<Job> PostgresStore::GetJob(const std::string& job_id) {
 Result<std::vector<Job>> PostgresStore::ListJobs(const JobFilter& filter) {
   EVOLVE_RETURN_IF_ERROR(CheckPage(filter.limit, filter.offset));
   const std::string status = filter.status.has_value() ? JobStatusName(*filter.status) : "";
+  const std::string kind = filter.kind.has_value() ? JobKindName(*filter.kind) : "";
   return pool_.Transact([&](pqxx::work& tx) -> Result<std::vector<Job>> {
     // '' matches anything; an unnamed statement is planned for its actual
     // arguments, so the unused conditions fold away and the indexes serve.
@@ -471,23 +472,26 @@ Result<std::vector<Job>> PostgresStore::ListJobs(const JobFilter& filter) {
         // Live and finished jobs together, in one order.
         "SELECT " + JobColumns() + " FROM (SELECT " + kJobTableColumns +
             " FROM job_queue WHERE ($1 = '' OR run_id = $1) AND ($2 = '' OR batch_id = $2) AND ($3 = '' OR "
-            "status = $3) UNION ALL SELECT " +
+            "status = $3) AND ($6 = '' OR kind = $6) UNION ALL SELECT " +
             kJobTableColumns +
             " FROM priority_jobs WHERE ($1 = '' OR run_id = $1) AND ($2 = '' OR batch_id = $2) "
-            "AND ($3 = '' OR status = $3)) AS j "
+            "AND ($3 = '' OR status = $3) AND ($6 = '' OR kind = $6)) AS j "
             "ORDER BY priority DESC, created_at, id LIMIT NULLIF($4, 0) OFFSET $5",
-        filter.run_id, filter.batch_id, status, filter.limit, filter.offset);
+        filter.run_id, filter.batch_id, status, filter.limit, filter.offset, kind);
     return rows_.ReadAll(rows, &RowReader::ReadJob);
   });
 }
 
 Result<JobCounts> PostgresStore::CountJobs(const JobFilter& filter) {
+  const std::string kind = filter.kind.has_value() ? JobKindName(*filter.kind) : "";
   return pool_.Transact([&](pqxx::work& tx) -> Result<JobCounts> {
     const pqxx::result rows = tx.exec_params(
         "SELECT status, count(*) FROM (SELECT status FROM job_queue WHERE ($1 = '' OR run_id = $1) "
-        "AND ($2 = '' OR batch_id = $2) UNION ALL SELECT status FROM priority_jobs "
-        "WHERE ($1 = '' OR run_id = $1) AND ($2 = '' OR batch_id = $2)) AS j GROUP BY status",
-        filter.run_id, filter.batch_id);
+        "AND ($2 = '' OR batch_id = $2) AND ($3 = '' OR kind = $3) UNION ALL SELECT status FROM "
+        "priority_jobs "
+        "WHERE ($1 = '' OR run_id = $1) AND ($2 = '' OR batch_id = $2) AND ($3 = '' OR kind = $3)) AS j "
+        "GROUP BY status",
+        filter.run_id, filter.batch_id, kind);
     JobCounts counts;
     for (const pqxx::row& row : rows) {
       EVOLVE_ASSIGN_OR_RETURN(const JobStatus status,

@@ -1102,9 +1102,9 @@ Result<Job> SqliteStore::GetJob(const std::string& job_id) {
 
 namespace {
 
-// The WHERE clause of a JobFilter's run_id/batch_id (and optionally status),
-// with its arguments in placeholder order. Fixed fragments only, so at most
-// eight distinct statements are cached, each with the best index.
+// The WHERE clause of a JobFilter's run_id/batch_id/kind (and optionally
+// status), with its arguments in placeholder order. Fixed fragments only, so
+// at most sixteen distinct statements are cached, each with the best index.
 std::string JobWhere(const JobFilter& filter, bool with_status, std::vector<std::string>* args) {
   std::string where;
   auto add = [&where, args](const char* condition, std::string value) {
@@ -1115,6 +1115,7 @@ std::string JobWhere(const JobFilter& filter, bool with_status, std::vector<std:
   if (!filter.run_id.empty()) add("run_id = ?", filter.run_id);
   if (!filter.batch_id.empty()) add("batch_id = ?", filter.batch_id);
   if (with_status && filter.status.has_value()) add("status = ?", JobStatusName(*filter.status));
+  if (filter.kind.has_value()) add("kind = ?", JobKindName(*filter.kind));
   return where;
 }
 
