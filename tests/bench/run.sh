@@ -11,7 +11,8 @@
 #   tests/bench/run.sh [--only NAME] [--no-build] [OUT.md]   (default: build/bench/results.md)
 #
 # NAME: features, forest, importance, backtest, gmm, evolution, queue, api, validity, remote,
-# distributed or many
+# distributed or many, and long, which runs only when named (50M one-minute bars on both
+# stores, tests/bench/long_series.py: 30-40 minutes on 2 cores)
 # (a comma-separated list runs several); --no-build uses the binaries already in
 # $BUILD_DIR (default build) instead of running `make build`.
 #
@@ -42,6 +43,8 @@ out=${out:-$build_dir/bench/results.md}
 py=/usr/bin/python3
 # wanted NAME: whether the benchmark NAME is part of this run.
 wanted() { [ "$only" = all ] || [[ ",$only," == *",$1,"* ]]; }
+# named NAME: NAME is in --only (a benchmark too long to be part of all).
+named() { [[ ",$only," == *",$1,"* ]]; }
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 need=()
@@ -55,7 +58,7 @@ if wanted queue; then
   # Any Node.js >= 14 with npm will do (graphile-worker 0.17's floor): keep one installed otherwise.
   command -v node >/dev/null && command -v npm >/dev/null || need+=(nodejs npm)
 fi
-if wanted distributed; then
+if wanted distributed || named long; then
   installed postgresql-15 || need+=(postgresql-15)
 fi
 if wanted api; then
@@ -430,6 +433,18 @@ if wanted many; then
   o=$(/usr/bin/python3 tests/bench/serve_many_symbols.py --build "$build_dir" | grep '^serve_many_symbols ')
   rows+=("| 20 symbols x 200,000 bars through \`evolve serve\`: first / last run finished | \
 $(value first_finished_s "$o") s / $(value last_finished_s "$o") s | none | n/a | reported |")
+fi
+
+if named long; then
+  # Issue 19: 50M one-minute bars of one symbol run to the end on both stores
+  # (tests/bench/long_series.py; its full output has every process's peak RSS).
+  echo "== long: 50M one-minute bars, one generation, SQLite then PostgreSQL" >&2
+  o=$(/usr/bin/python3 tests/bench/long_series.py --build "$build_dir" 2>&1 | grep '^long_series store=')
+  s=$(grep 'store=sqlite' <<<"$o")
+  p=$(grep 'store=postgresql' <<<"$o")
+  rows+=("| 50M one-minute bars, one generation: SQLite / PostgreSQL (2 evolve-worker) | \
+$(value status "$s") in $(value wall_s "$s") s, store $(value store_gb "$s") GB / \
+$(value status "$p") in $(value wall_s "$p") s, store $(value store_gb "$p") GB | none | n/a | runs to the end on both |")
 fi
 
 {
