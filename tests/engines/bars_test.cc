@@ -14,8 +14,8 @@
 
 #include "evolve/engines/bars.h"
 #include "evolve/engines/builtin.h"
-#include "evolve/feature_source.h"
 #include "evolve/engines/synthetic.h"
+#include "evolve/feature_source.h"
 
 namespace evolve::engines {
 namespace {
@@ -108,13 +108,59 @@ TEST_CASE("bars: every accepted time form") {
   CHECK(*ParseBarTime("1710495000") == 1710495000);
   CHECK(*ParseBarTime("2000-02-29") == DaysFromCivil(2000, 2, 29) * 86400);
   CHECK(*ParseBarTime("1969-12-31 23:59:59") == -1);
+  // Unix times by magnitude (Polygon's milliseconds, nanoseconds), and
+  // fractional seconds that are zero (Databento, pandas).
+  CHECK(*ParseBarTime("1710495000000") == 1710495000);
+  CHECK(*ParseBarTime("1710495000000000") == 1710495000);
+  CHECK(*ParseBarTime("1710495000000000000") == 1710495000);
+  CHECK(*ParseBarTime("99999999999") == 99999999999);  // the last magnitude read as seconds
+  CHECK(*ParseBarTime("100000000000") == 100000000);   // the first read as milliseconds
+  CHECK(*ParseBarTime("-1000000000000") == -1000000000);
+  CHECK(*ParseBarTime("2024-03-15T09:30:15.000Z") == day + 9 * 3600 + 30 * 60 + 15);
+  CHECK(*ParseBarTime("2024-03-15 09:30:15.000000000+01:00") == day + 8 * 3600 + 30 * 60 + 15);
+  CHECK(*ParseBarTime("2024-03-15 09:30:15.0") == day + 9 * 3600 + 30 * 60 + 15);
 
-  for (const char* bad : {"2023-02-29", "2024-13-01", "2024-00-10", "2024-03-32", "2024-03-15 24:00",
-                          "2024-03-15 09:60", "2024-03-15 09:30:15.250", "2024/03/15", "15.03.2024",
-                          "2024-03-15x", "1710495000000", "", "2024-03-15 09:30 EST"}) {
+  for (const char* bad :
+       {"2023-02-29", "2024-13-01", "2024-00-10", "2024-03-32", "2024-03-15 24:00", "2024-03-15 09:60",
+        "2024-03-15 09:30:15.250", "2024-03-15 09:30:15.", "2024-03-15 09:30:15.0000000000", "2024/03/15",
+        "15.03.2024", "2024-03-15x", "1710495000250", "99999999999999999999", "", "2024-03-15 09:30 EST"}) {
     CAPTURE(bad);
     CHECK_FALSE(ParseBarTime(bad).ok());
   }
+  CHECK(
+      ParseBarTime("1710495000250").status().message() ==
+      "bad time '1710495000250': Unix milliseconds that are not whole seconds (bar times are whole seconds)");
+  CHECK(ParseBarTime("2024-03-15 09:30:15.250").status().message() ==
+        "bad time '2024-03-15 09:30:15.250': fractional seconds that are not zero (bar times are whole "
+        "seconds)");
+}
+
+TEST_CASE("bars: semicolon- and tab-separated files read as the comma-separated one") {
+  // Would catch a delimiter guessed from a data row, or a file whose
+  // delimiter is not found read as one column with a misleading error.
+  const std::string comma =
+      "Date,Open,High,Low,Close,Volume\n"
+      "2024-03-14,10.5,11,9.5,10,500\n"
+      "2024-03-15,10,11.25,9,11,700\n";
+  auto expected = ParseBarsCsv(comma, "X", "x.csv");
+  REQUIRE(expected.ok());
+  for (char delimiter : {';', '\t'}) {
+    std::string text = comma;
+    std::replace(text.begin(), text.end(), ',', delimiter);
+    auto read = ParseBarsCsv(text, "X", "x.csv");
+    REQUIRE_MESSAGE(read.ok(), read.status().ToString());
+    CHECK(read->time == expected->time);
+    CHECK(read->open == expected->open);
+    CHECK(read->high == expected->high);
+    CHECK(read->low == expected->low);
+    CHECK(read->close == expected->close);
+    CHECK(read->volume == expected->volume);
+  }
+  // A header with no known delimiter and no time column says how it was read.
+  auto unknown = ParseBarsCsv("<DATE>|<OPEN>|<HIGH>\n2024-03-15|1|2\n", "X", "x.csv");
+  CHECK(unknown.status().message() ==
+        "x.csv:1: no time column (Date, Datetime, Timestamp or Time) in the header, read as "
+        "comma-separated: 1 column");
 }
 
 TEST_CASE("bars: intraday files, and a Date column beside a Time column") {
@@ -189,7 +235,8 @@ TEST_CASE("bars: header problems and empty input") {
   CHECK(ParseError("\r\n\n") == "x.csv: empty file (a header row is required)");
   CHECK(ParseError(kHeader) == "x.csv: no rows after the header");
   CHECK(ParseError("Day,Open,High,Low,Close,Volume\n2020-01-02,1,1,1,1,1\n") ==
-        "x.csv:1: no time column (Date, Datetime, Timestamp or Time) in the header");
+        "x.csv:1: no time column (Date, Datetime, Timestamp or Time) in the header, read as "
+        "comma-separated: 6 columns");
   CHECK(ParseError("Date,Open,High,Low,Close\n2020-01-02,1,1,1,1\n") ==
         "x.csv:1: missing column 'volume' in the header");
   CHECK(ParseError("Date,Open,High,Low,Close,Volume,close\n") ==

@@ -7,6 +7,7 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -23,8 +24,9 @@ size_t BarsBytes(const Bars& bars) { return bars.size() * 6 * sizeof(double) + s
 namespace fs = std::filesystem;
 
 constexpr int64_t kSecondsPerDay = 86400;
-// Integer times above this are almost surely milliseconds (year 5138 in
-// seconds); reading them as seconds would silently misplace every bar.
+// Integer times from this magnitude on (the year 5138 in seconds) are read
+// as milliseconds, from 1000 times it as microseconds, from 10^6 times it as
+// nanoseconds (ParseBarTime).
 constexpr int64_t kMaxUnixSeconds = 100'000'000'000;
 
 // Shortest text that reads back as `v`: messages quote the file's numbers.
@@ -79,20 +81,35 @@ bool Digits(std::string_view s, size_t pos, size_t width, int* out) {
   return true;
 }
 
-// Splits `line` at commas into `fields` (reused to avoid allocation).
-// Quoted fields may not contain commas: no bar file needs them.
-void SplitFields(std::string_view line, std::vector<std::string_view>* fields) {
+// Splits `line` at `delimiter` into `fields` (reused to avoid allocation).
+// Quoted fields may not contain the delimiter: no bar file needs it.
+void SplitFields(std::string_view line, char delimiter, std::vector<std::string_view>* fields) {
   fields->clear();
   size_t start = 0;
   while (true) {
-    size_t comma = line.find(',', start);
-    if (comma == std::string_view::npos) {
+    size_t at = line.find(delimiter, start);
+    if (at == std::string_view::npos) {
       fields->push_back(line.substr(start));
       return;
     }
-    fields->push_back(line.substr(start, comma - start));
-    start = comma + 1;
+    fields->push_back(line.substr(start, at - start));
+    start = at + 1;
   }
+}
+
+// The delimiter of a file, from its header: whichever of ',', ';' and tab
+// it has most of (',' when it has none, or a tie with it).
+char DetectDelimiter(std::string_view header) {
+  char best = ',';
+  auto count = [header](char c) { return std::count(header.begin(), header.end(), c); };
+  for (char c : {';', '\t'}) {
+    if (count(c) > count(best)) best = c;
+  }
+  return best;
+}
+
+const char* DelimiterName(char delimiter) {
+  return delimiter == ';' ? "semicolon" : delimiter == '\t' ? "tab" : "comma";
 }
 
 // The whole field as a finite double, or false.
@@ -112,17 +129,32 @@ Result<int64_t> ParseBarTime(std::string_view text) {
   auto bad = [&](const char* why) {
     return InvalidArgumentError("bad time '" + std::string(s) + "': " + why);
   };
-  // Integer Unix seconds: all digits (optionally signed), no '-' at position 4.
+  // An integer Unix time: all digits (optionally signed). Its unit is read
+  // from its magnitude (docs/features.md): seconds below 1e11 (the year
+  // 5138), milliseconds below 1e14, microseconds below 1e17, nanoseconds
+  // above; it must be whole seconds.
   bool all_digits = std::all_of(s.begin() + (s.front() == '-' ? 1 : 0), s.end(),
                                 [](char c) { return c >= '0' && c <= '9'; });
   if (all_digits && s.size() > (s.front() == '-' ? 1u : 0u)) {
     int64_t v = 0;
     auto res = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (res.ec != std::errc() || res.ptr != s.data() + s.size()) return bad("not an integer");
-    if (v > kMaxUnixSeconds || v < -kMaxUnixSeconds) {
-      return bad("out of range for Unix seconds (milliseconds?)");
+    if (res.ec != std::errc() || res.ptr != s.data() + s.size()) return bad("not a 64-bit integer");
+    const int64_t magnitude = v < 0 ? -(v + 1) : v;
+    struct Unit {
+      int64_t below;
+      int64_t per_second;
+      const char* name;
+    };
+    for (Unit u : {Unit{kMaxUnixSeconds, 1, "seconds"}, Unit{kMaxUnixSeconds * 1000, 1000, "milliseconds"},
+                   Unit{kMaxUnixSeconds * 1000000, 1000000, "microseconds"},
+                   Unit{INT64_MAX, 1000000000, "nanoseconds"}}) {
+      if (magnitude >= u.below && u.below != INT64_MAX) continue;
+      if (v % u.per_second != 0) {
+        return InvalidArgumentError("bad time '" + std::string(s) + "': Unix " + u.name +
+                                    " that are not whole seconds (bar times are whole seconds)");
+      }
+      return v / u.per_second;
     }
-    return v;
   }
   int year = 0, month = 0, day = 0;
   if (s.size() < 10 || !Digits(s, 0, 4, &year) || s[4] != '-' || !Digits(s, 5, 2, &month) || s[7] != '-' ||
@@ -142,6 +174,18 @@ Result<int64_t> ParseBarTime(std::string_view text) {
   if (pos < s.size() && s[pos] == ':') {
     if (!Digits(s, pos + 1, 2, &second)) return bad("expected two digits of seconds");
     pos += 3;
+    // Fractional seconds (Databento, pandas): 1 to 9 digits, all zero.
+    if (pos < s.size() && s[pos] == '.') {
+      size_t digits = 0;
+      bool zero = true;
+      while (pos + 1 + digits < s.size() && std::isdigit(static_cast<unsigned char>(s[pos + 1 + digits]))) {
+        zero = zero && s[pos + 1 + digits] == '0';
+        ++digits;
+      }
+      if (digits == 0 || digits > 9) return bad("expected 1 to 9 digits of fractional seconds after '.'");
+      if (!zero) return bad("fractional seconds that are not zero (bar times are whole seconds)");
+      pos += 1 + digits;
+    }
   }
   if (hour > 23 || minute > 59 || second > 59) return bad("time of day out of range");
   t += hour * 3600 + minute * 60 + second;
@@ -154,7 +198,7 @@ Result<int64_t> ParseBarTime(std::string_view text) {
       return zone[0] == '+' ? t - offset : t + offset;  // local = UTC + offset
     }
   }
-  return bad("expected Z or +HH:MM after the time (fractional seconds are not accepted)");
+  return bad("expected Z or +HH:MM after the time");
 }
 
 std::string FormatBarTime(int64_t unix_seconds, bool intraday) {
@@ -187,6 +231,7 @@ Result<Bars> ParseBarsCsv(std::string_view text, const std::string& symbol, cons
   size_t col_time = kNone, col_open = kNone, col_high = kNone, col_low = kNone, col_close = kNone,
          col_volume = kNone;
   bool have_header = false;
+  char delimiter = ',';
   size_t line_no = 0;
   size_t pos = 0;
 
@@ -202,7 +247,8 @@ Result<Bars> ParseBarsCsv(std::string_view text, const std::string& symbol, cons
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (Trim(line).empty()) continue;
-    SplitFields(line, &fields);
+    if (!have_header) delimiter = DetectDelimiter(line);
+    SplitFields(line, delimiter, &fields);
 
     if (!have_header) {
       have_header = true;
@@ -218,7 +264,11 @@ Result<Bars> ParseBarsCsv(std::string_view text, const std::string& symbol, cons
           break;
         }
       }
-      if (col_time == kNone) return error("no time column (Date, Datetime, Timestamp or Time) in the header");
+      if (col_time == kNone) {
+        return error("no time column (Date, Datetime, Timestamp or Time) in the header, read as " +
+                     std::string(DelimiterName(delimiter)) + "-separated: " + std::to_string(names.size()) +
+                     (names.size() == 1 ? " column" : " columns"));
+      }
       // Some vendors split the time of day into its own column: Date,Time,...
       if (names[col_time] == "date" && std::count(names.begin(), names.end(), "datetime") == 0 &&
           std::count(names.begin(), names.end(), "timestamp") == 0) {
