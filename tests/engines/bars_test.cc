@@ -135,6 +135,59 @@ TEST_CASE("bars: every accepted time form") {
         "seconds)");
 }
 
+TEST_CASE("bars: daily bars stamped at local midnight with an offset are daily bars of those dates") {
+  // Would catch yfinance's daily export (local midnight, -05:00 or -04:00
+  // with daylight saving) read as 05:00/04:00 UTC intraday bars, as it was.
+  auto plain = ParseBarsCsv(
+      "Date,Open,High,Low,Close,Volume\n"
+      "2015-01-02,10,11,9,10,5\n"
+      "2015-03-09,10,11,9,10,5\n"
+      "2015-03-10,10,11,9,10,5\n",
+      "Y", "y.csv");
+  REQUIRE(plain.ok());
+  auto yfinance = ParseBarsCsv(
+      "Date,Open,High,Low,Close,Adj Close,Volume\n"
+      "2015-01-02 00:00:00-05:00,10,11,9,10,9.5,5\n"
+      "2015-03-09 00:00:00-04:00,10,11,9,10,9.5,5\n"
+      "2015-03-10 00:00:00-04:00,10,11,9,10,9.5,5\n",
+      "Y", "y.csv");
+  REQUIRE_MESSAGE(yfinance.ok(), yfinance.status().ToString());
+  CHECK_FALSE(yfinance->intraday);
+  CHECK(yfinance->time == plain->time);
+  // East of UTC too: local midnight is the day before in UTC.
+  auto tokyo =
+      ParseBarsCsv("Date,Open,High,Low,Close,Volume\n2015-01-02T00:00:00+09:00,10,11,9,10,5\n", "T", "t.csv");
+  REQUIRE(tokyo.ok());
+  CHECK(tokyo->time[0] == plain->time[0]);
+
+  // One time that is not a local midnight: the offsets are kept, in UTC.
+  auto hourly = ParseBarsCsv(
+      "Datetime,Open,High,Low,Close,Volume\n"
+      "2015-01-02 00:00:00-05:00,10,11,9,10,5\n"
+      "2015-01-02 01:00:00-05:00,10,11,9,10,5\n",
+      "H", "h.csv");
+  REQUIRE(hourly.ok());
+  CHECK(hourly->intraday);
+  CHECK(hourly->time[0] == plain->time[0] + 5 * 3600);
+  CHECK(hourly->time[1] == plain->time[0] + 6 * 3600);
+  // Midnights without an offset are UTC dates already; Z is no local time.
+  auto utc =
+      ParseBarsCsv("Date,Open,High,Low,Close,Volume\n2015-01-02T00:00:00Z,10,11,9,10,5\n", "U", "u.csv");
+  REQUIRE(utc.ok());
+  CHECK(utc->time[0] == plain->time[0]);
+
+  // Two local midnights of one date (the offset changed) are refused by line.
+  auto twice = ParseBarsCsv(
+      "Date,Open,High,Low,Close,Volume\n"
+      "2015-01-02 00:00:00-05:00,10,11,9,10,5\n"
+      "2015-01-02 00:00:00-04:00,10,11,9,10,5\n",
+      "D", "d.csv");
+  REQUIRE_FALSE(twice.ok());
+  CHECK(twice.status().message() ==
+        "d.csv:3: date 2015-01-02 again (the rows are daily bars stamped at local midnight; the previous "
+        "row's date is 2015-01-02)");
+}
+
 TEST_CASE("bars: semicolon- and tab-separated files read as the comma-separated one") {
   // Would catch a delimiter guessed from a data row, or a file whose
   // delimiter is not found read as one column with a misleading error.

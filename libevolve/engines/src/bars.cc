@@ -123,7 +123,16 @@ bool ParseDouble(std::string_view field, double* out) {
 
 }  // namespace
 
-Result<int64_t> ParseBarTime(std::string_view text) {
+namespace {
+
+// A parsed time: UTC, and the wall-clock time it was written in.
+struct ParsedTime {
+  int64_t utc = 0;
+  int64_t local = 0;    // the written date and time read as if UTC
+  bool offset = false;  // written with a +HH:MM / -HH:MM offset
+};
+
+Result<ParsedTime> ParseTimeParts(std::string_view text) {
   std::string_view s = Unquote(text);
   if (s.empty()) return InvalidArgumentError("empty time");
   auto bad = [&](const char* why) {
@@ -153,7 +162,7 @@ Result<int64_t> ParseBarTime(std::string_view text) {
         return InvalidArgumentError("bad time '" + std::string(s) + "': Unix " + u.name +
                                     " that are not whole seconds (bar times are whole seconds)");
       }
-      return v / u.per_second;
+      return ParsedTime{v / u.per_second, v / u.per_second, false};
     }
   }
   int year = 0, month = 0, day = 0;
@@ -164,7 +173,7 @@ Result<int64_t> ParseBarTime(std::string_view text) {
   if (month < 1 || month > 12) return bad("month out of range");
   if (day < 1 || day > DaysInMonth(year, month)) return bad("day out of range");
   int64_t t = DaysFromCivil(year, month, day) * kSecondsPerDay;
-  if (s.size() == 10) return t;
+  if (s.size() == 10) return ParsedTime{t, t, false};
   if (s[10] != ' ' && s[10] != 'T' && s[10] != 't') return bad("unexpected text after the date");
   int hour = 0, minute = 0, second = 0;
   if (!Digits(s, 11, 2, &hour) || s.size() < 16 || s[13] != ':' || !Digits(s, 14, 2, &minute)) {
@@ -190,15 +199,22 @@ Result<int64_t> ParseBarTime(std::string_view text) {
   if (hour > 23 || minute > 59 || second > 59) return bad("time of day out of range");
   t += hour * 3600 + minute * 60 + second;
   std::string_view zone = s.substr(pos);
-  if (zone.empty() || zone == "Z" || zone == "z") return t;
+  if (zone.empty() || zone == "Z" || zone == "z") return ParsedTime{t, t, false};
   if (zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && zone[3] == ':') {
     int zh = 0, zm = 0;
     if (Digits(zone, 1, 2, &zh) && Digits(zone, 4, 2, &zm) && zh <= 23 && zm <= 59) {
       int64_t offset = zh * 3600 + zm * 60;
-      return zone[0] == '+' ? t - offset : t + offset;  // local = UTC + offset
+      return ParsedTime{zone[0] == '+' ? t - offset : t + offset, t, true};  // local = UTC + offset
     }
   }
   return bad("expected Z or +HH:MM after the time");
+}
+
+}  // namespace
+
+Result<int64_t> ParseBarTime(std::string_view text) {
+  EVOLVE_ASSIGN_OR_RETURN(ParsedTime t, ParseTimeParts(text));
+  return t.utc;
 }
 
 std::string FormatBarTime(int64_t unix_seconds, bool intraday) {
@@ -232,6 +248,12 @@ Result<Bars> ParseBarsCsv(std::string_view text, const std::string& symbol, cons
          col_volume = kNone;
   bool have_header = false;
   char delimiter = ',';
+  // Whether every time so far is a local midnight written with an offset
+  // (yfinance's daily "2015-01-02 00:00:00-05:00"): such a file holds
+  // daily bars of those dates, not bars at 05:00 UTC. Their dates are
+  // kept while it is so.
+  bool local_midnights = true;
+  std::vector<int64_t> local_dates;
   size_t line_no = 0;
   size_t pos = 0;
 
@@ -304,8 +326,22 @@ Result<Bars> ParseBarsCsv(std::string_view text, const std::string& symbol, cons
       joined_time += Unquote(fields[col_time_of_day]);
       time_text = joined_time;
     }
-    auto time = ParseBarTime(time_text);
-    if (!time.ok()) return error(time.status().message());
+    auto parsed = ParseTimeParts(time_text);
+    if (!parsed.ok()) return error(parsed.status().message());
+    if (local_midnights && parsed->offset && parsed->local % kSecondsPerDay == 0) {
+      local_dates.push_back(parsed->local);
+    } else if (local_midnights) {
+      local_midnights = false;
+      std::vector<int64_t>().swap(local_dates);
+    }
+    const int64_t time = parsed->utc;
+    if (local_midnights && local_dates.size() >= 2 &&
+        local_dates.back() <= local_dates[local_dates.size() - 2]) {
+      return error("date " + FormatBarTime(local_dates.back(), false) +
+                   (local_dates.back() == local_dates[local_dates.size() - 2] ? " again" : " out of order") +
+                   " (the rows are daily bars stamped at local midnight; the previous row's date is " +
+                   FormatBarTime(local_dates[local_dates.size() - 2], false) + ")");
+    }
     double o, h, l, c, v;
     struct Num_ {
       size_t col;
@@ -319,9 +355,9 @@ Result<Bars> ParseBarsCsv(std::string_view text, const std::string& symbol, cons
                      "'");
       }
     }
-    if (!bars.time.empty() && *time <= bars.time.back()) {
-      if (*time == bars.time.back()) return error("duplicate time " + ShowTime(*time));
-      return error("time " + ShowTime(*time) + " is before the previous row's " + ShowTime(bars.time.back()) +
+    if (!bars.time.empty() && time <= bars.time.back()) {
+      if (time == bars.time.back()) return error("duplicate time " + ShowTime(time));
+      return error("time " + ShowTime(time) + " is before the previous row's " + ShowTime(bars.time.back()) +
                    " (rows must be in increasing time order)");
     }
     for (auto [value, name] :
@@ -335,16 +371,20 @@ Result<Bars> ParseBarsCsv(std::string_view text, const std::string& symbol, cons
       return error("open " + Num(o) + " outside [low " + Num(l) + ", high " + Num(h) + "]");
     if (c < lo || c > hi)
       return error("close " + Num(c) + " outside [low " + Num(l) + ", high " + Num(h) + "]");
-    bars.time.push_back(*time);
+    bars.time.push_back(time);
     bars.open.push_back(o);
     bars.high.push_back(h);
     bars.low.push_back(l);
     bars.close.push_back(c);
     bars.volume.push_back(v);
-    if (*time % kSecondsPerDay != 0) bars.intraday = true;
+    if (time % kSecondsPerDay != 0) bars.intraday = true;
   }
   if (!have_header) return InvalidArgumentError(src + ": empty file (a header row is required)");
   if (bars.time.empty()) return InvalidArgumentError(src + ": no rows after the header");
+  if (local_midnights) {
+    bars.time = std::move(local_dates);
+    bars.intraday = false;
+  }
   return bars;
 }
 
