@@ -61,6 +61,22 @@ std::vector<FieldError> DataProblems(const EvolutionConfig& config, const std::v
                                      bool timeframe_given) {
   std::vector<FieldError> problems = SymbolAndFeatureProblems(
       config, symbols, engines::FeatureNames(config.reference_symbols), names.source, names.columns_hint);
+  // An unknown symbol whose file is there in a format not read says so.
+  auto unread = [&bars](const std::string& symbol) {
+    const std::string file = bars.UnreadFile(symbol);
+    return file.empty()
+               ? std::string()
+               : " (" + file + " is there, but only plain .csv files are read: decompress or export it as " +
+                     Upper(symbol) + ".csv)";
+  };
+  for (FieldError& p : problems) {
+    const std::string references = "reference_symbols[";
+    if (p.field == "symbol") {
+      p.message += unread(config.symbol);
+    } else if (p.field.rfind(references, 0) == 0) {
+      p.message += unread(config.reference_symbols[std::stoul(p.field.substr(references.size()))]);
+    }
+  }
   // What the built-in engines would refuse: "field: message".
   auto refused = [&problems](const Status& status) {
     if (status.ok()) return;

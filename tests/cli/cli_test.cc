@@ -2,6 +2,7 @@
 // processes on real SQLite files and real data, killed and resumed.
 #include <doctest/doctest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cmath>
@@ -42,6 +43,11 @@ TEST_CASE("cli: bad input exits 2 with one line naming the problem and leaves th
   WriteFile(dir / "minmax.json", R"({"symbol": "TTRC", "sqn_min": 6, "sqn_max": 5})");
   WriteFile(dir / "unknown.json", R"({"symbol": "TTRC", "colour": "blue"})");
   WriteFile(dir / "broken.json", R"({"symbol": )");
+  // A data directory with AAPL only compressed.
+  const std::string gzdata = dir / "gzdata";
+  REQUIRE(::mkdir(gzdata.c_str(), 0755) == 0);
+  WriteFile(gzdata + "/TTRC.csv", ReadFile(std::string(kData) + "/ttrc.csv"));
+  WriteFile(gzdata + "/AAPL.csv.gz", "compressed bars");
 
   struct Case {
     std::vector<std::string> args;
@@ -55,6 +61,10 @@ TEST_CASE("cli: bad input exits 2 with one line naming the problem and leaves th
       {{"run", "--thresholds", ""}, "--thresholds: empty item"},
       {{"run", "--generations", "four"}, "--generations: 'four' is not an integer"},
       {{"run", "--symbol", "NOPE"}, "unknown symbol 'NOPE'"},
+      {{"run", "--data-dir", gzdata, "--symbol", "AAPL"},
+       "symbol (--symbol): unknown symbol 'AAPL': " + gzdata +
+           " has TTRC (AAPL.csv.gz is there, but only plain .csv files are read: decompress or export it as "
+           "AAPL.csv)"},
       {{"run", "--data-dir", dir / "missing"}, "--data-dir: no directory"},
       {{"run", "--config", dir / "zero.json"}, "max_generations (--generations)"},
       {{"run", "--config", dir / "minmax.json"}, "sqn_min (--sqn-min)"},

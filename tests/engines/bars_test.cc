@@ -428,6 +428,29 @@ TEST_CASE("bar directory: missing directory and clashing file names") {
   CHECK(clash.Load("abc").status().code() == StatusCode::kInvalidArgument);
 }
 
+TEST_CASE("bar directory: a symbol's compressed or Parquet file is named, not passed over") {
+  // Would catch `no bars for symbol AAPL` when AAPL.csv.gz is right there.
+  TempDir dir;
+  WriteFile(dir.File("aapl.csv.gz"), "not read");
+  WriteFile(dir.File("MSFT.parquet"), "not read");
+  WriteFile(dir.File("IBM.csv"), std::string(kHeader) + "2020-01-02,10,11,9,10.5,100\n");
+  WriteFile(dir.File("IBM.csv.gz"), "a copy beside the csv");
+  BarDirectory bars(dir.path());
+  auto gz = bars.Load("AAPL");
+  CHECK(gz.status().code() == StatusCode::kNotFound);
+  CHECK_MESSAGE(gz.status().message().find(": aapl.csv.gz is there, but only plain .csv files are read") !=
+                    std::string::npos,
+                gz.status().message());
+  CHECK(gz.status().message().find("export it as AAPL.csv") != std::string::npos);
+  auto parquet = bars.Load("msft");
+  CHECK(parquet.status().message().find("MSFT.parquet is there") != std::string::npos);
+  CHECK(bars.Load("IBM").ok());  // the .csv is read; the copy beside it does not matter
+  CHECK(bars.Load("NONE").status().message() == "no bars for symbol NONE in " + dir.path());
+  auto symbols = bars.Symbols();
+  REQUIRE(symbols.ok());
+  CHECK(*symbols == std::vector<std::string>{"IBM"});
+}
+
 // A service that has seen many symbols must not keep them all (issue 19):
 // past its byte budget the least recently used symbols' bars are dropped,
 // while holders keep theirs and a later Load parses the file again.

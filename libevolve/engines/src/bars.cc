@@ -499,6 +499,27 @@ Result<std::vector<std::string>> BarDirectory::Symbols() {
   return symbols;
 }
 
+namespace {
+
+// The extensions of bar files this build does not read, which a user may
+// well have put in the directory: named when a symbol has no .csv file, so
+// they are not passed over without a word.
+constexpr const char* kUnreadExtensions[] = {".csv.gz", ".csv.zst", ".csv.bz2", ".csv.xz", ".parquet", ".pq"};
+
+}  // namespace
+
+std::string BarDirectory::UnreadFile(const std::string& symbol) {
+  const std::string key = Upper(symbol);
+  std::error_code ec;
+  for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    for (const char* ext : kUnreadExtensions) {
+      if (Upper(name) == key + Upper(ext)) return name;
+    }
+  }
+  return "";
+}
+
 Result<std::string> BarDirectory::FindFile(const std::string& symbol) {
   std::error_code ec;
   std::string found;
@@ -514,7 +535,16 @@ Result<std::string> BarDirectory::FindFile(const std::string& symbol) {
     if (!fs::exists(dir_)) return NotFoundError("bar directory " + dir_ + " does not exist");
     return UnavailableError("cannot list bar directory " + dir_ + ": " + ec.message());
   }
-  if (found.empty()) return NotFoundError("no bars for symbol " + symbol + " in " + dir_);
+  if (found.empty()) {
+    const std::string unread = UnreadFile(symbol);
+    if (!unread.empty()) {
+      return NotFoundError("no bars for symbol " + symbol + " in " + dir_ + ": " + unread +
+                           " is there, but only plain .csv files are read (compressed and Parquet files are "
+                           "not yet): decompress or export it as " +
+                           symbol + ".csv");
+    }
+    return NotFoundError("no bars for symbol " + symbol + " in " + dir_);
+  }
   return found;
 }
 

@@ -118,6 +118,12 @@ class BarDirectory {
   // kInvalidArgument for a malformed symbol or file (as ParseBarsCsv).
   Result<std::shared_ptr<const Bars>> Load(const std::string& symbol);
 
+  // The name of a file of `symbol` in a format this build does not read
+  // (.csv.gz, .csv.zst, .csv.bz2, .csv.xz, .parquet, .pq; any case), or ""
+  // when there is none: what to name when a symbol has no .csv file, rather
+  // than pass the file over without a word. Load's kNotFound names it too.
+  std::string UnreadFile(const std::string& symbol);
+
   // What the cache holds now: symbols with parsed bars, and their bytes.
   size_t cached_symbols() const;
   size_t cached_bytes() const;
