@@ -59,7 +59,10 @@ Status CheckFeatureNames(const ModelSpec& spec, const std::vector<std::shared_pt
 Status CheckTargetColumn(const ModelSpec& spec);
 
 // The first bar from which every column of `frame` that is ever defined is
-// defined (FeatureFrame::first_defined: whatever rows and columns it kept).
+// defined (FeatureFrame::first_defined: whatever columns it kept).
+// REQUIRES: the frame's rows reach the series' last bar (first_row + rows()
+// is the bars'), as LayOutTraining's and a whole frame's do: that is how it
+// tells "never defined" from a bar.
 size_t FrameWarmup(const FeatureFrame& frame);
 
 // Training needs the features' warm-up, a training window and at least two
