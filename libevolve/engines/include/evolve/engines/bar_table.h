@@ -1,0 +1,52 @@
+// Bars as a table of typed columns, before the bar rules are applied: what
+// a columnar source (a Parquet file, a PostgreSQL table) yields, so that
+// every source's bars pass the same checks (BarsFromTable) as a CSV file's.
+//
+// Thread-safety: values; the functions are reentrant.
+#ifndef EVOLVE_ENGINES_BAR_TABLE_H_
+#define EVOLVE_ENGINES_BAR_TABLE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace evolve::engines {
+
+// One column of a table. Exactly one of the value vectors is used, by kind,
+// and it has the table's row count.
+struct TableColumn {
+  enum class Kind {
+    kInt64,      // ints: integers (INT32/INT64 columns, bigint)
+    kDouble,     // doubles: FLOAT/DOUBLE columns, float8, numeric
+    kString,     // strings: BYTE_ARRAY/UTF8 columns, text
+    kTimestamp,  // ints: an instant as `per_second` units since the Unix epoch, UTC
+    kDate,       // ints: days since 1970-01-01 (a Parquet DATE, a SQL date)
+  };
+  std::string name;  // as the source spells it
+  Kind kind = Kind::kDouble;
+  // kTimestamp only: 1 (seconds), 1000 (ms), 1000000 (us), 1000000000 (ns).
+  int64_t per_second = 1;
+  // kTimestamp only: false when the source says the instant is local time
+  // without a zone (Parquet isAdjustedToUTC=false, SQL timestamp without
+  // time zone); it is read as UTC either way, since a bar file's wall-clock
+  // times are what the CSV rules take too.
+  bool utc = true;
+  std::vector<int64_t> ints;
+  std::vector<double> doubles;
+  std::vector<std::string> strings;
+  // 1 where the value is present, 0 where it is null; empty when the column
+  // has no nulls.
+  std::vector<uint8_t> present;
+
+  bool IsNull(size_t row) const { return !present.empty() && present[row] == 0; }
+};
+
+struct BarTable {
+  std::vector<TableColumn> columns;
+  size_t rows = 0;
+};
+
+}  // namespace evolve::engines
+
+#endif  // EVOLVE_ENGINES_BAR_TABLE_H_
