@@ -47,8 +47,8 @@ std::vector<double> AlignClose(const Bars& market, const Bars& bars) {
   std::vector<double> out(bars.size(), kNaN);
   size_t k = 0;
   for (size_t i = 0; i < bars.size(); ++i) {
-    const int64_t now = CompleteAt(bars.time[i], bars.intraday);
-    while (k < market.size() && CompleteAt(market.time[k], market.intraday) <= now) ++k;
+    const int64_t now = CompleteAt(bars, i);
+    while (k < market.size() && CompleteAt(market, k) <= now) ++k;
     if (k > 0) out[i] = market.close[k - 1];
   }
   return out;
@@ -400,6 +400,7 @@ Status ValidateBuiltinBars(const ModelSpec& spec, const Bars& bars,
     if (bars.size() > kWarmupProbe) {
       prefix.symbol = bars.symbol;
       prefix.intraday = bars.intraday;
+      prefix.bar_seconds = bars.bar_seconds;
       auto head = [](const auto& v) {
         return std::decay_t<decltype(v)>(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(kWarmupProbe));
       };

@@ -603,8 +603,8 @@ Result<FeatureFrame> ComputeFeatures(const Bars& bars,
     // Bar i takes the reference's last bar complete by bar i's close.
     size_t j = 0;  // reference bars [0, j) are complete
     for (size_t i = 0; i < n; ++i) {
-      const int64_t now = CompleteAt(bars.time[i], bars.intraday);
-      while (j < r.size() && CompleteAt(r.time[j], r.intraday) <= now) ++j;
+      const int64_t now = CompleteAt(bars, i);
+      while (j < r.size() && CompleteAt(r, j) <= now) ++j;
       if (j == 0) continue;
       for (size_t k = 0; k < kNumReference; ++k) {
         const double v = cols[k][j - 1];

@@ -203,6 +203,9 @@ Result<Bars> DecodeBars(std::string_view bytes) {
     if (column->size() != b.time.size()) return InvalidArgumentError("bars: columns of different lengths");
   }
   EVOLVE_RETURN_IF_ERROR(r.ExpectEnd());
+  // Not stored: the spacing follows from the times (and the artifact's
+  // bytes, its content address, stay what they were).
+  b.bar_seconds = InferBarSeconds(b.time);
   return b;
 }
 

@@ -51,6 +51,7 @@ Generated Generate(const SyntheticOptions& options) {
     Bars& b = out.bars[symbols[k]];
     b.symbol = symbols[k];
     b.intraday = options.intraday;
+    b.bar_seconds = options.intraday ? 60 : kSecondsPerDay;
     b.time.reserve(n);
     for (auto* v : {&b.open, &b.high, &b.low, &b.close, &b.volume}) v->reserve(n);
     series.push_back(&b);
