@@ -23,6 +23,7 @@ RUN apt-get update \
       cmake g++ make pkg-config \
       libssl-dev rapidjson-dev libfmt-dev doctest-dev libsqlite3-dev \
       libpqxx-dev libcpp-httplib-dev \
+      zlib1g-dev libzstd-dev libsnappy-dev \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -40,7 +41,7 @@ RUN cmake -S . -B /build \
 
 # ---------------------------------------------------------------------------
 # Runtime stage: the shared libraries the binaries link (libpqxx, libpq,
-# sqlite3, OpenSSL, cpp-httplib), the binaries, the bundled data
+# sqlite3, OpenSSL, cpp-httplib, zlib, zstd, snappy), the binaries, the bundled data
 # (share/evolve/data, found by the binaries relative to bin/) and the SQL
 # schemas; no compiler, no headers.
 FROM ${DEBIAN_IMAGE} AS runtime
@@ -49,6 +50,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       ca-certificates \
       libpqxx-6.4 libpq5 libsqlite3-0 libssl3 libcpp-httplib0.11 \
+      zlib1g libzstd1 libsnappy1v5 \
  && rm -rf /var/lib/apt/lists/*
 
 COPY --from=build /opt/evolve/bin/ /opt/evolve/bin/

@@ -40,6 +40,18 @@ if(EVOLVE_BUILD_TESTS)
   evolve_require(doctest_FOUND "doctest" doctest-dev EVOLVE_BUILD_TESTS)
 endif()
 
+# zlib, zstd and snappy: the engines decompress .csv.gz / .csv.zst bar files
+# and the pages of Parquet files (GZIP, ZSTD, SNAPPY) with them. Debian 12
+# ships a .pc file for each (zlib1g-dev, libzstd-dev, libsnappy-dev).
+if(PkgConfig_FOUND)
+  pkg_check_modules(EVOLVE_ZLIB QUIET IMPORTED_TARGET zlib)
+  pkg_check_modules(EVOLVE_ZSTD QUIET IMPORTED_TARGET libzstd)
+  pkg_check_modules(EVOLVE_SNAPPY QUIET IMPORTED_TARGET snappy)
+endif()
+evolve_require(EVOLVE_ZLIB_FOUND "zlib (pkg-config zlib)" zlib1g-dev "")
+evolve_require(EVOLVE_ZSTD_FOUND "libzstd (pkg-config libzstd)" libzstd-dev "")
+evolve_require(EVOLVE_SNAPPY_FOUND "snappy (pkg-config snappy)" libsnappy-dev "")
+
 # SQLite: the embedded default store. Debian's libsqlite3-dev ships a .pc
 # file and CMake's FindSQLite3 (3.14+) finds it too.
 find_package(SQLite3 QUIET)

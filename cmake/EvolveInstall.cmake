@@ -1,5 +1,6 @@
 # Install and export: evolve::evolve, evolve::engines, evolve::sqlite,
-# evolve::postgres and evolve::http (when built) and evolve::testing from find_package(evolve),
+# evolve::postgres and evolve::postgres_bars, evolve::http (when built) and
+# evolve::testing from find_package(evolve),
 # plus evolve.pc for pkg-config users.
 include(CMakePackageConfigHelpers)
 
@@ -10,6 +11,10 @@ set(EVOLVE_INSTALL_TARGETS evolve evolve_engines evolve_sqlite evolve_testing)
 if(TARGET evolve_postgres)
   set(EVOLVE_PACKAGE_HAS_POSTGRES ON)
   list(APPEND EVOLVE_INSTALL_TARGETS evolve_postgres)
+  # Its header is in include/evolve/postgres too, installed below.
+  if(TARGET evolve_postgres_bars)
+    list(APPEND EVOLVE_INSTALL_TARGETS evolve_postgres_bars)
+  endif()
 else()
   set(EVOLVE_PACKAGE_HAS_POSTGRES OFF)
 endif()

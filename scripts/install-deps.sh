@@ -7,6 +7,9 @@ packages=(
   cmake g++ make pkg-config
   libssl-dev rapidjson-dev libfmt-dev doctest-dev libsqlite3-dev
   libpqxx-dev libcpp-httplib-dev
+  # The engines decompress .csv.gz / .csv.zst bar files and Parquet pages
+  # (GZIP, ZSTD, SNAPPY) with Debian's zlib, zstd and snappy.
+  zlib1g-dev libzstd-dev libsnappy-dev
   # The PostgreSQL tests start a throwaway server (scripts/test-postgres.sh).
   postgresql-15 python3
   # tests/docs/check_api_examples.sh runs docs/api.md's curl examples.

@@ -218,7 +218,8 @@ IfIs<M, EvolutionConfig> Fields(V& v, M& m) {
                      AsObject(m.hyperparameters), m.pruning, m.initial_cash, m.fee_bps, m.slippage_bps,
                      m.split.holdout_fraction, m.split.holdout_start, m.split.selection_fraction,
                      m.holdout_sqn_min, m.holdout_excess_return_min, m.holdout_excess_sqn_min,
-                     m.holdout_looks, m.excess_return_min, m.max_drawdown_max, m.dsr_min, m.pbo_max);
+                     m.holdout_looks, m.excess_return_min, m.max_drawdown_max, m.dsr_min, m.pbo_max,
+                     m.bars_source, m.dropped_rows);
 }
 
 template <typename V, typename M>

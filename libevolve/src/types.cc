@@ -44,7 +44,7 @@ auto Tie(const EvolutionConfig& v) {
                   v.profit_factor_max, v.trade_count_min, v.trade_count_max, v.weekly_consistency_max,
                   v.hyperparameters, v.pruning, v.initial_cash, v.fee_bps, v.slippage_bps, v.split,
                   v.holdout_sqn_min, v.holdout_excess_return_min, v.holdout_excess_sqn_min, v.holdout_looks,
-                  v.excess_return_min, v.max_drawdown_max, v.dsr_min, v.pbo_max);
+                  v.excess_return_min, v.max_drawdown_max, v.dsr_min, v.pbo_max, v.bars_source, v.dropped_rows);
 }
 auto Tie(const Run& v) {
   return std::tie(v.id, v.config, v.status, v.current_generation, v.seed_model_id, v.best_sqn,

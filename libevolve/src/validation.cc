@@ -183,9 +183,21 @@ void CheckRules(Problems& problems, const std::string& path, const EvolutionConf
   r.NonEmpty("target_col", c.target_col);
   r.OneOf("target_transform", c.target_transform, {"none", "log_return", "log", "pct_change"});
   r.Integer("max_generations", c.max_generations, 1, 1000);
-  // The bar spacings a run can be labelled with: a free text would be
-  // fingerprinted and recorded as if it meant something.
-  r.OneOf("timeframe", c.timeframe, {"1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w"});
+  // A bar spacing ("1m", "5m", "1h", "4h", "1d", "1w", or any count of
+  // s, m, h, d or w): a free text would be fingerprinted and recorded as
+  // if it meant something. The built-in engines check it against the bars.
+  if (r.Ready("timeframe")) {
+    const std::string& tf = c.timeframe;
+    const bool ok = tf.size() >= 2 && tf.size() <= 8 && tf[0] >= '1' && tf[0] <= '9' &&
+                    std::all_of(tf.begin(), tf.end() - 1, [](char ch) { return ch >= '0' && ch <= '9'; }) &&
+                    std::string("smhdw").find(tf.back()) != std::string::npos;
+    if (!ok) {
+      r.Fail("timeframe",
+             "must be a bar spacing such as 1m, 5m, 15m, 30m, 1h, 4h, 1d or 1w (a count and one of "
+             "s, m, h, d, w), got '" +
+                 tf + "'");
+    }
+  }
   r.JsonObject("data_options", c.data_options);
   r.Names("seed_features", c.seed_features, false);
   r.Names("reference_symbols", c.reference_symbols, true);

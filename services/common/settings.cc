@@ -44,9 +44,9 @@ std::string ExecutableDir() {
 
 bool StartsWith(const std::string& s, const std::string& prefix) { return s.compare(0, prefix.size(), prefix) == 0; }
 
-#ifdef EVOLVE_HAVE_POSTGRES
-// "postgresql://user:secret@host/db" -> "postgresql://user:***@host/db", for
-// messages and hints.
+
+}  // namespace
+
 std::string ElidePassword(const std::string& url) {
   const size_t scheme = url.find("://");
   const size_t at = url.find('@');
@@ -55,9 +55,6 @@ std::string ElidePassword(const std::string& url) {
   if (colon == std::string::npos || colon > at) return url;
   return url.substr(0, colon + 1) + "***" + url.substr(at);
 }
-#endif
-
-}  // namespace
 
 std::vector<OptionSpec> StoreOptions() {
   return {

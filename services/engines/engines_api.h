@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "evolve/engines/bar_source.h"
 #include "evolve/engines/bars.h"
 #include "evolve/engines/builtin.h"
 #include "evolve/http/http_server.h"
@@ -54,7 +55,7 @@ class TrainingPool {
 };
 
 struct EnginesContext {
-  std::shared_ptr<engines::BarDirectory> bars;
+  std::shared_ptr<engines::BarSource> bars;
   engines::BuiltinEngines& engines;
   ModelTable& models;
   TrainingPool& training;

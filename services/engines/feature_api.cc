@@ -114,7 +114,7 @@ void GetHealth(EnginesContext& ctx, const Request&, Response& res) {
   out.Key("status").String(symbols.ok() ? "healthy" : "unhealthy");
   out.Key("service").String("features");
   out.Key("engine").String("builtin");
-  out.Key("data_dir").String(ctx.bars->dir());
+  out.Key("data_dir").String(ctx.bars->describe());
   if (symbols.ok()) {
     out.Key("symbols").Int(static_cast<int64_t>(symbols->size()));
   } else {

@@ -18,6 +18,7 @@ int LineageCommand(const Argv& argv);   // evolve lineage MODEL_ID
 int MigrateCommand(const Argv& argv);   // evolve migrate
 int SymbolsCommand(const Argv& argv);   // evolve symbols
 int FeaturesCommand(const Argv& argv);  // evolve features SYMBOL
+int ValidateCommand(const Argv& argv);  // evolve validate PATH...
 int ServeCommand(const Argv& argv);     // evolve serve
 
 }  // namespace evolve::cli

@@ -1,5 +1,5 @@
-// evolve symbols | features: what the built-in engines see in a data
-// directory, so users can inspect and check the models' inputs.
+// evolve symbols | features: what the built-in engines see in their
+// bars, so users can inspect and check the models' inputs.
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -8,9 +8,11 @@
 #include <vector>
 
 #include "commands.h"
+#include "evolve/engines/bar_source.h"
 #include "evolve/engines/bars.h"
 #include "evolve/engines/features.h"
 #include "evolve/service/args.h"
+#include "evolve/service/bar_settings.h"
 #include "evolve/service/exit.h"
 #include "evolve/service/settings.h"
 #include "output.h"
@@ -19,13 +21,11 @@ namespace evolve::cli {
 namespace {
 
 using service::Args;
-using service::DataDirOption;
 using service::Fail;
 using service::kExitOk;
-using service::OptionSpec;
 using service::OptionsHelp;
+using service::OptionSpec;
 using service::ParseList;
-using service::ResolveDataDir;
 
 // "YYYY-MM-DD" for a daily bar, "YYYY-MM-DDTHH:MM:SSZ" for an intraday one:
 // both read back by the bars CSV reader.
@@ -41,46 +41,61 @@ std::string BarTime(int64_t unix_seconds, bool intraday) {
 }  // namespace
 
 int SymbolsCommand(const Argv& argv) {
-  const std::vector<OptionSpec> specs = {DataDirOption(), {"help", "", "show this help"}};
+  std::vector<OptionSpec> specs = service::BarsOptions(/*with_drop=*/false);
+  specs.push_back({"help", "", "show this help"});
   auto args = Args::Parse("symbols", argv, specs, 0);
   if (!args.ok()) return Fail(args.status());
   if (args->Has("help")) {
-    std::printf("usage: evolve symbols [--data-dir D]\n\noptions:\n%s", OptionsHelp(specs).c_str());
-    return kExitOk;
-  }
-  auto dir = ResolveDataDir(*args);
-  if (!dir.ok()) return Fail(dir.status());
-  std::fprintf(stderr, "data directory: %s\n", dir->c_str());
-  engines::BarDirectory bars(*dir);
-  auto symbols = bars.Symbols();
-  if (!symbols.ok()) return Fail(symbols.status());
-  for (const std::string& s : *symbols) std::printf("%s\n", s.c_str());
-  if (symbols->empty()) return Fail(NotFoundError("no SYMBOL.csv files in " + *dir));
-  return kExitOk;
-}
-
-int FeaturesCommand(const Argv& argv) {
-  const std::vector<OptionSpec> specs = {
-      DataDirOption(),
-      {"columns", "c1,c2", "only these columns, in this order (default: every column)"},
-      {"reference-symbols", "A,B", "add these symbols' reference columns"},
-      {"help", "", "show this help"},
-  };
-  auto args = Args::Parse("features", argv, specs, 1);
-  if (!args.ok()) return Fail(args.status());
-  if (args->Has("help")) {
     std::printf(
-        "usage: evolve features SYMBOL [--data-dir D] [--columns c1,c2] [--reference-symbols A,B]\n\n"
-        "Prints the feature table the built-in engines compute for SYMBOL as CSV: a header date,<columns>,\n"
-        "one row per bar, numbers that read back exactly, an empty cell where a column is not yet defined.\n\n"
+        "usage: evolve symbols [--bars SOURCE | --data-dir D]\n\n"
+        "Lists the symbols of the bars, one per line. Files that are there but are not read (another\n"
+        "compression, a header that cannot be read) are named on stderr, and make the exit code 1.\n\n"
         "options:\n%s",
         OptionsHelp(specs).c_str());
     return kExitOk;
   }
-  if (args->positional().empty()) return Fail(InvalidArgumentError("missing SYMBOL; usage: evolve features SYMBOL"));
-  auto dir = ResolveDataDir(*args);
-  if (!dir.ok()) return Fail(dir.status());
-  engines::BarDirectory directory(*dir);
+  auto settings = service::ResolveBars(*args);
+  if (!settings.ok()) return Fail(settings.status());
+  auto reader = service::OpenBarReader(*settings);
+  if (!reader.ok()) return Fail(reader.status());
+  std::fprintf(stderr, "bars: %s\n", (*reader)->Describe().c_str());
+  auto symbols = (*reader)->Symbols();
+  if (!symbols.ok()) return Fail(symbols.status());
+  for (const std::string& s : *symbols) std::printf("%s\n", s.c_str());
+  const std::vector<std::string> unread = (*reader)->Unread();
+  for (const std::string& line : unread) std::fprintf(stderr, "evolve: not read: %s\n", line.c_str());
+  if (symbols->empty()) return Fail(NotFoundError("no bars in " + (*reader)->Describe() + " (no symbol)"));
+  return unread.empty() ? kExitOk : service::kExitError;
+}
+
+int FeaturesCommand(const Argv& argv) {
+  std::vector<OptionSpec> specs = service::BarsOptions();
+  specs.insert(specs.end(),
+               {
+                   {"columns", "c1,c2", "only these columns, in this order (default: every column)"},
+                   {"reference-symbols", "A,B", "add these symbols' reference columns"},
+                   {"help", "", "show this help"},
+               });
+  auto args = Args::Parse("features", argv, specs, 1);
+  if (!args.ok()) return Fail(args.status());
+  if (args->Has("help")) {
+    std::printf(
+        "usage: evolve features SYMBOL [--bars SOURCE | --data-dir D] [--columns c1,c2] [--reference-symbols "
+        "A,B]\n\n"
+        "Prints the feature table the built-in engines compute for SYMBOL as CSV: a header date,<columns>,\n"
+        "one row per bar, numbers that read back exactly, an empty cell where a column is not yet "
+        "defined.\n\n"
+        "options:\n%s",
+        OptionsHelp(specs).c_str());
+    return kExitOk;
+  }
+  if (args->positional().empty())
+    return Fail(InvalidArgumentError("missing SYMBOL; usage: evolve features SYMBOL"));
+  auto settings = service::ResolveBars(*args);
+  if (!settings.ok()) return Fail(settings.status());
+  auto source = service::OpenBarSource(*settings);
+  if (!source.ok()) return Fail(source.status());
+  engines::BarSource& directory = **source;
   auto bars = directory.Load(args->positional()[0]);
   if (!bars.ok()) return Fail(bars.status());
 

@@ -1,5 +1,7 @@
 #include "engine_setup.h"
 
+#include "evolve/service/bar_settings.h"
+
 #include "evolve/service/engine_setup.h"
 #include "run_support.h"
 
@@ -28,7 +30,7 @@ Result<std::vector<FieldError>> RemoteProblems(FeatureSource& features, const Ev
 
 }  // namespace
 
-Result<EngineSet> OpenEngines(ArtifactStore& artifacts, const std::string& data_dir,
+Result<EngineSet> OpenEngines(ArtifactStore& artifacts, const service::BarsSettings& bars,
                               size_t bars_cache_bytes) {
   EVOLVE_ASSIGN_OR_RETURN(http::ServiceEnginesOptions remote, service::RemoteEngineOptions());
   EngineSet set;
@@ -45,17 +47,15 @@ Result<EngineSet> OpenEngines(ArtifactStore& artifacts, const std::string& data_
     return set;
   }
   engines::BuiltinOptions options;
-  options.data_dir = data_dir;
-  options.bars_cache_bytes = bars_cache_bytes;
+  EVOLVE_ASSIGN_OR_RETURN(options.bars, service::OpenBarSource(bars, bars_cache_bytes));
   EVOLVE_ASSIGN_OR_RETURN(engines::BuiltinEngines builtin, engines::NewBuiltinEngines(artifacts, options));
   set.builtin = std::move(builtin);
   set.kind = "builtin";
   set.features = set.builtin->features.get();
   set.trainer = set.builtin->trainer.get();
   set.simulator = set.builtin->simulator.get();
-  std::shared_ptr<engines::BarDirectory> bars = set.builtin->bars;
-  set.prepare_config = [bars](EvolutionConfig& config,
-                              bool timeframe_given) -> Result<std::vector<FieldError>> {
+  set.prepare_config = [bars = set.builtin->bars](EvolutionConfig& config,
+                                                  bool timeframe_given) -> Result<std::vector<FieldError>> {
     EVOLVE_ASSIGN_OR_RETURN(std::vector<std::string> symbols, bars->Symbols());
     // A service's replies do not name its paths.
     std::vector<FieldError> problems = DataProblems(
@@ -64,6 +64,7 @@ Result<EngineSet> OpenEngines(ArtifactStore& artifacts, const std::string& data_
     if (problems.empty() && !timeframe_given) {
       EVOLVE_ASSIGN_OR_RETURN(config.timeframe, TimeframeOfData(config.symbol, *bars));
     }
+    if (problems.empty()) EVOLVE_RETURN_IF_ERROR(RecordBarsOfRun(config, *bars));
     return problems;
   };
   return set;

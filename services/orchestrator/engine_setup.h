@@ -17,6 +17,7 @@
 #include "evolve/feature_source.h"
 #include "evolve/http/service_engines.h"
 #include "evolve/json.h"
+#include "evolve/service/bar_settings.h"
 #include "evolve/simulator.h"
 #include "evolve/store.h"
 #include "evolve/trainer.h"
@@ -42,10 +43,10 @@ struct EngineSet {
 };
 
 // The engines of `evolve serve`: the HTTP adapters when the three URLs are
-// set, else the built-in engines over `data_dir` and `artifacts`, keeping
-// at most `bars_cache_bytes` of parsed bars.
-Result<EngineSet> OpenEngines(ArtifactStore& artifacts, const std::string& data_dir,
-                              size_t bars_cache_bytes = engines::BarDirectory::kDefaultCacheBytes);
+// set, else the built-in engines over the bars of `bars` (opened here, with
+// a cache of `bars_cache_bytes`) and `artifacts`.
+Result<EngineSet> OpenEngines(ArtifactStore& artifacts, const service::BarsSettings& bars,
+                              size_t bars_cache_bytes = engines::BarSource::kDefaultCacheBytes);
 
 }  // namespace evolve::cli
 

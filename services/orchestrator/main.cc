@@ -29,7 +29,8 @@ const Command kCommands[] = {
     {"promoted", evolve::cli::PromotedCommand, "promoted models, best SQN first"},
     {"lineage", evolve::cli::LineageCommand, "a model's ancestry back to its seed"},
     {"migrate", evolve::cli::MigrateCommand, "create or upgrade the database schema"},
-    {"symbols", evolve::cli::SymbolsCommand, "symbols of the data directory"},
+    {"symbols", evolve::cli::SymbolsCommand, "symbols of the bars (--bars or --data-dir)"},
+    {"validate", evolve::cli::ValidateCommand, "every problem of bar files, directories or tables"},
     {"features", evolve::cli::FeaturesCommand, "a symbol's feature table as CSV"},
 };
 
@@ -37,7 +38,7 @@ void PrintUsage(std::FILE* out) {
   std::fprintf(out, "usage: evolve COMMAND [options]   (evolve COMMAND --help for its options)\n\ncommands:\n");
   for (const Command& c : kCommands) std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
   std::fprintf(out,
-               "\nenvironment: EVOLVE_DB (default ./evolve.db), EVOLVE_DATA_DIR, DEFAULT_MAX_GENERATIONS,\n"
+               "\nenvironment: EVOLVE_DB (default ./evolve.db), EVOLVE_BARS, EVOLVE_DATA_DIR, DEFAULT_MAX_GENERATIONS,\n"
                "LOG_LEVEL (default WARNING); options override them.\n");
 }
 

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "evolve/engines/bar_source.h"
 #include "evolve/engines/bars.h"
 #include "evolve/engines/builtin.h"
 #include "evolve/engines/features.h"
@@ -29,6 +30,7 @@
 #include "evolve/postgres/postgres_store.h"
 #endif
 #include "evolve/service/args.h"
+#include "evolve/service/bar_settings.h"
 #include "evolve/service/exit.h"
 #include "evolve/service/settings.h"
 #include "evolve/shutdown.h"
@@ -41,7 +43,6 @@ namespace evolve::cli {
 namespace {
 
 using service::Args;
-using service::DataDirOption;
 using service::Fail;
 using service::kExitError;
 using service::kExitInterrupted;
@@ -51,7 +52,6 @@ using service::OptionsHelp;
 using service::OptionSpec;
 using service::ParseInt;
 using service::ProgramName;
-using service::ResolveDataDir;
 using service::ResolveStore;
 using service::StoreOptions;
 
@@ -80,7 +80,7 @@ std::vector<OptionSpec> RunOptions() {
       {"help", "", "show this help"},
   };
   for (const OptionSpec& s : StoreOptions()) specs.push_back(s);
-  specs.push_back(DataDirOption());
+  for (const OptionSpec& s : service::BarsOptions()) specs.push_back(s);
   for (const OptionSpec& s : RunConfigOptions()) specs.push_back(s);
   return specs;
 }
@@ -182,26 +182,27 @@ class Progress final : public EngineObserver {
 // "A, B, C", for messages that list the data's symbols.
 // The symbol when none is given: TTRC when the data has it (the bundled
 // data), else the data directory's only symbol.
-Result<std::string> DefaultSymbol(const std::vector<std::string>& symbols, const std::string& data_dir) {
+Result<std::string> DefaultSymbol(const std::vector<std::string>& symbols, const std::string& source) {
   if (std::find(symbols.begin(), symbols.end(), kDefaultSymbol) != symbols.end())
     return std::string(kDefaultSymbol);
   if (symbols.size() == 1) return symbols[0];
-  return InvalidArgumentError("--symbol is required: " + data_dir + " has " + JoinSymbols(symbols));
+  return InvalidArgumentError("--symbol is required: " + source + " has " + JoinSymbols(symbols));
 }
 
 // Builds and validates the config of a new run; changes nothing.
-Result<EvolutionConfig> NewRunConfig(const Args& args, const std::string& data_dir,
-                                     engines::BarDirectory& bars) {
+Result<EvolutionConfig> NewRunConfig(const Args& args, const service::BarsSettings& settings,
+                                     engines::BarSource& bars) {
   EVOLVE_ASSIGN_OR_RETURN(int default_generations, DefaultMaxGenerations());
   EVOLVE_ASSIGN_OR_RETURN(std::vector<std::string> symbols, bars.Symbols());
-  if (symbols.empty()) return NotFoundError("no SYMBOL.csv files in " + data_dir);
-  auto default_symbol = [&symbols, &data_dir] { return DefaultSymbol(symbols, data_dir); };
+  const std::string& source = bars.describe();
+  if (symbols.empty()) return NotFoundError("no bars in " + source + " (no symbol)");
+  auto default_symbol = [&symbols, &source] { return DefaultSymbol(symbols, source); };
   bool timeframe_given = false;
   EVOLVE_ASSIGN_OR_RETURN(EvolutionConfig config,
                           RunConfigFromArgs(args, default_symbol, default_generations, &timeframe_given));
-  const std::vector<FieldError> problems = DataProblems(
-      config, symbols, bars, {data_dir, "evolve features " + config.symbol + " --data-dir " + data_dir},
-      timeframe_given);
+  const std::vector<FieldError> problems =
+      DataProblems(config, symbols, bars,
+                   {source, "evolve features " + config.symbol + " " + settings.flag_text}, timeframe_given);
   if (!problems.empty()) {
     // Every problem, each with the option that sets its field
     // ("seed_features[2] (--seed-features)"); a field no option sets comes
@@ -217,6 +218,7 @@ Result<EvolutionConfig> NewRunConfig(const Args& args, const std::string& data_d
   if (!timeframe_given) {
     EVOLVE_ASSIGN_OR_RETURN(config.timeframe, TimeframeOfData(config.symbol, bars));
   }
+  EVOLVE_RETURN_IF_ERROR(RecordBarsOfRun(config, bars));
   return config;
 }
 
@@ -252,15 +254,17 @@ int RunCommand(const Argv& argv) {
   }
   auto store_settings = ResolveStore(args);
   if (!store_settings.ok()) return Fail(store_settings.status());
-  auto data_dir = ResolveDataDir(args);
-  if (!data_dir.ok()) return Fail(data_dir.status());
-  auto bars = std::make_shared<engines::BarDirectory>(*data_dir);
+  auto bars_settings = service::ResolveBars(args);
+  if (!bars_settings.ok()) return Fail(bars_settings.status());
+  auto opened_bars = service::OpenBarSource(*bars_settings);
+  if (!opened_bars.ok()) return Fail(opened_bars.status());
+  std::shared_ptr<engines::BarSource> bars = *opened_bars;
 
   // Everything a new run needs is checked before the store is opened, so bad
   // input leaves the database untouched (not even created).
   EvolutionConfig config;
   if (!resume.has_value()) {
-    auto c = NewRunConfig(args, *data_dir, *bars);
+    auto c = NewRunConfig(args, *bars_settings, *bars);
     if (!c.ok()) return Fail(c.status());
     config = *c;
   }
@@ -282,7 +286,7 @@ int RunCommand(const Argv& argv) {
   Store& store = **opened;
 
   engines::BuiltinOptions engine_options;
-  engine_options.data_dir = *data_dir;
+  engine_options.bars = bars;
   auto engines = engines::NewBuiltinEngines(store, engine_options);
   if (!engines.ok()) return Fail(engines.status());
 

@@ -57,17 +57,17 @@ std::vector<FieldError> SymbolAndFeatureProblems(const EvolutionConfig& config,
 }
 
 std::vector<FieldError> DataProblems(const EvolutionConfig& config, const std::vector<std::string>& symbols,
-                                     engines::BarDirectory& bars, const DataNames& names,
-                                     bool timeframe_given) {
+                                     engines::BarSource& bars, const DataNames& names, bool timeframe_given) {
   std::vector<FieldError> problems = SymbolAndFeatureProblems(
       config, symbols, engines::FeatureNames(config.reference_symbols), names.source, names.columns_hint);
-  // An unknown symbol whose file is there in a format not read says so.
-  auto unread = [&bars](const std::string& symbol) {
-    const std::string file = bars.UnreadFile(symbol);
-    return file.empty()
-               ? std::string()
-               : " (" + file + " is there, but only plain .csv files are read: decompress or export it as " +
-                     Upper(symbol) + ".csv)";
+  // An unknown symbol whose file is there in a form not read says so.
+  const std::vector<std::string> unread_files = bars.reader().Unread();
+  auto unread = [&unread_files](const std::string& symbol) {
+    std::string out;
+    for (const std::string& line : unread_files) {
+      if (Upper(line).rfind(Upper(symbol) + ".", 0) == 0) out += " (" + line + ")";
+    }
+    return out;
   };
   for (FieldError& p : problems) {
     const std::string references = "reference_symbols[";
@@ -106,12 +106,15 @@ std::vector<FieldError> DataProblems(const EvolutionConfig& config, const std::v
         {"symbol", "the bars of " + config.symbol + " cannot be read: " + own.status().message()});
     return problems;
   }
-  if (timeframe_given && IsDailyTimeframe(config.timeframe) == (*own)->intraday) {
-    problems.push_back({"timeframe", "'" + config.timeframe + "' names " +
-                                         ((*own)->intraday ? "daily or weekly" : "intraday") +
-                                         " bars, but the bars of " + config.symbol + " are " +
-                                         ((*own)->intraday ? "intraday" : "daily") +
-                                         " (leave timeframe out to take the data's)"});
+  const std::string data_timeframe = engines::TimeframeLabel((*own)->bar_seconds);
+  if (timeframe_given && !data_timeframe.empty() &&
+      engines::TimeframeSeconds(config.timeframe) != (*own)->bar_seconds) {
+    problems.push_back({"timeframe", "'" + config.timeframe + "' names bars " +
+                                         std::to_string(engines::TimeframeSeconds(config.timeframe)) +
+                                         " s apart, but the bars of " + config.symbol + " are " +
+                                         data_timeframe + " bars (most are " +
+                                         std::to_string((*own)->bar_seconds) +
+                                         " s apart); leave timeframe out to take the data's"});
   }
   std::vector<std::shared_ptr<const engines::Bars>> references;
   for (const std::string& r : config.reference_symbols) {
@@ -127,11 +130,23 @@ std::vector<FieldError> DataProblems(const EvolutionConfig& config, const std::v
   return problems;
 }
 
-bool IsDailyTimeframe(const std::string& timeframe) { return timeframe == "1d" || timeframe == "1w"; }
+Status RecordBarsOfRun(EvolutionConfig& config, engines::BarSource& bars) {
+  config.bars_source = bars.describe();
+  config.dropped_rows = 0;
+  std::vector<std::string> symbols = config.reference_symbols;
+  symbols.insert(symbols.begin(), config.symbol);
+  for (const std::string& symbol : symbols) {
+    EVOLVE_ASSIGN_OR_RETURN(std::shared_ptr<const engines::Bars> b, bars.Load(symbol));
+    config.dropped_rows += static_cast<int64_t>(b->dropped_rows);
+  }
+  return Status::Ok();
+}
 
-Result<std::string> TimeframeOfData(const std::string& symbol, engines::BarDirectory& bars) {
+Result<std::string> TimeframeOfData(const std::string& symbol, engines::BarSource& bars) {
   EVOLVE_ASSIGN_OR_RETURN(std::shared_ptr<const engines::Bars> b, bars.Load(symbol));
-  return std::string(b->intraday ? "1m" : "1d");
+  // A single bar has no spacing: labelled by its stamp alone.
+  if (b->bar_seconds <= 0) return std::string(b->intraday ? "1m" : "1d");
+  return engines::TimeframeLabel(b->bar_seconds);
 }
 
 int DefaultWorkers() { return std::max(1u, std::thread::hardware_concurrency()); }

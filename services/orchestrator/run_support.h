@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "evolve/engines/bar_source.h"
 #include "evolve/engines/bars.h"
 #include "evolve/json.h"
 #include "evolve/service/args.h"
@@ -47,17 +48,18 @@ struct DataNames {
 // "reference_symbols[1]", "seed_features[0]", "regime_configs[0]",
 // "timeframe", "data_options.train_window").
 std::vector<FieldError> DataProblems(const EvolutionConfig& config, const std::vector<std::string>& symbols,
-                                     engines::BarDirectory& bars, const DataNames& names,
+                                     engines::BarSource& bars, const DataNames& names,
                                      bool timeframe_given);
 
-// True for the labels of daily and weekly bars ("1d", "1w"), whose bars
-// are stamped at midnight UTC; the other labels (validation.h) are
-// intraday.
-bool IsDailyTimeframe(const std::string& timeframe);
+// Records in `config` what its bars are: the source (bars.describe()) and
+// the rows dropped from the symbol's and reference symbols' data
+// (BarFormat::drop_bad_rows). Errors: the bars' when they cannot be read.
+Status RecordBarsOfRun(EvolutionConfig& config, engines::BarSource& bars);
 
-// "1m" for intraday bars of the run's symbol, else "1d": the timeframe of a
+// The timeframe of the bars of the run's symbol (engines::TimeframeLabel
+// of their spacing: "1m", "5m", "1h", "1d", "1w", ...): the timeframe of a
 // run whose request named none.
-Result<std::string> TimeframeOfData(const std::string& symbol, engines::BarDirectory& bars);
+Result<std::string> TimeframeOfData(const std::string& symbol, engines::BarSource& bars);
 
 int DefaultWorkers();  // the number of cores, at least 1
 

@@ -19,6 +19,7 @@
 #include "evolve/log.h"
 #include "evolve/scheduler.h"
 #include "evolve/service/args.h"
+#include "evolve/service/bar_settings.h"
 #include "evolve/service/engine_setup.h"
 #include "evolve/service/exit.h"
 #include "evolve/service/settings.h"
@@ -70,7 +71,7 @@ std::vector<OptionSpec> ServeOptions() {
       {"help", "", "show this help"},
   };
   for (const OptionSpec& s : service::StoreOptions()) specs.push_back(s);
-  specs.push_back(service::DataDirOption());
+  for (const OptionSpec& s : service::BarsOptions()) specs.push_back(s);
   return specs;
 }
 
@@ -82,7 +83,8 @@ void PrintServeHelp() {
       "evolve-worker --orchestrator processes drain the queue over HTTP. Runs that were RUNNING when\n"
       "a previous service died are resumed at start. SIGTERM or Ctrl-C stops it gracefully.\n\n"
       "environment: EVOLVE_API_TOKEN (bearer token for every mutating and /jobs endpoint),\n"
-      "POSTGRES_URL / EVOLVE_DB, EVOLVE_DATA_DIR, DEFAULT_MAX_GENERATIONS, LOG_LEVEL (default INFO).\n\n"
+      "POSTGRES_URL / EVOLVE_DB, EVOLVE_BARS / EVOLVE_DATA_DIR, DEFAULT_MAX_GENERATIONS, LOG_LEVEL (default "
+      "INFO).\n\n"
       "options:\n%s",
       service::OptionsHelp(ServeOptions()).c_str());
 }
@@ -97,7 +99,7 @@ struct ServeSettings {
   int max_runs = 0;
   int http_threads = 32;
   size_t max_body = kDefaultMaxBody;
-  size_t bars_cache_bytes = engines::BarDirectory::kDefaultCacheBytes;
+  size_t bars_cache_bytes = engines::BarSource::kDefaultCacheBytes;
   Duration poll_interval = std::chrono::seconds(1);
   std::string token;
   bool require_claim_tokens = false;
@@ -120,7 +122,7 @@ Result<ServeSettings> ParseServeSettings(const Args& args) {
   s.max_body = static_cast<size_t>(max_body);
   EVOLVE_ASSIGN_OR_RETURN(
       int bars_cache_mb,
-      IntOption(args, "bars-cache-mb", static_cast<int>(engines::BarDirectory::kDefaultCacheBytes >> 20), 1,
+      IntOption(args, "bars-cache-mb", static_cast<int>(engines::BarSource::kDefaultCacheBytes >> 20), 1,
                 1 << 20));
   s.bars_cache_bytes = static_cast<size_t>(bars_cache_mb) << 20;
   if (std::optional<std::string> poll = args.Get("poll-interval")) {
@@ -187,8 +189,8 @@ int ServeCommand(const Argv& argv) {
   if (!settings.ok()) return Fail(settings.status());
   auto store_settings = service::ResolveStore(args);
   if (!store_settings.ok()) return Fail(store_settings.status());
-  auto data_dir = service::ResolveDataDir(args);
-  if (!data_dir.ok()) return Fail(data_dir.status());
+  auto bars = service::ResolveBars(args);
+  if (!bars.ok()) return Fail(bars.status());
   auto default_generations = DefaultMaxGenerations();
   if (!default_generations.ok()) return Fail(default_generations.status());
 
@@ -210,7 +212,7 @@ int ServeCommand(const Argv& argv) {
   auto opened = OpenStore(*store_settings, /*must_exist=*/false);
   if (!opened.ok()) return Fail(opened.status());
   Store& store = **opened;
-  auto engines = OpenEngines(store, *data_dir, settings->bars_cache_bytes);
+  auto engines = OpenEngines(store, *bars, settings->bars_cache_bytes);
   if (!engines.ok()) return Fail(engines.status());
 
   EngineOptions options;

@@ -5,12 +5,13 @@
 # and a pgbench baseline on one PostgreSQL) and the REST API load test of
 # issue 6 (wrk against `evolve serve` on SQLite and PostgreSQL, no peer),
 # the statistical-validity benchmark (how often `evolve run` promotes on
-# synthetic series with a known truth, tests/bench/validity/; no peer), and
-# prints a Markdown table of the results.
+# synthetic series with a known truth, tests/bench/validity/; no peer), the
+# bar-file benchmark (1M one-minute bars loaded from DuckDB's Parquet and
+# from CSV), and prints a Markdown table of the results.
 #
 #   tests/bench/run.sh [--only NAME] [--no-build] [OUT.md]   (default: build/bench/results.md)
 #
-# NAME: features, forest, importance, backtest, gmm, evolution, queue, api, validity, remote,
+# NAME: features, forest, importance, backtest, gmm, barfiles, evolution, queue, api, validity, remote,
 # distributed or many, and long, which runs only when named (50M one-minute bars on both
 # stores, tests/bench/long_series.py: 30-40 minutes on 2 cores)
 # (a comma-separated list runs several); --no-build uses the binaries already in
@@ -56,6 +57,10 @@ fi
 if wanted queue; then
   installed postgresql-15 || need+=(postgresql-15)
   # Any Node.js >= 14 with npm will do (graphile-worker 0.17's floor): keep one installed otherwise.
+  command -v node >/dev/null && command -v npm >/dev/null || need+=(nodejs npm)
+fi
+if wanted barfiles; then
+  # DuckDB (@duckdb/node-api, Node >= 18) writes the Parquet file.
   command -v node >/dev/null && command -v npm >/dev/null || need+=(nodejs npm)
 fi
 if wanted distributed || named long; then
@@ -134,6 +139,31 @@ if wanted gmm; then
   peer=$("$py" tests/bench/peers/gmm_sklearn.py "$work/gmm.bin")
   a=$(value gmm_seconds "$ours"); b=$(grep -o "sklearn_seconds=[^ ]*" <<<"$peer" | cut -d= -f2)
   rows+=("| two-state GMM by EM | $a s | sklearn $b s | $(ratio "$b" "$a")x faster | >= 10x |")
+fi
+
+if wanted barfiles; then
+  # 1M one-minute bars as CSV (WriteBarsCsv) and as the Parquet file DuckDB
+  # writes from it (snappy, its default encodings; 7 columns: symbol, ts,
+  # OHLC, volume): LoadBarsCsv against reading the file + ReadParquet,
+  # medians of 7, interleaved (tests/bench/bench_bar_files.cc). DuckDB comes
+  # from npm, installed once into $build_dir/bench/barfiles (never into the
+  # repository).
+  echo "== barfiles: 1M one-minute bars from Parquet (DuckDB) and from CSV" >&2
+  "$bin/bench_bar_files" --write-csv "$work/barfiles.csv" >/dev/null
+  duck=$build_dir/bench/barfiles
+  mkdir -p "$duck"
+  cp tests/bench/barfiles/package.json tests/bench/barfiles/write_parquet.mjs "$duck/"
+  [ -d "$duck/node_modules/@duckdb/node-api" ] ||
+    npm install --prefix "$duck" --no-audit --no-fund --loglevel=error >/dev/null
+  node "$duck/write_parquet.mjs" "$work/barfiles.csv" "$work/barfiles.parquet" >&2
+  load=$(cut -d' ' -f1 /proc/loadavg)
+  ours=$("$bin/bench_bar_files" --csv "$work/barfiles.csv" --parquet "$work/barfiles.parquet")
+  echo "$ours" | grep '^|' >&2
+  a=$(value parquet_seconds "$ours"); b=$(value csv_seconds "$ours"); c=$(value convert_seconds "$ours")
+  rows+=("| load 1M one-minute bars: read + ReadParquet of DuckDB's snappy file (7 columns; the BarTable -> Bars \
+step approximated: $c s more; CPU $(value parquet_cpu_seconds "$ours") s vs $(value csv_cpu_seconds "$ours") s), \
+load average $load | $a s | LoadBarsCsv $b s | $(ratio "$b" "$a")x faster | faster than CSV |")
+  rm -f "$work/barfiles.csv" "$work/barfiles.parquet"
 fi
 
 if wanted evolution; then

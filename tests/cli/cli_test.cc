@@ -47,7 +47,8 @@ TEST_CASE("cli: bad input exits 2 with one line naming the problem and leaves th
   const std::string gzdata = dir / "gzdata";
   REQUIRE(::mkdir(gzdata.c_str(), 0755) == 0);
   WriteFile(gzdata + "/TTRC.csv", ReadFile(std::string(kData) + "/ttrc.csv"));
-  WriteFile(gzdata + "/AAPL.csv.gz", "compressed bars");
+  WriteFile(gzdata + "/AAPL.csv.bz2", "compressed bars");
+  WriteFile(gzdata + "/MSFT.csv.gz", "not gzip");
 
   struct Case {
     std::vector<std::string> args;
@@ -63,8 +64,11 @@ TEST_CASE("cli: bad input exits 2 with one line naming the problem and leaves th
       {{"run", "--symbol", "NOPE"}, "unknown symbol 'NOPE'"},
       {{"run", "--data-dir", gzdata, "--symbol", "AAPL"},
        "symbol (--symbol): unknown symbol 'AAPL': " + gzdata +
-           " has TTRC (AAPL.csv.gz is there, but only plain .csv files are read: decompress or export it as "
-           "AAPL.csv)"},
+           " has MSFT, TTRC (AAPL.csv.bz2: .csv.bz2 files are not read (decompress it, or recompress it with gzip "
+           "or zstd))"},
+      {{"run", "--data-dir", gzdata, "--symbol", "MSFT"},
+       "symbol (--symbol): the bars of MSFT cannot be read: MSFT.csv.gz: not gzip data (its first bytes say "
+       "otherwise)"},
       {{"run", "--data-dir", dir / "missing"}, "--data-dir: no directory"},
       {{"run", "--config", dir / "zero.json"}, "max_generations (--generations)"},
       {{"run", "--config", dir / "minmax.json"}, "sqn_min (--sqn-min)"},
@@ -102,8 +106,10 @@ TEST_CASE("cli: bad input exits 2 with one line naming the problem and leaves th
        "data_options.train_window (--data-options): TTRC has 5550 bars; a run needs at least 5701: 199 of "
        "feature warm-up"},
       {{"run", "--timeframe", "5m"},
-       "timeframe (--timeframe): '5m' names intraday bars, but the bars of TTRC are daily"},
-      {{"run", "--timeframe", "1 minute"}, "timeframe (--timeframe): must be one of 1m, 5m"},
+       "timeframe (--timeframe): '5m' names bars 300 s apart, but the bars of TTRC are 1d bars (most are 86400 s "
+       "apart); leave timeframe out to take the data's"},
+      {{"run", "--timeframe", "1w"}, "'1w' names bars 604800 s apart, but the bars of TTRC are 1d bars"},
+      {{"run", "--timeframe", "1 minute"}, "timeframe (--timeframe): must be a bar spacing such as 1m, 5m"},
       {{"run", "--initial-cash", "1e308"}, "initial_cash (--initial-cash): must be > 0 and <= 1e+12"},
       {{"run", "--workers", "-1"}, "--workers"},
       {{"run", "--resume", "run_x", "--symbol", "TTRC"}, "--symbol cannot be given with it"},

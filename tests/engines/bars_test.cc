@@ -1,5 +1,5 @@
 // Bars: the CSV rules (accepted forms, every rejection with file:line), the
-// time helpers, the CSV round trip and BarDirectory (case, cache, reload,
+// time helpers, the CSV round trip and BarSource (case, cache, reload,
 // errors, concurrency).
 #include <doctest/doctest.h>
 
@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "evolve/engines/bar_source.h"
 #include "evolve/engines/bars.h"
 #include "evolve/engines/builtin.h"
 #include "evolve/engines/synthetic.h"
@@ -297,8 +298,7 @@ TEST_CASE("bars: header problems and empty input") {
         "has 6 "
         "columns: Day, Open, High, Low, Close, Volume");
   CHECK(ParseError("Date,Open,High,Low,Close\n2020-01-02,1,1,1,1\n") ==
-        "x.csv:1: missing column 'volume' in the header (read as comma-separated: Date, Open, High, Low, "
-        "Close)");
+        "x.csv:1: missing column 'volume' (read as comma-separated: Date, Open, High, Low, Close)");
   CHECK(ParseError("Date,Open,High,Low,Close,Volume,close\n") ==
         "x.csv:1: column 'close' appears twice in the header");
   auto missing = LoadBarsCsv("/nonexistent/dir/NOPE.csv", "NOPE");
@@ -358,7 +358,7 @@ TEST_CASE("bar directory: symbols, case-insensitive loads, cache and reload") {
             std::string(kHeader) + "2020-01-02,10,11,9,10.5,100\n2020-01-03,10,11,9,10.5,100\n");
   WriteFile(dir.File("notes.txt"), "not bars");
   fs::create_directories(dir.File("sub.csv"));  // a directory is not a symbol
-  BarDirectory bars(dir.path());
+  BarSource bars(dir.path());
   auto symbols = bars.Symbols();
   REQUIRE(symbols.ok());
   CHECK(*symbols == std::vector<std::string>{"AAA", "TTRC"});
@@ -399,14 +399,14 @@ TEST_CASE("bar directory: the data digest follows the file, remembered or not") 
   TempDir dir;
   WriteFile(dir.File("AAA.csv"), std::string(kHeader) + "2020-01-02,10,11,9,10.5,100\n");
   WriteFile(dir.File("BBB.csv"), std::string(kHeader) + "2020-01-02,20,21,19,20.5,100\n");
-  auto source = NewBuiltinFeatureSource(std::make_shared<BarDirectory>(dir.path()));
+  auto source = NewBuiltinFeatureSource(std::make_shared<BarSource>(dir.path()));
   auto first = source->DataDigest("AAA", {"BBB"});
   REQUIRE(first.ok());
   CHECK(*source->DataDigest("AAA", {"BBB"}) == *first);
   CHECK(*source->DataDigest("BBB", {"AAA"}) != *first);
   CHECK(*source->DataDigest("AAA", {}) != *first);
   // A fresh source (nothing remembered) agrees.
-  auto fresh = NewBuiltinFeatureSource(std::make_shared<BarDirectory>(dir.path()));
+  auto fresh = NewBuiltinFeatureSource(std::make_shared<BarSource>(dir.path()));
   CHECK(*fresh->DataDigest("AAA", {"BBB"}) == *first);
 
   // One more bar in the reference: a new digest, and the same as a fresh
@@ -416,12 +416,12 @@ TEST_CASE("bar directory: the data digest follows the file, remembered or not") 
   auto edited = source->DataDigest("AAA", {"BBB"});
   REQUIRE(edited.ok());
   CHECK(*edited != *first);
-  auto fresh_again = NewBuiltinFeatureSource(std::make_shared<BarDirectory>(dir.path()));
+  auto fresh_again = NewBuiltinFeatureSource(std::make_shared<BarSource>(dir.path()));
   CHECK(*fresh_again->DataDigest("AAA", {"BBB"}) == *edited);
 }
 
 TEST_CASE("bar directory: missing directory and clashing file names") {
-  BarDirectory none("/nonexistent/evolve/bars");
+  BarSource none("/nonexistent/evolve/bars");
   CHECK(none.Symbols().status().code() == StatusCode::kNotFound);
   auto load = none.Load("TTRC");
   CHECK(load.status().code() == StatusCode::kNotFound);
@@ -430,32 +430,42 @@ TEST_CASE("bar directory: missing directory and clashing file names") {
   TempDir dir;
   WriteFile(dir.File("abc.csv"), std::string(kHeader) + "2020-01-02,10,11,9,10.5,100\n");
   WriteFile(dir.File("ABC.csv"), std::string(kHeader) + "2020-01-02,10,11,9,10.5,100\n");
-  BarDirectory clash(dir.path());
+  BarSource clash(dir.path());
   CHECK(clash.Symbols().status().code() == StatusCode::kInvalidArgument);
   CHECK(clash.Load("abc").status().code() == StatusCode::kInvalidArgument);
 }
 
-TEST_CASE("bar directory: a symbol's compressed or Parquet file is named, not passed over") {
-  // Would catch `no bars for symbol AAPL` when AAPL.csv.gz is right there.
+TEST_CASE("bar directory: a file in a form not read is named, and one file per symbol") {
+  // Would catch `no bars for symbol AAPL` when AAPL.csv.bz2 is right there,
+  // a broken compressed file passed over, or two files of one symbol
+  // silently taking turns.
   TempDir dir;
-  WriteFile(dir.File("aapl.csv.gz"), "not read");
-  WriteFile(dir.File("MSFT.parquet"), "not read");
+  WriteFile(dir.File("aapl.csv.bz2"), "not read");
+  WriteFile(dir.File("MSFT.csv.gz"), "not gzip at all");
   WriteFile(dir.File("IBM.csv"), std::string(kHeader) + "2020-01-02,10,11,9,10.5,100\n");
-  WriteFile(dir.File("IBM.csv.gz"), "a copy beside the csv");
-  BarDirectory bars(dir.path());
-  auto gz = bars.Load("AAPL");
-  CHECK(gz.status().code() == StatusCode::kNotFound);
-  CHECK_MESSAGE(gz.status().message().find(": aapl.csv.gz is there, but only plain .csv files are read") !=
-                    std::string::npos,
-                gz.status().message());
-  CHECK(gz.status().message().find("export it as AAPL.csv") != std::string::npos);
-  auto parquet = bars.Load("msft");
-  CHECK(parquet.status().message().find("MSFT.parquet is there") != std::string::npos);
-  CHECK(bars.Load("IBM").ok());  // the .csv is read; the copy beside it does not matter
+  BarSource bars(dir.path());
+  auto bz2 = bars.Load("AAPL");
+  CHECK(bz2.status().code() == StatusCode::kNotFound);
+  CHECK(bz2.status().message() ==
+        "no bars for symbol AAPL in " + dir.path() +
+            "; aapl.csv.bz2: .csv.bz2 files are not read (decompress it, or recompress "
+            "it with gzip or zstd)");
+  auto gz = bars.Load("msft");
+  CHECK(gz.status().code() == StatusCode::kInvalidArgument);
+  CHECK(gz.status().message() == "MSFT.csv.gz: not gzip data (its first bytes say otherwise)");
+  CHECK(bars.Load("IBM").ok());
   CHECK(bars.Load("NONE").status().message() == "no bars for symbol NONE in " + dir.path());
   auto symbols = bars.Symbols();
   REQUIRE(symbols.ok());
-  CHECK(*symbols == std::vector<std::string>{"IBM"});
+  CHECK(*symbols == std::vector<std::string>{"IBM", "MSFT"});
+  const std::vector<std::string> unread = bars.reader().Unread();
+  REQUIRE(unread.size() == 2);
+  CHECK(unread[0] == "MSFT.csv.gz: not gzip data (its first bytes say otherwise)");
+  CHECK(unread[1].rfind("aapl.csv.bz2: ", 0) == 0);
+
+  WriteFile(dir.File("IBM.parquet"), "a second file of IBM");
+  CHECK(bars.Symbols().status().message() ==
+        "bar directory " + dir.path() + ": IBM.csv and IBM.parquet both hold symbol IBM");
 }
 
 // A service that has seen many symbols must not keep them all (issue 19):
@@ -470,11 +480,11 @@ TEST_CASE("bar directory: parsed bars are kept within a byte budget, least recen
     REQUIRE(WriteBarsCsv(b, dir.File(symbol + ".csv")).ok());
   }
   // Room for two symbols' bars, not three.
-  BarDirectory probe(dir.path());
+  BarSource probe(dir.path());
   REQUIRE(probe.Load("AAA").ok());
   const size_t one = probe.cached_bytes();
   REQUIRE(one >= 1000 * 6 * sizeof(double));
-  BarDirectory bars(dir.path(), 2 * one + one / 2);
+  BarSource bars(dir.path(), 2 * one + one / 2);
 
   auto a = bars.Load("AAA");
   REQUIRE(a.ok());
@@ -495,7 +505,7 @@ TEST_CASE("bar directory: parsed bars are kept within a byte budget, least recen
   CHECK(bars.cached_symbols() == 2);
 
   // A budget smaller than one symbol keeps the one just loaded only.
-  BarDirectory tiny(dir.path(), 1);
+  BarSource tiny(dir.path(), 1);
   auto held = tiny.Load("AAA");
   REQUIRE(held.ok());
   REQUIRE(tiny.Load("BBB").ok());
@@ -512,7 +522,7 @@ TEST_CASE("bar directory: concurrent loads share one parse") {
   for (const auto& [symbol, b] : GenerateSyntheticBars(opt)) {
     REQUIRE(WriteBarsCsv(b, dir.File(symbol + ".csv")).ok());
   }
-  BarDirectory bars(dir.path());
+  BarSource bars(dir.path());
   std::vector<const Bars*> seen(8, nullptr);
   std::vector<std::thread> threads;
   for (size_t t = 0; t < seen.size(); ++t) {

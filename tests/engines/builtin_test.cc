@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "engines/scratch_dir.h"
+#include "evolve/engines/bar_source.h"
 #include "evolve/engines/bars.h"
 #include "evolve/engines/builtin.h"
 #include "evolve/engines/synthetic.h"
@@ -60,9 +61,9 @@ TEST_CASE("builtin: appending bars never changes past predictions or regimes") {
   testing::FakeStore store(*RealClock());
   BuiltinOptions options;
   auto short_trainer =
-      NewBuiltinTrainer(std::make_shared<BarDirectory>(short_dir.path.string()), store, options);
+      NewBuiltinTrainer(std::make_shared<BarSource>(short_dir.path.string()), store, options);
   auto long_trainer =
-      NewBuiltinTrainer(std::make_shared<BarDirectory>(long_dir.path.string()), store, options);
+      NewBuiltinTrainer(std::make_shared<BarSource>(long_dir.path.string()), store, options);
   ModelSpec spec = Spec("SYN", kSomeFeatures);
   spec.reference_symbols = {"MKT"};
   auto a = short_trainer->Train(spec);
@@ -134,7 +135,7 @@ TEST_CASE("builtin: threads simulating one model load its inputs once, together"
   WriteBars(dir.path, bars["SYN"]);
   testing::FakeStore store(*RealClock());
   BuiltinOptions options;
-  auto trainer = NewBuiltinTrainer(std::make_shared<BarDirectory>(dir.path.string()), store, options);
+  auto trainer = NewBuiltinTrainer(std::make_shared<BarSource>(dir.path.string()), store, options);
   auto model = trainer->Train(Spec("SYN", kSomeFeatures));
   REQUIRE(model.ok());
   SlowCountingArtifacts counted(store);
@@ -174,7 +175,7 @@ TEST_CASE("builtin: training is deterministic for a seed and every prediction is
   WriteBars(dir.path, bars["SYN"]);
   testing::FakeStore store(*RealClock());
   BuiltinOptions options;
-  auto trainer = NewBuiltinTrainer(std::make_shared<BarDirectory>(dir.path.string()), store, options);
+  auto trainer = NewBuiltinTrainer(std::make_shared<BarSource>(dir.path.string()), store, options);
   auto a = trainer->Train(Spec("SYN", kSomeFeatures));
   auto b = trainer->Train(Spec("SYN", kSomeFeatures));
   REQUIRE(a.ok());
@@ -216,7 +217,7 @@ TEST_CASE("builtin: a model does not depend on the number of training threads") 
     for (int threads : {1, 2, 3, 4}) {
       BuiltinOptions options;
       options.threads = threads;
-      auto trainer = NewBuiltinTrainer(std::make_shared<BarDirectory>(dir.path.string()), store, options);
+      auto trainer = NewBuiltinTrainer(std::make_shared<BarSource>(dir.path.string()), store, options);
       auto trained = trainer->Train(spec);
       REQUIRE(trained.ok());
       CHECK(trained->metrics.at("refits") >= 6);
@@ -246,7 +247,7 @@ TEST_CASE("builtin: a planted signal is learned and its feature ranks first") {
   WriteBars(dir.path, bars["SYN"]);
   testing::FakeStore store(*RealClock());
   auto trainer =
-      NewBuiltinTrainer(std::make_shared<BarDirectory>(dir.path.string()), store, BuiltinOptions{});
+      NewBuiltinTrainer(std::make_shared<BarSource>(dir.path.string()), store, BuiltinOptions{});
   auto model = trainer->Train(Spec("SYN", kSomeFeatures));
   REQUIRE(model.ok());
   CHECK(model->metrics.at("oos_r2") > 0.0);
@@ -268,7 +269,7 @@ TEST_CASE("builtin: bad specs and jobs fail with errors that name the problem") 
   WriteBars(dir.path, bars["SYN"]);
   testing::FakeStore store(*RealClock());
   BuiltinOptions options;
-  auto trainer = NewBuiltinTrainer(std::make_shared<BarDirectory>(dir.path.string()), store, options);
+  auto trainer = NewBuiltinTrainer(std::make_shared<BarSource>(dir.path.string()), store, options);
   auto simulator = NewBuiltinSimulator(store, options);
 
   auto unknown_feature = trainer->Train(Spec("SYN", {"rsi_14", "tea_leaves"}));
@@ -310,7 +311,7 @@ TEST_CASE("builtin: a grid in one call equals its cells one by one, from any pro
   WriteBars(dir.path, bars["SYN"]);
   testing::FakeStore store(*RealClock());
   BuiltinOptions options;
-  auto trainer = NewBuiltinTrainer(std::make_shared<BarDirectory>(dir.path.string()), store, options);
+  auto trainer = NewBuiltinTrainer(std::make_shared<BarSource>(dir.path.string()), store, options);
   auto model = trainer->Train(Spec("SYN", kSomeFeatures));
   REQUIRE(model.ok());
   std::vector<SimulationParams> grid;
@@ -418,7 +419,7 @@ TEST_CASE("builtin: ElasticNet and linear models train walk-forward too") {
   WriteBars(dir.path, bars["SYN"]);
   testing::FakeStore store(*RealClock());
   auto trainer =
-      NewBuiltinTrainer(std::make_shared<BarDirectory>(dir.path.string()), store, BuiltinOptions{});
+      NewBuiltinTrainer(std::make_shared<BarSource>(dir.path.string()), store, BuiltinOptions{});
   for (const char* algorithm : {"ElasticNet", "linear_regression"}) {
     CAPTURE(algorithm);
     ModelSpec spec = Spec("SYN", kSomeFeatures);

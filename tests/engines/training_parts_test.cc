@@ -17,6 +17,7 @@
 #include "bars_artifacts.h"
 #include "engines/scratch_dir.h"
 #include "evolve/clock.h"
+#include "evolve/engines/bar_source.h"
 #include "evolve/engines/bars.h"
 #include "evolve/engines/builtin.h"
 #include "evolve/engines/synthetic.h"
@@ -72,7 +73,7 @@ class EditableArtifacts final : public ArtifactStore {
 // directory.
 struct Data {
   TempDir dir;
-  std::shared_ptr<BarDirectory> bars;
+  std::shared_ptr<BarSource> bars;
   explicit Data(size_t n = 1500) {
     SyntheticOptions o;
     o.symbols = {"SYN", "MKT"};
@@ -80,7 +81,7 @@ struct Data {
     o.signal_strength = 0.3;
     o.seed = 23;
     for (auto& [symbol, b] : GenerateSyntheticBars(o)) WriteBars(dir.path, b);
-    bars = std::make_shared<BarDirectory>(dir.path.string());
+    bars = std::make_shared<BarSource>(dir.path.string());
   }
 };
 

@@ -10,6 +10,7 @@
 
 #include "engines/scratch_dir.h"
 #include "evolve/engines/backtest.h"
+#include "evolve/engines/bar_source.h"
 #include "evolve/engines/bars.h"
 #include "evolve/engines/builtin.h"
 #include "evolve/engines/synthetic.h"
@@ -221,7 +222,7 @@ TEST_CASE(
     WriteBars(dir.path, reference);
     testing::FakeStore store(*RealClock());
     BuiltinOptions options;
-    auto trainer = NewBuiltinTrainer(std::make_shared<BarDirectory>(dir.path.string()), store, options);
+    auto trainer = NewBuiltinTrainer(std::make_shared<BarSource>(dir.path.string()), store, options);
     ModelSpec spec;
     spec.symbol = "MIN";
     spec.timeframe = "1m";

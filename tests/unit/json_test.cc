@@ -425,7 +425,8 @@ TEST_SUITE("json") {
         R"("min_importance":0.0},"initial_cash":10000.0,"fee_bps":1.0,"slippage_bps":1.0,)"
         R"("holdout_fraction":0.2,"holdout_start":"","selection_fraction":0.3,"holdout_sqn_min":1.645,)"
         R"("holdout_excess_return_min":0.0,"holdout_excess_sqn_min":1.645,"holdout_looks":1,)"
-        R"("excess_return_min":null,"max_drawdown_max":null,"dsr_min":null,"pbo_max":null})");
+        R"("excess_return_min":null,"max_drawdown_max":null,"dsr_min":null,"pbo_max":null,"bars_source":"",)"
+        R"("dropped_rows":0})");
 
     const std::string config = ToJson(FullConfig());
     CHECK(config.find(R"("regime_configs":[{"regime_gmm":[1]},{},{"regime_vix":[2,3]}])") !=
@@ -548,9 +549,14 @@ TEST_SUITE("json") {
     ExpectOnly(Body(R"("target_col": "")"), "target_col", "must not be empty");
     ExpectOnly(Body(R"("target_transform": "sqrt")"), "target_transform",
                "must be one of none, log_return, log, pct_change");
-    ExpectOnly(Body(R"("timeframe": "")"), "timeframe", "must be one of 1m, 5m, 15m, 30m, 1h, 4h, 1d, 1w");
-    ExpectOnly(Body(R"("timeframe": "1 minute")"), "timeframe",
-               "must be one of 1m, 5m, 15m, 30m, 1h, 4h, 1d, 1w");
+    for (const char* bad : {"", "1 minute", "0m", "01m", "5x", "m", "1M", "123456789m"}) {
+      CAPTURE(bad);
+      ExpectOnly(
+          Body(std::string(R"("timeframe": ")") + bad + "\""), "timeframe",
+          std::string("must be a bar spacing such as 1m, 5m, 15m, 30m, 1h, 4h, 1d or 1w (a count and one "
+                      "of s, m, h, d, w), got '") +
+              bad + "'");
+    }
     ExpectOnly(Body(R"("initial_cash": 1e308)"), "initial_cash", "must be > 0 and <= 1e+12");
     ExpectOnly(Body(R"("timeframe": false)"), "timeframe", "expected a string");
     ExpectOnly(Body(R"("seed_model_id": 5)"), "seed_model_id", "expected a string");

@@ -63,10 +63,25 @@ BarRows::BarRows(std::string symbol, BarReport* report, size_t reserve, bool wit
 }
 
 void BarRows::Refuse(const std::string& kind, const RowPlace& place, const std::string& message) {
+  ++refused_;
   report_->Add(kind, place.Text(), message);
 }
 
-void BarRows::Add(const BarRow& r, const RowPlace& place) {
+void BarRows::Add(const BarRow& written, const RowPlace& place) {
+  BarRow r = written;
+  if (!std::isnan(r.tick_volume) && r.volume == 0) r.volume = r.tick_volume;
+  if (!std::isnan(r.adj_close)) {
+    if (!(r.adj_close > 0) || !(r.close > 0)) {
+      return Refuse("price not positive", place,
+                    "adjusted close " + ShowNumber(r.adj_close) + " or close " + ShowNumber(r.close) +
+                        " is not positive");
+    }
+    const double factor = r.adj_close / r.close;
+    r.open *= factor;
+    r.high *= factor;
+    r.low *= factor;
+    r.close = r.adj_close;
+  }
   auto refuse = [&](const char* kind, const std::string& message) { Refuse(kind, place, message); };
   // While every row is a local midnight written with an offset, the rows
   // are daily bars of the written dates, which must increase too.
@@ -132,7 +147,23 @@ Bars BarRows::Finish() {
   bars_.intraday =
       std::any_of(bars_.time.begin(), bars_.time.end(), [](int64_t t) { return t % kSecondsPerDay != 0; });
   bars_.bar_seconds = InferBarSeconds(bars_.time);
+  bars_.dropped_rows = refused_;
   return std::move(bars_);
+}
+
+Result<std::vector<Bars>> FinishSymbols(std::map<std::string, std::unique_ptr<BarRows>>& by_symbol,
+                                        const BarReport& report, const BarFormat& format,
+                                        const std::string& source) {
+  if (report.refused > 0 && !format.drop_bad_rows) return RefusedRowsError(report);
+  std::vector<Bars> out;
+  for (auto& [name, rows] : by_symbol) {
+    if (rows->kept() > 0) out.push_back(rows->Finish());
+  }
+  if (out.empty()) {
+    return InvalidArgumentError(source + ": every row was refused (" +
+                                report.problems.front().examples.front() + ")");
+  }
+  return out;
 }
 
 Status RefusedRowsError(const BarReport& report) {

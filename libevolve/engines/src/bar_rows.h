@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -34,6 +36,13 @@ struct BarRow {
   bool offset = false;  // written with a +HH:MM / -HH:MM offset
   double open = 0, high = 0, low = 0, close = 0, volume = 0;
   double vwap = NAN, trade_count = NAN;  // NaN: not given
+  // MetaTrader's <TICKVOL>, taken as the volume where volume is 0 (<VOL>
+  // is the exchange's volume, 0 where the broker has none, as for
+  // currencies); NaN: none.
+  double tick_volume = NAN;
+  // The adjusted close under BarFormat::adjusted: close becomes it, open,
+  // high and low are scaled by adj_close / close; NaN: not adjusted.
+  double adj_close = NAN;
 };
 
 class BarRows {
@@ -52,21 +61,32 @@ class BarRows {
   void Refuse(const std::string& kind, const RowPlace& place, const std::string& message);
 
   size_t kept() const { return bars_.time.size(); }
+  size_t refused() const { return refused_; }
 
   // The bars kept: daily bars of the written dates when every row is a
   // local midnight written with an offset (yfinance's daily export),
-  // intraday set, bar_seconds inferred. Call once.
+  // intraday set, bar_seconds inferred, dropped_rows the rows refused.
+  // Call once.
   Bars Finish();
 
  private:
   Bars bars_;
   BarReport* report_;
   const bool with_vwap_, with_trade_count_;
+  size_t refused_ = 0;
   // Whether every kept row so far is a local midnight written with an
   // offset; their written dates while it is so.
   bool local_midnights_ = true;
   std::vector<int64_t> local_dates_;
 };
+
+// The end of reading a source whose rows went to `by_symbol` (by symbol):
+// refused when `report` has refused rows and `format` does not drop them,
+// else each symbol's kept bars (Finish), sorted by symbol.
+// Errors: kInvalidArgument naming `source` when every row was refused.
+Result<std::vector<Bars>> FinishSymbols(std::map<std::string, std::unique_ptr<BarRows>>& by_symbol,
+                                        const BarReport& report, const BarFormat& format,
+                                        const std::string& source);
 
 // Shortest text that reads back as `v`: messages quote the source's numbers.
 std::string ShowNumber(double v);

@@ -16,6 +16,7 @@
 #include <string>
 #include <utility>
 
+#include "evolve/engines/bar_source.h"
 #include "evolve/engines/bars.h"
 #include "evolve/status.h"
 #include "evolve/store.h"
@@ -32,7 +33,7 @@ class BarsArtifacts {
   BarsArtifacts& operator=(const BarsArtifacts&) = delete;
 
   // Stores `bars` and returns its key. The bars of one object (a
-  // BarDirectory shares one while its file is unchanged) are encoded,
+  // BarSource shares one while its file is unchanged) are encoded,
   // hashed and written once: later calls return the key they got.
   // Errors: the store's.
   Result<std::string> Store(const std::shared_ptr<const Bars>& bars);

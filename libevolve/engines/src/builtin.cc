@@ -9,16 +9,17 @@
 #include <string>
 #include <vector>
 
+#include "evolve/engines/bar_source.h"
 #include "evolve/engines/bars.h"
 
 namespace evolve::engines {
 
 Result<BuiltinEngines> NewBuiltinEngines(ArtifactStore& artifacts, const BuiltinOptions& options) {
   BuiltinEngines engines;
-  engines.bars = std::make_shared<BarDirectory>(options.data_dir, options.bars_cache_bytes);
+  engines.bars =
+      options.bars ? options.bars : std::make_shared<BarSource>(options.data_dir, options.bars_cache_bytes);
   EVOLVE_ASSIGN_OR_RETURN(std::vector<std::string> symbols, engines.bars->Symbols());
-  if (symbols.empty())
-    return NotFoundError("data directory " + options.data_dir + " holds no SYMBOL.csv file");
+  if (symbols.empty()) return NotFoundError(engines.bars->describe() + " holds no bars (no symbol)");
   engines.features = NewBuiltinFeatureSource(engines.bars);
   engines.trainer = NewBuiltinTrainer(engines.bars, artifacts, options);
   engines.simulator = NewBuiltinSimulator(artifacts, options);

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "evolve/engines/bar_source.h"
 #include "evolve/engines/bars.h"
 #include "evolve/engines/builtin.h"
 #include "evolve/engines/features.h"
@@ -17,7 +18,7 @@ namespace {
 
 class BuiltinFeatureSource final : public FeatureSource {
  public:
-  explicit BuiltinFeatureSource(std::shared_ptr<BarDirectory> bars) : bars_(std::move(bars)) {}
+  explicit BuiltinFeatureSource(std::shared_ptr<BarSource> bars) : bars_(std::move(bars)) {}
 
   Result<std::vector<std::string>> ListSymbols() override { return bars_->Symbols(); }
 
@@ -89,14 +90,14 @@ class BuiltinFeatureSource final : public FeatureSource {
     return true;
   }
 
-  std::shared_ptr<BarDirectory> bars_;
+  std::shared_ptr<BarSource> bars_;
   std::mutex mu_;
   std::map<std::string, Remembered> digests_;  // symbols joined by '\n' -> digest; guarded by mu_
 };
 
 }  // namespace
 
-std::unique_ptr<FeatureSource> NewBuiltinFeatureSource(std::shared_ptr<BarDirectory> bars) {
+std::unique_ptr<FeatureSource> NewBuiltinFeatureSource(std::shared_ptr<BarSource> bars) {
   return std::make_unique<BuiltinFeatureSource>(std::move(bars));
 }
 

@@ -21,6 +21,7 @@
 #include <rapidjson/writer.h>
 
 #include "bars_artifacts.h"
+#include "evolve/engines/bar_source.h"
 #include "evolve/engines/bars.h"
 #include "evolve/engines/builtin.h"
 #include "evolve/engines/features.h"
@@ -133,7 +134,7 @@ Status NoDataDirectory(const std::string& method) {
 class BuiltinTrainer final : public Trainer {
  public:
   // `bars` is null for a worker's trainer (NewBuiltinWorkerTrainer).
-  BuiltinTrainer(std::shared_ptr<BarDirectory> bars, ArtifactStore& artifacts, BuiltinOptions options)
+  BuiltinTrainer(std::shared_ptr<BarSource> bars, ArtifactStore& artifacts, BuiltinOptions options)
       : bars_(std::move(bars)),
         artifacts_(artifacts),
         options_(std::move(options)),
@@ -365,7 +366,7 @@ class BuiltinTrainer final : public Trainer {
     return key;
   }
 
-  std::shared_ptr<BarDirectory> bars_;  // null in a worker's trainer
+  std::shared_ptr<BarSource> bars_;  // null in a worker's trainer
   ArtifactStore& artifacts_;
   const BuiltinOptions options_;
   BarsArtifacts stored_bars_;  // the bars of plans, stored and fetched
@@ -419,7 +420,7 @@ Status ValidateBuiltinBars(const ModelSpec& spec, const Bars& bars,
   return ResolveSplit(spec.split, bars.time, warmup + scheme.train_window).status();
 }
 
-std::unique_ptr<Trainer> NewBuiltinTrainer(std::shared_ptr<BarDirectory> bars, ArtifactStore& artifacts,
+std::unique_ptr<Trainer> NewBuiltinTrainer(std::shared_ptr<BarSource> bars, ArtifactStore& artifacts,
                                            const BuiltinOptions& options) {
   return std::make_unique<BuiltinTrainer>(std::move(bars), artifacts, options);
 }

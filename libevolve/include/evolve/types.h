@@ -274,6 +274,14 @@ struct EvolutionConfig {
   std::optional<double> max_drawdown_max;   // percent
   std::optional<double> dsr_min;            // deflated Sharpe ratio, 0..1
   std::optional<double> pbo_max;            // probability of backtest overfitting, 0..1
+
+  // What the run's bars were, recorded when the run is accepted over the
+  // built-in engines (not a request's to set: its values are replaced):
+  // the source ("examples/data", "postgresql://host/db, table bars") and
+  // the rows of the symbol's and reference symbols' data that
+  // --drop-bad-rows dropped.
+  std::string bars_source;
+  int64_t dropped_rows = 0;
 };
 
 // Why a run ended (Run::stop_reason).

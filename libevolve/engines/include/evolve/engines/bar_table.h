@@ -11,6 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "evolve/engines/bars.h"
+#include "evolve/status.h"
+
 namespace evolve::engines {
 
 // One column of a table. Exactly one of the value vectors is used, by kind,
@@ -46,6 +49,22 @@ struct BarTable {
   std::vector<TableColumn> columns;
   size_t rows = 0;
 };
+
+// The bars of `table` under the bar rules (bars.h), as a CSV file's: the
+// columns matched by role by their names as a CSV header's are (and
+// format.columns); the time column is the first so named, else the first
+// timestamp or date column. One Bars per symbol when the table has a
+// symbol column (sorted by symbol), else one named `symbol`. Rows are
+// taken in the table's order. Times: a timestamp must be whole seconds
+// (read as UTC), a date is that date's daily bar, an integer is a Unix
+// time (unit by magnitude or format.epoch_unit), text as the CSV rules
+// read it. A null in a required column refuses the row; in vwap or
+// trade_count it is "not given". `report` as ParseBarsCsvFile: row
+// problems refuse the table unless format.drop_bad_rows.
+// Errors: kInvalidArgument naming `source_name` and the problem.
+Result<std::vector<Bars>> BarsFromTable(const BarTable& table, const std::string& symbol,
+                                        const std::string& source_name, const BarFormat& format,
+                                        BarReport* report);
 
 }  // namespace evolve::engines
 

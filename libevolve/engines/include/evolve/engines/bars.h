@@ -1,27 +1,35 @@
-// OHLCV bars: the in-memory series, the CSV format they are read from and
-// written to, and a directory of one CSV file per symbol.
+// OHLCV bars: the in-memory series, the rules every source's rows must
+// meet, the CSV format they are read from and written to, and their
+// timeframe. docs/data.md has every format and rule in full.
 //
-// CSV rules (docs/features.md has the full text):
-//   * A header row is required. The time column is the first of Date,
-//     Datetime, Timestamp or Time (a Date column next to a Time column, with
-//     no Datetime/Timestamp, is read as date + time of day); Open, High, Low,
-//     Close and Volume are required. Names match in any case, in any order,
-//     with or without double quotes; other columns (Adjusted, ...) are
-//     ignored.
-//   * Times: "YYYY-MM-DD" (a daily bar, at 00:00:00 UTC), "YYYY-MM-DD HH:MM",
-//     "YYYY-MM-DD HH:MM:SS", the same with a 'T' instead of the space, with an
-//     optional "Z" or "+HH:MM"/"-HH:MM" offset (converted to UTC), or integer
-//     Unix seconds.
-//   * Rows must be strictly increasing in time (so no duplicates), every price
-//     positive, high >= low, open and close within [low, high] up to a
-//     relative tolerance of kOhlcTolerance, volume >= 0, every number finite
-//     and parsed in full, and every row as many fields as the header.
+// CSV, in short:
+//   * A header row is required (yfinance's three rows too). Columns are
+//     found by name in any case and order, with or without quotes or
+//     MetaTrader's <angle brackets>: the time (Date, Datetime, Timestamp,
+//     Time, ts, ...; else the first column that holds times; a Date column
+//     beside a Time column is date + time of day), Open, High, Low, Close,
+//     Volume; vwap, trade_count, Adj Close and a symbol column when present.
+//     BarFormat::columns names any other. The delimiter is read from the
+//     header (comma, semicolon or tab).
+//   * Times: "YYYY-MM-DD" (a daily bar, at 00:00:00 UTC), with " HH:MM[:SS]"
+//     or "THH:MM:SS", optional zero fractional seconds, an optional "Z" or
+//     "+HH:MM"/"-HH:MM" offset (converted to UTC; rows all at local
+//     midnight with an offset are daily bars of those dates), dates with
+//     the year last under BarFormat::date_order, or integer Unix times
+//     (seconds, ms, us or ns by magnitude or BarFormat::epoch_unit).
+//   * Rows (BarRows applies these to every source): strictly increasing in
+//     time (so no duplicates), every price positive, high >= low, open and
+//     close within [low, high] up to a relative tolerance of
+//     kOhlcTolerance, volume >= 0, every number finite and parsed in full,
+//     every row as many fields as the header. A row that breaks one is
+//     refused: the whole source is, naming the first and counting the rest,
+//     unless BarFormat::drop_bad_rows.
 //   * CRLF line ends, a UTF-8 byte order mark and blank lines are tolerated.
 //   Every error is kInvalidArgument and its message names the file, the
 //   1-based line and the problem, e.g. "ttrc.csv:1234: high 3.1 < low 3.2".
 //
 // Thread-safety: Bars is a value. The free functions are reentrant.
-// BarDirectory is safe for concurrent calls.
+// Where bars are read from (directories, tables) is bar_source.h.
 #ifndef EVOLVE_ENGINES_BARS_H_
 #define EVOLVE_ENGINES_BARS_H_
 
@@ -29,7 +37,6 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,6 +69,8 @@ struct Bars {
   // bars, 86400 for daily ones, 0 when unknown (fewer than two bars). A bar
   // is complete this long after its time stamp (CompleteAt).
   int64_t bar_seconds = 0;
+  // Rows of the source refused and dropped (BarFormat::drop_bad_rows).
+  size_t dropped_rows = 0;
 
   size_t size() const { return time.size(); }
 };
@@ -81,6 +90,21 @@ int64_t CompleteAt(const Bars& bars, size_t i);
 // across a session break ignored by taking the mode. 0 for fewer than two
 // bars. docs/data.md has the rule.
 int64_t InferBarSeconds(const std::vector<int64_t>& time);
+
+// What a symbol's bars are, for `evolve validate`.
+struct BarsSummary {
+  size_t bars = 0;
+  int64_t first = 0, last = 0;  // times of the first and last bar
+  int64_t bar_seconds = 0;      // the spacing (InferBarSeconds)
+  // Gaps: intraday, two bars of one UTC date further apart than the
+  // spacing (a session's missing bars; the nights between sessions are no
+  // gap); daily, more than 4 days between bars (beyond a long weekend);
+  // longer spacings, more than twice the spacing.
+  size_t gaps = 0;
+  int64_t longest_gap = 0;  // seconds
+  size_t zero_volume = 0;   // bars with volume 0 (a halted session, or no trades)
+};
+BarsSummary SummarizeBars(const Bars& bars);
 
 // The label of a spacing: "1m", "5m", "1h", "4h", "1d", "1w", or the
 // spacing in the largest unit that divides it ("2m", "90s", "3d"); "" for 0.
@@ -174,75 +198,6 @@ Result<int64_t> ParseBarTime(std::string_view text);
 
 // "YYYY-MM-DD" (intraday = false) or "YYYY-MM-DD HH:MM:SS" (UTC).
 std::string FormatBarTime(int64_t unix_seconds, bool intraday);
-
-// The bars of a directory with one SYMBOL.csv file per symbol. A file's
-// symbol is its stem upper-cased ("ttrc.csv" -> "TTRC").
-//
-// Loaded bars are cached and shared; a file that changed on disk (size or
-// modification time) is read again on the next Load.
-class BarDirectory {
- public:
-  // The bytes of parsed bars kept by default (BuiltinOptions::bars_cache_bytes).
-  static constexpr size_t kDefaultCacheBytes = size_t{2} << 30;
-
-  // Keeps at most `cache_bytes` of parsed bars (the least recently loaded
-  // symbols' are dropped first; the one just loaded always stays), so a
-  // service that has seen many symbols does not hold them all. Holders of
-  // dropped bars keep their copy; the next Load parses the file again.
-  explicit BarDirectory(std::string dir, size_t cache_bytes = kDefaultCacheBytes);
-  BarDirectory(const BarDirectory&) = delete;
-  BarDirectory& operator=(const BarDirectory&) = delete;
-
-  const std::string& dir() const { return dir_; }
-
-  // The symbols with a .csv file (extension in any case), sorted, unique.
-  // Errors: kNotFound when the directory does not exist; kInvalidArgument
-  // when two files name the same symbol (a.csv and A.csv); kUnavailable when
-  // it cannot be read.
-  Result<std::vector<std::string>> Symbols();
-
-  // The bars of `symbol` (any case), parsed once and then shared.
-  // Errors: kNotFound naming the directory when there is no such file;
-  // kInvalidArgument for a malformed symbol or file (as ParseBarsCsv).
-  Result<std::shared_ptr<const Bars>> Load(const std::string& symbol);
-
-  // The name of a file of `symbol` in a format this build does not read
-  // (.csv.gz, .csv.zst, .csv.bz2, .csv.xz, .parquet, .pq; any case), or ""
-  // when there is none: what to name when a symbol has no .csv file, rather
-  // than pass the file over without a word. Load's kNotFound names it too.
-  std::string UnreadFile(const std::string& symbol);
-
-  // What the cache holds now: symbols with parsed bars, and their bytes.
-  size_t cached_symbols() const;
-  size_t cached_bytes() const;
-
- private:
-  struct Entry {
-    std::mutex mu;  // serialises loading one symbol; other symbols load in parallel
-    std::shared_ptr<const Bars> bars;
-    std::string path;
-    int64_t size = -1;
-    int64_t mtime_ns = -1;
-    // Guarded by BarDirectory::mu_, not by `mu`:
-    size_t bytes = 0;       // of `bars` while cached, else 0
-    uint64_t last_use = 0;  // tick of the last Load
-  };
-
-  // The file for upper-cased `symbol` in dir_, or kNotFound.
-  Result<std::string> FindFile(const std::string& symbol);
-
-  // Records that `entry` holds `bytes` now and was just used, then drops
-  // the bars of the least recently used other entries until the cache fits
-  // its budget (an entry being loaded, whose lock is taken, is skipped).
-  void Account(const std::shared_ptr<Entry>& entry, size_t bytes);
-
-  const std::string dir_;
-  const size_t cache_bytes_;
-  mutable std::mutex mu_;                                  // guards entries_, ticks_, bytes_
-  std::map<std::string, std::shared_ptr<Entry>> entries_;  // by upper-cased symbol
-  uint64_t ticks_ = 0;
-  size_t bytes_ = 0;  // sum of the entries' bytes
-};
 
 }  // namespace evolve::engines
 

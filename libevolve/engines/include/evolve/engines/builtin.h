@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "evolve/engines/backtest.h"
+#include "evolve/engines/bar_source.h"
 #include "evolve/engines/bars.h"
 #include "evolve/feature_source.h"
 #include "evolve/simulator.h"
@@ -41,7 +42,7 @@
 
 namespace evolve::engines {
 
-class BarDirectory;
+class BarSource;
 
 // The walk-forward scheme of a model, from its data_options.
 struct WalkForward {
@@ -82,7 +83,10 @@ Result<SplitBars> ResolveSplit(const DataSplit& split, const std::vector<int64_t
                                size_t first_prediction);
 
 struct BuiltinOptions {
-  std::string data_dir;  // SYMBOL.csv files
+  // The bars: `bars` when set (a directory's or a table's, with its
+  // BarFormat), else the files of `data_dir` read with the default format.
+  std::shared_ptr<BarSource> bars;
+  std::string data_dir;
   // Training threads (0: all cores; a random forest's n_jobs overrides it).
   // With at least twice as many walk-forward spans as threads, the spans are
   // trained in parallel, one thread each; otherwise each span's model uses
@@ -92,10 +96,10 @@ struct BuiltinOptions {
   int importance_repeats = 5;
   // Models and simulation inputs the simulator keeps in memory.
   size_t simulator_cache = 8;
-  // Parsed bars kept in memory, in bytes (BarDirectory): a service that has
+  // Parsed bars kept in memory, in bytes (BarSource): a service that has
   // seen many symbols keeps only the most recently used ones. A worker's
   // trainer keeps the bars it fetched from the store within the same budget.
-  size_t bars_cache_bytes = BarDirectory::kDefaultCacheBytes;
+  size_t bars_cache_bytes = BarSource::kDefaultCacheBytes;
   // Training on the queue (Trainer::PlanTraining): the parts a model's
   // walk-forward spans are split into, each a job a worker runs. Results
   // never depend on it.
@@ -112,7 +116,7 @@ struct BuiltinOptions {
 // Symbols and feature columns of the bars in `bars`. ListFeatures gives a
 // symbol's own columns; reference-symbol columns ("spy_return_1") are
 // usable by naming them in seed_features (docs/engines.md).
-std::unique_ptr<FeatureSource> NewBuiltinFeatureSource(std::shared_ptr<BarDirectory> bars);
+std::unique_ptr<FeatureSource> NewBuiltinFeatureSource(std::shared_ptr<BarSource> bars);
 
 // Trains walk-forward models on `bars`, writes each model to `artifacts`
 // ("model/<id>") with the simulation inputs it needs ("simdata/<digest>").
@@ -144,7 +148,7 @@ Status ValidateBuiltinBars(const ModelSpec& spec, const Bars& bars,
 // walk-forward spans into options.training_parts parts; TrainPart and
 // AssembleModel read the bars back from `artifacts` only, so any worker
 // that reaches the store can run them (NewBuiltinWorkerTrainer).
-std::unique_ptr<Trainer> NewBuiltinTrainer(std::shared_ptr<BarDirectory> bars, ArtifactStore& artifacts,
+std::unique_ptr<Trainer> NewBuiltinTrainer(std::shared_ptr<BarSource> bars, ArtifactStore& artifacts,
                                            const BuiltinOptions& options);
 
 // The built-in trainer of a worker with no data directory: it runs the
@@ -180,7 +184,7 @@ Result<BacktestBars> LoadModelBacktestBars(ArtifactStore& artifacts, const std::
 
 // The three together, over one data directory and one store.
 struct BuiltinEngines {
-  std::shared_ptr<BarDirectory> bars;
+  std::shared_ptr<BarSource> bars;
   std::unique_ptr<FeatureSource> features;
   std::unique_ptr<Trainer> trainer;
   std::unique_ptr<Simulator> simulator;

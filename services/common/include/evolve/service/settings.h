@@ -24,6 +24,10 @@ std::string Env(const char* name);
 // WARNING, ERROR)" (the level is then `fallback`).
 Status SetLogLevelFromEnvironment(LogLevel fallback);
 
+// "postgresql://user:secret@host/db" -> "postgresql://user:***@host/db", for
+// messages and hints.
+std::string ElidePassword(const std::string& url);
+
 // The options every store-reading command takes.
 std::vector<OptionSpec> StoreOptions();
 // --data-dir.
