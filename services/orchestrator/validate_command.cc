@@ -129,7 +129,11 @@ int ValidateCommand(const Argv& argv) {
   specs.push_back({"help", "", "show this help"});
   auto args = Args::Parse("validate", argv, specs, 1000);
   if (!args.ok()) return Fail(args.status());
-  if (args->Has("help") || args->positional().empty()) {
+  if (!args->Has("help") && args->positional().empty()) {
+    return Fail(
+        InvalidArgumentError("missing PATH; usage: evolve validate PATH... (evolve validate --help)"));
+  }
+  if (args->Has("help")) {
     std::printf(
         "usage: evolve validate PATH... [options]\n\n"
         "Reads every bar file, directory of bar files or postgresql:// bars table given and lists every\n"
@@ -138,7 +142,7 @@ int ValidateCommand(const Argv& argv) {
         "refused (evolve run --drop-bad-rows skips such rows), 0 when all is well.\n\n"
         "options:\n%s",
         OptionsHelp(specs).c_str());
-    return args->Has("help") ? kExitOk : service::kExitUsage;
+    return kExitOk;
   }
   bool bad = false;
   for (const std::string& path : args->positional()) {

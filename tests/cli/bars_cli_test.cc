@@ -50,6 +50,10 @@ TEST_CASE("cli: evolve validate lists every problem of a file in one run, and ex
   CHECK(Contains(r.out, "BAD: 3 bars"));
   CHECK(Contains(r.out, "1 zero-volume bar"));
 
+  auto none = RunProcess(Evolve({"validate"}));
+  CHECK(none.exit_code == 2);
+  CHECK(Contains(none.err, "missing PATH; usage: evolve validate PATH..."));
+
   // The bundled data is clean: exit 0, what each symbol's data is.
   auto clean = RunProcess(Evolve({"validate", kData}));
   CHECK(clean.exit_code == 0);
