@@ -295,3 +295,35 @@ TEST_CASE("bar formats: long Parquet files and hive partitions are every symbol'
 
 }  // namespace
 }  // namespace evolve::engines
+
+namespace evolve::engines {
+namespace {
+
+TEST_CASE("bar formats: --bars-columns names the columns the rules do not know") {
+  // Would catch a mapping ignored (the file refused, or the wrong column
+  // read as a price) or a name that is not there passed over.
+  const std::string text =
+      "When,PxOpen,PxHigh,PxLow,PxLast,Shares,Close\n"
+      "2020-01-02,10,11,9,10.5,100,999\n"
+      "2020-01-03,10.5,12,10,11,200,999\n";
+  BarFormat format;
+  format.columns = {{"time", "When"}, {"open", "PxOpen"},  {"high", "PxHigh"},
+                    {"low", "PxLow"}, {"close", "PxLast"}, {"volume", "Shares"}};
+  auto bars = ParseBarsCsvFile(text, "X", "x.csv", format, nullptr);
+  REQUIRE_MESSAGE(bars.ok(), bars.status().ToString());
+  CHECK((*bars)[0].close == std::vector<double>{10.5, 11});  // PxLast, not the Close column
+  CHECK((*bars)[0].volume == std::vector<double>{100, 200});
+  format.columns["vwap"] = "Vwap";
+  auto missing = ParseBarsCsvFile(text, "X", "x.csv", format, nullptr);
+  CHECK(
+      missing.status().message() ==
+      "x.csv:1: --bars-columns vwap=Vwap: no such column (its columns: When, PxOpen, PxHigh, PxLow, PxLast, "
+      "Shares, Close) in the header");
+  BarFormat unknown;
+  unknown.columns = {{"price", "PxLast"}};
+  CHECK(CheckBarFormat(unknown).message().rfind("--bars-columns: unknown role 'price' (roles: time, date,",
+                                                0) == 0);
+}
+
+}  // namespace
+}  // namespace evolve::engines
