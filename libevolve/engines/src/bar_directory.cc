@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <system_error>
@@ -128,11 +129,10 @@ class DirectoryBarReader : public BarReader {
     std::vector<Bars> parts;
     for (const File& f : place->files) {
       BarReport file_report;
-      EVOLVE_ASSIGN_OR_RETURN(std::vector<Bars> bars, ReadFile(f, symbol, &file_report));
+      EVOLVE_ASSIGN_OR_RETURN(std::optional<Bars> bars, ReadFile(f, symbol, &file_report));
       report->Merge(file_report);
-      auto it = std::find_if(bars.begin(), bars.end(), [&](const Bars& b) { return b.symbol == symbol; });
-      if (it == bars.end()) return NotFoundError(f.path.filename().string() + " has no bars of " + symbol);
-      parts.push_back(std::move(*it));
+      if (!bars) return NotFoundError(f.path.filename().string() + " has no bars of " + symbol);
+      parts.push_back(std::move(*bars));
     }
     report->source = place->files.size() == 1 ? place->files.front().path.filename().string() : place->name;
     return Concatenate(std::move(parts), *place);
@@ -166,26 +166,35 @@ class DirectoryBarReader : public BarReader {
     std::string error;                 // when its header or footer cannot be read
   };
 
-  Result<std::vector<Bars>> ReadFile(const File& f, const std::string& symbol, BarReport* report) {
+  // The bars of `symbol` in file `f` (none when it has none).
+  Result<std::optional<Bars>> ReadFile(const File& f, const std::string& symbol, BarReport* report) {
+    auto pick = [&symbol](std::vector<Bars>& all, bool move) -> std::optional<Bars> {
+      for (Bars& b : all) {
+        if (b.symbol == symbol) return move ? std::move(b) : b;
+      }
+      return std::nullopt;
+    };
     // A long file's bars are kept while it is unchanged: reading its
-    // symbols one by one parses it once.
+    // symbols one by one parses it once, and copies one symbol's bars.
     const std::string stamp = Stamp(f.path);
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (long_path_ == f.path && long_stamp_ == stamp && long_bars_) {
         *report = long_report_;
-        return *long_bars_;
+        return pick(*long_bars_, false);
       }
     }
     EVOLVE_ASSIGN_OR_RETURN(std::vector<Bars> bars, ReadBarFile(f.path, f.kind, symbol, format_, report));
     if (bars.size() > 1 || (bars.size() == 1 && bars.front().symbol != symbol)) {
+      auto kept = std::make_shared<std::vector<Bars>>(std::move(bars));
       std::lock_guard<std::mutex> lock(mu_);
       long_path_ = f.path;
       long_stamp_ = stamp;
-      long_bars_ = std::make_shared<std::vector<Bars>>(bars);
+      long_bars_ = kept;
       long_report_ = *report;
+      return pick(*kept, false);
     }
-    return bars;
+    return pick(bars, true);
   }
 
   // The symbols of a file: its own (its stem) or, for a long file, those
