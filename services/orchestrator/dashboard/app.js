@@ -801,7 +801,7 @@
       target_col: text('target_col', d.target_col),
       target_transform: select('target_transform', [['log_return', 'log_return'], ['none', 'none'], ['log', 'log'], ['pct_change', 'pct_change']], d.target_transform),
       max_generations: num('max_generations', '', { placeholder: 'server default (' + d.max_generations + ')' }),
-      timeframe: text('timeframe', '', { placeholder: 'the data’s (1d or 1m)' }),
+      timeframe: text('timeframe', '', { placeholder: 'the data’s (1m, 1h, 1d, ...)' }),
       train_window: num('data_options.train_window', '', { placeholder: '1000' }),
       test_window: num('data_options.test_window', '', { placeholder: '250' }),
       refit_every: num('data_options.refit_every', '', { placeholder: 'ceil(train / test)' }),
