@@ -44,41 +44,46 @@ std::vector<OptionSpec> BarsOptions(bool with_drop) {
   return specs;
 }
 
-Result<BarsSettings> ResolveBars(const Args& args) {
-  BarsSettings s;
-  std::optional<std::string> bars = args.Get("bars");
-  if (bars.has_value() && args.Has("data-dir")) {
-    return InvalidArgumentError("--bars and --data-dir both given; use one");
-  }
-  if (!bars.has_value() && !args.Has("data-dir") && !Env("EVOLVE_BARS").empty()) bars = Env("EVOLVE_BARS");
-  const char* origin = args.Has("bars") ? "--bars" : "EVOLVE_BARS";
-  if (bars.has_value() && IsPostgresUrl(*bars)) {
+namespace {
+
+// Where the bars are: `location`, a postgresql:// URL or a directory, named
+// `origin` in messages.
+Status SetLocation(const std::string& location, const std::string& origin, BarsSettings* s) {
+  if (IsPostgresUrl(location)) {
 #ifdef EVOLVE_HAVE_POSTGRES
-    s.url = *bars;
-    s.flag_text = "--bars " + ElidePassword(*bars);
+    s->url = location;
+    s->flag_text = "--bars " + ElidePassword(location);
+    return Status::Ok();
 #else
     return InvalidArgumentError(
-        std::string(origin) +
-        ": this build has no PostgreSQL support (configured with EVOLVE_WITH_POSTGRES=OFF)");
+        origin + ": this build has no PostgreSQL support (configured with EVOLVE_WITH_POSTGRES=OFF)");
 #endif
-  } else if (bars.has_value()) {
-    if (bars->empty()) return InvalidArgumentError(std::string(origin) + ": must not be empty");
-    std::error_code ec;
-    if (!std::filesystem::is_directory(*bars, ec)) {
-      return NotFoundError(std::string(origin) + ": no directory " + *bars +
-                           " (a directory of bar files, or a postgresql:// URL)");
-    }
-    s.directory = *bars;
-    s.flag_text = "--bars " + *bars;
-  } else {
-    EVOLVE_ASSIGN_OR_RETURN(s.directory, ResolveDataDir(args));
-    s.flag_text = "--data-dir " + s.directory;
   }
+  if (location.empty()) return InvalidArgumentError(origin + ": must not be empty");
+  std::error_code ec;
+  if (!std::filesystem::is_directory(location, ec)) {
+    return NotFoundError(origin + ": no directory " + location +
+                         " (a directory of bar files, or a postgresql:// URL)");
+  }
+  s->directory = location;
+  s->flag_text = "--bars " + location;
+  return Status::Ok();
+}
+
+// The table of a postgresql:// source, from --bars-table.
+Status SetTable(const Args& args, BarsSettings* s) {
   if (std::optional<std::string> table = args.Get("bars-table")) {
-    if (s.url.empty()) return InvalidArgumentError("--bars-table: only for a postgresql:// --bars");
+    if (s->url.empty()) return InvalidArgumentError("--bars-table: only for a postgresql:// --bars");
     if (table->empty()) return InvalidArgumentError("--bars-table: must not be empty");
-    s.table = *table;
+    s->table = *table;
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<engines::BarFormat> ResolveBarFormat(const Args& args) {
+  engines::BarFormat format;
   if (std::optional<std::string> columns = args.Get("bars-columns")) {
     EVOLVE_ASSIGN_OR_RETURN(std::vector<std::string> pairs, ParseList("--bars-columns", *columns));
     for (const std::string& pair : pairs) {
@@ -87,20 +92,44 @@ Result<BarsSettings> ResolveBars(const Args& args) {
         return InvalidArgumentError("--bars-columns: '" + pair + "' is not ROLE=NAME");
       }
       const std::string role = pair.substr(0, eq);
-      if (!s.format.columns.emplace(role, pair.substr(eq + 1)).second) {
+      if (!format.columns.emplace(role, pair.substr(eq + 1)).second) {
         return InvalidArgumentError("--bars-columns: role '" + role + "' given twice");
       }
     }
   }
-  s.format.date_order = args.Get("date-order").value_or("");
-  s.format.epoch_unit = args.Get("epoch-unit").value_or("");
-  if (args.Has("date-order") && s.format.date_order.empty())
-    return InvalidArgumentError("--date-order: empty");
-  if (args.Has("epoch-unit") && s.format.epoch_unit.empty())
-    return InvalidArgumentError("--epoch-unit: empty");
-  s.format.adjusted = args.Has("adjusted");
-  s.format.drop_bad_rows = args.Has("drop-bad-rows");
-  EVOLVE_RETURN_IF_ERROR(engines::CheckBarFormat(s.format));
+  format.date_order = args.Get("date-order").value_or("");
+  format.epoch_unit = args.Get("epoch-unit").value_or("");
+  if (args.Has("date-order") && format.date_order.empty()) return InvalidArgumentError("--date-order: empty");
+  if (args.Has("epoch-unit") && format.epoch_unit.empty()) return InvalidArgumentError("--epoch-unit: empty");
+  format.adjusted = args.Has("adjusted");
+  format.drop_bad_rows = args.Has("drop-bad-rows");
+  EVOLVE_RETURN_IF_ERROR(engines::CheckBarFormat(format));
+  return format;
+}
+
+Result<BarsSettings> ResolveBars(const Args& args) {
+  BarsSettings s;
+  std::optional<std::string> bars = args.Get("bars");
+  if (bars.has_value() && args.Has("data-dir")) {
+    return InvalidArgumentError("--bars and --data-dir both given; use one");
+  }
+  if (!bars.has_value() && !args.Has("data-dir") && !Env("EVOLVE_BARS").empty()) bars = Env("EVOLVE_BARS");
+  if (bars.has_value()) {
+    EVOLVE_RETURN_IF_ERROR(SetLocation(*bars, args.Has("bars") ? "--bars" : "EVOLVE_BARS", &s));
+  } else {
+    EVOLVE_ASSIGN_OR_RETURN(s.directory, ResolveDataDir(args));
+    s.flag_text = "--data-dir " + s.directory;
+  }
+  EVOLVE_RETURN_IF_ERROR(SetTable(args, &s));
+  EVOLVE_ASSIGN_OR_RETURN(s.format, ResolveBarFormat(args));
+  return s;
+}
+
+Result<BarsSettings> ResolveBarsAt(const std::string& location, const Args& args) {
+  BarsSettings s;
+  EVOLVE_RETURN_IF_ERROR(SetLocation(location, location, &s));
+  EVOLVE_RETURN_IF_ERROR(SetTable(args, &s));
+  EVOLVE_ASSIGN_OR_RETURN(s.format, ResolveBarFormat(args));
   return s;
 }
 

@@ -144,27 +144,15 @@ int ValidateCommand(const Argv& argv) {
         OptionsHelp(specs).c_str());
     return kExitOk;
   }
+  auto format = service::ResolveBarFormat(*args);
+  if (!format.ok()) return Fail(format.status());
+  format->drop_bad_rows = true;  // every row is read, and the refused ones listed
   bool bad = false;
   for (const std::string& path : args->positional()) {
-    // Each PATH as --bars would take it, with the same format options.
-    std::vector<std::string> words = {"--bars", path};
-    for (const std::string& name : args->given()) {
-      words.push_back("--" + name);
-      if (std::optional<std::string> v = args->Get(name)) words.push_back(*v);
-    }
     std::error_code ec;
-    const bool is_file = std::filesystem::is_regular_file(path, ec);
-    if (is_file) words[1] = std::filesystem::path(path).parent_path().string();
-    if (words[1].empty()) words[1] = ".";
-    std::vector<OptionSpec> all = service::BarsOptions(false);
-    auto as_bars = Args::Parse("validate", words, all, 0);
-    if (!as_bars.ok()) return Fail(as_bars.status());
-    auto settings = service::ResolveBars(*as_bars);
-    if (!settings.ok()) return Fail(settings.status());
-    settings->format.drop_bad_rows = true;  // every row is read and the refused ones listed
-    if (is_file) {
+    if (std::filesystem::is_regular_file(path, ec)) {
       engines::BarReport report;
-      auto bars = engines::ReadBarsFile(path, settings->format, &report);
+      auto bars = engines::ReadBarsFile(path, *format, &report);
       if (!bars.ok()) {
         std::printf("%s\n", bars.status().message().c_str());
         bad = true;
@@ -176,6 +164,9 @@ int ValidateCommand(const Argv& argv) {
       for (const engines::Bars& b : *bars) PrintSummary(b);
       continue;
     }
+    auto settings = service::ResolveBarsAt(path, *args);
+    if (!settings.ok()) return Fail(settings.status());
+    settings->format = *format;
     auto reader = service::OpenBarReader(*settings);
     if (!reader.ok()) return Fail(reader.status());
     bad = ValidateReader(**reader) || bad;

@@ -40,6 +40,16 @@ struct BarsSettings {
 // not there.
 Result<BarsSettings> ResolveBars(const Args& args);
 
+// How to read the bars: the format options of `args` (--bars-columns,
+// --date-order, --epoch-unit, --adjusted, --drop-bad-rows).
+// Errors: kInvalidArgument naming the option.
+Result<engines::BarFormat> ResolveBarFormat(const Args& args);
+
+// As ResolveBars, with the bars at `location` (a directory or a
+// postgresql:// URL, named in messages as itself) rather than from --bars:
+// `evolve validate`'s PATHs.
+Result<BarsSettings> ResolveBarsAt(const std::string& location, const Args& args);
+
 // The reader of `settings`: the directory's files, or the database's
 // table (connecting, and checking the table and its columns).
 // Errors: kUnavailable when the database cannot be reached;
